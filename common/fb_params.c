@@ -1,0 +1,64 @@
+/* fb_params — parse and check the render geometry options. */
+#include "fb_params.h"
+#include "fb_pixfmt.h"
+#include "fb_util.h"
+
+#include <errno.h>
+#include <string.h>
+
+void fb_params_default(struct fb_params *p)
+{
+	p->width = 1280;
+	p->height = 720;
+	p->pix_fmt = FB_PIX_RGBA;
+	p->fps = 30;
+	p->slots = 8;
+	p->frames = 300;
+}
+
+static int bad(const char *prog, const char *opt, const char *arg, const char *range)
+{
+	fb_err(prog, "invalid --%s '%s': expected %s", opt, arg, range);
+	return -EINVAL;
+}
+
+int fb_params_set(struct fb_params *p, const char *opt, const char *arg, const char *prog)
+{
+	uint64_t v;
+
+	if (strcmp(opt, "size") == 0) {
+		if (fb_parse_size(arg, FB_MAX_SIDE, &p->width, &p->height))
+			return bad(prog, opt, arg, "WxH, each side 1..16384");
+	} else if (strcmp(opt, "pix-fmt") == 0) {
+		p->pix_fmt = fb_pixfmt_parse(arg);
+		if (!p->pix_fmt)
+			return bad(prog, opt, arg, fb_pixfmt_names());
+	} else if (strcmp(opt, "fps") == 0) {
+		if (fb_parse_u64(arg, 1, FB_MAX_FPS, &v))
+			return bad(prog, opt, arg, "an integer 1..1000");
+		p->fps = (uint32_t)v;
+	} else if (strcmp(opt, "frames") == 0) {
+		if (fb_parse_u64(arg, 1, FB_MAX_FRAMES, &p->frames))
+			return bad(prog, opt, arg, "an integer 1..2^40");
+	} else if (strcmp(opt, "slots") == 0) {
+		if (fb_parse_u64(arg, 1, FB_MAX_SLOTS, &v))
+			return bad(prog, opt, arg, "an integer 1..256");
+		p->slots = (uint32_t)v;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+int fb_params_geom(const struct fb_params *p, struct fb_geom *g, const char *prog)
+{
+	int rc = fb_geom_init(g, p->width, p->height, p->pix_fmt, p->slots, p->fps, p->frames);
+
+	if (rc == -EFBIG)
+		fb_err(prog, "%ux%u %s x %u slots does not fit the %llu GiB segment limit",
+		       p->width, p->height, fb_pixfmt_name(p->pix_fmt), p->slots,
+		       (unsigned long long)(FB_MAX_SEGMENT >> 30));
+	else if (rc)
+		fb_err(prog, "invalid render parameters");
+	return rc;
+}

@@ -1,0 +1,29 @@
+/*
+ * fb_params — the render parameters shared by fb-render and fb-broker
+ * (--size, --pix-fmt, --fps, --frames, --slots): defaults, parsing with a
+ * one-line error naming the option, and the final geometry check.
+ */
+#ifndef FB_PARAMS_H
+#define FB_PARAMS_H
+
+#include "fb_segment.h"
+
+struct fb_params {
+	uint32_t width, height, pix_fmt, fps, slots;
+	uint64_t frames;
+};
+
+/* 1280x720 rgba, 30 fps, 300 frames, 8 slots. */
+void fb_params_default(struct fb_params *p);
+
+/*
+ * If OPT (a long option name without dashes) is one of the five above, parse
+ * ARG into P and return 1, or print "PROG: ..." and return -EINVAL.  Returns
+ * 0 for any other option name.
+ */
+int fb_params_set(struct fb_params *p, const char *opt, const char *arg, const char *prog);
+
+/* Compute the geometry, printing a one-line error on failure.  0 or -errno. */
+int fb_params_geom(const struct fb_params *p, struct fb_geom *g, const char *prog);
+
+#endif

@@ -1,0 +1,311 @@
+/* fb_segment — create, validate and attach the shared frame segment. */
+#include "fb_segment.h"
+#include "fb_pixfmt.h"
+#include "fb_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+static uint64_t page_size(void)
+{
+	long p = sysconf(_SC_PAGESIZE);
+
+	return p > 0 ? (uint64_t)p : 4096;
+}
+
+/* Round V up to a multiple of A (a power of two); 0 on overflow. */
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	if (v > UINT64_MAX - (a - 1))
+		return 0;
+	return (v + a - 1) & ~(a - 1);
+}
+
+int fb_seg_name_check(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 2 || n > FB_NAME_MAX || name[0] != '/')
+		return -EINVAL;
+	for (size_t i = 1; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return -EINVAL;
+	}
+	if (strcmp(name, "/.") == 0 || strcmp(name, "/..") == 0)
+		return -EINVAL;
+	return 0;
+}
+
+int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
+		 uint32_t slots, uint32_t fps, uint64_t frames)
+{
+	uint64_t pg = page_size();
+
+	if (w < 1 || w > FB_MAX_SIDE || h < 1 || h > FB_MAX_SIDE ||
+	    !fb_pixfmt_name(fmt) || slots < 1 || slots > FB_MAX_SLOTS ||
+	    fps < 1 || fps > FB_MAX_FPS || frames < 1 || frames > FB_MAX_FRAMES)
+		return -EINVAL;
+	memset(g, 0, sizeof(*g));
+	g->width = w;
+	g->height = h;
+	g->pix_fmt = fmt;
+	g->slot_count = slots;
+	g->fps = fps;
+	g->total_frames = frames;
+	g->frame_bytes = fb_frame_bytes(fmt, w, h);
+	g->slot_stride = align_up(g->frame_bytes, pg);
+	g->data_offset = align_up(sizeof(struct fb_header), pg);
+	/* Sides <= 16384 and slots <= 256 keep this far from 2^64, but the
+	 * cap below is what keeps a request from eating the machine. */
+	if (g->frame_bytes == 0 || g->slot_stride == 0 ||
+	    g->slot_stride > (FB_MAX_SEGMENT - g->data_offset) / slots)
+		return -EFBIG;
+	g->segment_size = g->data_offset + g->slot_stride * slots;
+	return 0;
+}
+
+int fb_seg_validate(const struct fb_header *h, uint64_t file_size,
+		    struct fb_geom *g, const char **why)
+{
+	struct fb_geom want;
+	const char *dummy;
+
+	if (!why)
+		why = &dummy;
+	if (file_size < sizeof(*h)) {
+		*why = "segment smaller than its header";
+		return -EPROTO;
+	}
+	if (h->magic != FB_MAGIC) {
+		*why = "bad magic (not a framebroker segment)";
+		return -EPROTO;
+	}
+	if (h->abi_version != FB_ABI_VERSION) {
+		*why = "unsupported ABI version";
+		return -EPROTO;
+	}
+	if (h->header_size != sizeof(*h)) {
+		*why = "header size mismatch";
+		return -EPROTO;
+	}
+	/* Recompute every derived field from the primary ones and demand
+	 * equality: a corrupt stride or offset can then never reach mmap
+	 * arithmetic. */
+	if (fb_geom_init(&want, h->width, h->height, h->pix_fmt, h->slot_count,
+			 h->fps, h->total_frames)) {
+		*why = "geometry out of range";
+		return -EPROTO;
+	}
+	if (h->frame_bytes != want.frame_bytes || h->slot_stride != want.slot_stride ||
+	    h->data_offset != want.data_offset || h->segment_size != want.segment_size) {
+		*why = "derived geometry inconsistent";
+		return -EPROTO;
+	}
+	if (want.segment_size > file_size) {
+		*why = "slots extend past the end of the segment";
+		return -EPROTO;
+	}
+	if (h->broker_pid <= 0) {
+		*why = "bad broker pid";
+		return -EPROTO;
+	}
+	*g = want;
+	return 0;
+}
+
+static int init_sync(struct fb_header *h)
+{
+	pthread_mutexattr_t ma;
+	int rc;
+
+	rc = pthread_mutexattr_init(&ma);
+	if (rc)
+		return -rc;
+	rc = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	if (!rc)
+		rc = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	if (!rc)
+		rc = pthread_mutex_init(&h->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	if (rc)
+		return -rc;
+	if (sem_init(&h->space, 1, 0) || sem_init(&h->filled, 1, 0) ||
+	    sem_init(&h->broker, 1, 0))
+		return -errno;
+	return 0;
+}
+
+static void init_header(struct fb_header *h, const struct fb_geom *g)
+{
+	h->magic = FB_MAGIC;
+	h->abi_version = FB_ABI_VERSION;
+	h->header_size = sizeof(*h);
+	h->width = g->width;
+	h->height = g->height;
+	h->pix_fmt = g->pix_fmt;
+	h->slot_count = g->slot_count;
+	h->frame_bytes = g->frame_bytes;
+	h->slot_stride = g->slot_stride;
+	h->data_offset = g->data_offset;
+	h->segment_size = g->segment_size;
+	h->total_frames = g->total_frames;
+	h->fps = g->fps;
+	h->broker_pid = (int32_t)getpid();
+}
+
+static struct fb_seg *seg_new(const char *name, void *map, const struct fb_geom *g)
+{
+	struct fb_seg *seg = calloc(1, sizeof(*seg));
+
+	if (!seg)
+		return NULL;
+	seg->base = map;
+	seg->hdr = map;
+	seg->geom = *g;
+	seg->pid = (int32_t)getpid();
+	snprintf(seg->name, sizeof(seg->name), "%s", name);
+	return seg;
+}
+
+int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out)
+{
+	struct statvfs vfs;
+	struct fb_seg *seg;
+	void *map;
+	int fd, rc;
+
+	if (fb_seg_name_check(name))
+		return -EINVAL;
+	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	/* tmpfs hands out pages lazily and answers a later shortage with
+	 * SIGBUS in whoever touches the page; reserve it all now instead. */
+	if (fstatvfs(fd, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < g->segment_size) {
+		rc = -ENOSPC;
+		goto fail;
+	}
+	rc = -posix_fallocate(fd, 0, (off_t)g->segment_size);
+	if (rc)
+		goto fail;
+	map = mmap(NULL, g->segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	/* fallocate zero-filled the object: every slot is EMPTY, counters 0. */
+	init_header(map, g);
+	rc = init_sync(map);
+	if (rc == 0) {
+		seg = seg_new(name, map, g);
+		if (!seg)
+			rc = -ENOMEM;
+	}
+	if (rc) {
+		munmap(map, g->segment_size);
+		goto fail;
+	}
+	/* Release: attachers that see RUNNING (acquire) see the header above. */
+	atomic_store_explicit(&seg->hdr->state, FB_SEG_RUNNING, memory_order_release);
+	*out = seg;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	shm_unlink(name);
+	return rc;
+}
+
+int fb_seg_attach(const char *name, struct fb_seg **out, const char **why)
+{
+	struct fb_header copy;
+	struct fb_geom g;
+	struct fb_seg *seg;
+	struct stat st;
+	void *map;
+	int fd, rc;
+
+	*why = NULL;
+	if (fb_seg_name_check(name)) {
+		*why = "invalid segment name";
+		return -EINVAL;
+	}
+	fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if ((uint64_t)st.st_size < sizeof(copy)) {
+		close(fd);
+		*why = "segment smaller than its header";
+		return -EPROTO;
+	}
+	/* Validate a private copy, so no field can change between check and
+	 * use; then map exactly the validated size. */
+	rc = fb_pread_all(fd, &copy, sizeof(copy), 0);
+	if (rc == 0 && atomic_load_explicit(&copy.state, memory_order_acquire) == FB_SEG_INIT) {
+		*why = "segment is still being initialised";
+		rc = -EAGAIN;
+	}
+	if (rc == 0)
+		rc = fb_seg_validate(&copy, (uint64_t)st.st_size, &g, why);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	map = mmap(NULL, g.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	rc = map == MAP_FAILED ? -errno : 0;
+	close(fd);
+	if (rc)
+		return rc;
+	seg = seg_new(name, map, &g);
+	if (!seg) {
+		munmap(map, g.segment_size);
+		return -ENOMEM;
+	}
+	*out = seg;
+	return 0;
+}
+
+void fb_seg_detach(struct fb_seg *seg)
+{
+	if (!seg)
+		return;
+	munmap(seg->base, seg->geom.segment_size);
+	free(seg);
+}
+
+int fb_seg_unlink(const char *name)
+{
+	return shm_unlink(name) ? -errno : 0;
+}
+
+int fb_seg_attach_wait(const char *name, int timeout_ms, struct fb_seg **out,
+		       const char **why)
+{
+	uint64_t deadline = fb_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	int rc;
+
+	for (;;) {
+		rc = fb_seg_attach(name, out, why);
+		if ((rc != -ENOENT && rc != -EAGAIN) || fb_now_ns() >= deadline)
+			return rc;
+		usleep(20 * 1000);
+	}
+}

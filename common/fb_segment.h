@@ -1,0 +1,167 @@
+/*
+ * fb_segment — the shared segment: its layout, creation by the broker and
+ * validated attachment by everyone else.
+ *
+ * Layout (all offsets from the start of the shm object):
+ *
+ *   0                 struct fb_header   identity, geometry, protocol words,
+ *                                        the robust lock, the wake-up
+ *                                        semaphores, FB_MAX_SLOTS slot records
+ *   data_offset       slot 0 data        frame_bytes used, slot_stride reserved
+ *   + slot_stride     slot 1 data
+ *   ...
+ *   + (S-1)*stride    slot S-1 data      ends at segment_size
+ *
+ * data_offset and slot_stride are multiples of the page size, so every slot
+ * starts on its own page.  The geometry is written once, before state becomes
+ * RUNNING, and never changes; attach() copies it into private memory after
+ * validating it, and no process reads geometry from the segment again — the
+ * segment is writable by every attached process, so it is input.
+ */
+#ifndef FB_SEGMENT_H
+#define FB_SEGMENT_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FB_MAGIC 0x474e495242524246ull /* "FBRBRING" little-endian */
+#define FB_ABI_VERSION 1u
+#define FB_MAX_SLOTS 256u
+#define FB_MAX_SIDE 16384u
+#define FB_MAX_FPS 1000u
+#define FB_MAX_FRAMES (1ull << 40)
+#define FB_NAME_MAX 200
+#define FB_REASON_MAX 192
+
+/* Segment life cycle (fb_header.state). */
+enum fb_seg_state {
+	FB_SEG_INIT = 0,    /* broker is still initialising; do not touch */
+	FB_SEG_RUNNING = 1, /* frames flow */
+	FB_SEG_DONE = 2,    /* encoder emitted every frame and its sink closed cleanly */
+	FB_SEG_ABORTED = 3, /* render failed; everybody stops; reason[] says why */
+};
+
+/* Slot life cycle (fb_slot_meta.state); see docs/ARCHITECTURE.md. */
+enum fb_slot_state {
+	FB_SLOT_EMPTY = 0,    /* free: frame f may claim it when f % S == slot */
+	FB_SLOT_CLAIMED = 1,  /* a producer (owner) is rendering frame into it */
+	FB_SLOT_READY = 2,    /* rendered, length bytes valid, waiting for encoder */
+	FB_SLOT_ENCODING = 3, /* encoder is writing it to the sink */
+};
+
+struct fb_slot_meta {
+	uint32_t state;      /* enum fb_slot_state */
+	int32_t owner;       /* pid of the claiming producer, 0 when none */
+	uint64_t frame;      /* frame index held; meaningful unless EMPTY */
+	uint64_t length;     /* payload bytes, set at publish */
+	uint64_t generation; /* bumped at every claim: a stale publish is detected */
+};
+
+struct fb_header {
+	/* --- identity and geometry: written once by the broker --- */
+	uint64_t magic;
+	uint32_t abi_version;
+	uint32_t header_size; /* sizeof(struct fb_header) of the writer */
+	uint32_t width, height;
+	uint32_t pix_fmt;
+	uint32_t slot_count;
+	uint64_t frame_bytes;
+	uint64_t slot_stride;
+	uint64_t data_offset;
+	uint64_t segment_size;
+	uint64_t total_frames;
+	uint32_t fps;
+	int32_t broker_pid;
+
+	/* --- life cycle: read without the lock, written under it --- */
+	_Atomic uint32_t state;
+	uint32_t reserved0;
+
+	/* --- protocol state: only under lock --- */
+	pthread_mutex_t lock; /* PTHREAD_PROCESS_SHARED | PTHREAD_MUTEX_ROBUST */
+	uint64_t next_claim;  /* next never-claimed frame index */
+	uint64_t next_encode; /* next frame the encoder emits */
+	uint32_t space_waiters;   /* producers asleep (or about to be) on space */
+	uint32_t encoder_waiting; /* encoder asleep (or about to be) on filled */
+	uint64_t lock_repairs;    /* times a holder died holding the lock */
+	char reason[FB_REASON_MAX]; /* NUL-terminated cause of ABORTED */
+	struct fb_slot_meta slots[FB_MAX_SLOTS];
+
+	/* --- wake-ups only: no state is carried by a semaphore's count --- */
+	sem_t space;  /* posted when a slot frees: wakes a producer */
+	sem_t filled; /* posted when the encoder's next frame is ready */
+	sem_t broker; /* posted when the life cycle changes */
+};
+
+/* Geometry: a private, validated copy of the header's fixed fields. */
+struct fb_geom {
+	uint32_t width, height, pix_fmt, slot_count, fps;
+	uint64_t frame_bytes, slot_stride, data_offset, segment_size, total_frames;
+};
+
+/* An attachment: private bookkeeping plus the mapping. */
+struct fb_seg {
+	struct fb_header *hdr;
+	unsigned char *base;
+	struct fb_geom geom;
+	int32_t pid; /* getpid() at attach: the owner id this process writes */
+	char name[FB_NAME_MAX + 1];
+};
+
+/* A POSIX shm name: "/" then 1..FB_NAME_MAX-1 of [A-Za-z0-9._-].  0 or -EINVAL. */
+int fb_seg_name_check(const char *name);
+
+/*
+ * Fill G from the render parameters, computing frame size, stride and the
+ * total segment size.  -EINVAL for a parameter out of range, -EFBIG when the
+ * segment would not fit in memory (size overflow, or over FB_MAX_SEGMENT).
+ */
+#define FB_MAX_SEGMENT (64ull << 30)
+int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
+		 uint32_t slots, uint32_t fps, uint64_t frames);
+
+/*
+ * Check a header read from a segment of FILE_SIZE bytes; on success copy
+ * its geometry to G.  Pure function of its inputs (the fuzz target).
+ * Returns 0 or a negative errno; *WHY names the failed check.
+ */
+int fb_seg_validate(const struct fb_header *h, uint64_t file_size,
+		    struct fb_geom *g, const char **why);
+
+/*
+ * Broker: create NAME exclusively (mode 0600), reserve its memory, initialise
+ * the header, lock and semaphores, and mark it RUNNING.  On failure nothing
+ * is left behind.  -EEXIST if the name is taken, -ENOSPC if /dev/shm is too
+ * small, other -errno from the syscalls.
+ */
+int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out);
+
+/* Everyone else: open NAME read-write, validate, map.  *WHY as in validate. */
+int fb_seg_attach(const char *name, struct fb_seg **out, const char **why);
+
+/* Unmap and free the handle (never unlinks). */
+void fb_seg_detach(struct fb_seg *seg);
+
+/* Remove the name (broker, or a launcher cleaning up).  0 or -errno. */
+int fb_seg_unlink(const char *name);
+
+/* Start of slot I's data; I < geom.slot_count. */
+static inline unsigned char *fb_seg_slot(const struct fb_seg *seg, uint32_t i)
+{
+	return seg->base + seg->geom.data_offset + (uint64_t)i * seg->geom.slot_stride;
+}
+
+
+/*
+ * fb_seg_attach, retried while the segment does not exist yet or is still
+ * being initialised (a script may start workers before the broker is
+ * ready), for up to TIMEOUT_MS.
+ */
+int fb_seg_attach_wait(const char *name, int timeout_ms, struct fb_seg **out,
+		       const char **why);
+
+#endif

@@ -1,0 +1,111 @@
+/* fb_util — diagnostics, number parsing and I/O loops shared by all programs. */
+#include "fb_util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void fb_err(const char *prog, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* One write so lines from concurrent processes do not interleave. */
+	dprintf(STDERR_FILENO, "%s: %s\n", prog, msg);
+}
+
+int fb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	/* strtoull accepts leading blanks and '-'; we want digits only. */
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0')
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int fb_parse_size(const char *s, uint32_t max_side, uint32_t *w, uint32_t *h)
+{
+	char buf[64];
+	char *x;
+	uint64_t vw, vh;
+	int rc;
+
+	if (strlen(s) >= sizeof(buf))
+		return -ERANGE;
+	strcpy(buf, s);
+	x = strchr(buf, 'x');
+	if (!x)
+		return -EINVAL;
+	*x = '\0';
+	rc = fb_parse_u64(buf, 1, max_side, &vw);
+	if (rc == 0)
+		rc = fb_parse_u64(x + 1, 1, max_side, &vh);
+	if (rc)
+		return rc;
+	*w = (uint32_t)vw;
+	*h = (uint32_t)vh;
+	return 0;
+}
+
+int fb_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fb_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+uint64_t fb_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

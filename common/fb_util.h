@@ -1,0 +1,42 @@
+/*
+ * fb_util — small helpers every framebroker program needs: diagnostics in the
+ * one-line "fb-PROGRAM: message" form, strict number parsing, full-length
+ * read/write loops and a monotonic clock.  Nothing here touches the segment.
+ */
+#ifndef FB_UTIL_H
+#define FB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Exit codes shared by every program (documented in README.md). */
+enum {
+	FB_EXIT_OK = 0,
+	FB_EXIT_RUNTIME = 1, /* something failed while running; one-line cause */
+	FB_EXIT_USAGE = 2,   /* bad option or input; nothing was created */
+	FB_EXIT_ABORTED = 3, /* a worker stopped because the render was aborted elsewhere */
+};
+
+/* Print "PROG: message\n" to stderr.  PROG is the caller's program name. */
+void fb_err(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Parse a whole decimal string into [min, max].  Returns 0 or -EINVAL
+ * (not a number, trailing junk, sign where none allowed) / -ERANGE.
+ */
+int fb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Parse "WxH" with each side in [1, max_side]. */
+int fb_parse_size(const char *s, uint32_t max_side, uint32_t *w, uint32_t *h);
+
+/* write()/pread() until done; retry EINTR.  Return 0 or -errno
+ * (-EIO for a short pread at end of file). */
+int fb_write_all(int fd, const void *buf, size_t len);
+int fb_pread_all(int fd, void *buf, size_t len, off_t off);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t fb_now_ns(void);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * fb-encoder — drains the ring strictly in frame order into a sink: an
+ * ffmpeg child's stdin, or a raw file (or stdout).  Each frame is written
+ * straight from its slot; the slot is released only after write(2) returned,
+ * i.e. after the kernel copied the bytes, so a producer can reuse it at once.
+ * A slow sink blocks write(2), which stops releases, which blocks producers:
+ * that chain is the whole back-pressure mechanism.
+ */
+#include "fb_ring.h"
+#include "fb_util.h"
+#include "ffmpeg_sink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROG "fb-encoder"
+
+struct encoder_opts {
+	const char *name;
+	const char *output;
+	int raw; /* 1: --sink raw */
+	int attach_timeout_ms;
+	char **ff_opts; /* after "--", or NULL for the defaults */
+	int n_ff_opts;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: " PROG " --name /SEGMENT [--sink ffmpeg|raw] [-o OUTPUT]\n"
+		"                  [--attach-timeout MS] [-- FFMPEG_OUTPUT_OPTIONS...]\n"
+		"Drain SEGMENT's frames in order into ffmpeg (default) or a raw file.\n"
+		"-o OUTPUT       output path, '-' for stdout (default out.mp4)\n"
+		"--sink raw      write the raw frames themselves, no ffmpeg\n"
+		"Default ffmpeg output options: -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
+		"Exit: 0 every frame written, 1 runtime error, 2 usage error, 3 render aborted.\n");
+}
+
+static int parse_args(int argc, char **argv, struct encoder_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "sink", required_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "attach-timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->output = "out.mp4";
+	o->attach_timeout_ms = 5000;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+o:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			o->name = optarg;
+			break;
+		case 's':
+			if (strcmp(optarg, "raw") == 0) {
+				o->raw = 1;
+			} else if (strcmp(optarg, "ffmpeg") != 0) {
+				fb_err(PROG, "invalid --sink '%s': expected ffmpeg or raw", optarg);
+				return -1;
+			}
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case 't':
+			if (fb_parse_u64(optarg, 0, 3600 * 1000, &v)) {
+				fb_err(PROG, "invalid --attach-timeout '%s'", optarg);
+				return -1;
+			}
+			o->attach_timeout_ms = (int)v;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(FB_EXIT_OK);
+		default:
+			fb_err(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
+			return -1;
+		}
+	}
+	/* getopt stops at "--" and leaves optind after it. */
+	if (optind < argc) {
+		if (strcmp(argv[optind - 1], "--") != 0) {
+			fb_err(PROG, "unexpected argument '%s'", argv[optind]);
+			return -1;
+		}
+		o->ff_opts = argv + optind;
+		o->n_ff_opts = argc - optind;
+	}
+	if (!o->name) {
+		fb_err(PROG, "--name is required");
+		return -1;
+	}
+	return 0;
+}
+
+/* Open the sink; returns the fd to write frames to, or -1 (message printed). */
+static int open_sink(const struct encoder_opts *o, const struct fb_seg *seg,
+		     struct ffmpeg_sink *ff)
+{
+	int fd, rc;
+
+	if (o->raw) {
+		if (strcmp(o->output, "-") == 0)
+			return STDOUT_FILENO;
+		fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			fb_err(PROG, "cannot open output %s: %s", o->output, strerror(errno));
+		return fd;
+	}
+	rc = ffmpeg_sink_start(ff, &seg->geom, o->ff_opts, o->n_ff_opts, o->output);
+	if (rc == -ENOENT) {
+		fb_err(PROG, "ffmpeg not found on PATH");
+		return -1;
+	}
+	if (rc) {
+		fb_err(PROG, "cannot start ffmpeg: %s", strerror(-rc));
+		return -1;
+	}
+	return ff->in_fd;
+}
+
+/* Write every frame in order.  0, -ECANCELED (aborted elsewhere), or another
+ * -errno with WHY filled. */
+static int drain(struct fb_seg *seg, int fd, char *why, size_t why_len)
+{
+	const unsigned char *data;
+	uint64_t len;
+	int rc;
+
+	for (uint64_t f = 0; f < seg->geom.total_frames; f++) {
+		rc = fb_ring_acquire(seg, f, &data, &len);
+		if (rc == -ECANCELED)
+			return rc;
+		if (rc) {
+			snprintf(why, why_len, "waiting for frame %llu: %s",
+				 (unsigned long long)f, strerror(-rc));
+			return rc;
+		}
+		rc = fb_write_all(fd, data, len);
+		if (rc) {
+			snprintf(why, why_len, "writing frame %llu: %s",
+				 (unsigned long long)f, strerror(-rc));
+			return rc;
+		}
+		rc = fb_ring_release(seg, f);
+		if (rc) {
+			snprintf(why, why_len, "releasing frame %llu: %s",
+				 (unsigned long long)f, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Drain, then close the sink.  Returns the exit code. */
+static int encode(struct fb_seg *seg, const struct encoder_opts *o)
+{
+	struct ffmpeg_sink ff = { .pid = -1, .in_fd = -1, .err_fd = -1 };
+	char why[FB_REASON_MAX] = "", ffwhy[FB_REASON_MAX];
+	int fd, rc;
+
+	fd = open_sink(o, seg, &ff);
+	if (fd < 0) {
+		fb_ring_abort(seg, "encoder could not open its sink");
+		return FB_EXIT_RUNTIME;
+	}
+	rc = drain(seg, fd, why, sizeof(why));
+	if (o->raw) {
+		if (fd != STDOUT_FILENO && close(fd) < 0 && rc == 0) {
+			snprintf(why, sizeof(why), "closing %s: %s", o->output, strerror(errno));
+			rc = -EIO;
+		}
+	} else if (ffmpeg_sink_finish(&ff, ffwhy, sizeof(ffwhy))) {
+		/* ffmpeg's own cause beats our EPIPE. */
+		if (rc != -ECANCELED) {
+			snprintf(why, sizeof(why), "%s", ffwhy);
+			rc = -EIO;
+		}
+	}
+	if (rc == -ECANCELED)
+		return FB_EXIT_ABORTED;
+	if (rc) {
+		fb_err(PROG, "%s", why);
+		fb_ring_abort(seg, why);
+		return FB_EXIT_RUNTIME;
+	}
+	fb_ring_finish(seg);
+	return FB_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct encoder_opts o;
+	struct fb_seg *seg;
+	const char *why;
+	int rc, code;
+
+	if (parse_args(argc, argv, &o))
+		return FB_EXIT_USAGE;
+	/* A closed reader must be an error we report, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
+	rc = fb_seg_attach_wait(o.name, o.attach_timeout_ms, &seg, &why);
+	if (rc) {
+		fb_err(PROG, "cannot attach to segment %s: %s", o.name, why ? why : strerror(-rc));
+		return FB_EXIT_RUNTIME;
+	}
+	code = encode(seg, &o);
+	fb_seg_detach(seg);
+	return code;
+}

@@ -1,0 +1,160 @@
+/* ffmpeg_sink — spawn, feed and reap the ffmpeg child. */
+#include "ffmpeg_sink.h"
+#include "fb_pixfmt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ffmpeg's options for the default output: H.264 playable everywhere. */
+static char *const default_opts[] = {
+	"-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+};
+
+#define MAX_OUT_OPTS 64
+#define FIXED_ARGS 15 /* "ffmpeg" ... "pipe:0" below */
+
+static int spawn(struct ffmpeg_sink *s, char **argv, int in_rd)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	int rc;
+
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE); /* the encoder ignores it; ffmpeg should not */
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in_rd, STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, s->err_fd, STDERR_FILENO);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawnp(&s->pid, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	return -rc;
+}
+
+int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
+		      char *const *out_opts, int n_opts, const char *output)
+{
+	char size[32], fps[16];
+	char *argv[FIXED_ARGS + MAX_OUT_OPTS + 3]; /* + "-y" OUTPUT NULL */
+	int pipefd[2], n = 0, rc;
+
+	if (!out_opts) {
+		out_opts = default_opts;
+		n_opts = (int)(sizeof(default_opts) / sizeof(default_opts[0]));
+	}
+	if (n_opts > MAX_OUT_OPTS)
+		return -E2BIG;
+	snprintf(size, sizeof(size), "%ux%u", g->width, g->height);
+	snprintf(fps, sizeof(fps), "%u", g->fps);
+	argv[n++] = "ffmpeg";
+	argv[n++] = "-hide_banner";
+	argv[n++] = "-nostats";
+	argv[n++] = "-loglevel";
+	argv[n++] = "error";
+	argv[n++] = "-f";
+	argv[n++] = "rawvideo";
+	argv[n++] = "-pix_fmt";
+	argv[n++] = (char *)fb_pixfmt_name(g->pix_fmt);
+	argv[n++] = "-s";
+	argv[n++] = size;
+	argv[n++] = "-framerate";
+	argv[n++] = fps;
+	argv[n++] = "-i";
+	argv[n++] = "pipe:0";
+	for (int i = 0; i < n_opts; i++)
+		argv[n++] = out_opts[i];
+	argv[n++] = "-y";
+	argv[n++] = (char *)output;
+	argv[n] = NULL;
+
+	s->err_fd = memfd_create("ffmpeg-stderr", MFD_CLOEXEC);
+	if (s->err_fd < 0)
+		return -errno;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		rc = -errno;
+		close(s->err_fd);
+		return rc;
+	}
+	rc = spawn(s, argv, pipefd[0]);
+	close(pipefd[0]);
+	if (rc) {
+		close(pipefd[1]);
+		close(s->err_fd);
+		return rc;
+	}
+	s->in_fd = pipefd[1];
+	return 0;
+}
+
+/* Append ffmpeg's last stderr lines (at most ~300 bytes) to WHY. */
+static void stderr_tail(int fd, char *why, size_t why_len)
+{
+	char buf[320];
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t start = end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, start);
+	char *p;
+	size_t len;
+
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = buf;
+	if (start > 0 && strchr(buf, '\n'))
+		p = strchr(buf, '\n') + 1; /* drop a partial first line */
+	/* One line of output: newlines become " | ". */
+	len = strlen(why);
+	snprintf(why + len, why_len - len, ": ");
+	for (len = strlen(why); *p && len + 4 < why_len; p++) {
+		if (*p == '\n') {
+			if (p[1])
+				len += (size_t)snprintf(why + len, why_len - len, " | ");
+		} else if (*p != '\r') {
+			why[len++] = *p;
+		}
+	}
+	why[len] = '\0';
+}
+
+int ffmpeg_sink_finish(struct ffmpeg_sink *s, char *why, size_t why_len)
+{
+	int status;
+	pid_t r;
+
+	if (s->in_fd >= 0)
+		close(s->in_fd);
+	s->in_fd = -1;
+	do
+		r = waitpid(s->pid, &status, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		snprintf(why, why_len, "waiting for ffmpeg: %s", strerror(errno));
+		close(s->err_fd);
+		return -1;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		close(s->err_fd);
+		return 0;
+	}
+	if (WIFEXITED(status))
+		snprintf(why, why_len, "ffmpeg exited with status %d", WEXITSTATUS(status));
+	else
+		snprintf(why, why_len, "ffmpeg killed by signal %d", WTERMSIG(status));
+	stderr_tail(s->err_fd, why, why_len);
+	close(s->err_fd);
+	return -1;
+}

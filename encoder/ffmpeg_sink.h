@@ -1,0 +1,36 @@
+/*
+ * ffmpeg_sink — an ffmpeg child fed raw frames on its stdin.  Spawned from an
+ * argv (never a shell); its stderr goes to an anonymous memfd so the encoder
+ * can quote ffmpeg's last lines when it fails without ever having to drain a
+ * pipe while it writes frames.
+ */
+#ifndef FB_FFMPEG_SINK_H
+#define FB_FFMPEG_SINK_H
+
+#include "fb_segment.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct ffmpeg_sink {
+	pid_t pid;
+	int in_fd;  /* write end of ffmpeg's stdin */
+	int err_fd; /* memfd holding ffmpeg's stderr */
+};
+
+/*
+ * Start ffmpeg reading rawvideo of geometry G from its stdin, with
+ * OUT_OPTS[0..N_OPTS) (NULL: the default x264 options) then "-y OUTPUT".
+ * Returns 0 or -errno (-ENOENT: no ffmpeg on PATH).
+ */
+int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
+		      char *const *out_opts, int n_opts, const char *output);
+
+/*
+ * Close ffmpeg's stdin (it then finishes the file) and reap it.  Returns 0
+ * if it exited 0; otherwise fills WHY with "ffmpeg exited with status N" or
+ * "ffmpeg killed by signal N" and its last stderr lines, and returns -1.
+ */
+int ffmpeg_sink_finish(struct ffmpeg_sink *s, char *why, size_t why_len);
+
+#endif

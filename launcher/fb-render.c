@@ -1,0 +1,546 @@
+/*
+ * fb-render — the main job in one command.  It checks every option before
+ * anything is created, then starts fb-broker, waits until the segment exists,
+ * starts fb-encoder and K fb-producer processes, and supervises them until
+ * the output is complete.  Every child lives in one process group and has a
+ * parent-death signal; fb-render is a child subreaper, so even ffmpeg (the
+ * encoder's child) is reaped here.  On every path — success, a failed child,
+ * SIGINT/SIGTERM — every process is gone and the segment unlinked before
+ * fb-render exits.
+ */
+#include "fb_params.h"
+#include "fb_pixfmt.h"
+#include "fb_segment.h"
+#include "fb_util.h"
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG "fb-render"
+#define MAX_WORKERS 1024
+#define STOP_GRACE_MS 5000
+
+struct render_opts {
+	struct fb_params params;
+	uint32_t workers;
+	const char *source; /* "pattern" or "raw:PATH" */
+	bool raw_sink;
+	const char *output;
+	char name[FB_NAME_MAX + 1];
+	char **ff_opts;
+	int n_ff_opts;
+};
+
+enum role { ROLE_NONE, ROLE_BROKER, ROLE_ENCODER, ROLE_PRODUCER };
+
+struct child {
+	pid_t pid;
+	enum role role;
+	bool running;
+};
+
+struct render {
+	struct render_opts o;
+	char bindir[PATH_MAX];
+	struct child *kids; /* [0] broker, [1] encoder, [2..] producers */
+	size_t nkids;
+	pid_t pgid;
+	bool failed;   /* a child failed: exit 1 */
+	int stop_sig;  /* fb-render was asked to stop: exit 128+sig */
+	bool stopping; /* shutdown started */
+	uint64_t stop_deadline;
+	bool encoder_ok;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: " PROG " [--size WxH] [--pix-fmt rgba|bgra|rgb24|gray|yuv420p] [--fps N]\n"
+		"                 [--frames N] [--workers K] [--slots S] [--source pattern|raw:PATH]\n"
+		"                 [--sink ffmpeg|raw] [-o OUTPUT] [--name SEGMENT]\n"
+		"                 [-- FFMPEG_OUTPUT_OPTIONS...]\n"
+		"Render N frames with K producer processes through a ring of S shared-memory\n"
+		"slots into ffmpeg (or a raw file), strictly in frame order.\n"
+		"  --size WxH      frame size (default 1280x720)\n"
+		"  --pix-fmt FMT   pixel format (default rgba)\n"
+		"  --fps N         frame rate (default 30)\n"
+		"  --frames N      number of frames (default 300)\n"
+		"  --workers K     producer processes (default: number of CPUs)\n"
+		"  --slots S       ring slots (default 8)\n"
+		"  --source SRC    pattern: test card (default); raw:PATH: frame i is bytes\n"
+		"                  [i*F, (i+1)*F) of PATH, F = frame bytes\n"
+		"  --sink SINK     ffmpeg (default) or raw: write the ordered raw frames\n"
+		"  -o OUTPUT       output file, '-' for stdout (default out.mp4)\n"
+		"  --name SEGMENT  shm segment name (default /fb-render-PID)\n"
+		"  -- OPTS...      ffmpeg output options, replacing the default\n"
+		"                  -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
+		"Exit: 0 output complete; 1 runtime failure (one-line cause); 2 usage error\n"
+		"(nothing created); 130/143 stopped by SIGINT/SIGTERM.\n");
+}
+
+/* Print a one-line usage error and evaluate to -1. */
+#define usage_error(...) (fb_err(PROG, __VA_ARGS__), -1)
+
+static int parse_args(int argc, char **argv, struct render_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "size", required_argument, NULL, 0 },
+		{ "pix-fmt", required_argument, NULL, 0 },
+		{ "fps", required_argument, NULL, 0 },
+		{ "frames", required_argument, NULL, 0 },
+		{ "slots", required_argument, NULL, 0 },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "source", required_argument, NULL, 's' },
+		{ "sink", required_argument, NULL, 'k' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t v;
+	int c, idx;
+
+	memset(o, 0, sizeof(*o));
+	fb_params_default(&o->params);
+	o->workers = cpus > 0 ? (uint32_t)cpus : 1;
+	o->source = "pattern";
+	o->output = "out.mp4";
+	snprintf(o->name, sizeof(o->name), "/fb-render-%d", (int)getpid());
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+o:", longopts, &idx)) != -1) {
+		switch (c) {
+		case 0:
+			if (fb_params_set(&o->params, longopts[idx].name, optarg, PROG) < 0)
+				return -1;
+			break;
+		case 'w':
+			if (fb_parse_u64(optarg, 1, MAX_WORKERS, &v))
+				return usage_error("invalid --workers '%s': expected an integer 1..1024", optarg);
+			o->workers = (uint32_t)v;
+			break;
+		case 's':
+			if (strcmp(optarg, "pattern") != 0 &&
+			    !(strncmp(optarg, "raw:", 4) == 0 && optarg[4]))
+				return usage_error("invalid --source '%s': expected pattern or raw:PATH", optarg);
+			o->source = optarg;
+			break;
+		case 'k':
+			if (strcmp(optarg, "raw") != 0 && strcmp(optarg, "ffmpeg") != 0)
+				return usage_error("invalid --sink '%s': expected ffmpeg or raw", optarg);
+			o->raw_sink = strcmp(optarg, "raw") == 0;
+			break;
+		case 'o':
+			if (!*optarg)
+				return usage_error("invalid -o '%s': empty path", optarg);
+			o->output = optarg;
+			break;
+		case 'n':
+			if (fb_seg_name_check(optarg))
+				return usage_error("invalid --name '%s': expected / then letters, digits, '.', '_' or '-'", optarg);
+			snprintf(o->name, sizeof(o->name), "%s", optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(FB_EXIT_OK);
+		case '?':
+		default:
+			return usage_error("unknown option or missing value '%s' (see --help)",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc) {
+		if (strcmp(argv[optind - 1], "--") != 0)
+			return usage_error("unexpected argument '%s'", argv[optind]);
+		o->ff_opts = argv + optind;
+		o->n_ff_opts = argc - optind;
+		if (o->raw_sink)
+			return usage_error("ffmpeg options after -- make no sense with --sink %s", "raw");
+		if (o->n_ff_opts > 64)
+			return usage_error("more than %s ffmpeg output options", "64");
+	}
+	return 0;
+}
+
+/* Is PROG an executable file in a directory of $PATH? */
+static bool on_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? path : ".", prog);
+		if (access(buf, X_OK) == 0)
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+/* Can OUTPUT be written (without creating it now)?  NULL, or why not. */
+static const char *output_unwritable(const char *output)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (strcmp(output, "-") == 0)
+		return NULL;
+	if (stat(output, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return "is a directory";
+		return access(output, W_OK) == 0 ? NULL : strerror(errno);
+	}
+	if (strlen(output) >= sizeof(dir))
+		return "path too long";
+	strcpy(dir, output);
+	return access(dirname(dir), W_OK | X_OK) == 0 ? NULL : strerror(errno);
+}
+
+/* Everything that can be checked before a process or segment exists.
+ * Returns 0, or the exit code (message printed). */
+static int preflight(const struct render_opts *o, const struct fb_geom *g)
+{
+	const char *why;
+	struct stat st;
+	int fd;
+
+	if (strncmp(o->source, "raw:", 4) == 0) {
+		const char *path = o->source + 4;
+
+		if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
+			fb_err(PROG, "cannot read raw source %s: %s", path, strerror(errno));
+			return FB_EXIT_USAGE;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			fb_err(PROG, "raw source %s is not a regular file", path);
+			return FB_EXIT_USAGE;
+		}
+		/* frame_bytes <= 2^36 and frames <= 2^40 can overflow: divide. */
+		if ((uint64_t)st.st_size / g->frame_bytes < g->total_frames) {
+			fb_err(PROG, "raw source %s is too short: %llu bytes, but %llu frames of %llu bytes were asked for",
+			       path, (unsigned long long)st.st_size,
+			       (unsigned long long)g->total_frames,
+			       (unsigned long long)g->frame_bytes);
+			return FB_EXIT_RUNTIME;
+		}
+	}
+	why = output_unwritable(o->output);
+	if (why) {
+		fb_err(PROG, "cannot write output %s: %s", o->output, why);
+		return FB_EXIT_USAGE;
+	}
+	fd = shm_open(o->name, O_RDONLY, 0);
+	if (fd >= 0) {
+		close(fd);
+		fb_err(PROG, "segment %s already exists", o->name);
+		return FB_EXIT_USAGE;
+	}
+	if (!o->raw_sink && !on_path("ffmpeg")) {
+		fb_err(PROG, "ffmpeg not found on PATH (install Debian's ffmpeg package)");
+		return FB_EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+static const char *role_name(enum role r)
+{
+	switch (r) {
+	case ROLE_BROKER:
+		return "fb-broker";
+	case ROLE_ENCODER:
+		return "fb-encoder";
+	case ROLE_PRODUCER:
+		return "fb-producer";
+	default:
+		return "child";
+	}
+}
+
+/* Ask everything to stop: the broker aborts the segment, which wakes and
+ * stops producers and encoder (the encoder closes ffmpeg's input so the file
+ * written so far is finished).  Without a broker, signal the group. */
+static void begin_stop(struct render *r)
+{
+	if (r->stopping)
+		return;
+	r->stopping = true;
+	r->stop_deadline = fb_now_ns() + (uint64_t)STOP_GRACE_MS * 1000000ull;
+	if (r->nkids > 0 && r->kids[0].running)
+		kill(r->kids[0].pid, SIGTERM);
+	else if (r->pgid > 0)
+		killpg(r->pgid, SIGTERM);
+}
+
+static void fail(struct render *r)
+{
+	r->failed = true;
+	begin_stop(r);
+}
+
+/* A child's exit: decide whether the render failed.  Exit 1 and 2 mean the
+ * child already printed its one-line cause; 3 means it stopped because
+ * somebody else aborted the render. */
+static void child_exited(struct render *r, struct child *k, int status)
+{
+	const char *who = role_name(k->role);
+	int code;
+
+	k->running = false;
+	if (WIFSIGNALED(status)) {
+		if (!r->stopping) {
+			fb_err(PROG, "%s (pid %d) killed by signal %d (%s)", who, (int)k->pid,
+			       WTERMSIG(status), strsignal(WTERMSIG(status)));
+			fail(r);
+		}
+		return;
+	}
+	code = WEXITSTATUS(status);
+	if (code == FB_EXIT_OK) {
+		if (k->role == ROLE_ENCODER)
+			r->encoder_ok = true;
+		return;
+	}
+	if (code == FB_EXIT_ABORTED || r->stopping)
+		return;
+	if (code != FB_EXIT_RUNTIME && code != FB_EXIT_USAGE && code != 127)
+		fb_err(PROG, "%s (pid %d) exited with status %d", who, (int)k->pid, code);
+	fail(r);
+}
+
+/* Reap every exited child.  Returns false once no child of ours is left
+ * (ECHILD), including orphans (ffmpeg) reparented to us as subreaper. */
+static bool reap(struct render *r)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < r->nkids; i++)
+			if (r->kids[i].pid == pid && r->kids[i].running)
+				child_exited(r, &r->kids[i], status);
+	}
+	return !(pid < 0 && errno == ECHILD);
+}
+
+static int start(struct render *r, enum role role, char **argv, int keep_fd)
+{
+	char path[PATH_MAX + 32];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/%s", r->bindir, argv[0]);
+	pid = fb_spawn(path, argv, r->pgid, keep_fd);
+	if (pid < 0) {
+		fb_err(PROG, "cannot start %s: %s", argv[0], strerror((int)-pid));
+		return -1;
+	}
+	if (!r->pgid)
+		r->pgid = pid;
+	r->kids[r->nkids++] = (struct child){ .pid = pid, .role = role, .running = true };
+	return 0;
+}
+
+/* Start the broker and wait until it says the segment exists.  Returns 0,
+ * or the exit code to leave with (the broker printed why). */
+static int start_broker(struct render *r)
+{
+	const struct fb_params *p = &r->o.params;
+	char size[32], fps[16], frames[24], slots[16], fdbuf[16], buf[8];
+	char *argv[16];
+	int pfd[2], n = 0, status;
+	ssize_t got;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		fb_err(PROG, "pipe: %s", strerror(errno));
+		return FB_EXIT_RUNTIME;
+	}
+	snprintf(size, sizeof(size), "%ux%u", p->width, p->height);
+	snprintf(fps, sizeof(fps), "%u", p->fps);
+	snprintf(frames, sizeof(frames), "%llu", (unsigned long long)p->frames);
+	snprintf(slots, sizeof(slots), "%u", p->slots);
+	snprintf(fdbuf, sizeof(fdbuf), "%d", pfd[1]);
+	argv[n++] = "fb-broker";
+	argv[n++] = "--name";
+	argv[n++] = r->o.name;
+	argv[n++] = "--size";
+	argv[n++] = size;
+	argv[n++] = "--pix-fmt";
+	argv[n++] = (char *)fb_pixfmt_name(p->pix_fmt);
+	argv[n++] = "--fps";
+	argv[n++] = fps;
+	argv[n++] = "--frames";
+	argv[n++] = frames;
+	argv[n++] = "--slots";
+	argv[n++] = slots;
+	argv[n++] = "--ready-fd";
+	argv[n++] = fdbuf;
+	argv[n] = NULL;
+	if (start(r, ROLE_BROKER, argv, pfd[1])) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return FB_EXIT_RUNTIME;
+	}
+	close(pfd[1]);
+	do
+		got = read(pfd[0], buf, sizeof(buf));
+	while (got < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (got == 6 && memcmp(buf, "ready\n", 6) == 0)
+		return 0;
+	/* The broker gave up before creating the segment. */
+	while (waitpid(r->kids[0].pid, &status, 0) < 0 && errno == EINTR)
+		;
+	r->kids[0].running = false;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == FB_EXIT_USAGE)
+		return FB_EXIT_USAGE;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != FB_EXIT_RUNTIME)
+		fb_err(PROG, "fb-broker failed to start");
+	return FB_EXIT_RUNTIME;
+}
+
+static int start_workers(struct render *r)
+{
+	char *argv[8 + 64 + 2];
+	int n = 0;
+
+	argv[n++] = "fb-encoder";
+	argv[n++] = "--name";
+	argv[n++] = r->o.name;
+	argv[n++] = "--sink";
+	argv[n++] = r->o.raw_sink ? "raw" : "ffmpeg";
+	argv[n++] = "-o";
+	argv[n++] = (char *)r->o.output;
+	if (r->o.ff_opts) {
+		argv[n++] = "--";
+		for (int i = 0; i < r->o.n_ff_opts; i++)
+			argv[n++] = r->o.ff_opts[i];
+	}
+	argv[n] = NULL;
+	if (start(r, ROLE_ENCODER, argv, -1))
+		return -1;
+	for (uint32_t i = 0; i < r->o.workers; i++) {
+		char *pargv[] = { "fb-producer", "--name", r->o.name, "--source",
+				  (char *)r->o.source, NULL };
+
+		if (start(r, ROLE_PRODUCER, pargv, -1))
+			return -1;
+	}
+	return 0;
+}
+
+/* The supervision loop: react to child exits and stop requests until no
+ * child is left.  Signals arrive synchronously through sigtimedwait. */
+static void supervise(struct render *r, const sigset_t *set)
+{
+	for (;;) {
+		struct timespec ts = { .tv_sec = 1 };
+		siginfo_t si;
+		int sig;
+
+		if (r->stopping) {
+			uint64_t now = fb_now_ns();
+
+			if (now >= r->stop_deadline) {
+				killpg(r->pgid, SIGKILL);
+				r->stop_deadline = UINT64_MAX;
+			} else if (r->stop_deadline != UINT64_MAX &&
+				   r->stop_deadline - now < 1000000000ull) {
+				ts.tv_sec = 0;
+				ts.tv_nsec = (long)(r->stop_deadline - now);
+			}
+		}
+		if (!reap(r))
+			return;
+		sig = sigtimedwait(set, &si, &ts);
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+			if (!r->stop_sig)
+				r->stop_sig = sig;
+			begin_stop(r);
+		}
+	}
+}
+
+static int bin_dir(char *dir, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n < 0)
+		return -errno;
+	exe[n] = '\0';
+	snprintf(dir, len, "%s", dirname(exe));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct render r;
+	struct fb_geom g;
+	sigset_t set;
+	int code;
+
+	memset(&r, 0, sizeof(r));
+	if (parse_args(argc, argv, &r.o) || fb_params_geom(&r.o.params, &g, PROG))
+		return FB_EXIT_USAGE;
+	code = preflight(&r.o, &g);
+	if (code)
+		return code;
+	if (bin_dir(r.bindir, sizeof(r.bindir))) {
+		fb_err(PROG, "cannot locate my own binary: %s", strerror(errno));
+		return FB_EXIT_RUNTIME;
+	}
+	r.kids = calloc(2 + r.o.workers, sizeof(*r.kids));
+	if (!r.kids) {
+		fb_err(PROG, "out of memory");
+		return FB_EXIT_RUNTIME;
+	}
+	/* Signals are taken synchronously in supervise(); blocking them first
+	 * means none is lost while children start.  Children unblock them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Orphans (ffmpeg when the encoder dies) become ours to reap. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+	code = start_broker(&r);
+	if (code) {
+		free(r.kids);
+		return code;
+	}
+	if (start_workers(&r))
+		fail(&r);
+	supervise(&r, &set);
+	/* The broker unlinks on every path it controls; this covers the
+	 * broker itself being killed. */
+	fb_seg_unlink(r.o.name);
+	free(r.kids);
+	if (r.stop_sig)
+		return 128 + r.stop_sig;
+	if (r.failed)
+		return FB_EXIT_RUNTIME;
+	if (!r.encoder_ok) {
+		fb_err(PROG, "render ended before the encoder finished");
+		return FB_EXIT_RUNTIME;
+	}
+	return FB_EXIT_OK;
+}

@@ -1,0 +1,49 @@
+/* spawn — fork/exec a child into the render's process group. */
+#include "spawn.h"
+#include "fb_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void child_setup(pid_t pgid, pid_t parent, int keep_fd)
+{
+	sigset_t none;
+	int sig;
+
+	/* Both parent and child call setpgid, so the group exists before
+	 * either goes on, whichever runs first. */
+	setpgid(0, pgid);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent) /* parent died before prctl */
+		_exit(127);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (keep_fd >= 0)
+		fcntl(keep_fd, F_SETFD, 0);
+}
+
+pid_t fb_spawn(const char *path, char *const argv[], pid_t pgid, int keep_fd)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		child_setup(pgid, parent, keep_fd);
+		execv(path, argv);
+		dprintf(STDERR_FILENO, "fb-render: cannot run %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pgid ? pgid : pid);
+	return pid;
+}

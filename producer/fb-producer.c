@@ -1,0 +1,179 @@
+/*
+ * fb-producer — a capture process.  It attaches to the segment by name and
+ * loops: claim the next frame (sleeping while the ring is full — this is the
+ * back-pressure), render it straight into the claimed slot, publish it.  It
+ * exits 0 when no frame is left to claim.
+ *
+ * Sources: "pattern" (the built-in test card) or "raw:PATH" (frame i is the
+ * bytes [i*F, (i+1)*F) of PATH, read with pread straight into the slot).
+ */
+#include "fb_pixfmt.h"
+#include "fb_ring.h"
+#include "fb_util.h"
+#include "pattern.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROG "fb-producer"
+
+struct producer_opts {
+	const char *name;
+	const char *raw_path; /* NULL: pattern */
+	int attach_timeout_ms;
+	int delay_ms;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: " PROG " --name /SEGMENT [--source pattern|raw:PATH]\n"
+		"                   [--attach-timeout MS] [--delay-ms MS]\n"
+		"Claim frames from SEGMENT, render them into their slots, publish them.\n"
+		"--source        pattern (default): built-in test card; raw:PATH: frame i is\n"
+		"                bytes [i*F, (i+1)*F) of PATH, F = frame bytes\n"
+		"--attach-timeout wait this long for the segment to appear (default 5000)\n"
+		"--delay-ms      sleep this long per frame, to emulate a slow renderer (default 0)\n"
+		"Exit: 0 no frame left, 1 runtime error, 2 usage error, 3 render aborted.\n");
+}
+
+static int parse_args(int argc, char **argv, struct producer_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "source", required_argument, NULL, 's' },
+		{ "attach-timeout", required_argument, NULL, 't' },
+		{ "delay-ms", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->attach_timeout_ms = 5000;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			o->name = optarg;
+			break;
+		case 's':
+			if (strncmp(optarg, "raw:", 4) == 0 && optarg[4]) {
+				o->raw_path = optarg + 4;
+			} else if (strcmp(optarg, "pattern") != 0) {
+				fb_err(PROG, "invalid --source '%s': expected pattern or raw:PATH", optarg);
+				return -1;
+			}
+			break;
+		case 't':
+		case 'd':
+			if (fb_parse_u64(optarg, 0, 3600 * 1000, &v)) {
+				fb_err(PROG, "invalid --%s '%s': expected milliseconds 0..3600000",
+				       c == 't' ? "attach-timeout" : "delay-ms", optarg);
+				return -1;
+			}
+			*(c == 't' ? &o->attach_timeout_ms : &o->delay_ms) = (int)v;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(FB_EXIT_OK);
+		default:
+			fb_err(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fb_err(PROG, "unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (!o->name) {
+		fb_err(PROG, "--name is required");
+		return -1;
+	}
+	return 0;
+}
+
+/* Render frame C->frame into its slot.  0 or -errno. */
+static int render(const struct fb_seg *seg, const struct fb_claim *c, int raw_fd)
+{
+	const struct fb_geom *g = &seg->geom;
+
+	if (raw_fd < 0) {
+		fb_pattern_render(c->data, g->width, g->height, g->pix_fmt, c->frame);
+		return 0;
+	}
+	return fb_pread_all(raw_fd, c->data, g->frame_bytes,
+			    (off_t)(c->frame * g->frame_bytes));
+}
+
+/* The claim loop.  Returns the exit code. */
+static int produce(struct fb_seg *seg, int raw_fd, const struct producer_opts *o)
+{
+	struct fb_claim c;
+	char why[FB_REASON_MAX];
+	int rc;
+
+	while ((rc = fb_ring_claim(seg, &c)) == 1) {
+		if (o->delay_ms)
+			usleep((useconds_t)o->delay_ms * 1000);
+		rc = render(seg, &c, raw_fd);
+		if (rc) {
+			snprintf(why, sizeof(why), "producer %d: reading frame %llu of %s: %s",
+				 (int)getpid(), (unsigned long long)c.frame, o->raw_path,
+				 rc == -EIO ? "file too short" : strerror(-rc));
+			fb_err(PROG, "%s", why);
+			fb_ring_abort(seg, why);
+			return FB_EXIT_RUNTIME;
+		}
+		rc = fb_ring_publish(seg, &c, seg->geom.frame_bytes);
+		if (rc == -ECANCELED)
+			return FB_EXIT_ABORTED;
+		if (rc) {
+			fb_err(PROG, "publishing frame %llu: %s", (unsigned long long)c.frame,
+			       strerror(-rc));
+			return FB_EXIT_RUNTIME;
+		}
+	}
+	if (rc == -ECANCELED)
+		return FB_EXIT_ABORTED;
+	if (rc < 0) {
+		fb_err(PROG, "claiming a frame: %s", strerror(-rc));
+		return FB_EXIT_RUNTIME;
+	}
+	return FB_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct producer_opts o;
+	struct fb_seg *seg;
+	const char *why;
+	int raw_fd = -1, rc, code;
+
+	if (parse_args(argc, argv, &o))
+		return FB_EXIT_USAGE;
+	if (o.raw_path) {
+		raw_fd = open(o.raw_path, O_RDONLY | O_CLOEXEC);
+		if (raw_fd < 0) {
+			fb_err(PROG, "cannot open raw source %s: %s", o.raw_path, strerror(errno));
+			return FB_EXIT_USAGE;
+		}
+	}
+	rc = fb_seg_attach_wait(o.name, o.attach_timeout_ms, &seg, &why);
+	if (rc) {
+		fb_err(PROG, "cannot attach to segment %s: %s", o.name, why ? why : strerror(-rc));
+		return FB_EXIT_RUNTIME;
+	}
+	code = produce(seg, raw_fd, &o);
+	fb_seg_detach(seg);
+	if (raw_fd >= 0)
+		close(raw_fd);
+	return code;
+}
