@@ -229,30 +229,19 @@ fail:
 	return rc;
 }
 
-int fb_seg_attach(const char *name, struct fb_seg **out, const char **why)
+int fb_seg_attach_fd(int fd, const char *name, struct fb_seg **out, const char **why)
 {
 	struct fb_header copy;
 	struct fb_geom g;
 	struct fb_seg *seg;
 	struct stat st;
 	void *map;
-	int fd, rc;
+	int rc;
 
 	*why = NULL;
-	if (fb_seg_name_check(name)) {
-		*why = "invalid segment name";
-		return -EINVAL;
-	}
-	fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
-	if (fd < 0)
+	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
 	if ((uint64_t)st.st_size < sizeof(copy)) {
-		close(fd);
 		*why = "segment smaller than its header";
 		return -EPROTO;
 	}
@@ -265,15 +254,11 @@ int fb_seg_attach(const char *name, struct fb_seg **out, const char **why)
 	}
 	if (rc == 0)
 		rc = fb_seg_validate(&copy, (uint64_t)st.st_size, &g, why);
-	if (rc) {
-		close(fd);
-		return rc;
-	}
-	map = mmap(NULL, g.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	rc = map == MAP_FAILED ? -errno : 0;
-	close(fd);
 	if (rc)
 		return rc;
+	map = mmap(NULL, g.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
 	seg = seg_new(name, map, &g);
 	if (!seg) {
 		munmap(map, g.segment_size);
@@ -281,6 +266,23 @@ int fb_seg_attach(const char *name, struct fb_seg **out, const char **why)
 	}
 	*out = seg;
 	return 0;
+}
+
+int fb_seg_attach(const char *name, struct fb_seg **out, const char **why)
+{
+	int fd, rc;
+
+	*why = NULL;
+	if (fb_seg_name_check(name)) {
+		*why = "invalid segment name";
+		return -EINVAL;
+	}
+	fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	rc = fb_seg_attach_fd(fd, name, out, why);
+	close(fd);
+	return rc;
 }
 
 void fb_seg_detach(struct fb_seg *seg)
@@ -296,11 +298,17 @@ int fb_seg_unlink(const char *name)
 	return shm_unlink(name) ? -errno : 0;
 }
 
-int fb_seg_attach_wait(const char *name, int timeout_ms, struct fb_seg **out,
+int fb_seg_attach_wait(const char *name, int fd, int timeout_ms, struct fb_seg **out,
 		       const char **why)
 {
 	uint64_t deadline = fb_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	int rc;
+
+	if (fd >= 0) {
+		rc = fb_seg_attach_fd(fd, name, out, why);
+		close(fd);
+		return rc;
+	}
 
 	for (;;) {
 		rc = fb_seg_attach(name, out, why);

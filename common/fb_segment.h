@@ -143,6 +143,13 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 /* Everyone else: open NAME read-write, validate, map.  *WHY as in validate. */
 int fb_seg_attach(const char *name, struct fb_seg **out, const char **why);
 
+/*
+ * Attach through an already open segment descriptor FD (kept open by the
+ * caller), e.g. one inherited from fb-render: unlike a name, it cannot
+ * vanish between the broker finishing and a late worker starting.
+ */
+int fb_seg_attach_fd(int fd, const char *name, struct fb_seg **out, const char **why);
+
 /* Unmap and free the handle (never unlinks). */
 void fb_seg_detach(struct fb_seg *seg);
 
@@ -157,11 +164,12 @@ static inline unsigned char *fb_seg_slot(const struct fb_seg *seg, uint32_t i)
 
 
 /*
- * fb_seg_attach, retried while the segment does not exist yet or is still
+ * How workers attach: through FD when it is >= 0 (inherited from fb-render),
+ * else by NAME, retried while the segment does not exist yet or is still
  * being initialised (a script may start workers before the broker is
  * ready), for up to TIMEOUT_MS.
  */
-int fb_seg_attach_wait(const char *name, int timeout_ms, struct fb_seg **out,
+int fb_seg_attach_wait(const char *name, int fd, int timeout_ms, struct fb_seg **out,
 		       const char **why);
 
 #endif

@@ -26,6 +26,7 @@ struct encoder_opts {
 	const char *output;
 	int raw; /* 1: --sink raw */
 	int attach_timeout_ms;
+	int seg_fd; /* --fd: inherited segment descriptor, or -1 */
 	char **ff_opts; /* after "--", or NULL for the defaults */
 	int n_ff_opts;
 };
@@ -34,10 +35,12 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: " PROG " --name /SEGMENT [--sink ffmpeg|raw] [-o OUTPUT]\n"
-		"                  [--attach-timeout MS] [-- FFMPEG_OUTPUT_OPTIONS...]\n"
+		"                  [--attach-timeout MS] [--fd N] [-- FFMPEG_OUTPUT_OPTIONS...]\n"
 		"Drain SEGMENT's frames in order into ffmpeg (default) or a raw file.\n"
 		"-o OUTPUT       output path, '-' for stdout (default out.mp4)\n"
 		"--sink raw      write the raw frames themselves, no ffmpeg\n"
+		"--attach-timeout wait this long for the segment to appear (default 5000)\n"
+		"--fd N          use the already open segment descriptor N (fb-render does)\n"
 		"Default ffmpeg output options: -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
 		"Exit: 0 every frame written, 1 runtime error, 2 usage error, 3 render aborted.\n");
 }
@@ -49,6 +52,7 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 		{ "sink", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "attach-timeout", required_argument, NULL, 't' },
+		{ "fd", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -58,6 +62,7 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->output = "out.mp4";
 	o->attach_timeout_ms = 5000;
+	o->seg_fd = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -81,6 +86,13 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 				return -1;
 			}
 			o->attach_timeout_ms = (int)v;
+			break;
+		case 'f':
+			if (fb_parse_u64(optarg, 0, 1 << 20, &v)) {
+				fb_err(PROG, "invalid --fd '%s'", optarg);
+				return -1;
+			}
+			o->seg_fd = (int)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -212,7 +224,7 @@ int main(int argc, char **argv)
 		return FB_EXIT_USAGE;
 	/* A closed reader must be an error we report, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
-	rc = fb_seg_attach_wait(o.name, o.attach_timeout_ms, &seg, &why);
+	rc = fb_seg_attach_wait(o.name, o.seg_fd, o.attach_timeout_ms, &seg, &why);
 	if (rc) {
 		fb_err(PROG, "cannot attach to segment %s: %s", o.name, why ? why : strerror(-rc));
 		return FB_EXIT_RUNTIME;

@@ -414,14 +414,25 @@ static int start_broker(struct render *r)
 	return FB_EXIT_RUNTIME;
 }
 
+/* Workers attach through an inherited descriptor rather than the name: a
+ * producer that starts after a short render finished (and the broker
+ * unlinked the name) then still attaches, sees DONE and exits 0. */
 static int start_workers(struct render *r)
 {
-	char *argv[8 + 64 + 2];
-	int n = 0;
+	char *argv[10 + 64 + 2], fdbuf[16];
+	int n = 0, fd, rc = -1;
 
+	fd = shm_open(r->o.name, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0) {
+		fb_err(PROG, "cannot open segment %s: %s", r->o.name, strerror(errno));
+		return -1;
+	}
+	snprintf(fdbuf, sizeof(fdbuf), "%d", fd);
 	argv[n++] = "fb-encoder";
 	argv[n++] = "--name";
 	argv[n++] = r->o.name;
+	argv[n++] = "--fd";
+	argv[n++] = fdbuf;
 	argv[n++] = "--sink";
 	argv[n++] = r->o.raw_sink ? "raw" : "ffmpeg";
 	argv[n++] = "-o";
@@ -432,16 +443,19 @@ static int start_workers(struct render *r)
 			argv[n++] = r->o.ff_opts[i];
 	}
 	argv[n] = NULL;
-	if (start(r, ROLE_ENCODER, argv, -1))
-		return -1;
+	if (start(r, ROLE_ENCODER, argv, fd))
+		goto out;
 	for (uint32_t i = 0; i < r->o.workers; i++) {
-		char *pargv[] = { "fb-producer", "--name", r->o.name, "--source",
-				  (char *)r->o.source, NULL };
+		char *pargv[] = { "fb-producer", "--name", r->o.name, "--fd", fdbuf,
+				  "--source", (char *)r->o.source, NULL };
 
-		if (start(r, ROLE_PRODUCER, pargv, -1))
-			return -1;
+		if (start(r, ROLE_PRODUCER, pargv, fd))
+			goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	close(fd);
+	return rc;
 }
 
 /* The supervision loop: react to child exits and stop requests until no

@@ -27,6 +27,7 @@ struct producer_opts {
 	const char *name;
 	const char *raw_path; /* NULL: pattern */
 	int attach_timeout_ms;
+	int seg_fd; /* --fd: inherited segment descriptor, or -1 */
 	int delay_ms;
 };
 
@@ -34,11 +35,12 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: " PROG " --name /SEGMENT [--source pattern|raw:PATH]\n"
-		"                   [--attach-timeout MS] [--delay-ms MS]\n"
+		"                   [--attach-timeout MS] [--fd N] [--delay-ms MS]\n"
 		"Claim frames from SEGMENT, render them into their slots, publish them.\n"
 		"--source        pattern (default): built-in test card; raw:PATH: frame i is\n"
 		"                bytes [i*F, (i+1)*F) of PATH, F = frame bytes\n"
 		"--attach-timeout wait this long for the segment to appear (default 5000)\n"
+		"--fd N          use the already open segment descriptor N (fb-render does)\n"
 		"--delay-ms      sleep this long per frame, to emulate a slow renderer (default 0)\n"
 		"Exit: 0 no frame left, 1 runtime error, 2 usage error, 3 render aborted.\n");
 }
@@ -49,6 +51,7 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 		{ "name", required_argument, NULL, 'n' },
 		{ "source", required_argument, NULL, 's' },
 		{ "attach-timeout", required_argument, NULL, 't' },
+		{ "fd", required_argument, NULL, 'f' },
 		{ "delay-ms", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -58,6 +61,7 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->attach_timeout_ms = 5000;
+	o->seg_fd = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -80,6 +84,13 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 				return -1;
 			}
 			*(c == 't' ? &o->attach_timeout_ms : &o->delay_ms) = (int)v;
+			break;
+		case 'f':
+			if (fb_parse_u64(optarg, 0, 1 << 20, &v)) {
+				fb_err(PROG, "invalid --fd '%s'", optarg);
+				return -1;
+			}
+			o->seg_fd = (int)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -166,7 +177,7 @@ int main(int argc, char **argv)
 			return FB_EXIT_USAGE;
 		}
 	}
-	rc = fb_seg_attach_wait(o.name, o.attach_timeout_ms, &seg, &why);
+	rc = fb_seg_attach_wait(o.name, o.seg_fd, o.attach_timeout_ms, &seg, &why);
 	if (rc) {
 		fb_err(PROG, "cannot attach to segment %s: %s", o.name, why ? why : strerror(-rc));
 		return FB_EXIT_RUNTIME;
