@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Failure paths of the core: stop requests and dying processes end the
+# render fast, with the documented exit code and a one-line cause, and
+# leave no process and no segment.  (Issue "Crash-isolated rendering" turns
+# producer death into a restart; until then it fails the render cleanly.)
+. "$(dirname "$0")/lib.sh"
+
+# A long, slow render to interfere with: 1000 frames through x264 at 100 fps
+# realtime takes ~10 s.
+long=(--size 320x240 --fps 100 --frames 1000 --workers 2 --slots 4)
+
+start_render() { # NAME OUTPUT [extra args...]
+	local name=$1 out=$2
+	shift 2
+	fb-render "${long[@]}" --name /$TID-$name -o "$out" "$@" -- -vf realtime \
+		-c:v libx264 -preset ultrafast -pix_fmt yuv420p 2> "$TMP/err.$name" &
+	RPID=$!
+	# wait until frames flow (the encoder's ffmpeg exists)
+	for _ in $(seq 100); do
+		pgrep -f "fb-encoder --name /$TID-$name" > /dev/null && [ -s "$out" ] && break
+		sleep 0.05
+	done
+	sleep 0.5
+}
+
+# finish_render NAME WANT_RC DESC: wait (bounded) and check exit code + time.
+finish_render() {
+	local name=$1 want=$2 desc=$3 rc t0 t1
+	t0=$(date +%s%N)
+	for _ in $(seq 100); do kill -0 $RPID 2> /dev/null || break; sleep 0.05; done
+	wait $RPID
+	rc=$?
+	t1=$(date +%s%N)
+	check "$desc: exit $rc (want $want) within $(( (t1 - t0) / 1000000 )) ms; stderr: $(tr '\n' '~' < "$TMP/err.$name")" \
+		[ $rc -eq "$want" ]
+}
+
+for sig in INT TERM; do
+	start_render $sig "$TMP/$sig.mp4"
+	kill -$sig $RPID
+	want=$([ $sig = INT ] && echo 130 || echo 143)
+	finish_render $sig $want "SIG$sig to fb-render"
+	n=$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$TMP/$sig.mp4")
+	check "after SIG$sig the partial mp4 is playable ($n frames)" [ -n "$n" ] && [ "$n" -gt 0 ] && [ "$n" -lt 1000 ]
+	check_clean "SIG$sig"
+done
+
+# kill_one NAME PATTERN WANT_MSG: SIGKILL one process of a running render.
+kill_one() {
+	local name=$1 pat=$2 msg=$3 pid
+	start_render "$name" "$TMP/$name.mp4"
+	pid=$(pgrep -f "$pat" | head -1)
+	[ -n "$pid" ] && kill -KILL "$pid"
+	finish_render "$name" 1 "SIGKILL $name"
+	check "SIGKILL $name: one-line cause naming it" \
+		[ "$(wc -l < "$TMP/err.$name")" -eq 1 ] && grep -q "$msg" "$TMP/err.$name"
+	check_clean "SIGKILL $name"
+}
+kill_one producer "fb-producer --name /$TID-producer" "fb-producer (pid [0-9]*) killed by signal 9"
+kill_one encoder "fb-encoder --name /$TID-encoder" "fb-encoder (pid [0-9]*) killed by signal 9"
+kill_one broker "fb-broker --name /$TID-broker" "fb-broker (pid [0-9]*) killed by signal 9"
+# ffmpeg: the encoder's child, found by its parent.
+start_render ffmpeg "$TMP/ff.mp4"
+epid=$(pgrep -f "fb-encoder --name /$TID-ffmpeg")
+kill -KILL "$(pgrep -P "$epid" ffmpeg)"
+finish_render ffmpeg 1 "SIGKILL ffmpeg"
+check "SIGKILL ffmpeg: cause names ffmpeg and the signal" grep -q "ffmpeg killed by signal 9" "$TMP/err.ffmpeg"
+check_clean "SIGKILL ffmpeg"
+
+# A reader that goes away: SIGPIPE must not kill anything silently.
+fb-render --size 320x240 --frames 500 --sink raw -o - --name /$TID-pipe 2> "$TMP/err.pipe" | head -c 1 > /dev/null
+rc=${PIPESTATUS[0]}
+check "raw sink into 'head -c 1': exit 1 ($(cat "$TMP/err.pipe"))" [ "$rc" -eq 1 ] && grep -q "Broken pipe" "$TMP/err.pipe"
+check_clean "closed reader"
+
+# fb-render itself SIGKILLed: the parent-death signal stops every child and
+# the broker unlinks the segment.
+start_render orphan "$TMP/orphan.mp4"
+kill -KILL $RPID
+wait $RPID 2> /dev/null
+none_left() { ! pgrep -f "fb-[a-z]* --name /$TID-orphan" > /dev/null; }
+for _ in $(seq 40); do none_left && break; sleep 0.05; done
+check "SIGKILL fb-render: children gone within 2 s" none_left
+check_clean "SIGKILL fb-render"
+
+finish
