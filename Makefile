@@ -55,7 +55,7 @@ deps:
 
 check: deps
 	$(MAKE) all $(UNIT_TESTS)
-	tests/run.sh
+	FB_SAN=$(SAN) tests/run.sh
 
 demo:
 	@scripts/install-deps.sh ffmpeg

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install the Debian packages framebroker needs, only those missing.
+#   scripts/install-deps.sh            everything for build + tests
+#   scripts/install-deps.sh PKG...     just these (make demo asks for ffmpeg)
+# Needs root (or sudo) when something is missing; says so otherwise.
+set -eu
+pkgs=("$@")
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(ffmpeg libcmocka-dev python3 gcc make procps)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "install-deps: installing ${missing[*]}"
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+if ! command -v apt-get > /dev/null; then
+	echo "install-deps: no apt-get here; please install: ${missing[*]}" >&2
+	exit 1
+fi
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"

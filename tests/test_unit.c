@@ -1,0 +1,518 @@
+/*
+ * Unit tests (cmocka): parsing, geometry, header validation against
+ * corrupted segments, and the ring protocol driven from forked processes on
+ * a real shm segment — blocking, ordering, wake-ups, stale and corrupt
+ * words, and a lock holder dying inside a critical section.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "fb_params.h"
+#include "fb_pixfmt.h"
+#include "fb_ring.h"
+#include "fb_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- parsing and geometry ---------------------------------------------- */
+
+static void test_frame_bytes(void **state)
+{
+	(void)state;
+	assert_int_equal(fb_frame_bytes(FB_PIX_RGBA, 322, 242), 322 * 242 * 4);
+	assert_int_equal(fb_frame_bytes(FB_PIX_BGRA, 1, 1), 4);
+	assert_int_equal(fb_frame_bytes(FB_PIX_RGB24, 322, 242), 322 * 242 * 3);
+	assert_int_equal(fb_frame_bytes(FB_PIX_GRAY, 7, 3), 21);
+	/* 321x241: chroma planes 161x121 each */
+	assert_int_equal(fb_frame_bytes(FB_PIX_YUV420P, 321, 241), 321 * 241 + 2 * 161 * 121);
+	assert_int_equal(fb_frame_bytes(FB_PIX_YUV420P, 1920, 1080), 1920 * 1080 * 3 / 2);
+	assert_int_equal(fb_frame_bytes(0, 10, 10), 0);
+	assert_int_equal(fb_frame_bytes(FB_PIX_END_, 10, 10), 0);
+	assert_int_equal(fb_pixfmt_parse("yuv420p"), FB_PIX_YUV420P);
+	assert_int_equal(fb_pixfmt_parse("YUV420P"), 0);
+	assert_null(fb_pixfmt_name(99));
+}
+
+static void test_parse_u64(void **state)
+{
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(fb_parse_u64("0", 0, 10, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(fb_parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(fb_parse_u64("18446744073709551616", 0, UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(fb_parse_u64("11", 0, 10, &v), -ERANGE);
+	assert_int_equal(fb_parse_u64("0", 1, 10, &v), -ERANGE);
+	assert_int_equal(fb_parse_u64("", 0, 10, &v), -EINVAL);
+	assert_int_equal(fb_parse_u64("-1", 0, 10, &v), -EINVAL);
+	assert_int_equal(fb_parse_u64(" 1", 0, 10, &v), -EINVAL);
+	assert_int_equal(fb_parse_u64("+1", 0, 10, &v), -EINVAL);
+	assert_int_equal(fb_parse_u64("1x", 0, 10, &v), -EINVAL);
+	assert_int_equal(fb_parse_u64("0x10", 0, 100, &v), -EINVAL);
+}
+
+static void test_parse_size(void **state)
+{
+	uint32_t w = 0, h = 0;
+
+	(void)state;
+	assert_int_equal(fb_parse_size("1x1", 16384, &w, &h), 0);
+	assert_int_equal(fb_parse_size("16384x9", 16384, &w, &h), 0);
+	assert_int_equal(w, 16384);
+	assert_int_equal(h, 9);
+	assert_int_equal(fb_parse_size("16385x9", 16384, &w, &h), -ERANGE);
+	assert_int_equal(fb_parse_size("0x9", 16384, &w, &h), -ERANGE);
+	assert_int_equal(fb_parse_size("x9", 16384, &w, &h), -EINVAL);
+	assert_int_equal(fb_parse_size("9x", 16384, &w, &h), -EINVAL);
+	assert_int_equal(fb_parse_size("9*9", 16384, &w, &h), -EINVAL);
+	assert_int_equal(fb_parse_size("1x1x1", 16384, &w, &h), -EINVAL);
+	assert_int_equal(fb_parse_size("-1x5", 16384, &w, &h), -EINVAL);
+}
+
+static void test_name_check(void **state)
+{
+	char longname[FB_NAME_MAX + 2];
+
+	(void)state;
+	assert_int_equal(fb_seg_name_check("/fb-render-1"), 0);
+	assert_int_equal(fb_seg_name_check("/a.b_c-D9"), 0);
+	assert_int_equal(fb_seg_name_check("fb"), -EINVAL);
+	assert_int_equal(fb_seg_name_check("/"), -EINVAL);
+	assert_int_equal(fb_seg_name_check("/a/b"), -EINVAL);
+	assert_int_equal(fb_seg_name_check("/.."), -EINVAL);
+	assert_int_equal(fb_seg_name_check("/a b"), -EINVAL);
+	memset(longname, 'a', sizeof(longname));
+	longname[0] = '/';
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(fb_seg_name_check(longname), -EINVAL);
+}
+
+static void test_geom(void **state)
+{
+	struct fb_geom g;
+	long pg = sysconf(_SC_PAGESIZE);
+
+	(void)state;
+	assert_int_equal(fb_geom_init(&g, 322, 242, FB_PIX_RGB24, 3, 30, 10), 0);
+	assert_int_equal(g.frame_bytes, 322 * 242 * 3);
+	assert_int_equal(g.slot_stride % (uint64_t)pg, 0);
+	assert_true(g.slot_stride >= g.frame_bytes && g.slot_stride < g.frame_bytes + (uint64_t)pg);
+	assert_int_equal(g.data_offset % (uint64_t)pg, 0);
+	assert_true(g.data_offset >= sizeof(struct fb_header));
+	assert_int_equal(g.segment_size, g.data_offset + 3 * g.slot_stride);
+	assert_int_equal(fb_geom_init(&g, 16384, 16384, FB_PIX_RGBA, 256, 30, 10), -EFBIG);
+	assert_int_equal(fb_geom_init(&g, 0, 10, FB_PIX_RGBA, 1, 30, 10), -EINVAL);
+	assert_int_equal(fb_geom_init(&g, 10, 16385, FB_PIX_RGBA, 1, 30, 10), -EINVAL);
+	assert_int_equal(fb_geom_init(&g, 10, 10, FB_PIX_RGBA, 0, 30, 10), -EINVAL);
+	assert_int_equal(fb_geom_init(&g, 10, 10, FB_PIX_RGBA, 257, 30, 10), -EINVAL);
+	assert_int_equal(fb_geom_init(&g, 10, 10, 0, 1, 30, 10), -EINVAL);
+	assert_int_equal(fb_geom_init(&g, 10, 10, FB_PIX_RGBA, 1, 0, 10), -EINVAL);
+	assert_int_equal(fb_geom_init(&g, 10, 10, FB_PIX_RGBA, 1, 30, 0), -EINVAL);
+}
+
+/* ---- a real segment per test ------------------------------------------- */
+
+struct fixture {
+	char name[64];
+	struct fb_seg *seg; /* the creator's mapping */
+};
+
+static int make_seg(void **state, uint32_t slots, uint64_t frames)
+{
+	static int seq;
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct fb_geom g;
+
+	snprintf(fx->name, sizeof(fx->name), "/fbunit-%d-%d", (int)getpid(), seq++);
+	if (fb_geom_init(&g, 64, 4, FB_PIX_GRAY, slots, 30, frames) ||
+	    fb_seg_create(fx->name, &g, &fx->seg)) {
+		free(fx);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int setup_s3_n5(void **state) { return make_seg(state, 3, 5); }
+static int setup_s1_n3(void **state) { return make_seg(state, 1, 3); }
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	fb_seg_unlink(fx->name);
+	fb_seg_detach(fx->seg);
+	free(fx);
+	return 0;
+}
+
+/* ---- header validation ------------------------------------------------- */
+
+typedef void (*mutator)(struct fb_header *h);
+static void m_magic(struct fb_header *h) { h->magic ^= 1; }
+static void m_version(struct fb_header *h) { h->abi_version = 2; }
+static void m_hsize(struct fb_header *h) { h->header_size = 64; }
+static void m_width0(struct fb_header *h) { h->width = 0; }
+static void m_width_big(struct fb_header *h) { h->width = 1u << 31; }
+static void m_fmt(struct fb_header *h) { h->pix_fmt = 77; }
+static void m_slots_huge(struct fb_header *h) { h->slot_count = 0xffffffffu; }
+static void m_slots0(struct fb_header *h) { h->slot_count = 0; }
+static void m_frame_bytes(struct fb_header *h) { h->frame_bytes += 1; }
+static void m_stride(struct fb_header *h) { h->slot_stride = UINT64_MAX - 4095; }
+static void m_stride_small(struct fb_header *h) { h->slot_stride = 0; }
+static void m_offset(struct fb_header *h) { h->data_offset = 0; }
+static void m_size(struct fb_header *h) { h->segment_size *= 2; }
+static void m_frames0(struct fb_header *h) { h->total_frames = 0; }
+static void m_fps(struct fb_header *h) { h->fps = 100000; }
+static void m_pid(struct fb_header *h) { h->broker_pid = -5; }
+static void m_more_slots(struct fb_header *h)
+{ /* consistent derived fields, but the slots no longer fit the file */
+	struct fb_geom g;
+
+	fb_geom_init(&g, h->width, h->height, h->pix_fmt, h->slot_count + 1, h->fps, h->total_frames);
+	h->slot_count++;
+	h->segment_size = g.segment_size;
+}
+
+static void test_validate_rejects(void **state)
+{
+	static const mutator muts[] = {
+		m_magic, m_version, m_hsize, m_width0, m_width_big, m_fmt, m_slots_huge,
+		m_slots0, m_frame_bytes, m_stride, m_stride_small, m_offset, m_size,
+		m_frames0, m_fps, m_pid, m_more_slots,
+	};
+	struct fixture *fx = *state;
+	uint64_t size = fx->seg->geom.segment_size;
+	struct fb_header copy;
+	struct fb_geom g;
+	const char *why;
+
+	memcpy(&copy, fx->seg->hdr, sizeof(copy));
+	assert_int_equal(fb_seg_validate(&copy, size, &g, &why), 0);
+	assert_int_equal(fb_seg_validate(&copy, size - 1, &g, &why), -EPROTO);
+	assert_int_equal(fb_seg_validate(&copy, 16, &g, &why), -EPROTO);
+	for (size_t i = 0; i < sizeof(muts) / sizeof(muts[0]); i++) {
+		memcpy(&copy, fx->seg->hdr, sizeof(copy));
+		muts[i](&copy);
+		why = NULL;
+		assert_int_equal(fb_seg_validate(&copy, size, &g, &why), -EPROTO);
+		assert_non_null(why);
+	}
+}
+
+static void test_attach_rejects_corrupt_segment(void **state)
+{
+	struct fixture *fx = *state;
+	struct fb_seg *seg = NULL;
+	const char *why;
+	int fd;
+
+	assert_int_equal(fb_seg_attach(fx->name, &seg, &why), 0);
+	assert_int_equal(seg->geom.slot_count, 3);
+	fb_seg_detach(seg);
+	/* A segment truncated under us: refused, not mapped past its end. */
+	fd = shm_open(fx->name, O_RDWR, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)fx->seg->geom.data_offset), 0);
+	assert_int_equal(fb_seg_attach(fx->name, &seg, &why), -EPROTO);
+	assert_string_equal(why, "slots extend past the end of the segment");
+	assert_int_equal(ftruncate(fd, (off_t)fx->seg->geom.segment_size), 0);
+	close(fd);
+	fx->seg->hdr->magic = 0;
+	assert_int_equal(fb_seg_attach(fx->name, &seg, &why), -EPROTO);
+	assert_string_equal(why, "bad magic (not a framebroker segment)");
+	fx->seg->hdr->magic = FB_MAGIC;
+	assert_int_equal(fb_seg_attach("/fbunit-does-not-exist", &seg, &why), -ENOENT);
+}
+
+static void test_create_exclusive(void **state)
+{
+	struct fixture *fx = *state;
+	struct fb_seg *seg;
+	int fd;
+
+	assert_int_equal(fb_seg_create(fx->name, &fx->seg->geom, &seg), -EEXIST);
+	/* ...and the failed create did not unlink the existing one. */
+	fd = shm_open(fx->name, O_RDONLY, 0);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+/* ---- protocol ---------------------------------------------------------- */
+
+/* Claim, fill with the frame's index, publish. */
+static uint64_t produce_one(struct fb_seg *seg)
+{
+	struct fb_claim c;
+
+	assert_int_equal(fb_ring_claim(seg, &c), 1);
+	memset(c.data, (int)(c.frame & 0xff), seg->geom.frame_bytes);
+	assert_int_equal(fb_ring_publish(seg, &c, seg->geom.frame_bytes), 0);
+	return c.frame;
+}
+
+static void consume_one(struct fb_seg *seg, uint64_t f)
+{
+	const unsigned char *d;
+	uint64_t len;
+
+	assert_int_equal(fb_ring_acquire(seg, f, &d, &len), 0);
+	assert_int_equal(len, seg->geom.frame_bytes);
+	for (uint64_t i = 0; i < len; i++)
+		assert_int_equal(d[i], f & 0xff);
+	assert_int_equal(fb_ring_release(seg, f), 0);
+}
+
+/* Fork a child that runs FN and exits with its result (0..255). */
+static pid_t fork_child(int (*fn)(struct fb_seg *), struct fb_seg *seg)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* A failing test must not leave a child asleep on the ring. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(fn(seg));
+	}
+	return pid;
+}
+
+static int child_claim(struct fb_seg *seg)
+{
+	struct fb_claim c;
+	int rc = fb_ring_claim(seg, &c);
+
+	if (rc == -ECANCELED)
+		return 200;
+	return rc == 1 ? (int)c.frame : 100 + rc;
+}
+
+/* Wait for PID up to MS; returns its exit code, or -1 if it is still alive. */
+static int wait_child(pid_t pid, int ms)
+{
+	int st;
+
+	for (int i = 0; i < ms / 10; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void test_window_blocks_then_wakes(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	pid_t child;
+
+	/* S = 3: frames 0..2 fill the window; frame 3 must wait for 0 to go. */
+	for (uint64_t f = 0; f < 3; f++)
+		assert_int_equal(produce_one(seg), f);
+	child = fork_child(child_claim, seg);
+	assert_int_equal(wait_child(child, 300), -1); /* blocked */
+	consume_one(seg, 0);
+	assert_int_equal(wait_child(child, 2000), 3); /* woke with frame 3 */
+	assert_int_equal(seg->hdr->next_claim, 4);
+	assert_true(seg->hdr->next_claim - seg->hdr->next_encode <= 3);
+}
+
+static int child_acquire0(struct fb_seg *seg)
+{
+	const unsigned char *d;
+	uint64_t len;
+
+	if (fb_ring_acquire(seg, 0, &d, &len))
+		return 1;
+	return d[0] == 0 && len == seg->geom.frame_bytes ? 0 : 2;
+}
+
+static void test_encoder_waits_for_order(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	struct fb_claim c0, c1;
+	pid_t child;
+
+	assert_int_equal(fb_ring_claim(seg, &c0), 1);
+	assert_int_equal(fb_ring_claim(seg, &c1), 1);
+	memset(c1.data, 1, seg->geom.frame_bytes);
+	assert_int_equal(fb_ring_publish(seg, &c1, seg->geom.frame_bytes), 0);
+	/* Frame 1 is ready, but the encoder needs 0 first. */
+	child = fork_child(child_acquire0, seg);
+	assert_int_equal(wait_child(child, 300), -1);
+	memset(c0.data, 0, seg->geom.frame_bytes);
+	assert_int_equal(fb_ring_publish(seg, &c0, seg->geom.frame_bytes), 0);
+	assert_int_equal(wait_child(child, 2000), 0);
+}
+
+static void test_all_frames_then_none(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	struct fb_claim c;
+
+	for (uint64_t f = 0; f < 5; f++) {
+		assert_int_equal(produce_one(seg), f);
+		consume_one(seg, f);
+	}
+	assert_int_equal(fb_ring_claim(seg, &c), 0);
+	fb_ring_finish(seg);
+	assert_int_equal(fb_ring_state(seg), FB_SEG_DONE);
+	assert_int_equal(fb_ring_claim(seg, &c), 0);
+}
+
+static void test_abort_wakes_blocked_producer(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	pid_t child;
+
+	produce_one(seg); /* S = 1: the window is full */
+	child = fork_child(child_claim, seg);
+	assert_int_equal(wait_child(child, 300), -1);
+	fb_ring_abort(seg, "test abort");
+	assert_int_equal(wait_child(child, 2000), 200);
+	assert_string_equal(seg->hdr->reason, "test abort");
+	fb_ring_abort(seg, "second abort");
+	assert_string_equal(seg->hdr->reason, "test abort"); /* first wins */
+}
+
+static void test_stale_publish(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	struct fb_claim c, bad;
+
+	assert_int_equal(fb_ring_claim(seg, &c), 1);
+	bad = c;
+	bad.generation++;
+	assert_int_equal(fb_ring_publish(seg, &bad, seg->geom.frame_bytes), -ESTALE);
+	bad = c;
+	bad.frame += 3;
+	assert_int_equal(fb_ring_publish(seg, &bad, seg->geom.frame_bytes), -ESTALE);
+	bad = c;
+	bad.slot = 9;
+	assert_int_equal(fb_ring_publish(seg, &bad, seg->geom.frame_bytes), -EINVAL);
+	assert_int_equal(fb_ring_publish(seg, &c, seg->geom.slot_stride + 1), -EINVAL);
+	/* Another process's claim is not ours to publish. */
+	seg->hdr->slots[c.slot].owner = 1;
+	assert_int_equal(fb_ring_publish(seg, &c, seg->geom.frame_bytes), -ESTALE);
+	seg->hdr->slots[c.slot].owner = seg->pid;
+	assert_int_equal(fb_ring_publish(seg, &c, seg->geom.frame_bytes), 0);
+}
+
+static void test_corrupt_slot_aborts(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	const unsigned char *d;
+	uint64_t len;
+
+	/* A scribbler marks slot 0 READY for a frame outside the window. */
+	seg->hdr->slots[0].state = FB_SLOT_READY;
+	seg->hdr->slots[0].frame = 7;
+	seg->hdr->slots[0].length = seg->geom.frame_bytes;
+	assert_int_equal(fb_ring_acquire(seg, 0, &d, &len), -EPROTO);
+	assert_int_equal(fb_ring_state(seg), FB_SEG_ABORTED);
+	assert_non_null(strstr(seg->hdr->reason, "segment corrupt"));
+}
+
+static void test_corrupt_length_aborts(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	const unsigned char *d;
+	struct fb_claim c;
+	uint64_t len;
+
+	assert_int_equal(fb_ring_claim(seg, &c), 1);
+	assert_int_equal(fb_ring_publish(seg, &c, 10), 0); /* short frame */
+	assert_int_equal(fb_ring_acquire(seg, 0, &d, &len), -EPROTO);
+	assert_int_equal(fb_ring_state(seg), FB_SEG_ABORTED);
+}
+
+static void test_corrupt_counters_abort(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	struct fb_claim c;
+
+	seg->hdr->next_claim = 1000; /* past total_frames */
+	assert_int_equal(fb_ring_claim(seg, &c), -EPROTO);
+	assert_int_equal(fb_ring_state(seg), FB_SEG_ABORTED);
+}
+
+static int child_die_holding_lock(struct fb_seg *seg)
+{
+	pthread_mutex_lock(&seg->hdr->lock);
+	return 0; /* exits with the lock held */
+}
+
+static int child_die_mid_claim(struct fb_seg *seg)
+{
+	struct fb_header *h = seg->hdr;
+	uint64_t f = h->next_claim;
+
+	/* The first stores of fb_ring_claim, then death before next_claim++. */
+	pthread_mutex_lock(&h->lock);
+	h->slots[f % seg->geom.slot_count].frame = f;
+	h->slots[f % seg->geom.slot_count].owner = getpid();
+	h->slots[f % seg->geom.slot_count].state = FB_SLOT_CLAIMED;
+	return 0;
+}
+
+static void test_lock_owner_death(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	struct fb_claim c;
+
+	assert_int_equal(wait_child(fork_child(child_die_holding_lock, seg), 2000), 0);
+	assert_int_equal(fb_ring_claim(seg, &c), 1); /* EOWNERDEAD, repaired */
+	assert_int_equal(c.frame, 0);
+	assert_int_equal(seg->hdr->lock_repairs, 1);
+}
+
+static void test_death_mid_claim_not_reissued_twice(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	struct fb_claim c;
+
+	assert_int_equal(wait_child(fork_child(child_die_mid_claim, seg), 2000), 0);
+	/* Frame 0 is marked claimed by the dead child: the next claim must be
+	 * frame 1, never frame 0 a second time.  (Reclaiming the dead child's
+	 * frame is the broker's job.) */
+	assert_int_equal(fb_ring_claim(seg, &c), 1);
+	assert_int_equal(c.frame, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frame_bytes),
+		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_name_check),
+		cmocka_unit_test(test_geom),
+		cmocka_unit_test_setup_teardown(test_validate_rejects, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_rejects_corrupt_segment, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_create_exclusive, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_window_blocks_then_wakes, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_encoder_waits_for_order, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_all_frames_then_none, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_wakes_blocked_producer, setup_s1_n3, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_publish, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_slot_aborts, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_length_aborts, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_counters_abort, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_owner_death, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_death_mid_claim_not_reissued_twice, setup_s3_n5, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
