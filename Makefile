@@ -18,14 +18,20 @@ endif
 BUILD   := build
 BIN     := bin
 COMMON  := common/fb_util.c common/fb_pixfmt.c common/fb_segment.c common/fb_ring.c \
-           common/fb_params.c
+           common/fb_params.c common/fb_proc.c common/fb_fault.c
 COMMON_OBJ := $(COMMON:%.c=$(BUILD)/%.o)
 
 PROGS   := $(BIN)/fb-broker $(BIN)/fb-producer $(BIN)/fb-encoder $(BIN)/fb-render
 
 all: $(PROGS)
 
-$(BUILD)/%.o: %.c
+# Rebuild everything when the compiler or flags change (e.g. SAN= on/off).
+STAMP := $(BUILD)/flags.stamp
+$(STAMP): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+
+$(BUILD)/%.o: %.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -65,5 +71,6 @@ demo:
 clean:
 	rm -rf $(BUILD) $(BIN)
 
-.PHONY: all check deps demo clean
+FORCE:
+.PHONY: all check deps demo clean FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

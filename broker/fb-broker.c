@@ -1,14 +1,22 @@
 /*
- * fb-broker — creates and owns the shared frame segment.
+ * fb-broker — creates, owns and supervises the shared frame segment.
  *
- * It creates the segment exclusively, reports readiness, then sleeps until
- * the render ends (the encoder marks it DONE, or anyone ABORTs it) or a
- * signal asks it to stop; on every path it unlinks the segment before it
- * exits.  Waiting is event driven: a small thread sleeps on the segment's
- * broker semaphore and turns its wake-ups into an eventfd the main thread
- * polls together with a signalfd.
+ * It creates the segment exclusively (replacing a stale one whose broker is
+ * dead), reports readiness, then supervises until the render ends (the
+ * encoder marks it DONE, or anyone ABORTs it) or a signal asks it to stop;
+ * on every path it unlinks the segment before it exits.
+ *
+ * Supervision is event driven, one poll(2) over:
+ *   - a signalfd (SIGINT/SIGTERM/SIGHUP),
+ *   - an eventfd fed by a thread asleep on the segment's broker semaphore
+ *     (posted when a worker registers or the life cycle changes),
+ *   - a pidfd per registered worker: readable the moment it dies,
+ * with a timeout equal to the nearest --frame-timeout deadline.  A dead
+ * producer's claimed frames are reissued; a hung one is killed first; a
+ * dead encoder aborts the render.
  */
 #include "fb_params.h"
+#include "fb_proc.h"
 #include "fb_ring.h"
 #include "fb_util.h"
 
@@ -17,11 +25,13 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define PROG "fb-broker"
@@ -30,6 +40,7 @@ struct broker_opts {
 	struct fb_params params;
 	const char *name;
 	int ready_fd; /* -1: none */
+	uint32_t frame_timeout_s;
 };
 
 struct watcher {
@@ -37,14 +48,35 @@ struct watcher {
 	int efd;
 };
 
+/* A registered worker the broker holds a pidfd on. */
+struct watched {
+	struct fb_proc_entry e;
+	int fd;
+	bool killed; /* SIGKILLed for a timeout; death not yet seen */
+};
+
+struct broker {
+	struct fb_seg *seg;
+	uint64_t frame_timeout_ns;
+	uint32_t frame_timeout_s;
+	struct watched w[FB_MAX_PROCS];
+	size_t nw;
+	/* scratch space, here rather than on the stack: */
+	struct fb_proc_entry cur[FB_MAX_PROCS];
+	struct pollfd pfd[2 + FB_MAX_PROCS];
+};
+
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: " PROG " --name /SEGMENT [--size WxH] [--pix-fmt FMT] [--fps N]\n"
-		"                 [--frames N] [--slots S] [--ready-fd FD]\n"
+		"                 [--frames N] [--slots S] [--ready-fd FD] [--frame-timeout SEC]\n"
 		"Create the shared frame segment SEGMENT, own it for the render and unlink it\n"
 		"at the end.  Defaults: 1280x720 rgba, 30 fps, 300 frames, 8 slots.\n"
 		"--ready-fd FD: write \"ready\\n\" to FD (then close it) once the segment exists.\n"
+		"--frame-timeout SEC: kill a producer that holds a frame longer (default 60);\n"
+		"its frame is reissued.  A dead producer's frame is reissued at once.\n"
+		"An existing segment whose broker is dead is replaced; a live one is refused.\n"
 		"Exit: 0 render done, 1 runtime error, 2 usage error, 3 render aborted,\n"
 		"128+N stopped by signal N.\n");
 }
@@ -59,6 +91,7 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 		{ "frames", required_argument, NULL, 0 },
 		{ "slots", required_argument, NULL, 0 },
 		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "frame-timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -68,6 +101,7 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 	fb_params_default(&o->params);
 	o->name = NULL;
 	o->ready_fd = -1;
+	o->frame_timeout_s = 60;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
 		switch (c) {
@@ -84,6 +118,13 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 				return -1;
 			}
 			o->ready_fd = (int)v;
+			break;
+		case 't':
+			if (fb_parse_u64(optarg, 1, 86400, &v)) {
+				fb_err(PROG, "invalid --frame-timeout '%s': expected seconds 1..86400", optarg);
+				return -1;
+			}
+			o->frame_timeout_s = (uint32_t)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -111,11 +152,13 @@ static void *watch_state(void *arg)
 	struct watcher *w = arg;
 	uint64_t one = 1;
 
-	while (fb_ring_broker_wait(w->seg, 1000) == FB_SEG_RUNNING)
-		;
-	if (write(w->efd, &one, sizeof(one)) < 0)
-		fb_err(PROG, "eventfd write: %s", strerror(errno));
-	return NULL;
+	for (;;) {
+		if (fb_ring_broker_wait(w->seg, 1000) &&
+		    write(w->efd, &one, sizeof(one)) < 0)
+			fb_err(PROG, "eventfd write: %s", strerror(errno));
+		if (fb_ring_state(w->seg) != FB_SEG_RUNNING)
+			return NULL;
+	}
 }
 
 static int signal_fd(sigset_t *set)
@@ -130,17 +173,115 @@ static int signal_fd(sigset_t *set)
 	return signalfd(-1, set, SFD_CLOEXEC);
 }
 
-/* Sleep until the render ends or a signal arrives; return the exit code. */
-static int supervise(struct fb_seg *seg, int sfd, int efd)
+/* A watched worker died (or its pid no longer names it). */
+static void on_death(struct broker *b, const struct fb_proc_entry *e)
 {
-	struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN }, { .fd = efd, .events = POLLIN } };
+	struct fb_reissue r[16];
+	char why[FB_REASON_MAX];
+	size_t n;
+
+	if (e->role == FB_ROLE_ENCODER) {
+		if (fb_ring_state(b->seg) == FB_SEG_RUNNING) {
+			snprintf(why, sizeof(why), "encoder (pid %d) died", (int)e->pid);
+			fb_ring_abort(b->seg, why);
+		}
+		return;
+	}
+	n = fb_ring_sweep(b->seg, e->pid, r, 16);
+	for (size_t i = 0; i < n && i < 16; i++)
+		fb_err(PROG, "producer %d died holding frame %llu; frame reissued",
+		       (int)r[i].owner, (unsigned long long)r[i].frame);
+}
+
+static void unwatch(struct broker *b, size_t i)
+{
+	struct fb_proc_entry e = b->w[i].e;
+
+	close(b->w[i].fd);
+	b->w[i] = b->w[--b->nw];
+	on_death(b, &e);
+}
+
+/* Open a pidfd for every newly registered worker.  Entries are segment
+ * input: one whose (pid, start) names no live process is treated as dead,
+ * which also removes it from the table. */
+static void watch_new(struct broker *b)
+{
+	struct fb_proc_entry *cur = b->cur;
+	size_t n = fb_ring_procs(b->seg, cur, FB_MAX_PROCS);
+
+	for (size_t i = 0; i < n; i++) {
+		bool known = false;
+		int fd;
+
+		for (size_t j = 0; j < b->nw && !known; j++)
+			known = b->w[j].e.pid == cur[i].pid && b->w[j].e.start == cur[i].start;
+		if (known)
+			continue;
+		if (cur[i].role != FB_ROLE_PRODUCER && cur[i].role != FB_ROLE_ENCODER)
+			cur[i].role = FB_ROLE_PRODUCER; /* unknown role: sweep as producer */
+		fd = fb_pidfd_open(cur[i].pid, cur[i].start);
+		if (fd < 0 || b->nw == FB_MAX_PROCS) {
+			if (fd >= 0)
+				close(fd);
+			on_death(b, &cur[i]);
+			continue;
+		}
+		b->w[b->nw++] = (struct watched){ .e = cur[i], .fd = fd };
+	}
+	/* Claims by pids that never registered are reissued too. */
+	on_death(b, &(struct fb_proc_entry){ .pid = 0, .role = FB_ROLE_PRODUCER });
+}
+
+/* Kill producers over --frame-timeout; return the poll timeout in ms until
+ * the next deadline. */
+static int enforce_timeouts(struct broker *b)
+{
+	struct fb_reissue late[16];
+	uint64_t next, now;
+	size_t n = fb_ring_overdue(b->seg, b->frame_timeout_ns, late, 16, &next);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < b->nw && b->w[j].e.pid != late[i].owner; j++)
+			;
+		if (j == b->nw) /* unregistered owner: take the frame back */
+			continue;
+		if (b->w[j].killed)
+			continue;
+		fb_err(PROG, "frame %llu: producer %d held it over --frame-timeout %us; killing it",
+		       (unsigned long long)late[i].frame, (int)late[i].owner, b->frame_timeout_s);
+		if (syscall(SYS_pidfd_send_signal, b->w[j].fd, SIGKILL, NULL, 0) < 0)
+			fb_err(PROG, "cannot kill producer %d: %s", (int)late[i].owner, strerror(errno));
+		b->w[j].killed = true;
+	}
+	if (n > 0)
+		on_death(b, &(struct fb_proc_entry){ .pid = 0, .role = FB_ROLE_PRODUCER });
+	if (next == UINT64_MAX)
+		return (int)(b->frame_timeout_ns / 1000000);
+	now = fb_now_ns();
+	return next <= now ? 0 : (int)((next - now) / 1000000) + 1;
+}
+
+/* Supervise until the render ends or a signal arrives; return the exit code. */
+static int supervise(struct broker *b, int sfd, int efd)
+{
+	struct pollfd *pfd = b->pfd;
 
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		int timeout = enforce_timeouts(b), rc;
+
+		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = efd, .events = POLLIN };
+		for (size_t i = 0; i < b->nw; i++)
+			pfd[2 + i] = (struct pollfd){ .fd = b->w[i].fd, .events = POLLIN };
+		rc = poll(pfd, 2 + b->nw, timeout);
+		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
 			fb_err(PROG, "poll: %s", strerror(errno));
-			fb_ring_abort(seg, "broker: poll failed");
+			fb_ring_abort(b->seg, "broker: poll failed");
 			return FB_EXIT_RUNTIME;
 		}
 		if (pfd[0].revents & POLLIN) {
@@ -150,12 +291,49 @@ static int supervise(struct fb_seg *seg, int sfd, int efd)
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
 			snprintf(why, sizeof(why), "broker stopped by signal %u", si.ssi_signo);
-			fb_ring_abort(seg, why);
+			fb_ring_abort(b->seg, why);
 			return 128 + (int)si.ssi_signo;
 		}
-		if (pfd[1].revents & POLLIN)
-			return fb_ring_state(seg) == FB_SEG_DONE ? FB_EXIT_OK : FB_EXIT_ABORTED;
+		/* Deaths first (from the end, as unwatch moves the last entry). */
+		for (size_t i = b->nw; i-- > 0;)
+			if (pfd[2 + i].revents)
+				unwatch(b, i);
+		if (pfd[1].revents & POLLIN) {
+			uint64_t cnt;
+
+			if (read(efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+				fb_err(PROG, "eventfd read: %s", strerror(errno));
+			watch_new(b);
+		}
+		if (fb_ring_state(b->seg) != FB_SEG_RUNNING)
+			return fb_ring_state(b->seg) == FB_SEG_DONE ? FB_EXIT_OK : FB_EXIT_ABORTED;
 	}
+}
+
+/* Create NAME; a stale segment (its broker dead) is replaced, saying so. */
+static int create_segment(const struct broker_opts *o, const struct fb_geom *g,
+			  struct fb_seg **seg)
+{
+	int32_t owner;
+	int rc = fb_seg_create(o->name, g, seg);
+
+	if (rc != -EEXIST)
+		return rc;
+	rc = fb_seg_owner_alive(o->name, &owner);
+	if (rc == 1) {
+		fb_err(PROG, "segment %s already exists and its broker (pid %d) is alive",
+		       o->name, (int)owner);
+		return -EEXIST;
+	}
+	if (rc < 0) {
+		fb_err(PROG, "segment %s already exists and is not a framebroker segment of "
+		       "this version; remove /dev/shm%s if it is stale", o->name, o->name);
+		return -EEXIST;
+	}
+	fb_err(PROG, "replacing stale segment %s (its broker, pid %d, is gone)", o->name,
+	       (int)owner);
+	fb_seg_unlink(o->name);
+	return fb_seg_create(o->name, g, seg);
 }
 
 int main(int argc, char **argv)
@@ -164,6 +342,7 @@ int main(int argc, char **argv)
 	struct fb_geom g;
 	struct fb_seg *seg;
 	struct watcher w;
+	static struct broker b; /* large (a pidfd table): not on the stack */
 	pthread_t tid;
 	sigset_t set;
 	int rc, sfd, code;
@@ -171,16 +350,14 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o) || fb_params_geom(&o.params, &g, PROG))
 		return FB_EXIT_USAGE;
 	sfd = signal_fd(&set);
-	w.efd = eventfd(0, EFD_CLOEXEC);
+	w.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (sfd < 0 || w.efd < 0) {
 		fb_err(PROG, "signalfd/eventfd: %s", strerror(errno));
 		return FB_EXIT_RUNTIME;
 	}
-	rc = fb_seg_create(o.name, &g, &seg);
-	if (rc == -EEXIST) {
-		fb_err(PROG, "segment %s already exists", o.name);
-		return FB_EXIT_USAGE;
-	}
+	rc = create_segment(&o, &g, &seg);
+	if (rc == -EEXIST)
+		return FB_EXIT_USAGE; /* create_segment said why */
 	if (rc) {
 		fb_err(PROG, "cannot create segment %s (%llu bytes): %s", o.name,
 		       (unsigned long long)g.segment_size, strerror(-rc));
@@ -198,7 +375,11 @@ int main(int argc, char **argv)
 			fb_err(PROG, "ready-fd %d: %s", o.ready_fd, strerror(errno));
 		close(o.ready_fd);
 	}
-	code = supervise(seg, sfd, w.efd);
+	b.seg = seg;
+	b.frame_timeout_s = o.frame_timeout_s;
+	b.frame_timeout_ns = (uint64_t)o.frame_timeout_s * 1000000000ull;
+	b.nw = 0;
+	code = supervise(&b, sfd, w.efd);
 	/* Unlink first: the name is what outlives us.  Mapped processes keep
 	 * their mapping until they exit. */
 	fb_seg_unlink(o.name);

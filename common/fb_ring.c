@@ -16,12 +16,17 @@
  * between two stores leaves a state repair_words() can finish.
  */
 #include "fb_ring.h"
+#include "fb_fault.h"
+#include "fb_proc.h"
+#include "fb_util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void wake(sem_t *s, uint32_t n)
 {
@@ -121,7 +126,71 @@ static bool counters_ok(const struct fb_seg *seg)
 
 	return h->next_encode <= h->next_claim &&
 	       h->next_claim <= seg->geom.total_frames &&
-	       h->next_claim - h->next_encode <= seg->geom.slot_count;
+	       h->next_claim - h->next_encode <= seg->geom.slot_count &&
+	       h->reissue_pending <= seg->geom.slot_count;
+}
+
+/*
+ * Workers: has the broker died?  Checked at most every FB_BROKER_CHECK_MS
+ * (the clock read is a vDSO call, so the common case costs no syscall).
+ */
+static bool broker_lost(struct fb_seg *seg)
+{
+	struct pollfd p = { .fd = seg->broker_fd, .events = POLLIN };
+	uint64_t now;
+
+	if (seg->broker_fd < 0)
+		return false;
+	now = fb_now_ns();
+	if (now - seg->broker_checked_ns < FB_BROKER_CHECK_MS * 1000000ull)
+		return false;
+	seg->broker_checked_ns = now;
+	return poll(&p, 1, 0) > 0;
+}
+
+/* With the lock held, after broker_lost(): abort and say why. */
+static int broker_lost_locked(struct fb_seg *seg)
+{
+	char reason[FB_REASON_MAX];
+	uint32_t n;
+
+	snprintf(reason, sizeof(reason), "broker (pid %d) died", (int)seg->hdr->broker_pid);
+	n = abort_locked(seg, reason);
+	ring_unlock(seg);
+	wake_all(seg, n);
+	return -EOWNERDEAD;
+}
+
+/* Fill C from slot S, which the caller just marked CLAIMED. */
+static void take_slot(struct fb_seg *seg, uint32_t s, struct fb_claim *c)
+{
+	struct fb_slot_meta *m = &seg->hdr->slots[s];
+
+	c->frame = m->frame;
+	c->slot = s;
+	c->generation = m->generation;
+	c->data = fb_seg_slot(seg, s);
+}
+
+/* With the lock held: the REISSUE slot with the lowest frame (the encoder may
+ * be waiting for it), or -1.  Its words are checked like any other input. */
+static int find_reissue(struct fb_seg *seg)
+{
+	struct fb_header *h = seg->hdr;
+	uint32_t S = seg->geom.slot_count;
+	int best = -1;
+
+	for (uint32_t s = 0; s < S; s++) {
+		struct fb_slot_meta *m = &h->slots[s];
+
+		if (m->state != FB_SLOT_REISSUE)
+			continue;
+		if (m->frame < h->next_encode || m->frame >= h->next_claim || m->frame % S != s)
+			return -2;
+		if (best < 0 || m->frame < h->slots[best].frame)
+			best = (int)s;
+	}
+	return best;
 }
 
 uint32_t fb_ring_state(const struct fb_seg *seg)
@@ -151,8 +220,32 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 			ring_unlock(seg);
 			return aborted ? -ECANCELED : 0;
 		}
+		if (broker_lost(seg))
+			return broker_lost_locked(seg);
 		if (!counters_ok(seg))
 			return corrupt_locked(seg, "claim/encode counters out of range");
+		/* Frames taken back from dead producers go first: the encoder
+		 * may be waiting for one, and its slot is already its own. */
+		if (h->reissue_pending > 0) {
+			int s = find_reissue(seg);
+
+			if (s == -2)
+				return corrupt_locked(seg, "reissued slot holds a frame outside the window");
+			if (s >= 0) {
+				struct fb_slot_meta *m = &h->slots[s];
+
+				m->owner = seg->pid;
+				m->length = 0;
+				m->generation++;
+				m->claimed_ns = fb_now_ns();
+				m->state = FB_SLOT_CLAIMED;
+				h->reissue_pending--;
+				take_slot(seg, (uint32_t)s, c);
+				ring_unlock(seg);
+				return 1;
+			}
+			h->reissue_pending = 0; /* count was wrong: no such slot */
+		}
 		f = h->next_claim;
 		if (f >= g->total_frames) {
 			/* Nothing left: pass the wake-up on so every sleeping
@@ -172,16 +265,16 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 
 			if (m->state != FB_SLOT_EMPTY)
 				return corrupt_locked(seg, "slot in the claim window is not empty");
+			fb_fault_point(seg, FB_STEP_BEFORE_CLAIM, f);
 			m->frame = f;
 			m->owner = seg->pid;
 			m->length = 0;
 			m->generation++;
+			m->claimed_ns = fb_now_ns();
 			m->state = FB_SLOT_CLAIMED;
+			fb_fault_point(seg, FB_STEP_CLAIM, f);
 			h->next_claim = f + 1;
-			c->frame = f;
-			c->slot = s;
-			c->generation = m->generation;
-			c->data = fb_seg_slot(seg, s);
+			take_slot(seg, s, c);
 			ring_unlock(seg);
 			return 1;
 		}
@@ -215,6 +308,7 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 		return -ESTALE;
 	}
 	m->length = length;
+	fb_fault_point(seg, FB_STEP_PUBLISH, c->frame);
 	m->state = FB_SLOT_READY;
 	wake_encoder = h->encoder_waiting && c->frame == h->next_encode;
 	if (wake_encoder)
@@ -242,6 +336,8 @@ int fb_ring_acquire(struct fb_seg *seg, uint64_t frame,
 			ring_unlock(seg);
 			return -ECANCELED;
 		}
+		if (broker_lost(seg))
+			return broker_lost_locked(seg);
 		/* Only the encoder moves next_encode, so it must be FRAME. */
 		if (!counters_ok(seg) || h->next_encode != frame)
 			return corrupt_locked(seg, "encode counter moved under the encoder");
@@ -313,9 +409,176 @@ void fb_ring_abort(struct fb_seg *seg, const char *reason)
 	wake_all(seg, n);
 }
 
-uint32_t fb_ring_broker_wait(struct fb_seg *seg, int timeout_ms)
+int fb_ring_broker_wait(struct fb_seg *seg, int timeout_ms)
 {
-	if (fb_ring_state(seg) == FB_SEG_RUNNING)
-		sleep_on(&seg->hdr->broker, timeout_ms);
-	return fb_ring_state(seg);
+	struct timespec ts;
+
+	if (fb_ring_state(seg) != FB_SEG_RUNNING)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return sem_clockwait(&seg->hdr->broker, CLOCK_MONOTONIC, &ts) == 0 ||
+	       fb_ring_state(seg) != FB_SEG_RUNNING;
+}
+
+int fb_ring_register(struct fb_seg *seg, uint32_t role)
+{
+	struct fb_header *h = seg->hdr;
+	uint64_t start = fb_proc_start_time(seg->pid);
+	struct fb_proc_entry *free_e = NULL;
+	int fd, rc;
+
+	fd = fb_pidfd_open(h->broker_pid, h->broker_start);
+	if (fd < 0)
+		return fd == -ESRCH ? -EOWNERDEAD : fd;
+	rc = ring_lock(seg);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	for (uint32_t i = 0; i < FB_MAX_PROCS; i++) {
+		struct fb_proc_entry *e = &h->procs[i];
+
+		if (e->pid == 0 && !free_e)
+			free_e = e;
+		/* One encoder: two would fight over next_encode. */
+		if (role == FB_ROLE_ENCODER && e->pid != 0 && e->role == FB_ROLE_ENCODER &&
+		    fb_proc_alive(e->pid, e->start)) {
+			ring_unlock(seg);
+			close(fd);
+			return -EBUSY;
+		}
+	}
+	if (!free_e) {
+		ring_unlock(seg);
+		close(fd);
+		return -ENOSPC;
+	}
+	/* pid last: the broker treats an entry as present once pid != 0. */
+	free_e->role = role;
+	free_e->start = start;
+	free_e->pid = seg->pid;
+	ring_unlock(seg);
+	seg->role = role;
+	seg->broker_fd = fd;
+	seg->broker_checked_ns = fb_now_ns();
+	sem_post(&h->broker);
+	return 0;
+}
+
+void fb_ring_unregister(struct fb_seg *seg)
+{
+	struct fb_header *h = seg->hdr;
+
+	if (!seg->role || ring_lock(seg))
+		return;
+	for (uint32_t i = 0; i < FB_MAX_PROCS; i++)
+		if (h->procs[i].pid == seg->pid)
+			h->procs[i].pid = 0;
+	ring_unlock(seg);
+	seg->role = 0;
+}
+
+size_t fb_ring_procs(struct fb_seg *seg, struct fb_proc_entry *out, size_t max)
+{
+	struct fb_header *h = seg->hdr;
+	size_t n = 0;
+
+	if (ring_lock(seg))
+		return 0;
+	for (uint32_t i = 0; i < FB_MAX_PROCS && n < max; i++)
+		if (h->procs[i].pid != 0)
+			out[n++] = h->procs[i];
+	ring_unlock(seg);
+	return n;
+}
+
+/* With the lock held: is PID a registered producer? */
+static bool registered_producer(const struct fb_header *h, int32_t pid)
+{
+	for (uint32_t i = 0; i < FB_MAX_PROCS; i++)
+		if (h->procs[i].pid == pid && h->procs[i].role == FB_ROLE_PRODUCER)
+			return true;
+	return false;
+}
+
+size_t fb_ring_sweep(struct fb_seg *seg, int32_t dead_pid, struct fb_reissue *out, size_t max)
+{
+	struct fb_header *h = seg->hdr;
+	size_t n = 0;
+
+	if (ring_lock(seg))
+		return 0;
+	if (dead_pid > 0)
+		for (uint32_t i = 0; i < FB_MAX_PROCS; i++)
+			if (h->procs[i].pid == dead_pid)
+				h->procs[i].pid = 0;
+	/* Any claim whose owner is no registered producer — the dead one, or
+	 * a pid a scribbler wrote — goes back to the pool.  Its slot is its
+	 * own (f mod S), so nothing else moves. */
+	for (uint32_t s = 0; s < seg->geom.slot_count; s++) {
+		struct fb_slot_meta *m = &h->slots[s];
+
+		if (m->state != FB_SLOT_CLAIMED || registered_producer(h, m->owner))
+			continue;
+		if (n < max) {
+			out[n].frame = m->frame;
+			out[n].owner = m->owner;
+		}
+		n++;
+		m->owner = 0;
+		m->state = FB_SLOT_REISSUE;
+		h->reissue_pending++;
+		h->reissued++;
+	}
+	ring_unlock(seg);
+	if (n)
+		wake(&h->space, (uint32_t)n);
+	return n;
+}
+
+size_t fb_ring_overdue(struct fb_seg *seg, uint64_t timeout_ns, struct fb_reissue *late,
+		       size_t max, uint64_t *next_deadline)
+{
+	struct fb_header *h = seg->hdr;
+	uint64_t now = fb_now_ns();
+	size_t n = 0;
+
+	*next_deadline = UINT64_MAX;
+	if (ring_lock(seg))
+		return 0;
+	for (uint32_t s = 0; s < seg->geom.slot_count; s++) {
+		const struct fb_slot_meta *m = &h->slots[s];
+		uint64_t deadline;
+
+		if (m->state != FB_SLOT_CLAIMED)
+			continue;
+		/* claimed_ns is written by the producer: a value from the
+		 * future is clamped, so it cannot postpone its deadline. */
+		deadline = (m->claimed_ns > now ? now : m->claimed_ns) + timeout_ns;
+		if (deadline <= now) {
+			if (n < max) {
+				late[n].frame = m->frame;
+				late[n].owner = m->owner;
+				n++;
+			}
+		} else if (deadline < *next_deadline) {
+			*next_deadline = deadline;
+		}
+	}
+	ring_unlock(seg);
+	return n;
+}
+
+void fb_ring_reason(const struct fb_seg *seg, char *buf, size_t len)
+{
+	const char *r = seg->hdr->reason;
+
+	/* Shared memory: never trust it to be NUL-terminated. */
+	snprintf(buf, len, "%.*s", (int)strnlen(r, sizeof(seg->hdr->reason)), r);
 }

@@ -15,6 +15,7 @@
 #include "fb_segment.h"
 
 #define FB_WAIT_SLICE_MS 250
+#define FB_BROKER_CHECK_MS 100
 
 /* A frame claimed by a producer. */
 struct fb_claim {
@@ -58,13 +59,53 @@ void fb_ring_finish(struct fb_seg *seg);
  */
 void fb_ring_abort(struct fb_seg *seg, const char *reason);
 
+/* Copy the abort reason (bounded: it is segment input) into BUF. */
+void fb_ring_reason(const struct fb_seg *seg, char *buf, size_t len);
+
 /* Lock-free read of the life cycle state (enum fb_seg_state). */
 uint32_t fb_ring_state(const struct fb_seg *seg);
 
 /*
- * Broker: sleep until the life cycle leaves RUNNING or TIMEOUT_MS passes.
- * Returns the state seen.
+ * Broker: sleep on the broker semaphore for at most TIMEOUT_MS.  Returns 1
+ * if woken by a post (a registration, or a life-cycle change) or if the
+ * render is no longer RUNNING, 0 on timeout.
  */
-uint32_t fb_ring_broker_wait(struct fb_seg *seg, int timeout_ms);
+int fb_ring_broker_wait(struct fb_seg *seg, int timeout_ms);
+
+/*
+ * Workers: register this process under ROLE (enum fb_role) so the broker
+ * supervises it, and open a pidfd on the broker so a dead broker is noticed.
+ * Returns 0; -EOWNERDEAD if the broker is already gone (a stale segment);
+ * -EBUSY for a second live encoder; -ENOSPC if the table is full.
+ */
+int fb_ring_register(struct fb_seg *seg, uint32_t role);
+
+/* Workers, on a clean exit: drop the registration. */
+void fb_ring_unregister(struct fb_seg *seg);
+
+/* Broker: copy up to MAX registered entries into OUT; returns the count. */
+size_t fb_ring_procs(struct fb_seg *seg, struct fb_proc_entry *out, size_t max);
+
+/* A frame taken back from a producer. */
+struct fb_reissue {
+	uint64_t frame;
+	int32_t owner;
+};
+
+/*
+ * Broker: DEAD_PID (0: none) has died — drop its registration; then every
+ * CLAIMED slot whose owner is not a registered producer becomes REISSUE and
+ * a producer is woken for it.  Up to MAX of them are described in OUT;
+ * returns how many were reissued.
+ */
+size_t fb_ring_sweep(struct fb_seg *seg, int32_t dead_pid, struct fb_reissue *out, size_t max);
+
+/*
+ * Broker: the frames claimed longer than TIMEOUT_NS ago (up to MAX, in
+ * LATE; returns the count).  *NEXT_DEADLINE gets the earliest deadline among
+ * the other claims (UINT64_MAX if none).
+ */
+size_t fb_ring_overdue(struct fb_seg *seg, uint64_t timeout_ns, struct fb_reissue *late,
+		       size_t max, uint64_t *next_deadline);
 
 #endif

@@ -1,6 +1,7 @@
 /* fb_segment — create, validate and attach the shared frame segment. */
 #include "fb_segment.h"
 #include "fb_pixfmt.h"
+#include "fb_proc.h"
 #include "fb_util.h"
 
 #include <errno.h>
@@ -115,7 +116,7 @@ int fb_seg_validate(const struct fb_header *h, uint64_t file_size,
 		*why = "slots extend past the end of the segment";
 		return -EPROTO;
 	}
-	if (h->broker_pid <= 0) {
+	if (h->broker_pid <= 0 || h->broker_start == 0) {
 		*why = "bad broker pid";
 		return -EPROTO;
 	}
@@ -161,6 +162,7 @@ static void init_header(struct fb_header *h, const struct fb_geom *g)
 	h->total_frames = g->total_frames;
 	h->fps = g->fps;
 	h->broker_pid = (int32_t)getpid();
+	h->broker_start = fb_proc_start_time(getpid());
 }
 
 static struct fb_seg *seg_new(const char *name, void *map, const struct fb_geom *g)
@@ -173,6 +175,7 @@ static struct fb_seg *seg_new(const char *name, void *map, const struct fb_geom 
 	seg->hdr = map;
 	seg->geom = *g;
 	seg->pid = (int32_t)getpid();
+	seg->broker_fd = -1;
 	snprintf(seg->name, sizeof(seg->name), "%s", name);
 	return seg;
 }
@@ -289,6 +292,8 @@ void fb_seg_detach(struct fb_seg *seg)
 {
 	if (!seg)
 		return;
+	if (seg->broker_fd >= 0)
+		close(seg->broker_fd);
 	munmap(seg->base, seg->geom.segment_size);
 	free(seg);
 }
@@ -316,4 +321,22 @@ int fb_seg_attach_wait(const char *name, int fd, int timeout_ms, struct fb_seg *
 			return rc;
 		usleep(20 * 1000);
 	}
+}
+
+int fb_seg_owner_alive(const char *name, int32_t *pid)
+{
+	struct fb_header copy;
+	int fd, rc;
+
+	*pid = 0;
+	fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	rc = fb_pread_all(fd, &copy, sizeof(copy), 0);
+	close(fd);
+	if (rc || copy.magic != FB_MAGIC || copy.abi_version != FB_ABI_VERSION ||
+	    copy.header_size != sizeof(copy))
+		return -EPROTO;
+	*pid = copy.broker_pid;
+	return fb_proc_alive(copy.broker_pid, copy.broker_start);
 }

@@ -29,13 +29,14 @@
 #include <sys/types.h>
 
 #define FB_MAGIC 0x474e495242524246ull /* "FBRBRING" little-endian */
-#define FB_ABI_VERSION 1u
+#define FB_ABI_VERSION 2u
 #define FB_MAX_SLOTS 256u
 #define FB_MAX_SIDE 16384u
 #define FB_MAX_FPS 1000u
 #define FB_MAX_FRAMES (1ull << 40)
 #define FB_NAME_MAX 200
 #define FB_REASON_MAX 192
+#define FB_MAX_PROCS 1040u /* registered workers: 1024 producers, encoder, spare */
 
 /* Segment life cycle (fb_header.state). */
 enum fb_seg_state {
@@ -51,6 +52,20 @@ enum fb_slot_state {
 	FB_SLOT_CLAIMED = 1,  /* a producer (owner) is rendering frame into it */
 	FB_SLOT_READY = 2,    /* rendered, length bytes valid, waiting for encoder */
 	FB_SLOT_ENCODING = 3, /* encoder is writing it to the sink */
+	FB_SLOT_REISSUE = 4,  /* its producer died or hung: frame is up for grabs */
+};
+
+/* Roles a process registers under (fb_proc_entry.role). */
+enum fb_role {
+	FB_ROLE_PRODUCER = 1,
+	FB_ROLE_ENCODER = 2,
+};
+
+/* A registered (attached) worker; pid 0 marks a free entry. */
+struct fb_proc_entry {
+	int32_t pid;
+	uint32_t role;
+	uint64_t start; /* /proc start time: guards against pid reuse */
 };
 
 struct fb_slot_meta {
@@ -59,6 +74,7 @@ struct fb_slot_meta {
 	uint64_t frame;      /* frame index held; meaningful unless EMPTY */
 	uint64_t length;     /* payload bytes, set at publish */
 	uint64_t generation; /* bumped at every claim: a stale publish is detected */
+	uint64_t claimed_ns; /* CLOCK_MONOTONIC at claim, for --frame-timeout */
 };
 
 struct fb_header {
@@ -76,6 +92,7 @@ struct fb_header {
 	uint64_t total_frames;
 	uint32_t fps;
 	int32_t broker_pid;
+	uint64_t broker_start; /* /proc start time of broker_pid */
 
 	/* --- life cycle: read without the lock, written under it --- */
 	_Atomic uint32_t state;
@@ -88,8 +105,12 @@ struct fb_header {
 	uint32_t space_waiters;   /* producers asleep (or about to be) on space */
 	uint32_t encoder_waiting; /* encoder asleep (or about to be) on filled */
 	uint64_t lock_repairs;    /* times a holder died holding the lock */
+	uint64_t reissued;        /* frames taken back from dead or hung producers */
+	uint32_t reissue_pending; /* slots in state REISSUE */
+	_Atomic uint32_t fault_fired; /* FB_FAULT injection fires once per segment */
 	char reason[FB_REASON_MAX]; /* NUL-terminated cause of ABORTED */
 	struct fb_slot_meta slots[FB_MAX_SLOTS];
+	struct fb_proc_entry procs[FB_MAX_PROCS];
 
 	/* --- wake-ups only: no state is carried by a semaphore's count --- */
 	sem_t space;  /* posted when a slot frees: wakes a producer */
@@ -103,12 +124,23 @@ struct fb_geom {
 	uint64_t frame_bytes, slot_stride, data_offset, segment_size, total_frames;
 };
 
+/* A fault to inject (tests): die by SIGKILL at STEP on FRAME.  See fb_fault.h. */
+struct fb_fault {
+	uint32_t role; /* 0: none */
+	uint32_t step;
+	uint64_t frame;
+};
+
 /* An attachment: private bookkeeping plus the mapping. */
 struct fb_seg {
 	struct fb_header *hdr;
 	unsigned char *base;
 	struct fb_geom geom;
 	int32_t pid; /* getpid() at attach: the owner id this process writes */
+	uint32_t role; /* registered role, 0 if none */
+	int broker_fd; /* pidfd on the broker, -1 for the broker itself */
+	uint64_t broker_checked_ns; /* last liveness check */
+	struct fb_fault fault;
 	char name[FB_NAME_MAX + 1];
 };
 
@@ -152,6 +184,14 @@ int fb_seg_attach_fd(int fd, const char *name, struct fb_seg **out, const char *
 
 /* Unmap and free the handle (never unlinks). */
 void fb_seg_detach(struct fb_seg *seg);
+
+/*
+ * Does the broker that created segment NAME still live?  Returns 1 (alive),
+ * 0 (gone: the segment is stale) with *PID set to that broker's pid, or
+ * -EPROTO if NAME is not a segment of this framebroker version, -errno if
+ * it cannot be read.
+ */
+int fb_seg_owner_alive(const char *name, int32_t *pid);
 
 /* Remove the name (broker, or a launcher cleaning up).  0 or -errno. */
 int fb_seg_unlink(const char *name);

@@ -6,6 +6,7 @@
  * A slow sink blocks write(2), which stops releases, which blocks producers:
  * that chain is the whole back-pressure mechanism.
  */
+#include "fb_fault.h"
 #include "fb_ring.h"
 #include "fb_util.h"
 #include "ffmpeg_sink.h"
@@ -27,18 +28,28 @@ struct encoder_opts {
 	int raw; /* 1: --sink raw */
 	int attach_timeout_ms;
 	int seg_fd; /* --fd: inherited segment descriptor, or -1 */
+	int timeout_ms; /* --encoder-timeout */
 	char **ff_opts; /* after "--", or NULL for the defaults */
 	int n_ff_opts;
+};
+
+/* Where frames go: a raw fd, or ffmpeg's stdin. */
+struct sink {
+	int fd;
+	struct ffmpeg_sink ff; /* ff.pid > 0: ffmpeg */
+	int timeout_ms;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: " PROG " --name /SEGMENT [--sink ffmpeg|raw] [-o OUTPUT]\n"
-		"                  [--attach-timeout MS] [--fd N] [-- FFMPEG_OUTPUT_OPTIONS...]\n"
+		"                  [--attach-timeout MS] [--fd N] [--encoder-timeout SEC]\n"
+		"                  [-- FFMPEG_OUTPUT_OPTIONS...]\n"
 		"Drain SEGMENT's frames in order into ffmpeg (default) or a raw file.\n"
 		"-o OUTPUT       output path, '-' for stdout (default out.mp4)\n"
 		"--sink raw      write the raw frames themselves, no ffmpeg\n"
+		"--encoder-timeout SEC  fail if ffmpeg reads nothing for this long (default 600)\n"
 		"--attach-timeout wait this long for the segment to appear (default 5000)\n"
 		"--fd N          use the already open segment descriptor N (fb-render does)\n"
 		"Default ffmpeg output options: -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
@@ -52,6 +63,7 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 		{ "sink", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "attach-timeout", required_argument, NULL, 't' },
+		{ "encoder-timeout", required_argument, NULL, 'e' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -63,6 +75,7 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 	o->output = "out.mp4";
 	o->attach_timeout_ms = 5000;
 	o->seg_fd = -1;
+	o->timeout_ms = 600 * 1000;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -86,6 +99,13 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 				return -1;
 			}
 			o->attach_timeout_ms = (int)v;
+			break;
+		case 'e':
+			if (fb_parse_u64(optarg, 1, 86400, &v)) {
+				fb_err(PROG, "invalid --encoder-timeout '%s': expected seconds 1..86400", optarg);
+				return -1;
+			}
+			o->timeout_ms = (int)v * 1000;
 			break;
 		case 'f':
 			if (fb_parse_u64(optarg, 0, 1 << 20, &v)) {
@@ -118,21 +138,24 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 	return 0;
 }
 
-/* Open the sink; returns the fd to write frames to, or -1 (message printed). */
-static int open_sink(const struct encoder_opts *o, const struct fb_seg *seg,
-		     struct ffmpeg_sink *ff)
+/* Open the sink.  0, or -1 with the message printed. */
+static int open_sink(const struct encoder_opts *o, const struct fb_seg *seg, struct sink *k)
 {
-	int fd, rc;
+	int rc;
 
+	k->ff.pid = -1;
+	k->timeout_ms = o->timeout_ms;
 	if (o->raw) {
-		if (strcmp(o->output, "-") == 0)
-			return STDOUT_FILENO;
-		fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0)
+		if (strcmp(o->output, "-") == 0) {
+			k->fd = STDOUT_FILENO;
+			return 0;
+		}
+		k->fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (k->fd < 0)
 			fb_err(PROG, "cannot open output %s: %s", o->output, strerror(errno));
-		return fd;
+		return k->fd < 0 ? -1 : 0;
 	}
-	rc = ffmpeg_sink_start(ff, &seg->geom, o->ff_opts, o->n_ff_opts, o->output);
+	rc = ffmpeg_sink_start(&k->ff, &seg->geom, o->ff_opts, o->n_ff_opts, o->output);
 	if (rc == -ENOENT) {
 		fb_err(PROG, "ffmpeg not found on PATH");
 		return -1;
@@ -141,12 +164,20 @@ static int open_sink(const struct encoder_opts *o, const struct fb_seg *seg,
 		fb_err(PROG, "cannot start ffmpeg: %s", strerror(-rc));
 		return -1;
 	}
-	return ff->in_fd;
+	k->fd = k->ff.in_fd;
+	return 0;
+}
+
+static int sink_write(struct sink *k, const struct fb_seg *seg, const void *buf, size_t len)
+{
+	if (k->ff.pid > 0)
+		return ffmpeg_sink_write(&k->ff, buf, len, k->timeout_ms, seg->broker_fd);
+	return fb_write_all(k->fd, buf, len);
 }
 
 /* Write every frame in order.  0, -ECANCELED (aborted elsewhere), or another
  * -errno with WHY filled. */
-static int drain(struct fb_seg *seg, int fd, char *why, size_t why_len)
+static int drain(struct fb_seg *seg, struct sink *k, char *why, size_t why_len)
 {
 	const unsigned char *data;
 	uint64_t len;
@@ -156,17 +187,36 @@ static int drain(struct fb_seg *seg, int fd, char *why, size_t why_len)
 		rc = fb_ring_acquire(seg, f, &data, &len);
 		if (rc == -ECANCELED)
 			return rc;
+		if (rc == -EPROTO) {
+			fb_ring_reason(seg, why, why_len);
+			return rc;
+		}
+		if (rc == -EOWNERDEAD) {
+			snprintf(why, why_len, "broker (pid %d) died", (int)seg->hdr->broker_pid);
+			return rc;
+		}
 		if (rc) {
 			snprintf(why, why_len, "waiting for frame %llu: %s",
 				 (unsigned long long)f, strerror(-rc));
 			return rc;
 		}
-		rc = fb_write_all(fd, data, len);
+		fb_fault_point(seg, FB_STEP_AFTER_ACQUIRE, f);
+		rc = sink_write(k, seg, data, len);
+		if (rc == -ETIMEDOUT) {
+			snprintf(why, why_len, "ffmpeg read nothing for %d s (--encoder-timeout) at frame %llu",
+				 k->timeout_ms / 1000, (unsigned long long)f);
+			return rc;
+		}
+		if (rc == -EOWNERDEAD) {
+			snprintf(why, why_len, "broker (pid %d) died", (int)seg->hdr->broker_pid);
+			return rc;
+		}
 		if (rc) {
 			snprintf(why, why_len, "writing frame %llu: %s",
 				 (unsigned long long)f, strerror(-rc));
 			return rc;
 		}
+		fb_fault_point(seg, FB_STEP_AFTER_WRITE, f);
 		rc = fb_ring_release(seg, f);
 		if (rc) {
 			snprintf(why, why_len, "releasing frame %llu: %s",
@@ -180,24 +230,24 @@ static int drain(struct fb_seg *seg, int fd, char *why, size_t why_len)
 /* Drain, then close the sink.  Returns the exit code. */
 static int encode(struct fb_seg *seg, const struct encoder_opts *o)
 {
-	struct ffmpeg_sink ff = { .pid = -1, .in_fd = -1, .err_fd = -1 };
 	char why[FB_REASON_MAX] = "", ffwhy[FB_REASON_MAX];
-	int fd, rc;
+	struct sink k;
+	int rc;
 
-	fd = open_sink(o, seg, &ff);
-	if (fd < 0) {
+	if (open_sink(o, seg, &k)) {
 		fb_ring_abort(seg, "encoder could not open its sink");
 		return FB_EXIT_RUNTIME;
 	}
-	rc = drain(seg, fd, why, sizeof(why));
-	if (o->raw) {
-		if (fd != STDOUT_FILENO && close(fd) < 0 && rc == 0) {
+	rc = drain(seg, &k, why, sizeof(why));
+	if (k.ff.pid <= 0) {
+		if (k.fd != STDOUT_FILENO && close(k.fd) < 0 && rc == 0) {
 			snprintf(why, sizeof(why), "closing %s: %s", o->output, strerror(errno));
 			rc = -EIO;
 		}
-	} else if (ffmpeg_sink_finish(&ff, ffwhy, sizeof(ffwhy))) {
+	} else if (ffmpeg_sink_finish(&k.ff, rc && rc != -ECANCELED ? 1000 : k.timeout_ms,
+				      ffwhy, sizeof(ffwhy))) {
 		/* ffmpeg's own cause beats our EPIPE. */
-		if (rc != -ECANCELED) {
+		if (rc == 0 || rc == -EPIPE) {
 			snprintf(why, sizeof(why), "%s", ffwhy);
 			rc = -EIO;
 		}
@@ -229,7 +279,21 @@ int main(int argc, char **argv)
 		fb_err(PROG, "cannot attach to segment %s: %s", o.name, why ? why : strerror(-rc));
 		return FB_EXIT_RUNTIME;
 	}
+	if (fb_fault_parse(seg, FB_ROLE_ENCODER, getenv("FB_FAULT"))) {
+		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME", getenv("FB_FAULT"));
+		fb_seg_detach(seg);
+		return FB_EXIT_USAGE;
+	}
+	rc = fb_ring_register(seg, FB_ROLE_ENCODER);
+	if (rc) {
+		fb_err(PROG, "cannot register with segment %s: %s", o.name,
+		       rc == -EOWNERDEAD ? "its broker is gone (stale segment)" :
+		       rc == -EBUSY ? "another encoder is attached" : strerror(-rc));
+		fb_seg_detach(seg);
+		return FB_EXIT_RUNTIME;
+	}
 	code = encode(seg, &o);
+	fb_ring_unregister(seg);
 	fb_seg_detach(seg);
 	return code;
 }

@@ -4,11 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,6 +99,43 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		return rc;
 	}
 	s->in_fd = pipefd[1];
+	/* Non-blocking, so a stalled ffmpeg is a timeout rather than a hang;
+	 * a bigger pipe means fewer wake-ups per frame. */
+	fcntl(s->in_fd, F_SETFL, O_WRONLY | O_NONBLOCK);
+	fcntl(s->in_fd, F_SETPIPE_SZ, 1 << 20);
+	return 0;
+}
+
+int ffmpeg_sink_write(struct ffmpeg_sink *s, const void *buf, size_t len, int timeout_ms,
+		      int broker_fd)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		struct pollfd pf[2] = {
+			{ .fd = s->in_fd, .events = POLLOUT },
+			{ .fd = broker_fd, .events = POLLIN },
+		};
+		ssize_t n = write(s->in_fd, p, len);
+		int r;
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (n < 0 && errno == EINTR)
+			continue;
+		r = poll(pf, broker_fd >= 0 ? 2 : 1, timeout_ms);
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r > 0 && broker_fd >= 0 && pf[1].revents)
+			return -EOWNERDEAD;
+	}
 	return 0;
 }
 
@@ -130,7 +169,23 @@ static void stderr_tail(int fd, char *why, size_t why_len)
 	why[len] = '\0';
 }
 
-int ffmpeg_sink_finish(struct ffmpeg_sink *s, char *why, size_t why_len)
+/* Wait up to TIMEOUT_MS for PID to exit; SIGKILL it after that. */
+static void exit_or_kill(pid_t pid, int timeout_ms)
+{
+	struct pollfd p = { .events = POLLIN };
+
+	/* Our own child: the pid cannot be reused before we reap it. */
+	p.fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (p.fd < 0)
+		return; /* waitpid below blocks instead */
+	while (poll(&p, 1, timeout_ms) < 0 && errno == EINTR)
+		;
+	if (!(p.revents & POLLIN))
+		kill(pid, SIGKILL);
+	close(p.fd);
+}
+
+int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, char *why, size_t why_len)
 {
 	int status;
 	pid_t r;
@@ -138,6 +193,7 @@ int ffmpeg_sink_finish(struct ffmpeg_sink *s, char *why, size_t why_len)
 	if (s->in_fd >= 0)
 		close(s->in_fd);
 	s->in_fd = -1;
+	exit_or_kill(s->pid, timeout_ms);
 	do
 		r = waitpid(s->pid, &status, 0);
 	while (r < 0 && errno == EINTR);

@@ -27,10 +27,20 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		      char *const *out_opts, int n_opts, const char *output);
 
 /*
- * Close ffmpeg's stdin (it then finishes the file) and reap it.  Returns 0
- * if it exited 0; otherwise fills WHY with "ffmpeg exited with status N" or
- * "ffmpeg killed by signal N" and its last stderr lines, and returns -1.
+ * Write LEN bytes to ffmpeg's stdin (non-blocking, so a stalled ffmpeg is
+ * noticed): returns 0, -ETIMEDOUT if ffmpeg read nothing for TIMEOUT_MS,
+ * -EOWNERDEAD if BROKER_FD (a pidfd, or -1) reports the broker dead first,
+ * or -errno (-EPIPE: ffmpeg closed its input or died).
  */
-int ffmpeg_sink_finish(struct ffmpeg_sink *s, char *why, size_t why_len);
+int ffmpeg_sink_write(struct ffmpeg_sink *s, const void *buf, size_t len, int timeout_ms,
+		      int broker_fd);
+
+/*
+ * Close ffmpeg's stdin (it then finishes the file) and reap it, killing it
+ * if it has not exited within TIMEOUT_MS.  Returns 0 if it exited 0;
+ * otherwise fills WHY with "ffmpeg exited with status N" or "ffmpeg killed
+ * by signal N" and its last stderr lines, and returns -1.
+ */
+int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, char *why, size_t why_len);
 
 #endif

@@ -42,6 +42,10 @@ struct render_opts {
 	bool raw_sink;
 	const char *output;
 	char name[FB_NAME_MAX + 1];
+	uint32_t max_restarts;
+	uint32_t frame_timeout_s;
+	uint32_t encoder_timeout_s;
+	uint32_t delay_ms;
 	char **ff_opts;
 	int n_ff_opts;
 };
@@ -59,6 +63,9 @@ struct render {
 	char bindir[PATH_MAX];
 	struct child *kids; /* [0] broker, [1] encoder, [2..] producers */
 	size_t nkids;
+	int seg_fd;            /* the segment, inherited by every worker */
+	char seg_fd_arg[16];   /* its number, as "--fd" wants it */
+	uint32_t restarts;
 	pid_t pgid;
 	bool failed;   /* a child failed: exit 1 */
 	int stop_sig;  /* fb-render was asked to stop: exit 128+sig */
@@ -73,7 +80,8 @@ static void usage(FILE *out)
 		"usage: " PROG " [--size WxH] [--pix-fmt rgba|bgra|rgb24|gray|yuv420p] [--fps N]\n"
 		"                 [--frames N] [--workers K] [--slots S] [--source pattern|raw:PATH]\n"
 		"                 [--sink ffmpeg|raw] [-o OUTPUT] [--name SEGMENT]\n"
-		"                 [-- FFMPEG_OUTPUT_OPTIONS...]\n"
+		"                 [--max-restarts N] [--frame-timeout SEC] [--encoder-timeout SEC]\n"
+		"                 [--delay-ms MS] [-- FFMPEG_OUTPUT_OPTIONS...]\n"
 		"Render N frames with K producer processes through a ring of S shared-memory\n"
 		"slots into ffmpeg (or a raw file), strictly in frame order.\n"
 		"  --size WxH      frame size (default 1280x720)\n"
@@ -87,6 +95,10 @@ static void usage(FILE *out)
 		"  --sink SINK     ffmpeg (default) or raw: write the ordered raw frames\n"
 		"  -o OUTPUT       output file, '-' for stdout (default out.mp4)\n"
 		"  --name SEGMENT  shm segment name (default /fb-render-PID)\n"
+		"  --max-restarts N     replacements for dead producers, whole render (default 10)\n"
+		"  --frame-timeout SEC  kill a producer holding a frame longer; reissue it (default 60)\n"
+		"  --encoder-timeout SEC fail if ffmpeg reads nothing for this long (default 600)\n"
+		"  --delay-ms MS   producers sleep MS per frame, emulating a slow renderer (default 0)\n"
 		"  -- OPTS...      ffmpeg output options, replacing the default\n"
 		"                  -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
 		"Exit: 0 output complete; 1 runtime failure (one-line cause); 2 usage error\n"
@@ -109,6 +121,10 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 		{ "sink", required_argument, NULL, 'k' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "max-restarts", required_argument, NULL, 'R' },
+		{ "frame-timeout", required_argument, NULL, 'T' },
+		{ "encoder-timeout", required_argument, NULL, 'E' },
+		{ "delay-ms", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -121,6 +137,9 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 	o->workers = cpus > 0 ? (uint32_t)cpus : 1;
 	o->source = "pattern";
 	o->output = "out.mp4";
+	o->max_restarts = 10;
+	o->frame_timeout_s = 60;
+	o->encoder_timeout_s = 600;
 	snprintf(o->name, sizeof(o->name), "/fb-render-%d", (int)getpid());
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:", longopts, &idx)) != -1) {
@@ -154,6 +173,23 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 			if (fb_seg_name_check(optarg))
 				return usage_error("invalid --name '%s': expected / then letters, digits, '.', '_' or '-'", optarg);
 			snprintf(o->name, sizeof(o->name), "%s", optarg);
+			break;
+		case 'R':
+			if (fb_parse_u64(optarg, 0, 1000000, &v))
+				return usage_error("invalid --max-restarts '%s': expected an integer 0..1000000", optarg);
+			o->max_restarts = (uint32_t)v;
+			break;
+		case 'T':
+		case 'E':
+			if (fb_parse_u64(optarg, 1, 86400, &v))
+				return usage_error("invalid --%s '%s': expected seconds 1..86400",
+						   c == 'T' ? "frame-timeout" : "encoder-timeout", optarg);
+			*(c == 'T' ? &o->frame_timeout_s : &o->encoder_timeout_s) = (uint32_t)v;
+			break;
+		case 'D':
+			if (fb_parse_u64(optarg, 0, 3600 * 1000, &v))
+				return usage_error("invalid --delay-ms '%s': expected 0..3600000", optarg);
+			o->delay_ms = (uint32_t)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -219,7 +255,6 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 {
 	const char *why;
 	struct stat st;
-	int fd;
 
 	if (strncmp(o->source, "raw:", 4) == 0) {
 		const char *path = o->source + 4;
@@ -244,12 +279,6 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 	why = output_unwritable(o->output);
 	if (why) {
 		fb_err(PROG, "cannot write output %s: %s", o->output, why);
-		return FB_EXIT_USAGE;
-	}
-	fd = shm_open(o->name, O_RDONLY, 0);
-	if (fd >= 0) {
-		close(fd);
-		fb_err(PROG, "segment %s already exists", o->name);
 		return FB_EXIT_USAGE;
 	}
 	if (!o->raw_sink && !on_path("ffmpeg")) {
@@ -294,33 +323,63 @@ static void fail(struct render *r)
 	begin_stop(r);
 }
 
+static int start_producer(struct render *r);
+
+/* "killed by signal 9 (Killed)" / "exited with status 1" */
+static void describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+/* A producer died while frames were still to come: the broker reissues
+ * whatever it held; start a replacement while the restart budget lasts. */
+static void producer_died(struct render *r, struct child *k, int status)
+{
+	char how[96];
+
+	describe_exit(status, how, sizeof(how));
+	if (r->restarts >= r->o.max_restarts) {
+		fb_err(PROG, "fb-producer (pid %d) %s; no restarts left (--max-restarts %u)",
+		       (int)k->pid, how, r->o.max_restarts);
+		fail(r);
+		return;
+	}
+	r->restarts++;
+	fb_err(PROG, "fb-producer (pid %d) %s; starting a replacement (restart %u of %u)",
+	       (int)k->pid, how, r->restarts, r->o.max_restarts);
+	if (start_producer(r))
+		fail(r);
+}
+
 /* A child's exit: decide whether the render failed.  Exit 1 and 2 mean the
  * child already printed its one-line cause; 3 means it stopped because
  * somebody else aborted the render. */
 static void child_exited(struct render *r, struct child *k, int status)
 {
-	const char *who = role_name(k->role);
-	int code;
+	bool crashed = WIFSIGNALED(status) ||
+		       (WEXITSTATUS(status) != FB_EXIT_OK && WEXITSTATUS(status) != FB_EXIT_USAGE &&
+			WEXITSTATUS(status) != FB_EXIT_ABORTED);
+	char how[96];
 
 	k->running = false;
-	if (WIFSIGNALED(status)) {
-		if (!r->stopping) {
-			fb_err(PROG, "%s (pid %d) killed by signal %d (%s)", who, (int)k->pid,
-			       WTERMSIG(status), strsignal(WTERMSIG(status)));
-			fail(r);
-		}
+	if (k->role == ROLE_ENCODER && WIFEXITED(status) && WEXITSTATUS(status) == FB_EXIT_OK)
+		r->encoder_ok = true;
+	if (r->stopping || !(crashed || (WIFEXITED(status) && WEXITSTATUS(status) == FB_EXIT_USAGE)))
+		return;
+	if (k->role == ROLE_PRODUCER && crashed) {
+		if (!r->encoder_ok)
+			producer_died(r, k, status);
 		return;
 	}
-	code = WEXITSTATUS(status);
-	if (code == FB_EXIT_OK) {
-		if (k->role == ROLE_ENCODER)
-			r->encoder_ok = true;
-		return;
-	}
-	if (code == FB_EXIT_ABORTED || r->stopping)
-		return;
-	if (code != FB_EXIT_RUNTIME && code != FB_EXIT_USAGE && code != 127)
-		fb_err(PROG, "%s (pid %d) exited with status %d", who, (int)k->pid, code);
+	/* Exit 1/2: the child printed its cause; 127: spawn printed it. */
+	describe_exit(status, how, sizeof(how));
+	if (WIFSIGNALED(status) || (WEXITSTATUS(status) != FB_EXIT_RUNTIME &&
+				    WEXITSTATUS(status) != FB_EXIT_USAGE && WEXITSTATUS(status) != 127))
+		fb_err(PROG, "%s (pid %d) %s", role_name(k->role), (int)k->pid, how);
 	fail(r);
 }
 
@@ -361,8 +420,8 @@ static int start(struct render *r, enum role role, char **argv, int keep_fd)
 static int start_broker(struct render *r)
 {
 	const struct fb_params *p = &r->o.params;
-	char size[32], fps[16], frames[24], slots[16], fdbuf[16], buf[8];
-	char *argv[16];
+	char size[32], fps[16], frames[24], slots[16], fdbuf[16], buf[8], ftmo[16];
+	char *argv[20];
 	int pfd[2], n = 0, status;
 	ssize_t got;
 
@@ -375,6 +434,7 @@ static int start_broker(struct render *r)
 	snprintf(frames, sizeof(frames), "%llu", (unsigned long long)p->frames);
 	snprintf(slots, sizeof(slots), "%u", p->slots);
 	snprintf(fdbuf, sizeof(fdbuf), "%d", pfd[1]);
+	snprintf(ftmo, sizeof(ftmo), "%u", r->o.frame_timeout_s);
 	argv[n++] = "fb-broker";
 	argv[n++] = "--name";
 	argv[n++] = r->o.name;
@@ -390,6 +450,8 @@ static int start_broker(struct render *r)
 	argv[n++] = slots;
 	argv[n++] = "--ready-fd";
 	argv[n++] = fdbuf;
+	argv[n++] = "--frame-timeout";
+	argv[n++] = ftmo;
 	argv[n] = NULL;
 	if (start(r, ROLE_BROKER, argv, pfd[1])) {
 		close(pfd[0]);
@@ -414,48 +476,54 @@ static int start_broker(struct render *r)
 	return FB_EXIT_RUNTIME;
 }
 
+static int start_producer(struct render *r)
+{
+	char delay[16];
+	char *argv[] = { "fb-producer", "--name", r->o.name, "--fd", r->seg_fd_arg,
+			 "--source", (char *)r->o.source, "--delay-ms", delay, NULL };
+
+	snprintf(delay, sizeof(delay), "%u", r->o.delay_ms);
+	return start(r, ROLE_PRODUCER, argv, r->seg_fd);
+}
+
 /* Workers attach through an inherited descriptor rather than the name: a
  * producer that starts after a short render finished (and the broker
  * unlinked the name) then still attaches, sees DONE and exits 0. */
 static int start_workers(struct render *r)
 {
-	char *argv[10 + 64 + 2], fdbuf[16];
-	int n = 0, fd, rc = -1;
+	char *argv[12 + 64 + 2], tmo[16];
+	int n = 0;
 
-	fd = shm_open(r->o.name, O_RDWR | O_CLOEXEC, 0);
-	if (fd < 0) {
+	r->seg_fd = shm_open(r->o.name, O_RDWR | O_CLOEXEC, 0);
+	if (r->seg_fd < 0) {
 		fb_err(PROG, "cannot open segment %s: %s", r->o.name, strerror(errno));
 		return -1;
 	}
-	snprintf(fdbuf, sizeof(fdbuf), "%d", fd);
+	snprintf(r->seg_fd_arg, sizeof(r->seg_fd_arg), "%d", r->seg_fd);
+	snprintf(tmo, sizeof(tmo), "%u", r->o.encoder_timeout_s);
 	argv[n++] = "fb-encoder";
 	argv[n++] = "--name";
 	argv[n++] = r->o.name;
 	argv[n++] = "--fd";
-	argv[n++] = fdbuf;
+	argv[n++] = r->seg_fd_arg;
 	argv[n++] = "--sink";
 	argv[n++] = r->o.raw_sink ? "raw" : "ffmpeg";
 	argv[n++] = "-o";
 	argv[n++] = (char *)r->o.output;
+	argv[n++] = "--encoder-timeout";
+	argv[n++] = tmo;
 	if (r->o.ff_opts) {
 		argv[n++] = "--";
 		for (int i = 0; i < r->o.n_ff_opts; i++)
 			argv[n++] = r->o.ff_opts[i];
 	}
 	argv[n] = NULL;
-	if (start(r, ROLE_ENCODER, argv, fd))
-		goto out;
-	for (uint32_t i = 0; i < r->o.workers; i++) {
-		char *pargv[] = { "fb-producer", "--name", r->o.name, "--fd", fdbuf,
-				  "--source", (char *)r->o.source, NULL };
-
-		if (start(r, ROLE_PRODUCER, pargv, fd))
-			goto out;
-	}
-	rc = 0;
-out:
-	close(fd);
-	return rc;
+	if (start(r, ROLE_ENCODER, argv, r->seg_fd))
+		return -1;
+	for (uint32_t i = 0; i < r->o.workers; i++)
+		if (start_producer(r))
+			return -1;
+	return 0;
 }
 
 /* The supervision loop: react to child exits and stop requests until no
@@ -519,7 +587,8 @@ int main(int argc, char **argv)
 		fb_err(PROG, "cannot locate my own binary: %s", strerror(errno));
 		return FB_EXIT_RUNTIME;
 	}
-	r.kids = calloc(2 + r.o.workers, sizeof(*r.kids));
+	r.seg_fd = -1;
+	r.kids = calloc(2 + (size_t)r.o.workers + r.o.max_restarts, sizeof(*r.kids));
 	if (!r.kids) {
 		fb_err(PROG, "out of memory");
 		return FB_EXIT_RUNTIME;
@@ -544,6 +613,8 @@ int main(int argc, char **argv)
 	if (start_workers(&r))
 		fail(&r);
 	supervise(&r, &set);
+	if (r.seg_fd >= 0)
+		close(r.seg_fd);
 	/* The broker unlinks on every path it controls; this covers the
 	 * broker itself being killed. */
 	fb_seg_unlink(r.o.name);

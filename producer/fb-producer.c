@@ -7,6 +7,7 @@
  * Sources: "pattern" (the built-in test card) or "raw:PATH" (frame i is the
  * bytes [i*F, (i+1)*F) of PATH, read with pread straight into the slot).
  */
+#include "fb_fault.h"
 #include "fb_pixfmt.h"
 #include "fb_ring.h"
 #include "fb_util.h"
@@ -111,17 +112,26 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 	return 0;
 }
 
-/* Render frame C->frame into its slot.  0 or -errno. */
-static int render(const struct fb_seg *seg, const struct fb_claim *c, int raw_fd)
+/* Render frame C->frame into its slot.  0 or -errno.  The raw source is
+ * read in two halves so the mid-render fault point lies between them. */
+static int render(struct fb_seg *seg, const struct fb_claim *c, int raw_fd)
 {
 	const struct fb_geom *g = &seg->geom;
+	uint64_t half = g->frame_bytes / 2;
+	off_t off = (off_t)(c->frame * g->frame_bytes);
+	int rc;
 
 	if (raw_fd < 0) {
 		fb_pattern_render(c->data, g->width, g->height, g->pix_fmt, c->frame);
+		fb_fault_point(seg, FB_STEP_MID_RENDER, c->frame);
 		return 0;
 	}
-	return fb_pread_all(raw_fd, c->data, g->frame_bytes,
-			    (off_t)(c->frame * g->frame_bytes));
+	rc = fb_pread_all(raw_fd, c->data, half, off);
+	fb_fault_point(seg, FB_STEP_MID_RENDER, c->frame);
+	if (rc == 0)
+		rc = fb_pread_all(raw_fd, c->data + half, g->frame_bytes - half,
+				  off + (off_t)half);
+	return rc;
 }
 
 /* The claim loop.  Returns the exit code. */
@@ -132,6 +142,7 @@ static int produce(struct fb_seg *seg, int raw_fd, const struct producer_opts *o
 	int rc;
 
 	while ((rc = fb_ring_claim(seg, &c)) == 1) {
+		fb_fault_point(seg, FB_STEP_AFTER_CLAIM, c.frame);
 		if (o->delay_ms)
 			usleep((useconds_t)o->delay_ms * 1000);
 		rc = render(seg, &c, raw_fd);
@@ -143,9 +154,11 @@ static int produce(struct fb_seg *seg, int raw_fd, const struct producer_opts *o
 			fb_ring_abort(seg, why);
 			return FB_EXIT_RUNTIME;
 		}
+		fb_fault_point(seg, FB_STEP_AFTER_RENDER, c.frame);
 		rc = fb_ring_publish(seg, &c, seg->geom.frame_bytes);
 		if (rc == -ECANCELED)
 			return FB_EXIT_ABORTED;
+		fb_fault_point(seg, FB_STEP_AFTER_PUBLISH, c.frame);
 		if (rc) {
 			fb_err(PROG, "publishing frame %llu: %s", (unsigned long long)c.frame,
 			       strerror(-rc));
@@ -154,6 +167,15 @@ static int produce(struct fb_seg *seg, int raw_fd, const struct producer_opts *o
 	}
 	if (rc == -ECANCELED)
 		return FB_EXIT_ABORTED;
+	if (rc == -EOWNERDEAD) {
+		fb_err(PROG, "broker (pid %d) died; stopping", (int)seg->hdr->broker_pid);
+		return FB_EXIT_RUNTIME;
+	}
+	if (rc == -EPROTO) {
+		fb_ring_reason(seg, why, sizeof(why));
+		fb_err(PROG, "%s", why);
+		return FB_EXIT_RUNTIME;
+	}
 	if (rc < 0) {
 		fb_err(PROG, "claiming a frame: %s", strerror(-rc));
 		return FB_EXIT_RUNTIME;
@@ -182,7 +204,20 @@ int main(int argc, char **argv)
 		fb_err(PROG, "cannot attach to segment %s: %s", o.name, why ? why : strerror(-rc));
 		return FB_EXIT_RUNTIME;
 	}
+	if (fb_fault_parse(seg, FB_ROLE_PRODUCER, getenv("FB_FAULT"))) {
+		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME", getenv("FB_FAULT"));
+		fb_seg_detach(seg);
+		return FB_EXIT_USAGE;
+	}
+	rc = fb_ring_register(seg, FB_ROLE_PRODUCER);
+	if (rc) {
+		fb_err(PROG, "cannot register with segment %s: %s", o.name,
+		       rc == -EOWNERDEAD ? "its broker is gone (stale segment)" : strerror(-rc));
+		fb_seg_detach(seg);
+		return FB_EXIT_RUNTIME;
+	}
 	code = produce(seg, raw_fd, &o);
+	fb_ring_unregister(seg);
 	fb_seg_detach(seg);
 	if (raw_fd >= 0)
 		close(raw_fd);

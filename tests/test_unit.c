@@ -163,7 +163,7 @@ static int teardown(void **state)
 
 typedef void (*mutator)(struct fb_header *h);
 static void m_magic(struct fb_header *h) { h->magic ^= 1; }
-static void m_version(struct fb_header *h) { h->abi_version = 2; }
+static void m_version(struct fb_header *h) { h->abi_version = FB_ABI_VERSION + 1; }
 static void m_hsize(struct fb_header *h) { h->header_size = 64; }
 static void m_width0(struct fb_header *h) { h->width = 0; }
 static void m_width_big(struct fb_header *h) { h->width = 1u << 31; }
