@@ -22,13 +22,13 @@ static const struct {
 	{ "after-write", FB_ROLE_ENCODER, FB_STEP_AFTER_WRITE },
 };
 
-int fb_fault_parse(struct fb_seg *seg, uint32_t role, const char *spec)
+int fb_fault_parse(const char *spec, uint32_t role, struct fb_fault *out)
 {
 	char buf[96], *step, *frame;
 	uint32_t want_role;
 	uint64_t f;
 
-	memset(&seg->fault, 0, sizeof(seg->fault));
+	memset(out, 0, sizeof(*out));
 	if (!spec || !*spec)
 		return 0;
 	if (strlen(spec) >= sizeof(buf))
@@ -56,9 +56,9 @@ int fb_fault_parse(struct fb_seg *seg, uint32_t role, const char *spec)
 		if (steps[i].role != want_role)
 			return -EINVAL;
 		if (want_role == role) {
-			seg->fault.role = role;
-			seg->fault.step = steps[i].step;
-			seg->fault.frame = f;
+			out->role = role;
+			out->step = steps[i].step;
+			out->frame = f;
 		}
 		return 0;
 	}

@@ -38,11 +38,11 @@ enum fb_fault_step {
 
 /*
  * Parse SPEC (the FB_FAULT value, may be NULL) for a process of ROLE into
- * SEG->fault.  A spec for another role is ignored.  Returns 0, or -EINVAL
- * for a malformed spec (the caller reports it: a typo must not silently
- * test nothing).
+ * OUT (OUT->role stays 0 when SPEC names another role, or ROLE is 0 — a
+ * syntax check only).  Returns 0, or -EINVAL for a malformed spec (the
+ * caller reports it: a typo must not silently test nothing).
  */
-int fb_fault_parse(struct fb_seg *seg, uint32_t role, const char *spec);
+int fb_fault_parse(const char *spec, uint32_t role, struct fb_fault *out);
 
 /* Die here if the armed fault names STEP and FRAME and has not fired yet. */
 void fb_fault_point(struct fb_seg *seg, uint32_t step, uint64_t frame);

@@ -434,6 +434,8 @@ int fb_ring_register(struct fb_seg *seg, uint32_t role)
 	int fd, rc;
 
 	fd = fb_pidfd_open(h->broker_pid, h->broker_start);
+	if (fd == -ESRCH && fb_ring_state(seg) == FB_SEG_DONE)
+		return 1; /* a late worker: the render is over, broker gone */
 	if (fd < 0)
 		return fd == -ESRCH ? -EOWNERDEAD : fd;
 	rc = ring_lock(seg);

@@ -279,12 +279,16 @@ int main(int argc, char **argv)
 		fb_err(PROG, "cannot attach to segment %s: %s", o.name, why ? why : strerror(-rc));
 		return FB_EXIT_RUNTIME;
 	}
-	if (fb_fault_parse(seg, FB_ROLE_ENCODER, getenv("FB_FAULT"))) {
+	if (fb_fault_parse(getenv("FB_FAULT"), FB_ROLE_ENCODER, &seg->fault)) {
 		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME", getenv("FB_FAULT"));
 		fb_seg_detach(seg);
 		return FB_EXIT_USAGE;
 	}
 	rc = fb_ring_register(seg, FB_ROLE_ENCODER);
+	if (rc == 1) { /* the render is already over */
+		fb_seg_detach(seg);
+		return FB_EXIT_OK;
+	}
 	if (rc) {
 		fb_err(PROG, "cannot register with segment %s: %s", o.name,
 		       rc == -EOWNERDEAD ? "its broker is gone (stale segment)" :

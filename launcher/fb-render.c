@@ -8,6 +8,7 @@
  * SIGINT/SIGTERM — every process is gone and the segment unlinked before
  * fb-render exits.
  */
+#include "fb_fault.h"
 #include "fb_params.h"
 #include "fb_pixfmt.h"
 #include "fb_segment.h"
@@ -279,6 +280,11 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 	why = output_unwritable(o->output);
 	if (why) {
 		fb_err(PROG, "cannot write output %s: %s", o->output, why);
+		return FB_EXIT_USAGE;
+	}
+	if (fb_fault_parse(getenv("FB_FAULT"), 0, &(struct fb_fault){ 0 })) {
+		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME (see common/fb_fault.h)",
+		       getenv("FB_FAULT"));
 		return FB_EXIT_USAGE;
 	}
 	if (!o->raw_sink && !on_path("ffmpeg")) {

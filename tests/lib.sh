@@ -22,8 +22,16 @@ trap cleanup EXIT
 
 ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
-# check DESCRIPTION COMMAND... : pass if the command succeeds.
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+# check DESCRIPTION COMMAND [ARG...]: pass if the command succeeds.
+# check DESCRIPTION 'CONDITION': with one string, it is eval'ed, so compound
+# conditions (a && b) are judged whole — pass them single-quoted.
+check() {
+	local d=$1
+	shift
+	if [ $# -eq 1 ]; then
+		if eval "$1"; then ok "$d"; else not_ok "$d"; fi
+	elif "$@"; then ok "$d"; else not_ok "$d"; fi
+}
 
 # Nothing of ours may survive a test: no segment, no process.
 check_clean() {

@@ -58,11 +58,12 @@ expect 2 "segment /$TID-taken already exists" "segment name that exists" \
 	-- fb-render --name /$TID-taken --size 16x16
 fb-broker --name /$TID-taken 2> "$TMP/err"
 rc=$?
-check "fb-broker on a taken name: exit 2 ($(cat "$TMP/err"))" [ $rc -eq 2 ] && grep -q "already exists" "$TMP/err"
+check "fb-broker on a taken name: exit 2 ($(cat "$TMP/err"))" '[ $rc -eq 2 ] && grep -q "already exists" "$TMP/err"' 
 check "the existing segment survived" [ -e /dev/shm/$TID-taken ]
 kill -TERM $bpid
 wait $bpid
-check "fb-broker exits 143 on SIGTERM and unlinks" [ $? -eq 143 ] && [ ! -e /dev/shm/$TID-taken ]
+rc=$?
+check "fb-broker exits 143 on SIGTERM and unlinks" '[ $rc -eq 143 ] && [ ! -e /dev/shm/$TID-taken ]' 
 
 # Runtime failures: exit 1 with a one-line cause.
 expect 1 "too short: 36864 bytes, but 300 frames of 12288 bytes" "raw file shorter than the frames" \
@@ -74,13 +75,13 @@ rm -f "$TMP/bad.mp4"
 fb-render --size 64x48 --frames 10 --name /$TID-ff -o "$TMP/bad.mp4" -- -c:v nosuchcodec 2> "$TMP/err"
 rc=$?
 check "ffmpeg failure: exit 1 quoting ffmpeg ($(cat "$TMP/err"))" \
-	[ $rc -eq 1 ] && grep -q "ffmpeg exited with status 1: .*nosuchcodec" "$TMP/err" && [ "$(wc -l < "$TMP/err")" -eq 1 ]
+	'[ $rc -eq 1 ] && grep -q "ffmpeg exited with status 1: .*nosuchcodec" "$TMP/err" && [ "$(wc -l < "$TMP/err")" -eq 1 ]' 
 
 # The other programs reject bad options with exit 2 too.
 for p in fb-broker fb-producer fb-encoder fb-render; do
 	"$p" --bogus 2> "$TMP/err"
 	rc=$?
-	check "$p --bogus: exit 2 naming the option" [ $rc -eq 2 ] && grep -q -- "--bogus" "$TMP/err"
+	check "$p --bogus: exit 2 naming the option" '[ $rc -eq 2 ] && grep -q -- "--bogus" "$TMP/err"' 
 	"$p" --name /$TID-x --size 2> "$TMP/err"
 	rc=$?
 	check "$p with a missing option value: exit 2 ($(cat "$TMP/err"))" [ $rc -eq 2 ]

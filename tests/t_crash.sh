@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Crash-isolated rendering: a producer killed at any protocol step, killed
+# at random, or hung, costs one frame's redo — the output stays
+# byte-identical to the input — and ffmpeg, encoder and broker failures end
+# everything within their deadlines.
+. "$(dirname "$0")/lib.sh"
+
+W=160 H=120 FMT=rgb24
+F=$(frame_bytes $FMT $W $H)
+gen_bytes $((F * 1500)) crash > "$TMP/src.raw"
+geo=(--size ${W}x${H} --pix-fmt $FMT --source raw:"$TMP/src.raw" --sink raw)
+
+# same_as_src OUT N: OUT equals the first N frames of the source.
+same_as_src() { cmp -s "$1" <(head -c $(($2 * F)) "$TMP/src.raw"); }
+
+# --- the kill matrix: FB_FAULT kills a producer at each step, frame 7 ----
+for step in before-claim claim after-claim mid-render after-render publish after-publish; do
+	FB_FAULT=producer:$step:7 fb-render "${geo[@]}" --frames 30 --workers 3 --slots 3 \
+		-o "$TMP/m.raw" --name /$TID-m$step 2> "$TMP/err"
+	rc=$?
+	if [ $rc -eq 0 ] && same_as_src "$TMP/m.raw" 30 &&
+		grep -q "killed by signal 9 (Killed); starting a replacement (restart 1 of 10)" "$TMP/err"; then
+		ok "killed at $step: output exact, restart logged"
+	else
+		not_ok "killed at $step: rc=$rc $(tr '\n' '~' < "$TMP/err")"
+	fi
+	case $step in
+	claim|after-claim|mid-render|after-render|publish)
+		check "killed at $step: broker reissued frame 7" \
+			grep -q "died holding frame 7; frame reissued" "$TMP/err" ;;
+	esac
+done
+check_clean "kill matrix"
+
+# The encoder killed at its steps: the render fails cleanly.
+for step in after-acquire after-write; do
+	FB_FAULT=encoder:$step:5 fb-render "${geo[@]}" --frames 30 --workers 2 \
+		-o "$TMP/e.raw" --name /$TID-e$step 2> "$TMP/err"
+	rc=$?
+	check "encoder killed at $step: exit 1 naming it ($(tr '\n' '~' < "$TMP/err"))" \
+		'[ $rc -eq 1 ] && grep -q "fb-encoder (pid [0-9]*) killed by signal 9" "$TMP/err"' 
+	check_clean "encoder killed at $step"
+done
+
+# A malformed fault spec is a usage error, not a silent no-op.
+FB_FAULT=producer:nowhere:1 fb-render "${geo[@]}" --frames 3 --workers 1 -o "$TMP/x.raw" \
+	--name /$TID-badfault 2> "$TMP/err"
+rc=$?
+check "malformed FB_FAULT: exit 2 ($(head -1 "$TMP/err"))" [ $rc -eq 2 ]
+check_clean "malformed FB_FAULT"
+
+# --- random kills: >= 20 SIGKILLs to random producers in one render ------
+fb-render "${geo[@]}" --frames 1500 --workers 4 --slots 4 --delay-ms 8 --max-restarts 200 \
+	-o "$TMP/r.raw" --name /$TID-rand 2> "$TMP/err.rand" &
+rpid=$!
+kills=0
+sleep 0.3
+while kill -0 $rpid 2> /dev/null; do
+	victim=$(pgrep -f "fb-producer --name /$TID-rand" | shuf -n 1)
+	[ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null && kills=$((kills + 1))
+	sleep 0.08
+done
+wait $rpid
+rc=$?
+restarts=$(grep -c "starting a replacement" "$TMP/err.rand")
+check "random kills: exit 0 after $kills kills, $restarts restarts" '[ $rc -eq 0 ] && [ "$kills" -ge 20 ]' 
+check "random kills: restarts logged for the kills ($restarts >= 20)" [ "$restarts" -ge 20 ]
+check "random kills: output byte-identical" same_as_src "$TMP/r.raw" 1500
+check_clean "random kills"
+
+# --- a hung producer: SIGSTOP, frame reissued after --frame-timeout ------
+fb-render "${geo[@]}" --frames 200 --workers 2 --slots 3 --delay-ms 10 --frame-timeout 1 \
+	-o "$TMP/h.raw" --name /$TID-hang 2> "$TMP/err.hang" &
+rpid=$!
+sleep 0.4
+victim=$(pgrep -f "fb-producer --name /$TID-hang" | head -1)
+kill -STOP "$victim"
+wait $rpid
+rc=$?
+check "SIGSTOPped producer: exit 0 ($(tr '\n' '~' < "$TMP/err.hang"))" [ $rc -eq 0 ]
+check "SIGSTOPped producer: timeout logged with frame and pid" \
+	grep -q "frame [0-9]*: producer $victim held it over --frame-timeout 1s; killing it" "$TMP/err.hang"
+check "SIGSTOPped producer: output byte-identical" same_as_src "$TMP/h.raw" 200
+check_clean "hung producer"
+
+# --- too many deaths: past --max-restarts the render fails clearly -------
+fb-render "${geo[@]}" --frames 400 --workers 2 --delay-ms 10 --max-restarts 2 \
+	-o "$TMP/x.raw" --name /$TID-max 2> "$TMP/err.max" &
+rpid=$!
+for _ in 1 2 3 4 5 6; do
+	sleep 0.3
+	pkill -KILL -f "fb-producer --name /$TID-max"
+done
+wait $rpid
+rc=$?
+check "past --max-restarts: exit 1 ($(tail -1 "$TMP/err.max"))" \
+	'[ $rc -eq 1 ] && grep -q "no restarts left (--max-restarts 2)" "$TMP/err.max"' 
+check_clean "max restarts"
+
+# --- ffmpeg stops reading: --encoder-timeout ------------------------------
+fb-render --size 160x120 --frames 500 --workers 2 --encoder-timeout 1 -o "$TMP/t.mp4" \
+	--name /$TID-stall -- -c:v libx264 -preset ultrafast 2> "$TMP/err.stall" &
+rpid=$!
+for _ in $(seq 100); do
+	epid=$(pgrep -f "fb-encoder --name /$TID-stall") && ff=$(pgrep -P "$epid" ffmpeg) && break
+	sleep 0.02
+done
+kill -STOP "$ff"
+t0=$(date +%s%N)
+wait $rpid
+rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "stalled ffmpeg: exit 1 in $ms ms ($(cat "$TMP/err.stall"))" \
+	'[ $rc -eq 1 ] && grep -q "ffmpeg read nothing for 1 s (--encoder-timeout)" "$TMP/err.stall" && [ $ms -lt 5000 ]' 
+check_clean "stalled ffmpeg"
+
+# --- only one encoder per segment -----------------------------------------
+fb-render "${geo[@]}" --frames 300 --workers 1 --delay-ms 10 -o "$TMP/one.raw" \
+	--name /$TID-enc 2> /dev/null &
+rpid=$!
+sleep 0.3
+fb-encoder --name /$TID-enc --sink raw -o "$TMP/two.raw" 2> "$TMP/err"
+check "a second encoder is refused ($(cat "$TMP/err"))" grep -q "another encoder is attached" "$TMP/err"
+wait $rpid
+check "the render itself completes" same_as_src "$TMP/one.raw" 300
+check_clean "second encoder"
+
+# --- broker death without fb-render: workers notice within 2 s -----------
+fb-broker --name /$TID-b --size ${W}x${H} --pix-fmt $FMT --frames 1000 &
+bpid=$!
+for _ in $(seq 50); do [ -e /dev/shm/$TID-b ] && break; sleep 0.02; done
+for _ in 1 2; do fb-producer --name /$TID-b --source raw:"$TMP/src.raw" --delay-ms 5 2> /dev/null & done
+fb-encoder --name /$TID-b -o "$TMP/b.mp4" -- -vf realtime -c:v libx264 -preset ultrafast \
+	-pix_fmt yuv420p 2> "$TMP/err.b" &
+sleep 0.5
+kill -KILL $bpid
+t0=$(date +%s%N)
+gone() { ! pgrep -f -- "--name /$TID-b" > /dev/null && ! pgrep -f "$TMP/b.mp4" > /dev/null; }
+for _ in $(seq 60); do gone && break; sleep 0.05; done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "broker SIGKILLed: producers, encoder and ffmpeg gone in $ms ms (<= 2000)" gone
+check "broker SIGKILLed: encoder says so ($(cat "$TMP/err.b"))" grep -q "broker (pid $bpid) died" "$TMP/err.b"
+wait 2> /dev/null
+check "the dead broker's segment is still there (stale)" [ -e /dev/shm/$TID-b ]
+fb-render "${geo[@]}" --frames 10 --workers 2 -o "$TMP/stale.raw" --name /$TID-b 2> "$TMP/err"
+rc=$?
+check "stale segment replaced, saying so in one line ($(cat "$TMP/err"))" \
+	'[ $rc -eq 0 ] && [ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q "replacing stale segment /$TID-b" "$TMP/err"' 
+check "render over the replaced segment is exact" same_as_src "$TMP/stale.raw" 10
+check_clean "broker death"
+
+finish
