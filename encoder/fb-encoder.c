@@ -251,6 +251,10 @@ static int encode(struct fb_seg *seg, const struct encoder_opts *o)
 			snprintf(why, sizeof(why), "%s", ffwhy);
 			rc = -EIO;
 		}
+	} else if (rc == -EPIPE) {
+		/* ffmpeg succeeded but stopped reading: the output is short. */
+		snprintf(why, sizeof(why), "ffmpeg exited 0 but stopped reading its input (%s); "
+			 "do output options such as -t or -frames end it early?", strerror(EPIPE));
 	}
 	if (rc == -ECANCELED)
 		return FB_EXIT_ABORTED;

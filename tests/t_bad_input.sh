@@ -77,6 +77,12 @@ rc=$?
 check "ffmpeg failure: exit 1 quoting ffmpeg ($(cat "$TMP/err"))" \
 	'[ $rc -eq 1 ] && grep -q "ffmpeg exited with status 1: .*nosuchcodec" "$TMP/err" && [ "$(wc -l < "$TMP/err")" -eq 1 ]' 
 
+# ffmpeg that ends early on its own (-t) leaves frames unwritten: an error.
+fb-render --size 64x48 --frames 300 --name /$TID-short -o "$TMP/short.mp4" -- -t 0.2 -c:v libx264 2> "$TMP/err"
+rc=$?
+check "ffmpeg closing its input early: exit 1 ($(cat "$TMP/err"))" \
+	'[ $rc -eq 1 ] && grep -q "ffmpeg exited 0 but stopped reading its input" "$TMP/err"'
+
 # The other programs reject bad options with exit 2 too.
 for p in fb-broker fb-producer fb-encoder fb-render; do
 	"$p" --bogus 2> "$TMP/err"
