@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -180,6 +181,8 @@ static void on_death(struct broker *b, const struct fb_proc_entry *e)
 	char why[FB_REASON_MAX];
 	size_t n;
 
+	if (fb_ring_state(b->seg) != FB_SEG_RUNNING)
+		return; /* nothing left to save */
 	if (e->role == FB_ROLE_ENCODER) {
 		if (fb_ring_state(b->seg) == FB_SEG_RUNNING) {
 			snprintf(why, sizeof(why), "encoder (pid %d) died", (int)e->pid);
@@ -221,10 +224,20 @@ static void watch_new(struct broker *b)
 		if (cur[i].role != FB_ROLE_PRODUCER && cur[i].role != FB_ROLE_ENCODER)
 			cur[i].role = FB_ROLE_PRODUCER; /* unknown role: sweep as producer */
 		fd = fb_pidfd_open(cur[i].pid, cur[i].start);
-		if (fd < 0 || b->nw == FB_MAX_PROCS) {
-			if (fd >= 0)
-				close(fd);
+		if (fd == -ESRCH) { /* gone, or the pid names someone else now */
 			on_death(b, &cur[i]);
+			continue;
+		}
+		if (fd < 0) {
+			/* Out of descriptors, say: the worker is not known dead,
+			 * so its claims stay its own; retried at the next event. */
+			fb_err(PROG, "cannot watch %s %d yet: %s",
+			       cur[i].role == FB_ROLE_ENCODER ? "encoder" : "producer",
+			       (int)cur[i].pid, strerror(-fd));
+			continue;
+		}
+		if (b->nw == FB_MAX_PROCS) { /* a dead one not yet unwatched */
+			close(fd);
 			continue;
 		}
 		b->w[b->nw++] = (struct watched){ .e = cur[i], .fd = fd };
@@ -310,6 +323,17 @@ static int supervise(struct broker *b, int sfd, int efd)
 	}
 }
 
+/* One pidfd per worker: let the soft descriptor limit reach the hard one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* Create NAME; a stale segment (its broker dead) is replaced, saying so. */
 static int create_segment(const struct broker_opts *o, const struct fb_geom *g,
 			  struct fb_seg **seg)
@@ -319,7 +343,15 @@ static int create_segment(const struct broker_opts *o, const struct fb_geom *g,
 
 	if (rc != -EEXIST)
 		return rc;
-	rc = fb_seg_owner_alive(o->name, &owner);
+	/* A creator writes its identity microseconds after shm_open: wait a
+	 * little for it before calling the object abandoned. */
+	for (int i = 0; i < 50 && (rc = fb_seg_owner_alive(o->name, &owner)) == -EAGAIN; i++)
+		usleep(20 * 1000);
+	if (rc == -EAGAIN) {
+		fb_err(PROG, "replacing abandoned segment %s (its creation never finished)", o->name);
+		fb_seg_unlink(o->name);
+		return fb_seg_create(o->name, g, seg);
+	}
 	if (rc == 1) {
 		fb_err(PROG, "segment %s already exists and its broker (pid %d) is alive",
 		       o->name, (int)owner);
@@ -349,6 +381,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o) || fb_params_geom(&o.params, &g, PROG))
 		return FB_EXIT_USAGE;
+	raise_fd_limit();
 	sfd = signal_fd(&set);
 	w.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (sfd < 0 || w.efd < 0) {

@@ -85,16 +85,20 @@ static void ring_unlock(struct fb_seg *seg)
 	pthread_mutex_unlock(&seg->hdr->lock);
 }
 
-/* With the lock held: move RUNNING to ABORTED, keeping the first reason.
- * Returns how many producers to wake. */
-static uint32_t abort_locked(struct fb_seg *seg, const char *reason)
+/* With the lock held: move RUNNING to ABORTED, keeping the first reason
+ * (*FIRST tells whether this call was it, if FIRST is not NULL).  Returns
+ * how many producers to wake. */
+static uint32_t abort_locked(struct fb_seg *seg, const char *reason, bool *first)
 {
 	struct fb_header *h = seg->hdr;
+	bool was_running = atomic_load(&h->state) == FB_SEG_RUNNING;
 
-	if (atomic_load(&h->state) == FB_SEG_RUNNING) {
+	if (was_running) {
 		snprintf(h->reason, sizeof(h->reason), "%s", reason);
 		atomic_store_explicit(&h->state, FB_SEG_ABORTED, memory_order_release);
 	}
+	if (first)
+		*first = was_running;
 	/* +1: a producer between "waiters++" and sleeping counts too. */
 	return h->space_waiters + 1;
 }
@@ -113,7 +117,7 @@ static int corrupt_locked(struct fb_seg *seg, const char *what)
 	uint32_t n;
 
 	snprintf(reason, sizeof(reason), "segment corrupt: %s", what);
-	n = abort_locked(seg, reason);
+	n = abort_locked(seg, reason, NULL);
 	ring_unlock(seg);
 	wake_all(seg, n);
 	return -EPROTO;
@@ -155,7 +159,7 @@ static int broker_lost_locked(struct fb_seg *seg)
 	uint32_t n;
 
 	snprintf(reason, sizeof(reason), "broker (pid %d) died", (int)seg->hdr->broker_pid);
-	n = abort_locked(seg, reason);
+	n = abort_locked(seg, reason, NULL);
 	ring_unlock(seg);
 	wake_all(seg, n);
 	return -EOWNERDEAD;
@@ -247,9 +251,9 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 			h->reissue_pending = 0; /* count was wrong: no such slot */
 		}
 		f = h->next_claim;
-		if (f >= g->total_frames) {
-			/* Nothing left: pass the wake-up on so every sleeping
-			 * producer gets to see that and exit. */
+		if (f >= g->total_frames && h->next_encode >= g->total_frames) {
+			/* Every frame is out: pass the wake-up on so every
+			 * sleeping producer gets to see that and exit. */
 			bool chain = h->space_waiters > 0;
 
 			ring_unlock(seg);
@@ -257,9 +261,11 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 				sem_post(&h->space);
 			return 0;
 		}
+		/* All claimed but some not yet emitted: stay, in case one is
+		 * reissued (its producer dies) and nobody else is left. */
 		/* The window: frame f may take slot f % S only while
 		 * f < next_encode + S, i.e. once frame f - S has been emitted. */
-		if (f - h->next_encode < g->slot_count) {
+		if (f < g->total_frames && f - h->next_encode < g->slot_count) {
 			uint32_t s = (uint32_t)(f % g->slot_count);
 			struct fb_slot_meta *m = &h->slots[s];
 
@@ -395,18 +401,23 @@ void fb_ring_finish(struct fb_seg *seg)
 	wake_all(seg, n);
 }
 
-void fb_ring_abort(struct fb_seg *seg, const char *reason)
+bool fb_ring_abort(struct fb_seg *seg, const char *reason)
 {
 	uint32_t n = 1;
+	bool first = false;
 
 	if (ring_lock(seg) == 0) {
-		n = abort_locked(seg, reason);
+		n = abort_locked(seg, reason, &first);
 		ring_unlock(seg);
-	} else if (atomic_load(&seg->hdr->state) == FB_SEG_RUNNING) {
+	} else {
 		/* The lock is unrecoverable; still make everybody stop. */
-		atomic_store(&seg->hdr->state, FB_SEG_ABORTED);
+		uint32_t running = FB_SEG_RUNNING;
+
+		first = atomic_compare_exchange_strong(&seg->hdr->state, &running,
+						       FB_SEG_ABORTED);
 	}
 	wake_all(seg, n);
+	return first;
 }
 
 int fb_ring_broker_wait(struct fb_seg *seg, int timeout_ms)

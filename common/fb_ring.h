@@ -14,6 +14,8 @@
 
 #include "fb_segment.h"
 
+#include <stdbool.h>
+
 #define FB_WAIT_SLICE_MS 250
 #define FB_BROKER_CHECK_MS 100
 
@@ -55,9 +57,10 @@ void fb_ring_finish(struct fb_seg *seg);
 
 /*
  * Anyone: stop the render, recording REASON (first abort wins), and wake
- * every sleeper.  Idempotent; does nothing once DONE.
+ * every sleeper.  Idempotent; does nothing once DONE.  Returns true if this
+ * call moved the render from RUNNING to ABORTED — its reason is the cause.
  */
-void fb_ring_abort(struct fb_seg *seg, const char *reason);
+bool fb_ring_abort(struct fb_seg *seg, const char *reason);
 
 /* Copy the abort reason (bounded: it is segment input) into BUF. */
 void fb_ring_reason(const struct fb_seg *seg, char *buf, size_t len);

@@ -180,6 +180,23 @@ static struct fb_seg *seg_new(const char *name, void *map, const struct fb_geom 
 	return seg;
 }
 
+/* Write the identity part of the header (state INIT) before anything slow,
+ * so from the first microseconds on the object names its broker: a broker
+ * killed while reserving memory leaves a segment the next one can tell is
+ * stale, and attachers see INIT and wait. */
+static int write_identity(int fd, const struct fb_geom *g)
+{
+	struct fb_header *h = calloc(1, sizeof(*h));
+	int rc;
+
+	if (!h)
+		return -ENOMEM;
+	init_header(h, g);
+	rc = fb_pwrite_all(fd, h, sizeof(*h), 0);
+	free(h);
+	return rc;
+}
+
 int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out)
 {
 	struct statvfs vfs;
@@ -192,6 +209,9 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
+	rc = write_identity(fd, g);
+	if (rc)
+		goto fail;
 	/* tmpfs hands out pages lazily and answers a later shortage with
 	 * SIGBUS in whoever touches the page; reserve it all now instead. */
 	if (fstatvfs(fd, &vfs) == 0 &&
@@ -209,8 +229,7 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 	}
 	close(fd);
 	fd = -1;
-	/* fallocate zero-filled the object: every slot is EMPTY, counters 0. */
-	init_header(map, g);
+	/* fallocate zero-filled the rest: every slot is EMPTY, counters 0. */
 	rc = init_sync(map);
 	if (rc == 0) {
 		seg = seg_new(name, map, g);
@@ -245,8 +264,8 @@ int fb_seg_attach_fd(int fd, const char *name, struct fb_seg **out, const char *
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if ((uint64_t)st.st_size < sizeof(copy)) {
-		*why = "segment smaller than its header";
-		return -EPROTO;
+		*why = "segment is still being created (smaller than its header)";
+		return -EAGAIN;
 	}
 	/* Validate a private copy, so no field can change between check and
 	 * use; then map exactly the validated size. */
@@ -326,12 +345,17 @@ int fb_seg_attach_wait(const char *name, int fd, int timeout_ms, struct fb_seg *
 int fb_seg_owner_alive(const char *name, int32_t *pid)
 {
 	struct fb_header copy;
+	struct stat st;
 	int fd, rc;
 
 	*pid = 0;
 	fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < sizeof(copy)) {
+		close(fd);
+		return -EAGAIN; /* a creator between shm_open and its first write */
+	}
 	rc = fb_pread_all(fd, &copy, sizeof(copy), 0);
 	close(fd);
 	if (rc || copy.magic != FB_MAGIC || copy.abi_version != FB_ABI_VERSION ||
@@ -339,4 +363,16 @@ int fb_seg_owner_alive(const char *name, int32_t *pid)
 		return -EPROTO;
 	*pid = copy.broker_pid;
 	return fb_proc_alive(copy.broker_pid, copy.broker_start);
+}
+
+int fb_seg_unlink_owned(const char *name, int32_t broker_pid)
+{
+	int32_t owner;
+	int rc = fb_seg_owner_alive(name, &owner);
+
+	if (rc < 0 && rc != -EAGAIN)
+		return rc;
+	if (rc == -EAGAIN || owner != broker_pid)
+		return -EPERM; /* not provably ours: leave it */
+	return fb_seg_unlink(name);
 }

@@ -187,11 +187,17 @@ void fb_seg_detach(struct fb_seg *seg);
 
 /*
  * Does the broker that created segment NAME still live?  Returns 1 (alive),
- * 0 (gone: the segment is stale) with *PID set to that broker's pid, or
- * -EPROTO if NAME is not a segment of this framebroker version, -errno if
- * it cannot be read.
+ * 0 (gone: the segment is stale) with *PID set to that broker's pid;
+ * -EAGAIN if the object is still smaller than a header (a creator between
+ * shm_open and its first write, or one killed right there); -EPROTO if NAME
+ * is not a segment of this framebroker version; -errno if unreadable.
  */
 int fb_seg_owner_alive(const char *name, int32_t *pid);
+
+/* Unlink NAME only if it was created by broker BROKER_PID (a launcher's
+ * backstop must not remove a segment somebody else reused the name for).
+ * 0, -EPERM if not provably ours, or -errno. */
+int fb_seg_unlink_owned(const char *name, int32_t broker_pid);
 
 /* Remove the name (broker, or a launcher cleaning up).  0 or -errno. */
 int fb_seg_unlink(const char *name);

@@ -81,6 +81,25 @@ int fb_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int fb_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
 int fb_pread_all(int fd, void *buf, size_t len, off_t off)
 {
 	char *p = buf;
@@ -100,6 +119,11 @@ int fb_pread_all(int fd, void *buf, size_t len, off_t off)
 		off += n;
 	}
 	return 0;
+}
+
+int fb_ended_at_dashdash(char *const *argv, int next, const char *last_arg)
+{
+	return next > 0 && strcmp(argv[next - 1], "--") == 0 && argv[next - 1] != last_arg;
 }
 
 uint64_t fb_now_ns(void)

@@ -34,7 +34,15 @@ int fb_parse_size(const char *s, uint32_t max_side, uint32_t *w, uint32_t *h);
 /* write()/pread() until done; retry EINTR.  Return 0 or -errno
  * (-EIO for a short pread at end of file). */
 int fb_write_all(int fd, const void *buf, size_t len);
+int fb_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 int fb_pread_all(int fd, void *buf, size_t len, off_t off);
+
+/*
+ * After a getopt loop (NEXT = optind): did getopt stop at a "--" terminator?  (Not merely
+ * after an option whose argument was "--", as in "-o --": LAST_ARG is the
+ * optarg of the last option parsed, or NULL.)
+ */
+int fb_ended_at_dashdash(char *const *argv, int next, const char *last_arg);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t fb_now_ns(void);

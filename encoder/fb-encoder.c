@@ -68,6 +68,7 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *last_arg = NULL;
 	uint64_t v;
 	int c;
 
@@ -78,6 +79,7 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 	o->timeout_ms = 600 * 1000;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:", longopts, NULL)) != -1) {
+		last_arg = optarg;
 		switch (c) {
 		case 'n':
 			o->name = optarg;
@@ -124,7 +126,7 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 	}
 	/* getopt stops at "--" and leaves optind after it. */
 	if (optind < argc) {
-		if (strcmp(argv[optind - 1], "--") != 0) {
+		if (!fb_ended_at_dashdash(argv, optind, last_arg)) {
 			fb_err(PROG, "unexpected argument '%s'", argv[optind]);
 			return -1;
 		}
@@ -202,6 +204,10 @@ static int drain(struct fb_seg *seg, struct sink *k, char *why, size_t why_len)
 		}
 		fb_fault_point(seg, FB_STEP_AFTER_ACQUIRE, f);
 		rc = sink_write(k, seg, data, len);
+		/* The broker exits right after an abort (a stop request): that
+		 * is the abort, not a broker crash, and ffmpeg gets to finish. */
+		if (rc == -EOWNERDEAD && fb_ring_state(seg) == FB_SEG_ABORTED)
+			return -ECANCELED;
 		if (rc == -ETIMEDOUT) {
 			snprintf(why, why_len, "ffmpeg read nothing for %d s (--encoder-timeout) at frame %llu",
 				 k->timeout_ms / 1000, (unsigned long long)f);
@@ -259,8 +265,8 @@ static int encode(struct fb_seg *seg, const struct encoder_opts *o)
 	if (rc == -ECANCELED)
 		return FB_EXIT_ABORTED;
 	if (rc) {
-		fb_err(PROG, "%s", why);
 		fb_ring_abort(seg, why);
+		fb_err(PROG, "%s", why);
 		return FB_EXIT_RUNTIME;
 	}
 	fb_ring_finish(seg);

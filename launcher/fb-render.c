@@ -34,7 +34,10 @@
 
 #define PROG "fb-render"
 #define MAX_WORKERS 1024
-#define STOP_GRACE_MS 5000
+/* After a stop begins, how long ffmpeg may take to finish the file (a slow
+ * x264 preset flushes its lookahead) before the group is SIGKILLed.  A
+ * second SIGINT/SIGTERM kills at once. */
+#define STOP_GRACE_MS 30000
 
 struct render_opts {
 	struct fb_params params;
@@ -130,6 +133,7 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *last_arg = NULL;
 	uint64_t v;
 	int c, idx;
 
@@ -144,6 +148,7 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 	snprintf(o->name, sizeof(o->name), "/fb-render-%d", (int)getpid());
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:", longopts, &idx)) != -1) {
+		last_arg = optarg;
 		switch (c) {
 		case 0:
 			if (fb_params_set(&o->params, longopts[idx].name, optarg, PROG) < 0)
@@ -202,7 +207,7 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 		}
 	}
 	if (optind < argc) {
-		if (strcmp(argv[optind - 1], "--") != 0)
+		if (!fb_ended_at_dashdash(argv, optind, last_arg))
 			return usage_error("unexpected argument '%s'", argv[optind]);
 		o->ff_opts = argv + optind;
 		o->n_ff_opts = argc - optind;
@@ -363,28 +368,27 @@ static void producer_died(struct render *r, struct child *k, int status)
 
 /* A child's exit: decide whether the render failed.  Exit 1 and 2 mean the
  * child already printed its one-line cause; 3 means it stopped because
- * somebody else aborted the render. */
+ * somebody else aborted the render.  Only a producer killed by a signal is
+ * a crash to recover from: one that exits 1 failed deliberately (it read a
+ * short raw file, say) and a replacement would fail the same way. */
 static void child_exited(struct render *r, struct child *k, int status)
 {
-	bool crashed = WIFSIGNALED(status) ||
-		       (WEXITSTATUS(status) != FB_EXIT_OK && WEXITSTATUS(status) != FB_EXIT_USAGE &&
-			WEXITSTATUS(status) != FB_EXIT_ABORTED);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	char how[96];
 
 	k->running = false;
-	if (k->role == ROLE_ENCODER && WIFEXITED(status) && WEXITSTATUS(status) == FB_EXIT_OK)
+	if (k->role == ROLE_ENCODER && code == FB_EXIT_OK)
 		r->encoder_ok = true;
-	if (r->stopping || !(crashed || (WIFEXITED(status) && WEXITSTATUS(status) == FB_EXIT_USAGE)))
+	if (r->stopping || code == FB_EXIT_OK || code == FB_EXIT_ABORTED)
 		return;
-	if (k->role == ROLE_PRODUCER && crashed) {
+	if (k->role == ROLE_PRODUCER && WIFSIGNALED(status)) {
 		if (!r->encoder_ok)
 			producer_died(r, k, status);
 		return;
 	}
 	/* Exit 1/2: the child printed its cause; 127: spawn printed it. */
 	describe_exit(status, how, sizeof(how));
-	if (WIFSIGNALED(status) || (WEXITSTATUS(status) != FB_EXIT_RUNTIME &&
-				    WEXITSTATUS(status) != FB_EXIT_USAGE && WEXITSTATUS(status) != 127))
+	if (code != FB_EXIT_RUNTIME && code != FB_EXIT_USAGE && code != 127)
 		fb_err(PROG, "%s (pid %d) %s", role_name(k->role), (int)k->pid, how);
 	fail(r);
 }
@@ -471,10 +475,11 @@ static int start_broker(struct render *r)
 	close(pfd[0]);
 	if (got == 6 && memcmp(buf, "ready\n", 6) == 0)
 		return 0;
-	/* The broker gave up before creating the segment. */
+	/* The broker gave up (or was killed) before the segment was ready. */
 	while (waitpid(r->kids[0].pid, &status, 0) < 0 && errno == EINTR)
 		;
 	r->kids[0].running = false;
+	fb_seg_unlink_owned(r->o.name, r->kids[0].pid);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == FB_EXIT_USAGE)
 		return FB_EXIT_USAGE;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != FB_EXIT_RUNTIME)
@@ -557,6 +562,8 @@ static void supervise(struct render *r, const sigset_t *set)
 			return;
 		sig = sigtimedwait(set, &si, &ts);
 		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+			if (r->stop_sig && r->pgid > 0) /* asked twice: now */
+				killpg(r->pgid, SIGKILL);
 			if (!r->stop_sig)
 				r->stop_sig = sig;
 			begin_stop(r);
@@ -622,8 +629,8 @@ int main(int argc, char **argv)
 	if (r.seg_fd >= 0)
 		close(r.seg_fd);
 	/* The broker unlinks on every path it controls; this covers the
-	 * broker itself being killed. */
-	fb_seg_unlink(r.o.name);
+	 * broker itself being killed.  Only a segment our broker made. */
+	fb_seg_unlink_owned(r.o.name, r.kids[0].pid);
 	free(r.kids);
 	if (r.stop_sig)
 		return 128 + r.stop_sig;

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -31,6 +30,24 @@ static void child_setup(pid_t pgid, pid_t parent, int keep_fd)
 		fcntl(keep_fd, F_SETFD, 0);
 }
 
+/* "fb-render: cannot run PATH (errno N)\n" with write(2) only: between
+ * fork and exec nothing that may allocate or lock is safe. */
+static void report_exec_failure(const char *path, int err)
+{
+	char num[12];
+	int i = (int)sizeof(num);
+
+	num[--i] = '\0';
+	do
+		num[--i] = (char)('0' + err % 10);
+	while ((err /= 10) > 0 && i > 0);
+	(void)!write(STDERR_FILENO, "fb-render: cannot run ", 22);
+	(void)!write(STDERR_FILENO, path, strlen(path));
+	(void)!write(STDERR_FILENO, " (errno ", 8);
+	(void)!write(STDERR_FILENO, num + i, strlen(num + i));
+	(void)!write(STDERR_FILENO, ")\n", 2);
+}
+
 pid_t fb_spawn(const char *path, char *const argv[], pid_t pgid, int keep_fd)
 {
 	pid_t parent = getpid();
@@ -41,7 +58,7 @@ pid_t fb_spawn(const char *path, char *const argv[], pid_t pgid, int keep_fd)
 	if (pid == 0) {
 		child_setup(pgid, parent, keep_fd);
 		execv(path, argv);
-		dprintf(STDERR_FILENO, "fb-render: cannot run %s: %s\n", path, strerror(errno));
+		report_exec_failure(path, errno);
 		_exit(127);
 	}
 	setpgid(pid, pgid ? pgid : pid);

@@ -150,8 +150,10 @@ static int produce(struct fb_seg *seg, int raw_fd, const struct producer_opts *o
 			snprintf(why, sizeof(why), "producer %d: reading frame %llu of %s: %s",
 				 (int)getpid(), (unsigned long long)c.frame, o->raw_path,
 				 rc == -EIO ? "file too short" : strerror(-rc));
+			/* Only the first failure is the cause worth a line. */
+			if (!fb_ring_abort(seg, why))
+				return FB_EXIT_ABORTED;
 			fb_err(PROG, "%s", why);
-			fb_ring_abort(seg, why);
 			return FB_EXIT_RUNTIME;
 		}
 		fb_fault_point(seg, FB_STEP_AFTER_RENDER, c.frame);

@@ -125,6 +125,65 @@ wait $rpid
 check "the render itself completes" same_as_src "$TMP/one.raw" 300
 check_clean "second encoder"
 
+# --- the last frames' holder hangs after every other producer is done -----
+# (no fb-render, so no replacement): the producer that is left must stay to
+# take the reissued frame, or the render would hang.
+fb-broker --name /$TID-last --size ${W}x${H} --pix-fmt $FMT --frames 20 --slots 4 \
+	--frame-timeout 1 2> "$TMP/err.last" &
+bpid=$!
+fb-encoder --name /$TID-last --sink raw -o "$TMP/last.raw" 2>> "$TMP/err.last" &
+epid=$!
+fb-producer --name /$TID-last --source raw:"$TMP/src.raw" --delay-ms 50 2>> "$TMP/err.last" &
+for _ in $(seq 200); do [ "$(stat -c %s "$TMP/last.raw" 2> /dev/null || echo 0)" -ge $((14 * F)) ] && break; sleep 0.01; done
+fb-producer --name /$TID-last --source raw:"$TMP/src.raw" --delay-ms 30000 2>> "$TMP/err.last" &
+wait $epid
+rc=$?
+check "hung last producer, no launcher: encoder completes ($(tr '\n' '~' < "$TMP/err.last"))" \
+	'[ $rc -eq 0 ] && grep -q "held it over --frame-timeout 1s" "$TMP/err.last"'
+check "hung last producer, no launcher: output exact" same_as_src "$TMP/last.raw" 20
+wait
+check_clean "hung last producer"
+
+# --- a producer that fails deliberately is not restarted -----------------
+cp "$TMP/src.raw" "$TMP/trunc.raw"
+fb-render "${geo[@]/$TMP\/src.raw/$TMP/trunc.raw}" --frames 300 --workers 2 --delay-ms 10 \
+	-o "$TMP/tr.raw" --name /$TID-trunc 2> "$TMP/err.trunc" &
+rpid=$!
+sleep 0.3
+truncate -s $((100 * F)) "$TMP/trunc.raw"
+wait $rpid
+rc=$?
+check "raw source truncated mid-render: exit 1, cause names the frame, no restart ($(tr '\n' '~' < "$TMP/err.trunc"))" \
+	'[ $rc -eq 1 ] && grep -q "reading frame [0-9]* of .*: file too short" "$TMP/err.trunc" && ! grep -q "replacement" "$TMP/err.trunc"'
+check_clean "truncated source"
+
+# --- a broker killed while reserving a big segment leaves it stale -------
+fb-broker --name /$TID-big --size 4096x4096 --slots 16 --frames 1 2> /dev/null &
+bpid=$!
+sleep 0.05
+kill -KILL $bpid
+wait $bpid 2> /dev/null
+existed=$([ -e /dev/shm/$TID-big ] && echo yes || echo no)
+fb-render "${geo[@]}" --frames 5 --workers 1 -o "$TMP/big.raw" --name /$TID-big 2> "$TMP/err"
+rc=$?
+check "name of a broker killed mid-creation is reusable (left behind: $existed; $(cat "$TMP/err"))" \
+	'[ $rc -eq 0 ] && { [ $existed = no ] || grep -q "replacing stale segment /$TID-big" "$TMP/err"; }'
+check_clean "broker killed mid-creation"
+
+# --- attaching by name while the broker is still reserving memory --------
+fb-producer --name /$TID-early --attach-timeout 10000 2> "$TMP/err.early" &
+ppid=$!
+sleep 0.1
+fb-broker --name /$TID-early --size 4096x4096 --slots 16 --frames 2 2>> "$TMP/err.early" &
+fb-encoder --name /$TID-early --attach-timeout 10000 --sink raw -o /dev/null 2>> "$TMP/err.early"
+rc=$?
+wait $ppid
+prc=$?
+wait
+check "workers started before a slow broker attach once it is ready ($(cat "$TMP/err.early"))" \
+	'[ $rc -eq 0 ] && [ $prc -eq 0 ]'
+check_clean "early workers"
+
 # --- broker death without fb-render: workers notice within 2 s -----------
 fb-broker --name /$TID-b --size ${W}x${H} --pix-fmt $FMT --frames 1000 &
 bpid=$!

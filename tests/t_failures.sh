@@ -48,6 +48,20 @@ for sig in INT TERM; do
 	check_clean "SIG$sig"
 done
 
+# SIGINT while a slow x264 preset is the bottleneck: the encoder is blocked
+# on ffmpeg's pipe when the stop comes; ffmpeg must still finish the file.
+fb-render --size 1280x720 --frames 3000 --workers 2 --name /$TID-slow -o "$TMP/slow.mp4" \
+	-- -c:v libx264 -preset slow -pix_fmt yuv420p 2> "$TMP/err.slow" &
+RPID=$!
+sleep 3
+kill -INT $RPID
+wait $RPID
+rc=$?
+n=$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$TMP/slow.mp4")
+check "SIGINT under back-pressure: exit 130, quiet, playable mp4 ($n frames; $(cat "$TMP/err.slow"))" \
+	'[ $rc -eq 130 ] && [ ! -s "$TMP/err.slow" ] && [ -n "$n" ] && [ "$n" -gt 0 ]'
+check_clean "SIGINT under back-pressure"
+
 # kill_one NAME PATTERN WANT_MSG LIMIT_MS: SIGKILL one process of a running render.
 kill_one() {
 	local name=$1 pat=$2 msg=$3 limit=$4 pid
