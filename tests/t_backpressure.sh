@@ -5,7 +5,9 @@
 # memory grows between a 100-frame and a 2000-frame render.
 . "$(dirname "$0")/lib.sh"
 
-args=(--size 320x240 --fps 500 --workers 2 --slots 4)
+# Small frames keep the render itself cheap (even under sanitizers), so a
+# producer's CPU time is almost all waiting: spinning would show at once.
+args=(--size 64x48 --fps 500 --workers 2 --slots 4)
 slow=(-o - -- -vf realtime -f null)
 
 python3 "$ROOT/tests/procwatch.py" "$TMP/fast.json" -- \
@@ -35,9 +37,9 @@ check(s2000["wall_s"] > 2 * fast["wall_s"],
 check(s2000["producer_last_seen_s"] > 0.8 * s2000["wall_s"],
       f"producers held back until the end ({s2000['producer_last_seen_s']:.2f} of {s2000['wall_s']:.2f} s)")
 share = s2000["producer_sleeping"] / max(1, s2000["producer_samples"])
-check(share > 0.5, f"producers blocked asleep in {share:.0%} of {s2000['producer_samples']} samples")
+check(share > 0.8, f"producers blocked asleep in {share:.0%} of {s2000['producer_samples']} samples")
 pcpu = s2000["cpu_s"].get("fb-producer", 0)
-check(pcpu < 0.5 * s2000["wall_s"],
+check(pcpu < 0.25 * s2000["wall_s"],
       f"producers do not spin: {pcpu:.2f} CPU s over {s2000['wall_s']:.2f} s wall")
 import os
 san = os.environ.get("FB_SAN", "")
