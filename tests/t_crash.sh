@@ -136,12 +136,12 @@ epid=$!
 fb-producer --name /$TID-last --source raw:"$TMP/src.raw" --delay-ms 50 2>> "$TMP/err.last" &
 for _ in $(seq 200); do [ "$(stat -c %s "$TMP/last.raw" 2> /dev/null || echo 0)" -ge $((14 * F)) ] && break; sleep 0.01; done
 fb-producer --name /$TID-last --source raw:"$TMP/src.raw" --delay-ms 30000 2>> "$TMP/err.last" &
-wait $epid
+{ wait $epid; } 2> /dev/null
 rc=$?
 check "hung last producer, no launcher: encoder completes ($(tr '\n' '~' < "$TMP/err.last"))" \
 	'[ $rc -eq 0 ] && grep -q "held it over --frame-timeout 1s" "$TMP/err.last"'
 check "hung last producer, no launcher: output exact" same_as_src "$TMP/last.raw" 20
-wait
+{ wait; } 2> /dev/null
 check_clean "hung last producer"
 
 # --- a producer that fails deliberately is not restarted -----------------
@@ -162,7 +162,7 @@ fb-broker --name /$TID-big --size 4096x4096 --slots 16 --frames 1 2> /dev/null &
 bpid=$!
 sleep 0.05
 kill -KILL $bpid
-wait $bpid 2> /dev/null
+{ wait $bpid; } 2> /dev/null
 existed=$([ -e /dev/shm/$TID-big ] && echo yes || echo no)
 fb-render "${geo[@]}" --frames 5 --workers 1 -o "$TMP/big.raw" --name /$TID-big 2> "$TMP/err"
 rc=$?
@@ -179,7 +179,7 @@ fb-encoder --name /$TID-early --attach-timeout 10000 --sink raw -o /dev/null 2>>
 rc=$?
 wait $ppid
 prc=$?
-wait
+{ wait; } 2> /dev/null
 check "workers started before a slow broker attach once it is ready ($(cat "$TMP/err.early"))" \
 	'[ $rc -eq 0 ] && [ $prc -eq 0 ]'
 check_clean "early workers"
@@ -194,12 +194,13 @@ fb-encoder --name /$TID-b -o "$TMP/b.mp4" -- -vf realtime -c:v libx264 -preset u
 sleep 0.5
 kill -KILL $bpid
 t0=$(date +%s%N)
+{ wait $bpid; } 2> /dev/null
 gone() { ! pgrep -f -- "--name /$TID-b" > /dev/null && ! pgrep -f "$TMP/b.mp4" > /dev/null; }
 for _ in $(seq 60); do gone && break; sleep 0.05; done
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "broker SIGKILLed: producers, encoder and ffmpeg gone in $ms ms (<= 2000)" gone
 check "broker SIGKILLed: encoder says so ($(cat "$TMP/err.b"))" grep -q "broker (pid $bpid) died" "$TMP/err.b"
-wait 2> /dev/null
+{ wait; } 2> /dev/null
 check "the dead broker's segment is still there (stale)" [ -e /dev/shm/$TID-b ]
 fb-render "${geo[@]}" --frames 10 --workers 2 -o "$TMP/stale.raw" --name /$TID-b 2> "$TMP/err"
 rc=$?

@@ -93,7 +93,7 @@ check_clean "closed reader"
 # the broker unlinks the segment.
 start_render orphan "$TMP/orphan.mp4"
 kill -KILL $RPID
-wait $RPID 2> /dev/null
+{ wait $RPID; } 2> /dev/null
 none_left() { ! pgrep -f "fb-[a-z]* --name /$TID-orphan" > /dev/null; }
 for _ in $(seq 40); do none_left && break; sleep 0.05; done
 check "SIGKILL fb-render: children gone within 2 s" none_left
