@@ -15,7 +15,9 @@ same_as_src() { cmp -s "$1" <(head -c $(($2 * F)) "$TMP/src.raw"); }
 
 # --- the kill matrix: FB_FAULT kills a producer at each step, frame 7 ----
 for step in before-claim claim after-claim mid-render after-render publish after-publish; do
-	FB_FAULT=producer:$step:7 fb-render "${geo[@]}" --frames 30 --workers 3 --slots 3 \
+	# --delay-ms: the death must be seen before the render is over, or
+	# fb-render rightly has nothing left to restart.
+	FB_FAULT=producer:$step:7 fb-render "${geo[@]}" --frames 30 --workers 3 --slots 3 --delay-ms 5 \
 		-o "$TMP/m.raw" --name /$TID-m$step 2> "$TMP/err"
 	rc=$?
 	if [ $rc -eq 0 ] && same_as_src "$TMP/m.raw" 30 &&
@@ -187,6 +189,7 @@ check_clean "early workers"
 # --- broker death without fb-render: workers notice within 2 s -----------
 fb-broker --name /$TID-b --size ${W}x${H} --pix-fmt $FMT --frames 1000 &
 bpid=$!
+disown $bpid # no job notice when it is SIGKILLed below
 for _ in $(seq 50); do [ -e /dev/shm/$TID-b ] && break; sleep 0.02; done
 for _ in 1 2; do fb-producer --name /$TID-b --source raw:"$TMP/src.raw" --delay-ms 5 2> /dev/null & done
 fb-encoder --name /$TID-b -o "$TMP/b.mp4" -- -vf realtime -c:v libx264 -preset ultrafast \
@@ -194,7 +197,6 @@ fb-encoder --name /$TID-b -o "$TMP/b.mp4" -- -vf realtime -c:v libx264 -preset u
 sleep 0.5
 kill -KILL $bpid
 t0=$(date +%s%N)
-{ wait $bpid; } 2> /dev/null
 gone() { ! pgrep -f -- "--name /$TID-b" > /dev/null && ! pgrep -f "$TMP/b.mp4" > /dev/null; }
 for _ in $(seq 60); do gone && break; sleep 0.05; done
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
