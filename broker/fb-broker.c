@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #define PROG "fb-broker"
+#define FB_WATCHDOG_MS 1000
 
 struct broker_opts {
 	struct fb_params params;
@@ -62,6 +63,7 @@ struct broker {
 	uint32_t frame_timeout_s;
 	struct watched w[FB_MAX_PROCS];
 	size_t nw;
+	bool retry; /* a call timed out on the ring lock: look again soon */
 	/* scratch space, here rather than on the stack: */
 	struct fb_proc_entry cur[FB_MAX_PROCS];
 	struct pollfd pfd[2 + FB_MAX_PROCS];
@@ -174,12 +176,45 @@ static int signal_fd(sigset_t *set)
 	return signalfd(-1, set, SFD_CLOEXEC);
 }
 
+/*
+ * A broker-side call gave up on the ring lock: somebody has held it far
+ * longer than any critical section takes — a worker stopped (SIGSTOP) or
+ * frozen inside one.  Kill it; its death hands the lock on (robust mutex)
+ * and is then swept like any other.
+ */
+static void lock_stuck(struct broker *b)
+{
+	int32_t owner = fb_ring_lock_owner(b->seg);
+	char why[FB_REASON_MAX];
+
+	b->retry = true;
+	for (size_t j = 0; j < b->nw; j++) {
+		if (b->w[j].e.pid != owner)
+			continue;
+		if (!b->w[j].killed) {
+			fb_err(PROG, "%s %d has held the ring lock over %d ms (stopped?); killing it",
+			       b->w[j].e.role == FB_ROLE_ENCODER ? "encoder" : "producer",
+			       (int)owner, FB_BROKER_LOCK_MS);
+			syscall(SYS_pidfd_send_signal, b->w[j].fd, SIGKILL, NULL, 0);
+			b->w[j].killed = true;
+		}
+		return;
+	}
+	if (owner == 0)
+		return; /* released meanwhile */
+	/* Not a worker of ours: nothing we may kill.  Stop the render. */
+	snprintf(why, sizeof(why), "ring lock held by pid %d, which is not a registered worker",
+		 (int)owner);
+	if (fb_ring_abort(b->seg, why))
+		fb_err(PROG, "%s", why);
+}
+
 /* A watched worker died (or its pid no longer names it). */
 static void on_death(struct broker *b, const struct fb_proc_entry *e)
 {
 	struct fb_reissue r[16];
 	char why[FB_REASON_MAX];
-	size_t n;
+	ssize_t n;
 
 	if (fb_ring_state(b->seg) != FB_SEG_RUNNING)
 		return; /* nothing left to save */
@@ -191,7 +226,11 @@ static void on_death(struct broker *b, const struct fb_proc_entry *e)
 		return;
 	}
 	n = fb_ring_sweep(b->seg, e->pid, r, 16);
-	for (size_t i = 0; i < n && i < 16; i++)
+	if (n == -ETIMEDOUT) {
+		lock_stuck(b); /* the entry stays registered: swept on retry */
+		return;
+	}
+	for (ssize_t i = 0; i < n && i < 16; i++)
 		fb_err(PROG, "producer %d died holding frame %llu; frame reissued",
 		       (int)r[i].owner, (unsigned long long)r[i].frame);
 }
@@ -211,9 +250,13 @@ static void unwatch(struct broker *b, size_t i)
 static void watch_new(struct broker *b)
 {
 	struct fb_proc_entry *cur = b->cur;
-	size_t n = fb_ring_procs(b->seg, cur, FB_MAX_PROCS);
+	ssize_t n = fb_ring_procs(b->seg, cur, FB_MAX_PROCS);
 
-	for (size_t i = 0; i < n; i++) {
+	if (n < 0) {
+		lock_stuck(b);
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
 		bool known = false;
 		int fd;
 
@@ -252,9 +295,13 @@ static int enforce_timeouts(struct broker *b)
 {
 	struct fb_reissue late[16];
 	uint64_t next, now;
-	size_t n = fb_ring_overdue(b->seg, b->frame_timeout_ns, late, 16, &next);
+	ssize_t n = fb_ring_overdue(b->seg, b->frame_timeout_ns, late, 16, &next);
 
-	for (size_t i = 0; i < n; i++) {
+	if (n < 0) {
+		lock_stuck(b);
+		return 100;
+	}
+	for (ssize_t i = 0; i < n; i++) {
 		size_t j;
 
 		for (j = 0; j < b->nw && b->w[j].e.pid != late[i].owner; j++)
@@ -283,7 +330,20 @@ static int supervise(struct broker *b, int sfd, int efd)
 	struct pollfd *pfd = b->pfd;
 
 	for (;;) {
-		int timeout = enforce_timeouts(b), rc;
+		int timeout, rc;
+
+		if (b->retry) { /* after a lock timeout: redo what was skipped */
+			b->retry = false;
+			watch_new(b);
+		}
+		/* Deaths are events; hangs are not (a stopped process sends
+		 * nothing), so hang checks — frame deadlines and a lock held
+		 * too long — also run at least once a second. */
+		timeout = enforce_timeouts(b);
+		if (timeout > FB_WATCHDOG_MS)
+			timeout = FB_WATCHDOG_MS;
+		if (b->retry && timeout > 100)
+			timeout = 100;
 
 		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = efd, .events = POLLIN };

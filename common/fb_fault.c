@@ -24,7 +24,7 @@ static const struct {
 
 int fb_fault_parse(const char *spec, uint32_t role, struct fb_fault *out)
 {
-	char buf[96], *step, *frame;
+	char buf[96], *step, *frame, *mode;
 	uint32_t want_role;
 	uint64_t f;
 
@@ -40,6 +40,12 @@ int fb_fault_parse(const char *spec, uint32_t role, struct fb_fault *out)
 		return -EINVAL;
 	*step++ = '\0';
 	*frame++ = '\0';
+	mode = strchr(frame, ':');
+	if (mode) {
+		*mode++ = '\0';
+		if (strcmp(mode, "stop") != 0)
+			return -EINVAL;
+	}
 	if (strcmp(buf, "producer") == 0)
 		want_role = FB_ROLE_PRODUCER;
 	else if (strcmp(buf, "encoder") == 0)
@@ -59,6 +65,7 @@ int fb_fault_parse(const char *spec, uint32_t role, struct fb_fault *out)
 			out->role = role;
 			out->step = steps[i].step;
 			out->frame = f;
+			out->sig = mode ? SIGSTOP : SIGKILL;
 		}
 		return 0;
 	}
@@ -72,5 +79,5 @@ void fb_fault_point(struct fb_seg *seg, uint32_t step, uint64_t frame)
 	if (seg->fault.role == 0 || seg->fault.step != step || seg->fault.frame != frame)
 		return;
 	if (atomic_compare_exchange_strong(&seg->hdr->fault_fired, &zero, 1))
-		raise(SIGKILL);
+		raise(seg->fault.sig);
 }

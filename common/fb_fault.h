@@ -1,11 +1,12 @@
 /*
  * fb_fault — deterministic fault injection for tests.
  *
- *   FB_FAULT=ROLE:STEP:FRAME    e.g. FB_FAULT=producer:after-claim:37
+ *   FB_FAULT=ROLE:STEP:FRAME[:stop]    e.g. FB_FAULT=producer:after-claim:37
  *
  * makes the first process of ROLE that reaches STEP for frame FRAME kill
- * itself with SIGKILL — once per segment (a flag in the segment), so the
- * replacement that takes the frame over survives.  Steps, in protocol order:
+ * itself with SIGKILL — or, with ":stop", stop itself with SIGSTOP (a hung
+ * process) — once per segment (a flag in the segment), so the replacement
+ * that takes the frame over survives.  Steps, in protocol order:
  *
  *   producer  before-claim   in fb_ring_claim, lock held, nothing written yet
  *             claim          in fb_ring_claim, lock held, slot words written,

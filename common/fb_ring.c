@@ -80,6 +80,44 @@ static int ring_lock(struct fb_seg *seg)
 	return -rc;
 }
 
+/*
+ * The broker's lock: never wait forever.  A worker stopped (SIGSTOP) inside
+ * a critical section keeps the mutex, and the kernel's robust-futex handoff
+ * only happens at death; the supervisor must stay free to notice and kill
+ * it (fb_ring_lock_owner).  -ETIMEDOUT after MS.
+ */
+static int ring_lock_for(struct fb_seg *seg, int ms)
+{
+	struct timespec ts;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	rc = pthread_mutex_clocklock(&seg->hdr->lock, CLOCK_MONOTONIC, &ts);
+	if (rc == EOWNERDEAD) {
+		repair_words(seg);
+		seg->hdr->lock_repairs++;
+		rc = pthread_mutex_consistent(&seg->hdr->lock);
+	}
+	return -rc;
+}
+
+int32_t fb_ring_lock_owner(const struct fb_seg *seg)
+{
+	/* The robust-futex ABI (kernel Documentation/locking/robust-futex-ABI)
+	 * keeps the holder's thread id in the futex word's low 30 bits; glibc
+	 * uses the mutex's first int as that word.  Our workers are single
+	 * threaded, so the thread id is the pid. */
+	const volatile int *word = (const volatile int *)&seg->hdr->lock;
+
+	return (int32_t)((unsigned)*word & 0x3fffffffu);
+}
+
 static void ring_unlock(struct fb_seg *seg)
 {
 	pthread_mutex_unlock(&seg->hdr->lock);
@@ -406,11 +444,12 @@ bool fb_ring_abort(struct fb_seg *seg, const char *reason)
 	uint32_t n = 1;
 	bool first = false;
 
-	if (ring_lock(seg) == 0) {
+	if (ring_lock_for(seg, FB_BROKER_LOCK_MS) == 0) {
 		n = abort_locked(seg, reason, &first);
 		ring_unlock(seg);
 	} else {
-		/* The lock is unrecoverable; still make everybody stop. */
+		/* The lock is unrecoverable, or held by a stopped process;
+		 * still make everybody stop. */
 		uint32_t running = FB_SEG_RUNNING;
 
 		first = atomic_compare_exchange_strong(&seg->hdr->state, &running,
@@ -497,18 +536,19 @@ void fb_ring_unregister(struct fb_seg *seg)
 	seg->role = 0;
 }
 
-size_t fb_ring_procs(struct fb_seg *seg, struct fb_proc_entry *out, size_t max)
+ssize_t fb_ring_procs(struct fb_seg *seg, struct fb_proc_entry *out, size_t max)
 {
 	struct fb_header *h = seg->hdr;
 	size_t n = 0;
+	int rc = ring_lock_for(seg, FB_BROKER_LOCK_MS);
 
-	if (ring_lock(seg))
-		return 0;
+	if (rc)
+		return rc;
 	for (uint32_t i = 0; i < FB_MAX_PROCS && n < max; i++)
 		if (h->procs[i].pid != 0)
 			out[n++] = h->procs[i];
 	ring_unlock(seg);
-	return n;
+	return (ssize_t)n;
 }
 
 /* With the lock held: is PID a registered producer? */
@@ -520,13 +560,14 @@ static bool registered_producer(const struct fb_header *h, int32_t pid)
 	return false;
 }
 
-size_t fb_ring_sweep(struct fb_seg *seg, int32_t dead_pid, struct fb_reissue *out, size_t max)
+ssize_t fb_ring_sweep(struct fb_seg *seg, int32_t dead_pid, struct fb_reissue *out, size_t max)
 {
 	struct fb_header *h = seg->hdr;
 	size_t n = 0;
+	int rc = ring_lock_for(seg, FB_BROKER_LOCK_MS);
 
-	if (ring_lock(seg))
-		return 0;
+	if (rc)
+		return rc;
 	if (dead_pid > 0)
 		for (uint32_t i = 0; i < FB_MAX_PROCS; i++)
 			if (h->procs[i].pid == dead_pid)
@@ -552,19 +593,21 @@ size_t fb_ring_sweep(struct fb_seg *seg, int32_t dead_pid, struct fb_reissue *ou
 	ring_unlock(seg);
 	if (n)
 		wake(&h->space, (uint32_t)n);
-	return n;
+	return (ssize_t)n;
 }
 
-size_t fb_ring_overdue(struct fb_seg *seg, uint64_t timeout_ns, struct fb_reissue *late,
-		       size_t max, uint64_t *next_deadline)
+ssize_t fb_ring_overdue(struct fb_seg *seg, uint64_t timeout_ns, struct fb_reissue *late,
+			size_t max, uint64_t *next_deadline)
 {
 	struct fb_header *h = seg->hdr;
 	uint64_t now = fb_now_ns();
 	size_t n = 0;
+	int rc;
 
 	*next_deadline = UINT64_MAX;
-	if (ring_lock(seg))
-		return 0;
+	rc = ring_lock_for(seg, FB_BROKER_LOCK_MS);
+	if (rc)
+		return rc;
 	for (uint32_t s = 0; s < seg->geom.slot_count; s++) {
 		const struct fb_slot_meta *m = &h->slots[s];
 		uint64_t deadline;
@@ -585,7 +628,7 @@ size_t fb_ring_overdue(struct fb_seg *seg, uint64_t timeout_ns, struct fb_reissu
 		}
 	}
 	ring_unlock(seg);
-	return n;
+	return (ssize_t)n;
 }
 
 void fb_ring_reason(const struct fb_seg *seg, char *buf, size_t len)

@@ -15,9 +15,11 @@
 #include "fb_segment.h"
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define FB_WAIT_SLICE_MS 250
 #define FB_BROKER_CHECK_MS 100
+#define FB_BROKER_LOCK_MS 500 /* broker-side functions give up on the lock after this */
 
 /* A frame claimed by a producer. */
 struct fb_claim {
@@ -87,8 +89,17 @@ int fb_ring_register(struct fb_seg *seg, uint32_t role);
 /* Workers, on a clean exit: drop the registration. */
 void fb_ring_unregister(struct fb_seg *seg);
 
+/*
+ * Broker-side calls below never wait for the lock longer than
+ * FB_BROKER_LOCK_MS: they return -ETIMEDOUT instead, and the broker asks
+ * fb_ring_lock_owner() who is sitting on it (a stopped worker).
+ */
+
 /* Broker: copy up to MAX registered entries into OUT; returns the count. */
-size_t fb_ring_procs(struct fb_seg *seg, struct fb_proc_entry *out, size_t max);
+ssize_t fb_ring_procs(struct fb_seg *seg, struct fb_proc_entry *out, size_t max);
+
+/* The pid holding the ring lock right now, or 0. */
+int32_t fb_ring_lock_owner(const struct fb_seg *seg);
 
 /* A frame taken back from a producer. */
 struct fb_reissue {
@@ -102,14 +113,14 @@ struct fb_reissue {
  * a producer is woken for it.  Up to MAX of them are described in OUT;
  * returns how many were reissued.
  */
-size_t fb_ring_sweep(struct fb_seg *seg, int32_t dead_pid, struct fb_reissue *out, size_t max);
+ssize_t fb_ring_sweep(struct fb_seg *seg, int32_t dead_pid, struct fb_reissue *out, size_t max);
 
 /*
  * Broker: the frames claimed longer than TIMEOUT_NS ago (up to MAX, in
  * LATE; returns the count).  *NEXT_DEADLINE gets the earliest deadline among
  * the other claims (UINT64_MAX if none).
  */
-size_t fb_ring_overdue(struct fb_seg *seg, uint64_t timeout_ns, struct fb_reissue *late,
-		       size_t max, uint64_t *next_deadline);
+ssize_t fb_ring_overdue(struct fb_seg *seg, uint64_t timeout_ns, struct fb_reissue *late,
+			size_t max, uint64_t *next_deadline);
 
 #endif

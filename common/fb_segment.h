@@ -124,11 +124,12 @@ struct fb_geom {
 	uint64_t frame_bytes, slot_stride, data_offset, segment_size, total_frames;
 };
 
-/* A fault to inject (tests): die by SIGKILL at STEP on FRAME.  See fb_fault.h. */
+/* A fault to inject (tests): SIGKILL (or SIGSTOP) itself at STEP on FRAME.  See fb_fault.h. */
 struct fb_fault {
 	uint32_t role; /* 0: none */
 	uint32_t step;
 	uint64_t frame;
+	int sig; /* SIGKILL, or SIGSTOP for ":stop" */
 };
 
 /* An attachment: private bookkeeping plus the mapping. */

@@ -85,6 +85,24 @@ check "SIGSTOPped producer: timeout logged with frame and pid" \
 check "SIGSTOPped producer: output byte-identical" same_as_src "$TMP/h.raw" 200
 check_clean "hung producer"
 
+# --- a producer stopped while it holds the ring lock -----------------------
+# Everybody else queues on the mutex, which only a death hands on: the
+# broker must notice (its lock waits are bounded) and kill the holder.
+# Frame 150 lies well after start-up, when no event would wake the broker:
+# its once-a-second watchdog has to find the stuck lock (long before the
+# 60 s frame timeout).
+for step in before-claim claim publish; do
+	t0=$(date +%s%N)
+	FB_FAULT=producer:$step:150:stop fb-render "${geo[@]}" --frames 200 --workers 3 --slots 3 \
+		--delay-ms 5 -o "$TMP/s.raw" --name /$TID-s$step 2> "$TMP/err.stop"
+	rc=$?
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	check "stopped in the lock at $step: exit 0 in $ms ms, holder killed ($(tr '\n' '~' < "$TMP/err.stop"))" \
+		'[ $rc -eq 0 ] && [ $ms -lt 10000 ] && grep -q "has held the ring lock over 500 ms (stopped?); killing it" "$TMP/err.stop"'
+	check "stopped in the lock at $step: output exact" same_as_src "$TMP/s.raw" 200
+	check_clean "stopped in the lock at $step"
+done
+
 # --- too many deaths: past --max-restarts the render fails clearly -------
 fb-render "${geo[@]}" --frames 400 --workers 2 --delay-ms 10 --max-restarts 2 \
 	-o "$TMP/x.raw" --name /$TID-max 2> "$TMP/err.max" &
