@@ -56,11 +56,19 @@ $(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/producer/pattern.o $(BUILD
 
 $(BUILD)/tests/%.o: CFLAGS += -Iproducer
 
+$(BIN)/fb-stress: $(BUILD)/tests/stress.o
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+STRESS_SECONDS ?= 60
+stress: all $(BIN)/fb-stress
+	STRESS_SECONDS=$(STRESS_SECONDS) $(BIN)/fb-stress
+
 deps:
 	@scripts/install-deps.sh
 
 check: deps
-	$(MAKE) all $(UNIT_TESTS)
+	$(MAKE) all $(UNIT_TESTS) $(BIN)/fb-stress
 	FB_SAN=$(SAN) tests/run.sh
 
 demo:
@@ -72,5 +80,5 @@ clean:
 	rm -rf $(BUILD) $(BIN)
 
 FORCE:
-.PHONY: all check deps demo clean FORCE
+.PHONY: all check deps demo clean stress FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

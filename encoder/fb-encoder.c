@@ -29,6 +29,7 @@ struct encoder_opts {
 	int attach_timeout_ms;
 	int seg_fd; /* --fd: inherited segment descriptor, or -1 */
 	int timeout_ms; /* --encoder-timeout */
+	int jitter_ms;  /* --jitter-ms: a random 0..J ms sleep per frame */
 	char **ff_opts; /* after "--", or NULL for the defaults */
 	int n_ff_opts;
 };
@@ -38,6 +39,8 @@ struct sink {
 	int fd;
 	struct ffmpeg_sink ff; /* ff.pid > 0: ffmpeg */
 	int timeout_ms;
+	int jitter_ms;
+	unsigned int seed;
 };
 
 static void usage(FILE *out)
@@ -50,6 +53,7 @@ static void usage(FILE *out)
 		"-o OUTPUT       output path, '-' for stdout (default out.mp4)\n"
 		"--sink raw      write the raw frames themselves, no ffmpeg\n"
 		"--encoder-timeout SEC  fail if ffmpeg reads nothing for this long (default 600)\n"
+		"--jitter-ms J   sleep a random 0..J ms per frame: a slow sink (stress tests)\n"
 		"--attach-timeout wait this long for the segment to appear (default 5000)\n"
 		"--fd N          use the already open segment descriptor N (fb-render does)\n"
 		"Default ffmpeg output options: -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
@@ -64,6 +68,7 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "attach-timeout", required_argument, NULL, 't' },
 		{ "encoder-timeout", required_argument, NULL, 'e' },
+		{ "jitter-ms", required_argument, NULL, 'j' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -101,6 +106,13 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 				return -1;
 			}
 			o->attach_timeout_ms = (int)v;
+			break;
+		case 'j':
+			if (fb_parse_u64(optarg, 0, 3600 * 1000, &v)) {
+				fb_err(PROG, "invalid --jitter-ms '%s'", optarg);
+				return -1;
+			}
+			o->jitter_ms = (int)v;
 			break;
 		case 'e':
 			if (fb_parse_u64(optarg, 1, 86400, &v)) {
@@ -147,6 +159,8 @@ static int open_sink(const struct encoder_opts *o, const struct fb_seg *seg, str
 
 	k->ff.pid = -1;
 	k->timeout_ms = o->timeout_ms;
+	k->jitter_ms = o->jitter_ms;
+	k->seed = (unsigned int)getpid();
 	if (o->raw) {
 		if (strcmp(o->output, "-") == 0) {
 			k->fd = STDOUT_FILENO;
@@ -172,6 +186,8 @@ static int open_sink(const struct encoder_opts *o, const struct fb_seg *seg, str
 
 static int sink_write(struct sink *k, const struct fb_seg *seg, const void *buf, size_t len)
 {
+	if (k->jitter_ms)
+		usleep((useconds_t)(rand_r(&k->seed) % (k->jitter_ms + 1)) * 1000);
 	if (k->ff.pid > 0)
 		return ffmpeg_sink_write(&k->ff, buf, len, k->timeout_ms, seg->broker_fd);
 	return fb_write_all(k->fd, buf, len);

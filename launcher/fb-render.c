@@ -50,6 +50,7 @@ struct render_opts {
 	uint32_t frame_timeout_s;
 	uint32_t encoder_timeout_s;
 	uint32_t delay_ms;
+	uint32_t jitter_ms, sink_jitter_ms;
 	char **ff_opts;
 	int n_ff_opts;
 };
@@ -85,7 +86,8 @@ static void usage(FILE *out)
 		"                 [--frames N] [--workers K] [--slots S] [--source pattern|raw:PATH]\n"
 		"                 [--sink ffmpeg|raw] [-o OUTPUT] [--name SEGMENT]\n"
 		"                 [--max-restarts N] [--frame-timeout SEC] [--encoder-timeout SEC]\n"
-		"                 [--delay-ms MS] [-- FFMPEG_OUTPUT_OPTIONS...]\n"
+		"                 [--delay-ms MS] [--jitter-ms J] [--sink-jitter-ms J]\n"
+		"                 [-- FFMPEG_OUTPUT_OPTIONS...]\n"
 		"Render N frames with K producer processes through a ring of S shared-memory\n"
 		"slots into ffmpeg (or a raw file), strictly in frame order.\n"
 		"  --size WxH      frame size (default 1280x720)\n"
@@ -103,6 +105,8 @@ static void usage(FILE *out)
 		"  --frame-timeout SEC  kill a producer holding a frame longer; reissue it (default 60)\n"
 		"  --encoder-timeout SEC fail if ffmpeg reads nothing for this long (default 600)\n"
 		"  --delay-ms MS   producers sleep MS per frame, emulating a slow renderer (default 0)\n"
+		"  --jitter-ms J, --sink-jitter-ms J   stress testing: producers / the encoder\n"
+		"                  sleep a random 0..J ms more per frame (default 0)\n"
 		"  -- OPTS...      ffmpeg output options, replacing the default\n"
 		"                  -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
 		"Exit: 0 output complete; 1 runtime failure (one-line cause); 2 usage error\n"
@@ -129,6 +133,8 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 		{ "frame-timeout", required_argument, NULL, 'T' },
 		{ "encoder-timeout", required_argument, NULL, 'E' },
 		{ "delay-ms", required_argument, NULL, 'D' },
+		{ "jitter-ms", required_argument, NULL, 'J' },
+		{ "sink-jitter-ms", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -193,9 +199,13 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 			*(c == 'T' ? &o->frame_timeout_s : &o->encoder_timeout_s) = (uint32_t)v;
 			break;
 		case 'D':
+		case 'J':
+		case 'K':
 			if (fb_parse_u64(optarg, 0, 3600 * 1000, &v))
-				return usage_error("invalid --delay-ms '%s': expected 0..3600000", optarg);
-			o->delay_ms = (uint32_t)v;
+				return usage_error("invalid --%s '%s': expected 0..3600000",
+						   c == 'D' ? "delay-ms" : c == 'J' ? "jitter-ms" : "sink-jitter-ms",
+						   optarg);
+			*(c == 'D' ? &o->delay_ms : c == 'J' ? &o->jitter_ms : &o->sink_jitter_ms) = (uint32_t)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -414,6 +424,8 @@ static int start(struct render *r, enum role role, char **argv, int keep_fd)
 	pid_t pid;
 
 	snprintf(path, sizeof(path), "%s/%s", r->bindir, argv[0]);
+	/* argv[0] = the full path, so `ps`/`pgrep -f` show which build runs. */
+	argv[0] = path;
 	pid = fb_spawn(path, argv, r->pgid, keep_fd);
 	if (pid < 0) {
 		fb_err(PROG, "cannot start %s: %s", argv[0], strerror((int)-pid));
@@ -489,11 +501,13 @@ static int start_broker(struct render *r)
 
 static int start_producer(struct render *r)
 {
-	char delay[16];
+	char delay[16], jitter[16];
 	char *argv[] = { "fb-producer", "--name", r->o.name, "--fd", r->seg_fd_arg,
-			 "--source", (char *)r->o.source, "--delay-ms", delay, NULL };
+			 "--source", (char *)r->o.source, "--delay-ms", delay,
+			 "--jitter-ms", jitter, NULL };
 
 	snprintf(delay, sizeof(delay), "%u", r->o.delay_ms);
+	snprintf(jitter, sizeof(jitter), "%u", r->o.jitter_ms);
 	return start(r, ROLE_PRODUCER, argv, r->seg_fd);
 }
 
@@ -502,7 +516,7 @@ static int start_producer(struct render *r)
  * unlinked the name) then still attaches, sees DONE and exits 0. */
 static int start_workers(struct render *r)
 {
-	char *argv[12 + 64 + 2], tmo[16];
+	char *argv[14 + 64 + 2], tmo[16], jitter[16];
 	int n = 0;
 
 	r->seg_fd = shm_open(r->o.name, O_RDWR | O_CLOEXEC, 0);
@@ -523,6 +537,9 @@ static int start_workers(struct render *r)
 	argv[n++] = (char *)r->o.output;
 	argv[n++] = "--encoder-timeout";
 	argv[n++] = tmo;
+	snprintf(jitter, sizeof(jitter), "%u", r->o.sink_jitter_ms);
+	argv[n++] = "--jitter-ms";
+	argv[n++] = jitter;
 	if (r->o.ff_opts) {
 		argv[n++] = "--";
 		for (int i = 0; i < r->o.n_ff_opts; i++)

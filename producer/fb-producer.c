@@ -30,19 +30,21 @@ struct producer_opts {
 	int attach_timeout_ms;
 	int seg_fd; /* --fd: inherited segment descriptor, or -1 */
 	int delay_ms;
+	int jitter_ms;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: " PROG " --name /SEGMENT [--source pattern|raw:PATH]\n"
-		"                   [--attach-timeout MS] [--fd N] [--delay-ms MS]\n"
+		"                   [--attach-timeout MS] [--fd N] [--delay-ms MS] [--jitter-ms J]\n"
 		"Claim frames from SEGMENT, render them into their slots, publish them.\n"
 		"--source        pattern (default): built-in test card; raw:PATH: frame i is\n"
 		"                bytes [i*F, (i+1)*F) of PATH, F = frame bytes\n"
 		"--attach-timeout wait this long for the segment to appear (default 5000)\n"
 		"--fd N          use the already open segment descriptor N (fb-render does)\n"
 		"--delay-ms      sleep this long per frame, to emulate a slow renderer (default 0)\n"
+		"--jitter-ms     plus a random 0..J ms per frame (stress tests; default 0)\n"
 		"Exit: 0 no frame left, 1 runtime error, 2 usage error, 3 render aborted.\n");
 }
 
@@ -54,6 +56,7 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 		{ "attach-timeout", required_argument, NULL, 't' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "delay-ms", required_argument, NULL, 'd' },
+		{ "jitter-ms", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -79,12 +82,14 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 			break;
 		case 't':
 		case 'd':
+		case 'j':
 			if (fb_parse_u64(optarg, 0, 3600 * 1000, &v)) {
 				fb_err(PROG, "invalid --%s '%s': expected milliseconds 0..3600000",
-				       c == 't' ? "attach-timeout" : "delay-ms", optarg);
+				       c == 't' ? "attach-timeout" : c == 'd' ? "delay-ms" : "jitter-ms",
+				       optarg);
 				return -1;
 			}
-			*(c == 't' ? &o->attach_timeout_ms : &o->delay_ms) = (int)v;
+			*(c == 't' ? &o->attach_timeout_ms : c == 'd' ? &o->delay_ms : &o->jitter_ms) = (int)v;
 			break;
 		case 'f':
 			if (fb_parse_u64(optarg, 0, 1 << 20, &v)) {
@@ -137,14 +142,16 @@ static int render(struct fb_seg *seg, const struct fb_claim *c, int raw_fd)
 /* The claim loop.  Returns the exit code. */
 static int produce(struct fb_seg *seg, int raw_fd, const struct producer_opts *o)
 {
+	unsigned int seed = (unsigned int)getpid();
 	struct fb_claim c;
 	char why[FB_REASON_MAX];
 	int rc;
 
 	while ((rc = fb_ring_claim(seg, &c)) == 1) {
 		fb_fault_point(seg, FB_STEP_AFTER_CLAIM, c.frame);
-		if (o->delay_ms)
-			usleep((useconds_t)o->delay_ms * 1000);
+		if (o->delay_ms || o->jitter_ms)
+			usleep((useconds_t)(o->delay_ms + (o->jitter_ms ?
+				rand_r(&seed) % (o->jitter_ms + 1) : 0)) * 1000);
 		rc = render(seg, &c, raw_fd);
 		if (rc) {
 			snprintf(why, sizeof(why), "producer %d: reading frame %llu of %s: %s",

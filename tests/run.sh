@@ -39,5 +39,10 @@ for t in tests/t_*.sh; do
 	count "$t"
 done
 
+echo "== stress (STRESS_SECONDS=${STRESS_SECONDS:-20})"
+STRESS_SECONDS=${STRESS_SECONDS:-20} timeout --kill-after=10 600 bin/fb-stress 2>&1 | tee "$log"
+count "stress"
+rm -f /dev/shm/fbstress-* 2>/dev/null
+
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,347 @@
+/*
+ * stress — many fb-render runs with randomized parameters and chaos, each
+ * checked byte for byte.
+ *
+ *   bin/fb-stress [--seconds N] [--seed S] [--renders N] [--plan P]
+ *   (STRESS_SECONDS in the environment sets the default budget; 60 s)
+ *
+ * Each render draws, from its own seed: producers 1..16, slots 1..4, a
+ * frame size (64-byte frames, small, or full HD), a frame count, random
+ * per-frame delays in producers and in the raw sink, and a chaos plan:
+ * SIGKILL random producers, SIGSTOP them and SIGCONT them later (or never,
+ * leaving them to --frame-timeout).  The source is a file of pseudo-random
+ * bytes generated here; the render (--sink raw) must reproduce it exactly
+ * and exit 0, within a deadline.  A failure prints the render's seed and
+ * parameters and plan seed; `--plan P` replays exactly that render.  The closing line reads
+ * "stress: N passed, N failed".
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct rng {
+	uint64_t s;
+};
+
+/* splitmix64: small, good enough, and reproducible from one seed. */
+static uint64_t next(struct rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint32_t pick(struct rng *r, uint32_t lo, uint32_t hi) /* inclusive */
+{
+	return lo + (uint32_t)(next(r) % (hi - lo + 1));
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct plan {
+	uint64_t seed;
+	uint32_t workers, slots, width, height, frames;
+	const char *fmt;
+	uint32_t bpp; /* bytes per pixel of fmt */
+	uint32_t jitter_ms, sink_jitter_ms;
+	uint32_t kill_every_ms; /* 0: no chaos */
+	uint32_t stop_pct;      /* share of chaos events that SIGSTOP instead */
+};
+
+struct totals {
+	unsigned renders, failures;
+	unsigned long long frames, kills, stops;
+};
+
+static void make_plan(struct plan *p, uint64_t seed)
+{
+	struct rng r = { seed };
+	uint32_t kind = pick(&r, 0, 9);
+
+	p->seed = seed;
+	p->workers = pick(&r, 1, 16);
+	p->slots = pick(&r, 1, 4);
+	if (kind < 5) { /* 64-byte frames: the handoff itself */
+		p->width = 16;
+		p->height = 4;
+		p->fmt = "gray";
+		p->bpp = 1;
+		p->frames = pick(&r, 50, 600);
+	} else if (kind < 9) { /* small frames, any packing */
+		p->width = pick(&r, 8, 200);
+		p->height = pick(&r, 8, 120);
+		p->fmt = pick(&r, 0, 1) ? "rgb24" : "rgba";
+		p->bpp = strcmp(p->fmt, "rgb24") == 0 ? 3 : 4;
+		p->frames = pick(&r, 20, 200);
+	} else { /* full HD: real page traffic */
+		p->width = 1920;
+		p->height = 1080;
+		p->fmt = "rgba";
+		p->bpp = 4;
+		p->frames = pick(&r, 4, 16);
+	}
+	p->jitter_ms = pick(&r, 0, 3) == 0 ? pick(&r, 1, 8) : 0;
+	p->sink_jitter_ms = pick(&r, 0, 3) == 0 ? pick(&r, 1, 5) : 0;
+	p->kill_every_ms = pick(&r, 0, 2) ? pick(&r, 15, 120) : 0;
+	p->stop_pct = pick(&r, 0, 40);
+	/* Chaos needs time to land: make chaotic renders slow enough. */
+	if (p->kill_every_ms && !p->jitter_ms)
+		p->jitter_ms = 2;
+}
+
+static int write_source(const char *path, const struct plan *p)
+{
+	uint64_t total = (uint64_t)p->width * p->height * p->bpp * p->frames;
+	struct rng r = { p->seed ^ 0x5eedull };
+	static uint64_t buf[8192];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -1;
+	while (total > 0) {
+		size_t n = total < sizeof(buf) ? (size_t)total : sizeof(buf);
+
+		for (size_t i = 0; i < (n + 7) / 8; i++)
+			buf[i] = next(&r);
+		if (write(fd, buf, n) != (ssize_t)n) {
+			close(fd);
+			return -1;
+		}
+		total -= n;
+	}
+	return close(fd);
+}
+
+static int files_equal(const char *a, const char *b)
+{
+	static char ba[1 << 16], bb[1 << 16];
+	int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC);
+	int same = fa >= 0 && fb >= 0;
+
+	while (same) {
+		ssize_t na = read(fa, ba, sizeof(ba)), nb = read(fb, bb, sizeof(bb));
+
+		if (na != nb || na < 0 || memcmp(ba, bb, (size_t)na) != 0)
+			same = 0;
+		if (na <= 0)
+			break;
+	}
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return same;
+}
+
+/* Pids of RENDER's children that are fb-producer processes. */
+static size_t producers_of(pid_t render, pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		char path[300], buf[512], *p;
+		int ppid, fd;
+		ssize_t len;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		if (!strstr(buf, "(fb-producer)"))
+			continue;
+		p = strrchr(buf, ')');
+		if (p && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == render)
+			out[n++] = (pid_t)atoi(e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Run one render with its chaos; returns 1 if it passed. */
+static int run_one(const struct plan *p, const char *bindir, const char *dir, unsigned idx,
+		   struct totals *t)
+{
+	char src[PATH_MAX], out[PATH_MAX], log[PATH_MAX], render[PATH_MAX + 16];
+	char size[32], frames[16], workers[16], slots[16], jit[16], sjit[16], name[64];
+	char source[PATH_MAX + 8];
+	struct rng chaos = { p->seed ^ 0xc4a05ull };
+	pid_t stopped[64];
+	size_t nstopped = 0;
+	uint64_t start = now_ms(), deadline, next_chaos;
+	int status = 0, ok, fd;
+	pid_t pid;
+
+	snprintf(src, sizeof(src), "%s/src.raw", dir);
+	snprintf(out, sizeof(out), "%s/out.raw", dir);
+	snprintf(log, sizeof(log), "%s/render.log", dir);
+	snprintf(render, sizeof(render), "%s/fb-render", bindir);
+	snprintf(size, sizeof(size), "%ux%u", p->width, p->height);
+	snprintf(frames, sizeof(frames), "%u", p->frames);
+	snprintf(workers, sizeof(workers), "%u", p->workers);
+	snprintf(slots, sizeof(slots), "%u", p->slots);
+	snprintf(jit, sizeof(jit), "%u", p->jitter_ms);
+	snprintf(sjit, sizeof(sjit), "%u", p->sink_jitter_ms);
+	snprintf(name, sizeof(name), "/fbstress-%d-%u", (int)getpid(), idx);
+	snprintf(source, sizeof(source), "raw:%s", src);
+	if (write_source(src, p)) {
+		fprintf(stderr, "stress: cannot write %s: %s\n", src, strerror(errno));
+		return 0;
+	}
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { render, "--size", size, "--pix-fmt", (char *)p->fmt,
+				 "--frames", frames, "--workers", workers, "--slots", slots,
+				 "--source", source, "--sink", "raw", "-o", out, "--name", name,
+				 "--jitter-ms", jit, "--sink-jitter-ms", sjit,
+				 "--max-restarts", "100000", "--frame-timeout", "1", NULL };
+
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			dup2(fd, STDERR_FILENO);
+		execv(render, argv);
+		_exit(127);
+	}
+	/* Generous: frame count x slowest jitter, plus time for timeouts. */
+	deadline = start + 30000 + (uint64_t)p->frames * (p->jitter_ms + p->sink_jitter_ms + 2);
+	next_chaos = start + (p->kill_every_ms ? p->kill_every_ms : UINT32_MAX);
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		uint64_t now = now_ms();
+
+		if (now > deadline) {
+			kill(pid, SIGKILL); /* its children get PDEATHSIG */
+			waitpid(pid, &status, 0);
+			status = -1;
+			break;
+		}
+		if (now >= next_chaos) {
+			pid_t victims[64];
+			size_t n = producers_of(pid, victims, 64);
+
+			if (n > 0) {
+				pid_t v = victims[pick(&chaos, 0, (uint32_t)n - 1)];
+
+				if (pick(&chaos, 1, 100) <= p->stop_pct && nstopped < 64) {
+					if (kill(v, SIGSTOP) == 0) {
+						stopped[nstopped++] = v;
+						t->stops++;
+					}
+				} else if (kill(v, SIGKILL) == 0) {
+					t->kills++;
+				}
+			}
+			/* Let most stopped ones go again; the broker kills
+			 * the rest after --frame-timeout. */
+			if (nstopped > 0 && pick(&chaos, 0, 2) > 0)
+				kill(stopped[--nstopped], SIGCONT);
+			next_chaos = now + p->kill_every_ms;
+		}
+		usleep(2000);
+	}
+	ok = status == 0 && files_equal(src, out);
+	if (!ok) {
+		char cmd[PATH_MAX + 64];
+
+		printf("FAIL render %u (replay: bin/fb-stress --plan %llu): %s %s K=%u S=%u N=%u jitter=%u sink-jitter=%u "
+		       "chaos-every=%ums stop=%u%%: %s\n",
+		       idx, (unsigned long long)p->seed, size, p->fmt, p->workers, p->slots,
+		       p->frames, p->jitter_ms, p->sink_jitter_ms, p->kill_every_ms, p->stop_pct,
+		       status == -1 ? "hung past its deadline" :
+		       status != 0 ? "exit status non-zero" : "output differs");
+		snprintf(cmd, sizeof(cmd), "tail -5 %s | sed 's/^/    /'", log);
+		fflush(stdout);
+		if (system(cmd) < 0)
+			perror("system");
+	}
+	for (size_t i = 0; i < nstopped; i++)
+		kill(stopped[i], SIGCONT);
+	t->renders++;
+	t->frames += p->frames;
+	unlink(src);
+	unlink(out);
+	unlink(log);
+	return ok;
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("STRESS_SECONDS");
+	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	unsigned seconds = env ? (unsigned)atoi(env) : 60, max_renders = UINT32_MAX;
+	uint64_t plan_seed = 0;
+	int have_plan = 0;
+	char self[PATH_MAX], bindir[PATH_MAX], dir[] = "/tmp/fb-stress.XXXXXX";
+	struct totals t = { 0 };
+	uint64_t end;
+	ssize_t n;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+			seconds = (unsigned)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--renders") == 0 && i + 1 < argc)
+			max_renders = (unsigned)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--plan") == 0 && i + 1 < argc) {
+			plan_seed = strtoull(argv[++i], NULL, 10);
+			have_plan = 1;
+			max_renders = 1;
+		}
+		else {
+			fprintf(stderr, "usage: fb-stress [--seconds N] [--seed S] [--renders N] [--plan P]\n");
+			return 2;
+		}
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0 || !mkdtemp(dir)) {
+		perror("stress");
+		return 1;
+	}
+	self[n] = '\0';
+	snprintf(bindir, sizeof(bindir), "%.*s", (int)(strrchr(self, '/') - self), self);
+	printf("stress: seed %llu, budget %u s (replay: bin/fb-stress --seed %llu)\n",
+	       (unsigned long long)seed, seconds, (unsigned long long)seed);
+	fflush(stdout);
+	end = now_ms() + (uint64_t)seconds * 1000;
+	for (unsigned i = 0; i < max_renders && now_ms() < end; i++) {
+		struct plan p;
+		struct rng r = { seed + i };
+
+		make_plan(&p, have_plan ? plan_seed : next(&r));
+		if (!run_one(&p, bindir, dir, i, &t))
+			t.failures++;
+	}
+	rmdir(dir);
+	printf("stress: %u renders, %llu frames, %llu kills, %llu stops, %u failures\n",
+	       t.renders, t.frames, t.kills, t.stops, t.failures);
+	printf("stress: %u passed, %u failed\n", t.renders - t.failures, t.failures);
+	return t.failures ? 1 : 0;
+}
