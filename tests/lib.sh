@@ -33,16 +33,17 @@ check() {
 	elif "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 
-# Nothing of ours may survive a test: no segment, no process.
+# Nothing of ours may survive a test: no segment, no process, no zombie.
 check_clean() {
-	local what=$1 left procs
+	local what=$1 left procs zombies
 	sleep 0.1
 	left=$(ls /dev/shm | grep -E "^($TID|fb-render-)" || true)
 	procs=$(pgrep -a -f "$BIN/fb-(broker|producer|encoder|render)" || true)
-	if [ -z "$left" ] && [ -z "$procs" ]; then
-		ok "$what: no segment or process left"
+	zombies=$(ps -eo stat=,comm= | awk '$1 ~ /^Z/ && $2 ~ /^(fb-|ffmpeg)/' || true)
+	if [ -z "$left" ] && [ -z "$procs" ] && [ -z "$zombies" ]; then
+		ok "$what: no segment, process or zombie left"
 	else
-		not_ok "$what: left behind: ${left} ${procs}"
+		not_ok "$what: left behind: ${left} ${procs} ${zombies}"
 		pkill -KILL -f "$BIN/fb-" 2>/dev/null
 		rm -f /dev/shm/"$TID"* /dev/shm/fb-render-* 2>/dev/null
 	fi
