@@ -29,7 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -176,6 +180,17 @@ static int signal_fd(sigset_t *set)
 	return signalfd(-1, set, SFD_CLOEXEC);
 }
 
+/* SIGKILL watched worker W: through its pidfd, or — without pidfds — by
+ * pid after re-checking its start time. */
+static void kill_worker(struct watched *w)
+{
+	if (w->fd >= 0)
+		syscall(SYS_pidfd_send_signal, w->fd, SIGKILL, NULL, 0);
+	else if (fb_proc_alive(w->e.pid, w->e.start))
+		kill(w->e.pid, SIGKILL);
+	w->killed = true;
+}
+
 /*
  * A broker-side call gave up on the ring lock: somebody has held it far
  * longer than any critical section takes — a worker stopped (SIGSTOP) or
@@ -195,8 +210,7 @@ static void lock_stuck(struct broker *b)
 			fb_err(PROG, "%s %d has held the ring lock over %d ms (stopped?); killing it",
 			       b->w[j].e.role == FB_ROLE_ENCODER ? "encoder" : "producer",
 			       (int)owner, FB_BROKER_LOCK_MS);
-			syscall(SYS_pidfd_send_signal, b->w[j].fd, SIGKILL, NULL, 0);
-			b->w[j].killed = true;
+			kill_worker(&b->w[j]);
 		}
 		return;
 	}
@@ -225,7 +239,7 @@ static void on_death(struct broker *b, const struct fb_proc_entry *e)
 		}
 		return;
 	}
-	n = fb_ring_sweep(b->seg, e->pid, r, 16);
+	n = fb_ring_sweep(b->seg, e->pid ? e : NULL, r, 16);
 	if (n == -ETIMEDOUT) {
 		lock_stuck(b); /* the entry stays registered: swept on retry */
 		return;
@@ -239,7 +253,8 @@ static void unwatch(struct broker *b, size_t i)
 {
 	struct fb_proc_entry e = b->w[i].e;
 
-	close(b->w[i].fd);
+	if (b->w[i].fd >= 0)
+		close(b->w[i].fd);
 	b->w[i] = b->w[--b->nw];
 	on_death(b, &e);
 }
@@ -267,11 +282,13 @@ static void watch_new(struct broker *b)
 		if (cur[i].role != FB_ROLE_PRODUCER && cur[i].role != FB_ROLE_ENCODER)
 			cur[i].role = FB_ROLE_PRODUCER; /* unknown role: sweep as producer */
 		fd = fb_pidfd_open(cur[i].pid, cur[i].start);
+		if (fd == -ENOSYS) /* no pidfds: watched by /proc on the watchdog tick */
+			fd = fb_proc_alive(cur[i].pid, cur[i].start) ? -1 : -ESRCH;
 		if (fd == -ESRCH) { /* gone, or the pid names someone else now */
 			on_death(b, &cur[i]);
 			continue;
 		}
-		if (fd < 0) {
+		if (fd < -1) {
 			/* Out of descriptors, say: the worker is not known dead,
 			 * so its claims stay its own; retried at the next event. */
 			fb_err(PROG, "cannot watch %s %d yet: %s",
@@ -304,17 +321,27 @@ static int enforce_timeouts(struct broker *b)
 	for (ssize_t i = 0; i < n; i++) {
 		size_t j;
 
-		for (j = 0; j < b->nw && b->w[j].e.pid != late[i].owner; j++)
+		for (j = 0; j < b->nw && !(b->w[j].e.pid == late[i].owner &&
+					    b->w[j].e.start == late[i].owner_start); j++)
 			;
-		if (j == b->nw) /* unregistered owner: take the frame back */
+		if (j == b->nw) {
+			/* Not a worker of ours.  A dead one's claim is swept
+			 * below; a live one we may not kill: stop the render. */
+			char why[FB_REASON_MAX];
+
+			snprintf(why, sizeof(why),
+				 "frame %llu is held past --frame-timeout by pid %d, which is not a registered producer",
+				 (unsigned long long)late[i].frame, (int)late[i].owner);
+			if (fb_proc_alive(late[i].owner, late[i].owner_start) &&
+			    fb_ring_abort(b->seg, why))
+				fb_err(PROG, "%s", why);
 			continue;
+		}
 		if (b->w[j].killed)
 			continue;
 		fb_err(PROG, "frame %llu: producer %d held it over --frame-timeout %us; killing it",
 		       (unsigned long long)late[i].frame, (int)late[i].owner, b->frame_timeout_s);
-		if (syscall(SYS_pidfd_send_signal, b->w[j].fd, SIGKILL, NULL, 0) < 0)
-			fb_err(PROG, "cannot kill producer %d: %s", (int)late[i].owner, strerror(errno));
-		b->w[j].killed = true;
+		kill_worker(&b->w[j]);
 	}
 	if (n > 0)
 		on_death(b, &(struct fb_proc_entry){ .pid = 0, .role = FB_ROLE_PRODUCER });
@@ -367,9 +394,12 @@ static int supervise(struct broker *b, int sfd, int efd)
 			fb_ring_abort(b->seg, why);
 			return 128 + (int)si.ssi_signo;
 		}
-		/* Deaths first (from the end, as unwatch moves the last entry). */
+		/* Deaths first (from the end, as unwatch moves the last entry).
+		 * Entries without a pidfd (fd -1, ignored by poll) are checked
+		 * through /proc on every pass. */
 		for (size_t i = b->nw; i-- > 0;)
-			if (pfd[2 + i].revents)
+			if (b->w[i].fd >= 0 ? pfd[2 + i].revents != 0
+					    : !fb_proc_alive(b->w[i].e.pid, b->w[i].e.start))
 				unwatch(b, i);
 		if (pfd[1].revents & POLLIN) {
 			uint64_t cnt;
@@ -394,9 +424,58 @@ static void raise_fd_limit(void)
 	}
 }
 
+/*
+ * NAME exists and its broker is dead: unlink and create it again.  Two
+ * brokers may find the same stale segment; an exclusive flock on the old
+ * object, and a check that the name still names that object, let exactly
+ * one of them replace it.  Returns 0, -EAGAIN (the name changed under us:
+ * look again) or -EEXIST (another broker is replacing it right now).
+ */
+static int create_once(const struct broker_opts *o, const struct fb_geom *g,
+		       struct fb_seg **seg);
+
+static int replace_stale(const char *name, const struct fb_geom *g, struct fb_seg **seg)
+{
+	struct stat held, now;
+	int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0), fd2, rc;
+
+	if (fd < 0)
+		return errno == ENOENT ? -EAGAIN : -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return -EEXIST;
+	}
+	fd2 = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+	rc = fd2 >= 0 && fstat(fd, &held) == 0 && fstat(fd2, &now) == 0 &&
+	     held.st_ino == now.st_ino;
+	if (fd2 >= 0)
+		close(fd2);
+	if (!rc) {
+		close(fd);
+		return -EAGAIN;
+	}
+	fb_seg_unlink(name);
+	rc = fb_seg_create(name, g, seg);
+	close(fd); /* releases the flock: latecomers now see our segment */
+	return rc == -EEXIST ? -EAGAIN : rc;
+}
+
 /* Create NAME; a stale segment (its broker dead) is replaced, saying so. */
 static int create_segment(const struct broker_opts *o, const struct fb_geom *g,
 			  struct fb_seg **seg)
+{
+	for (int attempt = 0; attempt < 5; attempt++) {
+		int rc = create_once(o, g, seg);
+
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	fb_err(PROG, "segment %s keeps changing under us; giving up", o->name);
+	return -EEXIST;
+}
+
+static int create_once(const struct broker_opts *o, const struct fb_geom *g,
+		       struct fb_seg **seg)
 {
 	int32_t owner;
 	int rc = fb_seg_create(o->name, g, seg);
@@ -408,9 +487,11 @@ static int create_segment(const struct broker_opts *o, const struct fb_geom *g,
 	for (int i = 0; i < 50 && (rc = fb_seg_owner_alive(o->name, &owner)) == -EAGAIN; i++)
 		usleep(20 * 1000);
 	if (rc == -EAGAIN) {
-		fb_err(PROG, "replacing abandoned segment %s (its creation never finished)", o->name);
-		fb_seg_unlink(o->name);
-		return fb_seg_create(o->name, g, seg);
+		rc = replace_stale(o->name, g, seg);
+		if (rc == 0)
+			fb_err(PROG, "replaced abandoned segment %s (its creation never finished)",
+			       o->name);
+		return rc;
 	}
 	if (rc == 1) {
 		fb_err(PROG, "segment %s already exists and its broker (pid %d) is alive",
@@ -422,10 +503,13 @@ static int create_segment(const struct broker_opts *o, const struct fb_geom *g,
 		       "this version; remove /dev/shm%s if it is stale", o->name, o->name);
 		return -EEXIST;
 	}
-	fb_err(PROG, "replacing stale segment %s (its broker, pid %d, is gone)", o->name,
-	       (int)owner);
-	fb_seg_unlink(o->name);
-	return fb_seg_create(o->name, g, seg);
+	rc = replace_stale(o->name, g, seg);
+	if (rc == 0)
+		fb_err(PROG, "replaced stale segment %s (its broker, pid %d, is gone)", o->name,
+		       (int)owner);
+	else if (rc == -EEXIST)
+		fb_err(PROG, "segment %s is being replaced by another broker", o->name);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -451,6 +535,8 @@ int main(int argc, char **argv)
 	rc = create_segment(&o, &g, &seg);
 	if (rc == -EEXIST)
 		return FB_EXIT_USAGE; /* create_segment said why */
+	if (rc == -EAGAIN)
+		rc = -EBUSY;
 	if (rc) {
 		fb_err(PROG, "cannot create segment %s (%llu bytes): %s", o.name,
 		       (unsigned long long)g.segment_size, strerror(-rc));
@@ -473,10 +559,18 @@ int main(int argc, char **argv)
 	b.frame_timeout_ns = (uint64_t)o.frame_timeout_s * 1000000000ull;
 	b.nw = 0;
 	code = supervise(&b, sfd, w.efd);
-	/* Unlink first: the name is what outlives us.  Mapped processes keep
-	 * their mapping until they exit. */
-	fb_seg_unlink(o.name);
-	/* The watcher thread may still sleep on the semaphore; exit() ends it
-	 * without destroying what it uses. */
-	exit(code);
+	/* Unlink first: the name is what outlives us (mapped processes keep
+	 * their mapping until they exit) — unless it names another broker's
+	 * segment by now. */
+	fb_seg_unlink_mine(seg);
+	/* The state is no longer RUNNING: one post and the watcher returns. */
+	sem_post(&seg->hdr->broker);
+	pthread_join(tid, NULL);
+	for (size_t i = 0; i < b.nw; i++)
+		if (b.w[i].fd >= 0)
+			close(b.w[i].fd);
+	fb_seg_detach(seg);
+	close(sfd);
+	close(w.efd);
+	return code;
 }

@@ -10,7 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-uint64_t fb_proc_start_time(pid_t pid)
+/* Start time and state letter of PID from /proc/PID/stat; 0 if unreadable. */
+static uint64_t proc_stat(pid_t pid, char *state)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long start = 0;
@@ -28,10 +29,12 @@ uint64_t fb_proc_start_time(pid_t pid)
 	buf[n] = '\0';
 	/* comm (field 2) may hold spaces and parentheses: skip to the last ')'. */
 	p = strrchr(buf, ')');
-	if (!p)
+	if (!p || p[1] != ' ')
 		return 0;
 	/* p+2 is field 3 (state); the start time is field 22. */
 	p += 2;
+	if (state)
+		*state = *p;
 	for (field = 3; field < 22 && p; field++) {
 		p = strchr(p, ' ');
 		if (p)
@@ -42,6 +45,11 @@ uint64_t fb_proc_start_time(pid_t pid)
 	return start;
 }
 
+uint64_t fb_proc_start_time(pid_t pid)
+{
+	return proc_stat(pid, NULL);
+}
+
 int fb_pidfd_open(pid_t pid, uint64_t start)
 {
 	int fd;
@@ -49,6 +57,8 @@ int fb_pidfd_open(pid_t pid, uint64_t start)
 	if (pid <= 0)
 		return -ESRCH;
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0 && errno == ENOSYS)
+		return -ENOSYS;
 	if (fd < 0)
 		return -errno;
 	if (fb_proc_start_time(pid) != start) {
@@ -62,8 +72,16 @@ int fb_proc_alive(pid_t pid, uint64_t start)
 {
 	struct pollfd p;
 	int fd = fb_pidfd_open(pid, start);
+	char state = '?';
 	int rc;
 
+	if (fd == -ENOSYS) {
+		/* No pidfds (old kernel, valgrind): /proc alone.  A zombie
+		 * keeps its stat line, so its state letter decides. */
+		if (pid <= 0 || proc_stat(pid, &state) != start)
+			return 0;
+		return state != 'Z' && state != 'X';
+	}
 	if (fd < 0)
 		return fd == -ESRCH ? 0 : 1; /* unknown errors: assume alive */
 	/* A zombie still has /proc/PID/stat; the pidfd polls readable once

@@ -16,11 +16,14 @@ uint64_t fb_proc_start_time(pid_t pid);
  * A pidfd for the process (PID, START), or -ESRCH if that process is gone
  * (including: the pid now names a different process).  Checking the start
  * time after pidfd_open closes the reuse race: the pidfd pins whichever
- * process had the pid at open time.
+ * process had the pid at open time.  -ENOSYS where pidfds do not exist
+ * (kernels before 5.3, valgrind): callers then fall back to
+ * fb_proc_alive() on a timer.
  */
 int fb_pidfd_open(pid_t pid, uint64_t start);
 
-/* Is the process (PID, START) still alive (not yet exited)? */
+/* Is the process (PID, START) still alive (not yet exited)?  Works with or
+ * without pidfds. */
 int fb_proc_alive(pid_t pid, uint64_t start);
 
 #endif

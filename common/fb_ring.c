@@ -181,12 +181,14 @@ static bool broker_lost(struct fb_seg *seg)
 	struct pollfd p = { .fd = seg->broker_fd, .events = POLLIN };
 	uint64_t now;
 
-	if (seg->broker_fd < 0)
+	if (seg->broker_pid <= 0) /* not registered (or the broker itself) */
 		return false;
 	now = fb_now_ns();
 	if (now - seg->broker_checked_ns < FB_BROKER_CHECK_MS * 1000000ull)
 		return false;
 	seg->broker_checked_ns = now;
+	if (seg->broker_fd < 0) /* no pidfds here */
+		return !fb_proc_alive(seg->broker_pid, seg->broker_start);
 	return poll(&p, 1, 0) > 0;
 }
 
@@ -277,6 +279,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 				struct fb_slot_meta *m = &h->slots[s];
 
 				m->owner = seg->pid;
+				m->owner_start = seg->start;
 				m->length = 0;
 				m->generation++;
 				m->claimed_ns = fb_now_ns();
@@ -312,6 +315,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 			fb_fault_point(seg, FB_STEP_BEFORE_CLAIM, f);
 			m->frame = f;
 			m->owner = seg->pid;
+			m->owner_start = seg->start;
 			m->length = 0;
 			m->generation++;
 			m->claimed_ns = fb_now_ns();
@@ -480,17 +484,22 @@ int fb_ring_register(struct fb_seg *seg, uint32_t role)
 {
 	struct fb_header *h = seg->hdr;
 	uint64_t start = fb_proc_start_time(seg->pid);
+	int32_t bpid = h->broker_pid;
+	uint64_t bstart = h->broker_start;
 	struct fb_proc_entry *free_e = NULL;
 	int fd, rc;
 
-	fd = fb_pidfd_open(h->broker_pid, h->broker_start);
+	fd = fb_pidfd_open(bpid, bstart);
+	if (fd == -ENOSYS) /* no pidfds: liveness through /proc instead */
+		fd = fb_proc_alive(bpid, bstart) ? -1 : -ESRCH;
 	if (fd == -ESRCH && fb_ring_state(seg) == FB_SEG_DONE)
 		return 1; /* a late worker: the render is over, broker gone */
-	if (fd < 0)
+	if (fd < -1)
 		return fd == -ESRCH ? -EOWNERDEAD : fd;
 	rc = ring_lock(seg);
 	if (rc) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return rc;
 	}
 	for (uint32_t i = 0; i < FB_MAX_PROCS; i++) {
@@ -502,13 +511,15 @@ int fb_ring_register(struct fb_seg *seg, uint32_t role)
 		if (role == FB_ROLE_ENCODER && e->pid != 0 && e->role == FB_ROLE_ENCODER &&
 		    fb_proc_alive(e->pid, e->start)) {
 			ring_unlock(seg);
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 			return -EBUSY;
 		}
 	}
 	if (!free_e) {
 		ring_unlock(seg);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -ENOSPC;
 	}
 	/* pid last: the broker treats an entry as present once pid != 0. */
@@ -517,7 +528,10 @@ int fb_ring_register(struct fb_seg *seg, uint32_t role)
 	free_e->pid = seg->pid;
 	ring_unlock(seg);
 	seg->role = role;
+	seg->start = start;
 	seg->broker_fd = fd;
+	seg->broker_pid = bpid;
+	seg->broker_start = bstart;
 	seg->broker_checked_ns = fb_now_ns();
 	sem_post(&h->broker);
 	return 0;
@@ -530,7 +544,7 @@ void fb_ring_unregister(struct fb_seg *seg)
 	if (!seg->role || ring_lock(seg))
 		return;
 	for (uint32_t i = 0; i < FB_MAX_PROCS; i++)
-		if (h->procs[i].pid == seg->pid)
+		if (h->procs[i].pid == seg->pid && h->procs[i].start == seg->start)
 			h->procs[i].pid = 0;
 	ring_unlock(seg);
 	seg->role = 0;
@@ -551,38 +565,66 @@ ssize_t fb_ring_procs(struct fb_seg *seg, struct fb_proc_entry *out, size_t max)
 	return (ssize_t)n;
 }
 
-/* With the lock held: is PID a registered producer? */
-static bool registered_producer(const struct fb_header *h, int32_t pid)
+/* With the lock held: is (PID, START) a registered producer? */
+static bool registered_producer(const struct fb_header *h, int32_t pid, uint64_t start)
 {
 	for (uint32_t i = 0; i < FB_MAX_PROCS; i++)
-		if (h->procs[i].pid == pid && h->procs[i].role == FB_ROLE_PRODUCER)
+		if (h->procs[i].pid == pid && h->procs[i].start == start &&
+		    h->procs[i].role == FB_ROLE_PRODUCER)
 			return true;
 	return false;
 }
 
-ssize_t fb_ring_sweep(struct fb_seg *seg, int32_t dead_pid, struct fb_reissue *out, size_t max)
+/* A claim whose owner is not registered, noted under the lock. */
+struct suspect {
+	uint32_t slot;
+	int32_t owner;
+	uint64_t owner_start, generation;
+};
+
+ssize_t fb_ring_sweep(struct fb_seg *seg, const struct fb_proc_entry *dead,
+		      struct fb_reissue *out, size_t max)
 {
 	struct fb_header *h = seg->hdr;
-	size_t n = 0;
+	struct suspect sus[FB_MAX_SLOTS];
+	size_t nsus = 0, n = 0;
 	int rc = ring_lock_for(seg, FB_BROKER_LOCK_MS);
 
 	if (rc)
 		return rc;
-	if (dead_pid > 0)
+	/* The dead process's entry: matched on (pid, start), so a new process
+	 * that reused the pid keeps its own registration. */
+	if (dead)
 		for (uint32_t i = 0; i < FB_MAX_PROCS; i++)
-			if (h->procs[i].pid == dead_pid)
+			if (h->procs[i].pid == dead->pid && h->procs[i].start == dead->start)
 				h->procs[i].pid = 0;
-	/* Any claim whose owner is no registered producer — the dead one, or
-	 * a pid a scribbler wrote — goes back to the pool.  Its slot is its
-	 * own (f mod S), so nothing else moves. */
 	for (uint32_t s = 0; s < seg->geom.slot_count; s++) {
-		struct fb_slot_meta *m = &h->slots[s];
+		const struct fb_slot_meta *m = &h->slots[s];
 
-		if (m->state != FB_SLOT_CLAIMED || registered_producer(h, m->owner))
+		if (m->state == FB_SLOT_CLAIMED && !registered_producer(h, m->owner, m->owner_start))
+			sus[nsus++] = (struct suspect){ s, m->owner, m->owner_start, m->generation };
+	}
+	ring_unlock(seg);
+	/* Outside the lock (this reads /proc): only a claim whose owner is
+	 * provably dead goes back to the pool — never one a live process may
+	 * still write into.  Live unregistered owners are left to
+	 * fb_ring_overdue's deadline. */
+	for (size_t i = 0; i < nsus; i++)
+		if (fb_proc_alive(sus[i].owner, sus[i].owner_start))
+			sus[i].generation = 0; /* 0: never a claim's generation */
+	if (nsus == 0 || (rc = ring_lock_for(seg, FB_BROKER_LOCK_MS)) != 0)
+		return rc ? rc : 0;
+	for (size_t i = 0; i < nsus; i++) {
+		struct fb_slot_meta *m = &h->slots[sus[i].slot];
+
+		/* Unchanged since we looked (same claim), and its owner dead. */
+		if (sus[i].generation == 0 || m->state != FB_SLOT_CLAIMED ||
+		    m->generation != sus[i].generation)
 			continue;
 		if (n < max) {
 			out[n].frame = m->frame;
 			out[n].owner = m->owner;
+			out[n].owner_start = m->owner_start;
 		}
 		n++;
 		m->owner = 0;
@@ -621,6 +663,7 @@ ssize_t fb_ring_overdue(struct fb_seg *seg, uint64_t timeout_ns, struct fb_reiss
 			if (n < max) {
 				late[n].frame = m->frame;
 				late[n].owner = m->owner;
+				late[n].owner_start = m->owner_start;
 				n++;
 			}
 		} else if (deadline < *next_deadline) {

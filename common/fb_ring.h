@@ -105,15 +105,18 @@ int32_t fb_ring_lock_owner(const struct fb_seg *seg);
 struct fb_reissue {
 	uint64_t frame;
 	int32_t owner;
+	uint64_t owner_start;
 };
 
 /*
- * Broker: DEAD_PID (0: none) has died — drop its registration; then every
- * CLAIMED slot whose owner is not a registered producer becomes REISSUE and
- * a producer is woken for it.  Up to MAX of them are described in OUT;
- * returns how many were reissued.
+ * Broker: DEAD (NULL: none) has died — drop its registration (matched on pid
+ * and start time); then every CLAIMED slot whose owner is neither a
+ * registered producer nor alive becomes REISSUE, and a producer is woken
+ * for it.  Up to MAX of them are described in OUT; returns how many were
+ * reissued.
  */
-ssize_t fb_ring_sweep(struct fb_seg *seg, int32_t dead_pid, struct fb_reissue *out, size_t max);
+ssize_t fb_ring_sweep(struct fb_seg *seg, const struct fb_proc_entry *dead,
+		      struct fb_reissue *out, size_t max);
 
 /*
  * Broker: the frames claimed longer than TIMEOUT_NS ago (up to MAX, in

@@ -200,6 +200,7 @@ static int write_identity(int fd, const struct fb_geom *g)
 int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out)
 {
 	struct statvfs vfs;
+	struct stat st;
 	struct fb_seg *seg;
 	void *map;
 	int fd, rc;
@@ -222,6 +223,10 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 	rc = -posix_fallocate(fd, 0, (off_t)g->segment_size);
 	if (rc)
 		goto fail;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto fail;
+	}
 	map = mmap(NULL, g->segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		rc = -errno;
@@ -240,6 +245,7 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 		munmap(map, g->segment_size);
 		goto fail;
 	}
+	seg->ino = (uint64_t)st.st_ino;
 	/* Release: attachers that see RUNNING (acquire) see the header above. */
 	atomic_store_explicit(&seg->hdr->state, FB_SEG_RUNNING, memory_order_release);
 	*out = seg;
@@ -375,4 +381,17 @@ int fb_seg_unlink_owned(const char *name, int32_t broker_pid)
 	if (rc == -EAGAIN || owner != broker_pid)
 		return -EPERM; /* not provably ours: leave it */
 	return fb_seg_unlink(name);
+}
+
+int fb_seg_unlink_mine(const struct fb_seg *seg)
+{
+	struct stat st;
+	int fd = shm_open(seg->name, O_RDONLY | O_CLOEXEC, 0);
+	int same;
+
+	if (fd < 0)
+		return -errno;
+	same = fstat(fd, &st) == 0 && (uint64_t)st.st_ino == seg->ino;
+	close(fd);
+	return same ? fb_seg_unlink(seg->name) : -EPERM;
 }

@@ -71,6 +71,7 @@ struct fb_proc_entry {
 struct fb_slot_meta {
 	uint32_t state;      /* enum fb_slot_state */
 	int32_t owner;       /* pid of the claiming producer, 0 when none */
+	uint64_t owner_start; /* its /proc start time: (owner, owner_start) survives pid reuse */
 	uint64_t frame;      /* frame index held; meaningful unless EMPTY */
 	uint64_t length;     /* payload bytes, set at publish */
 	uint64_t generation; /* bumped at every claim: a stale publish is detected */
@@ -138,8 +139,12 @@ struct fb_seg {
 	unsigned char *base;
 	struct fb_geom geom;
 	int32_t pid; /* getpid() at attach: the owner id this process writes */
+	uint64_t ino; /* the shm object's inode (creator only) */
 	uint32_t role; /* registered role, 0 if none */
-	int broker_fd; /* pidfd on the broker, -1 for the broker itself */
+	uint64_t start; /* our /proc start time, written with our claims */
+	int broker_fd; /* pidfd on the broker; -1: none (the broker itself, or no pidfds) */
+	int32_t broker_pid; /* private copies, read once at registration */
+	uint64_t broker_start;
 	uint64_t broker_checked_ns; /* last liveness check */
 	struct fb_fault fault;
 	char name[FB_NAME_MAX + 1];
@@ -199,6 +204,10 @@ int fb_seg_owner_alive(const char *name, int32_t *pid);
  * backstop must not remove a segment somebody else reused the name for).
  * 0, -EPERM if not provably ours, or -errno. */
 int fb_seg_unlink_owned(const char *name, int32_t broker_pid);
+
+/* Creator: remove NAME if it still names the object we created (another
+ * broker may have replaced a segment we thought ours).  0 or -errno. */
+int fb_seg_unlink_mine(const struct fb_seg *seg);
 
 /* Remove the name (broker, or a launcher cleaning up).  0 or -errno. */
 int fb_seg_unlink(const char *name);

@@ -356,6 +356,30 @@ static void describe_exit(int status, char *buf, size_t len)
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
+/*
+ * Could a replacement for DEAD still do anything: are frames unclaimed, or
+ * held by DEAD, or up for reissue?  Read without the lock from the segment
+ * (an unchanging copy is not needed: every transition that matters moves
+ * toward "yes" — CLAIMED by the dead pid, then REISSUE — and both count).
+ * When in doubt, yes.
+ */
+static bool work_remains(const struct render *r, pid_t dead)
+{
+	struct fb_header *h = malloc(sizeof(*h));
+	bool yes = true;
+
+	if (h && fb_pread_all(r->seg_fd, h, sizeof(*h), 0) == 0) {
+		uint32_t S = h->slot_count < FB_MAX_SLOTS ? h->slot_count : FB_MAX_SLOTS;
+
+		yes = h->next_claim < h->total_frames || h->reissue_pending > 0;
+		for (uint32_t s = 0; s < S && !yes; s++)
+			yes = h->slots[s].state == FB_SLOT_REISSUE ||
+			      (h->slots[s].state == FB_SLOT_CLAIMED && h->slots[s].owner == dead);
+	}
+	free(h);
+	return yes;
+}
+
 /* A producer died while frames were still to come: the broker reissues
  * whatever it held; start a replacement while the restart budget lasts. */
 static void producer_died(struct render *r, struct child *k, int status)
@@ -363,6 +387,11 @@ static void producer_died(struct render *r, struct child *k, int status)
 	char how[96];
 
 	describe_exit(status, how, sizeof(how));
+	if (!work_remains(r, k->pid)) {
+		fb_err(PROG, "fb-producer (pid %d) %s after the last frame was taken; no replacement needed",
+		       (int)k->pid, how);
+		return;
+	}
 	if (r->restarts >= r->o.max_restarts) {
 		fb_err(PROG, "fb-producer (pid %d) %s; no restarts left (--max-restarts %u)",
 		       (int)k->pid, how, r->o.max_restarts);
@@ -411,9 +440,14 @@ static bool reap(struct render *r)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (size_t i = 0; i < r->nkids; i++)
-			if (r->kids[i].pid == pid && r->kids[i].running)
+		/* One status, one child: child_exited may start a replacement
+		 * that reuses this very pid. */
+		for (size_t i = 0; i < r->nkids; i++) {
+			if (r->kids[i].pid == pid && r->kids[i].running) {
 				child_exited(r, &r->kids[i], status);
+				break;
+			}
+		}
 	}
 	return !(pid < 0 && errno == ECHILD);
 }

@@ -36,10 +36,14 @@ check() {
 # Nothing of ours may survive a test: no segment, no process, no zombie.
 check_clean() {
 	local what=$1 left procs zombies
-	sleep 0.1
-	left=$(ls /dev/shm | grep -E "^($TID|fb-render-)" || true)
-	procs=$(pgrep -a -f "$BIN/fb-(broker|producer|encoder|render)" || true)
-	zombies=$(ps -eo stat=,comm= | awk '$1 ~ /^Z/ && $2 ~ /^(fb-|ffmpeg)/' || true)
+	# Up to 2 s: exits and reaping (by init, for orphans) are not instant.
+	for _ in $(seq 20); do
+		sleep 0.1
+		left=$(ls /dev/shm | grep -E "^($TID|fb-render-)" || true)
+		procs=$(pgrep -a -f "$BIN/fb-(broker|producer|encoder|render)" || true)
+		zombies=$(ps -eo stat=,comm= | awk '$1 ~ /^Z/ && $2 ~ /^(fb-|ffmpeg)/' || true)
+		[ -z "$left$procs$zombies" ] && break
+	done
 	if [ -z "$left" ] && [ -z "$procs" ] && [ -z "$zombies" ]; then
 		ok "$what: no segment, process or zombie left"
 	else

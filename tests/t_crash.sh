@@ -187,7 +187,7 @@ existed=$([ -e /dev/shm/$TID-big ] && echo yes || echo no)
 fb-render "${geo[@]}" --frames 5 --workers 1 -o "$TMP/big.raw" --name /$TID-big 2> "$TMP/err"
 rc=$?
 check "name of a broker killed mid-creation is reusable (left behind: $existed; $(cat "$TMP/err"))" \
-	'[ $rc -eq 0 ] && { [ $existed = no ] || grep -q "replacing stale segment /$TID-big" "$TMP/err"; }'
+	'[ $rc -eq 0 ] && { [ $existed = no ] || grep -q "replaced stale segment /$TID-big" "$TMP/err"; }'
 check_clean "broker killed mid-creation"
 
 # --- attaching by name while the broker is still reserving memory --------
@@ -225,7 +225,7 @@ check "the dead broker's segment is still there (stale)" [ -e /dev/shm/$TID-b ]
 fb-render "${geo[@]}" --frames 10 --workers 2 -o "$TMP/stale.raw" --name /$TID-b 2> "$TMP/err"
 rc=$?
 check "stale segment replaced, saying so in one line ($(cat "$TMP/err"))" \
-	'[ $rc -eq 0 ] && [ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q "replacing stale segment /$TID-b" "$TMP/err"' 
+	'[ $rc -eq 0 ] && [ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q "replaced stale segment /$TID-b" "$TMP/err"' 
 check "render over the replaced segment is exact" same_as_src "$TMP/stale.raw" 10
 check_clean "broker death"
 
