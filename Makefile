@@ -64,6 +64,9 @@ STRESS_SECONDS ?= 60
 stress: all $(BIN)/fb-stress
 	STRESS_SECONDS=$(STRESS_SECONDS) $(BIN)/fb-stress
 
+model:
+	model/run.sh
+
 deps:
 	@scripts/install-deps.sh
 
@@ -80,5 +83,5 @@ clean:
 	rm -rf $(BUILD) $(BIN)
 
 FORCE:
-.PHONY: all check deps demo clean stress FORCE
+.PHONY: all check deps demo clean stress model FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -39,6 +39,10 @@ for t in tests/t_*.sh; do
 	count "$t"
 done
 
+echo "== model (spin)"
+model/run.sh 2>&1 | tee "$log"
+count "model"
+
 echo "== stress (STRESS_SECONDS=${STRESS_SECONDS:-20})"
 STRESS_SECONDS=${STRESS_SECONDS:-20} timeout --kill-after=10 600 bin/fb-stress 2>&1 | tee "$log"
 count "stress"

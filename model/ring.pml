@@ -1,0 +1,235 @@
+/*
+ * ring.pml — a Promela model of framebroker's slot protocol, for spin.
+ *
+ * What is modelled, and the C it mirrors (common/fb_ring.c unless noted):
+ *   LOCK/UNLOCK       the robust process-shared mutex (ring_lock); a holder
+ *                     that dies releases it with lockdead set, and the next
+ *                     locker runs repair() (repair_words, on EOWNERDEAD)
+ *   producer claim    fb_ring_claim: a REISSUE slot first, else frame
+ *                     next_claim while it lies in [next_encode, next_encode+S)
+ *   producer publish  fb_ring_publish: only if the slot is still CLAIMED by
+ *                     this incarnation (owner/generation check, else -ESTALE)
+ *   producer death    DIE(): SIGKILL at any step, including inside the two
+ *                     critical sections (between the slot words and
+ *                     next_claim++; between length and state=READY); the
+ *                     process is then replaced (fb-render's restart) by a
+ *                     new incarnation
+ *   encoder           fb_ring_acquire / write / fb_ring_release, frames in
+ *                     order 0..N-1
+ *   broker            fb_ring_sweep (broker/fb-broker.c on_death): a CLAIMED
+ *                     slot whose owner is dead becomes REISSUE
+ *   waiting           a blocking guard stands for "sleep on the semaphore,
+ *                     re-check under the lock": the semaphores carry no
+ *                     state, so only the words matter
+ *
+ * Checked (make model): no invalid end state (deadlock), every assertion:
+ * frames reach the sink in order, each exactly once, never more than S in
+ * flight, a fresh claim always finds its slot EMPTY.  To show the check can
+ * fail, make model also verifies two broken variants and demands errors:
+ * BUG_WINDOW (claims one frame beyond the window) and BUG_NO_REISSUE_WAKE
+ * (a producer asleep on a full window is not woken by a reissue).
+ */
+#define S 2
+#define N 4
+#define MAXDEATHS 2
+#define NOBODY 0
+#define ENC 100
+#define BRK 101
+
+#define EMPTY 0
+#define CLAIMED 1
+#define READY 2
+#define ENCODING 3
+#define REISSUE 4
+
+byte state[S];
+byte frame[S];
+byte owner[S];          /* incarnation id, NOBODY when none */
+byte next_claim = 0;
+byte next_encode = 0;
+byte pending = 0;       /* reissue_pending */
+bool alive[8];          /* by incarnation id */
+byte next_id = 1;
+byte deaths = 0;
+byte lock = NOBODY;
+bool lockdead = false;
+byte written[N];
+byte emitted = 0;
+
+inline repair() {
+	if
+	:: next_claim < N && state[next_claim % S] != EMPTY && frame[next_claim % S] == next_claim ->
+		next_claim++
+	:: else -> skip
+	fi
+}
+
+inline LOCK(who) {
+	atomic {
+		lock == NOBODY -> lock = who;
+		if
+		:: lockdead -> repair(); lockdead = false
+		:: else -> skip
+		fi
+	}
+}
+
+inline UNLOCK() { lock = NOBODY }
+
+/* SIGKILL, maybe, right here; the replacement starts over at `restart`. */
+inline DIE() {
+	if
+	:: deaths < MAXDEATHS ->
+		atomic {
+			deaths++;
+			alive[me] = false;
+			if
+			:: lock == me -> lock = NOBODY; lockdead = true
+			:: else -> skip
+			fi
+		}
+		goto restart
+	:: true -> skip
+	fi
+}
+
+proctype producer()
+{
+	byte me, f, s, e0;
+	bool found;
+
+restart:
+	atomic { me = next_id; next_id++; alive[me] = true }
+claim:
+	LOCK(me);
+	/* a frame taken back from a dead producer first */
+	found = false;
+	s = 0;
+	do
+	:: s < S && state[s] == REISSUE -> found = true; break
+	:: s < S && state[s] != REISSUE -> s++
+	:: s >= S -> break
+	od;
+	if
+	:: found ->
+		assert(frame[s] >= next_encode && frame[s] < next_claim && frame[s] % S == s);
+		owner[s] = me; state[s] = CLAIMED; pending--; f = frame[s];
+		UNLOCK();
+		goto render
+	:: else -> skip
+	fi;
+	if
+	:: next_claim >= N && next_encode >= N ->
+		UNLOCK();
+		goto quit
+#ifdef BUG_WINDOW
+	:: next_claim < N && next_claim - next_encode <= S ->   /* one too many */
+#else
+	:: next_claim < N && next_claim - next_encode < S ->
+#endif
+		f = next_claim;
+		s = f % S;
+		assert(state[s] == EMPTY);
+		DIE();
+		frame[s] = f; owner[s] = me; state[s] = CLAIMED;
+		DIE();                 /* inside the lock, before next_claim++ */
+		next_claim++;
+		UNLOCK()
+	:: else ->
+		/* window full, or all claimed but not all emitted: sleep until
+		 * the encoder moves on or a frame is reissued */
+		e0 = next_encode;
+		UNLOCK();
+#ifdef BUG_NO_REISSUE_WAKE
+		(next_encode != e0);   /* a reissued frame wakes nobody */
+#else
+		(next_encode != e0 || pending > 0);
+#endif
+		goto claim
+	fi;
+render:
+	DIE();                         /* between claim and publish */
+	LOCK(me);
+	if
+	:: state[s] == CLAIMED && owner[s] == me && frame[s] == f ->
+		DIE();                 /* inside the lock: length, not yet READY */
+		state[s] = READY
+	:: else -> skip                /* -ESTALE */
+	fi;
+	UNLOCK();
+	DIE();                         /* after publish */
+	goto claim;
+quit:
+	alive[me] = false
+}
+
+proctype encoder()
+{
+	byte e = 0;
+
+	do
+	:: e == N -> break
+	:: e < N ->
+		LOCK(ENC);
+		assert(next_encode == e);
+		assert(state[e % S] == EMPTY || frame[e % S] == e);
+		if
+		:: state[e % S] == READY ->
+			state[e % S] = ENCODING;
+			UNLOCK();
+			written[e]++;          /* the write(2) to the sink */
+			assert(written[e] == 1 && emitted == e);
+			emitted++;
+			LOCK(ENC);
+			state[e % S] = EMPTY; owner[e % S] = NOBODY;
+			next_encode = e + 1;
+			UNLOCK();
+			e++
+		:: else ->
+			UNLOCK();
+			(state[e % S] == READY)
+		fi
+	od
+}
+
+#define DEAD_CLAIM(s) (state[s] == CLAIMED && !alive[owner[s]])
+
+proctype broker()
+{
+	byte s;
+
+end:	do
+	:: (DEAD_CLAIM(0) || DEAD_CLAIM(1)) ->
+		LOCK(BRK);
+		s = 0;
+		do
+		:: s < S ->
+			if
+			:: DEAD_CLAIM(s) -> owner[s] = NOBODY; state[s] = REISSUE; pending++
+			:: else -> skip
+			fi;
+			s++
+		:: else -> break
+		od;
+		UNLOCK()
+	od
+}
+
+/* Bounded: never more than S frames in flight. */
+active proctype invariant()
+{
+end:	atomic { !(next_claim >= next_encode && next_claim - next_encode <= S) -> assert(false) }
+}
+
+init
+{
+	atomic {
+		run encoder();
+		run producer();
+		run producer();
+		run broker()
+	}
+	/* the render completes: every frame out once, in order */
+	(emitted == N);
+	assert(written[0] == 1 && written[1] == 1 && written[2] == 1 && written[3] == 1)
+}
