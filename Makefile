@@ -67,11 +67,23 @@ stress: all $(BIN)/fb-stress
 model:
 	model/run.sh
 
+# libFuzzer target (clang): the segment's header and words as hostile input.
+FUZZ_SECONDS ?= 300
+FUZZ_BIN := $(BUILD)/fuzz/fuzz_ring
+$(FUZZ_BIN): tests/fuzz_ring.c $(COMMON) $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ tests/fuzz_ring.c $(COMMON) -pthread -lrt
+
+fuzz: $(FUZZ_BIN)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz.sh $(FUZZ_BIN)
+
 deps:
 	@scripts/install-deps.sh
 
 check: deps
-	$(MAKE) all $(UNIT_TESTS) $(BIN)/fb-stress
+	$(MAKE) all $(UNIT_TESTS) $(BIN)/fb-stress $(FUZZ_BIN)
 	FB_SAN=$(SAN) tests/run.sh
 
 demo:
@@ -83,5 +95,5 @@ clean:
 	rm -rf $(BUILD) $(BIN)
 
 FORCE:
-.PHONY: all check deps demo clean stress model FORCE
+.PHONY: all check deps demo clean stress model fuzz FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -326,6 +326,10 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 			ring_unlock(seg);
 			return 1;
 		}
+		if (seg->nowait) {
+			ring_unlock(seg);
+			return -EAGAIN;
+		}
 		h->space_waiters++;
 		ring_unlock(seg);
 		sleep_on(&h->space, FB_WAIT_SLICE_MS);
@@ -400,6 +404,10 @@ int fb_ring_acquire(struct fb_seg *seg, uint64_t frame,
 			*length = m->length;
 			ring_unlock(seg);
 			return 0;
+		}
+		if (seg->nowait) {
+			ring_unlock(seg);
+			return -EAGAIN;
 		}
 		h->encoder_waiting = 1;
 		ring_unlock(seg);

@@ -33,7 +33,8 @@ struct fb_claim {
  * Producer: claim the next frame, sleeping while the window is full.
  * Returns 1 with *C filled, 0 when no frame is left to claim, -ECANCELED when
  * the render was aborted, -EPROTO when the segment's words are inconsistent
- * (the render is then aborted with a reason).
+ * (the render is then aborted with a reason), -EOWNERDEAD when the broker
+ * died, -EAGAIN instead of sleeping when SEG->nowait is set.
  */
 int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c);
 
@@ -46,7 +47,8 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 
 /*
  * Encoder: wait until FRAME (== the next frame to emit) is published, mark it
- * ENCODING and return its data and length.  Returns 0, -ECANCELED, -EPROTO.
+ * ENCODING and return its data and length.  Returns 0, -ECANCELED, -EPROTO,
+ * -EOWNERDEAD, or -EAGAIN instead of sleeping when SEG->nowait is set.
  */
 int fb_ring_acquire(struct fb_seg *seg, uint64_t frame,
 		    const unsigned char **data, uint64_t *length);

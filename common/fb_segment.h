@@ -146,6 +146,7 @@ struct fb_seg {
 	int32_t broker_pid; /* private copies, read once at registration */
 	uint64_t broker_start;
 	uint64_t broker_checked_ns; /* last liveness check */
+	int nowait; /* claim/acquire return -EAGAIN instead of sleeping */
 	struct fb_fault fault;
 	char name[FB_NAME_MAX + 1];
 };

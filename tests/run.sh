@@ -39,6 +39,10 @@ for t in tests/t_*.sh; do
 	count "$t"
 done
 
+echo "== fuzz (FUZZ_SECONDS=${FUZZ_SECONDS:-20})"
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} tests/fuzz.sh build/fuzz/fuzz_ring 2>&1 | tee "$log"
+count "fuzz"
+
 echo "== model (spin)"
 model/run.sh 2>&1 | tee "$log"
 count "model"
