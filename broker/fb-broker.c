@@ -120,17 +120,13 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 			o->name = optarg;
 			break;
 		case 'r':
-			if (fb_parse_u64(optarg, 0, 1 << 20, &v)) {
-				fb_err(PROG, "invalid --ready-fd '%s'", optarg);
+			if (fb_opt_u64(PROG, "ready-fd", optarg, 0, 1 << 20, &v))
 				return -1;
-			}
 			o->ready_fd = (int)v;
 			break;
 		case 't':
-			if (fb_parse_u64(optarg, 1, 86400, &v)) {
-				fb_err(PROG, "invalid --frame-timeout '%s': expected seconds 1..86400", optarg);
+			if (fb_opt_u64(PROG, "frame-timeout", optarg, 1, 86400, &v))
 				return -1;
-			}
 			o->frame_timeout_s = (uint32_t)v;
 			break;
 		case 'h':

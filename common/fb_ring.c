@@ -34,10 +34,8 @@ static void wake(sem_t *s, uint32_t n)
 		sem_post(s);
 }
 
-/* Sleep on S for at most MS milliseconds.  Wake-ups are hints, so a timeout
- * or a signal is as good as a post: the caller re-checks the words either
- * way. */
-static void sleep_on(sem_t *s, int ms)
+/* CLOCK_MONOTONIC, MS milliseconds from now: an absolute deadline. */
+static struct timespec deadline_in(int ms)
 {
 	struct timespec ts;
 
@@ -48,7 +46,17 @@ static void sleep_on(sem_t *s, int ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	(void)sem_clockwait(s, CLOCK_MONOTONIC, &ts);
+	return ts;
+}
+
+/* Sleep on S for at most MS milliseconds.  Wake-ups are hints, so a timeout
+ * or a signal is as good as a post: the caller re-checks the words either
+ * way.  0 if posted. */
+static int sleep_on(sem_t *s, int ms)
+{
+	struct timespec ts = deadline_in(ms);
+
+	return sem_clockwait(s, CLOCK_MONOTONIC, &ts);
 }
 
 /*
@@ -68,16 +76,21 @@ static void repair_words(struct fb_seg *seg)
 	}
 }
 
-static int ring_lock(struct fb_seg *seg)
+/* RC from a lock call: on EOWNERDEAD (the holder died inside a critical
+ * section) finish what it left half done and mark the mutex consistent. */
+static int locked(struct fb_seg *seg, int rc)
 {
-	int rc = pthread_mutex_lock(&seg->hdr->lock);
-
 	if (rc == EOWNERDEAD) {
 		repair_words(seg);
 		seg->hdr->lock_repairs++;
 		rc = pthread_mutex_consistent(&seg->hdr->lock);
 	}
 	return -rc;
+}
+
+static int ring_lock(struct fb_seg *seg)
+{
+	return locked(seg, pthread_mutex_lock(&seg->hdr->lock));
 }
 
 /*
@@ -88,23 +101,9 @@ static int ring_lock(struct fb_seg *seg)
  */
 static int ring_lock_for(struct fb_seg *seg, int ms)
 {
-	struct timespec ts;
-	int rc;
+	struct timespec ts = deadline_in(ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	rc = pthread_mutex_clocklock(&seg->hdr->lock, CLOCK_MONOTONIC, &ts);
-	if (rc == EOWNERDEAD) {
-		repair_words(seg);
-		seg->hdr->lock_repairs++;
-		rc = pthread_mutex_consistent(&seg->hdr->lock);
-	}
-	return -rc;
+	return locked(seg, pthread_mutex_clocklock(&seg->hdr->lock, CLOCK_MONOTONIC, &ts));
 }
 
 int32_t fb_ring_lock_owner(const struct fb_seg *seg)
@@ -473,18 +472,9 @@ bool fb_ring_abort(struct fb_seg *seg, const char *reason)
 
 int fb_ring_broker_wait(struct fb_seg *seg, int timeout_ms)
 {
-	struct timespec ts;
-
 	if (fb_ring_state(seg) != FB_SEG_RUNNING)
 		return 1;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return sem_clockwait(&seg->hdr->broker, CLOCK_MONOTONIC, &ts) == 0 ||
+	return sleep_on(&seg->hdr->broker, timeout_ms) == 0 ||
 	       fb_ring_state(seg) != FB_SEG_RUNNING;
 }
 

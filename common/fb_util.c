@@ -39,6 +39,16 @@ int fb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int fb_opt_u64(const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
+	       uint64_t *out)
+{
+	if (fb_parse_u64(arg, min, max, out) == 0)
+		return 0;
+	fb_err(prog, "invalid --%s '%s': expected an integer %llu..%llu", opt, arg,
+	       (unsigned long long)min, (unsigned long long)max);
+	return -1;
+}
+
 int fb_parse_size(const char *s, uint32_t max_side, uint32_t *w, uint32_t *h)
 {
 	char buf[64];
@@ -63,12 +73,13 @@ int fb_parse_size(const char *s, uint32_t max_side, uint32_t *w, uint32_t *h)
 	return 0;
 }
 
-int fb_write_all(int fd, const void *buf, size_t len)
+/* write(2) (OFF < 0) or pwrite(2) at OFF, until LEN bytes are out. */
+static int write_loop(int fd, const void *buf, size_t len, off_t off)
 {
 	const char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -77,27 +88,20 @@ int fb_write_all(int fd, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		if (off >= 0)
+			off += n;
 	}
 	return 0;
 }
 
+int fb_write_all(int fd, const void *buf, size_t len)
+{
+	return write_loop(fd, buf, len, -1);
+}
+
 int fb_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
+	return write_loop(fd, buf, len, off);
 }
 
 int fb_pread_all(int fd, void *buf, size_t len, off_t off)

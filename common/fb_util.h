@@ -28,6 +28,13 @@ void fb_err(const char *prog, const char *fmt, ...)
  */
 int fb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/*
+ * An integer option: parse ARG into [MIN, MAX], or print
+ * "PROG: invalid --OPT 'ARG': expected an integer MIN..MAX" and return -1.
+ */
+int fb_opt_u64(const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
+	       uint64_t *out);
+
 /* Parse "WxH" with each side in [1, max_side]. */
 int fb_parse_size(const char *s, uint32_t max_side, uint32_t *w, uint32_t *h);
 

@@ -101,31 +101,23 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 			o->output = optarg;
 			break;
 		case 't':
-			if (fb_parse_u64(optarg, 0, 3600 * 1000, &v)) {
-				fb_err(PROG, "invalid --attach-timeout '%s'", optarg);
+			if (fb_opt_u64(PROG, "attach-timeout", optarg, 0, 3600000, &v))
 				return -1;
-			}
 			o->attach_timeout_ms = (int)v;
 			break;
 		case 'j':
-			if (fb_parse_u64(optarg, 0, 3600 * 1000, &v)) {
-				fb_err(PROG, "invalid --jitter-ms '%s'", optarg);
+			if (fb_opt_u64(PROG, "jitter-ms", optarg, 0, 3600000, &v))
 				return -1;
-			}
 			o->jitter_ms = (int)v;
 			break;
 		case 'e':
-			if (fb_parse_u64(optarg, 1, 86400, &v)) {
-				fb_err(PROG, "invalid --encoder-timeout '%s': expected seconds 1..86400", optarg);
+			if (fb_opt_u64(PROG, "encoder-timeout", optarg, 1, 86400, &v))
 				return -1;
-			}
 			o->timeout_ms = (int)v * 1000;
 			break;
 		case 'f':
-			if (fb_parse_u64(optarg, 0, 1 << 20, &v)) {
-				fb_err(PROG, "invalid --fd '%s'", optarg);
+			if (fb_opt_u64(PROG, "fd", optarg, 0, 1 << 20, &v))
 				return -1;
-			}
 			o->seg_fd = (int)v;
 			break;
 		case 'h':

@@ -83,19 +83,14 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 		case 't':
 		case 'd':
 		case 'j':
-			if (fb_parse_u64(optarg, 0, 3600 * 1000, &v)) {
-				fb_err(PROG, "invalid --%s '%s': expected milliseconds 0..3600000",
-				       c == 't' ? "attach-timeout" : c == 'd' ? "delay-ms" : "jitter-ms",
-				       optarg);
+			if (fb_opt_u64(PROG, c == 't' ? "attach-timeout" : c == 'd' ? "delay-ms" : "jitter-ms",
+				       optarg, 0, 3600000, &v))
 				return -1;
-			}
 			*(c == 't' ? &o->attach_timeout_ms : c == 'd' ? &o->delay_ms : &o->jitter_ms) = (int)v;
 			break;
 		case 'f':
-			if (fb_parse_u64(optarg, 0, 1 << 20, &v)) {
-				fb_err(PROG, "invalid --fd '%s'", optarg);
+			if (fb_opt_u64(PROG, "fd", optarg, 0, 1 << 20, &v))
 				return -1;
-			}
 			o->seg_fd = (int)v;
 			break;
 		case 'h':
