@@ -122,6 +122,15 @@ static void ring_unlock(struct fb_seg *seg)
 	pthread_mutex_unlock(&seg->hdr->lock);
 }
 
+/* With the lock held: how many producers to wake so that every sleeper
+ * sees a change.  The count is segment input: bounded by the most processes
+ * that can be registered, or a scribbled value would have us post 2^32
+ * times.  +1: a producer between "waiters++" and sleeping counts too. */
+static uint32_t sleepers(const struct fb_header *h)
+{
+	return (h->space_waiters < FB_MAX_PROCS ? h->space_waiters : FB_MAX_PROCS) + 1;
+}
+
 /* With the lock held: move RUNNING to ABORTED, keeping the first reason
  * (*FIRST tells whether this call was it, if FIRST is not NULL).  Returns
  * how many producers to wake. */
@@ -136,8 +145,7 @@ static uint32_t abort_locked(struct fb_seg *seg, const char *reason, bool *first
 	}
 	if (first)
 		*first = was_running;
-	/* +1: a producer between "waiters++" and sleeping counts too. */
-	return h->space_waiters + 1;
+	return sleepers(h);
 }
 
 static void wake_all(struct fb_seg *seg, uint32_t producers)
@@ -444,7 +452,7 @@ void fb_ring_finish(struct fb_seg *seg)
 		if (atomic_load(&seg->hdr->state) == FB_SEG_RUNNING)
 			atomic_store_explicit(&seg->hdr->state, FB_SEG_DONE,
 					      memory_order_release);
-		n = seg->hdr->space_waiters + 1;
+		n = sleepers(seg->hdr);
 		ring_unlock(seg);
 	}
 	wake_all(seg, n);

@@ -7,6 +7,12 @@ set -u
 bin=${1:-build/fuzz/fuzz_ring}
 dir=$(dirname "$bin")
 mkdir -p "$dir/corpus"
+# Inputs that once found a bug run first, every time.
+if ! "$bin" -timeout=10 tests/fuzz_regress/* > "$dir/regress.log" 2>&1; then
+	tail -20 "$dir/regress.log"
+	echo "fuzz: 0 passed, 1 failed"
+	exit 1
+fi
 "$bin" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=10 -rss_limit_mb=2048 \
 	-artifact_prefix="$dir/" -print_final_stats=1 "$dir/corpus" > "$dir/fuzz.log" 2>&1
 rc=$?

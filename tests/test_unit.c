@@ -438,6 +438,20 @@ static void test_corrupt_length_aborts(void **state)
 	assert_int_equal(fb_ring_state(seg), FB_SEG_ABORTED);
 }
 
+/* Regression (found by make fuzz): a scribbled waiter count must not make
+ * an abort post the semaphore 2^32 times. */
+static void test_huge_waiter_count_abort_is_prompt(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+
+	seg->hdr->space_waiters = UINT32_MAX;
+	alarm(5); /* a hang fails the test instead of blocking the suite */
+	fb_ring_abort(seg, "scribbled waiters");
+	fb_ring_finish(seg);
+	alarm(0);
+	assert_int_equal(fb_ring_state(seg), FB_SEG_ABORTED);
+}
+
 static void test_corrupt_counters_abort(void **state)
 {
 	struct fb_seg *seg = ((struct fixture *)*state)->seg;
@@ -510,6 +524,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_slot_aborts, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_length_aborts, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_counters_abort, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_huge_waiter_count_abort_is_prompt, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_owner_death, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_death_mid_claim_not_reissued_twice, setup_s3_n5, teardown),
 	};
