@@ -11,6 +11,7 @@
 
 #include "fb_params.h"
 #include "fb_pixfmt.h"
+#include "fb_proc.h"
 #include "fb_ring.h"
 #include "fb_util.h"
 
@@ -452,6 +453,34 @@ static void test_huge_waiter_count_abort_is_prompt(void **state)
 	assert_int_equal(fb_ring_state(seg), FB_SEG_ABORTED);
 }
 
+/* Owner fields are input: a claim "owned" by an unrelated live process
+ * (pid 1) is never reissued — nobody may be robbed while possibly writing
+ * — but one owned by a pid that does not exist is taken back. */
+static void test_sweep_trusts_no_owner_field(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	struct fb_header *h = seg->hdr;
+	struct fb_reissue r[4];
+	struct fb_claim c0, c1;
+	uint64_t next;
+
+	assert_int_equal(fb_ring_claim(seg, &c0), 1);
+	assert_int_equal(fb_ring_claim(seg, &c1), 1);
+	h->slots[c0.slot].owner = 1; /* init: alive, never registered */
+	h->slots[c0.slot].owner_start = fb_proc_start_time(1);
+	h->slots[c1.slot].owner = 4194304 + 7; /* above any pid_max: dead */
+	assert_int_equal(fb_ring_sweep(seg, NULL, r, 4), 1);
+	assert_int_equal(r[0].frame, c1.frame);
+	assert_int_equal(h->slots[c1.slot].state, FB_SLOT_REISSUE);
+	assert_int_equal(h->slots[c0.slot].state, FB_SLOT_CLAIMED);
+	/* ...the live stranger's claim shows up as overdue instead. */
+	h->slots[c0.slot].claimed_ns = 0;
+	assert_int_equal(fb_ring_overdue(seg, 1000, r, 4, &next), 1);
+	assert_int_equal(r[0].owner, 1);
+	/* And our own publish of the reissued frame is refused (-ESTALE). */
+	assert_int_equal(fb_ring_publish(seg, &c1, seg->geom.frame_bytes), -ESTALE);
+}
+
 static void test_corrupt_counters_abort(void **state)
 {
 	struct fb_seg *seg = ((struct fixture *)*state)->seg;
@@ -525,6 +554,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_length_aborts, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_counters_abort, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_huge_waiter_count_abort_is_prompt, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_trusts_no_owner_field, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_owner_death, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_death_mid_claim_not_reissued_twice, setup_s3_n5, teardown),
 	};
