@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@
 
 #define PROG "fb-broker"
 #define FB_WATCHDOG_MS 1000
+#define FB_STUCK_WAITS 3 /* timed-out lock waits in a row before a running holder counts as stuck */
 
 struct broker_opts {
 	struct fb_params params;
@@ -52,6 +54,7 @@ struct broker_opts {
 struct watcher {
 	struct fb_seg *seg;
 	int efd;
+	atomic_int stop; /* private: the shared state word could be rewritten */
 };
 
 /* A registered worker the broker holds a pidfd on. */
@@ -68,6 +71,8 @@ struct broker {
 	struct watched w[FB_MAX_PROCS];
 	size_t nw;
 	bool retry; /* a call timed out on the ring lock: look again soon */
+	int32_t stuck_owner; /* who held the lock through the last timed-out wait */
+	unsigned stuck_count; /* ...and through how many in a row */
 	/* scratch space, here rather than on the stack: */
 	struct fb_proc_entry cur[FB_MAX_PROCS];
 	struct pollfd pfd[2 + FB_MAX_PROCS];
@@ -155,13 +160,12 @@ static void *watch_state(void *arg)
 	struct watcher *w = arg;
 	uint64_t one = 1;
 
-	for (;;) {
+	while (!atomic_load(&w->stop)) {
 		if (fb_ring_broker_wait(w->seg, 1000) &&
 		    write(w->efd, &one, sizeof(one)) < 0)
 			fb_err(PROG, "eventfd write: %s", strerror(errno));
-		if (fb_ring_state(w->seg) != FB_SEG_RUNNING)
-			return NULL;
 	}
+	return NULL;
 }
 
 static int signal_fd(sigset_t *set)
@@ -180,10 +184,16 @@ static int signal_fd(sigset_t *set)
  * pid after re-checking its start time. */
 static void kill_worker(struct watched *w)
 {
+	int rc = 0;
+
 	if (w->fd >= 0)
-		syscall(SYS_pidfd_send_signal, w->fd, SIGKILL, NULL, 0);
+		rc = (int)syscall(SYS_pidfd_send_signal, w->fd, SIGKILL, NULL, 0);
 	else if (fb_proc_alive(w->e.pid, w->e.start))
-		kill(w->e.pid, SIGKILL);
+		rc = kill(w->e.pid, SIGKILL);
+	if (rc < 0 && errno != ESRCH) {
+		fb_err(PROG, "cannot kill %d: %s; will retry", (int)w->e.pid, strerror(errno));
+		return;
+	}
 	w->killed = true;
 }
 
@@ -197,8 +207,22 @@ static void lock_stuck(struct broker *b)
 {
 	int32_t owner = fb_ring_lock_owner(b->seg);
 	char why[FB_REASON_MAX];
+	char st;
 
 	b->retry = true;
+	/* Only a holder that held it through the whole wait, and is stopped
+	 * — or has held it through FB_STUCK_WAITS waits in a row, far beyond
+	 * any preemption — is stuck.  A busy lock changing hands, or a holder
+	 * merely descheduled on an overloaded machine, is not. */
+	if (owner == 0 || owner != b->seg->lock_owner_before) {
+		b->stuck_count = 0;
+		return;
+	}
+	b->stuck_count = owner == b->stuck_owner ? b->stuck_count + 1 : 1;
+	b->stuck_owner = owner;
+	st = fb_proc_state(owner);
+	if (st != 'T' && st != 't' && b->stuck_count < FB_STUCK_WAITS)
+		return;
 	for (size_t j = 0; j < b->nw; j++) {
 		if (b->w[j].e.pid != owner)
 			continue;
@@ -210,8 +234,6 @@ static void lock_stuck(struct broker *b)
 		}
 		return;
 	}
-	if (owner == 0)
-		return; /* released meanwhile */
 	/* Not a worker of ours: nothing we may kill.  Stop the render. */
 	snprintf(why, sizeof(why), "ring lock held by pid %d, which is not a registered worker",
 		 (int)owner);
@@ -446,6 +468,15 @@ static int replace_stale(const char *name, const struct fb_geom *g, struct fb_se
 	     held.st_ino == now.st_ino;
 	if (fd2 >= 0)
 		close(fd2);
+	/* Judge again, now that nobody can be creating or replacing this very
+	 * object (creators hold its flock until it names them): it may be a
+	 * winner's fresh segment rather than the stale one we saw. */
+	if (rc) {
+		int32_t owner;
+		int alive = fb_seg_owner_alive_fd(fd, &owner);
+
+		rc = alive == 0 || alive == -EAGAIN;
+	}
 	if (!rc) {
 		close(fd);
 		return -EAGAIN;
@@ -539,6 +570,7 @@ int main(int argc, char **argv)
 		return FB_EXIT_RUNTIME;
 	}
 	w.seg = seg;
+	atomic_init(&w.stop, 0);
 	rc = pthread_create(&tid, NULL, watch_state, &w);
 	if (rc) {
 		fb_err(PROG, "pthread_create: %s", strerror(rc));
@@ -559,8 +591,8 @@ int main(int argc, char **argv)
 	 * their mapping until they exit) — unless it names another broker's
 	 * segment by now. */
 	fb_seg_unlink_mine(seg);
-	/* The state is no longer RUNNING: one post and the watcher returns. */
-	sem_post(&seg->hdr->broker);
+	atomic_store(&w.stop, 1);
+	sem_post(&seg->hdr->broker); /* or its 1 s timeout: either ends it */
 	pthread_join(tid, NULL);
 	for (size_t i = 0; i < b.nw; i++)
 		if (b.w[i].fd >= 0)

@@ -10,27 +10,35 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* Start time and state letter of PID from /proc/PID/stat; 0 if unreadable. */
-static uint64_t proc_stat(pid_t pid, char *state)
+/*
+ * Start time and state letter of PID from /proc/PID/stat.  0, -ESRCH if
+ * there is no such process, or another -errno: a failed read (out of
+ * descriptors, say) proves nothing about the process, and callers must
+ * not take it for a death.
+ */
+static int proc_stat(pid_t pid, uint64_t *start, char *state)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
 	ssize_t n;
 	int fd, field;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return errno == ENOENT ? -ESRCH : -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		int e = errno;
+
+		close(fd);
+		return e == ESRCH ? -ESRCH : -e; /* exited between open and read */
+	}
 	close(fd);
-	if (n <= 0)
-		return 0;
 	buf[n] = '\0';
 	/* comm (field 2) may hold spaces and parentheses: skip to the last ')'. */
 	p = strrchr(buf, ')');
 	if (!p || p[1] != ' ')
-		return 0;
+		return -EIO;
 	/* p+2 is field 3 (state); the start time is field 22. */
 	p += 2;
 	if (state)
@@ -40,19 +48,31 @@ static uint64_t proc_stat(pid_t pid, char *state)
 		if (p)
 			p++;
 	}
-	if (p)
-		start = strtoull(p, NULL, 10);
-	return start;
+	if (!p)
+		return -EIO;
+	*start = strtoull(p, NULL, 10);
+	return 0;
 }
 
 uint64_t fb_proc_start_time(pid_t pid)
 {
-	return proc_stat(pid, NULL);
+	uint64_t start = 0;
+
+	return proc_stat(pid, &start, NULL) == 0 ? start : 0;
+}
+
+char fb_proc_state(pid_t pid)
+{
+	uint64_t start;
+	char state = '?';
+
+	return proc_stat(pid, &start, &state) == 0 ? state : '?';
 }
 
 int fb_pidfd_open(pid_t pid, uint64_t start)
 {
-	int fd;
+	uint64_t now = 0;
+	int fd, rc;
 
 	if (pid <= 0)
 		return -ESRCH;
@@ -61,9 +81,10 @@ int fb_pidfd_open(pid_t pid, uint64_t start)
 		return -ENOSYS;
 	if (fd < 0)
 		return -errno;
-	if (fb_proc_start_time(pid) != start) {
+	rc = proc_stat(pid, &now, NULL);
+	if (rc || now != start) {
 		close(fd);
-		return -ESRCH;
+		return rc ? rc : -ESRCH; /* only a read start time that differs is "gone" */
 	}
 	return fd;
 }
@@ -78,9 +99,14 @@ int fb_proc_alive(pid_t pid, uint64_t start)
 	if (fd == -ENOSYS) {
 		/* No pidfds (old kernel, valgrind): /proc alone.  A zombie
 		 * keeps its stat line, so its state letter decides. */
-		if (pid <= 0 || proc_stat(pid, &state) != start)
+		uint64_t now = 0;
+
+		if (pid <= 0)
 			return 0;
-		return state != 'Z' && state != 'X';
+		rc = proc_stat(pid, &now, &state);
+		if (rc == -ESRCH || (rc == 0 && now != start))
+			return 0;
+		return rc != 0 || (state != 'Z' && state != 'X'); /* unreadable: alive */
 	}
 	if (fd < 0)
 		return fd == -ESRCH ? 0 : 1; /* unknown errors: assume alive */

@@ -12,6 +12,9 @@
 /* Start time of PID, or 0 if it does not exist (or /proc is unreadable). */
 uint64_t fb_proc_start_time(pid_t pid);
 
+/* PID's scheduler state letter ('R', 'S', 'T' stopped, 'Z', ...), or '?'. */
+char fb_proc_state(pid_t pid);
+
 /*
  * A pidfd for the process (PID, START), or -ESRCH if that process is gone
  * (including: the pid now names a different process).  Checking the start
@@ -23,7 +26,8 @@ uint64_t fb_proc_start_time(pid_t pid);
 int fb_pidfd_open(pid_t pid, uint64_t start);
 
 /* Is the process (PID, START) still alive (not yet exited)?  Works with or
- * without pidfds. */
+ * without pidfds.  When it cannot tell (a /proc read failed), it says yes:
+ * a live process taken for dead would have its frames handed to another. */
 int fb_proc_alive(pid_t pid, uint64_t start);
 
 #endif

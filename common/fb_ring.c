@@ -103,6 +103,7 @@ static int ring_lock_for(struct fb_seg *seg, int ms)
 {
 	struct timespec ts = deadline_in(ms);
 
+	seg->lock_owner_before = fb_ring_lock_owner(seg);
 	return locked(seg, pthread_mutex_clocklock(&seg->hdr->lock, CLOCK_MONOTONIC, &ts));
 }
 
@@ -480,10 +481,7 @@ bool fb_ring_abort(struct fb_seg *seg, const char *reason)
 
 int fb_ring_broker_wait(struct fb_seg *seg, int timeout_ms)
 {
-	if (fb_ring_state(seg) != FB_SEG_RUNNING)
-		return 1;
-	return sleep_on(&seg->hdr->broker, timeout_ms) == 0 ||
-	       fb_ring_state(seg) != FB_SEG_RUNNING;
+	return sleep_on(&seg->hdr->broker, timeout_ms) == 0;
 }
 
 int fb_ring_register(struct fb_seg *seg, uint32_t role)
@@ -586,6 +584,7 @@ struct suspect {
 	uint32_t slot;
 	int32_t owner;
 	uint64_t owner_start, generation;
+	bool dead;
 };
 
 ssize_t fb_ring_sweep(struct fb_seg *seg, const struct fb_proc_entry *dead,
@@ -608,7 +607,7 @@ ssize_t fb_ring_sweep(struct fb_seg *seg, const struct fb_proc_entry *dead,
 		const struct fb_slot_meta *m = &h->slots[s];
 
 		if (m->state == FB_SLOT_CLAIMED && !registered_producer(h, m->owner, m->owner_start))
-			sus[nsus++] = (struct suspect){ s, m->owner, m->owner_start, m->generation };
+			sus[nsus++] = (struct suspect){ s, m->owner, m->owner_start, m->generation, false };
 	}
 	ring_unlock(seg);
 	/* Outside the lock (this reads /proc): only a claim whose owner is
@@ -616,15 +615,14 @@ ssize_t fb_ring_sweep(struct fb_seg *seg, const struct fb_proc_entry *dead,
 	 * still write into.  Live unregistered owners are left to
 	 * fb_ring_overdue's deadline. */
 	for (size_t i = 0; i < nsus; i++)
-		if (fb_proc_alive(sus[i].owner, sus[i].owner_start))
-			sus[i].generation = 0; /* 0: never a claim's generation */
+		sus[i].dead = !fb_proc_alive(sus[i].owner, sus[i].owner_start);
 	if (nsus == 0 || (rc = ring_lock_for(seg, FB_BROKER_LOCK_MS)) != 0)
 		return rc ? rc : 0;
 	for (size_t i = 0; i < nsus; i++) {
 		struct fb_slot_meta *m = &h->slots[sus[i].slot];
 
 		/* Unchanged since we looked (same claim), and its owner dead. */
-		if (sus[i].generation == 0 || m->state != FB_SLOT_CLAIMED ||
+		if (!sus[i].dead || m->state != FB_SLOT_CLAIMED ||
 		    m->generation != sus[i].generation)
 			continue;
 		if (n < max) {

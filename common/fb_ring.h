@@ -74,8 +74,8 @@ uint32_t fb_ring_state(const struct fb_seg *seg);
 
 /*
  * Broker: sleep on the broker semaphore for at most TIMEOUT_MS.  Returns 1
- * if woken by a post (a registration, or a life-cycle change) or if the
- * render is no longer RUNNING, 0 on timeout.
+ * if woken by a post (a registration, or a life-cycle change: every change
+ * of the state word posts it), 0 on timeout.
  */
 int fb_ring_broker_wait(struct fb_seg *seg, int timeout_ms);
 
@@ -100,7 +100,9 @@ void fb_ring_unregister(struct fb_seg *seg);
 /* Broker: copy up to MAX registered entries into OUT; returns the count. */
 ssize_t fb_ring_procs(struct fb_seg *seg, struct fb_proc_entry *out, size_t max);
 
-/* The pid holding the ring lock right now, or 0. */
+/* The pid holding the ring lock right now, or 0.  After a broker-side call
+ * returned -ETIMEDOUT, SEG->lock_owner_before is who held it when the wait
+ * began: the same pid means it held the lock throughout. */
 int32_t fb_ring_lock_owner(const struct fb_seg *seg);
 
 /* A frame taken back from a producer. */

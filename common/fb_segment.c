@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -210,6 +211,10 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
+	/* Held until the object names us (closing fd releases it): a broker
+	 * deciding whether an identity-less object is abandoned takes this
+	 * lock first, so it can never mistake us for abandoned. */
+	flock(fd, LOCK_EX);
 	rc = write_identity(fd, g);
 	if (rc)
 		goto fail;
@@ -350,20 +355,27 @@ int fb_seg_attach_wait(const char *name, int fd, int timeout_ms, struct fb_seg *
 
 int fb_seg_owner_alive(const char *name, int32_t *pid)
 {
-	struct fb_header copy;
-	struct stat st;
 	int fd, rc;
 
 	*pid = 0;
 	fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < sizeof(copy)) {
-		close(fd);
-		return -EAGAIN; /* a creator between shm_open and its first write */
-	}
-	rc = fb_pread_all(fd, &copy, sizeof(copy), 0);
+	rc = fb_seg_owner_alive_fd(fd, pid);
 	close(fd);
+	return rc;
+}
+
+int fb_seg_owner_alive_fd(int fd, int32_t *pid)
+{
+	struct fb_header copy;
+	struct stat st;
+	int rc;
+
+	*pid = 0;
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < sizeof(copy))
+		return -EAGAIN; /* a creator between shm_open and its first write */
+	rc = fb_pread_all(fd, &copy, sizeof(copy), 0);
 	if (rc || copy.magic != FB_MAGIC || copy.abi_version != FB_ABI_VERSION ||
 	    copy.header_size != sizeof(copy))
 		return -EPROTO;

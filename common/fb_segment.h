@@ -147,6 +147,7 @@ struct fb_seg {
 	uint64_t broker_start;
 	uint64_t broker_checked_ns; /* last liveness check */
 	int nowait; /* claim/acquire return -EAGAIN instead of sleeping */
+	int32_t lock_owner_before; /* lock holder when a timed lock wait began */
 	struct fb_fault fault;
 	char name[FB_NAME_MAX + 1];
 };
@@ -200,6 +201,9 @@ void fb_seg_detach(struct fb_seg *seg);
  * is not a segment of this framebroker version; -errno if unreadable.
  */
 int fb_seg_owner_alive(const char *name, int32_t *pid);
+
+/* The same, for an object already open as FD. */
+int fb_seg_owner_alive_fd(int fd, int32_t *pid);
 
 /* Unlink NAME only if it was created by broker BROKER_PID (a launcher's
  * backstop must not remove a segment somebody else reused the name for).

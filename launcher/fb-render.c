@@ -77,6 +77,7 @@ struct render {
 	bool stopping; /* shutdown started */
 	uint64_t stop_deadline;
 	bool encoder_ok;
+	bool aborted; /* the broker reported the render aborted (its cause was printed) */
 };
 
 static void usage(FILE *out)
@@ -418,6 +419,15 @@ static void child_exited(struct render *r, struct child *k, int status)
 	k->running = false;
 	if (k->role == ROLE_ENCODER && code == FB_EXIT_OK)
 		r->encoder_ok = true;
+	if (k->role == ROLE_BROKER && code == FB_EXIT_ABORTED && !r->stopping) {
+		/* The render was aborted; workers normally see it and leave.
+		 * One stuck on the ring lock would not: arm the deadline that
+		 * ends in a SIGKILL of the group. */
+		r->stopping = true;
+		r->aborted = true;
+		r->stop_deadline = fb_now_ns() + (uint64_t)STOP_GRACE_MS * 1000000ull;
+		return;
+	}
 	if (r->stopping || code == FB_EXIT_OK || code == FB_EXIT_ABORTED)
 		return;
 	if (k->role == ROLE_PRODUCER && WIFSIGNALED(status)) {
@@ -688,7 +698,8 @@ int main(int argc, char **argv)
 	if (r.failed)
 		return FB_EXIT_RUNTIME;
 	if (!r.encoder_ok) {
-		fb_err(PROG, "render ended before the encoder finished");
+		if (!r.aborted)
+			fb_err(PROG, "render ended before the encoder finished");
 		return FB_EXIT_RUNTIME;
 	}
 	return FB_EXIT_OK;

@@ -190,6 +190,26 @@ check "name of a broker killed mid-creation is reusable (left behind: $existed; 
 	'[ $rc -eq 0 ] && { [ $existed = no ] || grep -q "replaced stale segment /$TID-big" "$TMP/err"; }'
 check_clean "broker killed mid-creation"
 
+# --- two brokers racing to replace one abandoned segment: one wins --------
+wins=0
+for i in 1 2 3 4 5 6; do
+	: > /dev/shm/$TID-race   # an object with no identity: "abandoned"
+	fb-broker --name /$TID-race --frames 5 --size 16x16 2> /dev/null &
+	a=$!
+	sleep 0.00$i
+	fb-broker --name /$TID-race --frames 5 --size 16x16 2> /dev/null &
+	b=$!
+	sleep 1.5
+	alive=0
+	for p in $a $b; do kill -0 $p 2> /dev/null && alive=$((alive + 1)); done
+	[ $alive -eq 1 ] && wins=$((wins + 1))
+	kill -TERM $a $b 2> /dev/null
+	{ wait $a $b; } 2> /dev/null
+	rm -f /dev/shm/$TID-race
+done
+check "two brokers racing for an abandoned name: exactly one runs ($wins of 6 rounds)" [ $wins -eq 6 ]
+check_clean "broker race"
+
 # --- attaching by name while the broker is still reserving memory --------
 fb-producer --name /$TID-early --attach-timeout 10000 2> "$TMP/err.early" &
 ppid=$!
