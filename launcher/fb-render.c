@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -271,6 +272,7 @@ static const char *output_unwritable(const char *output)
 static int preflight(const struct render_opts *o, const struct fb_geom *g)
 {
 	const char *why;
+	struct rlimit rl;
 	struct stat st;
 
 	if (strncmp(o->source, "raw:", 4) == 0) {
@@ -296,6 +298,14 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 	why = output_unwritable(o->output);
 	if (why) {
 		fb_err(PROG, "cannot write output %s: %s", o->output, why);
+		return FB_EXIT_USAGE;
+	}
+	/* The broker holds a pidfd per worker (it raises its soft limit to
+	 * the hard one): refuse a worker count it could not watch. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < (rlim_t)o->workers + 32) {
+		fb_err(PROG, "--workers %u needs about %u descriptors in fb-broker; the hard limit is %llu (ulimit -Hn)",
+		       o->workers, o->workers + 32, (unsigned long long)rl.rlim_max);
 		return FB_EXIT_USAGE;
 	}
 	if (fb_fault_parse(getenv("FB_FAULT"), 0, &(struct fb_fault){ 0 })) {

@@ -46,6 +46,8 @@ expect 2 "not a regular file" "raw source is a directory" -- fb-render --source 
 OUT=/nonexistent/dir/out.mp4 expect 2 "cannot write output /nonexistent/dir/out.mp4" \
 	"unwritable output path" -- fb-render
 OUT=$TMP expect 2 "is a directory" "output is a directory" -- fb-render
+expect 2 "needs about 532 descriptors" "more workers than descriptors" \
+	-- bash -c 'ulimit -n 256; exec "$0" --workers 500 "$@"' "$BIN/fb-render"
 expect 2 "make no sense with --sink raw" "ffmpeg options with raw sink" \
 	-- fb-render --sink raw -- -c:v ffv1
 
