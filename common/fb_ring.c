@@ -213,6 +213,18 @@ static int broker_lost_locked(struct fb_seg *seg)
 	return -EOWNERDEAD;
 }
 
+/* With the lock held: write our ownership into M — every word but state,
+ * which the caller stores last (a death in between leaves the slot as it
+ * was for everyone else). */
+static void own_slot(struct fb_seg *seg, struct fb_slot_meta *m)
+{
+	m->owner = seg->pid;
+	m->owner_start = seg->start;
+	m->length = 0;
+	m->generation++;
+	m->claimed_ns = fb_now_ns();
+}
+
 /* Fill C from slot S, which the caller just marked CLAIMED. */
 static void take_slot(struct fb_seg *seg, uint32_t s, struct fb_claim *c)
 {
@@ -286,11 +298,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 			if (s >= 0) {
 				struct fb_slot_meta *m = &h->slots[s];
 
-				m->owner = seg->pid;
-				m->owner_start = seg->start;
-				m->length = 0;
-				m->generation++;
-				m->claimed_ns = fb_now_ns();
+				own_slot(seg, m);
 				m->state = FB_SLOT_CLAIMED;
 				h->reissue_pending--;
 				take_slot(seg, (uint32_t)s, c);
@@ -322,11 +330,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 				return corrupt_locked(seg, "slot in the claim window is not empty");
 			fb_fault_point(seg, FB_STEP_BEFORE_CLAIM, f);
 			m->frame = f;
-			m->owner = seg->pid;
-			m->owner_start = seg->start;
-			m->length = 0;
-			m->generation++;
-			m->claimed_ns = fb_now_ns();
+			own_slot(seg, m);
 			m->state = FB_SLOT_CLAIMED;
 			fb_fault_point(seg, FB_STEP_CLAIM, f);
 			h->next_claim = f + 1;
