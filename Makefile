@@ -18,7 +18,8 @@ endif
 BUILD   := build
 BIN     := bin
 COMMON  := common/fb_util.c common/fb_pixfmt.c common/fb_segment.c common/fb_ring.c \
-           common/fb_params.c common/fb_proc.c common/fb_fault.c
+           common/fb_params.c common/fb_proc.c common/fb_fault.c \
+           common/fb_source.c common/fb_spin.c
 COMMON_OBJ := $(COMMON:%.c=$(BUILD)/%.o)
 
 PROGS   := $(BIN)/fb-broker $(BIN)/fb-producer $(BIN)/fb-encoder $(BIN)/fb-render
@@ -40,7 +41,8 @@ $(BUILD)/libfbcommon.a: $(COMMON_OBJ)
 
 $(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(BUILD)/libfbcommon.a
 $(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o $(BUILD)/libfbcommon.a
-$(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/libfbcommon.a
+$(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/sink.o \
+		$(BUILD)/libfbcommon.a
 $(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/spawn.o $(BUILD)/libfbcommon.a
 
 $(PROGS):

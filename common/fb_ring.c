@@ -88,8 +88,27 @@ static int locked(struct fb_seg *seg, int rc)
 	return -rc;
 }
 
+/*
+ * Critical sections are a few dozen instructions, so a lock that is busy is
+ * almost always free again within a few hundred nanoseconds.  A robust
+ * mutex does not spin by itself: contended, it goes straight to the kernel
+ * (a futex wait, and a futex wake at the holder's unlock), which at small
+ * frames cost more than the frame.  So try a little first, where another
+ * CPU can be running the holder.
+ */
+#define LOCK_SPIN_TRIES 200
+
 static int ring_lock(struct fb_seg *seg)
 {
+	if (fb_spin_enabled(&seg->spin)) {
+		for (int i = 0; i < LOCK_SPIN_TRIES; i++) {
+			int rc = pthread_mutex_trylock(&seg->hdr->lock);
+
+			if (rc != EBUSY)
+				return locked(seg, rc);
+			fb_cpu_relax();
+		}
+	}
 	return locked(seg, pthread_mutex_lock(&seg->hdr->lock));
 }
 
@@ -257,6 +276,30 @@ static int find_reissue(struct fb_seg *seg)
 	return best;
 }
 
+/*
+ * Spin hints (fb_spin.h): lock-free peeks at words the lock guards.  A torn
+ * or stale answer costs at most a wasted lock round trip or a sleep, because
+ * the caller decides under the lock; __atomic loads only keep the compiler
+ * from hoisting the reads out of the spin loop.
+ */
+static uint64_t peek64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* Producer: might a claim succeed now? */
+static bool claim_may_succeed(const void *arg)
+{
+	const struct fb_seg *seg = arg;
+	const struct fb_header *h = seg->hdr;
+	uint64_t claim = peek64(&h->next_claim), encode = peek64(&h->next_encode);
+
+	return atomic_load_explicit(&h->state, memory_order_relaxed) != FB_SEG_RUNNING ||
+	       __atomic_load_n(&h->reissue_pending, __ATOMIC_RELAXED) != 0 ||
+	       encode >= seg->geom.total_frames ||
+	       (claim < seg->geom.total_frames && claim - encode < seg->geom.slot_count);
+}
+
 uint32_t fb_ring_state(const struct fb_seg *seg)
 {
 	return atomic_load_explicit(&seg->hdr->state, memory_order_acquire);
@@ -266,7 +309,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 {
 	struct fb_header *h = seg->hdr;
 	const struct fb_geom *g = &seg->geom;
-	bool slept = false;
+	bool slept = false, spun = false;
 	int rc;
 
 	for (;;) {
@@ -342,6 +385,14 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 			ring_unlock(seg);
 			return -EAGAIN;
 		}
+		/* One spin per wait, then sleep: the encoder usually frees a
+		 * slot within microseconds, far sooner than a futex round trip. */
+		if (!spun) {
+			ring_unlock(seg);
+			spun = true;
+			fb_spin_until(&seg->spin, claim_may_succeed, seg);
+			continue;
+		}
 		h->space_waiters++;
 		ring_unlock(seg);
 		sleep_on(&h->space, FB_WAIT_SLICE_MS);
@@ -374,7 +425,7 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 	m->length = length;
 	fb_fault_point(seg, FB_STEP_PUBLISH, c->frame);
 	m->state = FB_SLOT_READY;
-	wake_encoder = h->encoder_waiting && c->frame == h->next_encode;
+	wake_encoder = h->encoder_waiting && c->frame == h->encoder_wants;
 	if (wake_encoder)
 		h->encoder_waiting = 0;
 	ring_unlock(seg);
@@ -383,16 +434,83 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 	return 0;
 }
 
-int fb_ring_acquire(struct fb_seg *seg, uint64_t frame,
-		    const unsigned char **data, uint64_t *length)
+/* With the lock held: may the encoder take FRAME now?  It holds (ENCODING)
+ * every frame in [next_encode, FRAME), so FRAME lies in the window and, if
+ * it is not the first, the frame before it must be one of ours. */
+static const char *take_check(struct fb_seg *seg, uint64_t frame)
+{
+	const struct fb_header *h = seg->hdr;
+	const struct fb_geom *g = &seg->geom;
+	const struct fb_slot_meta *prev = &h->slots[(frame - 1) % g->slot_count];
+	const struct fb_slot_meta *m = &h->slots[frame % g->slot_count];
+
+	if (!counters_ok(seg) || frame < h->next_encode || frame - h->next_encode >= g->slot_count)
+		return "encode counter moved under the encoder";
+	if (frame > h->next_encode && (prev->state != FB_SLOT_ENCODING || prev->frame != frame - 1))
+		return "a frame the encoder holds changed under it";
+	/* The window guarantees the slot holds FRAME or nothing. */
+	if (m->state != FB_SLOT_EMPTY && m->frame != frame)
+		return "slot holds a frame outside the window";
+	return NULL;
+}
+
+/* With the lock held: mark FRAME (READY, checked) ENCODING into *OUT. */
+static void take_frame(struct fb_seg *seg, uint64_t frame, struct fb_frame_ref *out)
+{
+	uint32_t s = (uint32_t)(frame % seg->geom.slot_count);
+	struct fb_slot_meta *m = &seg->hdr->slots[s];
+
+	m->state = FB_SLOT_ENCODING;
+	out->frame = frame;
+	out->data = fb_seg_slot(seg, s);
+	out->length = m->length;
+}
+
+/* With the lock held: is FRAME's slot READY with a valid length?  -1 when
+ * its length is corrupt. */
+static int frame_ready(const struct fb_seg *seg, uint64_t frame)
+{
+	const struct fb_slot_meta *m = &seg->hdr->slots[frame % seg->geom.slot_count];
+
+	if (m->state != FB_SLOT_READY || m->frame != frame)
+		return 0;
+	return m->length == seg->geom.frame_bytes ? 1 : -1;
+}
+
+/* Encoder spin hint: the frame it waits for, and where. */
+struct want {
+	const struct fb_seg *seg;
+	uint64_t frame;
+};
+
+/* Encoder: might its next frame be ready now? */
+static bool frame_may_be_ready(const void *arg)
+{
+	const struct want *w = arg;
+	const struct fb_header *h = w->seg->hdr;
+	const struct fb_slot_meta *m = &h->slots[w->frame % w->seg->geom.slot_count];
+
+	return atomic_load_explicit(&h->state, memory_order_relaxed) != FB_SEG_RUNNING ||
+	       __atomic_load_n(&m->state, __ATOMIC_RELAXED) == FB_SLOT_READY;
+}
+
+int fb_ring_acquire(struct fb_seg *seg, uint64_t frame, struct fb_frame_ref *out,
+		    uint32_t max, int wait_ms)
 {
 	struct fb_header *h = seg->hdr;
 	const struct fb_geom *g = &seg->geom;
-	uint32_t s = (uint32_t)(frame % g->slot_count);
-	struct fb_slot_meta *m = &h->slots[s];
-	int rc;
+	struct want w = { seg, frame };
+	uint64_t give_up = wait_ms < 0 ? UINT64_MAX : fb_now_ns() + (uint64_t)wait_ms * 1000000ull;
+	bool spun = false;
+	const char *bad;
+	int rc, ready;
 
+	if (max == 0 || frame >= g->total_frames)
+		return -EINVAL;
 	for (;;) {
+		uint64_t now;
+		uint32_t n = 0;
+
 		rc = ring_lock(seg);
 		if (rc)
 			return rc;
@@ -402,50 +520,73 @@ int fb_ring_acquire(struct fb_seg *seg, uint64_t frame,
 		}
 		if (broker_lost(seg))
 			return broker_lost_locked(seg);
-		/* Only the encoder moves next_encode, so it must be FRAME. */
-		if (!counters_ok(seg) || h->next_encode != frame)
-			return corrupt_locked(seg, "encode counter moved under the encoder");
-		/* The window guarantees slot s holds frame FRAME or nothing. */
-		if (m->state != FB_SLOT_EMPTY && m->frame != frame)
-			return corrupt_locked(seg, "slot holds a frame outside the window");
-		if (m->state == FB_SLOT_READY) {
-			if (m->length != g->frame_bytes)
+		bad = take_check(seg, frame);
+		if (bad)
+			return corrupt_locked(seg, bad);
+		/* FRAME, then as many after it as are READY already: one lock
+		 * round trip and one sink call for a whole run of frames. */
+		while (n < max && frame + n < g->total_frames &&
+		       frame + n - h->next_encode < g->slot_count &&
+		       (ready = frame_ready(seg, frame + n)) != 0) {
+			if (ready < 0)
 				return corrupt_locked(seg, "published length is not the frame size");
-			m->state = FB_SLOT_ENCODING;
-			*data = fb_seg_slot(seg, s);
-			*length = m->length;
-			ring_unlock(seg);
-			return 0;
+			take_frame(seg, frame + n, &out[n]);
+			n++;
 		}
-		if (seg->nowait) {
+		if (n > 0) {
+			ring_unlock(seg);
+			return (int)n;
+		}
+		now = fb_now_ns();
+		if (seg->nowait || now >= give_up) {
 			ring_unlock(seg);
 			return -EAGAIN;
 		}
+		if (!spun) {
+			ring_unlock(seg);
+			spun = true;
+			fb_spin_until(&seg->spin, frame_may_be_ready, &w);
+			continue;
+		}
 		h->encoder_waiting = 1;
+		h->encoder_wants = frame;
 		ring_unlock(seg);
-		sleep_on(&h->filled, FB_WAIT_SLICE_MS);
+		sleep_on(&h->filled, give_up - now < FB_WAIT_SLICE_MS * 1000000ull ?
+			 (int)((give_up - now + 999999) / 1000000) : FB_WAIT_SLICE_MS);
 	}
 }
 
-int fb_ring_release(struct fb_seg *seg, uint64_t frame)
+int fb_ring_release(struct fb_seg *seg, uint64_t frame, uint32_t n)
 {
 	struct fb_header *h = seg->hdr;
-	struct fb_slot_meta *m = &h->slots[frame % seg->geom.slot_count];
-	bool wake_producer;
+	const struct fb_geom *g = &seg->geom;
+	uint32_t wake_n;
 	int rc;
 
+	if (n == 0 || n > g->slot_count)
+		return -EINVAL;
 	rc = ring_lock(seg);
 	if (rc)
 		return rc;
-	if (m->state != FB_SLOT_ENCODING || m->frame != frame || h->next_encode != frame)
+	if (h->next_encode != frame)
 		return corrupt_locked(seg, "released slot was not being encoded");
-	m->owner = 0;
-	m->state = FB_SLOT_EMPTY;
-	h->next_encode = frame + 1;
-	wake_producer = h->space_waiters > 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct fb_slot_meta *m = &h->slots[(frame + i) % g->slot_count];
+
+		if (m->state != FB_SLOT_ENCODING || m->frame != frame + i)
+			return corrupt_locked(seg, "released slot was not being encoded");
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct fb_slot_meta *m = &h->slots[(frame + i) % g->slot_count];
+
+		m->owner = 0;
+		m->state = FB_SLOT_EMPTY;
+	}
+	h->next_encode = frame + n;
+	/* One producer per freed slot, at most as many as sleep. */
+	wake_n = h->space_waiters < n ? h->space_waiters : n;
 	ring_unlock(seg);
-	if (wake_producer)
-		sem_post(&h->space);
+	wake(&h->space, wake_n);
 	return 0;
 }
 

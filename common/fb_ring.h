@@ -45,16 +45,31 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c);
  */
 int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t length);
 
-/*
- * Encoder: wait until FRAME (== the next frame to emit) is published, mark it
- * ENCODING and return its data and length.  Returns 0, -ECANCELED, -EPROTO,
- * -EOWNERDEAD, or -EAGAIN instead of sleeping when SEG->nowait is set.
- */
-int fb_ring_acquire(struct fb_seg *seg, uint64_t frame,
-		    const unsigned char **data, uint64_t *length);
+/* A frame the encoder holds: its slot's data, valid until released. */
+struct fb_frame_ref {
+	uint64_t frame;
+	const unsigned char *data;
+	uint64_t length;
+};
 
-/* Encoder: FRAME's bytes are out; free its slot and wake a producer. */
-int fb_ring_release(struct fb_seg *seg, uint64_t frame);
+/*
+ * Encoder: take FRAME as soon as it is published, plus up to MAX-1 frames
+ * after it that are published already, marking them ENCODING; OUT[0..n)
+ * describes them.  FRAME is the first frame the encoder does not hold yet:
+ * it holds every frame from next_encode up to FRAME (taken, not released),
+ * so it may keep frames while a sink still reads them (vmsplice) and take
+ * the next ones.  Waits at most WAIT_MS (< 0: as long as it takes).
+ * Returns n >= 1, -EAGAIN (the wait ran out, or SEG->nowait), -ECANCELED,
+ * -EPROTO, -EOWNERDEAD, or -EINVAL (MAX 0 or FRAME past the end).
+ */
+int fb_ring_acquire(struct fb_seg *seg, uint64_t frame, struct fb_frame_ref *out,
+		    uint32_t max, int wait_ms);
+
+/*
+ * Encoder: the N oldest frames it holds, FRAME (== next_encode) onwards,
+ * are out of the slots: free the slots and wake a producer per slot.
+ */
+int fb_ring_release(struct fb_seg *seg, uint64_t frame, uint32_t n);
 
 /* Encoder: every frame is out and the sink closed cleanly. */
 void fb_ring_finish(struct fb_seg *seg);

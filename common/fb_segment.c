@@ -177,6 +177,7 @@ static struct fb_seg *seg_new(const char *name, void *map, const struct fb_geom 
 	seg->geom = *g;
 	seg->pid = (int32_t)getpid();
 	seg->broker_fd = -1;
+	fb_spin_init(&seg->spin);
 	snprintf(seg->name, sizeof(seg->name), "%s", name);
 	return seg;
 }

@@ -21,6 +21,8 @@
 #ifndef FB_SEGMENT_H
 #define FB_SEGMENT_H
 
+#include "fb_spin.h"
+
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -29,7 +31,7 @@
 #include <sys/types.h>
 
 #define FB_MAGIC 0x474e495242524246ull /* "FBRBRING" little-endian */
-#define FB_ABI_VERSION 2u
+#define FB_ABI_VERSION 3u
 #define FB_MAX_SLOTS 256u
 #define FB_MAX_SIDE 16384u
 #define FB_MAX_FPS 1000u
@@ -105,6 +107,7 @@ struct fb_header {
 	uint64_t next_encode; /* next frame the encoder emits */
 	uint32_t space_waiters;   /* producers asleep (or about to be) on space */
 	uint32_t encoder_waiting; /* encoder asleep (or about to be) on filled */
+	uint64_t encoder_wants;   /* ...for this frame: its publish posts filled */
 	uint64_t lock_repairs;    /* times a holder died holding the lock */
 	uint64_t reissued;        /* frames taken back from dead or hung producers */
 	uint32_t reissue_pending; /* slots in state REISSUE */
@@ -148,6 +151,7 @@ struct fb_seg {
 	uint64_t broker_checked_ns; /* last liveness check */
 	int nowait; /* claim/acquire return -EAGAIN instead of sleeping */
 	int32_t lock_owner_before; /* lock holder when a timed lock wait began */
+	struct fb_spin spin; /* this process's adaptive spin budget (fb_spin.h) */
 	struct fb_fault fault;
 	char name[FB_NAME_MAX + 1];
 };

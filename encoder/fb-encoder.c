@@ -1,15 +1,18 @@
 /*
  * fb-encoder — drains the ring strictly in frame order into a sink: an
- * ffmpeg child's stdin, or a raw file (or stdout).  Each frame is written
- * straight from its slot; the slot is released only after write(2) returned,
- * i.e. after the kernel copied the bytes, so a producer can reuse it at once.
- * A slow sink blocks write(2), which stops releases, which blocks producers:
- * that chain is the whole back-pressure mechanism.
+ * ffmpeg child's stdin, or a raw file (or stdout).  Frames go out straight
+ * from their slots, a run of published frames per call (sink.h): copied by
+ * writev, or — into ffmpeg, for large frames — spliced by reference with
+ * vmsplice.  A slot is released only once its bytes are out of it: when
+ * writev returned (the kernel copied them), or when ffmpeg has read them
+ * (splice).  A slow sink stops releases, which blocks producers: that chain
+ * is the whole back-pressure mechanism.
  */
 #include "fb_fault.h"
 #include "fb_ring.h"
 #include "fb_util.h"
 #include "ffmpeg_sink.h"
+#include "sink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,13 +37,18 @@ struct encoder_opts {
 	int n_ff_opts;
 };
 
+/* Frames taken per acquire: one lock round trip and one sink call each. */
+#define BATCH_MAX 64
+
+/* While the encoder holds frames ffmpeg has not read yet, it waits for new
+ * ones at most this long before looking whether it can free the old ones. */
+#define HOLD_WAIT_MS 1
+
 /* Where frames go: a raw fd, or ffmpeg's stdin. */
-struct sink {
+struct output {
 	int fd;
 	struct ffmpeg_sink ff; /* ff.pid > 0: ffmpeg */
-	int timeout_ms;
-	int jitter_ms;
-	unsigned int seed;
+	struct sink k;
 };
 
 static void usage(FILE *out)
@@ -144,99 +152,133 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 	return 0;
 }
 
-/* Open the sink.  0, or -1 with the message printed. */
-static int open_sink(const struct encoder_opts *o, const struct fb_seg *seg, struct sink *k)
+/* vmsplice into ffmpeg's pipe, unless the frames are small or the user
+ * turned it off (FB_VMSPLICE=0, for measuring what it buys). */
+static bool want_splice(const struct fb_seg *seg)
+{
+	const char *env = getenv("FB_VMSPLICE");
+
+	return seg->geom.frame_bytes >= SINK_SPLICE_MIN && !(env && strcmp(env, "0") == 0);
+}
+
+/* Open the output.  0, or -1 with the message printed. */
+static int open_output(const struct encoder_opts *o, const struct fb_seg *seg, struct output *out)
 {
 	int rc;
 
-	k->ff.pid = -1;
-	k->timeout_ms = o->timeout_ms;
-	k->jitter_ms = o->jitter_ms;
-	k->seed = (unsigned int)getpid();
+	out->ff.pid = -1;
+	out->fd = -1;
 	if (o->raw) {
 		if (strcmp(o->output, "-") == 0) {
-			k->fd = STDOUT_FILENO;
-			return 0;
+			out->fd = STDOUT_FILENO;
+		} else {
+			out->fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (out->fd < 0) {
+				fb_err(PROG, "cannot open output %s: %s", o->output, strerror(errno));
+				return -1;
+			}
 		}
-		k->fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (k->fd < 0)
-			fb_err(PROG, "cannot open output %s: %s", o->output, strerror(errno));
-		return k->fd < 0 ? -1 : 0;
+	} else {
+		rc = ffmpeg_sink_start(&out->ff, &seg->geom, o->ff_opts, o->n_ff_opts, o->output);
+		if (rc == -ENOENT) {
+			fb_err(PROG, "ffmpeg not found on PATH");
+			return -1;
+		}
+		if (rc) {
+			fb_err(PROG, "cannot start ffmpeg: %s", strerror(-rc));
+			return -1;
+		}
+		out->fd = out->ff.in_fd;
 	}
-	rc = ffmpeg_sink_start(&k->ff, &seg->geom, o->ff_opts, o->n_ff_opts, o->output);
-	if (rc == -ENOENT) {
-		fb_err(PROG, "ffmpeg not found on PATH");
-		return -1;
-	}
+	rc = sink_init(&out->k, out->fd, out->ff.pid > 0 && want_splice(seg), seg->geom.slot_count,
+		       o->timeout_ms, seg->broker_fd, o->jitter_ms);
 	if (rc) {
-		fb_err(PROG, "cannot start ffmpeg: %s", strerror(-rc));
+		fb_err(PROG, "cannot set up the sink: %s", strerror(-rc));
 		return -1;
 	}
-	k->fd = k->ff.in_fd;
 	return 0;
 }
 
-static int sink_write(struct sink *k, const struct fb_seg *seg, const void *buf, size_t len)
+/* Describe a sink error RC at frame F into WHY.  Returns RC, or -ECANCELED
+ * when the broker exited because of an abort (a stop request): that is the
+ * abort, not a broker crash, and ffmpeg gets to finish. */
+static int sink_error(struct fb_seg *seg, const struct output *out, int rc, uint64_t f,
+		      char *why, size_t why_len)
 {
-	if (k->jitter_ms)
-		usleep((useconds_t)(rand_r(&k->seed) % (k->jitter_ms + 1)) * 1000);
-	if (k->ff.pid > 0)
-		return ffmpeg_sink_write(&k->ff, buf, len, k->timeout_ms, seg->broker_fd);
-	return fb_write_all(k->fd, buf, len);
+	if (rc == -EOWNERDEAD && fb_ring_state(seg) == FB_SEG_ABORTED)
+		return -ECANCELED;
+	if (rc == -ETIMEDOUT)
+		snprintf(why, why_len, "ffmpeg read nothing for %d s (--encoder-timeout) at frame %llu",
+			 out->k.timeout_ms / 1000, (unsigned long long)f);
+	else if (rc == -EOWNERDEAD)
+		snprintf(why, why_len, "broker (pid %d) died", (int)seg->hdr->broker_pid);
+	else
+		snprintf(why, why_len, "writing frame %llu: %s", (unsigned long long)f, strerror(-rc));
+	return rc;
 }
 
-/* Write every frame in order.  0, -ECANCELED (aborted elsewhere), or another
- * -errno with WHY filled. */
-static int drain(struct fb_seg *seg, struct sink *k, char *why, size_t why_len)
+/* Describe an acquire error RC at frame F into WHY; returns RC. */
+static int acquire_error(struct fb_seg *seg, int rc, uint64_t f, char *why, size_t why_len)
 {
-	const unsigned char *data;
-	uint64_t len;
-	int rc;
+	if (rc == -EPROTO)
+		fb_ring_reason(seg, why, why_len);
+	else if (rc == -EOWNERDEAD)
+		snprintf(why, why_len, "broker (pid %d) died", (int)seg->hdr->broker_pid);
+	else if (rc != -ECANCELED)
+		snprintf(why, why_len, "waiting for frame %llu: %s", (unsigned long long)f,
+			 strerror(-rc));
+	return rc;
+}
 
-	for (uint64_t f = 0; f < seg->geom.total_frames; f++) {
-		rc = fb_ring_acquire(seg, f, &data, &len);
-		if (rc == -ECANCELED)
-			return rc;
-		if (rc == -EPROTO) {
-			fb_ring_reason(seg, why, why_len);
-			return rc;
+/*
+ * Write every frame in order.  TAKEN counts the frames acquired, FREED those
+ * released; the encoder holds [FREED, TAKEN), at most one ring's worth.  It
+ * never sleeps on the ring for long while it holds frames ffmpeg may finish
+ * reading (their slots are what producers wait for).  0, -ECANCELED
+ * (aborted elsewhere), or another -errno with WHY filled.
+ */
+static int drain(struct fb_seg *seg, struct output *out, char *why, size_t why_len)
+{
+	const uint64_t total = seg->geom.total_frames;
+	const uint32_t slots = seg->geom.slot_count;
+	struct fb_frame_ref batch[BATCH_MAX];
+	uint64_t taken = 0, freed = 0;
+	int rc, n;
+
+	while (freed < total) {
+		uint32_t done = sink_done(&out->k), room;
+
+		if (done > 0) {
+			rc = fb_ring_release(seg, freed, done);
+			if (rc) {
+				snprintf(why, why_len, "releasing frame %llu: %s",
+					 (unsigned long long)freed, strerror(-rc));
+				return rc;
+			}
+			freed += done;
+			continue;
 		}
-		if (rc == -EOWNERDEAD) {
-			snprintf(why, why_len, "broker (pid %d) died", (int)seg->hdr->broker_pid);
-			return rc;
+		room = slots - (uint32_t)(taken - freed);
+		if (taken == total || room == 0) {
+			rc = sink_wait(&out->k);
+			if (rc)
+				return sink_error(seg, out, rc, freed, why, why_len);
+			continue;
 		}
-		if (rc) {
-			snprintf(why, why_len, "waiting for frame %llu: %s",
-				 (unsigned long long)f, strerror(-rc));
-			return rc;
-		}
-		fb_fault_point(seg, FB_STEP_AFTER_ACQUIRE, f);
-		rc = sink_write(k, seg, data, len);
-		/* The broker exits right after an abort (a stop request): that
-		 * is the abort, not a broker crash, and ffmpeg gets to finish. */
-		if (rc == -EOWNERDEAD && fb_ring_state(seg) == FB_SEG_ABORTED)
-			return -ECANCELED;
-		if (rc == -ETIMEDOUT) {
-			snprintf(why, why_len, "ffmpeg read nothing for %d s (--encoder-timeout) at frame %llu",
-				 k->timeout_ms / 1000, (unsigned long long)f);
-			return rc;
-		}
-		if (rc == -EOWNERDEAD) {
-			snprintf(why, why_len, "broker (pid %d) died", (int)seg->hdr->broker_pid);
-			return rc;
-		}
-		if (rc) {
-			snprintf(why, why_len, "writing frame %llu: %s",
-				 (unsigned long long)f, strerror(-rc));
-			return rc;
-		}
-		fb_fault_point(seg, FB_STEP_AFTER_WRITE, f);
-		rc = fb_ring_release(seg, f);
-		if (rc) {
-			snprintf(why, why_len, "releasing frame %llu: %s",
-				 (unsigned long long)f, strerror(-rc));
-			return rc;
-		}
+		n = fb_ring_acquire(seg, taken, batch, room < BATCH_MAX ? room : BATCH_MAX,
+				    taken > freed ? HOLD_WAIT_MS : -1);
+		if (n == -EAGAIN)
+			continue;
+		if (n < 0)
+			return acquire_error(seg, n, taken, why, why_len);
+		for (int i = 0; i < n; i++)
+			fb_fault_point(seg, FB_STEP_AFTER_ACQUIRE, batch[i].frame);
+		rc = sink_push(&out->k, batch, (uint32_t)n);
+		if (rc)
+			return sink_error(seg, out, rc, taken, why, why_len);
+		for (int i = 0; i < n; i++)
+			fb_fault_point(seg, FB_STEP_AFTER_WRITE, batch[i].frame);
+		taken += (uint64_t)n;
 	}
 	return 0;
 }
@@ -245,20 +287,21 @@ static int drain(struct fb_seg *seg, struct sink *k, char *why, size_t why_len)
 static int encode(struct fb_seg *seg, const struct encoder_opts *o)
 {
 	char why[FB_REASON_MAX] = "", ffwhy[FB_REASON_MAX];
-	struct sink k;
+	struct output out;
 	int rc;
 
-	if (open_sink(o, seg, &k)) {
+	if (open_output(o, seg, &out)) {
 		fb_ring_abort(seg, "encoder could not open its sink");
 		return FB_EXIT_RUNTIME;
 	}
-	rc = drain(seg, &k, why, sizeof(why));
-	if (k.ff.pid <= 0) {
-		if (k.fd != STDOUT_FILENO && close(k.fd) < 0 && rc == 0) {
+	rc = drain(seg, &out, why, sizeof(why));
+	sink_free(&out.k);
+	if (out.ff.pid <= 0) {
+		if (out.fd != STDOUT_FILENO && close(out.fd) < 0 && rc == 0) {
 			snprintf(why, sizeof(why), "closing %s: %s", o->output, strerror(errno));
 			rc = -EIO;
 		}
-	} else if (ffmpeg_sink_finish(&k.ff, rc && rc != -ECANCELED ? 1000 : k.timeout_ms,
+	} else if (ffmpeg_sink_finish(&out.ff, rc && rc != -ECANCELED ? 1000 : o->timeout_ms,
 				      ffwhy, sizeof(ffwhy))) {
 		/* ffmpeg's own cause beats our EPIPE. */
 		if (rc == 0 || rc == -EPIPE) {

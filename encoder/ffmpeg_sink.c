@@ -99,43 +99,10 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		return rc;
 	}
 	s->in_fd = pipefd[1];
-	/* Non-blocking, so a stalled ffmpeg is a timeout rather than a hang;
-	 * a bigger pipe means fewer wake-ups per frame. */
+	/* Non-blocking, so a stalled ffmpeg is a timeout rather than a hang
+	 * (sink.c polls it); a bigger pipe means fewer wake-ups per frame. */
 	fcntl(s->in_fd, F_SETFL, O_WRONLY | O_NONBLOCK);
 	fcntl(s->in_fd, F_SETPIPE_SZ, 1 << 20);
-	return 0;
-}
-
-int ffmpeg_sink_write(struct ffmpeg_sink *s, const void *buf, size_t len, int timeout_ms,
-		      int broker_fd)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		struct pollfd pf[2] = {
-			{ .fd = s->in_fd, .events = POLLOUT },
-			{ .fd = broker_fd, .events = POLLIN },
-		};
-		ssize_t n = write(s->in_fd, p, len);
-		int r;
-
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		if (n < 0 && errno == EINTR)
-			continue;
-		r = poll(pf, broker_fd >= 0 ? 2 : 1, timeout_ms);
-		if (r == 0)
-			return -ETIMEDOUT;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (r > 0 && broker_fd >= 0 && pf[1].revents)
-			return -EOWNERDEAD;
-	}
 	return 0;
 }
 

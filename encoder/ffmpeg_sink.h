@@ -14,7 +14,7 @@
 
 struct ffmpeg_sink {
 	pid_t pid;
-	int in_fd;  /* write end of ffmpeg's stdin */
+	int in_fd;  /* write end of ffmpeg's stdin: O_NONBLOCK, 1 MiB if allowed */
 	int err_fd; /* memfd holding ffmpeg's stderr */
 };
 
@@ -25,15 +25,6 @@ struct ffmpeg_sink {
  */
 int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		      char *const *out_opts, int n_opts, const char *output);
-
-/*
- * Write LEN bytes to ffmpeg's stdin (non-blocking, so a stalled ffmpeg is
- * noticed): returns 0, -ETIMEDOUT if ffmpeg read nothing for TIMEOUT_MS,
- * -EOWNERDEAD if BROKER_FD (a pidfd, or -1) reports the broker dead first,
- * or -errno (-EPIPE: ffmpeg closed its input or died).
- */
-int ffmpeg_sink_write(struct ffmpeg_sink *s, const void *buf, size_t len, int timeout_ms,
-		      int broker_fd);
 
 /*
  * Close ffmpeg's stdin (it then finishes the file) and reap it, killing it

@@ -12,6 +12,7 @@
 #include "fb_params.h"
 #include "fb_pixfmt.h"
 #include "fb_segment.h"
+#include "fb_source.h"
 #include "fb_util.h"
 #include "spawn.h"
 
@@ -43,14 +44,15 @@
 struct render_opts {
 	struct fb_params params;
 	uint32_t workers;
-	const char *source; /* "pattern" or "raw:PATH" */
+	const char *source; /* as given; parsed into src */
+	struct fb_source src;
 	bool raw_sink;
 	const char *output;
 	char name[FB_NAME_MAX + 1];
 	uint32_t max_restarts;
 	uint32_t frame_timeout_s;
 	uint32_t encoder_timeout_s;
-	uint32_t delay_ms;
+	uint32_t delay_ms, cpu_us;
 	uint32_t jitter_ms, sink_jitter_ms;
 	char **ff_opts;
 	int n_ff_opts;
@@ -85,10 +87,10 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: " PROG " [--size WxH] [--pix-fmt rgba|bgra|rgb24|gray|yuv420p] [--fps N]\n"
-		"                 [--frames N] [--workers K] [--slots S] [--source pattern|raw:PATH]\n"
+		"                 [--frames N] [--workers K] [--slots S] [--source SRC]\n"
 		"                 [--sink ffmpeg|raw] [-o OUTPUT] [--name SEGMENT]\n"
 		"                 [--max-restarts N] [--frame-timeout SEC] [--encoder-timeout SEC]\n"
-		"                 [--delay-ms MS] [--jitter-ms J] [--sink-jitter-ms J]\n"
+		"                 [--delay-ms MS] [--cpu-us US] [--jitter-ms J] [--sink-jitter-ms J]\n"
 		"                 [-- FFMPEG_OUTPUT_OPTIONS...]\n"
 		"Render N frames with K producer processes through a ring of S shared-memory\n"
 		"slots into ffmpeg (or a raw file), strictly in frame order.\n"
@@ -98,8 +100,9 @@ static void usage(FILE *out)
 		"  --frames N      number of frames (default 300)\n"
 		"  --workers K     producer processes (default: number of CPUs)\n"
 		"  --slots S       ring slots (default 8)\n"
-		"  --source SRC    pattern: test card (default); raw:PATH: frame i is bytes\n"
-		"                  [i*F, (i+1)*F) of PATH, F = frame bytes\n"
+		"  --source SRC    pattern: test card (default); fill: every byte of frame i\n"
+		"                  is i mod 256; raw:PATH: frame i is bytes [i*F, (i+1)*F)\n"
+		"                  of PATH, F = frame bytes\n"
 		"  --sink SINK     ffmpeg (default) or raw: write the ordered raw frames\n"
 		"  -o OUTPUT       output file, '-' for stdout (default out.mp4)\n"
 		"  --name SEGMENT  shm segment name (default /fb-render-PID)\n"
@@ -107,6 +110,7 @@ static void usage(FILE *out)
 		"  --frame-timeout SEC  kill a producer holding a frame longer; reissue it (default 60)\n"
 		"  --encoder-timeout SEC fail if ffmpeg reads nothing for this long (default 600)\n"
 		"  --delay-ms MS   producers sleep MS per frame, emulating a slow renderer (default 0)\n"
+		"  --cpu-us US     producers burn US µs of CPU per frame, a fixed render cost (default 0)\n"
 		"  --jitter-ms J, --sink-jitter-ms J   stress testing: producers / the encoder\n"
 		"                  sleep a random 0..J ms more per frame (default 0)\n"
 		"  -- OPTS...      ffmpeg output options, replacing the default\n"
@@ -137,6 +141,7 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 		{ "delay-ms", required_argument, NULL, 'D' },
 		{ "jitter-ms", required_argument, NULL, 'J' },
 		{ "sink-jitter-ms", required_argument, NULL, 'K' },
+		{ "cpu-us", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -168,9 +173,8 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 			o->workers = (uint32_t)v;
 			break;
 		case 's':
-			if (strcmp(optarg, "pattern") != 0 &&
-			    !(strncmp(optarg, "raw:", 4) == 0 && optarg[4]))
-				return usage_error("invalid --source '%s': expected pattern or raw:PATH", optarg);
+			if (fb_source_parse(optarg, &o->src))
+				return usage_error("invalid --source '%s': expected " FB_SOURCE_SYNTAX, optarg);
 			o->source = optarg;
 			break;
 		case 'k':
@@ -208,6 +212,11 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 						   c == 'D' ? "delay-ms" : c == 'J' ? "jitter-ms" : "sink-jitter-ms",
 						   optarg);
 			*(c == 'D' ? &o->delay_ms : c == 'J' ? &o->jitter_ms : &o->sink_jitter_ms) = (uint32_t)v;
+			break;
+		case 'U':
+			if (fb_parse_u64(optarg, 0, 3600000000ull, &v))
+				return usage_error("invalid --cpu-us '%s': expected 0..3600000000", optarg);
+			o->cpu_us = (uint32_t)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -275,8 +284,8 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 	struct rlimit rl;
 	struct stat st;
 
-	if (strncmp(o->source, "raw:", 4) == 0) {
-		const char *path = o->source + 4;
+	if (o->src.kind == FB_SOURCE_RAW) {
+		const char *path = o->src.path;
 
 		if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
 			fb_err(PROG, "cannot read raw source %s: %s", path, strerror(errno));
@@ -555,12 +564,13 @@ static int start_broker(struct render *r)
 
 static int start_producer(struct render *r)
 {
-	char delay[16], jitter[16];
+	char delay[16], jitter[16], cpu[16];
 	char *argv[] = { "fb-producer", "--name", r->o.name, "--fd", r->seg_fd_arg,
 			 "--source", (char *)r->o.source, "--delay-ms", delay,
-			 "--jitter-ms", jitter, NULL };
+			 "--jitter-ms", jitter, "--cpu-us", cpu, NULL };
 
 	snprintf(delay, sizeof(delay), "%u", r->o.delay_ms);
+	snprintf(cpu, sizeof(cpu), "%u", r->o.cpu_us);
 	snprintf(jitter, sizeof(jitter), "%u", r->o.jitter_ms);
 	return start(r, ROLE_PRODUCER, argv, r->seg_fd);
 }

@@ -14,8 +14,12 @@
  *                     next_claim++; between length and state=READY); the
  *                     process is then replaced (fb-render's restart) by a
  *                     new incarnation
- *   encoder           fb_ring_acquire / write / fb_ring_release, frames in
- *                     order 0..N-1
+ *   encoder           fb_ring_acquire / sink push / fb_ring_release: takes
+ *                     frames in order 0..N-1 and may hold several at once
+ *                     (ENCODING) before releasing the oldest — the
+ *                     vmsplice sink frees a slot only once ffmpeg has read
+ *                     it; the C releases a run of n under one lock, which
+ *                     is n of these single releases back to back
  *   broker            fb_ring_sweep (broker/fb-broker.c on_death): a CLAIMED
  *                     slot whose owner is dead becomes REISSUE
  *   waiting           a blocking guard stands for "sleep on the semaphore,
@@ -165,30 +169,35 @@ quit:
 
 proctype encoder()
 {
-	byte e = 0;
+	byte t = 0; /* next frame to take: the encoder holds [next_encode, t) */
 
 	do
-	:: e == N -> break
-	:: e < N ->
+	:: next_encode == N -> break
+	:: t < N && t - next_encode < S ->
 		LOCK(ENC);
-		assert(next_encode == e);
-		assert(state[e % S] == EMPTY || frame[e % S] == e);
+		assert(t >= next_encode);
+		assert(state[t % S] == EMPTY || frame[t % S] == t);
 		if
-		:: state[e % S] == READY ->
-			state[e % S] = ENCODING;
+		:: state[t % S] == READY ->
+			state[t % S] = ENCODING;
 			UNLOCK();
-			written[e]++;          /* the write(2) to the sink */
-			assert(written[e] == 1 && emitted == e);
+			written[t]++;          /* pushed to the sink (writev / vmsplice) */
+			assert(written[t] == 1 && emitted == t);
 			emitted++;
-			LOCK(ENC);
-			state[e % S] = EMPTY; owner[e % S] = NOBODY;
-			next_encode = e + 1;
-			UNLOCK();
-			e++
+			t++
 		:: else ->
 			UNLOCK();
-			(state[e % S] == READY)
+			if
+			:: t > next_encode -> skip     /* holding frames: a bounded wait */
+			:: else -> (state[t % S] == READY)
+			fi
 		fi
+	:: t > next_encode ->          /* the sink is done with the oldest frame */
+		LOCK(ENC);
+		assert(state[next_encode % S] == ENCODING && frame[next_encode % S] == next_encode);
+		state[next_encode % S] = EMPTY; owner[next_encode % S] = NOBODY;
+		next_encode++;
+		UNLOCK()
 	od
 }
 

@@ -4,12 +4,15 @@
  * back-pressure), render it straight into the claimed slot, publish it.  It
  * exits 0 when no frame is left to claim.
  *
- * Sources: "pattern" (the built-in test card) or "raw:PATH" (frame i is the
- * bytes [i*F, (i+1)*F) of PATH, read with pread straight into the slot).
+ * Sources (common/fb_source.h): "pattern" (the built-in test card), "fill"
+ * (frame i is bytes of value i mod 256: a render that costs only a memset)
+ * or "raw:PATH" (frame i is bytes [i*F, (i+1)*F) of PATH, read with pread
+ * straight into the slot).
  */
 #include "fb_fault.h"
 #include "fb_pixfmt.h"
 #include "fb_ring.h"
+#include "fb_source.h"
 #include "fb_util.h"
 #include "pattern.h"
 
@@ -20,31 +23,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROG "fb-producer"
 
 struct producer_opts {
 	const char *name;
-	const char *raw_path; /* NULL: pattern */
+	struct fb_source src;
 	int attach_timeout_ms;
 	int seg_fd; /* --fd: inherited segment descriptor, or -1 */
 	int delay_ms;
 	int jitter_ms;
+	int cpu_us;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: " PROG " --name /SEGMENT [--source pattern|raw:PATH]\n"
+		"usage: " PROG " --name /SEGMENT [--source pattern|fill|raw:PATH]\n"
 		"                   [--attach-timeout MS] [--fd N] [--delay-ms MS] [--jitter-ms J]\n"
+		"                   [--cpu-us US]\n"
 		"Claim frames from SEGMENT, render them into their slots, publish them.\n"
-		"--source        pattern (default): built-in test card; raw:PATH: frame i is\n"
-		"                bytes [i*F, (i+1)*F) of PATH, F = frame bytes\n"
+		"--source        pattern (default): built-in test card; fill: every byte of\n"
+		"                frame i is i mod 256; raw:PATH: frame i is bytes\n"
+		"                [i*F, (i+1)*F) of PATH, F = frame bytes\n"
 		"--attach-timeout wait this long for the segment to appear (default 5000)\n"
 		"--fd N          use the already open segment descriptor N (fb-render does)\n"
 		"--delay-ms      sleep this long per frame, to emulate a slow renderer (default 0)\n"
 		"--jitter-ms     plus a random 0..J ms per frame (stress tests; default 0)\n"
+		"--cpu-us US     burn US microseconds of CPU per frame, a fixed render cost\n"
+		"                (benchmarks; default 0)\n"
 		"Exit: 0 no frame left, 1 runtime error, 2 usage error, 3 render aborted.\n");
 }
 
@@ -57,6 +66,7 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 		{ "fd", required_argument, NULL, 'f' },
 		{ "delay-ms", required_argument, NULL, 'd' },
 		{ "jitter-ms", required_argument, NULL, 'j' },
+		{ "cpu-us", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -73,10 +83,8 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 			o->name = optarg;
 			break;
 		case 's':
-			if (strncmp(optarg, "raw:", 4) == 0 && optarg[4]) {
-				o->raw_path = optarg + 4;
-			} else if (strcmp(optarg, "pattern") != 0) {
-				fb_err(PROG, "invalid --source '%s': expected pattern or raw:PATH", optarg);
+			if (fb_source_parse(optarg, &o->src)) {
+				fb_err(PROG, "invalid --source '%s': expected " FB_SOURCE_SYNTAX, optarg);
 				return -1;
 			}
 			break;
@@ -87,6 +95,11 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 				       optarg, 0, 3600000, &v))
 				return -1;
 			*(c == 't' ? &o->attach_timeout_ms : c == 'd' ? &o->delay_ms : &o->jitter_ms) = (int)v;
+			break;
+		case 'u':
+			if (fb_opt_u64(PROG, "cpu-us", optarg, 0, 3600000000ull, &v))
+				return -1;
+			o->cpu_us = (int)v;
 			break;
 		case 'f':
 			if (fb_opt_u64(PROG, "fd", optarg, 0, 1 << 20, &v))
@@ -112,17 +125,36 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 	return 0;
 }
 
+/* Spend US microseconds of this process's CPU time: a render of fixed cost,
+ * however many processes share the cores. */
+static void burn_cpu(int us)
+{
+	struct timespec t;
+	uint64_t end, now;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	end = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec + (uint64_t)us * 1000ull;
+	do {
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+		now = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+	} while (now < end);
+}
+
 /* Render frame C->frame into its slot.  0 or -errno.  The raw source is
  * read in two halves so the mid-render fault point lies between them. */
-static int render(struct fb_seg *seg, const struct fb_claim *c, int raw_fd)
+static int render(struct fb_seg *seg, const struct fb_claim *c, const struct fb_source *src,
+		  int raw_fd)
 {
 	const struct fb_geom *g = &seg->geom;
 	uint64_t half = g->frame_bytes / 2;
 	off_t off = (off_t)(c->frame * g->frame_bytes);
 	int rc;
 
-	if (raw_fd < 0) {
-		fb_pattern_render(c->data, g->width, g->height, g->pix_fmt, c->frame);
+	if (src->kind != FB_SOURCE_RAW) {
+		if (src->kind == FB_SOURCE_FILL)
+			memset(c->data, (int)(c->frame & 0xff), g->frame_bytes);
+		else
+			fb_pattern_render(c->data, g->width, g->height, g->pix_fmt, c->frame);
 		fb_fault_point(seg, FB_STEP_MID_RENDER, c->frame);
 		return 0;
 	}
@@ -147,10 +179,12 @@ static int produce(struct fb_seg *seg, int raw_fd, const struct producer_opts *o
 		if (o->delay_ms || o->jitter_ms)
 			usleep((useconds_t)(o->delay_ms + (o->jitter_ms ?
 				rand_r(&seed) % (o->jitter_ms + 1) : 0)) * 1000);
-		rc = render(seg, &c, raw_fd);
+		if (o->cpu_us)
+			burn_cpu(o->cpu_us);
+		rc = render(seg, &c, &o->src, raw_fd);
 		if (rc) {
 			snprintf(why, sizeof(why), "producer %d: reading frame %llu of %s: %s",
-				 (int)getpid(), (unsigned long long)c.frame, o->raw_path,
+				 (int)getpid(), (unsigned long long)c.frame, o->src.path,
 				 rc == -EIO ? "file too short" : strerror(-rc));
 			/* Only the first failure is the cause worth a line. */
 			if (!fb_ring_abort(seg, why))
@@ -196,10 +230,10 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o))
 		return FB_EXIT_USAGE;
-	if (o.raw_path) {
-		raw_fd = open(o.raw_path, O_RDONLY | O_CLOEXEC);
+	if (o.src.kind == FB_SOURCE_RAW) {
+		raw_fd = open(o.src.path, O_RDONLY | O_CLOEXEC);
 		if (raw_fd < 0) {
-			fb_err(PROG, "cannot open raw source %s: %s", o.raw_path, strerror(errno));
+			fb_err(PROG, "cannot open raw source %s: %s", o.src.path, strerror(errno));
 			return FB_EXIT_USAGE;
 		}
 	}

@@ -99,9 +99,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		h->next_claim %= 70, h->next_encode %= 70;
 	while (n > 0) {
 		uint8_t op = *d++;
-		const unsigned char *buf;
+		struct fb_frame_ref fr[4];
 		struct fb_reissue r[8];
-		uint64_t len, next;
+		uint64_t next;
+		int got;
 
 		n--;
 		if (fb_ring_state(seg) != FB_SEG_RUNNING)
@@ -120,13 +121,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				fb_ring_publish(seg, &c, op & 1 ? seg->geom.frame_bytes : op);
 			break;
 		case 2:
-			if (fb_ring_acquire(seg, h->next_encode, &buf, &len) == 0) {
-				if (len > seg->geom.slot_stride)
+			next = h->next_encode;
+			got = fb_ring_acquire(seg, next, fr, 1 + op % 4, 0);
+			for (int j = 0; j < got; j++) {
+				if (fr[j].length > seg->geom.slot_stride || fr[j].frame != next + (uint64_t)j)
 					abort();
-				for (uint64_t i = 0; i < len; i++)
-					(void)*(volatile const unsigned char *)(buf + i);
-				fb_ring_release(seg, h->next_encode);
+				for (uint64_t i = 0; i < fr[j].length; i++)
+					(void)*(volatile const unsigned char *)(fr[j].data + i);
 			}
+			if (got > 0)
+				fb_ring_release(seg, next, (uint32_t)got);
 			break;
 		case 3:
 			fb_ring_sweep(seg, NULL, r, 8);
@@ -135,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fb_ring_overdue(seg, 1, r, 8, &next);
 			break;
 		default:
-			fb_ring_release(seg, h->next_encode);
+			fb_ring_release(seg, h->next_encode, 1 + op % 3);
 			break;
 		}
 	}

@@ -267,14 +267,14 @@ static uint64_t produce_one(struct fb_seg *seg)
 
 static void consume_one(struct fb_seg *seg, uint64_t f)
 {
-	const unsigned char *d;
-	uint64_t len;
+	struct fb_frame_ref r;
 
-	assert_int_equal(fb_ring_acquire(seg, f, &d, &len), 0);
-	assert_int_equal(len, seg->geom.frame_bytes);
-	for (uint64_t i = 0; i < len; i++)
-		assert_int_equal(d[i], f & 0xff);
-	assert_int_equal(fb_ring_release(seg, f), 0);
+	assert_int_equal(fb_ring_acquire(seg, f, &r, 1, -1), 1);
+	assert_int_equal(r.frame, f);
+	assert_int_equal(r.length, seg->geom.frame_bytes);
+	for (uint64_t i = 0; i < r.length; i++)
+		assert_int_equal(r.data[i], f & 0xff);
+	assert_int_equal(fb_ring_release(seg, f, 1), 0);
 }
 
 /* Fork a child that runs FN and exits with its result (0..255). */
@@ -332,12 +332,11 @@ static void test_window_blocks_then_wakes(void **state)
 
 static int child_acquire0(struct fb_seg *seg)
 {
-	const unsigned char *d;
-	uint64_t len;
+	struct fb_frame_ref r;
 
-	if (fb_ring_acquire(seg, 0, &d, &len))
+	if (fb_ring_acquire(seg, 0, &r, 1, -1) != 1)
 		return 1;
-	return d[0] == 0 && len == seg->geom.frame_bytes ? 0 : 2;
+	return r.data[0] == 0 && r.length == seg->geom.frame_bytes ? 0 : 2;
 }
 
 static void test_encoder_waits_for_order(void **state)
@@ -414,14 +413,13 @@ static void test_stale_publish(void **state)
 static void test_corrupt_slot_aborts(void **state)
 {
 	struct fb_seg *seg = ((struct fixture *)*state)->seg;
-	const unsigned char *d;
-	uint64_t len;
+	struct fb_frame_ref r;
 
 	/* A scribbler marks slot 0 READY for a frame outside the window. */
 	seg->hdr->slots[0].state = FB_SLOT_READY;
 	seg->hdr->slots[0].frame = 7;
 	seg->hdr->slots[0].length = seg->geom.frame_bytes;
-	assert_int_equal(fb_ring_acquire(seg, 0, &d, &len), -EPROTO);
+	assert_int_equal(fb_ring_acquire(seg, 0, &r, 1, -1), -EPROTO);
 	assert_int_equal(fb_ring_state(seg), FB_SEG_ABORTED);
 	assert_non_null(strstr(seg->hdr->reason, "segment corrupt"));
 }
@@ -429,13 +427,12 @@ static void test_corrupt_slot_aborts(void **state)
 static void test_corrupt_length_aborts(void **state)
 {
 	struct fb_seg *seg = ((struct fixture *)*state)->seg;
-	const unsigned char *d;
+	struct fb_frame_ref r;
 	struct fb_claim c;
-	uint64_t len;
 
 	assert_int_equal(fb_ring_claim(seg, &c), 1);
 	assert_int_equal(fb_ring_publish(seg, &c, 10), 0); /* short frame */
-	assert_int_equal(fb_ring_acquire(seg, 0, &d, &len), -EPROTO);
+	assert_int_equal(fb_ring_acquire(seg, 0, &r, 1, -1), -EPROTO);
 	assert_int_equal(fb_ring_state(seg), FB_SEG_ABORTED);
 }
 

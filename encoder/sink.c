@@ -1,0 +1,189 @@
+/* sink — feeding frames to a descriptor by copy or by vmsplice (sink.h). */
+#include "sink.h"
+#include "fb_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Frames per writev/vmsplice call. */
+#define IOV_CHUNK 64
+
+/* How long sink_wait sleeps between looks at the pipe: no kernel event says
+ * "the reader got past byte X", so the wait is a short poll. */
+#define WAIT_STEP_NS 200000
+
+int sink_init(struct sink *k, int fd, bool splice, uint32_t max_held, int timeout_ms,
+	      int broker_fd, int jitter_ms)
+{
+	*k = (struct sink){ .fd = fd, .splice = splice, .timeout_ms = timeout_ms,
+			    .broker_fd = broker_fd, .jitter_ms = jitter_ms,
+			    .seed = (unsigned int)getpid(), .cap = max_held };
+	k->ends = calloc(max_held, sizeof(*k->ends));
+	if (!k->ends)
+		return -ENOMEM;
+	k->progress_ns = fb_now_ns();
+	return 0;
+}
+
+void sink_free(struct sink *k)
+{
+	free(k->ends);
+	k->ends = NULL;
+}
+
+/* FD is not writable yet (O_NONBLOCK): wait for it, for at most MS, while
+ * watching the broker.  0 (try again), -ETIMEDOUT or -EOWNERDEAD. */
+static int wait_writable(const struct sink *k, int ms)
+{
+	struct pollfd pf[2] = {
+		{ .fd = k->fd, .events = POLLOUT },
+		{ .fd = k->broker_fd, .events = POLLIN },
+	};
+	int r = poll(pf, k->broker_fd >= 0 ? 2 : 1, ms);
+
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	if (k->broker_fd >= 0 && pf[1].revents)
+		return -EOWNERDEAD;
+	return 0; /* writable, or an error the next call reports */
+}
+
+/* Push every byte of IOV[0..CNT), which the call may modify. */
+static int push_iov(struct sink *k, struct iovec *iov, int cnt)
+{
+	while (cnt > 0) {
+		ssize_t r = k->splice ? vmsplice(k->fd, iov, (unsigned long)cnt, SPLICE_F_NONBLOCK)
+				      : writev(k->fd, iov, cnt);
+		int rc;
+
+		if (r > 0) {
+			size_t left = (size_t)r;
+
+			k->pushed += (uint64_t)r;
+			k->progress_ns = fb_now_ns();
+			while (cnt > 0 && left >= iov->iov_len) {
+				left -= iov->iov_len;
+				iov++;
+				cnt--;
+			}
+			if (cnt > 0) {
+				iov->iov_base = (char *)iov->iov_base + left;
+				iov->iov_len -= left;
+			}
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		/* No vmsplice here (or not for this descriptor): copy from the
+		 * start.  Only before the first byte, so no frame is held. */
+		if (r < 0 && k->splice && k->pushed == 0 &&
+		    (errno == EINVAL || errno == ENOSYS || errno == EBADF)) {
+			k->splice = false;
+			continue;
+		}
+		if (r < 0 && errno != EAGAIN)
+			return -errno;
+		rc = wait_writable(k, k->timeout_ms);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void jitter(struct sink *k)
+{
+	if (k->jitter_ms)
+		usleep((useconds_t)(rand_r(&k->seed) % (unsigned)(k->jitter_ms + 1)) * 1000);
+}
+
+int sink_push(struct sink *k, const struct fb_frame_ref *f, uint32_t n)
+{
+	/* With jitter, one frame per call so each frame gets its own sleep. */
+	uint32_t chunk = k->jitter_ms ? 1 : IOV_CHUNK;
+
+	for (uint32_t i = 0; i < n; i += chunk) {
+		struct iovec iov[IOV_CHUNK];
+		uint32_t m = n - i < chunk ? n - i : chunk;
+		uint64_t end = k->pushed;
+		int rc;
+
+		jitter(k);
+		for (uint32_t j = 0; j < m; j++)
+			iov[j] = (struct iovec){ (void *)f[i + j].data, (size_t)f[i + j].length };
+		rc = push_iov(k, iov, (int)m);
+		if (rc)
+			return rc;
+		/* Where each frame ends in the byte stream: it is out once the
+		 * reader has consumed that far. */
+		for (uint32_t j = 0; j < m; j++) {
+			end += f[i + j].length;
+			k->ends[(k->head + k->count) % k->cap] = end;
+			k->count++;
+		}
+	}
+	return 0;
+}
+
+/* Bytes the reader has taken out of the pipe so far; pushed if unknown. */
+static uint64_t consumed(struct sink *k)
+{
+	int inpipe = 0;
+
+	if (!k->splice || ioctl(k->fd, FIONREAD, &inpipe) < 0 || inpipe < 0)
+		return k->pushed;
+	return k->pushed - (uint64_t)inpipe;
+}
+
+uint32_t sink_done(struct sink *k)
+{
+	uint64_t c = consumed(k);
+	uint32_t n = 0;
+
+	if (!k->splice) {
+		n = k->count;
+		k->count = 0;
+		return n;
+	}
+	if (c != k->consumed_seen) {
+		k->consumed_seen = c;
+		k->progress_ns = fb_now_ns();
+	}
+	while (k->count > 0 && k->ends[k->head] <= c) {
+		k->head = (k->head + 1) % k->cap;
+		k->count--;
+		n++;
+	}
+	return n;
+}
+
+int sink_wait(struct sink *k)
+{
+	struct pollfd pf[2] = {
+		{ .fd = k->fd, .events = 0 }, /* POLLERR: the reader is gone */
+		{ .fd = k->broker_fd, .events = POLLIN },
+	};
+	struct timespec step = { 0, WAIT_STEP_NS };
+	int r;
+
+	if (consumed(k) == k->pushed)
+		return 0;
+	if (fb_now_ns() - k->progress_ns > (uint64_t)k->timeout_ms * 1000000ull)
+		return -ETIMEDOUT;
+	r = ppoll(pf, k->broker_fd >= 0 ? 2 : 1, &step, NULL);
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (pf[0].revents & (POLLERR | POLLHUP))
+		return -EPIPE;
+	if (k->broker_fd >= 0 && pf[1].revents)
+		return -EOWNERDEAD;
+	return 0;
+}
