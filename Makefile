@@ -2,6 +2,7 @@
 #   make            build bin/fb-broker bin/fb-producer bin/fb-encoder bin/fb-render
 #   make check      install test dependencies (Debian), build, run every test
 #   make demo       install ffmpeg if missing, build, render out.mp4
+#   make bench      side-by-side benchmarks -> bench/results/ (docs/performance.md)
 #   make CC=clang   any C11 compiler; SAN=address,undefined adds sanitizers
 
 CC      ?= cc
@@ -52,11 +53,12 @@ $(PROGS):
 # ---- tests ---------------------------------------------------------------
 UNIT_TESTS := $(BIN)/test_unit
 
-$(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/producer/pattern.o $(BUILD)/libfbcommon.a
+$(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/producer/pattern.o $(BUILD)/encoder/sink.o \
+		$(BUILD)/libfbcommon.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/%.o: CFLAGS += -Iproducer
+$(BUILD)/tests/%.o: CFLAGS += -Iproducer -Iencoder
 
 $(BIN)/fb-stress: $(BUILD)/tests/stress.o
 	@mkdir -p $(BIN)
@@ -93,9 +95,15 @@ demo:
 	$(MAKE) all
 	$(BIN)/fb-render -o out.mp4
 
+# Benchmarks report ratios; they never fail on a figure.  BENCH_RUNS=N.
+bench:
+	@scripts/install-deps.sh ffmpeg nodejs gnuplot-nox python3
+	$(MAKE) all
+	bench/bench.py
+
 clean:
 	rm -rf $(BUILD) $(BIN)
 
 FORCE:
-.PHONY: all check deps demo clean stress model fuzz FORCE
+.PHONY: all check deps demo bench clean stress model fuzz FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -314,6 +314,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 
 	for (;;) {
 		uint64_t f;
+		bool open;
 
 		rc = ring_lock(seg);
 		if (rc)
@@ -331,9 +332,16 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 			return broker_lost_locked(seg);
 		if (!counters_ok(seg))
 			return corrupt_locked(seg, "claim/encode counters out of range");
+		f = h->next_claim;
+		/* The window: frame f may take slot f % S only while
+		 * f < next_encode + S, i.e. once frame f - S has been emitted. */
+		open = f < g->total_frames && f - h->next_encode < g->slot_count;
 		/* Frames taken back from dead producers go first: the encoder
-		 * may be waiting for one, and its slot is already its own. */
-		if (h->reissue_pending > 0) {
+		 * may be waiting for one, and its slot is already its own.  The
+		 * count is segment input, so when the window is shut the slots
+		 * are searched anyway: a scribbled count of 0 cannot strand a
+		 * REISSUE slot (and the render) forever. */
+		if (h->reissue_pending > 0 || !open) {
 			int s = find_reissue(seg);
 
 			if (s == -2)
@@ -343,14 +351,14 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 
 				own_slot(seg, m);
 				m->state = FB_SLOT_CLAIMED;
-				h->reissue_pending--;
+				if (h->reissue_pending > 0)
+					h->reissue_pending--;
 				take_slot(seg, (uint32_t)s, c);
 				ring_unlock(seg);
 				return 1;
 			}
 			h->reissue_pending = 0; /* count was wrong: no such slot */
 		}
-		f = h->next_claim;
 		if (f >= g->total_frames && h->next_encode >= g->total_frames) {
 			/* Every frame is out: pass the wake-up on so every
 			 * sleeping producer gets to see that and exit. */
@@ -363,9 +371,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 		}
 		/* All claimed but some not yet emitted: stay, in case one is
 		 * reissued (its producer dies) and nobody else is left. */
-		/* The window: frame f may take slot f % S only while
-		 * f < next_encode + S, i.e. once frame f - S has been emitted. */
-		if (f < g->total_frames && f - h->next_encode < g->slot_count) {
+		if (open) {
 			uint32_t s = (uint32_t)(f % g->slot_count);
 			struct fb_slot_meta *m = &h->slots[s];
 
@@ -448,9 +454,13 @@ static const char *take_check(struct fb_seg *seg, uint64_t frame)
 		return "encode counter moved under the encoder";
 	if (frame > h->next_encode && (prev->state != FB_SLOT_ENCODING || prev->frame != frame - 1))
 		return "a frame the encoder holds changed under it";
-	/* The window guarantees the slot holds FRAME or nothing. */
+	/* The window guarantees the slot holds FRAME or nothing, and a frame
+	 * the encoder has not taken is never ENCODING. */
 	if (m->state != FB_SLOT_EMPTY && m->frame != frame)
 		return "slot holds a frame outside the window";
+	if (m->state != FB_SLOT_EMPTY && m->state != FB_SLOT_CLAIMED &&
+	    m->state != FB_SLOT_READY && m->state != FB_SLOT_REISSUE)
+		return "slot of the encoder's next frame is in an impossible state";
 	return NULL;
 }
 

@@ -7,12 +7,23 @@
 #include <string.h>
 #include <unistd.h>
 
+/* CPUs this process may run on (its affinity mask, which a container's
+ * cpuset narrows), not merely those online. */
+static int usable_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return CPU_COUNT(&set);
+	return (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 void fb_spin_init(struct fb_spin *sp)
 {
 	const char *env = getenv("FB_SPIN");
 
 	sp->budget_ns = FB_SPIN_MAX_NS / 4;
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || (env && strcmp(env, "0") == 0))
+	if (usable_cpus() < 2 || (env && strcmp(env, "0") == 0))
 		sp->budget_ns = 0;
 }
 

@@ -11,7 +11,11 @@
  * Adaptive, because spinning is waste when the wait is long (a slow renderer,
  * a slow ffmpeg) or when the process we wait for shares our core: a spin that
  * ran out halves the next budget, one that succeeded doubles it, within
- * [FB_SPIN_MIN_NS, FB_SPIN_MAX_NS].  With one online CPU it never spins.
+ * [FB_SPIN_MIN_NS, FB_SPIN_MAX_NS].  After the spin it yields the CPU a few
+ * times (sched_yield) before giving up: with more runnable processes than
+ * CPUs (4 producers on 2 cores) the one we wait for is often queued behind
+ * us, and a yield hands it the CPU without a futex round trip.  With one
+ * usable CPU (affinity mask) it never spins.
  * The state is private to the process (struct fb_seg), never shared.
  */
 #ifndef FB_SPIN_H
@@ -49,7 +53,7 @@ static inline bool fb_spin_enabled(const struct fb_spin *sp)
 void fb_spin_init(struct fb_spin *sp);
 
 /*
- * Spin until READY(ARG) returns true or the budget runs out.  READY reads
+ * Spin until READY(ARG) returns true or the budget (then the yields) runs out.  READY reads
  * shared words without the lock, so its answer is only a hint: the caller
  * re-checks under the lock either way.  Returns READY's last answer.
  */

@@ -16,8 +16,11 @@
 #define IOV_CHUNK 64
 
 /* How long sink_wait sleeps between looks at the pipe: no kernel event says
- * "the reader got past byte X", so the wait is a short poll. */
-#define WAIT_STEP_NS 200000
+ * "the reader got past byte X", so the wait is a poll, starting short and
+ * backing off while the reader makes no progress (x264 at 1080p takes
+ * milliseconds to read a frame). */
+#define WAIT_MIN_NS 200000
+#define WAIT_MAX_NS 3200000
 
 int sink_init(struct sink *k, int fd, bool splice, uint32_t max_held, int timeout_ms,
 	      int broker_fd, int jitter_ms)
@@ -81,16 +84,18 @@ static int push_iov(struct sink *k, struct iovec *iov, int cnt)
 			}
 			continue;
 		}
-		if (r < 0 && errno == EINTR)
+		if (r == 0)
+			return -EIO; /* nothing taken and no error: never loop on it */
+		if (errno == EINTR)
 			continue;
-		/* No vmsplice here (or not for this descriptor): copy from the
-		 * start.  Only before the first byte, so no frame is held. */
-		if (r < 0 && k->splice && k->pushed == 0 &&
-		    (errno == EINVAL || errno == ENOSYS || errno == EBADF)) {
+		/* No vmsplice here (not built in, not for this descriptor, or
+		 * forbidden by a sandbox): copy instead, from the start.  Only
+		 * before the first byte, so no frame is held yet. */
+		if (k->splice && k->pushed == 0 && errno != EAGAIN && errno != EPIPE) {
 			k->splice = false;
 			continue;
 		}
-		if (r < 0 && errno != EAGAIN)
+		if (errno != EAGAIN)
 			return -errno;
 		rc = wait_writable(k, k->timeout_ms);
 		if (rc)
@@ -133,13 +138,17 @@ int sink_push(struct sink *k, const struct fb_frame_ref *f, uint32_t n)
 	return 0;
 }
 
-/* Bytes the reader has taken out of the pipe so far; pushed if unknown. */
+/* Bytes the reader has taken out of the pipe so far.  If the pipe cannot
+ * say, assume no progress — never "all read", which would free slots whose
+ * pages are still queued; --encoder-timeout then ends a wait that lasts. */
 static uint64_t consumed(struct sink *k)
 {
 	int inpipe = 0;
 
-	if (!k->splice || ioctl(k->fd, FIONREAD, &inpipe) < 0 || inpipe < 0)
+	if (!k->splice)
 		return k->pushed;
+	if (ioctl(k->fd, FIONREAD, &inpipe) < 0 || inpipe < 0 || (uint64_t)inpipe > k->pushed)
+		return k->consumed_seen;
 	return k->pushed - (uint64_t)inpipe;
 }
 
@@ -156,6 +165,7 @@ uint32_t sink_done(struct sink *k)
 	if (c != k->consumed_seen) {
 		k->consumed_seen = c;
 		k->progress_ns = fb_now_ns();
+		k->wait_ns = 0;
 	}
 	while (k->count > 0 && k->ends[k->head] <= c) {
 		k->head = (k->head + 1) % k->cap;
@@ -171,19 +181,26 @@ int sink_wait(struct sink *k)
 		{ .fd = k->fd, .events = 0 }, /* POLLERR: the reader is gone */
 		{ .fd = k->broker_fd, .events = POLLIN },
 	};
-	struct timespec step = { 0, WAIT_STEP_NS };
+	struct timespec step = { 0, 0 };
+	bool late;
 	int r;
 
 	if (consumed(k) == k->pushed)
 		return 0;
-	if (fb_now_ns() - k->progress_ns > (uint64_t)k->timeout_ms * 1000000ull)
-		return -ETIMEDOUT;
+	late = fb_now_ns() - k->progress_ns > (uint64_t)k->timeout_ms * 1000000ull;
+	if (!late) {
+		k->wait_ns = k->wait_ns ? k->wait_ns * 2 : WAIT_MIN_NS;
+		if (k->wait_ns > WAIT_MAX_NS)
+			k->wait_ns = WAIT_MAX_NS;
+		step.tv_nsec = (long)k->wait_ns;
+	}
+	/* Even when late, look once: a reader that is gone is the better cause. */
 	r = ppoll(pf, k->broker_fd >= 0 ? 2 : 1, &step, NULL);
-	if (r < 0)
-		return errno == EINTR ? 0 : -errno;
-	if (pf[0].revents & (POLLERR | POLLHUP))
+	if (r < 0 && errno != EINTR)
+		return -errno;
+	if (r > 0 && (pf[0].revents & (POLLERR | POLLHUP)))
 		return -EPIPE;
-	if (k->broker_fd >= 0 && pf[1].revents)
+	if (r > 0 && k->broker_fd >= 0 && pf[1].revents)
 		return -EOWNERDEAD;
-	return 0;
+	return late ? -ETIMEDOUT : 0;
 }

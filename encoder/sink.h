@@ -14,7 +14,11 @@
  *            bytes pushed minus FIONREAD (bytes still in the pipe); only a
  *            frame the reader has wholly consumed is reported done, and only
  *            then may its slot be released — a producer can never overwrite
- *            pages that are still in the pipe.
+ *            pages that are still in the pipe.  This rests on the reader
+ *            copying with read(2), as ffmpeg does; a reader that spliced
+ *            the pages onward (tee(2), splice(2)) would take references
+ *            out of the pipe uncopied.  The encoder splices only into the
+ *            ffmpeg it started itself, and FB_VMSPLICE=0 turns it off.
  *
  * A descriptor opened O_NONBLOCK (ffmpeg's pipe) is waited on with poll, so
  * a reader that stalls is a timeout and a broker that dies is noticed; a
@@ -46,6 +50,7 @@ struct sink {
 	uint32_t cap, head, count;
 	uint64_t consumed_seen; /* splice: last consumed offset, for the timeout */
 	uint64_t progress_ns;   /* when it last moved */
+	uint64_t wait_ns;       /* sink_wait's current poll step (backs off) */
 };
 
 /*

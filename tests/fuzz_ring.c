@@ -83,6 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = size;
 	struct fb_claim c;
 	int have_claim = 0;
+	uint64_t held = 0; /* frames the "encoder" holds: [next_encode, +held) */
 
 	validate_header(data, size);
 
@@ -120,8 +121,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (have_claim)
 				fb_ring_publish(seg, &c, op & 1 ? seg->geom.frame_bytes : op);
 			break;
-		case 2:
-			next = h->next_encode;
+		case 2: /* take frames past those held, as the vmsplice sink does */
+			next = h->next_encode + held;
 			got = fb_ring_acquire(seg, next, fr, 1 + op % 4, 0);
 			for (int j = 0; j < got; j++) {
 				if (fr[j].length > seg->geom.slot_stride || fr[j].frame != next + (uint64_t)j)
@@ -130,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					(void)*(volatile const unsigned char *)(fr[j].data + i);
 			}
 			if (got > 0)
-				fb_ring_release(seg, next, (uint32_t)got);
+				held += (uint64_t)got;
 			break;
 		case 3:
 			fb_ring_sweep(seg, NULL, r, 8);
@@ -138,8 +139,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 4:
 			fb_ring_overdue(seg, 1, r, 8, &next);
 			break;
-		default:
-			fb_ring_release(seg, h->next_encode, 1 + op % 3);
+		default: /* release a prefix of what is held (or, by op, too much) */
+			got = 1 + op % 3;
+			if (fb_ring_release(seg, h->next_encode, (uint32_t)got) == 0)
+				held = held > (uint64_t)got ? held - (uint64_t)got : 0;
 			break;
 		}
 	}

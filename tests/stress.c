@@ -10,7 +10,9 @@
  * per-frame delays in producers and in the raw sink, and a chaos plan:
  * SIGKILL random producers, SIGSTOP them and SIGCONT them later (or never,
  * leaving them to --frame-timeout).  The source is a file of pseudo-random
- * bytes generated here; the render (--sink raw) must reproduce it exactly
+ * bytes generated here; the render (--sink raw, or a third of the time
+ * through ffmpeg -f rawvideo with frames of 64 KiB and more, which the
+ * encoder splices) must reproduce it exactly
  * and exit 0, within a deadline.  A failure prints the render's seed and
  * parameters and plan seed; `--plan P` replays exactly that render.  The closing line reads
  * "stress: N passed, N failed".
@@ -64,6 +66,7 @@ struct plan {
 	uint32_t jitter_ms, sink_jitter_ms;
 	uint32_t kill_every_ms; /* 0: no chaos */
 	uint32_t stop_pct;      /* share of chaos events that SIGSTOP instead */
+	uint32_t via_ffmpeg;    /* 1: through ffmpeg (-f rawvideo): the vmsplice path */
 };
 
 struct totals {
@@ -105,6 +108,15 @@ static void make_plan(struct plan *p, uint64_t seed)
 	/* Chaos needs time to land: make chaotic renders slow enough. */
 	if (p->kill_every_ms && !p->jitter_ms)
 		p->jitter_ms = 2;
+	p->via_ffmpeg = pick(&r, 0, 2) == 0;
+	/* Through ffmpeg, frames big enough to be spliced (>= 64 KiB), in few
+	 * slots, so releases race ffmpeg's reads. */
+	if (p->via_ffmpeg && kind < 9) {
+		p->width = pick(&r, 128, 400);
+		p->height = pick(&r, 128, 240);
+		p->fmt = "rgba";
+		p->bpp = 4;
+	}
 }
 
 static int write_source(const char *path, const struct plan *p)
@@ -220,9 +232,11 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 	if (pid == 0) {
 		char *argv[] = { render, "--size", size, "--pix-fmt", (char *)p->fmt,
 				 "--frames", frames, "--workers", workers, "--slots", slots,
-				 "--source", source, "--sink", "raw", "-o", out, "--name", name,
+				 "--source", source, "--sink", p->via_ffmpeg ? "ffmpeg" : "raw",
+				 "-o", out, "--name", name,
 				 "--jitter-ms", jit, "--sink-jitter-ms", sjit,
-				 "--max-restarts", "100000", "--frame-timeout", "1", NULL };
+				 "--max-restarts", "100000", "--frame-timeout", "1",
+				 p->via_ffmpeg ? "--" : NULL, "-f", "rawvideo", NULL };
 
 		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd >= 0)
@@ -271,9 +285,10 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 		char cmd[PATH_MAX + 64];
 
 		printf("FAIL render %u (replay: bin/fb-stress --plan %llu): %s %s K=%u S=%u N=%u jitter=%u sink-jitter=%u "
-		       "chaos-every=%ums stop=%u%%: %s\n",
+		       "chaos-every=%ums stop=%u%% sink=%s: %s\n",
 		       idx, (unsigned long long)p->seed, size, p->fmt, p->workers, p->slots,
 		       p->frames, p->jitter_ms, p->sink_jitter_ms, p->kill_every_ms, p->stop_pct,
+		       p->via_ffmpeg ? "ffmpeg" : "raw",
 		       status == -1 ? "hung past its deadline" :
 		       status != 0 ? "exit status non-zero" : "output differs");
 		snprintf(cmd, sizeof(cmd), "tail -5 %s | sed 's/^/    /'", log);

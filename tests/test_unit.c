@@ -14,6 +14,7 @@
 #include "fb_proc.h"
 #include "fb_ring.h"
 #include "fb_util.h"
+#include "sink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -531,6 +533,173 @@ static void test_death_mid_claim_not_reissued_twice(void **state)
 	assert_int_equal(c.frame, 1);
 }
 
+/* ---- batches, holding, bounded waits ------------------------------------ */
+
+/* The encoder takes a run of published frames at once, may hold frames while
+ * taking more, and releases them oldest first, several at a time. */
+static void test_acquire_runs_and_holds(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	struct fb_frame_ref r[4];
+	struct fb_claim c;
+
+	for (int i = 0; i < 3; i++)
+		produce_one(seg);
+	assert_int_equal(fb_ring_acquire(seg, 0, r, 4, 0), 3);
+	for (uint64_t i = 0; i < 3; i++) {
+		assert_int_equal(r[i].frame, i);
+		assert_int_equal(r[i].data[0], i);
+	}
+	/* Holding the whole window: no producer may claim. */
+	seg->nowait = 1;
+	assert_int_equal(fb_ring_claim(seg, &c), -EAGAIN);
+	seg->nowait = 0;
+	/* Free the oldest two (still holding frame 2): frames 3 and 4 go. */
+	assert_int_equal(fb_ring_release(seg, 0, 2), 0);
+	assert_int_equal(seg->hdr->next_encode, 2);
+	assert_int_equal(produce_one(seg), 3);
+	assert_int_equal(produce_one(seg), 4);
+	assert_int_equal(fb_ring_acquire(seg, 3, r, 4, 0), 2);
+	assert_int_equal(r[1].frame, 4);
+	assert_int_equal(fb_ring_release(seg, 2, 3), 0);
+	assert_int_equal(seg->hdr->next_encode, 5);
+}
+
+/* With nothing published, a bounded acquire gives up after about its wait. */
+static void test_acquire_wait_is_bounded(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	struct fb_frame_ref r;
+	uint64_t t0 = fb_now_ns(), ms;
+
+	assert_int_equal(fb_ring_acquire(seg, 0, &r, 1, 60), -EAGAIN);
+	ms = (fb_now_ns() - t0) / 1000000;
+	assert_true(ms >= 55 && ms < 5000);
+	assert_int_equal(fb_ring_acquire(seg, 5, &r, 1, 0), -EINVAL); /* past the end */
+	/* Releasing what is not held is a broken invariant: abort, say so. */
+	assert_int_equal(fb_ring_release(seg, 0, 1), -EPROTO);
+	assert_int_equal(fb_ring_state(seg), FB_SEG_ABORTED);
+}
+
+/* Scribbled: the encoder's next slot says ENCODING though nobody took it.
+ * That must abort the render, not leave the encoder waiting forever. */
+static void test_impossible_slot_state_aborts(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	struct fb_frame_ref r;
+	struct fb_claim c;
+
+	assert_int_equal(fb_ring_claim(seg, &c), 1);
+	seg->hdr->slots[0].state = FB_SLOT_ENCODING;
+	assert_int_equal(fb_ring_acquire(seg, 0, &r, 1, 0), -EPROTO);
+	assert_non_null(strstr(seg->hdr->reason, "impossible state"));
+}
+
+/* Scribbled: a REISSUE slot while reissue_pending says 0.  With the window
+ * shut, a claim still finds the slot rather than sleeping forever. */
+static void test_reissue_found_without_count(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg; /* S=1 */
+	struct fb_claim c;
+
+	assert_int_equal(fb_ring_claim(seg, &c), 1);
+	seg->hdr->slots[0].state = FB_SLOT_REISSUE;
+	seg->hdr->slots[0].owner = 0;
+	seg->hdr->reissue_pending = 0;
+	seg->nowait = 1;
+	assert_int_equal(fb_ring_claim(seg, &c), 1);
+	assert_int_equal(c.frame, 0);
+	assert_int_equal(seg->hdr->reissue_pending, 0);
+}
+
+/* ---- the encoder's sink: vmsplice accounting ---------------------------- */
+
+/* read exactly N bytes of the pipe into BUF */
+static void read_n(int fd, unsigned char *buf, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = read(fd, buf, n);
+
+		assert_true(r > 0);
+		buf += r;
+		n -= (size_t)r;
+	}
+}
+
+/* A spliced frame is done exactly when the reader has read its last byte —
+ * not one byte sooner — and a write to the slot after the push does show
+ * in what the reader gets (the pipe holds references, not copies: why the
+ * rule exists). */
+static void test_sink_splice_accounting(void **state)
+{
+	const size_t L = 65540; /* 16 pages and 4 bytes: frames share no page */
+	unsigned char *src, *got = malloc(3 * L);
+	struct fb_frame_ref f[3];
+	struct sink k;
+	size_t off = 0;
+	int p[2];
+
+	(void)state;
+	src = mmap(NULL, 3 * 69632, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(src != MAP_FAILED && got);
+	for (int i = 0; i < 3; i++) {
+		f[i] = (struct fb_frame_ref){ (uint64_t)i, src + (size_t)i * 69632, L };
+		for (size_t j = 0; j < L; j++)
+			src[(size_t)i * 69632 + j] = (unsigned char)(j * 7 + (size_t)i);
+	}
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_true(fcntl(p[1], F_SETPIPE_SZ, 1 << 20) >= (1 << 20));
+	assert_int_equal(sink_init(&k, p[1], true, 8, 1000, -1, 0), 0);
+	assert_int_equal(sink_push(&k, f, 3), 0);
+	assert_true(k.splice); /* vmsplice was taken, not the copy fallback */
+	assert_int_equal(sink_done(&k), 0);
+	src[2 * 69632 + 100] ^= 0xff; /* frame 2, after the push */
+	const size_t steps[] = { L - 1, 1, L + 5, L - 5 };
+	const uint32_t done_after[] = { 0, 1, 1, 1 };
+	for (int i = 0; i < 4; i++) {
+		read_n(p[0], got + off, steps[i]);
+		off += steps[i];
+		assert_int_equal(sink_done(&k), done_after[i]);
+	}
+	assert_int_equal(sink_wait(&k), 0); /* all read: nothing to wait for */
+	for (int i = 0; i < 3; i++)
+		assert_memory_equal(got + (size_t)i * L, src + (size_t)i * 69632, L);
+	assert_int_equal(k.count, 0);
+	sink_free(&k);
+	close(p[0]);
+	close(p[1]);
+	munmap(src, 3 * 69632);
+	free(got);
+}
+
+/* Copy mode: frames are out when writev returns.  Splice mode: a reader
+ * that stops is a timeout, one that is gone is EPIPE. */
+static void test_sink_copy_timeout_epipe(void **state)
+{
+	static unsigned char frame[70000];
+	struct fb_frame_ref f = { 0, frame, sizeof(frame) };
+	struct sink k;
+	int p[2], rc;
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_true(fcntl(p[1], F_SETPIPE_SZ, 1 << 20) >= (1 << 20));
+	assert_int_equal(sink_init(&k, p[1], false, 4, 1000, -1, 0), 0);
+	assert_int_equal(sink_push(&k, &f, 1), 0);
+	assert_int_equal(sink_done(&k), 1);
+	sink_free(&k);
+
+	assert_int_equal(sink_init(&k, p[1], true, 4, 50, -1, 0), 0);
+	assert_int_equal(sink_push(&k, &f, 1), 0);
+	while ((rc = sink_wait(&k)) == 0)
+		;
+	assert_int_equal(rc, -ETIMEDOUT);
+	close(p[0]);
+	assert_int_equal(sink_wait(&k), -EPIPE);
+	sink_free(&k);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -554,6 +723,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sweep_trusts_no_owner_field, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_owner_death, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_death_mid_claim_not_reissued_twice, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_acquire_runs_and_holds, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_acquire_wait_is_bounded, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_impossible_slot_state_aborts, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_reissue_found_without_count, setup_s1_n3, teardown),
+		cmocka_unit_test(test_sink_splice_accounting),
+		cmocka_unit_test(test_sink_copy_timeout_epipe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

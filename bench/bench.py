@@ -1,0 +1,511 @@
+#!/usr/bin/env python3
+"""make bench — framebroker side by side with the transport limit and the
+alternatives, as ratios measured in one run.
+
+Every comparison runs its candidate (A) and its reference (B) alternately,
+BENCH_RUNS times each (default 5), and reports the median with min-max.
+Timing runs are not sampled (a sampler would steal CPU from a 2-core
+machine); memory is measured in separate, sampled runs.  Prints a table and
+writes bench/results/bench.{csv,json} and PNG plots (gnuplot).  Benchmarks
+report; they never fail on a figure.  BENCH_QUICK=1 shrinks every size to
+check that the harness itself works (tests/t_bench_smoke.sh).
+"""
+import csv
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "bin")
+BUILD = os.path.join(ROOT, "build", "bench")
+RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "bench", "results"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+CPUS = os.cpu_count() or 1
+REAL_FFMPEG = shutil.which("ffmpeg")
+TMP = tempfile.mkdtemp(prefix="fb-bench.")
+
+
+def q(full, quick):
+    return quick if QUICK else full
+
+
+# ---- running one command -------------------------------------------------
+
+class Result:
+    def __init__(self, wall, cpu, ff_cpu, peaks, shm_bytes, out):
+        self.wall = wall          # s, spawn to reap
+        self.cpu = cpu            # user+sys s of the whole tree (reaped descendants)
+        self.ff_cpu = ff_cpu      # user+sys s of the ffmpeg processes in it
+        self.peaks = peaks        # name -> [max RssAnon kB, max VmHWM kB] (sampled runs)
+        self.shm_bytes = shm_bytes
+        self.out = out            # stdout text
+
+
+def status_kb(pid):
+    """(name, RssAnon kB, VmHWM kB) of PID, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            text = f.read()
+    except OSError:
+        return None
+    name, anon, hwm = "?", 0, 0
+    for line in text.splitlines():
+        if line.startswith("Name:"):
+            name = line.split()[1]
+        elif line.startswith("RssAnon:"):
+            anon = int(line.split()[1])
+        elif line.startswith("VmHWM:"):
+            hwm = int(line.split()[1])
+    return name, anon, hwm
+
+
+def descendants(root):
+    """Every live descendant of ROOT (by scanning /proc/*/stat for ppids)."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read()
+                parent[int(d)] = int(st[st.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError):
+                pass
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+
+
+class Sampler(threading.Thread):
+    """Peak RssAnon and VmHWM of every process in a tree, by name."""
+
+    def __init__(self, root, shm_name=None):
+        super().__init__(daemon=True)
+        self.root, self.shm_name = root, shm_name
+        self.stop = threading.Event()
+        self.peaks, self.shm_bytes = {}, 0
+
+    def run(self):
+        pids, last_scan = {self.root}, 0.0
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now - last_scan > 0.05:
+                pids |= set(descendants(self.root))
+                last_scan = now
+            for pid in list(pids):
+                s = status_kb(pid)
+                if s is None:
+                    pids.discard(pid)
+                    continue
+                name, anon, hwm = s
+                p = self.peaks.setdefault(name, [0, 0])
+                p[0], p[1] = max(p[0], anon), max(p[1], hwm)
+            if self.shm_name:
+                try:
+                    self.shm_bytes = max(self.shm_bytes,
+                                         os.stat("/dev/shm" + self.shm_name).st_size)
+                except OSError:
+                    pass
+            time.sleep(0.005)
+
+
+def run(cmd, env=None, sample=False, shm_name=None):
+    """Run CMD (argv list) to completion; fail loudly if it fails."""
+    ff_log = os.path.join(TMP, "ffcpu")
+    open(ff_log, "w").close()
+    e = dict(os.environ)
+    e.update(env or {})
+    e["FB_BENCH_REAL_FFMPEG"] = REAL_FFMPEG
+    e["FB_BENCH_FFMPEG_CPU"] = ff_log
+    out_path = os.path.join(TMP, "stdout")
+    err_path = os.path.join(TMP, "stderr")
+    acts = [(os.POSIX_SPAWN_OPEN, 1, out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+            (os.POSIX_SPAWN_OPEN, 2, err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
+    t0 = time.perf_counter()
+    pid = os.posix_spawnp(cmd[0], cmd, e, file_actions=acts)
+    sampler = None
+    if sample:
+        sampler = Sampler(pid, shm_name)
+        sampler.start()
+    _, status, ru = os.wait4(pid, 0)
+    wall = time.perf_counter() - t0
+    if sampler:
+        sampler.stop.set()
+        sampler.join()
+    if os.waitstatus_to_exitcode(status) != 0:
+        with open(err_path) as f:
+            sys.exit(f"bench: {' '.join(cmd)} failed ({status}): {f.read()[-500:]}")
+    ff = 0.0
+    with open(ff_log) as f:
+        for line in f:
+            u, s = line.split()
+            ff += float(u) + float(s)
+    with open(out_path) as f:
+        out = f.read()
+    return Result(wall, ru.ru_utime + ru.ru_stime, ff,
+                  sampler.peaks if sampler else {}, sampler.shm_bytes if sampler else 0, out)
+
+
+def alternate(variants, runs=RUNS):
+    """Run each (name, argv, env) RUNS times, alternating the order every
+    round so drift hits all alike.  Returns name -> [Result]."""
+    res = {name: [] for name, _, _ in variants}
+    for i in range(runs):
+        order = variants if i % 2 == 0 else variants[::-1]
+        for name, cmd, env in order:
+            res[name].append(run(cmd, env))
+    return res
+
+
+# ---- rows ------------------------------------------------------------------
+
+ROWS = []
+
+
+def stats(xs):
+    return statistics.median(xs), min(xs), max(xs)
+
+
+def row(section, what, unit, xs, ref_what, refs, target=None, met=None,
+        note=""):
+    """One table row: the candidate's figures XS against the reference's
+    REFS (ratio of medians, as 'better' = > 1 when HIGHER_BETTER)."""
+    fig, lo, hi = stats(xs)
+    r = {"section": section, "what": what, "unit": unit, "figure": fig, "min": lo, "max": hi,
+         "runs": len(xs), "reference": ref_what, "target": target or "", "note": note}
+    if refs:
+        rf, rlo, rhi = stats(refs)
+        r.update(ref_figure=rf, ref_min=rlo, ref_max=rhi, ratio=fig / rf if rf else None)
+    else:
+        r.update(ref_figure=None, ref_min=None, ref_max=None, ratio=None)
+    r["met"] = met
+    ROWS.append(r)
+    return r
+
+
+def fb_render(*args, frames, size, workers=1, source="fill", sink=None, name=None):
+    cmd = ["fb-render", "--size", size, "--frames", str(frames), "--workers", str(workers),
+           "--source", source]
+    if name:
+        cmd += ["--name", name]
+    cmd += list(args)
+    if sink is None:
+        cmd += ["--sink", "raw", "-o", "/dev/null"]
+    else:
+        cmd += ["-o", "/dev/null", "--"] + sink
+    return cmd
+
+
+def fill_file(path, frame_bytes, frames):
+    """FRAMES frames of FRAME_BYTES, frame i all bytes i mod 256 — the bytes
+    `--source fill` renders, so every row moves the same pixels."""
+    with open(path, "wb") as f:
+        for i in range(frames):
+            f.write(bytes([i & 0xFF]) * frame_bytes)
+
+
+# ---- the comparisons -------------------------------------------------------
+
+def transport():
+    n = q(2000, 40)
+    size, fb = "1920x1080", 1920 * 1080 * 4
+    for k in (1, 2):
+        res = alternate([("fb", fb_render(frames=n, size=size, workers=k), None),
+                         ("ref", [os.path.join(BUILD, "ref_ring"), str(fb), str(n), "8"], None)])
+        fps = [n / r.wall for r in res["fb"]]
+        ref = [n / r.wall for r in res["ref"]]
+        rw = row("transport", f"1080p rgba fill -> raw /dev/null, K={k}", "frames/s", fps,
+                 "ref_ring: 2 processes, 2 semaphores, 8 slots", ref, "ratio >= 0.8")
+        rw["met"] = rw["ratio"] >= 0.8
+
+
+def handoff():
+    n = q(2_000_000, 20000)
+    for k in (1, 4):
+        res = alternate([("fb", fb_render(frames=n, size="4x4", workers=k), None),
+                         ("ref", [os.path.join(BUILD, "ref_ring"), "64", str(n), "8"], None)])
+        fps = [n / r.wall for r in res["fb"]]
+        ref = [n / r.wall for r in res["ref"]]
+        rw = row("handoff", f"64-byte frames, K={k}", "frames/s", fps,
+                 "ref_ring, 64-byte frames", ref, ">= 500,000 frames/s",
+                 note=f"{1e9 / statistics.median(fps):.0f} ns/frame (startup included)")
+        rw["met"] = rw["figure"] >= 500_000
+
+
+def into_ffmpeg(src):
+    n = q(300, 10)
+    ff = ["-f", "rawvideo", "-pix_fmt", "rgba", "-s", "1920x1080", "-framerate", "30",
+          "-i", "-", "-f", "null", "-"]
+    cat = ["sh", "-c", f"cat '{src}' | ffmpeg -hide_banner -nostats -loglevel error "
+           + " ".join(ff)]
+    res = alternate([("fb", fb_render(frames=n, size="1920x1080", sink=["-f", "null"]), None),
+                     ("fbw", fb_render(frames=n, size="1920x1080", sink=["-f", "null"]),
+                      {"FB_VMSPLICE": "0"}),
+                     ("cat", cat, None)])
+    fps = {k: [n / r.wall for r in v] for k, v in res.items()}
+    rw = row("into ffmpeg", "1080p rgba -> ffmpeg -f null (vmsplice), K=1", "frames/s",
+             fps["fb"], "cat FILE | ffmpeg (plain pipe)", fps["cat"], "ratio >= 1.5")
+    rw["met"] = rw["ratio"] >= 1.5
+    row("into ffmpeg", "same, FB_VMSPLICE=0 (writev copy)", "frames/s", fps["fbw"],
+        "cat FILE | ffmpeg (plain pipe)", fps["cat"], "(what vmsplice buys)")
+    return res["fb"]
+
+
+def end_to_end():
+    n = q(300, 10)
+    src = os.path.join(TMP, "card720.raw")
+    run(["fb-render", "--size", "1280x720", "--frames", str(n), "--source", "pattern",
+         "--sink", "raw", "-o", src])
+    out_fb, out_ff = os.path.join(TMP, "fb.mp4"), os.path.join(TMP, "ff.mp4")
+    x264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
+    res = alternate([
+        ("fb", ["fb-render", "--size", "1280x720", "--frames", str(n), "--workers", "2",
+                "--source", "raw:" + src, "-o", out_fb], None),
+        ("ff", ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "error", "-f", "rawvideo",
+                "-pix_fmt", "rgba", "-s", "1280x720", "-framerate", "30", "-i", src] + x264
+         + ["-y", out_ff], None)])
+    fps = [n / r.wall for r in res["fb"]]
+    ref = [n / r.wall for r in res["ff"]]
+    rw = row("end to end", "720p x264 veryfast via fb-render, K=2, raw file source", "frames/s",
+             fps, "ffmpeg reading the raw file directly", ref, "ratio >= 0.95")
+    rw["met"] = rw["ratio"] >= 0.95
+    os.unlink(src)
+
+
+def node_row(fb_runs):
+    n = q(300, 10)
+    node = ["node", os.path.join(ROOT, "bench", "node_pipe.js"), "1920", "1080", str(n),
+            "--", "-f", "null", "-"]
+    res = alternate([("node", node, None),
+                     ("fb", fb_render(frames=n, size="1920x1080", sink=["-f", "null"]), None)])
+    fps_fb = [n / r.wall for r in res["fb"]]
+    fps_node = [n / r.wall for r in res["node"]]
+    row("vs Node.js", "throughput, 1080p rgba -> ffmpeg -f null", "frames/s", fps_fb,
+        "Node.js stdin.write(Buffer.from(frame)) awaiting 'drain'", fps_node)
+    cpu_fb = [(r.cpu - r.ff_cpu) / n * 1e3 for r in res["fb"]]
+    cpu_node = [(r.cpu - r.ff_cpu) / n * 1e3 for r in res["node"]]
+    rw = row("vs Node.js", "CPU per frame outside ffmpeg (render + transport)", "ms/frame",
+             cpu_fb, "Node.js, same", cpu_node, "ratio <= 0.5")
+    rw["met"] = rw["ratio"] <= 0.5
+    tot_fb = [r.cpu / n * 1e3 for r in res["fb"]]
+    tot_node = [r.cpu / n * 1e3 for r in res["node"]]
+    row("vs Node.js", "CPU per frame including ffmpeg", "ms/frame", tot_fb, "Node.js, same",
+        tot_node)
+    # Memory: sampled runs (framebroker: the segment + every process's
+    # private memory; Node: its peak RSS — its frames are private memory).
+    mem_fb, mem_node = [], []
+    for i in range(q(3, 1)):
+        name = f"/fb-bench-mem-{os.getpid()}-{i}"
+        r = run(fb_render(frames=n, size="1920x1080", sink=["-f", "null"], name=name),
+                sample=True, shm_name=name)
+        mem_fb.append((r.shm_bytes // 1024 + sum(v[0] for k, v in r.peaks.items()
+                                                  if k.startswith("fb-"))) / 1024)
+        r = run(node)
+        mem_node.append(json.loads(r.out)["max_rss_kb"] / 1024)
+    row("vs Node.js", "peak memory outside ffmpeg (segment + private)", "MiB", mem_fb,
+        "Node.js peak RSS, awaiting 'drain'", mem_node)
+    grow = []
+    for frames in q((100, 300), (5, 10)):
+        r = run(node[:4] + [str(frames), "--no-drain"] + node[5:])
+        grow.append((frames, json.loads(r.out)["max_rss_kb"] / 1024))
+    for frames, mib in grow:
+        row("vs Node.js", f"Node.js without 'drain', {frames} frames: peak RSS", "MiB", [mib],
+            "", None, note="grows with the frame count: the stream buffer holds every frame")
+    return grow
+
+
+def memory():
+    counts = q((300, 3000), (20, 60))
+    peaks = {c: [] for c in counts}
+    for i in range(q(3, 1)):
+        for c in (counts if i % 2 == 0 else counts[::-1]):
+            r = run(fb_render(frames=c, size="1280x720", workers=2, sink=["-f", "null"]),
+                    sample=True)
+            peaks[c].append(r.peaks)
+    lo, hi = counts
+    for name in ("fb-render", "fb-broker", "fb-producer", "fb-encoder"):
+        for idx, label in ((0, "RssAnon"), (1, "VmHWM")):
+            a = [p.get(name, [0, 0])[idx] for p in peaks[hi]]
+            b = [p.get(name, [0, 0])[idx] for p in peaks[lo]]
+            rw = row("memory", f"{name} peak {label} at {hi} frames", "kB", a,
+                     f"same at {lo} frames", b, "ratio <= 1.05 (no growth)",
+                     note="VmHWM counts the shared segment pages the process touched"
+                     if idx else "")
+            rw["met"] = rw["ratio"] is not None and rw["ratio"] <= 1.05
+
+
+def scaling():
+    n = q(400, 20)
+    ks = (1, 2, 4)
+    res = alternate([(k, fb_render("--cpu-us", "5000", frames=n, size="320x240", workers=k),
+                      None) for k in ks])
+    base = [n / r.wall for r in res[1]]
+    for k in ks:
+        fps = [n / r.wall for r in res[k]]
+        limit = min(k, CPUS)
+        rw = row("scaling", f"5 ms CPU per frame, K={k}", "frames/s", fps, "K=1", base,
+                 f"speedup ~ min(K, cores) = {limit}")
+        rw["met"] = rw["ratio"] >= 0.9 * limit
+
+
+# ---- output ----------------------------------------------------------------
+
+def fmt(x, unit=""):
+    if x is None:
+        return "-"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
+
+
+def print_table():
+    print(f"\n{'what':<62} {'figure (min-max)':>30} {'reference':>12} {'ratio':>7}  target")
+    section = None
+    for r in ROWS:
+        if r["section"] != section:
+            section = r["section"]
+            print(f"-- {section}")
+        fig = f"{fmt(r['figure'])} {r['unit']} ({fmt(r['min'])}-{fmt(r['max'])})"
+        ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-"
+        met = "" if r["met"] is None else (" met" if r["met"] else " NOT MET")
+        print(f"{r['what'][:62]:<62} {fig:>30} {fmt(r['ref_figure']):>12} {ratio:>7}  "
+              f"{r['target']}{met}")
+        if r["reference"]:
+            print(f"{'':<4}reference: {r['reference']}" + (f"; {r['note']}" if r["note"] else ""))
+        elif r["note"]:
+            print(f"{'':<4}{r['note']}")
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    ffv = subprocess.run([REAL_FFMPEG, "-version"], capture_output=True, text=True).stdout
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    return {"cpu": model, "cpus": CPUS, "mem_gib": round(mem_kb / 2**20, 1),
+            "kernel": platform.release(), "ffmpeg": ffv.split("\n")[0].split(" Copyright")[0],
+            "node": node, "commit": commit, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "runs": RUNS, "quick": QUICK}
+
+
+def write_results(info, grow):
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "bench.json"), "w") as f:
+        json.dump({"machine": info, "rows": ROWS}, f, indent=1)
+    keys = ["section", "what", "unit", "figure", "min", "max", "runs", "reference",
+            "ref_figure", "ref_min", "ref_max", "ratio", "target", "met", "note"]
+    with open(os.path.join(RESULTS, "bench.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for r in ROWS:
+            w.writerow({k: r.get(k) for k in keys})
+    plot(grow)
+
+
+def plot(grow):
+    if not shutil.which("gnuplot"):
+        print("bench: gnuplot not found; no plots (apt-get install gnuplot-nox)")
+        return
+    d = RESULTS
+    ratios = [r for r in ROWS if r["ratio"] is not None and r["section"] != "memory"]
+    with open(os.path.join(TMP, "ratios.dat"), "w") as f:
+        for i, r in enumerate(ratios):
+            f.write(f'{i} {r["ratio"]:.4f} "{r["section"]}: {r["what"][:48]}"\n')
+    scal = [r for r in ROWS if r["section"] == "scaling"]
+    with open(os.path.join(TMP, "scaling.dat"), "w") as f:
+        for k, r in zip((1, 2, 4), scal):
+            f.write(f"{k} {r['figure']:.2f} {r['min']:.2f} {r['max']:.2f} "
+                    f"{scal[0]['figure'] * min(k, CPUS):.2f}\n")
+    with open(os.path.join(TMP, "grow.dat"), "w") as f:
+        for frames, mib in grow:
+            f.write(f"{frames} {mib:.1f}\n")
+    fbmem = [r for r in ROWS if r["what"].startswith("peak memory outside")]
+    script = f"""
+set terminal pngcairo noenhanced size 1100,{120 + 28 * len(ratios)} font ",10"
+set output "{d}/ratios.png"
+set title "framebroker / reference (median of {RUNS} runs; > 1 is faster, except CPU and memory rows)"
+set style fill solid 0.6
+set yrange [-0.5:{len(ratios) - 0.5}]
+set ytics nomirror
+set xlabel "ratio"
+set grid x
+unset key
+set arrow 1 from 1, graph 0 to 1, graph 1 nohead lc rgb "black"
+plot "{TMP}/ratios.dat" using 2:1:(0):2:($1-0.35):($1+0.35):ytic(3) with boxxyerror
+unset arrow 1
+set terminal pngcairo noenhanced size 700,450 font ",10"
+set output "{d}/scaling.png"
+set title "Producers with 5 ms CPU per frame ({CPUS} cores)"
+set xlabel "producers K"; set ylabel "frames/s"; set key left top
+set xrange [0.5:4.5]; set yrange [0:*]; set xtics (1,2,4); unset ytics; set ytics
+set autoscale y
+plot "{TMP}/scaling.dat" using 1:2:3:4 with yerrorlines title "measured (median, min-max)", \\
+     "{TMP}/scaling.dat" using 1:5 with lines dt 2 title "limit: K=1 x min(K, cores)"
+set output "{d}/memory.png"
+set title "Peak memory outside ffmpeg, 1080p rgba"
+set xlabel "frames"; set ylabel "MiB"; set xrange [0:*]; set xtics auto
+plot "{TMP}/grow.dat" using 1:2 with linespoints title "Node.js, 'drain' not awaited", \\
+     {fbmem[0]['figure'] if fbmem else 0} with lines title "framebroker (segment + private)"
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def build():
+    os.makedirs(os.path.join(BUILD, "wrap"), exist_ok=True)
+    cc = os.environ.get("CC", "cc")
+    for src, out in (("ref_ring.c", "ref_ring"), ("ffmpeg_cpu.c", "wrap/ffmpeg")):
+        subprocess.run([cc, "-O2", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
+                        "-o", os.path.join(BUILD, out), os.path.join(ROOT, "bench", src),
+                        "-pthread"], check=True)
+
+
+def main():
+    if not REAL_FFMPEG or not shutil.which("node"):
+        sys.exit("bench: needs ffmpeg and node on PATH")
+    build()
+    # Our binaries, and the CPU-recording ffmpeg stand-in before the real one
+    # (posix_spawnp searches this process's PATH).
+    os.environ["PATH"] = os.path.join(BUILD, "wrap") + ":" + BIN + ":" + os.environ["PATH"]
+    info = machine()
+    print(f"bench: {info['cpu']}, {CPUS} CPUs, {info['mem_gib']} GiB, {info['kernel']}, "
+          f"{info['ffmpeg']}, node {info['node']}, commit {info['commit']}, "
+          f"{RUNS} runs per figure{' (QUICK)' if QUICK else ''}")
+    t0 = time.time()
+    src = os.path.join(TMP, "fill1080.raw")
+    fill_file(src, 1920 * 1080 * 4, q(300, 10))
+    for step in (transport, handoff):
+        step()
+    fb_runs = into_ffmpeg(src)
+    os.unlink(src)
+    end_to_end()
+    grow = node_row(fb_runs)
+    memory()
+    scaling()
+    print_table()
+    write_results(info, grow)
+    print(f"\nbench: {time.time() - t0:.0f} s; results in {os.path.relpath(RESULTS, ROOT)}/")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
