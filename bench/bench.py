@@ -284,7 +284,7 @@ def end_to_end():
              fps["fb"], "ffmpeg reading the raw file directly", fps["ff"], "ratio >= 0.95",
              note="output mp4 byte-identical to ffmpeg's own: " + ("yes" if same else "NO"))
     rw["met"] = rw["ratio"] >= 0.95
-    row("end to end", "same, via fb-render", "frames/s", fps["fb"],
+    row("end to end", "the same fb-render, against a plain pipe", "frames/s", fps["fb"],
         "cat FILE | ffmpeg (the same file through a plain pipe)", fps["cat"])
     os.unlink(src)
 
@@ -496,7 +496,7 @@ set output "{d}/memory.png"
 set title "Peak memory outside ffmpeg, 1080p rgba"
 set xlabel "frames"; set ylabel "MiB"; set xrange [0:*]; set xtics auto
 plot "{TMP}/grow.dat" using 1:2 with linespoints title "Node.js, 'drain' not awaited", \\
-     {fbmem[0]['figure'] if fbmem else 0} with lines title "framebroker (segment + private)"
+     {fbmem[0]['figure'] if fbmem else 0} with lines title "framebroker, {q(300, 10)} frames (flat: see the memory rows)"
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
