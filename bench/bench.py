@@ -449,7 +449,8 @@ def markdown_table(info):
         ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else ""
         met = "" if r["met"] is None else (" ✔" if r["met"] else " ✘ not met")
         note = f" ({r['note']})" if r["note"] else ""
-        out.append(f"| {what}{note} | {fig} | {ref} | {ratio} | {r['target']}{met} |")
+        cells = [f"{what}{note}", fig, ref, ratio, f"{r['target']}{met}"]
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -538,6 +539,13 @@ def main():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--table"]:  # rewrite table.md from bench.json, no run
+        with open(os.path.join(RESULTS, "bench.json")) as f:
+            saved = json.load(f)
+        ROWS.extend(saved["rows"])
+        with open(os.path.join(RESULTS, "table.md"), "w") as f:
+            f.write(markdown_table(saved["machine"]))
+        sys.exit(0)
     try:
         main()
     finally:
