@@ -3,13 +3,15 @@
 #   make check      install test dependencies (Debian), build, run every test
 #   make demo       install ffmpeg if missing, build, render out.mp4
 #   make bench      side-by-side benchmarks -> bench/results/ (docs/performance.md)
+#   make install    PREFIX=/usr/local DESTDIR=: programs, libframebroker (.a, .so),
+#                   include/framebroker.h, framebroker.pc; make uninstall removes them
 #   make CC=clang   any C11 compiler; SAN=address,undefined adds sanitizers
 
 CC      ?= cc
 SAN     ?=
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-           -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Icommon
+           -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Icommon -Iinclude
 LDLIBS  += -pthread -lrt
 ifneq ($(SAN),)
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -23,9 +25,18 @@ COMMON  := common/fb_util.c common/fb_pixfmt.c common/fb_segment.c common/fb_rin
            common/fb_source.c common/fb_spin.c
 COMMON_OBJ := $(COMMON:%.c=$(BUILD)/%.o)
 
+# libframebroker: the common code plus the public API (include/framebroker.h).
+# The programs link the static archive; the shared one (position independent
+# objects, a soname, only the public symbols exported) is for other programs.
+VERSION := 0.5.0
+SONAME  := libframebroker.so.0
+LIB_SRC := $(COMMON) common/framebroker.c
+LIB_A   := $(BUILD)/libframebroker.a
+LIB_SO  := $(BUILD)/lib/libframebroker.so.$(VERSION)
+
 PROGS   := $(BIN)/fb-broker $(BIN)/fb-producer $(BIN)/fb-encoder $(BIN)/fb-render
 
-all: $(PROGS)
+all: $(PROGS) lib
 
 # Rebuild everything when the compiler or flags change (e.g. SAN= on/off).
 STAMP := $(BUILD)/flags.stamp
@@ -37,14 +48,27 @@ $(BUILD)/%.o: %.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/libfbcommon.a: $(COMMON_OBJ)
+$(BUILD)/pic/%.o: %.c $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+$(LIB_A): $(LIB_SRC:%.c=$(BUILD)/%.o)
 	$(AR) rcs $@ $^
 
-$(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(BUILD)/libfbcommon.a
-$(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o $(BUILD)/libfbcommon.a
+$(LIB_SO): $(LIB_SRC:%.c=$(BUILD)/pic/%.o) common/framebroker.map
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=common/framebroker.map \
+		-o $@ $(filter %.o,$^) -pthread -lrt
+	ln -sf libframebroker.so.$(VERSION) $(BUILD)/lib/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/lib/libframebroker.so
+
+lib: $(LIB_A) $(LIB_SO)
+
+$(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(LIB_A)
+$(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o $(LIB_A)
 $(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/sink.o \
-		$(BUILD)/libfbcommon.a
-$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/spawn.o $(BUILD)/libfbcommon.a
+		$(LIB_A)
+$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/spawn.o $(LIB_A)
 
 $(PROGS):
 	@mkdir -p $(BIN)
@@ -54,7 +78,7 @@ $(PROGS):
 UNIT_TESTS := $(BIN)/test_unit
 
 $(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/producer/pattern.o $(BUILD)/encoder/sink.o \
-		$(BUILD)/libfbcommon.a
+		$(LIB_A)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -88,7 +112,7 @@ deps:
 
 check: deps
 	$(MAKE) all $(UNIT_TESTS) $(BIN)/fb-stress $(FUZZ_BIN)
-	FB_SAN=$(SAN) tests/run.sh
+	FB_SAN=$(SAN) FB_CC=$(CC) tests/run.sh
 
 demo:
 	@scripts/install-deps.sh ffmpeg
@@ -101,9 +125,36 @@ bench:
 	$(MAKE) all
 	bench/bench.py
 
+# ---- install -------------------------------------------------------------
+PREFIX  ?= /usr/local
+DESTDIR ?=
+D       := $(DESTDIR)$(PREFIX)
+MANS    := $(wildcard man/*.1)
+
+install: all
+	install -d $(D)/bin $(D)/lib/pkgconfig $(D)/include
+	install -m 755 $(PROGS) $(D)/bin/
+	install -m 644 $(LIB_A) $(D)/lib/
+	install -m 755 $(LIB_SO) $(D)/lib/
+	ln -sf libframebroker.so.$(VERSION) $(D)/lib/$(SONAME)
+	ln -sf $(SONAME) $(D)/lib/libframebroker.so
+	install -m 644 include/framebroker.h $(D)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' framebroker.pc.in \
+		> $(D)/lib/pkgconfig/framebroker.pc
+ifneq ($(MANS),)
+	install -d $(D)/share/man/man1
+	install -m 644 $(MANS) $(D)/share/man/man1/
+endif
+
+uninstall:
+	rm -f $(PROGS:$(BIN)/%=$(D)/bin/%) $(D)/lib/libframebroker.a \
+		$(D)/lib/libframebroker.so.$(VERSION) $(D)/lib/$(SONAME) $(D)/lib/libframebroker.so \
+		$(D)/include/framebroker.h $(D)/lib/pkgconfig/framebroker.pc \
+		$(MANS:man/%=$(D)/share/man/man1/%)
+
 clean:
 	rm -rf $(BUILD) $(BIN)
 
 FORCE:
-.PHONY: all check deps demo bench clean stress model fuzz FORCE
+.PHONY: all lib check deps demo bench install uninstall clean stress model fuzz FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -440,6 +440,36 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 	return 0;
 }
 
+int fb_ring_unclaim(struct fb_seg *seg, const struct fb_claim *c)
+{
+	struct fb_header *h = seg->hdr;
+	struct fb_slot_meta *m;
+	int rc;
+
+	if (c->slot >= seg->geom.slot_count)
+		return -EINVAL;
+	rc = ring_lock(seg);
+	if (rc)
+		return rc;
+	if (atomic_load(&h->state) == FB_SEG_ABORTED) {
+		ring_unlock(seg);
+		return -ECANCELED;
+	}
+	m = &h->slots[c->slot];
+	if (m->state != FB_SLOT_CLAIMED || m->owner != seg->pid ||
+	    m->frame != c->frame || m->generation != c->generation) {
+		ring_unlock(seg);
+		return -ESTALE;
+	}
+	/* The same move the broker's sweep makes for a dead owner. */
+	m->owner = 0;
+	m->state = FB_SLOT_REISSUE;
+	h->reissue_pending++;
+	ring_unlock(seg);
+	wake(&h->space, 1);
+	return 0;
+}
+
 /* With the lock held: may the encoder take FRAME now?  It holds (ENCODING)
  * every frame in [next_encode, FRAME), so FRAME lies in the window and, if
  * it is not the first, the frame before it must be one of ours. */

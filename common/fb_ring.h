@@ -45,6 +45,13 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c);
  */
 int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t length);
 
+/*
+ * Producer: give the claimed frame back unrendered (state REISSUE, exactly
+ * as if its producer had died), for the next claim.  -ESTALE if the claim
+ * is no longer ours, -ECANCELED if aborted.
+ */
+int fb_ring_unclaim(struct fb_seg *seg, const struct fb_claim *c);
+
 /* A frame the encoder holds: its slot's data, valid until released. */
 struct fb_frame_ref {
 	uint64_t frame;

@@ -9,6 +9,9 @@
  *                     next_claim while it lies in [next_encode, next_encode+S)
  *   producer publish  fb_ring_publish: only if the slot is still CLAIMED by
  *                     this incarnation (owner/generation check, else -ESTALE)
+ *   producer unclaim  fb_ring_unclaim (fb_abort_claim in the library): a
+ *                     live producer gives its claimed frame back: REISSUE,
+ *                     as the sweep does for a dead one (MAXUNCLAIMS times)
  *   producer death    DIE(): SIGKILL at any step, including inside the two
  *                     critical sections (between the slot words and
  *                     next_claim++; between length and state=READY); the
@@ -35,7 +38,12 @@
  */
 #define S 2
 #define N 4
+#ifndef MAXDEATHS
 #define MAXDEATHS 2
+#endif
+#ifndef MAXUNCLAIMS
+#define MAXUNCLAIMS 0   /* make model also runs 1, with one death */
+#endif
 #define NOBODY 0
 #define ENC 100
 #define BRK 101
@@ -55,6 +63,7 @@ byte pending = 0;       /* reissue_pending */
 bool alive[8];          /* by incarnation id */
 byte next_id = 1;
 byte deaths = 0;
+byte unclaims = 0;      /* frames given back by a live producer */
 byte lock = NOBODY;
 bool lockdead = false;
 byte written[N];
@@ -153,6 +162,18 @@ claim:
 	fi;
 render:
 	DIE();                         /* between claim and publish */
+	if
+	:: unclaims < MAXUNCLAIMS ->   /* fb_ring_unclaim: give it back unrendered */
+		LOCK(me);
+		if
+		:: state[s] == CLAIMED && owner[s] == me && frame[s] == f ->
+			owner[s] = NOBODY; state[s] = REISSUE; pending++; unclaims++
+		:: else -> skip        /* -ESTALE */
+		fi;
+		UNLOCK();
+		goto claim
+	:: true -> skip
+	fi;
 	LOCK(me);
 	if
 	:: state[s] == CLAIMED && owner[s] == me && frame[s] == f ->

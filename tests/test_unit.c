@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "framebroker.h"
 #include "fb_params.h"
 #include "fb_pixfmt.h"
 #include "fb_proc.h"
@@ -612,6 +613,51 @@ static void test_reissue_found_without_count(void **state)
 	assert_int_equal(seg->hdr->reissue_pending, 0);
 }
 
+/* ---- the public library ------------------------------------------------ */
+
+/* fb_attach / fb_claim / fb_abort_claim / fb_publish / fb_detach. */
+static void test_library_api(void **state)
+{
+	struct fixture *fx = *state; /* S=3, N=5, 64x4 gray */
+	struct fb_geometry g;
+	fb_producer *p;
+	uint64_t f;
+	void *d;
+
+	assert_int_equal(fb_attach("no-slash", 0, &p), -EINVAL);
+	assert_int_equal(fb_attach(fx->name, 0, &p), 0);
+	fb_get_geometry(p, &g);
+	assert_int_equal(g.frames, 5);
+	assert_int_equal(g.slots, 3);
+	assert_int_equal(g.frame_bytes, 256);
+	assert_true(g.slot_bytes >= g.frame_bytes);
+	assert_string_equal(g.pix_fmt, "gray");
+	assert_int_equal(fb_claim(p, &f, &d), 1);
+	assert_int_equal(f, 0);
+	/* Given back, it is the next frame handed out. */
+	assert_int_equal(fb_abort_claim(p), 0);
+	assert_int_equal(fb_abort_claim(p), -EINVAL); /* nothing held now */
+	assert_int_equal(fb_claim(p, &f, &d), 1);
+	assert_int_equal(f, 0);
+	/* A length over the slot is refused and the claim stays ours. */
+	assert_int_equal(fb_publish(p, g.slot_bytes + 1), -EINVAL);
+	memset(d, 0, g.frame_bytes);
+	assert_int_equal(fb_publish(p, g.frame_bytes), 0);
+	assert_int_equal(fb_publish(p, g.frame_bytes), -EINVAL);
+	/* Claiming while holding gives the held frame back first. */
+	assert_int_equal(fb_claim(p, &f, &d), 1);
+	assert_int_equal(f, 1);
+	assert_int_equal(fb_claim(p, &f, &d), 1);
+	assert_int_equal(f, 1);
+	/* Detaching with a claim gives it back too. */
+	fb_detach(p);
+	assert_int_equal(fx->seg->hdr->reissue_pending, 1);
+	assert_int_equal(fx->seg->hdr->slots[1].state, FB_SLOT_REISSUE);
+	assert_string_equal(fb_version(), "0.5.0");
+	assert_non_null(strstr(fb_strerror(-EOWNERDEAD), "broker"));
+	assert_non_null(fb_strerror(-EIO));
+}
+
 /* ---- the encoder's sink: vmsplice accounting ---------------------------- */
 
 /* read exactly N bytes of the pipe into BUF */
@@ -727,6 +773,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_acquire_wait_is_bounded, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_impossible_slot_state_aborts, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_reissue_found_without_count, setup_s1_n3, teardown),
+		cmocka_unit_test_setup_teardown(test_library_api, setup_s3_n5, teardown),
 		cmocka_unit_test(test_sink_splice_accounting),
 		cmocka_unit_test(test_sink_copy_timeout_epipe),
 	};

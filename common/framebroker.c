@@ -1,0 +1,141 @@
+/*
+ * framebroker.c — the public producer library (include/framebroker.h): a
+ * thin, opaque layer over the segment (fb_segment) and the ring protocol
+ * (fb_ring), so external renderers never see the layout.
+ */
+#include "framebroker.h"
+#include "fb_pixfmt.h"
+#include "fb_ring.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fb_producer {
+	struct fb_seg *seg;
+	struct fb_claim claim;
+	int have_claim;
+};
+
+int fb_attach(const char *name, int timeout_ms, fb_producer **out)
+{
+	const char *why = NULL;
+	fb_producer *p;
+	int rc;
+
+	if (!name || !out || timeout_ms < 0 || fb_seg_name_check(name))
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	rc = fb_seg_attach_wait(name, -1, timeout_ms, &p->seg, &why);
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	rc = fb_ring_register(p->seg, FB_ROLE_PRODUCER);
+	if (rc < 0) {
+		fb_seg_detach(p->seg);
+		free(p);
+		return rc;
+	}
+	/* rc == 1: the render is already over; fb_claim will say 0. */
+	*out = p;
+	return 0;
+}
+
+/* Give a held claim back; the handle holds none afterwards. */
+static int give_back(fb_producer *p)
+{
+	int rc = fb_ring_unclaim(p->seg, &p->claim);
+
+	p->have_claim = 0;
+	return rc;
+}
+
+int fb_claim(fb_producer *p, uint64_t *frame, void **data)
+{
+	int rc;
+
+	if (!p || !frame || !data)
+		return -EINVAL;
+	if (p->have_claim)
+		(void)give_back(p); /* -ESTALE: it was taken back already */
+	rc = fb_ring_claim(p->seg, &p->claim);
+	if (rc != 1)
+		return rc;
+	p->have_claim = 1;
+	*frame = p->claim.frame;
+	*data = p->claim.data;
+	return 1;
+}
+
+int fb_publish(fb_producer *p, uint64_t length)
+{
+	int rc;
+
+	if (!p || !p->have_claim)
+		return -EINVAL;
+	rc = fb_ring_publish(p->seg, &p->claim, length);
+	if (rc != -EINVAL) /* a bad length leaves the claim ours to retry */
+		p->have_claim = 0;
+	return rc;
+}
+
+int fb_abort_claim(fb_producer *p)
+{
+	if (!p || !p->have_claim)
+		return -EINVAL;
+	return give_back(p);
+}
+
+void fb_get_geometry(const fb_producer *p, struct fb_geometry *g)
+{
+	const struct fb_geom *s = &p->seg->geom;
+
+	*g = (struct fb_geometry){
+		.width = s->width, .height = s->height, .pix_fmt = fb_pixfmt_name(s->pix_fmt),
+		.fps = s->fps, .slots = s->slot_count, .frames = s->total_frames,
+		.frame_bytes = s->frame_bytes, .slot_bytes = s->slot_stride,
+	};
+}
+
+void fb_detach(fb_producer *p)
+{
+	if (!p)
+		return;
+	if (p->have_claim)
+		(void)give_back(p);
+	fb_ring_unregister(p->seg);
+	fb_seg_detach(p->seg);
+	free(p);
+}
+
+const char *fb_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case -ENOENT:
+		return "no such segment (is the render started, and its name right?)";
+	case -EPROTO:
+		return "not a framebroker segment of this version, or a corrupt one";
+	case -EOWNERDEAD:
+		return "the render's broker is gone";
+	case -ECANCELED:
+		return "the render was aborted";
+	case -ESTALE:
+		return "the frame is no longer ours (held too long: given to another producer)";
+	case -EINVAL:
+		return "invalid argument";
+	default:
+		return err < 0 ? strerror(-err) : "not an error code";
+	}
+}
+
+const char *fb_version(void)
+{
+#define FB_STR2(x) #x
+#define FB_STR(x) FB_STR2(x)
+	return FB_STR(FB_VERSION_MAJOR) "." FB_STR(FB_VERSION_MINOR) "." FB_STR(FB_VERSION_PATCH);
+}

@@ -1,0 +1,103 @@
+/*
+ * framebroker.h — make any program a framebroker capture process.
+ *
+ * A render started with fb-render (or fb-broker) owns a shared-memory ring
+ * of frame slots.  A program linked with libframebroker attaches to it by
+ * name and loops:
+ *
+ *	fb_producer *p;
+ *	uint64_t frame;
+ *	void *pixels;
+ *
+ *	if (fb_attach("/my-render", 5000, &p) < 0) ...
+ *	while (fb_claim(p, &frame, &pixels) == 1) {
+ *		render(frame, pixels);		// straight into the slot
+ *		fb_publish(p, frame_bytes);
+ *	}
+ *	fb_detach(p);
+ *
+ * Frames are handed out in order to whoever asks; the encoder writes them
+ * out strictly in frame order.  fb_claim() blocks while the ring is full
+ * (back-pressure) and returns 0 when no frame is left.  The broker
+ * supervises every attached producer: if this process dies holding a frame,
+ * the frame is given to another producer; if it holds one longer than the
+ * render's --frame-timeout, it is killed.
+ *
+ * Errors are negative errno values (fb_strerror() names them):
+ *	-ENOENT		no segment of that name (after waiting timeout_ms)
+ *	-EPROTO		not a framebroker segment of this version, or corrupt
+ *	-EOWNERDEAD	its broker is gone
+ *	-ECANCELED	the render was aborted (by a signal, a failure elsewhere)
+ *	-ESTALE		the claim is no longer ours (we were too slow: reissued)
+ *	-EINVAL		a bad argument (a length over the slot, no claim held)
+ *	-ENOMEM, ...	from the system
+ *
+ * One producer handle per process, used from one thread.  The handle is
+ * opaque; the segment's layout is not part of this interface.
+ */
+#ifndef FRAMEBROKER_H
+#define FRAMEBROKER_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FB_VERSION_MAJOR 0
+#define FB_VERSION_MINOR 5
+#define FB_VERSION_PATCH 0
+
+typedef struct fb_producer fb_producer;
+
+/* What a render looks like; fixed for its life. */
+struct fb_geometry {
+	uint32_t width, height;
+	const char *pix_fmt;  /* ffmpeg's name: "rgba", "yuv420p", ... */
+	uint32_t fps;
+	uint32_t slots;       /* ring slots: at most this many frames in flight */
+	uint64_t frames;      /* frames in the render: 0 .. frames-1 */
+	uint64_t frame_bytes; /* bytes of one raw frame */
+	uint64_t slot_bytes;  /* writable bytes at each claimed frame's pointer */
+};
+
+/*
+ * Attach to the render's segment NAME ("/" then letters, digits, '.', '_',
+ * '-'), waiting up to TIMEOUT_MS for it to appear, and register this process
+ * as a producer.  0 with *OUT set, or -errno (see above).
+ */
+int fb_attach(const char *name, int timeout_ms, fb_producer **out);
+
+/*
+ * Claim the next frame: *FRAME gets its index, *DATA its slot (geometry's
+ * slot_bytes writable bytes, page aligned).  Blocks while the ring is full.
+ * Returns 1 (claimed), 0 (no frame left: every frame is out), or -errno.
+ * Claiming again before publishing gives the held frame back first.
+ */
+int fb_claim(fb_producer *p, uint64_t *frame, void **data);
+
+/* Hand the claimed frame to the encoder: LENGTH bytes of the slot are the
+ * frame (the raw frame size for raw renders).  0 or -errno. */
+int fb_publish(fb_producer *p, uint64_t length);
+
+/* Give the claimed frame back unrendered, for another producer (or this
+ * one, later).  0, or -EINVAL if nothing is claimed, or -errno. */
+int fb_abort_claim(fb_producer *p);
+
+/* Fill *G with the render's geometry. */
+void fb_get_geometry(const fb_producer *p, struct fb_geometry *g);
+
+/* Give back any claimed frame, unregister, unmap, free.  NULL is fine. */
+void fb_detach(fb_producer *p);
+
+/* A message for an error returned above (ERR < 0); never NULL. */
+const char *fb_strerror(int err);
+
+/* "MAJOR.MINOR.PATCH" of the library actually linked. */
+const char *fb_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# libframebroker as others use it: `make install` into a temporary prefix,
+# examples/producer.c built against the *installed* library with pkg-config,
+# two copies of it as a render's producers (broker and encoder started by
+# hand), output checked byte for byte against bytes computed here; the .so
+# has its soname and exports only the public API; `make uninstall` (and a
+# DESTDIR install/uninstall) leave no file behind.
+. "$(dirname "$0")/lib.sh"
+
+mk() { make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" "$@"; }
+prefix=$TMP/prefix
+mk install PREFIX="$prefix" > "$TMP/install.log" 2>&1
+check "make install PREFIX=$prefix" '[ $? -eq 0 ] || { cat "$TMP/install.log"; false; }'
+for f in bin/fb-render bin/fb-broker bin/fb-producer bin/fb-encoder lib/libframebroker.a \
+	lib/libframebroker.so.0 include/framebroker.h lib/pkgconfig/framebroker.pc; do
+	check "installed $f" '[ -e "$prefix/'$f'" ]'
+done
+so=$(readlink -f "$prefix/lib/libframebroker.so")
+check "soname is libframebroker.so.0" 'readelf -d "$so" | grep -q "SONAME.*\[libframebroker.so.0\]"'
+exports=$(nm -D --defined-only "$so" | awk '$2 == "T" {sub(/@.*/, "", $3); print $3}' | sort | tr '\n' ' ')
+check "the .so exports exactly the public API ($exports)" \
+	'[ "$exports" = "fb_abort_claim fb_attach fb_claim fb_detach fb_get_geometry fb_publish fb_strerror fb_version " ]'
+
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+san=()
+[ -n "${FB_SAN:-}" ] && san=(-fsanitize="$FB_SAN")
+# shellcheck disable=SC2046
+"${FB_CC:-cc}" -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$TMP/producer" \
+	"$ROOT/examples/producer.c" $(pkg-config --cflags --libs framebroker) \
+	-Wl,-rpath,"$prefix/lib" 2> "$TMP/cc.log"
+check "examples/producer.c builds with pkg-config --cflags --libs framebroker" \
+	'[ -x "$TMP/producer" ] || { cat "$TMP/cc.log"; false; }'
+check "it runs against the installed libframebroker.so.0" \
+	'ldd "$TMP/producer" | grep -q "libframebroker.so.0 => $prefix/lib/"'
+
+# A render whose producers are two copies of the example.
+W=200 H=100 N=60
+name=/$TID-lib
+"$prefix/bin/fb-broker" --name $name --size ${W}x$H --pix-fmt rgb24 --frames $N --slots 3 \
+	--ready-fd 3 3> "$TMP/ready" &
+for _ in $(seq 50); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
+"$TMP/producer" $name & p1=$!
+"$TMP/producer" $name & p2=$!
+"$prefix/bin/fb-encoder" --name $name --sink raw -o "$TMP/out.raw"
+rc=$?
+wait $p1; r1=$?
+wait $p2; r2=$?
+wait
+python3 - "$TMP/want.raw" $((W * H * 3)) $N <<'PY'
+import sys
+path, size, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with open(path, "wb") as f:
+    for fr in range(n):
+        f.write(bytes((fr * 7 + j) % 251 for j in range(size)))
+PY
+check "render with two external producers: encoder 0, producers $r1 $r2, output exact" \
+	'[ $rc -eq 0 ] && [ $r1 -eq 0 ] && [ $r2 -eq 0 ] && cmp -s "$TMP/out.raw" "$TMP/want.raw"'
+"$TMP/producer" /$TID-none > /dev/null 2> "$TMP/err"
+rc=$?
+check "attaching to no render: exit 1, one line ($(cat "$TMP/err"))" \
+	'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "no such segment" "$TMP/err"'
+
+mk uninstall PREFIX="$prefix" > /dev/null 2>&1
+left=$(find "$prefix" -type f -o -type l)
+check "make uninstall leaves no file ($left)" '[ -z "$left" ]'
+mk install PREFIX=/usr DESTDIR="$TMP/dest" > /dev/null 2>&1
+check "DESTDIR install puts the header under DESTDIR/usr" '[ -f "$TMP/dest/usr/include/framebroker.h" ]'
+mk uninstall PREFIX=/usr DESTDIR="$TMP/dest" > /dev/null 2>&1
+left=$(find "$TMP/dest" -type f -o -type l)
+check "DESTDIR uninstall leaves no file ($left)" '[ -z "$left" ]'
+
+check_clean "library"
+finish
