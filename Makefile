@@ -65,7 +65,8 @@ $(LIB_SO): $(LIB_SRC:%.c=$(BUILD)/pic/%.o) common/framebroker.map
 lib: $(LIB_A) $(LIB_SO)
 
 $(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(LIB_A)
-$(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o $(LIB_A)
+$(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o \
+		$(BUILD)/producer/renderer.o $(LIB_A)
 $(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/sink.o \
 		$(LIB_A)
 $(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/spawn.o $(LIB_A)

@@ -16,6 +16,9 @@ enum {
 	FB_EXIT_RUNTIME = 1, /* something failed while running; one-line cause */
 	FB_EXIT_USAGE = 2,   /* bad option or input; nothing was created */
 	FB_EXIT_ABORTED = 3, /* a worker stopped because the render was aborted elsewhere */
+	FB_EXIT_RENDERER = 4, /* fb-producer: its renderer command died or sent a short
+			       * frame; the frame was given back, so a replacement can
+			       * retry (fb-render counts it like a crash) */
 };
 
 /* Print "PROG: message\n" to stderr.  PROG is the caller's program name. */

@@ -102,7 +102,9 @@ static void usage(FILE *out)
 		"  --slots S       ring slots (default 8)\n"
 		"  --source SRC    pattern: test card (default); fill: every byte of frame i\n"
 		"                  is i mod 256; raw:PATH: frame i is bytes [i*F, (i+1)*F)\n"
-		"                  of PATH, F = frame bytes\n"
+		"                  of PATH, F = frame bytes; exec:CMD: each producer runs CMD\n"
+		"                  (no shell; sh:CMD runs sh -c CMD), writes frame indices to\n"
+		"                  its stdin as lines, reads each frame from its stdout\n"
 		"  --sink SINK     ffmpeg (default) or raw: write the ordered raw frames\n"
 		"  -o OUTPUT       output file, '-' for stdout (default out.mp4)\n"
 		"  --name SEGMENT  shm segment name (default /fb-render-PID)\n"
@@ -249,7 +251,7 @@ static bool on_path(const char *prog)
 	while (path && *path) {
 		size_t n = strcspn(path, ":");
 
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? path : ".", prog);
+		snprintf(buf, sizeof(buf), "%.*s/%s", n ? (int)n : 1, n ? path : ".", prog);
 		if (access(buf, X_OK) == 0)
 			return true;
 		path += n + (path[n] == ':');
@@ -276,6 +278,12 @@ static const char *output_unwritable(const char *output)
 	return access(dirname(dir), W_OK | X_OK) == 0 ? NULL : strerror(errno);
 }
 
+/* Can execvp run CMD: an executable path, or a name found on PATH? */
+static bool runnable(const char *cmd)
+{
+	return strchr(cmd, '/') ? access(cmd, X_OK) == 0 : on_path(cmd);
+}
+
 /* Everything that can be checked before a process or segment exists.
  * Returns 0, or the exit code (message printed). */
 static int preflight(const struct render_opts *o, const struct fb_geom *g)
@@ -284,6 +292,11 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 	struct rlimit rl;
 	struct stat st;
 
+	if (o->src.kind == FB_SOURCE_EXEC && !runnable(o->src.argv[0])) {
+		fb_err(PROG, "renderer command '%s' not found%s", o->src.argv[0],
+		       strchr(o->src.argv[0], '/') ? " or not executable" : " on PATH");
+		return FB_EXIT_USAGE;
+	}
 	if (o->src.kind == FB_SOURCE_RAW) {
 		const char *path = o->src.path;
 
@@ -427,9 +440,10 @@ static void producer_died(struct render *r, struct child *k, int status)
 
 /* A child's exit: decide whether the render failed.  Exit 1 and 2 mean the
  * child already printed its one-line cause; 3 means it stopped because
- * somebody else aborted the render.  Only a producer killed by a signal is
- * a crash to recover from: one that exits 1 failed deliberately (it read a
- * short raw file, say) and a replacement would fail the same way. */
+ * somebody else aborted the render.  Only a producer killed by a signal, or
+ * one whose renderer command died (exit 4), is a crash to recover from: one
+ * that exits 1 failed deliberately (it read a short raw file, say) and a
+ * replacement would fail the same way. */
 static void child_exited(struct render *r, struct child *k, int status)
 {
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -449,7 +463,8 @@ static void child_exited(struct render *r, struct child *k, int status)
 	}
 	if (r->stopping || code == FB_EXIT_OK || code == FB_EXIT_ABORTED)
 		return;
-	if (k->role == ROLE_PRODUCER && WIFSIGNALED(status)) {
+	/* Killed, or its renderer command died (it gave the frame back). */
+	if (k->role == ROLE_PRODUCER && (WIFSIGNALED(status) || code == FB_EXIT_RENDERER)) {
 		if (!r->encoder_ok)
 			producer_died(r, k, status);
 		return;

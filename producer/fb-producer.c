@@ -6,8 +6,11 @@
  *
  * Sources (common/fb_source.h): "pattern" (the built-in test card), "fill"
  * (frame i is bytes of value i mod 256: a render that costs only a memset)
- * or "raw:PATH" (frame i is bytes [i*F, (i+1)*F) of PATH, read with pread
- * straight into the slot).
+ * "raw:PATH" (frame i is bytes [i*F, (i+1)*F) of PATH, read with pread
+ * straight into the slot), or "exec:CMD" / "sh:CMD" (an external renderer
+ * asked for each frame: renderer.h).  A renderer that dies or sends a short
+ * frame costs that frame only: it is given back and the producer exits
+ * FB_EXIT_RENDERER, which fb-render answers with a replacement.
  */
 #include "fb_fault.h"
 #include "fb_pixfmt.h"
@@ -15,6 +18,7 @@
 #include "fb_source.h"
 #include "fb_util.h"
 #include "pattern.h"
+#include "renderer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,20 +45,24 @@ struct producer_opts {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: " PROG " --name /SEGMENT [--source pattern|fill|raw:PATH]\n"
+		"usage: " PROG " --name /SEGMENT [--source pattern|fill|raw:PATH|exec:CMD|sh:CMD]\n"
 		"                   [--attach-timeout MS] [--fd N] [--delay-ms MS] [--jitter-ms J]\n"
 		"                   [--cpu-us US]\n"
 		"Claim frames from SEGMENT, render them into their slots, publish them.\n"
 		"--source        pattern (default): built-in test card; fill: every byte of\n"
 		"                frame i is i mod 256; raw:PATH: frame i is bytes\n"
-		"                [i*F, (i+1)*F) of PATH, F = frame bytes\n"
+		"                [i*F, (i+1)*F) of PATH, F = frame bytes; exec:CMD: run CMD\n"
+		"                (split into words, no shell; sh:CMD through sh -c), write\n"
+		"                each frame index as a line to its stdin, read the frame\n"
+		"                from its stdout\n"
 		"--attach-timeout wait this long for the segment to appear (default 5000)\n"
 		"--fd N          use the already open segment descriptor N (fb-render does)\n"
 		"--delay-ms      sleep this long per frame, to emulate a slow renderer (default 0)\n"
 		"--jitter-ms     plus a random 0..J ms per frame (stress tests; default 0)\n"
 		"--cpu-us US     burn US microseconds of CPU per frame, a fixed render cost\n"
 		"                (benchmarks; default 0)\n"
-		"Exit: 0 no frame left, 1 runtime error, 2 usage error, 3 render aborted.\n");
+		"Exit: 0 no frame left, 1 runtime error, 2 usage error, 3 render aborted,\n"
+		"4 the renderer command died or sent a short frame (the frame was given back).\n");
 }
 
 static int parse_args(int argc, char **argv, struct producer_opts *o)
@@ -143,13 +151,18 @@ static void burn_cpu(int us)
 /* Render frame C->frame into its slot.  0 or -errno.  The raw source is
  * read in two halves so the mid-render fault point lies between them. */
 static int render(struct fb_seg *seg, const struct fb_claim *c, const struct fb_source *src,
-		  int raw_fd)
+		  int raw_fd, struct renderer *rend)
 {
 	const struct fb_geom *g = &seg->geom;
 	uint64_t half = g->frame_bytes / 2;
 	off_t off = (off_t)(c->frame * g->frame_bytes);
 	int rc;
 
+	if (src->kind == FB_SOURCE_EXEC) {
+		rc = renderer_frame(rend, c->frame, c->data, g->frame_bytes);
+		fb_fault_point(seg, FB_STEP_MID_RENDER, c->frame);
+		return rc;
+	}
 	if (src->kind != FB_SOURCE_RAW) {
 		if (src->kind == FB_SOURCE_FILL)
 			memset(c->data, (int)(c->frame & 0xff), g->frame_bytes);
@@ -166,8 +179,24 @@ static int render(struct fb_seg *seg, const struct fb_claim *c, const struct fb_
 	return rc;
 }
 
+/* The renderer failed (RC from renderer_frame) on claim C: give the frame
+ * back, stop the renderer, say why.  Returns the exit code. */
+static int renderer_failed(struct fb_seg *seg, const struct fb_claim *c, struct renderer *rend,
+			   int rc, const struct producer_opts *o)
+{
+	char how[64] = "";
+
+	(void)fb_ring_unclaim(seg, c);
+	renderer_stop(rend, how, sizeof(how));
+	fb_err(PROG, "renderer '%s' %s at frame %llu (%llu bytes expected; it %s); frame given back",
+	       o->src.argv[0], rc == -EIO ? "sent a short frame" : "stopped taking requests",
+	       (unsigned long long)c->frame, (unsigned long long)seg->geom.frame_bytes, how);
+	return FB_EXIT_RENDERER;
+}
+
 /* The claim loop.  Returns the exit code. */
-static int produce(struct fb_seg *seg, int raw_fd, const struct producer_opts *o)
+static int produce(struct fb_seg *seg, int raw_fd, struct renderer *rend,
+		   const struct producer_opts *o)
 {
 	unsigned int seed = (unsigned int)getpid();
 	struct fb_claim c;
@@ -181,7 +210,9 @@ static int produce(struct fb_seg *seg, int raw_fd, const struct producer_opts *o
 				rand_r(&seed) % (o->jitter_ms + 1) : 0)) * 1000);
 		if (o->cpu_us)
 			burn_cpu(o->cpu_us);
-		rc = render(seg, &c, &o->src, raw_fd);
+		rc = render(seg, &c, &o->src, raw_fd, rend);
+		if (rc && o->src.kind == FB_SOURCE_EXEC)
+			return renderer_failed(seg, &c, rend, rc, o);
 		if (rc) {
 			snprintf(why, sizeof(why), "producer %d: reading frame %llu of %s: %s",
 				 (int)getpid(), (unsigned long long)c.frame, o->src.path,
@@ -223,6 +254,7 @@ static int produce(struct fb_seg *seg, int raw_fd, const struct producer_opts *o
 
 int main(int argc, char **argv)
 {
+	struct renderer rend = { .pid = -1 };
 	struct producer_opts o;
 	struct fb_seg *seg;
 	const char *why;
@@ -258,7 +290,19 @@ int main(int argc, char **argv)
 		fb_seg_detach(seg);
 		return FB_EXIT_RUNTIME;
 	}
-	code = produce(seg, raw_fd, &o);
+	if (o.src.kind == FB_SOURCE_EXEC) {
+		/* A renderer gone is an error we handle, not a silent death. */
+		signal(SIGPIPE, SIG_IGN);
+		rc = renderer_start(&rend, o.src.argv, &seg->geom);
+		if (rc) {
+			fb_err(PROG, "cannot run renderer '%s': %s", o.src.argv[0], strerror(-rc));
+			fb_ring_unregister(seg);
+			fb_seg_detach(seg);
+			return FB_EXIT_RUNTIME;
+		}
+	}
+	code = produce(seg, raw_fd, &rend, &o);
+	renderer_stop(&rend, NULL, 0);
 	fb_ring_unregister(seg);
 	fb_seg_detach(seg);
 	if (raw_fd >= 0)

@@ -1,0 +1,38 @@
+/*
+ * renderer — an external program as the producer's renderer (--source
+ * exec:CMD / sh:CMD).  The producer starts it once and then, per claimed
+ * frame, writes the frame's index as a decimal line to its stdin and reads
+ * exactly one frame's bytes from its stdout straight into the slot.
+ *
+ * The renderer gets the geometry in its environment: FB_WIDTH, FB_HEIGHT,
+ * FB_PIX_FMT (ffmpeg's name), FB_FPS, FB_FRAMES, FB_FRAME_BYTES.  Its stderr
+ * is the producer's.  It dies with the producer (PR_SET_PDEATHSIG), so a
+ * producer killed for a hang takes its renderer along.
+ */
+#ifndef FB_RENDERER_H
+#define FB_RENDERER_H
+
+#include "fb_segment.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct renderer {
+	pid_t pid;
+	int to_fd;   /* its stdin */
+	int from_fd; /* its stdout */
+};
+
+/* Start ARGV with geometry G.  0, or -errno (-ENOENT: no such program),
+ * with nothing left running. */
+int renderer_start(struct renderer *r, char *const *argv, const struct fb_geom *g);
+
+/* Ask for FRAME and read its LEN bytes into BUF.  0; -EPIPE if the renderer
+ * is gone (or closed its stdin); -EIO if its output ended inside a frame. */
+int renderer_frame(struct renderer *r, uint64_t frame, void *buf, uint64_t len);
+
+/* Close its stdin (its cue to exit), give it up to 1 s, SIGKILL it after
+ * that, reap it; HOW gets "exited with status N" or "was killed by signal N". */
+void renderer_stop(struct renderer *r, char *how, size_t how_len);
+
+#endif
