@@ -82,9 +82,12 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: " PROG " --name /SEGMENT [--size WxH] [--pix-fmt FMT] [--fps N]\n"
-		"                 [--frames N] [--slots S] [--ready-fd FD] [--frame-timeout SEC]\n"
+		"                 [--frames N] [--slots S] [--frame-format raw|png|jpeg]\n"
+		"                 [--slot-bytes N] [--ready-fd FD] [--frame-timeout SEC]\n"
 		"Create the shared frame segment SEGMENT, own it for the render and unlink it\n"
-		"at the end.  Defaults: 1280x720 rgba, 30 fps, 300 frames, 8 slots.\n"
+		"at the end.  Defaults: 1280x720 rgba, 30 fps, 300 frames, 8 slots, raw frames.\n"
+		"--frame-format png|jpeg: each frame is one encoded image of at most\n"
+		"--slot-bytes bytes (default: room for any PNG of the raw frame).\n"
 		"--ready-fd FD: write \"ready\\n\" to FD (then close it) once the segment exists.\n"
 		"--frame-timeout SEC: kill a producer that holds a frame longer (default 60);\n"
 		"its frame is reissued.  A dead producer's frame is reissued at once.\n"
@@ -102,6 +105,8 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 		{ "fps", required_argument, NULL, 0 },
 		{ "frames", required_argument, NULL, 0 },
 		{ "slots", required_argument, NULL, 0 },
+		{ "frame-format", required_argument, NULL, 0 },
+		{ "slot-bytes", required_argument, NULL, 0 },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "frame-timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },

@@ -14,6 +14,8 @@ void fb_params_default(struct fb_params *p)
 	p->fps = 30;
 	p->slots = 8;
 	p->frames = 300;
+	p->frame_format = FB_FRAME_RAW;
+	p->slot_bytes = 0;
 }
 
 static int bad(const char *prog, const char *opt, const char *arg, const char *range)
@@ -40,6 +42,13 @@ int fb_params_set(struct fb_params *p, const char *opt, const char *arg, const c
 	} else if (strcmp(opt, "frames") == 0) {
 		if (fb_parse_u64(arg, 1, FB_MAX_FRAMES, &p->frames))
 			return bad(prog, opt, arg, "an integer 1..2^40");
+	} else if (strcmp(opt, "frame-format") == 0) {
+		p->frame_format = fb_frame_format_parse(arg);
+		if (p->frame_format == FB_FRAME_END_)
+			return bad(prog, opt, arg, "raw, png or jpeg");
+	} else if (strcmp(opt, "slot-bytes") == 0) {
+		if (fb_parse_u64(arg, 1, FB_MAX_SEGMENT, &p->slot_bytes))
+			return bad(prog, opt, arg, "a byte count 1..2^36");
 	} else if (strcmp(opt, "slots") == 0) {
 		if (fb_parse_u64(arg, 1, FB_MAX_SLOTS, &v))
 			return bad(prog, opt, arg, "an integer 1..256");
@@ -54,7 +63,18 @@ int fb_params_geom(const struct fb_params *p, struct fb_geom *g, const char *pro
 {
 	int rc = fb_geom_init(g, p->width, p->height, p->pix_fmt, p->slots, p->fps, p->frames);
 
-	if (rc == -EFBIG)
+	if (rc == 0 && p->frame_format == FB_FRAME_RAW && p->slot_bytes) {
+		fb_err(prog, "--slot-bytes is for encoded frames (--frame-format png or jpeg): "
+		       "a raw slot holds exactly one %llu-byte frame",
+		       (unsigned long long)g->frame_bytes);
+		return -EINVAL;
+	}
+	if (rc == 0)
+		rc = fb_geom_set_format(g, p->frame_format, p->slot_bytes);
+	if (rc == -EFBIG && p->frame_format != FB_FRAME_RAW)
+		fb_err(prog, "%u slots of %llu bytes do not fit the %llu GiB segment limit", p->slots,
+		       (unsigned long long)g->slot_bytes, (unsigned long long)(FB_MAX_SEGMENT >> 30));
+	else if (rc == -EFBIG)
 		fb_err(prog, "%ux%u %s x %u slots does not fit the %llu GiB segment limit",
 		       p->width, p->height, fb_pixfmt_name(p->pix_fmt), p->slots,
 		       (unsigned long long)(FB_MAX_SEGMENT >> 30));

@@ -9,15 +9,16 @@
 #include "fb_segment.h"
 
 struct fb_params {
-	uint32_t width, height, pix_fmt, fps, slots;
-	uint64_t frames;
+	uint32_t width, height, pix_fmt, fps, slots, frame_format;
+	uint64_t frames, slot_bytes;
 };
 
-/* 1280x720 rgba, 30 fps, 300 frames, 8 slots. */
+/* 1280x720 rgba, 30 fps, 300 frames, 8 slots, raw frames. */
 void fb_params_default(struct fb_params *p);
 
 /*
- * If OPT (a long option name without dashes) is one of the five above, parse
+ * If OPT (a long option name without dashes) is one of those above (size,
+ * pix-fmt, fps, frames, slots, frame-format, slot-bytes), parse
  * ARG into P and return 1, or print "PROG: ..." and return -EINVAL.  Returns
  * 0 for any other option name.
  */

@@ -9,7 +9,24 @@ static const char *const names[FB_PIX_END_] = {
 	[FB_PIX_RGB24] = "rgb24",
 	[FB_PIX_GRAY] = "gray",
 	[FB_PIX_YUV420P] = "yuv420p",
+	[FB_PIX_RGB48LE] = "rgb48le",
+	[FB_PIX_YUV420P10LE] = "yuv420p10le",
 };
+
+static const char *const frame_formats[FB_FRAME_END_] = { "raw", "png", "jpeg" };
+
+const char *fb_frame_format_name(uint32_t ff)
+{
+	return ff < FB_FRAME_END_ ? frame_formats[ff] : NULL;
+}
+
+uint32_t fb_frame_format_parse(const char *name)
+{
+	for (uint32_t f = 0; f < FB_FRAME_END_; f++)
+		if (strcmp(frame_formats[f], name) == 0)
+			return f;
+	return FB_FRAME_END_;
+}
 
 const char *fb_pixfmt_name(uint32_t fmt)
 {
@@ -28,7 +45,7 @@ uint32_t fb_pixfmt_parse(const char *name)
 
 const char *fb_pixfmt_names(void)
 {
-	return "rgba|bgra|rgb24|gray|yuv420p";
+	return "rgba|bgra|rgb24|gray|yuv420p|rgb48le|yuv420p10le";
 }
 
 uint64_t fb_frame_bytes(uint32_t fmt, uint32_t w, uint32_t h)
@@ -46,6 +63,10 @@ uint64_t fb_frame_bytes(uint32_t fmt, uint32_t w, uint32_t h)
 		return px;
 	case FB_PIX_YUV420P:
 		return px + 2 * (((uint64_t)w + 1) / 2) * (((uint64_t)h + 1) / 2);
+	case FB_PIX_RGB48LE:
+		return px * 6;
+	case FB_PIX_YUV420P10LE:
+		return 2 * (px + 2 * (((uint64_t)w + 1) / 2) * (((uint64_t)h + 1) / 2));
 	default:
 		return 0;
 	}

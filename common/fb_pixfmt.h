@@ -14,6 +14,8 @@ enum fb_pixfmt {
 	FB_PIX_RGB24,
 	FB_PIX_GRAY,
 	FB_PIX_YUV420P,
+	FB_PIX_RGB48LE,     /* 16 bits per channel, for HDR pipelines */
+	FB_PIX_YUV420P10LE, /* 10 bits per sample in 16-bit little-endian words */
 	FB_PIX_END_ /* one past the last valid value */
 };
 
@@ -23,7 +25,7 @@ const char *fb_pixfmt_name(uint32_t fmt);
 /* Look up a name; returns the format or 0 if unknown. */
 uint32_t fb_pixfmt_parse(const char *name);
 
-/* The list of names, for usage messages: "rgba|bgra|rgb24|gray|yuv420p". */
+/* The list of names, for usage messages: "rgba|bgra|...". */
 const char *fb_pixfmt_names(void);
 
 /*
@@ -31,5 +33,14 @@ const char *fb_pixfmt_names(void);
  * overflows 64 bits.  yuv420p with odd sides rounds chroma up, like ffmpeg.
  */
 uint64_t fb_frame_bytes(uint32_t fmt, uint32_t w, uint32_t h);
+
+/* How frames travel: raw pixels, or one encoded image each. */
+enum fb_frame_format { FB_FRAME_RAW = 0, FB_FRAME_PNG, FB_FRAME_JPEG, FB_FRAME_END_ };
+
+/* "raw", "png", "jpeg", or NULL if invalid. */
+const char *fb_frame_format_name(uint32_t ff);
+
+/* Look up a name; FB_FRAME_END_ if unknown. */
+uint32_t fb_frame_format_parse(const char *name);
 
 #endif

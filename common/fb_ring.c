@@ -17,6 +17,7 @@
  */
 #include "fb_ring.h"
 #include "fb_fault.h"
+#include "fb_pixfmt.h"
 #include "fb_proc.h"
 #include "fb_util.h"
 
@@ -413,7 +414,7 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 	bool wake_encoder;
 	int rc;
 
-	if (c->slot >= seg->geom.slot_count || length > seg->geom.slot_stride)
+	if (c->slot >= seg->geom.slot_count || length > seg->geom.slot_bytes)
 		return -EINVAL;
 	rc = ring_lock(seg);
 	if (rc)
@@ -506,15 +507,18 @@ static void take_frame(struct fb_seg *seg, uint64_t frame, struct fb_frame_ref *
 	out->length = m->length;
 }
 
-/* With the lock held: is FRAME's slot READY with a valid length?  -1 when
- * its length is corrupt. */
+/* With the lock held: is FRAME's slot READY with a valid length (exactly
+ * one raw frame, or an encoded image that fits its slot)?  -1 when its
+ * length is corrupt. */
 static int frame_ready(const struct fb_seg *seg, uint64_t frame)
 {
 	const struct fb_slot_meta *m = &seg->hdr->slots[frame % seg->geom.slot_count];
 
 	if (m->state != FB_SLOT_READY || m->frame != frame)
 		return 0;
-	return m->length == seg->geom.frame_bytes ? 1 : -1;
+	if (seg->geom.frame_format == FB_FRAME_RAW)
+		return m->length == seg->geom.frame_bytes ? 1 : -1;
+	return m->length > 0 && m->length <= seg->geom.slot_bytes ? 1 : -1;
 }
 
 /* Encoder spin hint: the frame it waits for, and where. */
@@ -569,7 +573,7 @@ int fb_ring_acquire(struct fb_seg *seg, uint64_t frame, struct fb_frame_ref *out
 		       frame + n - h->next_encode < g->slot_count &&
 		       (ready = frame_ready(seg, frame + n)) != 0) {
 			if (ready < 0)
-				return corrupt_locked(seg, "published length is not the frame size");
+				return corrupt_locked(seg, "published length does not fit the frame format");
 			take_frame(seg, frame + n, &out[n]);
 			n++;
 		}

@@ -65,7 +65,8 @@ int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
 	g->fps = fps;
 	g->total_frames = frames;
 	g->frame_bytes = fb_frame_bytes(fmt, w, h);
-	g->slot_stride = align_up(g->frame_bytes, pg);
+	g->slot_bytes = g->frame_bytes;
+	g->slot_stride = align_up(g->slot_bytes, pg);
 	g->data_offset = align_up(sizeof(struct fb_header), pg);
 	/* Sides <= 16384 and slots <= 256 keep this far from 2^64, but the
 	 * cap below is what keeps a request from eating the machine. */
@@ -73,6 +74,29 @@ int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
 	    g->slot_stride > (FB_MAX_SEGMENT - g->data_offset) / slots)
 		return -EFBIG;
 	g->segment_size = g->data_offset + g->slot_stride * slots;
+	return 0;
+}
+
+int fb_geom_set_format(struct fb_geom *g, uint32_t frame_format, uint64_t slot_bytes)
+{
+	uint64_t pg = page_size();
+
+	if (!fb_frame_format_name(frame_format) || (frame_format == FB_FRAME_RAW && slot_bytes))
+		return -EINVAL;
+	if (frame_format == FB_FRAME_RAW)
+		return 0;
+	/* A PNG stores at worst each row (plus its filter byte) in 5-byte
+	 * framed blocks of at most 64 KiB, plus its own headers. */
+	if (slot_bytes == 0)
+		slot_bytes = g->frame_bytes + g->height + g->frame_bytes / 8192 * 8 + 65536;
+	if (slot_bytes > FB_MAX_SEGMENT)
+		return -EFBIG;
+	g->frame_format = frame_format;
+	g->slot_bytes = slot_bytes;
+	g->slot_stride = align_up(slot_bytes, pg);
+	if (g->slot_stride == 0 || g->slot_stride > (FB_MAX_SEGMENT - g->data_offset) / g->slot_count)
+		return -EFBIG;
+	g->segment_size = g->data_offset + g->slot_stride * g->slot_count;
 	return 0;
 }
 
@@ -104,7 +128,10 @@ int fb_seg_validate(const struct fb_header *h, uint64_t file_size,
 	 * equality: a corrupt stride or offset can then never reach mmap
 	 * arithmetic. */
 	if (fb_geom_init(&want, h->width, h->height, h->pix_fmt, h->slot_count,
-			 h->fps, h->total_frames)) {
+			 h->fps, h->total_frames) ||
+	    fb_geom_set_format(&want, h->frame_format,
+			       h->frame_format == FB_FRAME_RAW ? 0 : h->slot_bytes) ||
+	    h->slot_bytes != want.slot_bytes) {
 		*why = "geometry out of range";
 		return -EPROTO;
 	}
@@ -162,6 +189,8 @@ static void init_header(struct fb_header *h, const struct fb_geom *g)
 	h->segment_size = g->segment_size;
 	h->total_frames = g->total_frames;
 	h->fps = g->fps;
+	h->frame_format = g->frame_format;
+	h->slot_bytes = g->slot_bytes;
 	h->broker_pid = (int32_t)getpid();
 	h->broker_start = fb_proc_start_time(getpid());
 }

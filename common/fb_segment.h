@@ -31,7 +31,7 @@
 #include <sys/types.h>
 
 #define FB_MAGIC 0x474e495242524246ull /* "FBRBRING" little-endian */
-#define FB_ABI_VERSION 3u
+#define FB_ABI_VERSION 4u
 #define FB_MAX_SLOTS 256u
 #define FB_MAX_SIDE 16384u
 #define FB_MAX_FPS 1000u
@@ -94,6 +94,8 @@ struct fb_header {
 	uint64_t segment_size;
 	uint64_t total_frames;
 	uint32_t fps;
+	uint32_t frame_format; /* enum fb_frame_format */
+	uint64_t slot_bytes;   /* slot capacity: frame_bytes (raw) or --slot-bytes */
 	int32_t broker_pid;
 	uint64_t broker_start; /* /proc start time of broker_pid */
 
@@ -124,8 +126,10 @@ struct fb_header {
 
 /* Geometry: a private, validated copy of the header's fixed fields. */
 struct fb_geom {
-	uint32_t width, height, pix_fmt, slot_count, fps;
-	uint64_t frame_bytes, slot_stride, data_offset, segment_size, total_frames;
+	uint32_t width, height, pix_fmt, slot_count, fps, frame_format;
+	uint64_t frame_bytes; /* one raw frame */
+	uint64_t slot_bytes;  /* what a slot holds: frame_bytes, or an encoded frame's cap */
+	uint64_t slot_stride, data_offset, segment_size, total_frames;
 };
 
 /* A fault to inject (tests): SIGKILL (or SIGSTOP) itself at STEP on FRAME.  See fb_fault.h. */
@@ -167,6 +171,14 @@ int fb_seg_name_check(const char *name);
 #define FB_MAX_SEGMENT (64ull << 30)
 int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
 		 uint32_t slots, uint32_t fps, uint64_t frames);
+
+/*
+ * Encoded frames (FB_FRAME_PNG, FB_FRAME_JPEG): slots of SLOT_BYTES each
+ * instead of one raw frame (0: room for any PNG of the raw frame, which
+ * stores at worst the raw bytes plus a little framing).  FB_FRAME_RAW takes
+ * SLOT_BYTES 0 only.  Recomputes the derived sizes.  0, -EINVAL, -EFBIG.
+ */
+int fb_geom_set_format(struct fb_geom *g, uint32_t frame_format, uint64_t slot_bytes);
 
 /*
  * Check a header read from a segment of FILE_SIZE bytes; on success copy

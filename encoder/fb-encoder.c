@@ -158,7 +158,7 @@ static bool want_splice(const struct fb_seg *seg)
 {
 	const char *env = getenv("FB_VMSPLICE");
 
-	return seg->geom.frame_bytes >= SINK_SPLICE_MIN && !(env && strcmp(env, "0") == 0);
+	return seg->geom.slot_bytes >= SINK_SPLICE_MIN && !(env && strcmp(env, "0") == 0);
 }
 
 /* Open the output.  0, or -1 with the message printed. */

@@ -67,12 +67,19 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 	argv[n++] = "-nostats";
 	argv[n++] = "-loglevel";
 	argv[n++] = "error";
-	argv[n++] = "-f";
-	argv[n++] = "rawvideo";
-	argv[n++] = "-pix_fmt";
-	argv[n++] = (char *)fb_pixfmt_name(g->pix_fmt);
-	argv[n++] = "-s";
-	argv[n++] = size;
+	if (g->frame_format == FB_FRAME_RAW) {
+		argv[n++] = "-f";
+		argv[n++] = "rawvideo";
+		argv[n++] = "-pix_fmt";
+		argv[n++] = (char *)fb_pixfmt_name(g->pix_fmt);
+		argv[n++] = "-s";
+		argv[n++] = size;
+	} else { /* one image per frame, each a whole PNG or JPEG */
+		argv[n++] = "-f";
+		argv[n++] = "image2pipe";
+		argv[n++] = "-c:v";
+		argv[n++] = g->frame_format == FB_FRAME_PNG ? "png" : "mjpeg";
+	}
 	argv[n++] = "-framerate";
 	argv[n++] = fps;
 	argv[n++] = "-i";

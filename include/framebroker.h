@@ -58,6 +58,8 @@ struct fb_geometry {
 	uint32_t slots;       /* ring slots: at most this many frames in flight */
 	uint64_t frames;      /* frames in the render: 0 .. frames-1 */
 	uint64_t frame_bytes; /* bytes of one raw frame */
+	const char *frame_format; /* "raw": publish frame_bytes; "png"/"jpeg":
+				   * publish one encoded image's length */
 	uint64_t slot_bytes;  /* writable bytes at each claimed frame's pointer */
 };
 

@@ -86,7 +86,8 @@ struct render {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: " PROG " [--size WxH] [--pix-fmt rgba|bgra|rgb24|gray|yuv420p] [--fps N]\n"
+		"usage: " PROG " [--size WxH] [--pix-fmt FMT] [--fps N] [--frame-format F]\n"
+		"                 [--slot-bytes N]\n"
 		"                 [--frames N] [--workers K] [--slots S] [--source SRC]\n"
 		"                 [--sink ffmpeg|raw] [-o OUTPUT] [--name SEGMENT]\n"
 		"                 [--max-restarts N] [--frame-timeout SEC] [--encoder-timeout SEC]\n"
@@ -95,7 +96,11 @@ static void usage(FILE *out)
 		"Render N frames with K producer processes through a ring of S shared-memory\n"
 		"slots into ffmpeg (or a raw file), strictly in frame order.\n"
 		"  --size WxH      frame size (default 1280x720)\n"
-		"  --pix-fmt FMT   pixel format (default rgba)\n"
+		"  --pix-fmt FMT   pixel format: rgba (default), bgra, rgb24, gray, yuv420p,\n"
+		"                  rgb48le, yuv420p10le\n"
+		"  --frame-format F  raw (default), or png/jpeg: each frame is one encoded\n"
+		"                  image (from an exec: renderer or a library producer)\n"
+		"  --slot-bytes N  png/jpeg: slot capacity (default: any PNG of the raw frame)\n"
 		"  --fps N         frame rate (default 30)\n"
 		"  --frames N      number of frames (default 300)\n"
 		"  --workers K     producer processes (default: number of CPUs)\n"
@@ -132,6 +137,8 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 		{ "fps", required_argument, NULL, 0 },
 		{ "frames", required_argument, NULL, 0 },
 		{ "slots", required_argument, NULL, 0 },
+		{ "frame-format", required_argument, NULL, 0 },
+		{ "slot-bytes", required_argument, NULL, 0 },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "source", required_argument, NULL, 's' },
 		{ "sink", required_argument, NULL, 'k' },
@@ -292,6 +299,11 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 	struct rlimit rl;
 	struct stat st;
 
+	if (g->frame_format != FB_FRAME_RAW && o->src.kind != FB_SOURCE_EXEC) {
+		fb_err(PROG, "--frame-format %s needs a renderer that encodes (--source exec: or sh:)",
+		       fb_frame_format_name(g->frame_format));
+		return FB_EXIT_USAGE;
+	}
 	if (o->src.kind == FB_SOURCE_EXEC && !runnable(o->src.argv[0])) {
 		fb_err(PROG, "renderer command '%s' not found%s", o->src.argv[0],
 		       strchr(o->src.argv[0], '/') ? " or not executable" : " on PATH");
@@ -520,8 +532,8 @@ static int start(struct render *r, enum role role, char **argv, int keep_fd)
 static int start_broker(struct render *r)
 {
 	const struct fb_params *p = &r->o.params;
-	char size[32], fps[16], frames[24], slots[16], fdbuf[16], buf[8], ftmo[16];
-	char *argv[20];
+	char size[32], fps[16], frames[24], slots[16], fdbuf[16], buf[8], ftmo[16], sbytes[24];
+	char *argv[24];
 	int pfd[2], n = 0, status;
 	ssize_t got;
 
@@ -552,6 +564,13 @@ static int start_broker(struct render *r)
 	argv[n++] = fdbuf;
 	argv[n++] = "--frame-timeout";
 	argv[n++] = ftmo;
+	argv[n++] = "--frame-format";
+	argv[n++] = (char *)fb_frame_format_name(p->frame_format);
+	if (p->slot_bytes) {
+		snprintf(sbytes, sizeof(sbytes), "%llu", (unsigned long long)p->slot_bytes);
+		argv[n++] = "--slot-bytes";
+		argv[n++] = sbytes;
+	}
 	argv[n] = NULL;
 	if (start(r, ROLE_BROKER, argv, pfd[1])) {
 		close(pfd[0]);

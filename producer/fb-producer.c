@@ -148,18 +148,24 @@ static void burn_cpu(int us)
 	} while (now < end);
 }
 
-/* Render frame C->frame into its slot.  0 or -errno.  The raw source is
- * read in two halves so the mid-render fault point lies between them. */
+/* Render frame C->frame into its slot; *LEN gets the bytes to publish.
+ * 0 or -errno.  The raw source is read in two halves so the mid-render
+ * fault point lies between them. */
 static int render(struct fb_seg *seg, const struct fb_claim *c, const struct fb_source *src,
-		  int raw_fd, struct renderer *rend)
+		  int raw_fd, struct renderer *rend, uint64_t *len)
 {
 	const struct fb_geom *g = &seg->geom;
 	uint64_t half = g->frame_bytes / 2;
 	off_t off = (off_t)(c->frame * g->frame_bytes);
 	int rc;
 
+	*len = g->frame_bytes;
 	if (src->kind == FB_SOURCE_EXEC) {
-		rc = renderer_frame(rend, c->frame, c->data, g->frame_bytes);
+		if (g->frame_format == FB_FRAME_RAW)
+			rc = renderer_frame(rend, c->frame, c->data, g->frame_bytes);
+		else
+			rc = renderer_image(rend, g->frame_format, c->frame, c->data, g->slot_bytes,
+					    len);
 		fb_fault_point(seg, FB_STEP_MID_RENDER, c->frame);
 		return rc;
 	}
@@ -184,14 +190,40 @@ static int render(struct fb_seg *seg, const struct fb_claim *c, const struct fb_
 static int renderer_failed(struct fb_seg *seg, const struct fb_claim *c, struct renderer *rend,
 			   int rc, const struct producer_opts *o)
 {
-	char how[64] = "";
+	const struct fb_geom *g = &seg->geom;
+	const char *fmt = fb_frame_format_name(g->frame_format);
+	char how[64] = "", what[96];
 
 	(void)fb_ring_unclaim(seg, c);
 	renderer_stop(rend, how, sizeof(how));
-	fb_err(PROG, "renderer '%s' %s at frame %llu (%llu bytes expected; it %s); frame given back",
-	       o->src.argv[0], rc == -EIO ? "sent a short frame" : "stopped taking requests",
-	       (unsigned long long)c->frame, (unsigned long long)seg->geom.frame_bytes, how);
+	if (rc == -EBADMSG)
+		snprintf(what, sizeof(what), "sent something that is not one whole %s", fmt);
+	else if (rc == -EIO && g->frame_format == FB_FRAME_RAW)
+		snprintf(what, sizeof(what), "sent a short frame (%llu bytes expected)",
+			 (unsigned long long)g->frame_bytes);
+	else if (rc == -EIO)
+		snprintf(what, sizeof(what), "ended inside a %s image", fmt);
+	else
+		snprintf(what, sizeof(what), "stopped taking requests");
+	fb_err(PROG, "renderer '%s' %s at frame %llu (it %s); frame given back", o->src.argv[0],
+	       what, (unsigned long long)c->frame, how);
 	return FB_EXIT_RENDERER;
+}
+
+/* An encoded frame larger than its slot: never truncated — the render
+ * fails, naming the frame and both sizes.  Returns the exit code. */
+static int frame_too_big(struct fb_seg *seg, const struct fb_claim *c, uint64_t len)
+{
+	char why[FB_REASON_MAX];
+
+	snprintf(why, sizeof(why), "frame %llu is a %llu-byte %s, larger than its %llu-byte slot "
+		 "(raise --slot-bytes)", (unsigned long long)c->frame, (unsigned long long)len,
+		 fb_frame_format_name(seg->geom.frame_format),
+		 (unsigned long long)seg->geom.slot_bytes);
+	if (!fb_ring_abort(seg, why))
+		return FB_EXIT_ABORTED;
+	fb_err(PROG, "%s", why);
+	return FB_EXIT_RUNTIME;
 }
 
 /* The claim loop.  Returns the exit code. */
@@ -201,6 +233,7 @@ static int produce(struct fb_seg *seg, int raw_fd, struct renderer *rend,
 	unsigned int seed = (unsigned int)getpid();
 	struct fb_claim c;
 	char why[FB_REASON_MAX];
+	uint64_t len;
 	int rc;
 
 	while ((rc = fb_ring_claim(seg, &c)) == 1) {
@@ -210,7 +243,9 @@ static int produce(struct fb_seg *seg, int raw_fd, struct renderer *rend,
 				rand_r(&seed) % (o->jitter_ms + 1) : 0)) * 1000);
 		if (o->cpu_us)
 			burn_cpu(o->cpu_us);
-		rc = render(seg, &c, &o->src, raw_fd, rend);
+		rc = render(seg, &c, &o->src, raw_fd, rend, &len);
+		if (rc == -EFBIG)
+			return frame_too_big(seg, &c, len);
 		if (rc && o->src.kind == FB_SOURCE_EXEC)
 			return renderer_failed(seg, &c, rend, rc, o);
 		if (rc) {
@@ -224,7 +259,7 @@ static int produce(struct fb_seg *seg, int raw_fd, struct renderer *rend,
 			return FB_EXIT_RUNTIME;
 		}
 		fb_fault_point(seg, FB_STEP_AFTER_RENDER, c.frame);
-		rc = fb_ring_publish(seg, &c, seg->geom.frame_bytes);
+		rc = fb_ring_publish(seg, &c, len);
 		if (rc == -ECANCELED)
 			return FB_EXIT_ABORTED;
 		fb_fault_point(seg, FB_STEP_AFTER_PUBLISH, c.frame);
@@ -289,6 +324,13 @@ int main(int argc, char **argv)
 		       rc == -EOWNERDEAD ? "its broker is gone (stale segment)" : strerror(-rc));
 		fb_seg_detach(seg);
 		return FB_EXIT_RUNTIME;
+	}
+	if (seg->geom.frame_format != FB_FRAME_RAW && o.src.kind != FB_SOURCE_EXEC) {
+		fb_err(PROG, "segment %s carries %s frames: only an exec: or sh: renderer can "
+		       "produce them", o.name, fb_frame_format_name(seg->geom.frame_format));
+		fb_ring_unregister(seg);
+		fb_seg_detach(seg);
+		return FB_EXIT_USAGE;
 	}
 	if (o.src.kind == FB_SOURCE_EXEC) {
 		/* A renderer gone is an error we handle, not a silent death. */

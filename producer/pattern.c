@@ -108,6 +108,12 @@ static void render_packed(unsigned char *out, const struct card *c, uint32_t fmt
 			case FB_PIX_RGB24:
 				*out++ = p[0]; *out++ = p[1]; *out++ = p[2];
 				break;
+			case FB_PIX_RGB48LE: /* v * 257: the same value in 16 bits */
+				for (int i = 0; i < 3; i++) {
+					*out++ = p[i];
+					*out++ = p[i];
+				}
+				break;
 			default: /* FB_PIX_GRAY */
 				*out++ = luma(p);
 				break;
@@ -116,23 +122,38 @@ static void render_packed(unsigned char *out, const struct card *c, uint32_t fmt
 	}
 }
 
-static void render_yuv420p(unsigned char *out, const struct card *c)
+/* Store one sample: a byte, or (10-bit) the byte's value << 2 as a
+ * little-endian 16-bit word. */
+static unsigned char *put(unsigned char *out, unsigned char s, int wide)
+{
+	if (!wide) {
+		*out++ = s;
+		return out;
+	}
+	*out++ = (unsigned char)(s << 2);
+	*out++ = (unsigned char)(s >> 6);
+	return out;
+}
+
+static void render_yuv420p(unsigned char *out, const struct card *c, int wide)
 {
 	uint32_t cw = (c->w + 1) / 2, ch = (c->h + 1) / 2;
-	unsigned char *u = out + (uint64_t)c->w * c->h;
-	unsigned char *v = u + (uint64_t)cw * ch;
-	unsigned char p[3];
+	unsigned char *u = out + (uint64_t)c->w * c->h * (wide ? 2 : 1);
+	unsigned char *v = u + (uint64_t)cw * ch * (wide ? 2 : 1);
+	unsigned char p[3], cu, cv;
 
 	for (uint32_t y = 0; y < c->h; y++)
 		for (uint32_t x = 0; x < c->w; x++) {
 			card_rgb(c, x, y, p);
-			*out++ = luma(p);
+			out = put(out, luma(p), wide);
 		}
 	/* Chroma sampled at the top-left pixel of each 2x2 block. */
 	for (uint32_t y = 0; y < ch; y++)
 		for (uint32_t x = 0; x < cw; x++) {
 			card_rgb(c, x * 2, y * 2, p);
-			chroma(p, u++, v++);
+			chroma(p, &cu, &cv);
+			u = put(u, cu, wide);
+			v = put(v, cv, wide);
 		}
 }
 
@@ -142,8 +163,8 @@ void fb_pattern_render(unsigned char *buf, uint32_t w, uint32_t h, uint32_t fmt,
 	struct card c;
 
 	card_init(&c, w, h, frame);
-	if (fmt == FB_PIX_YUV420P)
-		render_yuv420p(buf, &c);
+	if (fmt == FB_PIX_YUV420P || fmt == FB_PIX_YUV420P10LE)
+		render_yuv420p(buf, &c, fmt == FB_PIX_YUV420P10LE);
 	else
 		render_packed(buf, &c, fmt);
 }

@@ -43,6 +43,8 @@ __attribute__((noreturn)) static void child(char *const *argv, const struct fb_g
 	set_env("FB_FPS", g->fps);
 	set_env("FB_FRAMES", g->total_frames);
 	set_env("FB_FRAME_BYTES", g->frame_bytes);
+	setenv("FB_FRAME_FORMAT", fb_frame_format_name(g->frame_format), 1);
+	set_env("FB_SLOT_BYTES", g->slot_bytes);
 	execvp(argv[0], argv);
 fail:
 	e = errno;
@@ -103,11 +105,11 @@ close_in:
 	return -e;
 }
 
-int renderer_frame(struct renderer *r, uint64_t frame, void *buf, uint64_t len)
+/* Write "FRAME\n" to the renderer.  0 or -EPIPE. */
+static int ask(struct renderer *r, uint64_t frame)
 {
 	char line[32];
 	int n = snprintf(line, sizeof(line), "%llu\n", (unsigned long long)frame);
-	unsigned char *p = buf;
 
 	for (int off = 0; off < n;) {
 		ssize_t w = write(r->to_fd, line + off, (size_t)(n - off));
@@ -118,6 +120,15 @@ int renderer_frame(struct renderer *r, uint64_t frame, void *buf, uint64_t len)
 			return -EPIPE;
 		off += (int)w;
 	}
+	return 0;
+}
+
+int renderer_frame(struct renderer *r, uint64_t frame, void *buf, uint64_t len)
+{
+	unsigned char *p = buf;
+
+	if (ask(r, frame))
+		return -EPIPE;
 	while (len > 0) {
 		ssize_t got = read(r->from_fd, p, len);
 
@@ -131,6 +142,162 @@ int renderer_frame(struct renderer *r, uint64_t frame, void *buf, uint64_t len)
 		len -= (uint64_t)got;
 	}
 	return 0;
+}
+
+static uint64_t be32(const unsigned char *p)
+{
+	return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
+}
+
+/* Where the PNG in B[0..N) ends: its length once its IEND chunk is complete,
+ * 0 while more bytes are needed, -1 if B is not a PNG. */
+static int64_t png_end(const unsigned char *b, uint64_t n)
+{
+	static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+	uint64_t off = 8;
+
+	if (memcmp(b, sig, n < 8 ? n : 8) != 0)
+		return -1;
+	while (n >= off + 8) {
+		uint64_t len = be32(b + off);
+		int iend = memcmp(b + off + 4, "IEND", 4) == 0;
+
+		if (len > 0x7fffffffu)
+			return -1;
+		off += 12 + len; /* length, type, data, CRC */
+		if (off > n)
+			return 0;
+		if (iend)
+			return (int64_t)off;
+	}
+	return 0;
+}
+
+/* Where the JPEG in B[0..N) ends (just after EOI), 0 while more bytes are
+ * needed, -1 if B is not a JPEG.  Marker segments carry their lengths, so
+ * an EXIF thumbnail's own EOI is skipped with its APP1 segment; after SOS
+ * the entropy-coded data runs to the first 0xFF that is neither a stuffed
+ * 0xFF00 nor a restart marker. */
+static int64_t jpeg_end(const unsigned char *b, uint64_t n)
+{
+	uint64_t off = 2;
+
+	if (n >= 1 && b[0] != 0xFF)
+		return -1;
+	if (n < 2)
+		return 0;
+	if (b[1] != 0xD8)
+		return -1;
+	for (;;) {
+		unsigned m;
+
+		while (n >= off + 2 && b[off] == 0xFF && b[off + 1] == 0xFF)
+			off++; /* fill bytes */
+		if (n < off + 2)
+			return 0;
+		if (b[off] != 0xFF)
+			return -1;
+		m = b[off + 1];
+		off += 2;
+		if (m == 0xD9)
+			return (int64_t)off;
+		if (m == 0x01 || (m >= 0xD0 && m <= 0xD7))
+			continue; /* markers without a length */
+		if (n < off + 2)
+			return 0;
+		if (((unsigned)b[off] << 8 | b[off + 1]) < 2)
+			return -1;
+		off += (unsigned)b[off] << 8 | b[off + 1];
+		if (off > n)
+			return 0;
+		while (m == 0xDA) { /* entropy-coded data */
+			const unsigned char *p = memchr(b + off, 0xFF, n - off);
+
+			if (!p || p + 1 >= b + n)
+				return 0;
+			off = (uint64_t)(p - b);
+			if (b[off + 1] == 0x00 || (b[off + 1] >= 0xD0 && b[off + 1] <= 0xD7))
+				off += 2;
+			else if (b[off + 1] == 0xFF)
+				off++;
+			else
+				break;
+		}
+	}
+}
+
+static int64_t image_end(uint32_t format, const unsigned char *b, uint64_t n)
+{
+	return format == FB_FRAME_PNG ? png_end(b, n) : jpeg_end(b, n);
+}
+
+/* An image over its slot: read the rest into a growing scratch copy, only
+ * to learn its size for the error message.  Gives up past 64x the slot. */
+static int measure_oversize(struct renderer *r, uint32_t format, const unsigned char *buf,
+			    uint64_t cap, uint64_t *len)
+{
+	uint64_t size = cap * 2 + 65536, got = cap;
+	unsigned char *tmp = malloc(size);
+	int64_t end = 0;
+
+	if (!tmp)
+		return -ENOMEM;
+	memcpy(tmp, buf, cap);
+	while (end == 0 && size <= cap * 64 + 65536) {
+		ssize_t n;
+
+		if (got == size) {
+			unsigned char *bigger = realloc(tmp, size * 2);
+
+			if (!bigger)
+				break;
+			tmp = bigger;
+			size *= 2;
+		}
+		n = read(r->from_fd, tmp + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (uint64_t)n;
+		end = image_end(format, tmp, got);
+	}
+	free(tmp);
+	*len = end > 0 ? (uint64_t)end : got;
+	return -EFBIG;
+}
+
+int renderer_image(struct renderer *r, uint32_t format, uint64_t frame, unsigned char *buf,
+		   uint64_t cap, uint64_t *len)
+{
+	uint64_t got = 0;
+
+	if (ask(r, frame))
+		return -EPIPE;
+	/* The renderer writes this frame only after being asked, so every
+	 * byte in the pipe belongs to it: reading what is there never takes
+	 * a byte of the next one. */
+	for (;;) {
+		int64_t end = got ? image_end(format, buf, got) : 0;
+		ssize_t n;
+
+		if (end < 0 || (end > 0 && (uint64_t)end != got))
+			return -EBADMSG;
+		if (end > 0) {
+			*len = got;
+			return 0;
+		}
+		if (got == cap)
+			return measure_oversize(r, format, buf, cap, len);
+		n = read(r->from_fd, buf + got, cap - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		got += (uint64_t)n;
+	}
 }
 
 void renderer_stop(struct renderer *r, char *how, size_t how_len)

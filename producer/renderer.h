@@ -5,7 +5,9 @@
  * exactly one frame's bytes from its stdout straight into the slot.
  *
  * The renderer gets the geometry in its environment: FB_WIDTH, FB_HEIGHT,
- * FB_PIX_FMT (ffmpeg's name), FB_FPS, FB_FRAMES, FB_FRAME_BYTES.  Its stderr
+ * FB_PIX_FMT (ffmpeg's name), FB_FPS, FB_FRAMES, FB_FRAME_BYTES, and
+ * FB_FRAME_FORMAT (raw, png, jpeg) with FB_SLOT_BYTES, the most an encoded
+ * frame may take.  Its stderr
  * is the producer's.  It dies with the producer (PR_SET_PDEATHSIG), so a
  * producer killed for a hang takes its renderer along.
  */
@@ -30,6 +32,17 @@ int renderer_start(struct renderer *r, char *const *argv, const struct fb_geom *
 /* Ask for FRAME and read its LEN bytes into BUF.  0; -EPIPE if the renderer
  * is gone (or closed its stdin); -EIO if its output ended inside a frame. */
 int renderer_frame(struct renderer *r, uint64_t frame, void *buf, uint64_t len);
+
+/*
+ * Ask for FRAME as one encoded image (FORMAT FB_FRAME_PNG or FB_FRAME_JPEG)
+ * and read it into BUF, which holds CAP bytes; *LEN gets its size.  The
+ * image's own structure says where it ends (PNG chunks up to IEND; JPEG
+ * segments up to EOI).  0; -EPIPE or -EIO as renderer_frame; -EBADMSG if
+ * it is not such an image or bytes follow its end; -EFBIG if it is larger
+ * than CAP (*LEN then gets its whole size, read and dropped).
+ */
+int renderer_image(struct renderer *r, uint32_t format, uint64_t frame, unsigned char *buf,
+		   uint64_t cap, uint64_t *len);
 
 /* Close its stdin (its cue to exit), give it up to 1 s, SIGKILL it after
  * that, reap it; HOW gets "exited with status N" or "was killed by signal N". */

@@ -76,7 +76,7 @@ fb-render --size 64x48 --frames 10 --max-restarts 2 --source "exec:head -c 10 /d
 	--sink raw -o "$TMP/short.raw" --name /$TID-short 2> "$TMP/err"
 rc=$?
 check "short frames: each a restart, then exit 1 ($(grep -m1 short "$TMP/err"))" \
-	'[ $rc -eq 1 ] && grep -q "sent a short frame at frame 0 (12288 bytes expected" "$TMP/err" &&
+	'[ $rc -eq 1 ] && grep -q "sent a short frame (12288 bytes expected) at frame" "$TMP/err" &&
 	 grep -q "no restarts left" "$TMP/err"'
 
 check_clean "exec"
