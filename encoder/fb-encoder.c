@@ -33,6 +33,7 @@ struct encoder_opts {
 	int seg_fd; /* --fd: inherited segment descriptor, or -1 */
 	int timeout_ms; /* --encoder-timeout */
 	int jitter_ms;  /* --jitter-ms: a random 0..J ms sleep per frame */
+	const char *audio; /* --audio FILE, or NULL */
 	char **ff_opts; /* after "--", or NULL for the defaults */
 	int n_ff_opts;
 };
@@ -55,12 +56,14 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: " PROG " --name /SEGMENT [--sink ffmpeg|raw] [-o OUTPUT]\n"
-		"                  [--attach-timeout MS] [--fd N] [--encoder-timeout SEC]\n"
+		"                  [--attach-timeout MS] [--fd N] [--encoder-timeout SEC] [--audio FILE]\n"
 		"                  [-- FFMPEG_OUTPUT_OPTIONS...]\n"
 		"Drain SEGMENT's frames in order into ffmpeg (default) or a raw file.\n"
 		"-o OUTPUT       output path, '-' for stdout (default out.mp4)\n"
 		"--sink raw      write the raw frames themselves, no ffmpeg\n"
 		"--encoder-timeout SEC  fail if ffmpeg reads nothing for this long (default 600)\n"
+		"--audio FILE    mux FILE's first audio stream in: padded with silence or cut\n"
+		"                to the video's length (ffmpeg's apad and -shortest)\n"
 		"--jitter-ms J   sleep a random 0..J ms per frame: a slow sink (stress tests)\n"
 		"--attach-timeout wait this long for the segment to appear (default 5000)\n"
 		"--fd N          use the already open segment descriptor N (fb-render does)\n"
@@ -77,6 +80,7 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 		{ "attach-timeout", required_argument, NULL, 't' },
 		{ "encoder-timeout", required_argument, NULL, 'e' },
 		{ "jitter-ms", required_argument, NULL, 'j' },
+		{ "audio", required_argument, NULL, 'a' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -107,6 +111,9 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 			break;
 		case 'o':
 			o->output = optarg;
+			break;
+		case 'a':
+			o->audio = optarg;
 			break;
 		case 't':
 			if (fb_opt_u64(PROG, "attach-timeout", optarg, 0, 3600000, &v))
@@ -149,6 +156,10 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 		fb_err(PROG, "--name is required");
 		return -1;
 	}
+	if (o->audio && o->raw) {
+		fb_err(PROG, "--audio needs the ffmpeg sink, not --sink raw");
+		return -1;
+	}
 	return 0;
 }
 
@@ -179,7 +190,8 @@ static int open_output(const struct encoder_opts *o, const struct fb_seg *seg, s
 			}
 		}
 	} else {
-		rc = ffmpeg_sink_start(&out->ff, &seg->geom, o->ff_opts, o->n_ff_opts, o->output);
+		rc = ffmpeg_sink_start(&out->ff, &seg->geom, o->ff_opts, o->n_ff_opts, o->output,
+				       o->audio);
 		if (rc == -ENOENT) {
 			fb_err(PROG, "ffmpeg not found on PATH");
 			return -1;

@@ -23,6 +23,7 @@ static char *const default_opts[] = {
 
 #define MAX_OUT_OPTS 64
 #define FIXED_ARGS 15 /* "ffmpeg" ... "pipe:0" below */
+#define AUDIO_ARGS 11 /* "-i" AUDIO "-map" ... "-shortest" */
 
 static int spawn(struct ffmpeg_sink *s, char **argv, int in_rd)
 {
@@ -48,10 +49,10 @@ static int spawn(struct ffmpeg_sink *s, char **argv, int in_rd)
 }
 
 int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
-		      char *const *out_opts, int n_opts, const char *output)
+		      char *const *out_opts, int n_opts, const char *output, const char *audio)
 {
 	char size[32], fps[16];
-	char *argv[FIXED_ARGS + MAX_OUT_OPTS + 3]; /* + "-y" OUTPUT NULL */
+	char *argv[FIXED_ARGS + AUDIO_ARGS + MAX_OUT_OPTS + 3]; /* + "-y" OUTPUT NULL */
 	int pipefd[2], n = 0, rc;
 
 	if (!out_opts) {
@@ -84,6 +85,20 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 	argv[n++] = fps;
 	argv[n++] = "-i";
 	argv[n++] = "pipe:0";
+	if (audio) {
+		/* The video decides the length: the audio is padded with
+		 * silence (apad) and cut where the last frame ends (-shortest,
+		 * which apad's endless stream turns into "end with the video"). */
+		argv[n++] = "-i";
+		argv[n++] = (char *)audio;
+		argv[n++] = "-map";
+		argv[n++] = "0:v:0";
+		argv[n++] = "-map";
+		argv[n++] = "1:a:0";
+		argv[n++] = "-af";
+		argv[n++] = "apad";
+		argv[n++] = "-shortest";
+	}
 	for (int i = 0; i < n_opts; i++)
 		argv[n++] = out_opts[i];
 	argv[n++] = "-y";

@@ -21,10 +21,12 @@ struct ffmpeg_sink {
 /*
  * Start ffmpeg reading rawvideo of geometry G from its stdin, with
  * OUT_OPTS[0..N_OPTS) (NULL: the default x264 options) then "-y OUTPUT".
+ * AUDIO (or NULL) is muxed in as the audio track, padded with silence or
+ * cut so the output lasts exactly as long as the video.
  * Returns 0 or -errno (-ENOENT: no ffmpeg on PATH).
  */
 int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
-		      char *const *out_opts, int n_opts, const char *output);
+		      char *const *out_opts, int n_opts, const char *output, const char *audio);
 
 /*
  * Close ffmpeg's stdin (it then finishes the file) and reap it, killing it

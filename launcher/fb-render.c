@@ -53,6 +53,7 @@ struct render_opts {
 	uint32_t frame_timeout_s;
 	uint32_t encoder_timeout_s;
 	uint32_t delay_ms, cpu_us;
+	const char *audio; /* --audio FILE, or NULL */
 	uint32_t jitter_ms, sink_jitter_ms;
 	char **ff_opts;
 	int n_ff_opts;
@@ -120,6 +121,8 @@ static void usage(FILE *out)
 		"  --cpu-us US     producers burn US µs of CPU per frame, a fixed render cost (default 0)\n"
 		"  --jitter-ms J, --sink-jitter-ms J   stress testing: producers / the encoder\n"
 		"                  sleep a random 0..J ms more per frame (default 0)\n"
+		"  --audio FILE    mux FILE's audio in; it is padded with silence or cut to\n"
+		"                  the video's length (ffmpeg apad + -shortest)\n"
 		"  -- OPTS...      ffmpeg output options, replacing the default\n"
 		"                  -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
 		"Exit: 0 output complete; 1 runtime failure (one-line cause); 2 usage error\n"
@@ -151,6 +154,7 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 		{ "jitter-ms", required_argument, NULL, 'J' },
 		{ "sink-jitter-ms", required_argument, NULL, 'K' },
 		{ "cpu-us", required_argument, NULL, 'U' },
+		{ "audio", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -221,6 +225,9 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 						   c == 'D' ? "delay-ms" : c == 'J' ? "jitter-ms" : "sink-jitter-ms",
 						   optarg);
 			*(c == 'D' ? &o->delay_ms : c == 'J' ? &o->jitter_ms : &o->sink_jitter_ms) = (uint32_t)v;
+			break;
+		case 'A':
+			o->audio = optarg;
 			break;
 		case 'U':
 			if (fb_parse_u64(optarg, 0, 3600000000ull, &v))
@@ -299,6 +306,14 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 	struct rlimit rl;
 	struct stat st;
 
+	if (o->audio && o->raw_sink) {
+		fb_err(PROG, "--audio needs the ffmpeg sink, not --sink raw");
+		return FB_EXIT_USAGE;
+	}
+	if (o->audio && (stat(o->audio, &st) < 0 || access(o->audio, R_OK) < 0)) {
+		fb_err(PROG, "cannot read audio file %s: %s", o->audio, strerror(errno));
+		return FB_EXIT_USAGE;
+	}
 	if (g->frame_format != FB_FRAME_RAW && o->src.kind != FB_SOURCE_EXEC) {
 		fb_err(PROG, "--frame-format %s needs a renderer that encodes (--source exec: or sh:)",
 		       fb_frame_format_name(g->frame_format));
@@ -614,7 +629,7 @@ static int start_producer(struct render *r)
  * unlinked the name) then still attaches, sees DONE and exits 0. */
 static int start_workers(struct render *r)
 {
-	char *argv[14 + 64 + 2], tmo[16], jitter[16];
+	char *argv[16 + 64 + 2], tmo[16], jitter[16];
 	int n = 0;
 
 	r->seg_fd = shm_open(r->o.name, O_RDWR | O_CLOEXEC, 0);
@@ -638,6 +653,10 @@ static int start_workers(struct render *r)
 	snprintf(jitter, sizeof(jitter), "%u", r->o.sink_jitter_ms);
 	argv[n++] = "--jitter-ms";
 	argv[n++] = jitter;
+	if (r->o.audio) {
+		argv[n++] = "--audio";
+		argv[n++] = (char *)r->o.audio;
+	}
 	if (r->o.ff_opts) {
 		argv[n++] = "--";
 		for (int i = 0; i < r->o.n_ff_opts; i++)
