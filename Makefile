@@ -22,19 +22,19 @@ BUILD   := build
 BIN     := bin
 COMMON  := common/fb_util.c common/fb_pixfmt.c common/fb_segment.c common/fb_ring.c \
            common/fb_params.c common/fb_proc.c common/fb_fault.c \
-           common/fb_source.c common/fb_spin.c
+           common/fb_source.c common/fb_spin.c common/fb_stats.c
 COMMON_OBJ := $(COMMON:%.c=$(BUILD)/%.o)
 
 # libframebroker: the common code plus the public API (include/framebroker.h).
 # The programs link the static archive; the shared one (position independent
 # objects, a soname, only the public symbols exported) is for other programs.
-VERSION := 0.5.0
+VERSION := $(shell awk '/define FB_VERSION_(MAJOR|MINOR|PATCH)/ {v = v s $$3; s = "."} END {print v}' include/framebroker.h)
 SONAME  := libframebroker.so.0
 LIB_SRC := $(COMMON) common/framebroker.c
 LIB_A   := $(BUILD)/libframebroker.a
 LIB_SO  := $(BUILD)/lib/libframebroker.so.$(VERSION)
 
-PROGS   := $(BIN)/fb-broker $(BIN)/fb-producer $(BIN)/fb-encoder $(BIN)/fb-render
+PROGS   := $(BIN)/fb-broker $(BIN)/fb-producer $(BIN)/fb-encoder $(BIN)/fb-render $(BIN)/fb-stat
 
 all: $(PROGS) lib
 
@@ -69,7 +69,9 @@ $(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o 
 		$(BUILD)/producer/renderer.o $(LIB_A)
 $(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/sink.o \
 		$(LIB_A)
-$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/spawn.o $(LIB_A)
+$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/spawn.o \
+		$(BUILD)/launcher/status.o $(LIB_A)
+$(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(LIB_A)
 
 $(PROGS):
 	@mkdir -p $(BIN)
@@ -99,9 +101,9 @@ model:
 # libFuzzer target (clang): the segment's header and words as hostile input.
 FUZZ_SECONDS ?= 300
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_ring
-$(FUZZ_BIN): tests/fuzz_ring.c $(COMMON) $(wildcard common/*.h)
+$(FUZZ_BIN): tests/fuzz_ring.c $(COMMON) $(wildcard common/*.h) include/framebroker.h
 	@mkdir -p $(dir $@)
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon \
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon -Iinclude \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-o $@ tests/fuzz_ring.c $(COMMON) -pthread -lrt
 

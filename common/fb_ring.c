@@ -245,6 +245,28 @@ static void own_slot(struct fb_seg *seg, struct fb_slot_meta *m)
 	m->claimed_ns = fb_now_ns();
 }
 
+/* With the lock held: this process's registry entry, if it is still ours
+ * (the table is segment input like everything else). */
+static struct fb_proc_entry *my_entry(struct fb_seg *seg)
+{
+	struct fb_proc_entry *e;
+
+	if (!seg->role || seg->proc_index >= FB_MAX_PROCS)
+		return NULL;
+	e = &seg->hdr->procs[seg->proc_index];
+	return e->pid == seg->pid && e->start == seg->start ? e : NULL;
+}
+
+/* With the lock held, after a claim that had to wait since WAIT_FROM (0:
+ * it did not wait): add the wait to our blocked time, for fb-stat. */
+static void account_wait(struct fb_seg *seg, uint64_t wait_from)
+{
+	struct fb_proc_entry *e = wait_from ? my_entry(seg) : NULL;
+
+	if (e)
+		e->blocked_ns += fb_now_ns() - wait_from;
+}
+
 /* Fill C from slot S, which the caller just marked CLAIMED. */
 static void take_slot(struct fb_seg *seg, uint32_t s, struct fb_claim *c)
 {
@@ -311,6 +333,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 	struct fb_header *h = seg->hdr;
 	const struct fb_geom *g = &seg->geom;
 	bool slept = false, spun = false;
+	uint64_t wait_from = 0;
 	int rc;
 
 	for (;;) {
@@ -354,6 +377,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 				m->state = FB_SLOT_CLAIMED;
 				if (h->reissue_pending > 0)
 					h->reissue_pending--;
+				account_wait(seg, wait_from);
 				take_slot(seg, (uint32_t)s, c);
 				ring_unlock(seg);
 				return 1;
@@ -384,6 +408,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 			m->state = FB_SLOT_CLAIMED;
 			fb_fault_point(seg, FB_STEP_CLAIM, f);
 			h->next_claim = f + 1;
+			account_wait(seg, wait_from);
 			take_slot(seg, s, c);
 			ring_unlock(seg);
 			return 1;
@@ -392,6 +417,8 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 			ring_unlock(seg);
 			return -EAGAIN;
 		}
+		if (!wait_from)
+			wait_from = fb_now_ns();
 		/* One spin per wait, then sleep: the encoder usually frees a
 		 * slot within microseconds, far sooner than a futex round trip. */
 		if (!spun) {
@@ -410,6 +437,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t length)
 {
 	struct fb_header *h = seg->hdr;
+	struct fb_proc_entry *e;
 	struct fb_slot_meta *m;
 	bool wake_encoder;
 	int rc;
@@ -432,6 +460,9 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 	m->length = length;
 	fb_fault_point(seg, FB_STEP_PUBLISH, c->frame);
 	m->state = FB_SLOT_READY;
+	e = my_entry(seg);
+	if (e)
+		e->frames++;
 	wake_encoder = h->encoder_waiting && c->frame == h->encoder_wants;
 	if (wake_encoder)
 		h->encoder_waiting = 0;
@@ -718,7 +749,11 @@ int fb_ring_register(struct fb_seg *seg, uint32_t role)
 	/* pid last: the broker treats an entry as present once pid != 0. */
 	free_e->role = role;
 	free_e->start = start;
+	free_e->since_ns = fb_now_ns();
+	free_e->frames = 0;
+	free_e->blocked_ns = 0;
 	free_e->pid = seg->pid;
+	seg->proc_index = (uint32_t)(free_e - h->procs);
 	ring_unlock(seg);
 	seg->role = role;
 	seg->start = start;

@@ -298,6 +298,7 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 	}
 	seg->ino = (uint64_t)st.st_ino;
 	/* Release: attachers that see RUNNING (acquire) see the header above. */
+	seg->hdr->start_ns = fb_now_ns();
 	atomic_store_explicit(&seg->hdr->state, FB_SEG_RUNNING, memory_order_release);
 	*out = seg;
 	return 0;
@@ -308,7 +309,9 @@ fail:
 	return rc;
 }
 
-int fb_seg_attach_fd(int fd, const char *name, struct fb_seg **out, const char **why)
+/* Attach through FD, mapped writable (workers) or not (observers). */
+static int attach_fd(int fd, const char *name, bool readonly, struct fb_seg **out,
+		     const char **why)
 {
 	struct fb_header copy;
 	struct fb_geom g;
@@ -335,7 +338,8 @@ int fb_seg_attach_fd(int fd, const char *name, struct fb_seg **out, const char *
 		rc = fb_seg_validate(&copy, (uint64_t)st.st_size, &g, why);
 	if (rc)
 		return rc;
-	map = map_segment(fd, g.segment_size, true);
+	map = readonly ? mmap(NULL, g.segment_size, PROT_READ, MAP_SHARED, fd, 0)
+		       : map_segment(fd, g.segment_size, true);
 	if (map == MAP_FAILED)
 		return -errno;
 	seg = seg_new(name, map, &g);
@@ -343,8 +347,36 @@ int fb_seg_attach_fd(int fd, const char *name, struct fb_seg **out, const char *
 		munmap(map, g.segment_size);
 		return -ENOMEM;
 	}
+	seg->readonly = readonly;
 	*out = seg;
 	return 0;
+}
+
+int fb_seg_attach_fd(int fd, const char *name, struct fb_seg **out, const char **why)
+{
+	return attach_fd(fd, name, false, out, why);
+}
+
+int fb_seg_attach_readonly_fd(int fd, const char *name, struct fb_seg **out, const char **why)
+{
+	return attach_fd(fd, name, true, out, why);
+}
+
+int fb_seg_attach_readonly(const char *name, struct fb_seg **out, const char **why)
+{
+	int fd, rc;
+
+	*why = NULL;
+	if (fb_seg_name_check(name)) {
+		*why = "invalid segment name";
+		return -EINVAL;
+	}
+	fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	rc = attach_fd(fd, name, true, out, why);
+	close(fd);
+	return rc;
 }
 
 int fb_seg_attach(const char *name, struct fb_seg **out, const char **why)

@@ -31,7 +31,7 @@
 #include <sys/types.h>
 
 #define FB_MAGIC 0x474e495242524246ull /* "FBRBRING" little-endian */
-#define FB_ABI_VERSION 4u
+#define FB_ABI_VERSION 5u
 #define FB_MAX_SLOTS 256u
 #define FB_MAX_SIDE 16384u
 #define FB_MAX_FPS 1000u
@@ -68,6 +68,11 @@ struct fb_proc_entry {
 	int32_t pid;
 	uint32_t role;
 	uint64_t start; /* /proc start time: guards against pid reuse */
+	/* Counters for fb-stat, written by the process itself under the lock;
+	 * display only, never trusted for a decision. */
+	uint64_t since_ns;   /* CLOCK_MONOTONIC at registration */
+	uint64_t frames;     /* frames published (producers) */
+	uint64_t blocked_ns; /* time spent waiting for a free slot (producers) */
 };
 
 struct fb_slot_meta {
@@ -112,6 +117,8 @@ struct fb_header {
 	uint64_t encoder_wants;   /* ...for this frame: its publish posts filled */
 	uint64_t lock_repairs;    /* times a holder died holding the lock */
 	uint64_t reissued;        /* frames taken back from dead or hung producers */
+	uint64_t start_ns;        /* CLOCK_MONOTONIC when the render began (display) */
+	_Atomic uint32_t restarts; /* replacement producers started (fb-render; display) */
 	uint32_t reissue_pending; /* slots in state REISSUE */
 	_Atomic uint32_t fault_fired; /* FB_FAULT injection fires once per segment */
 	char reason[FB_REASON_MAX]; /* NUL-terminated cause of ABORTED */
@@ -156,6 +163,8 @@ struct fb_seg {
 	int nowait; /* claim/acquire return -EAGAIN instead of sleeping */
 	int32_t lock_owner_before; /* lock holder when a timed lock wait began */
 	struct fb_spin spin; /* this process's adaptive spin budget (fb_spin.h) */
+	uint32_t proc_index; /* our entry in hdr->procs once registered */
+	int readonly;        /* fb_seg_attach_readonly: nothing may be written */
 	struct fb_fault fault;
 	char name[FB_NAME_MAX + 1];
 };
@@ -205,6 +214,16 @@ int fb_seg_attach(const char *name, struct fb_seg **out, const char **why);
  * vanish between the broker finishing and a late worker starting.
  */
 int fb_seg_attach_fd(int fd, const char *name, struct fb_seg **out, const char **why);
+
+/*
+ * Observers (fb-stat): open NAME read-only and map it PROT_READ, validated
+ * like any attach.  The handle must not be passed to any fb_ring call that
+ * writes; fb_stats_read (fb_stats.h) is what it is for.
+ */
+int fb_seg_attach_readonly(const char *name, struct fb_seg **out, const char **why);
+
+/* The same through an open descriptor FD (kept by the caller). */
+int fb_seg_attach_readonly_fd(int fd, const char *name, struct fb_seg **out, const char **why);
 
 /* Unmap and free the handle (never unlinks). */
 void fb_seg_detach(struct fb_seg *seg);

@@ -10,6 +10,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* "0.5.0": the version every program prints (--version) and the library
+ * reports, from the one definition in include/framebroker.h. */
+#include "framebroker.h"
+#define FB_STR2_(x) #x
+#define FB_STR_(x) FB_STR2_(x)
+#define FB_VERSION_STRING \
+	FB_STR_(FB_VERSION_MAJOR) "." FB_STR_(FB_VERSION_MINOR) "." FB_STR_(FB_VERSION_PATCH)
+
 /* Exit codes shared by every program (documented in README.md). */
 enum {
 	FB_EXIT_OK = 0,

@@ -6,6 +6,7 @@
 #include "framebroker.h"
 #include "fb_pixfmt.h"
 #include "fb_ring.h"
+#include "fb_util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -136,7 +137,5 @@ const char *fb_strerror(int err)
 
 const char *fb_version(void)
 {
-#define FB_STR2(x) #x
-#define FB_STR(x) FB_STR2(x)
-	return FB_STR(FB_VERSION_MAJOR) "." FB_STR(FB_VERSION_MINOR) "." FB_STR(FB_VERSION_PATCH);
+	return FB_VERSION_STRING;
 }

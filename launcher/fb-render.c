@@ -13,6 +13,7 @@
 #include "fb_pixfmt.h"
 #include "fb_segment.h"
 #include "fb_source.h"
+#include "status.h"
 #include "fb_util.h"
 #include "spawn.h"
 
@@ -54,6 +55,7 @@ struct render_opts {
 	uint32_t encoder_timeout_s;
 	uint32_t delay_ms, cpu_us;
 	const char *audio; /* --audio FILE, or NULL */
+	const char *progress; /* --progress FILE or "-", or NULL */
 	uint32_t jitter_ms, sink_jitter_ms;
 	char **ff_opts;
 	int n_ff_opts;
@@ -82,6 +84,8 @@ struct render {
 	uint64_t stop_deadline;
 	bool encoder_ok;
 	bool aborted; /* the broker reported the render aborted (its cause was printed) */
+	FILE *progress; /* --progress stream, or NULL */
+	struct status status;
 };
 
 static void usage(FILE *out)
@@ -121,6 +125,9 @@ static void usage(FILE *out)
 		"  --cpu-us US     producers burn US µs of CPU per frame, a fixed render cost (default 0)\n"
 		"  --jitter-ms J, --sink-jitter-ms J   stress testing: producers / the encoder\n"
 		"                  sleep a random 0..J ms more per frame (default 0)\n"
+		"  --progress FILE, -progress FILE   write key=value progress blocks to FILE\n"
+		"                  ('-': stdout) twice a second, like ffmpeg's -progress; a\n"
+		"                  progress line goes to stderr anyway when it is a terminal\n"
 		"  --audio FILE    mux FILE's audio in; it is padded with silence or cut to\n"
 		"                  the video's length (ffmpeg apad + -shortest)\n"
 		"  -- OPTS...      ffmpeg output options, replacing the default\n"
@@ -155,6 +162,7 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 		{ "sink-jitter-ms", required_argument, NULL, 'K' },
 		{ "cpu-us", required_argument, NULL, 'U' },
 		{ "audio", required_argument, NULL, 'A' },
+		{ "progress", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -165,6 +173,10 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	fb_params_default(&o->params);
+	/* ffmpeg spells it -progress; take that spelling too. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-progress") == 0)
+			argv[i] = "--progress";
 	o->workers = cpus > 0 ? (uint32_t)cpus : 1;
 	o->source = "pattern";
 	o->output = "out.mp4";
@@ -228,6 +240,9 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 			break;
 		case 'A':
 			o->audio = optarg;
+			break;
+		case 'P':
+			o->progress = optarg;
 			break;
 		case 'U':
 			if (fb_parse_u64(optarg, 0, 3600000000ull, &v))
@@ -306,6 +321,10 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 	struct rlimit rl;
 	struct stat st;
 
+	if (o->progress && strcmp(o->progress, "-") == 0 && strcmp(o->output, "-") == 0) {
+		fb_err(PROG, "--progress - and -o - would share stdout");
+		return FB_EXIT_USAGE;
+	}
 	if (o->audio && o->raw_sink) {
 		fb_err(PROG, "--audio needs the ffmpeg sink, not --sink raw");
 		return FB_EXIT_USAGE;
@@ -440,6 +459,16 @@ static bool work_remains(const struct render *r, pid_t dead)
 	return yes;
 }
 
+/* Put the restart count where fb-stat and the status line see it: the
+ * header's counter, written through the segment descriptor (fb-render maps
+ * the segment read-only). */
+static void publish_restarts(struct render *r)
+{
+	uint32_t v = r->restarts;
+
+	(void)!pwrite(r->seg_fd, &v, sizeof(v), (off_t)offsetof(struct fb_header, restarts));
+}
+
 /* A producer died while frames were still to come: the broker reissues
  * whatever it held; start a replacement while the restart budget lasts. */
 static void producer_died(struct render *r, struct child *k, int status)
@@ -459,6 +488,7 @@ static void producer_died(struct render *r, struct child *k, int status)
 		return;
 	}
 	r->restarts++;
+	publish_restarts(r);
 	fb_err(PROG, "fb-producer (pid %d) %s; starting a replacement (restart %u of %u)",
 	       (int)k->pid, how, r->restarts, r->o.max_restarts);
 	if (start_producer(r))
@@ -513,6 +543,7 @@ static bool reap(struct render *r)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		/* One status, one child: child_exited may start a replacement
 		 * that reuses this very pid. */
+		status_break_line(&r->status);
 		for (size_t i = 0; i < r->nkids; i++) {
 			if (r->kids[i].pid == pid && r->kids[i].running) {
 				child_exited(r, &r->kids[i], status);
@@ -676,7 +707,7 @@ static int start_workers(struct render *r)
 static void supervise(struct render *r, const sigset_t *set)
 {
 	for (;;) {
-		struct timespec ts = { .tv_sec = 1 };
+		struct timespec ts = { .tv_nsec = STATUS_TICK_MS * 1000000L };
 		siginfo_t si;
 		int sig;
 
@@ -687,13 +718,14 @@ static void supervise(struct render *r, const sigset_t *set)
 				killpg(r->pgid, SIGKILL);
 				r->stop_deadline = UINT64_MAX;
 			} else if (r->stop_deadline != UINT64_MAX &&
-				   r->stop_deadline - now < 1000000000ull) {
+				   r->stop_deadline - now < STATUS_TICK_MS * 1000000ull) {
 				ts.tv_sec = 0;
 				ts.tv_nsec = (long)(r->stop_deadline - now);
 			}
 		}
 		if (!reap(r))
 			return;
+		status_tick(&r->status, false);
 		sig = sigtimedwait(set, &si, &ts);
 		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 			if (r->stop_sig && r->pgid > 0) /* asked twice: now */
@@ -735,6 +767,13 @@ int main(int argc, char **argv)
 		return FB_EXIT_RUNTIME;
 	}
 	r.seg_fd = -1;
+	if (r.o.progress) {
+		r.progress = strcmp(r.o.progress, "-") == 0 ? stdout : fopen(r.o.progress, "we");
+		if (!r.progress) {
+			fb_err(PROG, "cannot write --progress %s: %s", r.o.progress, strerror(errno));
+			return FB_EXIT_USAGE;
+		}
+	}
 	r.kids = calloc(2 + (size_t)r.o.workers + r.o.max_restarts, sizeof(*r.kids));
 	if (!r.kids) {
 		fb_err(PROG, "out of memory");
@@ -759,7 +798,12 @@ int main(int argc, char **argv)
 	}
 	if (start_workers(&r))
 		fail(&r);
+	status_start(&r.status, r.seg_fd, r.o.name, r.progress);
 	supervise(&r, &set);
+	status_tick(&r.status, true);
+	status_stop(&r.status);
+	if (r.progress && r.progress != stdout)
+		fclose(r.progress);
 	if (r.seg_fd >= 0)
 		close(r.seg_fd);
 	/* The broker unlinks on every path it controls; this covers the

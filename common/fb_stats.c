@@ -1,0 +1,111 @@
+/* fb_stats — lock-free snapshots of a live render (see fb_stats.h). */
+#include "fb_stats.h"
+#include "fb_pixfmt.h"
+#include "fb_util.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+/* Racy reads of words the lock guards: the compiler must really load them
+ * (they change under us), and a torn value only misleads a display. */
+#define PEEK(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+const char *fb_stats_slot_state(uint32_t state)
+{
+	static const char *const names[] = { "EMPTY", "CLAIMED", "READY", "ENCODING", "REISSUE" };
+
+	return state < 5 ? names[state] : "?";
+}
+
+const char *fb_stats_seg_state(uint32_t state)
+{
+	static const char *const names[] = { "INIT", "RUNNING", "DONE", "ABORTED" };
+
+	return state < 4 ? names[state] : "?";
+}
+
+void fb_stats_read(const struct fb_seg *seg, struct fb_stats *st)
+{
+	const struct fb_header *h = seg->hdr;
+	uint64_t now = fb_now_ns(), start = PEEK(h->start_ns), alive = 0, blocked = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->state = atomic_load_explicit(&h->state, memory_order_acquire);
+	st->elapsed_ns = start && start < now ? now - start : 0;
+	st->emitted = PEEK(h->next_encode);
+	st->claimed = PEEK(h->next_claim);
+	st->reissued = PEEK(h->reissued);
+	st->restarts = atomic_load_explicit(&h->restarts, memory_order_relaxed);
+	for (uint32_t s = 0; s < seg->geom.slot_count; s++) {
+		struct fb_stats_slot *o = &st->slot[s];
+
+		o->state = PEEK(h->slots[s].state);
+		o->frame = PEEK(h->slots[s].frame);
+		o->owner = PEEK(h->slots[s].owner);
+		if (o->state < 5)
+			st->slots_by_state[o->state]++;
+	}
+	for (uint32_t i = 0; i < FB_MAX_PROCS; i++) {
+		struct fb_stats_proc *p = &st->proc[st->nprocs];
+		uint64_t since = PEEK(h->procs[i].since_ns);
+
+		p->pid = PEEK(h->procs[i].pid);
+		if (p->pid <= 0)
+			continue;
+		p->role = PEEK(h->procs[i].role);
+		p->frames = PEEK(h->procs[i].frames);
+		p->blocked_ns = PEEK(h->procs[i].blocked_ns);
+		p->alive_ns = since && since < now ? now - since : 0;
+		if (p->role == FB_ROLE_ENCODER)
+			st->encoder_pid = p->pid;
+		if (p->role == FB_ROLE_PRODUCER) {
+			st->producers++;
+			alive += p->alive_ns;
+			blocked += p->blocked_ns < p->alive_ns ? p->blocked_ns : p->alive_ns;
+		}
+		st->nprocs++;
+	}
+	st->fps = st->elapsed_ns ? (double)st->emitted * 1e9 / (double)st->elapsed_ns : 0;
+	st->blocked_share = alive ? (double)blocked / (double)alive : 0;
+}
+
+void fb_stats_json(FILE *out, const char *name, const struct fb_geom *g,
+		   const struct fb_stats *st)
+{
+	const char *sep = "";
+
+	/* NAME passed fb_seg_name_check: no character needs escaping. */
+	fprintf(out, "{\"name\":\"%s\",\"state\":\"%s\",\"width\":%u,\"height\":%u,"
+		"\"pix_fmt\":\"%s\",\"frame_format\":\"%s\",\"fps\":%u,\"frames\":%llu,"
+		"\"slot_count\":%u,\"emitted\":%llu,\"claimed\":%llu,\"elapsed_s\":%.3f,"
+		"\"encoder_fps\":%.3f,\"restarts\":%u,\"reissued\":%llu,"
+		"\"producers_blocked_share\":%.4f,\"encoder_pid\":%d,\"slots\":[",
+		name, fb_stats_seg_state(st->state), g->width, g->height,
+		fb_pixfmt_name(g->pix_fmt), fb_frame_format_name(g->frame_format), g->fps,
+		(unsigned long long)g->total_frames, g->slot_count,
+		(unsigned long long)st->emitted, (unsigned long long)st->claimed,
+		(double)st->elapsed_ns / 1e9, st->fps, st->restarts,
+		(unsigned long long)st->reissued, st->blocked_share, (int)st->encoder_pid);
+	for (uint32_t s = 0; s < g->slot_count; s++) {
+		const struct fb_stats_slot *o = &st->slot[s];
+
+		fprintf(out, "%s{\"slot\":%u,\"state\":\"%s\",\"frame\":%llu,\"owner\":%d}", sep, s,
+			fb_stats_slot_state(o->state), (unsigned long long)o->frame, (int)o->owner);
+		sep = ",";
+	}
+	fprintf(out, "],\"producers\":[");
+	sep = "";
+	for (uint32_t i = 0; i < st->nprocs; i++) {
+		const struct fb_stats_proc *p = &st->proc[i];
+		double secs = (double)p->alive_ns / 1e9;
+
+		if (p->role != FB_ROLE_PRODUCER)
+			continue;
+		fprintf(out, "%s{\"pid\":%d,\"frames\":%llu,\"fps\":%.3f,\"blocked_share\":%.4f}",
+			sep, (int)p->pid, (unsigned long long)p->frames,
+			secs > 0 ? (double)p->frames / secs : 0,
+			p->alive_ns ? (double)p->blocked_ns / (double)p->alive_ns : 0);
+		sep = ",";
+	}
+	fprintf(out, "]}");
+}

@@ -1,0 +1,55 @@
+/*
+ * fb_stats — a snapshot of a live render for people and tools (fb-stat,
+ * fb-render's progress line and -progress).  Read without the lock: an
+ * observer must never stall a render, so each word is read on its own and
+ * counters may be a moment apart.  Every value is segment input: indices
+ * are bounded and states named only when valid.
+ */
+#ifndef FB_STATS_H
+#define FB_STATS_H
+
+#include "fb_segment.h"
+
+#include <stdio.h>
+
+struct fb_stats_slot {
+	uint32_t state; /* enum fb_slot_state, as read (fb_stats_slot_state names it) */
+	uint64_t frame;
+	int32_t owner;
+};
+
+struct fb_stats_proc {
+	int32_t pid;
+	uint32_t role;
+	uint64_t frames, blocked_ns, alive_ns;
+};
+
+struct fb_stats {
+	uint32_t state;               /* enum fb_seg_state */
+	uint64_t elapsed_ns;          /* since the render began */
+	uint64_t emitted, claimed;    /* next_encode, next_claim */
+	uint64_t reissued;
+	uint32_t restarts;
+	uint32_t slots_by_state[5];   /* EMPTY, CLAIMED, READY, ENCODING, REISSUE */
+	struct fb_stats_slot slot[FB_MAX_SLOTS];
+	uint32_t nprocs;              /* entries in proc[] */
+	struct fb_stats_proc proc[FB_MAX_PROCS];
+	uint32_t producers;           /* registered producers */
+	int32_t encoder_pid;          /* 0 if none registered */
+	double fps;                   /* frames emitted per second since the start */
+	double blocked_share;         /* of the live producers' time, waiting for a slot */
+};
+
+void fb_stats_read(const struct fb_seg *seg, struct fb_stats *st);
+
+/* "EMPTY", "CLAIMED", ...; "?" for a value no slot may hold. */
+const char *fb_stats_slot_state(uint32_t state);
+
+/* "INIT", "RUNNING", "DONE", "ABORTED", or "?". */
+const char *fb_stats_seg_state(uint32_t state);
+
+/* The snapshot as one JSON object (no newline), for fb-stat --json. */
+void fb_stats_json(FILE *out, const char *name, const struct fb_geom *g,
+		   const struct fb_stats *st);
+
+#endif

@@ -1,0 +1,101 @@
+/* status — fb-render's progress line and --progress blocks (status.h). */
+#include "status.h"
+#include "fb_util.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+void status_start(struct status *s, int fd, const char *name, FILE *progress)
+{
+	const char *why;
+
+	*s = (struct status){ .progress = progress, .tty = isatty(STDERR_FILENO) == 1 };
+	if (!s->tty && !progress)
+		return;
+	s->st = malloc(sizeof(*s->st));
+	if (!s->st || fb_seg_attach_readonly_fd(fd, name, &s->seg, &why)) {
+		free(s->st);
+		s->st = NULL;
+		s->seg = NULL;
+	}
+}
+
+/* "1:02:03" or "2:03" for S seconds. */
+static void clock_str(char *buf, size_t len, double s)
+{
+	unsigned long t = s > 0 && s < 1e9 ? (unsigned long)(s + 0.5) : 0;
+
+	if (t >= 3600)
+		snprintf(buf, len, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60, t % 60);
+	else
+		snprintf(buf, len, "%lu:%02lu", t / 60, t % 60);
+}
+
+static void draw_line(struct status *s, bool final)
+{
+	const struct fb_geom *g = &s->seg->geom;
+	const struct fb_stats *st = s->st;
+	double left = st->fps > 0 ? (double)(g->total_frames - st->emitted) / st->fps : 0;
+	char eta[32];
+
+	clock_str(eta, sizeof(eta), left);
+	fprintf(stderr, "\rfb-render: frame %llu/%llu (%.0f%%)  %.1f fps  %.2fx  ETA %s  "
+		"slots %u/%u full  producers %u  restarts %u\033[K%s",
+		(unsigned long long)st->emitted, (unsigned long long)g->total_frames,
+		100.0 * (double)st->emitted / (double)g->total_frames, st->fps,
+		st->fps / g->fps, final ? "0:00" : eta, g->slot_count - st->slots_by_state[0],
+		g->slot_count, st->producers, st->restarts, final ? "\n" : "");
+	s->line_drawn = !final;
+}
+
+static void write_block(struct status *s, bool final)
+{
+	const struct fb_geom *g = &s->seg->geom;
+	const struct fb_stats *st = s->st;
+	uint64_t us = st->emitted * 1000000ull / g->fps;
+
+	fprintf(s->progress,
+		"frame=%llu\ntotal_frames=%llu\nfps=%.2f\nspeed=%.3fx\nout_time_us=%llu\n"
+		"out_time=%02llu:%02llu:%02llu.%06llu\nelapsed_s=%.3f\nslots_full=%u\n"
+		"slots_empty=%u\nproducers=%u\nrestarts=%u\nreissued=%llu\nblocked_share=%.4f\n"
+		"progress=%s\n",
+		(unsigned long long)st->emitted, (unsigned long long)g->total_frames, st->fps,
+		st->fps / g->fps, (unsigned long long)us, (unsigned long long)(us / 3600000000ull),
+		(unsigned long long)(us / 60000000ull % 60), (unsigned long long)(us / 1000000ull % 60),
+		(unsigned long long)(us % 1000000ull), (double)st->elapsed_ns / 1e9,
+		g->slot_count - st->slots_by_state[0], st->slots_by_state[0], st->producers,
+		st->restarts, (unsigned long long)st->reissued, st->blocked_share,
+		final ? "end" : "continue");
+	fflush(s->progress);
+}
+
+void status_tick(struct status *s, bool final)
+{
+	uint64_t now = fb_now_ns();
+
+	if (!s->seg)
+		return;
+	fb_stats_read(s->seg, s->st);
+	if (s->tty)
+		draw_line(s, final);
+	if (s->progress && (final || now - s->last_block_ns >= 500000000ull)) {
+		write_block(s, final);
+		s->last_block_ns = now;
+	}
+}
+
+void status_break_line(struct status *s)
+{
+	if (s->line_drawn) {
+		fputc('\n', stderr);
+		s->line_drawn = false;
+	}
+}
+
+void status_stop(struct status *s)
+{
+	fb_seg_detach(s->seg);
+	free(s->st);
+	s->seg = NULL;
+	s->st = NULL;
+}

@@ -1,0 +1,41 @@
+/*
+ * status — fb-render's live status: a progress line on stderr when stderr
+ * is a terminal (frame/total, fps, speed as a multiple of real time, ETA,
+ * slots in use, producers, restarts), refreshed 4 times a second; and, with
+ * --progress FILE (or -), key=value blocks like ffmpeg's -progress every
+ * half second, ending with progress=end, so other tools can follow a render.
+ * Both read the segment through a read-only mapping (fb_stats.h).
+ */
+#ifndef FB_STATUS_H
+#define FB_STATUS_H
+
+#include "fb_stats.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define STATUS_TICK_MS 250
+
+struct status {
+	struct fb_seg *seg;   /* read-only view, or NULL: nothing to show */
+	struct fb_stats *st;
+	FILE *progress;       /* --progress target, or NULL */
+	bool tty;             /* draw the line on stderr */
+	bool line_drawn;
+	uint64_t last_block_ns;
+};
+
+/* Open the view through the segment descriptor FD.  PROGRESS is the already
+ * opened --progress stream or NULL.  A view that cannot be had only means
+ * no status; never an error. */
+void status_start(struct status *s, int fd, const char *name, FILE *progress);
+
+/* Show what is due; FINAL: the render is over (last line, progress=end). */
+void status_tick(struct status *s, bool final);
+
+/* Before another line goes to stderr: end the progress line. */
+void status_break_line(struct status *s);
+
+void status_stop(struct status *s);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * fb-stat — look inside a live render: read its segment read-only (never
+ * taking the lock, so looking can never stall it) and show the state of
+ * every slot and its owner, per-producer frames, fps and time blocked on
+ * back-pressure, the encoder's fps, restarts and reissues.  --json prints
+ * one JSON object (one per line with --watch).
+ */
+#include "fb_pixfmt.h"
+#include "fb_stats.h"
+#include "fb_util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG "fb-stat"
+
+struct stat_opts {
+	const char *name;
+	int json, watch, interval_ms;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: " PROG " /SEGMENT [--json] [--watch] [--interval MS]\n"
+		"Show a live render: its slots and their owners, per-producer frames, fps and\n"
+		"share of time blocked on back-pressure, the encoder's fps, restarts.\n"
+		"  --json          one JSON object (with --watch: one per line)\n"
+		"  --watch         repeat until the render ends or its segment is gone\n"
+		"  --interval MS   between two --watch samples (default 1000)\n"
+		"  --version       print the version\n"
+		"Exit: 0 shown; 1 no such render (or not a framebroker segment); 2 usage error.\n");
+}
+
+static int parse_args(int argc, char **argv, struct stat_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->interval_ms = 1000;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			o->json = 1;
+			break;
+		case 'w':
+			o->watch = 1;
+			break;
+		case 'i':
+			if (fb_opt_u64(PROG, "interval", optarg, 10, 3600000, &v))
+				return -1;
+			o->interval_ms = (int)v;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(FB_EXIT_OK);
+		case 'V':
+			printf(PROG " %s\n", FB_VERSION_STRING);
+			exit(FB_EXIT_OK);
+		default:
+			fb_err(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		fb_err(PROG, optind < argc ? "one segment name expected, got '%s' too" :
+		       "a segment name is required%s", optind < argc ? argv[argc - 1] : "");
+		return -1;
+	}
+	o->name = argv[optind];
+	if (fb_seg_name_check(o->name)) {
+		fb_err(PROG, "invalid segment name '%s': expected / then letters, digits, '.', '_' or '-'",
+		       o->name);
+		return -1;
+	}
+	return 0;
+}
+
+static double pct(double share)
+{
+	return 100.0 * share;
+}
+
+static void show_text(const char *name, const struct fb_geom *g, const struct fb_stats *st)
+{
+	printf("%s  %s  %ux%u %s %s  %u fps\n", name, fb_stats_seg_state(st->state), g->width,
+	       g->height, fb_pixfmt_name(g->pix_fmt), fb_frame_format_name(g->frame_format), g->fps);
+	printf("frames    %llu / %llu emitted (%.1f%%), %llu claimed, %.1f fps, %.2f s\n",
+	       (unsigned long long)st->emitted, (unsigned long long)g->total_frames,
+	       pct((double)st->emitted / (double)g->total_frames), (unsigned long long)st->claimed,
+	       st->fps, (double)st->elapsed_ns / 1e9);
+	printf("slots     %u: %u empty, %u claimed, %u ready, %u encoding, %u reissue\n",
+	       g->slot_count, st->slots_by_state[0], st->slots_by_state[1], st->slots_by_state[2],
+	       st->slots_by_state[3], st->slots_by_state[4]);
+	printf("producers %u, blocked %.1f%% of their time; restarts %u, reissued %llu; encoder pid %d\n",
+	       st->producers, pct(st->blocked_share), st->restarts,
+	       (unsigned long long)st->reissued, (int)st->encoder_pid);
+	for (uint32_t i = 0; i < st->nprocs; i++) {
+		const struct fb_stats_proc *p = &st->proc[i];
+		double secs = (double)p->alive_ns / 1e9;
+
+		if (p->role == 1)
+			printf("  producer %d: %llu frames, %.1f fps, blocked %.1f%%\n", (int)p->pid,
+			       (unsigned long long)p->frames, secs > 0 ? (double)p->frames / secs : 0,
+			       p->alive_ns ? pct((double)p->blocked_ns / (double)p->alive_ns) : 0);
+	}
+	for (uint32_t s = 0; s < g->slot_count; s++) {
+		const struct fb_stats_slot *o = &st->slot[s];
+
+		if (o->state == 0)
+			printf("  slot %u: EMPTY\n", s);
+		else
+			printf("  slot %u: %s frame %llu%s", s, fb_stats_slot_state(o->state),
+			       (unsigned long long)o->frame, o->owner > 0 ? "" : "\n");
+		if (o->state != 0 && o->owner > 0)
+			printf(" (producer %d)\n", (int)o->owner);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct stat_opts o;
+	struct fb_stats *st = malloc(sizeof(*st));
+	struct fb_seg *seg;
+	const char *why;
+	int rc;
+
+	if (!st)
+		return FB_EXIT_RUNTIME;
+	if (parse_args(argc, argv, &o)) {
+		free(st);
+		return FB_EXIT_USAGE;
+	}
+	rc = fb_seg_attach_readonly(o.name, &seg, &why);
+	if (rc) {
+		fb_err(PROG, "cannot read render %s: %s", o.name,
+		       rc == -ENOENT ? "no such segment (is it running?)" : why ? why : strerror(-rc));
+		free(st);
+		return FB_EXIT_RUNTIME;
+	}
+	for (;;) {
+		fb_stats_read(seg, st);
+		if (o.json) {
+			fb_stats_json(stdout, o.name, &seg->geom, st);
+			putchar('\n');
+		} else {
+			show_text(o.name, &seg->geom, st);
+		}
+		fflush(stdout);
+		if (!o.watch || st->state == FB_SEG_DONE || st->state == FB_SEG_ABORTED)
+			break;
+		/* The broker unlinks the name at the end; our mapping stays
+		 * valid, so the last state is still shown. */
+		usleep((useconds_t)o.interval_ms * 1000);
+		if (!o.json)
+			putchar('\n');
+	}
+	fb_seg_detach(seg);
+	free(st);
+	return FB_EXIT_OK;
+}
