@@ -92,6 +92,7 @@ static void usage(FILE *out)
 		"--frame-timeout SEC: kill a producer that holds a frame longer (default 60);\n"
 		"its frame is reissued.  A dead producer's frame is reissued at once.\n"
 		"An existing segment whose broker is dead is replaced; a live one is refused.\n"
+		"--log-level L: quiet, error, warning, info (default) or debug; --version.\n"
 		"Exit: 0 render done, 1 runtime error, 2 usage error, 3 render aborted,\n"
 		"128+N stopped by signal N.\n");
 }
@@ -110,6 +111,8 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "frame-timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -139,6 +142,13 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 				return -1;
 			o->frame_timeout_s = (uint32_t)v;
 			break;
+		case 'L':
+			if (fb_set_log_level(PROG, optarg))
+				return -1;
+			break;
+		case 'V':
+			printf(PROG " %s\n", FB_VERSION_STRING);
+			exit(FB_EXIT_OK);
 		case 'h':
 			usage(stdout);
 			exit(FB_EXIT_OK);
@@ -196,7 +206,7 @@ static void kill_worker(struct watched *w)
 	else if (fb_proc_alive(w->e.pid, w->e.start))
 		rc = kill(w->e.pid, SIGKILL);
 	if (rc < 0 && errno != ESRCH) {
-		fb_err(PROG, "cannot kill %d: %s; will retry", (int)w->e.pid, strerror(errno));
+		fb_warn(PROG, "cannot kill %d: %s; will retry", (int)w->e.pid, strerror(errno));
 		return;
 	}
 	w->killed = true;
@@ -232,7 +242,7 @@ static void lock_stuck(struct broker *b)
 		if (b->w[j].e.pid != owner)
 			continue;
 		if (!b->w[j].killed) {
-			fb_err(PROG, "%s %d has held the ring lock over %d ms (stopped?); killing it",
+			fb_warn(PROG, "%s %d has held the ring lock over %d ms (stopped?); killing it",
 			       b->w[j].e.role == FB_ROLE_ENCODER ? "encoder" : "producer",
 			       (int)owner, FB_BROKER_LOCK_MS);
 			kill_worker(&b->w[j]);
@@ -268,7 +278,7 @@ static void on_death(struct broker *b, const struct fb_proc_entry *e)
 		return;
 	}
 	for (ssize_t i = 0; i < n && i < 16; i++)
-		fb_err(PROG, "producer %d died holding frame %llu; frame reissued",
+		fb_warn(PROG, "producer %d died holding frame %llu; frame reissued",
 		       (int)r[i].owner, (unsigned long long)r[i].frame);
 }
 
@@ -314,7 +324,7 @@ static void watch_new(struct broker *b)
 		if (fd < -1) {
 			/* Out of descriptors, say: the worker is not known dead,
 			 * so its claims stay its own; retried at the next event. */
-			fb_err(PROG, "cannot watch %s %d yet: %s",
+			fb_warn(PROG, "cannot watch %s %d yet: %s",
 			       cur[i].role == FB_ROLE_ENCODER ? "encoder" : "producer",
 			       (int)cur[i].pid, strerror(-fd));
 			continue;
@@ -362,7 +372,7 @@ static int enforce_timeouts(struct broker *b)
 		}
 		if (b->w[j].killed)
 			continue;
-		fb_err(PROG, "frame %llu: producer %d held it over --frame-timeout %us; killing it",
+		fb_warn(PROG, "frame %llu: producer %d held it over --frame-timeout %us; killing it",
 		       (unsigned long long)late[i].frame, (int)late[i].owner, b->frame_timeout_s);
 		kill_worker(&b->w[j]);
 	}
@@ -521,7 +531,7 @@ static int create_once(const struct broker_opts *o, const struct fb_geom *g,
 	if (rc == -EAGAIN) {
 		rc = replace_stale(o->name, g, seg);
 		if (rc == 0)
-			fb_err(PROG, "replaced abandoned segment %s (its creation never finished)",
+			fb_warn(PROG, "replaced abandoned segment %s (its creation never finished)",
 			       o->name);
 		return rc;
 	}
@@ -537,7 +547,7 @@ static int create_once(const struct broker_opts *o, const struct fb_geom *g,
 	}
 	rc = replace_stale(o->name, g, seg);
 	if (rc == 0)
-		fb_err(PROG, "replaced stale segment %s (its broker, pid %d, is gone)", o->name,
+		fb_warn(PROG, "replaced stale segment %s (its broker, pid %d, is gone)", o->name,
 		       (int)owner);
 	else if (rc == -EEXIST)
 		fb_err(PROG, "segment %s is being replaced by another broker", o->name);

@@ -9,16 +9,73 @@
 #include <time.h>
 #include <unistd.h>
 
-void fb_err(const char *prog, const char *fmt, ...)
+static const char *const level_names[] = { "quiet", "error", "warning", "info", "debug" };
+
+int fb_log_level_parse(const char *name)
+{
+	for (int l = FB_LOG_QUIET; l <= FB_LOG_DEBUG; l++)
+		if (strcmp(level_names[l], name) == 0)
+			return l;
+	return -1;
+}
+
+/* The level in force: FB_LOG_LEVEL, which --log-level sets and children
+ * inherit.  Read at each message, so no process keeps it in a global. */
+static int log_level(void)
+{
+	const char *env = getenv("FB_LOG_LEVEL");
+	int l = env ? fb_log_level_parse(env) : -1;
+
+	return l < 0 ? FB_LOG_INFO : l;
+}
+
+static void vlog(int level, const char *prog, const char *fmt, va_list ap)
 {
 	char msg[1024];
+
+	if (log_level() < level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* One write so lines from concurrent processes do not interleave. */
+	dprintf(STDERR_FILENO, "%s: %s\n", prog, msg);
+}
+
+void fb_err(const char *prog, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vlog(FB_LOG_ERROR, prog, fmt, ap);
 	va_end(ap);
-	/* One write so lines from concurrent processes do not interleave. */
-	dprintf(STDERR_FILENO, "%s: %s\n", prog, msg);
+}
+
+void fb_warn(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(FB_LOG_WARNING, prog, fmt, ap);
+	va_end(ap);
+}
+
+void fb_debug(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(FB_LOG_DEBUG, prog, fmt, ap);
+	va_end(ap);
+}
+
+int fb_set_log_level(const char *prog, const char *name)
+{
+	if (fb_log_level_parse(name) < 0) {
+		fb_err(prog, "invalid --log-level '%s': expected quiet, error, warning, info or debug",
+		       name);
+		return -1;
+	}
+	setenv("FB_LOG_LEVEL", name, 1);
+	return 0;
 }
 
 int fb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)

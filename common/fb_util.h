@@ -29,9 +29,24 @@ enum {
 			       * retry (fb-render counts it like a crash) */
 };
 
-/* Print "PROG: message\n" to stderr.  PROG is the caller's program name. */
-void fb_err(const char *prog, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/*
+ * Diagnostics: "PROG: message\n" on stderr, one write per line.  fb_err for
+ * failures, fb_warn for events a render survives (a producer died, a frame
+ * was reissued), fb_debug for detail.  Which are printed: --log-level
+ * quiet|error|warning|info|debug (default info), kept in FB_LOG_LEVEL so a
+ * launcher's children follow it.
+ */
+enum { FB_LOG_QUIET, FB_LOG_ERROR, FB_LOG_WARNING, FB_LOG_INFO, FB_LOG_DEBUG };
+void fb_err(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fb_warn(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fb_debug(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The level named NAME, or -1. */
+int fb_log_level_parse(const char *name);
+
+/* --log-level NAME: set it for this process and its children.  0, or -1
+ * with the message printed. */
+int fb_set_log_level(const char *prog, const char *name);
 
 /*
  * Parse a whole decimal string into [min, max].  Returns 0 or -EINVAL

@@ -67,6 +67,8 @@ static void usage(FILE *out)
 		"--jitter-ms J   sleep a random 0..J ms per frame: a slow sink (stress tests)\n"
 		"--attach-timeout wait this long for the segment to appear (default 5000)\n"
 		"--fd N          use the already open segment descriptor N (fb-render does)\n"
+		"--log-level L   quiet, error, warning, info (default) or debug\n"
+		"--version       print the version\n"
 		"Default ffmpeg output options: -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
 		"Exit: 0 every frame written, 1 runtime error, 2 usage error, 3 render aborted.\n");
 }
@@ -83,6 +85,8 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 		{ "audio", required_argument, NULL, 'a' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *last_arg = NULL;
@@ -135,6 +139,13 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 				return -1;
 			o->seg_fd = (int)v;
 			break;
+		case 'L':
+			if (fb_set_log_level(PROG, optarg))
+				return -1;
+			break;
+		case 'V':
+			printf(PROG " %s\n", FB_VERSION_STRING);
+			exit(FB_EXIT_OK);
 		case 'h':
 			usage(stdout);
 			exit(FB_EXIT_OK);
@@ -204,6 +215,8 @@ static int open_output(const struct encoder_opts *o, const struct fb_seg *seg, s
 	}
 	rc = sink_init(&out->k, out->fd, out->ff.pid > 0 && want_splice(seg), seg->geom.slot_count,
 		       o->timeout_ms, seg->broker_fd, o->jitter_ms);
+	fb_debug(PROG, "feeding %s by %s", out->ff.pid > 0 ? "ffmpeg" : o->output,
+		 out->k.splice ? "vmsplice (slots freed once ffmpeg has read them)" : "writev");
 	if (rc) {
 		fb_err(PROG, "cannot set up the sink: %s", strerror(-rc));
 		return -1;

@@ -130,6 +130,8 @@ static void usage(FILE *out)
 		"                  progress line goes to stderr anyway when it is a terminal\n"
 		"  --audio FILE    mux FILE's audio in; it is padded with silence or cut to\n"
 		"                  the video's length (ffmpeg apad + -shortest)\n"
+		"  --log-level L   quiet, error, warning, info (default) or debug; children follow\n"
+		"  --version       print the version\n"
 		"  -- OPTS...      ffmpeg output options, replacing the default\n"
 		"                  -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
 		"Exit: 0 output complete; 1 runtime failure (one-line cause); 2 usage error\n"
@@ -164,6 +166,8 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 		{ "audio", required_argument, NULL, 'A' },
 		{ "progress", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -249,6 +253,13 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 				return usage_error("invalid --cpu-us '%s': expected 0..3600000000", optarg);
 			o->cpu_us = (uint32_t)v;
 			break;
+		case 'L':
+			if (fb_set_log_level(PROG, optarg))
+				return -1;
+			break;
+		case 'V':
+			printf(PROG " %s\n", FB_VERSION_STRING);
+			exit(FB_EXIT_OK);
 		case 'h':
 			usage(stdout);
 			exit(FB_EXIT_OK);
@@ -477,7 +488,7 @@ static void producer_died(struct render *r, struct child *k, int status)
 
 	describe_exit(status, how, sizeof(how));
 	if (!work_remains(r, k->pid)) {
-		fb_err(PROG, "fb-producer (pid %d) %s after the last frame was taken; no replacement needed",
+		fb_warn(PROG, "fb-producer (pid %d) %s after the last frame was taken; no replacement needed",
 		       (int)k->pid, how);
 		return;
 	}
@@ -489,7 +500,7 @@ static void producer_died(struct render *r, struct child *k, int status)
 	}
 	r->restarts++;
 	publish_restarts(r);
-	fb_err(PROG, "fb-producer (pid %d) %s; starting a replacement (restart %u of %u)",
+	fb_warn(PROG, "fb-producer (pid %d) %s; starting a replacement (restart %u of %u)",
 	       (int)k->pid, how, r->restarts, r->o.max_restarts);
 	if (start_producer(r))
 		fail(r);

@@ -61,6 +61,8 @@ static void usage(FILE *out)
 		"--jitter-ms     plus a random 0..J ms per frame (stress tests; default 0)\n"
 		"--cpu-us US     burn US microseconds of CPU per frame, a fixed render cost\n"
 		"                (benchmarks; default 0)\n"
+		"--log-level L   quiet, error, warning, info (default) or debug\n"
+		"--version       print the version\n"
 		"Exit: 0 no frame left, 1 runtime error, 2 usage error, 3 render aborted,\n"
 		"4 the renderer command died or sent a short frame (the frame was given back).\n");
 }
@@ -76,6 +78,8 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 		{ "jitter-ms", required_argument, NULL, 'j' },
 		{ "cpu-us", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -114,6 +118,13 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 				return -1;
 			o->seg_fd = (int)v;
 			break;
+		case 'L':
+			if (fb_set_log_level(PROG, optarg))
+				return -1;
+			break;
+		case 'V':
+			printf(PROG " %s\n", FB_VERSION_STRING);
+			exit(FB_EXIT_OK);
 		case 'h':
 			usage(stdout);
 			exit(FB_EXIT_OK);
@@ -205,7 +216,7 @@ static int renderer_failed(struct fb_seg *seg, const struct fb_claim *c, struct 
 		snprintf(what, sizeof(what), "ended inside a %s image", fmt);
 	else
 		snprintf(what, sizeof(what), "stopped taking requests");
-	fb_err(PROG, "renderer '%s' %s at frame %llu (it %s); frame given back", o->src.argv[0],
+	fb_warn(PROG, "renderer '%s' %s at frame %llu (it %s); frame given back", o->src.argv[0],
 	       what, (unsigned long long)c->frame, how);
 	return FB_EXIT_RENDERER;
 }

@@ -33,6 +33,7 @@ static void usage(FILE *out)
 		"  --json          one JSON object (with --watch: one per line)\n"
 		"  --watch         repeat until the render ends or its segment is gone\n"
 		"  --interval MS   between two --watch samples (default 1000)\n"
+		"  --log-level L   quiet, error, warning, info (default) or debug\n"
 		"  --version       print the version\n"
 		"Exit: 0 shown; 1 no such render (or not a framebroker segment); 2 usage error.\n");
 }
@@ -44,6 +45,7 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 		{ "watch", no_argument, NULL, 'w' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "log-level", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -65,6 +67,10 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 			if (fb_opt_u64(PROG, "interval", optarg, 10, 3600000, &v))
 				return -1;
 			o->interval_ms = (int)v;
+			break;
+		case 'L':
+			if (fb_set_log_level(PROG, optarg))
+				return -1;
 			break;
 		case 'h':
 			usage(stdout);
