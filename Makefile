@@ -132,7 +132,8 @@ bench:
 PREFIX  ?= /usr/local
 DESTDIR ?=
 D       := $(DESTDIR)$(PREFIX)
-MANS    := $(wildcard man/*.1)
+MAN1    := $(wildcard man/*.1)
+MAN3    := $(wildcard man/*.3)
 
 install: all
 	install -d $(D)/bin $(D)/lib/pkgconfig $(D)/include
@@ -144,16 +145,15 @@ install: all
 	install -m 644 include/framebroker.h $(D)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' framebroker.pc.in \
 		> $(D)/lib/pkgconfig/framebroker.pc
-ifneq ($(MANS),)
-	install -d $(D)/share/man/man1
-	install -m 644 $(MANS) $(D)/share/man/man1/
-endif
+	install -d $(D)/share/man/man1 $(D)/share/man/man3
+	install -m 644 $(MAN1) $(D)/share/man/man1/
+	install -m 644 $(MAN3) $(D)/share/man/man3/
 
 uninstall:
 	rm -f $(PROGS:$(BIN)/%=$(D)/bin/%) $(D)/lib/libframebroker.a \
 		$(D)/lib/libframebroker.so.$(VERSION) $(D)/lib/$(SONAME) $(D)/lib/libframebroker.so \
 		$(D)/include/framebroker.h $(D)/lib/pkgconfig/framebroker.pc \
-		$(MANS:man/%=$(D)/share/man/man1/%)
+		$(MAN1:man/%=$(D)/share/man/man1/%) $(MAN3:man/%=$(D)/share/man/man3/%)
 
 clean:
 	rm -rf $(BUILD) $(BIN)

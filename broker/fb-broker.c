@@ -92,7 +92,8 @@ static void usage(FILE *out)
 		"--frame-timeout SEC: kill a producer that holds a frame longer (default 60);\n"
 		"its frame is reissued.  A dead producer's frame is reissued at once.\n"
 		"An existing segment whose broker is dead is replaced; a live one is refused.\n"
-		"--log-level L: quiet, error, warning, info (default) or debug; --version.\n"
+		"--log-level L: quiet, error, warning, info (default) or debug; --version;\n"
+		"--help: this text.\n"
 		"Exit: 0 render done, 1 runtime error, 2 usage error, 3 render aborted,\n"
 		"128+N stopped by signal N.\n");
 }

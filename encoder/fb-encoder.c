@@ -59,7 +59,7 @@ static void usage(FILE *out)
 		"                  [--attach-timeout MS] [--fd N] [--encoder-timeout SEC] [--audio FILE]\n"
 		"                  [-- FFMPEG_OUTPUT_OPTIONS...]\n"
 		"Drain SEGMENT's frames in order into ffmpeg (default) or a raw file.\n"
-		"-o OUTPUT       output path, '-' for stdout (default out.mp4)\n"
+		"-o OUTPUT, --output OUTPUT   output path, '-' for stdout (default out.mp4)\n"
 		"--sink raw      write the raw frames themselves, no ffmpeg\n"
 		"--encoder-timeout SEC  fail if ffmpeg reads nothing for this long (default 600)\n"
 		"--audio FILE    mux FILE's first audio stream in: padded with silence or cut\n"
@@ -68,7 +68,7 @@ static void usage(FILE *out)
 		"--attach-timeout wait this long for the segment to appear (default 5000)\n"
 		"--fd N          use the already open segment descriptor N (fb-render does)\n"
 		"--log-level L   quiet, error, warning, info (default) or debug\n"
-		"--version       print the version\n"
+		"--version       print the version; --help: this text\n"
 		"Default ffmpeg output options: -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
 		"Exit: 0 every frame written, 1 runtime error, 2 usage error, 3 render aborted.\n");
 }

@@ -62,7 +62,7 @@ static void usage(FILE *out)
 		"--cpu-us US     burn US microseconds of CPU per frame, a fixed render cost\n"
 		"                (benchmarks; default 0)\n"
 		"--log-level L   quiet, error, warning, info (default) or debug\n"
-		"--version       print the version\n"
+		"--version       print the version; --help: this text\n"
 		"Exit: 0 no frame left, 1 runtime error, 2 usage error, 3 render aborted,\n"
 		"4 the renderer command died or sent a short frame (the frame was given back).\n");
 }

@@ -34,7 +34,7 @@ static void usage(FILE *out)
 		"  --watch         repeat until the render ends or its segment is gone\n"
 		"  --interval MS   between two --watch samples (default 1000)\n"
 		"  --log-level L   quiet, error, warning, info (default) or debug\n"
-		"  --version       print the version\n"
+		"  --version       print the version; --help: this text\n"
 		"Exit: 0 shown; 1 no such render (or not a framebroker segment); 2 usage error.\n");
 }
 

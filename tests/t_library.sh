@@ -12,7 +12,8 @@ prefix=$TMP/prefix
 mk install PREFIX="$prefix" > "$TMP/install.log" 2>&1
 check "make install PREFIX=$prefix" '[ $? -eq 0 ] || { cat "$TMP/install.log"; false; }'
 for f in bin/fb-render bin/fb-broker bin/fb-producer bin/fb-encoder lib/libframebroker.a \
-	lib/libframebroker.so.0 include/framebroker.h lib/pkgconfig/framebroker.pc; do
+	lib/libframebroker.so.0 include/framebroker.h lib/pkgconfig/framebroker.pc bin/fb-stat \
+	share/man/man1/fb-render.1 share/man/man1/fb-stat.1 share/man/man3/framebroker.3; do
 	check "installed $f" '[ -e "$prefix/'$f'" ]'
 done
 so=$(readlink -f "$prefix/lib/libframebroker.so")

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Conventions: every program's --help and man page name every option it
+# accepts (read from the program's own option table), the man pages render
+# without warnings and document exit codes, --version agrees with the
+# library's version.
+. "$(dirname "$0")/lib.sh"
+
+version=$(awk '/define FB_VERSION_(MAJOR|MINOR|PATCH)/ {v = v s $3; s = "."} END {print v}' \
+	"$ROOT/include/framebroker.h")
+for p in render:launcher/fb-render.c broker:broker/fb-broker.c producer:producer/fb-producer.c \
+	encoder:encoder/fb-encoder.c stat:stat/fb-stat.c; do
+	prog=fb-${p%%:*} src=$ROOT/${p#*:} man=$ROOT/man/$prog.1
+	opts=$(grep -oE '^\s*\{ "[a-z-]+", (required|no)_argument' "$src" | grep -oE '"[a-z-]+"' | tr -d '"')
+	help=$("$prog" --help)
+	text=$(groff -man -Tascii -P-c -P-b -P-u "$man" 2> "$TMP/groff.err")
+	missing_help= missing_man=
+	for o in $opts; do
+		grep -q -- "--$o" <<< "$help" || missing_help+=" --$o"
+		grep -q -- "--$o" <<< "$text" || missing_man+=" --$o"
+	done
+	check "$prog --help names all $(wc -w <<< "$opts") options${missing_help:+ (missing:$missing_help)}" \
+		'[ -z "$missing_help" ]'
+	check "man/$prog.1 names them all${missing_man:+ (missing:$missing_man)}" '[ -z "$missing_man" ]'
+	check "man/$prog.1 renders without warnings and has EXIT STATUS" \
+		'[ ! -s "$TMP/groff.err" ] && grep -q "^EXIT STATUS" <<< "$text"'
+	check "$prog --version says $version" '[ "$("$prog" --version)" = "$prog $version" ]'
+	"$prog" --log-level nonsense > /dev/null 2> "$TMP/err"
+	rc=$?
+	check "$prog --log-level nonsense: exit 2" '[ $rc -eq 2 ] && grep -q "invalid --log-level" "$TMP/err"'
+done
+text=$(groff -man -Tascii -P-c -P-b -P-u "$ROOT/man/framebroker.3" 2>&1)
+missing=
+for f in $(grep -oE "^(int|void|const char \*)fb_[a-z_]+" "$ROOT/include/framebroker.h" |
+	grep -oE "fb_[a-z_]+"); do
+	grep -q "$f" <<< "$text" || missing+=" $f"
+done
+check "framebroker(3) names every function of framebroker.h${missing:+ (missing:$missing)}" \
+	'[ -z "$missing" ] && grep -q "RETURN VALUE" <<< "$text"'
+check_clean "docs"
+finish
