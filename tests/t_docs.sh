@@ -30,7 +30,7 @@ for p in render:launcher/fb-render.c broker:broker/fb-broker.c producer:producer
 done
 text=$(groff -man -Tascii -P-c -P-b -P-u "$ROOT/man/framebroker.3" 2>&1)
 missing=
-for f in $(grep -oE "^(int|void|const char \*)fb_[a-z_]+" "$ROOT/include/framebroker.h" |
+for f in $(grep -oE "^(int |void |const char \*)fb_[a-z_]+" "$ROOT/include/framebroker.h" |
 	grep -oE "fb_[a-z_]+"); do
 	grep -q "$f" <<< "$text" || missing+=" $f"
 done
