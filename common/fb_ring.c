@@ -434,6 +434,15 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 	}
 }
 
+/* Is LENGTH a valid payload: exactly one raw frame, or an encoded image
+ * that fits its slot?  The one rule for publish and acquire alike. */
+static bool length_fits(const struct fb_geom *g, uint64_t length)
+{
+	if (g->frame_format == FB_FRAME_RAW)
+		return length == g->frame_bytes;
+	return length > 0 && length <= g->slot_bytes;
+}
+
 int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t length)
 {
 	struct fb_header *h = seg->hdr;
@@ -442,7 +451,7 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 	bool wake_encoder;
 	int rc;
 
-	if (c->slot >= seg->geom.slot_count || length > seg->geom.slot_bytes)
+	if (c->slot >= seg->geom.slot_count || !length_fits(&seg->geom, length))
 		return -EINVAL;
 	rc = ring_lock(seg);
 	if (rc)
@@ -547,9 +556,7 @@ static int frame_ready(const struct fb_seg *seg, uint64_t frame)
 
 	if (m->state != FB_SLOT_READY || m->frame != frame)
 		return 0;
-	if (seg->geom.frame_format == FB_FRAME_RAW)
-		return m->length == seg->geom.frame_bytes ? 1 : -1;
-	return m->length > 0 && m->length <= seg->geom.slot_bytes ? 1 : -1;
+	return length_fits(&seg->geom, m->length) ? 1 : -1;
 }
 
 /* Encoder spin hint: the frame it waits for, and where. */

@@ -41,7 +41,8 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c);
 /*
  * Producer: hand the claimed frame to the encoder; LENGTH bytes of the slot
  * are valid.  -ESTALE if the claim is no longer ours, -EINVAL for a length
- * over the slot, -ECANCELED if aborted.
+ * the format does not allow (raw: exactly one frame; png/jpeg: 1..slot
+ * bytes) — the claim stays ours —, -ECANCELED if aborted.
  */
 int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t length);
 

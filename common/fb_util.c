@@ -40,12 +40,18 @@ static void vlog(int level, const char *prog, const char *fmt, va_list ap)
 	dprintf(STDERR_FILENO, "%s: %s\n", prog, msg);
 }
 
+bool fb_log_enabled(int level)
+{
+	return log_level() >= level;
+}
+
+/* Errors are printed at every level: a failure must always say why. */
 void fb_err(const char *prog, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(FB_LOG_ERROR, prog, fmt, ap);
+	vlog(FB_LOG_QUIET, prog, fmt, ap);
 	va_end(ap);
 }
 

@@ -7,6 +7,7 @@
 #define FB_UTIL_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -34,12 +35,17 @@ enum {
  * failures, fb_warn for events a render survives (a producer died, a frame
  * was reissued), fb_debug for detail.  Which are printed: --log-level
  * quiet|error|warning|info|debug (default info), kept in FB_LOG_LEVEL so a
- * launcher's children follow it.
+ * launcher's children follow it (an unknown value there counts as info).
+ * Errors are printed at every level, quiet included: quiet and error drop
+ * the warnings and fb-render's status line.
  */
 enum { FB_LOG_QUIET, FB_LOG_ERROR, FB_LOG_WARNING, FB_LOG_INFO, FB_LOG_DEBUG };
 void fb_err(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fb_warn(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fb_debug(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Would a message of LEVEL be printed? */
+bool fb_log_enabled(int level);
 
 /* The level named NAME, or -1. */
 int fb_log_level_parse(const char *name);

@@ -25,6 +25,7 @@
  *
  * Errors are negative errno values (fb_strerror() names them):
  *	-ENOENT		no segment of that name (after waiting timeout_ms)
+ *	-EAGAIN		the segment still being created when timeout_ms ran out
  *	-EPROTO		not a framebroker segment of this version, or corrupt
  *	-EOWNERDEAD	its broker is gone
  *	-ECANCELED	the render was aborted (by a signal, a failure elsewhere)
@@ -32,8 +33,9 @@
  *	-EINVAL		a bad argument (a length over the slot, no claim held)
  *	-ENOMEM, ...	from the system
  *
- * One producer handle per process, used from one thread.  The handle is
- * opaque; the segment's layout is not part of this interface.
+ * One producer handle per process, used from one thread; a child forked
+ * after fb_attach must attach on its own (the handle knows its pid).  The
+ * handle is opaque; the segment's layout is not part of this interface.
  */
 #ifndef FRAMEBROKER_H
 #define FRAMEBROKER_H
@@ -61,6 +63,7 @@ struct fb_geometry {
 	const char *frame_format; /* "raw": publish frame_bytes; "png"/"jpeg":
 				   * publish one encoded image's length */
 	uint64_t slot_bytes;  /* writable bytes at each claimed frame's pointer */
+	uint64_t reserved[8]; /* zero; room for later fields without a new soname */
 };
 
 /*

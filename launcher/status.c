@@ -2,6 +2,7 @@
 #include "status.h"
 #include "fb_util.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -9,7 +10,9 @@ void status_start(struct status *s, int fd, const char *name, FILE *progress)
 {
 	const char *why;
 
-	*s = (struct status){ .progress = progress, .tty = isatty(STDERR_FILENO) == 1 };
+	/* The line is a notice: --log-level warning or below hides it. */
+	*s = (struct status){ .progress = progress,
+			      .tty = isatty(STDERR_FILENO) == 1 && fb_log_enabled(FB_LOG_INFO) };
 	if (!s->tty && !progress)
 		return;
 	s->st = malloc(sizeof(*s->st));
@@ -48,13 +51,22 @@ static void draw_line(struct status *s, bool final)
 	s->line_drawn = !final;
 }
 
+/* One block, one write(2), and only if the reader has room now: a stalled
+ * --progress reader must never stall the supervision loop (signals,
+ * restarts, deadlines), so a block it is not ready for is dropped.  The
+ * last block (progress=end) is always written. */
 static void write_block(struct status *s, bool final)
 {
 	const struct fb_geom *g = &s->seg->geom;
 	const struct fb_stats *st = s->st;
 	uint64_t us = st->emitted * 1000000ull / g->fps;
+	struct pollfd pf = { .fd = fileno(s->progress), .events = POLLOUT };
+	char buf[1024];
+	int n;
 
-	fprintf(s->progress,
+	if (!final && poll(&pf, 1, 0) != 1)
+		return;
+	n = snprintf(buf, sizeof(buf),
 		"frame=%llu\ntotal_frames=%llu\nfps=%.2f\nspeed=%.3fx\nout_time_us=%llu\n"
 		"out_time=%02llu:%02llu:%02llu.%06llu\nelapsed_s=%.3f\nslots_full=%u\n"
 		"slots_empty=%u\nproducers=%u\nrestarts=%u\nreissued=%llu\nblocked_share=%.4f\n"
@@ -66,7 +78,8 @@ static void write_block(struct status *s, bool final)
 		g->slot_count - st->slots_by_state[0], st->slots_by_state[0], st->producers,
 		st->restarts, (unsigned long long)st->reissued, st->blocked_share,
 		final ? "end" : "continue");
-	fflush(s->progress);
+	if (n > 0)
+		(void)!write(pf.fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 void status_tick(struct status *s, bool final)

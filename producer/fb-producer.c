@@ -209,6 +209,8 @@ static int renderer_failed(struct fb_seg *seg, const struct fb_claim *c, struct 
 	renderer_stop(rend, how, sizeof(how));
 	if (rc == -EBADMSG)
 		snprintf(what, sizeof(what), "sent something that is not one whole %s", fmt);
+	else if (rc == -EOVERFLOW)
+		snprintf(what, sizeof(what), "had sent more than the previous frame (stray bytes)");
 	else if (rc == -EIO && g->frame_format == FB_FRAME_RAW)
 		snprintf(what, sizeof(what), "sent a short frame (%llu bytes expected)",
 			 (unsigned long long)g->frame_bytes);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -105,6 +106,14 @@ close_in:
 	return -e;
 }
 
+/* Bytes the renderer has written that nobody asked for yet. */
+static int pending(const struct renderer *r)
+{
+	int n = 0;
+
+	return ioctl(r->from_fd, FIONREAD, &n) == 0 ? n : 0;
+}
+
 /* Write "FRAME\n" to the renderer.  0 or -EPIPE. */
 static int ask(struct renderer *r, uint64_t frame)
 {
@@ -127,6 +136,8 @@ int renderer_frame(struct renderer *r, uint64_t frame, void *buf, uint64_t len)
 {
 	unsigned char *p = buf;
 
+	if (pending(r) > 0)
+		return -EOVERFLOW;
 	if (ask(r, frame))
 		return -EPIPE;
 	while (len > 0) {
@@ -149,26 +160,39 @@ static uint64_t be32(const unsigned char *p)
 	return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
 }
 
+/* How far an image's structure has been checked, so each read resumes the
+ * scan where the last one stopped instead of starting again (a slow
+ * renderer hands over a big JPEG in many small reads). */
+struct scan {
+	uint64_t off; /* next unchecked byte: a chunk/segment start, or inside scan data */
+	int in_entropy; /* JPEG: OFF is inside entropy-coded data */
+};
+
 /* Where the PNG in B[0..N) ends: its length once its IEND chunk is complete,
  * 0 while more bytes are needed, -1 if B is not a PNG. */
-static int64_t png_end(const unsigned char *b, uint64_t n)
+static int64_t png_end(const unsigned char *b, uint64_t n, struct scan *sc)
 {
 	static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
-	uint64_t off = 8;
 
-	if (memcmp(b, sig, n < 8 ? n : 8) != 0)
-		return -1;
-	while (n >= off + 8) {
-		uint64_t len = be32(b + off);
-		int iend = memcmp(b + off + 4, "IEND", 4) == 0;
+	if (sc->off == 0) {
+		if (memcmp(b, sig, n < 8 ? n : 8) != 0)
+			return -1;
+		if (n < 8)
+			return 0;
+		sc->off = 8;
+	}
+	while (n >= sc->off + 8) {
+		uint64_t len = be32(b + sc->off), next;
+		int iend = memcmp(b + sc->off + 4, "IEND", 4) == 0;
 
 		if (len > 0x7fffffffu)
 			return -1;
-		off += 12 + len; /* length, type, data, CRC */
-		if (off > n)
+		next = sc->off + 12 + len; /* length, type, data, CRC */
+		if (next > n)
 			return 0;
+		sc->off = next;
 		if (iend)
-			return (int64_t)off;
+			return (int64_t)next;
 	}
 	return 0;
 }
@@ -178,19 +202,39 @@ static int64_t png_end(const unsigned char *b, uint64_t n)
  * an EXIF thumbnail's own EOI is skipped with its APP1 segment; after SOS
  * the entropy-coded data runs to the first 0xFF that is neither a stuffed
  * 0xFF00 nor a restart marker. */
-static int64_t jpeg_end(const unsigned char *b, uint64_t n)
+static int64_t jpeg_end(const unsigned char *b, uint64_t n, struct scan *sc)
 {
-	uint64_t off = 2;
-
-	if (n >= 1 && b[0] != 0xFF)
-		return -1;
-	if (n < 2)
-		return 0;
-	if (b[1] != 0xD8)
-		return -1;
+	if (sc->off == 0) {
+		if (n >= 1 && b[0] != 0xFF)
+			return -1;
+		if (n < 2)
+			return 0;
+		if (b[1] != 0xD8)
+			return -1;
+		sc->off = 2;
+	}
 	for (;;) {
+		uint64_t off = sc->off, len;
 		unsigned m;
 
+		while (sc->in_entropy) {
+			const unsigned char *p = memchr(b + sc->off, 0xFF, n - sc->off);
+
+			if (!p || p + 1 >= b + n) {
+				/* Resume at the 0xFF (or the end): nothing before
+				 * it needs looking at again. */
+				sc->off = p ? (uint64_t)(p - b) : n;
+				return 0;
+			}
+			sc->off = (uint64_t)(p - b);
+			if (b[sc->off + 1] == 0x00 || (b[sc->off + 1] >= 0xD0 && b[sc->off + 1] <= 0xD7))
+				sc->off += 2;
+			else if (b[sc->off + 1] == 0xFF)
+				sc->off++;
+			else
+				sc->in_entropy = 0; /* a marker: back to segments */
+		}
+		off = sc->off;
 		while (n >= off + 2 && b[off] == 0xFF && b[off + 1] == 0xFF)
 			off++; /* fill bytes */
 		if (n < off + 2)
@@ -198,69 +242,54 @@ static int64_t jpeg_end(const unsigned char *b, uint64_t n)
 		if (b[off] != 0xFF)
 			return -1;
 		m = b[off + 1];
-		off += 2;
 		if (m == 0xD9)
-			return (int64_t)off;
-		if (m == 0x01 || (m >= 0xD0 && m <= 0xD7))
-			continue; /* markers without a length */
-		if (n < off + 2)
-			return 0;
-		if (((unsigned)b[off] << 8 | b[off + 1]) < 2)
-			return -1;
-		off += (unsigned)b[off] << 8 | b[off + 1];
-		if (off > n)
-			return 0;
-		while (m == 0xDA) { /* entropy-coded data */
-			const unsigned char *p = memchr(b + off, 0xFF, n - off);
-
-			if (!p || p + 1 >= b + n)
-				return 0;
-			off = (uint64_t)(p - b);
-			if (b[off + 1] == 0x00 || (b[off + 1] >= 0xD0 && b[off + 1] <= 0xD7))
-				off += 2;
-			else if (b[off + 1] == 0xFF)
-				off++;
-			else
-				break;
+			return (int64_t)(off + 2);
+		if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {
+			sc->off = off + 2; /* markers without a length */
+			continue;
 		}
+		if (n < off + 4)
+			return 0;
+		len = (uint64_t)b[off + 2] << 8 | b[off + 3];
+		if (len < 2)
+			return -1;
+		if (off + 2 + len > n)
+			return 0;
+		sc->off = off + 2 + len;
+		sc->in_entropy = m == 0xDA;
 	}
 }
 
-static int64_t image_end(uint32_t format, const unsigned char *b, uint64_t n)
+static int64_t image_end(uint32_t format, const unsigned char *b, uint64_t n, struct scan *sc)
 {
-	return format == FB_FRAME_PNG ? png_end(b, n) : jpeg_end(b, n);
+	return format == FB_FRAME_PNG ? png_end(b, n, sc) : jpeg_end(b, n, sc);
 }
 
-/* An image over its slot: read the rest into a growing scratch copy, only
- * to learn its size for the error message.  Gives up past 64x the slot. */
+/* An image over its slot: read on, into a scratch copy of at most 16 MiB
+ * beyond the slot, only to say how big it is.  *LEN gets its size, or the
+ * bytes seen if it ends further still ("at least"). */
+#define OVERSIZE_LOOK (16u << 20)
+
 static int measure_oversize(struct renderer *r, uint32_t format, const unsigned char *buf,
-			    uint64_t cap, uint64_t *len)
+			    uint64_t cap, struct scan *sc, uint64_t *len)
 {
-	uint64_t size = cap * 2 + 65536, got = cap;
+	uint64_t size = cap + OVERSIZE_LOOK, got = cap;
 	unsigned char *tmp = malloc(size);
 	int64_t end = 0;
 
+	*len = cap + 1;
 	if (!tmp)
-		return -ENOMEM;
+		return -EFBIG;
 	memcpy(tmp, buf, cap);
-	while (end == 0 && size <= cap * 64 + 65536) {
-		ssize_t n;
+	while (end == 0 && got < size) {
+		ssize_t n = read(r->from_fd, tmp + got, size - got);
 
-		if (got == size) {
-			unsigned char *bigger = realloc(tmp, size * 2);
-
-			if (!bigger)
-				break;
-			tmp = bigger;
-			size *= 2;
-		}
-		n = read(r->from_fd, tmp + got, size - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		got += (uint64_t)n;
-		end = image_end(format, tmp, got);
+		end = image_end(format, tmp, got, sc);
 	}
 	free(tmp);
 	*len = end > 0 ? (uint64_t)end : got;
@@ -270,15 +299,18 @@ static int measure_oversize(struct renderer *r, uint32_t format, const unsigned 
 int renderer_image(struct renderer *r, uint32_t format, uint64_t frame, unsigned char *buf,
 		   uint64_t cap, uint64_t *len)
 {
+	struct scan sc = { 0, 0 };
 	uint64_t got = 0;
 
+	if (pending(r) > 0)
+		return -EOVERFLOW;
 	if (ask(r, frame))
 		return -EPIPE;
 	/* The renderer writes this frame only after being asked, so every
 	 * byte in the pipe belongs to it: reading what is there never takes
 	 * a byte of the next one. */
 	for (;;) {
-		int64_t end = got ? image_end(format, buf, got) : 0;
+		int64_t end = got ? image_end(format, buf, got, &sc) : 0;
 		ssize_t n;
 
 		if (end < 0 || (end > 0 && (uint64_t)end != got))
@@ -288,7 +320,7 @@ int renderer_image(struct renderer *r, uint32_t format, uint64_t frame, unsigned
 			return 0;
 		}
 		if (got == cap)
-			return measure_oversize(r, format, buf, cap, len);
+			return measure_oversize(r, format, buf, cap, &sc, len);
 		n = read(r->from_fd, buf + got, cap - got);
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -30,16 +30,19 @@ struct renderer {
 int renderer_start(struct renderer *r, char *const *argv, const struct fb_geom *g);
 
 /* Ask for FRAME and read its LEN bytes into BUF.  0; -EPIPE if the renderer
- * is gone (or closed its stdin); -EIO if its output ended inside a frame. */
+ * is gone (or closed its stdin); -EIO if its output ended inside a frame;
+ * -EOVERFLOW if, before we asked, it had written bytes nobody asked for
+ * (more than one frame last time: its frames would be shifted). */
 int renderer_frame(struct renderer *r, uint64_t frame, void *buf, uint64_t len);
 
 /*
  * Ask for FRAME as one encoded image (FORMAT FB_FRAME_PNG or FB_FRAME_JPEG)
  * and read it into BUF, which holds CAP bytes; *LEN gets its size.  The
  * image's own structure says where it ends (PNG chunks up to IEND; JPEG
- * segments up to EOI).  0; -EPIPE or -EIO as renderer_frame; -EBADMSG if
- * it is not such an image or bytes follow its end; -EFBIG if it is larger
- * than CAP (*LEN then gets its whole size, read and dropped).
+ * segments up to EOI).  0; -EPIPE, -EIO or -EOVERFLOW as renderer_frame;
+ * -EBADMSG if it is not such an image or bytes follow its end; -EFBIG if it
+ * is larger than CAP (*LEN then gets its size as far as it was read, up to
+ * 16 MiB past CAP).
  */
 int renderer_image(struct renderer *r, uint32_t format, uint64_t frame, unsigned char *buf,
 		   uint64_t cap, uint64_t *len);

@@ -6,6 +6,7 @@
  * one JSON object (one per line with --watch).
  */
 #include "fb_pixfmt.h"
+#include "fb_proc.h"
 #include "fb_stats.h"
 #include "fb_util.h"
 
@@ -144,7 +145,9 @@ int main(int argc, char **argv)
 	struct fb_stats *st = malloc(sizeof(*st));
 	struct fb_seg *seg;
 	const char *why;
-	int rc;
+	int32_t broker_pid;
+	uint64_t broker_start;
+	int rc, code = FB_EXIT_OK;
 
 	if (!st)
 		return FB_EXIT_RUNTIME;
@@ -152,13 +155,18 @@ int main(int argc, char **argv)
 		free(st);
 		return FB_EXIT_USAGE;
 	}
-	rc = fb_seg_attach_readonly(o.name, &seg, &why);
+	/* A render just starting may still be initialising its segment. */
+	for (int tries = 0; (rc = fb_seg_attach_readonly(o.name, &seg, &why)) == -EAGAIN &&
+	     tries < 40; tries++)
+		usleep(50000);
 	if (rc) {
 		fb_err(PROG, "cannot read render %s: %s", o.name,
 		       rc == -ENOENT ? "no such segment (is it running?)" : why ? why : strerror(-rc));
 		free(st);
 		return FB_EXIT_RUNTIME;
 	}
+	broker_pid = seg->hdr->broker_pid;
+	broker_start = seg->hdr->broker_start;
 	for (;;) {
 		fb_stats_read(seg, st);
 		if (o.json) {
@@ -170,6 +178,13 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		if (!o.watch || st->state == FB_SEG_DONE || st->state == FB_SEG_ABORTED)
 			break;
+		/* A broker killed outright leaves RUNNING behind for good. */
+		if (!fb_proc_alive(broker_pid, broker_start)) {
+			fb_err(PROG, "the broker of %s (pid %d) is gone; the render ended without "
+			       "finishing", o.name, (int)broker_pid);
+			code = FB_EXIT_RUNTIME;
+			break;
+		}
 		/* The broker unlinks the name at the end; our mapping stays
 		 * valid, so the last state is still shown. */
 		usleep((useconds_t)o.interval_ms * 1000);
@@ -178,5 +193,5 @@ int main(int argc, char **argv)
 	}
 	fb_seg_detach(seg);
 	free(st);
-	return FB_EXIT_OK;
+	return code;
 }

@@ -15,8 +15,9 @@ for p in render:launcher/fb-render.c broker:broker/fb-broker.c producer:producer
 	text=$(groff -man -Tascii -P-c -P-b -P-u "$man" 2> "$TMP/groff.err")
 	missing_help= missing_man=
 	for o in $opts; do
-		grep -q -- "--$o" <<< "$help" || missing_help+=" --$o"
-		grep -q -- "--$o" <<< "$text" || missing_man+=" --$o"
+		# Whole option names only: --jitter-ms must not be found in --sink-jitter-ms.
+		grep -qE -- "(^|[^a-z-])--$o([^a-z-]|$)" <<< "$help" || missing_help+=" --$o"
+		grep -qE -- "(^|[^a-z-])--$o([^a-z-]|$)" <<< "$text" || missing_man+=" --$o"
 	done
 	check "$prog --help names all $(wc -w <<< "$opts") options${missing_help:+ (missing:$missing_help)}" \
 		'[ -z "$missing_help" ]'

@@ -33,12 +33,12 @@ check "frame over its slot: exit 1 naming frame and sizes ($(grep -m1 larger "$T
 
 # A renderer whose images are followed by stray bytes, or are not images.
 ffmpeg -v error -f lavfi -i testsrc2=size=64x48 -frames:v 1 -f image2pipe -c:v png - > "$TMP/one.png"
-fb-render --size 64x48 --frames 3 --frame-format png --max-restarts 1 \
+fb-render --size 64x48 --frames 3 --workers 1 --frame-format png --max-restarts 1 \
 	--source "sh:while read n; do cat '$TMP/one.png'; printf x; done" \
 	-o "$TMP/x.mp4" --name /$TID-stray 2> "$TMP/err"
 rc=$?
 check "bytes after the image: renderer failure, then exit 1 ($(grep -m1 renderer "$TMP/err"))" \
-	'[ $rc -eq 1 ] && grep -q "not one whole png" "$TMP/err"'
+	'[ $rc -eq 1 ] && grep -qE "not one whole png|stray bytes" "$TMP/err"'
 fb-render --size 64x48 --frames 3 --frame-format jpeg --max-restarts 0 \
 	--source "sh:while read n; do cat '$TMP/one.png'; done" \
 	-o "$TMP/x.mp4" --name /$TID-notjpeg 2> "$TMP/err"

@@ -41,7 +41,8 @@ fb-render --size 96x64 --pix-fmt rgb24 --frames 300 --workers 2 --slots 4 --dela
 	--source "exec:python3 '$EX/draw.py'" --sink raw -o "$TMP/kill.raw" --name /$TID-kill \
 	2> "$TMP/kill.err" &
 pid=$!
-sleep 0.7
+for _ in $(seq 100); do pgrep -f "python3 $EX/draw.py" > /dev/null && break; sleep 0.05; done
+sleep 0.3
 pkill -KILL -o -f "python3 $EX/draw.py"
 wait $pid
 rc=$?
@@ -55,14 +56,17 @@ check "no renderer left running" '! pgrep -f "$EX/draw.py" > /dev/null'
 # 4. A producer killed (or timed out) takes its renderer along.
 fb-render --size 96x64 --pix-fmt rgb24 --frames 300 --workers 1 --delay-ms 5 \
 	--source "exec:python3 '$EX/draw.py'" --sink raw -o "$TMP/k2.raw" --name /$TID-k2 \
-	2> /dev/null &
+	2> "$TMP/k2.err" &
 pid=$!
-sleep 0.7
+for _ in $(seq 100); do pgrep -f "python3 $EX/draw.py" > /dev/null && break; sleep 0.05; done
+sleep 0.3
 pkill -KILL -f -- "fb-producer --name /$TID-k2"
 wait $pid
+rc=$?
 sleep 0.3
-check "producer SIGKILLed: its renderer died with it, render still exact" \
-	'! pgrep -f "$EX/draw.py" > /dev/null && cmp -s "$TMP/k2.raw" "$TMP/pyref300.raw"'
+check "producer SIGKILLed: replaced, its renderer died with it, render exact (rc=$rc)" \
+	'[ $rc -eq 0 ] && grep -q "starting a replacement" "$TMP/k2.err" &&
+	 ! pgrep -f "$EX/draw.py" > /dev/null && cmp -s "$TMP/k2.raw" "$TMP/pyref300.raw"'
 
 # 5. Bad renderers: clear errors, nothing left behind.
 fb-render --source exec:no-such-renderer-xyz --name /$TID-none -o "$TMP/x.mp4" 2> "$TMP/err"
@@ -78,6 +82,15 @@ rc=$?
 check "short frames: each a restart, then exit 1 ($(grep -m1 short "$TMP/err"))" \
 	'[ $rc -eq 1 ] && grep -q "sent a short frame (12288 bytes expected) at frame" "$TMP/err" &&
 	 grep -q "no restarts left" "$TMP/err"'
+
+# A raw renderer that writes one byte too many per frame: its frames would
+# all be shifted; the producer sees bytes nobody asked for and stops it.
+fb-render --size 64x48 --frames 20 --workers 1 --max-restarts 0 \
+	--source "sh:while read n; do head -c 12288 /dev/zero; printf x; done" \
+	--sink raw -o "$TMP/stray.raw" --name /$TID-stray 2> "$TMP/err"
+rc=$?
+check "one byte too many per frame: detected, exit 1 ($(grep -m1 stray "$TMP/err"))" \
+	'[ $rc -eq 1 ] && grep -q "stray bytes" "$TMP/err"'
 
 check_clean "exec"
 finish

@@ -10,7 +10,8 @@
 mk() { make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" "$@"; }
 prefix=$TMP/prefix
 mk install PREFIX="$prefix" > "$TMP/install.log" 2>&1
-check "make install PREFIX=$prefix" '[ $? -eq 0 ] || { cat "$TMP/install.log"; false; }'
+rc=$?
+check "make install PREFIX=$prefix (rc=$rc)" '[ $rc -eq 0 ] || { cat "$TMP/install.log"; false; }'
 for f in bin/fb-render bin/fb-broker bin/fb-producer bin/fb-encoder lib/libframebroker.a \
 	lib/libframebroker.so.0 include/framebroker.h lib/pkgconfig/framebroker.pc bin/fb-stat \
 	share/man/man1/fb-render.1 share/man/man1/fb-stat.1 share/man/man3/framebroker.3; do
@@ -39,14 +40,18 @@ W=200 H=100 N=60
 name=/$TID-lib
 "$prefix/bin/fb-broker" --name $name --size ${W}x$H --pix-fmt rgb24 --frames $N --slots 3 \
 	--ready-fd 3 3> "$TMP/ready" &
+broker=$!
 for _ in $(seq 50); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
+check "broker ready" '[ -s "$TMP/ready" ]'
 "$TMP/producer" $name & p1=$!
 "$TMP/producer" $name & p2=$!
-"$prefix/bin/fb-encoder" --name $name --sink raw -o "$TMP/out.raw"
+timeout 60 "$prefix/bin/fb-encoder" --name $name --sink raw -o "$TMP/out.raw"
 rc=$?
+# Whatever happened, nothing waits forever: the encoder is done or gone.
+kill $broker 2> /dev/null
 wait $p1; r1=$?
 wait $p2; r2=$?
-wait
+wait $broker
 python3 - "$TMP/want.raw" $((W * H * 3)) $N <<'PY'
 import sys
 path, size, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -434,7 +434,12 @@ static void test_corrupt_length_aborts(void **state)
 	struct fb_claim c;
 
 	assert_int_equal(fb_ring_claim(seg, &c), 1);
-	assert_int_equal(fb_ring_publish(seg, &c, 10), 0); /* short frame */
+	/* A short or empty raw frame is refused at publish; the claim stays. */
+	assert_int_equal(fb_ring_publish(seg, &c, 10), -EINVAL);
+	assert_int_equal(fb_ring_publish(seg, &c, 0), -EINVAL);
+	assert_int_equal(fb_ring_publish(seg, &c, seg->geom.frame_bytes), 0);
+	/* A length scribbled after publish is caught by the encoder. */
+	seg->hdr->slots[0].length = 10;
 	assert_int_equal(fb_ring_acquire(seg, 0, &r, 1, -1), -EPROTO);
 	assert_int_equal(fb_ring_state(seg), FB_SEG_ABORTED);
 }
@@ -639,8 +644,9 @@ static void test_library_api(void **state)
 	assert_int_equal(fb_abort_claim(p), -EINVAL); /* nothing held now */
 	assert_int_equal(fb_claim(p, &f, &d), 1);
 	assert_int_equal(f, 0);
-	/* A length over the slot is refused and the claim stays ours. */
+	/* A wrong length is refused and the claim stays ours. */
 	assert_int_equal(fb_publish(p, g.slot_bytes + 1), -EINVAL);
+	assert_int_equal(fb_publish(p, g.frame_bytes - 1), -EINVAL);
 	memset(d, 0, g.frame_bytes);
 	assert_int_equal(fb_publish(p, g.frame_bytes), 0);
 	assert_int_equal(fb_publish(p, g.frame_bytes), -EINVAL);
