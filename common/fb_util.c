@@ -29,6 +29,7 @@ static int log_level(void)
 	return l < 0 ? FB_LOG_INFO : l;
 }
 
+__attribute__((format(printf, 3, 0)))
 static void vlog(int level, const char *prog, const char *fmt, va_list ap)
 {
 	char msg[1024];
