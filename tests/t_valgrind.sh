@@ -21,16 +21,26 @@ gen_bytes $((F * 60)) valgrind > "$TMP/src.raw"
 vg=(valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible
 	--errors-for-leak-kinds=definite,indirect,possible --track-fds=no)
 
-"${vg[@]}" --log-file="$TMP/vg.broker" "$BIN/fb-broker" --name /$TID-vg --size 96x64 \
-	--pix-fmt rgb24 --frames 60 --slots 3 &
-bpid=$!
+# Workers get the segment as an open descriptor, as fb-pipeline.sh does: a
+# producer that valgrind starts slowly may find the render already over,
+# and then attaches, sees DONE and exits 0 instead of finding no name.
+start_broker() { # NAME FRAMES SLOTS LOG
+	"${vg[@]}" --log-file="$4" "$BIN/fb-broker" --name "$1" --size 96x64 --pix-fmt rgb24 \
+		--frames "$2" --slots "$3" --ready-fd 3 3> "$TMP/ready.${1#/}" &
+	bpid=$!
+	for _ in $(seq 300); do [ -s "$TMP/ready.${1#/}" ] && break; sleep 0.1; done
+	# Only once the broker made it (a redirection would create it).
+	if [ -e "/dev/shm$1" ]; then exec 4<> "/dev/shm$1"; else exec 4< /dev/null; fi
+}
+start_broker /$TID-vg 60 3 "$TMP/vg.broker"
 for _ in 1 2; do
-	"${vg[@]}" --log-file="$TMP/vg.producer.%p" "$BIN/fb-producer" --name /$TID-vg \
-		--attach-timeout 20000 --source raw:"$TMP/src.raw" &
+	"${vg[@]}" --log-file="$TMP/vg.producer.%p" "$BIN/fb-producer" --name /$TID-vg --fd 4 \
+		--source raw:"$TMP/src.raw" &
 done
-"${vg[@]}" --log-file="$TMP/vg.encoder" "$BIN/fb-encoder" --name /$TID-vg --attach-timeout 20000 \
+"${vg[@]}" --log-file="$TMP/vg.encoder" "$BIN/fb-encoder" --name /$TID-vg --fd 4 \
 	--sink raw -o "$TMP/out.raw"
 erc=$?
+exec 4<&-
 wait $bpid
 brc=$?
 prc=0
@@ -48,15 +58,14 @@ for f in "$TMP"/vg.*; do
 done
 
 # The ffmpeg path too (the encoder's spawn, pipe and stderr memfd).
-"${vg[@]}" --log-file="$TMP/vgff.broker" "$BIN/fb-broker" --name /$TID-vgf --size 96x64 \
-	--pix-fmt rgb24 --frames 20 --slots 2 &
-bpid=$!
-"${vg[@]}" --log-file="$TMP/vgff.producer" "$BIN/fb-producer" --name /$TID-vgf \
-	--attach-timeout 20000 --source raw:"$TMP/src.raw" &
+start_broker /$TID-vgf 20 2 "$TMP/vgff.broker"
+"${vg[@]}" --log-file="$TMP/vgff.producer" "$BIN/fb-producer" --name /$TID-vgf --fd 4 \
+	--source raw:"$TMP/src.raw" &
 ppid=$!
 "${vg[@]}" --trace-children=no --log-file="$TMP/vgff.encoder" "$BIN/fb-encoder" --name /$TID-vgf \
-	--attach-timeout 20000 -o "$TMP/out.md5" -- -f framemd5
+	--fd 4 -o "$TMP/out.md5" -- -f framemd5
 erc=$?
+exec 4<&-
 wait $bpid; brc=$?
 wait $ppid; prc=$?
 check "ffmpeg sink under valgrind: exits $erc/$brc/$prc" '[ $erc -eq 0 ] && [ $brc -eq 0 ] && [ $prc -eq 0 ]'
