@@ -148,8 +148,7 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 				return -1;
 			break;
 		case 'V':
-			printf(PROG " %s\n", FB_VERSION_STRING);
-			exit(FB_EXIT_OK);
+			fb_exit_version(PROG);
 		case 'h':
 			usage(stdout);
 			exit(FB_EXIT_OK);

@@ -443,15 +443,19 @@ static bool length_fits(const struct fb_geom *g, uint64_t length)
 	return length > 0 && length <= g->slot_bytes;
 }
 
-int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t length)
+/*
+ * Take the lock and check that claim C is still ours: its slot CLAIMED by
+ * this process for the same frame and generation (a claim taken back from
+ * us and handed out again fails the generation check).  0 with the lock
+ * held and *M our slot; else the lock is released: -EINVAL (a slot out of
+ * range), -ECANCELED (aborted), -ESTALE (not ours any more), or a lock error.
+ */
+static int lock_own_claim(struct fb_seg *seg, const struct fb_claim *c, struct fb_slot_meta **m)
 {
 	struct fb_header *h = seg->hdr;
-	struct fb_proc_entry *e;
-	struct fb_slot_meta *m;
-	bool wake_encoder;
 	int rc;
 
-	if (c->slot >= seg->geom.slot_count || !length_fits(&seg->geom, length))
+	if (c->slot >= seg->geom.slot_count)
 		return -EINVAL;
 	rc = ring_lock(seg);
 	if (rc)
@@ -460,12 +464,28 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 		ring_unlock(seg);
 		return -ECANCELED;
 	}
-	m = &h->slots[c->slot];
-	if (m->state != FB_SLOT_CLAIMED || m->owner != seg->pid ||
-	    m->frame != c->frame || m->generation != c->generation) {
+	*m = &h->slots[c->slot];
+	if ((*m)->state != FB_SLOT_CLAIMED || (*m)->owner != seg->pid ||
+	    (*m)->frame != c->frame || (*m)->generation != c->generation) {
 		ring_unlock(seg);
 		return -ESTALE;
 	}
+	return 0;
+}
+
+int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t length)
+{
+	struct fb_header *h = seg->hdr;
+	struct fb_proc_entry *e;
+	struct fb_slot_meta *m;
+	bool wake_encoder;
+	int rc;
+
+	if (!length_fits(&seg->geom, length))
+		return -EINVAL;
+	rc = lock_own_claim(seg, c, &m);
+	if (rc)
+		return rc;
 	m->length = length;
 	fb_fault_point(seg, FB_STEP_PUBLISH, c->frame);
 	m->state = FB_SLOT_READY;
@@ -485,23 +505,10 @@ int fb_ring_unclaim(struct fb_seg *seg, const struct fb_claim *c)
 {
 	struct fb_header *h = seg->hdr;
 	struct fb_slot_meta *m;
-	int rc;
+	int rc = lock_own_claim(seg, c, &m);
 
-	if (c->slot >= seg->geom.slot_count)
-		return -EINVAL;
-	rc = ring_lock(seg);
 	if (rc)
 		return rc;
-	if (atomic_load(&h->state) == FB_SEG_ABORTED) {
-		ring_unlock(seg);
-		return -ECANCELED;
-	}
-	m = &h->slots[c->slot];
-	if (m->state != FB_SLOT_CLAIMED || m->owner != seg->pid ||
-	    m->frame != c->frame || m->generation != c->generation) {
-		ring_unlock(seg);
-		return -ESTALE;
-	}
 	/* The same move the broker's sweep makes for a dead owner. */
 	m->owner = 0;
 	m->state = FB_SLOT_REISSUE;

@@ -74,6 +74,12 @@ void fb_debug(const char *prog, const char *fmt, ...)
 	va_end(ap);
 }
 
+void fb_exit_version(const char *prog)
+{
+	printf("%s %s\n", prog, FB_VERSION_STRING);
+	exit(FB_EXIT_OK);
+}
+
 int fb_set_log_level(const char *prog, const char *name)
 {
 	if (fb_log_level_parse(name) < 0) {

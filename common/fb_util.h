@@ -47,6 +47,9 @@ void fb_debug(const char *prog, const char *fmt, ...) __attribute__((format(prin
 /* Would a message of LEVEL be printed? */
 bool fb_log_enabled(int level);
 
+/* --version: print "PROG VERSION" and exit 0. */
+__attribute__((noreturn)) void fb_exit_version(const char *prog);
+
 /* The level named NAME, or -1. */
 int fb_log_level_parse(const char *name);
 

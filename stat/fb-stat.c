@@ -77,8 +77,7 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 			usage(stdout);
 			exit(FB_EXIT_OK);
 		case 'V':
-			printf(PROG " %s\n", FB_VERSION_STRING);
-			exit(FB_EXIT_OK);
+			fb_exit_version(PROG);
 		default:
 			fb_err(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
 			return -1;
