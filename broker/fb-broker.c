@@ -82,10 +82,12 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: " PROG " --name /SEGMENT [--size WxH] [--pix-fmt FMT] [--fps N]\n"
-		"                 [--frames N] [--slots S] [--frame-format raw|png|jpeg]\n"
+		"                 [--frames N] [--range A:B] [--slots S] [--frame-format raw|png|jpeg]\n"
 		"                 [--slot-bytes N] [--ready-fd FD] [--frame-timeout SEC]\n"
 		"Create the shared frame segment SEGMENT, own it for the render and unlink it\n"
 		"at the end.  Defaults: 1280x720 rgba, 30 fps, 300 frames, 8 slots, raw frames.\n"
+		"--range A:B: the ring carries frames A..B-1 of the --frames N render (a chunk\n"
+		"for fb-stitch; producers draw the frame's number in the whole render).\n"
 		"--frame-format png|jpeg: each frame is one encoded image of at most\n"
 		"--slot-bytes bytes (default: room for any PNG of the raw frame).\n"
 		"--ready-fd FD: write \"ready\\n\" to FD (then close it) once the segment exists.\n"
@@ -106,6 +108,7 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 		{ "pix-fmt", required_argument, NULL, 0 },
 		{ "fps", required_argument, NULL, 0 },
 		{ "frames", required_argument, NULL, 0 },
+		{ "range", required_argument, NULL, 0 },
 		{ "slots", required_argument, NULL, 0 },
 		{ "frame-format", required_argument, NULL, 0 },
 		{ "slot-bytes", required_argument, NULL, 0 },

@@ -16,6 +16,25 @@ void fb_params_default(struct fb_params *p)
 	p->frames = 300;
 	p->frame_format = FB_FRAME_RAW;
 	p->slot_bytes = 0;
+	p->range_first = p->range_end = 0;
+}
+
+/* "A:B", two decimal frame indices: 0 or -EINVAL.  Bounds are checked in
+ * fb_params_geom, once --frames is known too. */
+static int parse_range(const char *arg, uint64_t *a, uint64_t *b)
+{
+	const char *colon = strchr(arg, ':');
+	char first[32];
+	size_t n;
+
+	if (!colon || (n = (size_t)(colon - arg)) == 0 || n >= sizeof(first))
+		return -EINVAL;
+	memcpy(first, arg, n);
+	first[n] = '\0';
+	if (fb_parse_u64(first, 0, FB_MAX_FRAMES - 1, a) ||
+	    fb_parse_u64(colon + 1, 1, FB_MAX_FRAMES, b))
+		return -EINVAL;
+	return 0;
 }
 
 static int bad(const char *prog, const char *opt, const char *arg, const char *range)
@@ -42,6 +61,9 @@ int fb_params_set(struct fb_params *p, const char *opt, const char *arg, const c
 	} else if (strcmp(opt, "frames") == 0) {
 		if (fb_parse_u64(arg, 1, FB_MAX_FRAMES, &p->frames))
 			return bad(prog, opt, arg, "an integer 1..2^40");
+	} else if (strcmp(opt, "range") == 0) {
+		if (parse_range(arg, &p->range_first, &p->range_end))
+			return bad(prog, opt, arg, "A:B, frames A..B-1 of the render");
 	} else if (strcmp(opt, "frame-format") == 0) {
 		p->frame_format = fb_frame_format_parse(arg);
 		if (p->frame_format == FB_FRAME_END_)
@@ -61,7 +83,21 @@ int fb_params_set(struct fb_params *p, const char *opt, const char *arg, const c
 
 int fb_params_geom(const struct fb_params *p, struct fb_geom *g, const char *prog)
 {
-	int rc = fb_geom_init(g, p->width, p->height, p->pix_fmt, p->slots, p->fps, p->frames);
+	uint64_t count = p->frames;
+	int rc;
+
+	if (p->range_end) {
+		if (p->range_first >= p->range_end || p->range_end > p->frames) {
+			fb_err(prog, "--range %llu:%llu is not a part of a %llu-frame render "
+			       "(need A < B <= --frames)", (unsigned long long)p->range_first,
+			       (unsigned long long)p->range_end, (unsigned long long)p->frames);
+			return -EINVAL;
+		}
+		count = p->range_end - p->range_first;
+	}
+	rc = fb_geom_init(g, p->width, p->height, p->pix_fmt, p->slots, p->fps, count);
+	if (rc == 0 && p->range_end)
+		rc = fb_geom_set_range(g, p->range_first, p->frames);
 
 	if (rc == 0 && p->frame_format == FB_FRAME_RAW && p->slot_bytes) {
 		fb_err(prog, "--slot-bytes is for encoded frames (--frame-format png or jpeg): "

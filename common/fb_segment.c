@@ -64,6 +64,8 @@ int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
 	g->slot_count = slots;
 	g->fps = fps;
 	g->total_frames = frames;
+	g->first_frame = 0;
+	g->render_frames = frames;
 	g->frame_bytes = fb_frame_bytes(fmt, w, h);
 	g->slot_bytes = g->frame_bytes;
 	g->slot_stride = align_up(g->slot_bytes, pg);
@@ -100,6 +102,17 @@ int fb_geom_set_format(struct fb_geom *g, uint32_t frame_format, uint64_t slot_b
 	return 0;
 }
 
+int fb_geom_set_range(struct fb_geom *g, uint64_t first, uint64_t render_frames)
+{
+	if (render_frames > FB_MAX_FRAMES || first > render_frames ||
+	    g->total_frames > render_frames - first)
+		return -EINVAL;
+	g->first_frame = first;
+	g->render_frames = render_frames;
+	g->chunk = 1;
+	return 0;
+}
+
 int fb_seg_validate(const struct fb_header *h, uint64_t file_size,
 		    struct fb_geom *g, const char **why)
 {
@@ -133,6 +146,14 @@ int fb_seg_validate(const struct fb_header *h, uint64_t file_size,
 			       h->frame_format == FB_FRAME_RAW ? 0 : h->slot_bytes) ||
 	    h->slot_bytes != want.slot_bytes) {
 		*why = "geometry out of range";
+		return -EPROTO;
+	}
+	/* A chunk's frames lie inside its render; a whole render's range is
+	 * the ring's own (fb_geom_init's defaults). */
+	if (h->chunk > 1 ||
+	    (h->chunk && fb_geom_set_range(&want, h->first_frame, h->render_frames)) ||
+	    want.first_frame != h->first_frame || want.render_frames != h->render_frames) {
+		*why = "frame range out of bounds";
 		return -EPROTO;
 	}
 	if (h->frame_bytes != want.frame_bytes || h->slot_stride != want.slot_stride ||
@@ -188,6 +209,9 @@ static void init_header(struct fb_header *h, const struct fb_geom *g)
 	h->data_offset = g->data_offset;
 	h->segment_size = g->segment_size;
 	h->total_frames = g->total_frames;
+	h->first_frame = g->first_frame;
+	h->render_frames = g->render_frames;
+	h->chunk = g->chunk;
 	h->fps = g->fps;
 	h->frame_format = g->frame_format;
 	h->slot_bytes = g->slot_bytes;

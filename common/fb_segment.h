@@ -31,7 +31,7 @@
 #include <sys/types.h>
 
 #define FB_MAGIC 0x474e495242524246ull /* "FBRBRING" little-endian */
-#define FB_ABI_VERSION 5u
+#define FB_ABI_VERSION 6u
 #define FB_MAX_SLOTS 256u
 #define FB_MAX_SIDE 16384u
 #define FB_MAX_FPS 1000u
@@ -97,7 +97,11 @@ struct fb_header {
 	uint64_t slot_stride;
 	uint64_t data_offset;
 	uint64_t segment_size;
-	uint64_t total_frames;
+	uint64_t total_frames; /* frames through this ring: ring indices 0..total-1 */
+	uint64_t first_frame;   /* ring index i renders frame first_frame + i ... */
+	uint64_t render_frames; /* ... of a render of this many */
+	uint32_t chunk;         /* 1: a --range chunk (its output is tagged for fb-stitch) */
+	uint32_t reserved1;
 	uint32_t fps;
 	uint32_t frame_format; /* enum fb_frame_format */
 	uint64_t slot_bytes;   /* slot capacity: frame_bytes (raw) or --slot-bytes */
@@ -137,6 +141,8 @@ struct fb_geom {
 	uint64_t frame_bytes; /* one raw frame */
 	uint64_t slot_bytes;  /* what a slot holds: frame_bytes, or an encoded frame's cap */
 	uint64_t slot_stride, data_offset, segment_size, total_frames;
+	uint64_t first_frame, render_frames; /* see struct fb_header */
+	uint32_t chunk;
 };
 
 /* A fault to inject (tests): SIGKILL (or SIGSTOP) itself at STEP on FRAME.  See fb_fault.h. */
@@ -180,6 +186,15 @@ int fb_seg_name_check(const char *name);
 #define FB_MAX_SEGMENT (64ull << 30)
 int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
 		 uint32_t slots, uint32_t fps, uint64_t frames);
+
+/*
+ * Make G one chunk of a longer render: its ring indices 0..total_frames-1
+ * are frames FIRST.. of a render of RENDER_FRAMES (fb_geom_init sets 0 and
+ * total_frames: the whole render, not a chunk).  The ring never sees FIRST:
+ * it only changes which frame a producer draws.  -EINVAL unless
+ * FIRST + total_frames <= RENDER_FRAMES <= FB_MAX_FRAMES.
+ */
+int fb_geom_set_range(struct fb_geom *g, uint64_t first, uint64_t render_frames);
 
 /*
  * Encoded frames (FB_FRAME_PNG, FB_FRAME_JPEG): slots of SLOT_BYTES each

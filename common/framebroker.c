@@ -66,7 +66,7 @@ int fb_claim(fb_producer *p, uint64_t *frame, void **data)
 	if (rc != 1)
 		return rc;
 	p->have_claim = 1;
-	*frame = p->claim.frame;
+	*frame = p->seg->geom.first_frame + p->claim.frame; /* the render's index, not the ring's */
 	*data = p->claim.data;
 	return 1;
 }
@@ -96,7 +96,8 @@ void fb_get_geometry(const fb_producer *p, struct fb_geometry *g)
 
 	*g = (struct fb_geometry){
 		.width = s->width, .height = s->height, .pix_fmt = fb_pixfmt_name(s->pix_fmt),
-		.fps = s->fps, .slots = s->slot_count, .frames = s->total_frames,
+		.fps = s->fps, .slots = s->slot_count, .frames = s->render_frames,
+		.first = s->first_frame, .end = s->first_frame + s->total_frames,
 		.frame_bytes = s->frame_bytes, .slot_bytes = s->slot_bytes,
 		.frame_format = fb_frame_format_name(s->frame_format),
 	};

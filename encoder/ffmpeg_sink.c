@@ -24,6 +24,7 @@ static char *const default_opts[] = {
 #define MAX_OUT_OPTS 64
 #define FIXED_ARGS 15 /* "ffmpeg" ... "pipe:0" below */
 #define AUDIO_ARGS 11 /* "-i" AUDIO "-map" ... "-shortest" */
+#define CHUNK_ARGS 2  /* "-metadata" "comment=framebroker chunk A:B/N" */
 
 static int spawn(struct ffmpeg_sink *s, char **argv, int in_rd)
 {
@@ -51,8 +52,8 @@ static int spawn(struct ffmpeg_sink *s, char **argv, int in_rd)
 int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		      char *const *out_opts, int n_opts, const char *output, const char *audio)
 {
-	char size[32], fps[16];
-	char *argv[FIXED_ARGS + AUDIO_ARGS + MAX_OUT_OPTS + 3]; /* + "-y" OUTPUT NULL */
+	char size[32], fps[16], tag[96];
+	char *argv[FIXED_ARGS + AUDIO_ARGS + MAX_OUT_OPTS + CHUNK_ARGS + 3]; /* + "-y" OUTPUT NULL */
 	int pipefd[2], n = 0, rc;
 
 	if (!out_opts) {
@@ -101,6 +102,17 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 	}
 	for (int i = 0; i < n_opts; i++)
 		argv[n++] = out_opts[i];
+	/* A chunk says which frames it holds, so fb-stitch can refuse a
+	 * missing, repeated or misplaced one.  After the user's options: a
+	 * -metadata comment= of theirs must not erase it. */
+	if (g->chunk) {
+		snprintf(tag, sizeof(tag), "comment=" FB_CHUNK_TAG "%llu:%llu/%llu",
+			 (unsigned long long)g->first_frame,
+			 (unsigned long long)(g->first_frame + g->total_frames),
+			 (unsigned long long)g->render_frames);
+		argv[n++] = "-metadata";
+		argv[n++] = tag;
+	}
 	argv[n++] = "-y";
 	argv[n++] = (char *)output;
 	argv[n] = NULL;

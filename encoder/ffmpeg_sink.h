@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* How a --range chunk's container comment begins; scripts/fb-stitch reads it. */
+#define FB_CHUNK_TAG "framebroker chunk "
+
 struct ffmpeg_sink {
 	pid_t pid;
 	int in_fd;  /* write end of ffmpeg's stdin: O_NONBLOCK, 1 MiB if allowed */
@@ -22,7 +25,8 @@ struct ffmpeg_sink {
  * Start ffmpeg reading rawvideo of geometry G from its stdin, with
  * OUT_OPTS[0..N_OPTS) (NULL: the default x264 options) then "-y OUTPUT".
  * AUDIO (or NULL) is muxed in as the audio track, padded with silence or
- * cut so the output lasts exactly as long as the video.
+ * cut so the output lasts exactly as long as the video.  A chunk's output
+ * (G->chunk) gets the comment FB_CHUNK_TAG "A:B/N": frames A..B-1 of N.
  * Returns 0 or -errno (-ENOENT: no ffmpeg on PATH).
  */
 int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define FB_VERSION_MAJOR 0
-#define FB_VERSION_MINOR 5
+#define FB_VERSION_MINOR 6
 #define FB_VERSION_PATCH 0
 
 typedef struct fb_producer fb_producer;
@@ -63,7 +63,9 @@ struct fb_geometry {
 	const char *frame_format; /* "raw": publish frame_bytes; "png"/"jpeg":
 				   * publish one encoded image's length */
 	uint64_t slot_bytes;  /* writable bytes at each claimed frame's pointer */
-	uint64_t reserved[8]; /* zero; room for later fields without a new soname */
+	uint64_t first, end;  /* this ring renders frames first..end-1 of 0..frames-1:
+			       * all of them, or one chunk (fb-render --range A:B) */
+	uint64_t reserved[6]; /* zero; room for later fields without a new soname */
 };
 
 /*
@@ -74,7 +76,8 @@ struct fb_geometry {
 int fb_attach(const char *name, int timeout_ms, fb_producer **out);
 
 /*
- * Claim the next frame: *FRAME gets its index, *DATA its slot (geometry's
+ * Claim the next frame: *FRAME gets its index in the render (geometry's
+ * first..end-1: render that frame), *DATA its slot (geometry's
  * slot_bytes writable bytes, page aligned).  Blocks while the ring is full.
  * Returns 1 (claimed), 0 (no frame left: every frame is out), or -errno.
  * Claiming again before publishing gives the held frame back first.

@@ -93,7 +93,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: " PROG " [--size WxH] [--pix-fmt FMT] [--fps N] [--frame-format F]\n"
 		"                 [--slot-bytes N]\n"
-		"                 [--frames N] [--workers K] [--slots S] [--source SRC]\n"
+		"                 [--frames N] [--range A:B] [--workers K] [--slots S] [--source SRC]\n"
 		"                 [--sink ffmpeg|raw] [-o OUTPUT] [--name SEGMENT]\n"
 		"                 [--max-restarts N] [--frame-timeout SEC] [--encoder-timeout SEC]\n"
 		"                 [--delay-ms MS] [--cpu-us US] [--jitter-ms J] [--sink-jitter-ms J]\n"
@@ -108,6 +108,9 @@ static void usage(FILE *out)
 		"  --slot-bytes N  png/jpeg: slot capacity (default: any PNG of the raw frame)\n"
 		"  --fps N         frame rate (default 30)\n"
 		"  --frames N      number of frames (default 300)\n"
+		"  --range A:B     render only frames A..B-1 of the N (a chunk: the source\n"
+		"                  sees the frame's number in the whole render; the output\n"
+		"                  is tagged for fb-stitch, which joins chunks losslessly)\n"
 		"  --workers K     producer processes (default: number of CPUs)\n"
 		"  --slots S       ring slots (default 8)\n"
 		"  --source SRC    pattern: test card (default); fill: every byte of frame i\n"
@@ -148,6 +151,7 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 		{ "pix-fmt", required_argument, NULL, 0 },
 		{ "fps", required_argument, NULL, 0 },
 		{ "frames", required_argument, NULL, 0 },
+		{ "range", required_argument, NULL, 0 },
 		{ "slots", required_argument, NULL, 0 },
 		{ "frame-format", required_argument, NULL, 0 },
 		{ "slot-bytes", required_argument, NULL, 0 },
@@ -339,6 +343,10 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 		fb_err(PROG, "--audio needs the ffmpeg sink, not --sink raw");
 		return FB_EXIT_USAGE;
 	}
+	if (o->audio && g->chunk) {
+		fb_err(PROG, "--audio cannot be split into --range chunks: give it to fb-stitch");
+		return FB_EXIT_USAGE;
+	}
 	if (o->audio && (stat(o->audio, &st) < 0 || access(o->audio, R_OK) < 0)) {
 		fb_err(PROG, "cannot read audio file %s: %s", o->audio, strerror(errno));
 		return FB_EXIT_USAGE;
@@ -365,10 +373,10 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 			return FB_EXIT_USAGE;
 		}
 		/* frame_bytes <= 2^36 and frames <= 2^40 can overflow: divide. */
-		if ((uint64_t)st.st_size / g->frame_bytes < g->total_frames) {
+		if ((uint64_t)st.st_size / g->frame_bytes < g->first_frame + g->total_frames) {
 			fb_err(PROG, "raw source %s is too short: %llu bytes, but %llu frames of %llu bytes were asked for",
 			       path, (unsigned long long)st.st_size,
-			       (unsigned long long)g->total_frames,
+			       (unsigned long long)(g->first_frame + g->total_frames),
 			       (unsigned long long)g->frame_bytes);
 			return FB_EXIT_RUNTIME;
 		}
@@ -589,6 +597,7 @@ static int start_broker(struct render *r)
 {
 	const struct fb_params *p = &r->o.params;
 	char size[32], fps[16], frames[24], slots[16], fdbuf[16], buf[8], ftmo[16], sbytes[24];
+	char range[48];
 	char *argv[24];
 	int pfd[2], n = 0, status;
 	ssize_t got;
@@ -614,6 +623,12 @@ static int start_broker(struct render *r)
 	argv[n++] = fps;
 	argv[n++] = "--frames";
 	argv[n++] = frames;
+	if (p->range_end) {
+		snprintf(range, sizeof(range), "%llu:%llu", (unsigned long long)p->range_first,
+			 (unsigned long long)p->range_end);
+		argv[n++] = "--range";
+		argv[n++] = range;
+	}
 	argv[n++] = "--slots";
 	argv[n++] = slots;
 	argv[n++] = "--ready-fd";

@@ -158,32 +158,35 @@ static void burn_cpu(int us)
 	} while (now < end);
 }
 
-/* Render frame C->frame into its slot; *LEN gets the bytes to publish.
- * 0 or -errno.  The raw source is read in two halves so the mid-render
- * fault point lies between them. */
+/* Render the frame claimed as C into its slot; *LEN gets the bytes to
+ * publish.  0 or -errno.  C->frame is the ring index; the source draws
+ * frame first_frame + C->frame (they differ in a --range chunk).  The raw
+ * source is read in two halves so the mid-render fault point lies between
+ * them. */
 static int render(struct fb_seg *seg, const struct fb_claim *c, const struct fb_source *src,
 		  int raw_fd, struct renderer *rend, uint64_t *len)
 {
 	const struct fb_geom *g = &seg->geom;
+	uint64_t frame = g->first_frame + c->frame;
 	uint64_t half = g->frame_bytes / 2;
-	off_t off = (off_t)(c->frame * g->frame_bytes);
+	off_t off = (off_t)(frame * g->frame_bytes);
 	int rc;
 
 	*len = g->frame_bytes;
 	if (src->kind == FB_SOURCE_EXEC) {
 		if (g->frame_format == FB_FRAME_RAW)
-			rc = renderer_frame(rend, c->frame, c->data, g->frame_bytes);
+			rc = renderer_frame(rend, frame, c->data, g->frame_bytes);
 		else
-			rc = renderer_image(rend, g->frame_format, c->frame, c->data, g->slot_bytes,
+			rc = renderer_image(rend, g->frame_format, frame, c->data, g->slot_bytes,
 					    len);
 		fb_fault_point(seg, FB_STEP_MID_RENDER, c->frame);
 		return rc;
 	}
 	if (src->kind != FB_SOURCE_RAW) {
 		if (src->kind == FB_SOURCE_FILL)
-			memset(c->data, (int)(c->frame & 0xff), g->frame_bytes);
+			memset(c->data, (int)(frame & 0xff), g->frame_bytes);
 		else
-			fb_pattern_render(c->data, g->width, g->height, g->pix_fmt, c->frame);
+			fb_pattern_render(c->data, g->width, g->height, g->pix_fmt, frame);
 		fb_fault_point(seg, FB_STEP_MID_RENDER, c->frame);
 		return 0;
 	}
@@ -218,7 +221,7 @@ static int renderer_failed(struct fb_seg *seg, const struct fb_claim *c, struct 
 	else
 		snprintf(what, sizeof(what), "stopped taking requests");
 	fb_warn(PROG, "renderer '%s' %s at frame %llu (it %s); frame given back", o->src.argv[0],
-	       what, (unsigned long long)c->frame, how);
+	       what, (unsigned long long)(g->first_frame + c->frame), how);
 	return FB_EXIT_RENDERER;
 }
 
@@ -229,7 +232,8 @@ static int frame_too_big(struct fb_seg *seg, const struct fb_claim *c, uint64_t 
 	char why[FB_REASON_MAX];
 
 	snprintf(why, sizeof(why), "frame %llu is a %llu-byte %s, larger than its %llu-byte slot "
-		 "(raise --slot-bytes)", (unsigned long long)c->frame, (unsigned long long)len,
+		 "(raise --slot-bytes)", (unsigned long long)(seg->geom.first_frame + c->frame),
+		 (unsigned long long)len,
 		 fb_frame_format_name(seg->geom.frame_format),
 		 (unsigned long long)seg->geom.slot_bytes);
 	if (!fb_ring_abort(seg, why))

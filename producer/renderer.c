@@ -42,7 +42,7 @@ __attribute__((noreturn)) static void child(char *const *argv, const struct fb_g
 	set_env("FB_HEIGHT", g->height);
 	setenv("FB_PIX_FMT", fb_pixfmt_name(g->pix_fmt), 1);
 	set_env("FB_FPS", g->fps);
-	set_env("FB_FRAMES", g->total_frames);
+	set_env("FB_FRAMES", g->render_frames); /* the whole render, even in a chunk */
 	set_env("FB_FRAME_BYTES", g->frame_bytes);
 	setenv("FB_FRAME_FORMAT", fb_frame_format_name(g->frame_format), 1);
 	set_env("FB_SLOT_BYTES", g->slot_bytes);

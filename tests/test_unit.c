@@ -182,6 +182,21 @@ static void m_size(struct fb_header *h) { h->segment_size *= 2; }
 static void m_frames0(struct fb_header *h) { h->total_frames = 0; }
 static void m_fps(struct fb_header *h) { h->fps = 100000; }
 static void m_pid(struct fb_header *h) { h->broker_pid = -5; }
+static void m_chunk_flag(struct fb_header *h) { h->chunk = 2; }
+static void m_first_whole(struct fb_header *h) { h->first_frame = 1; } /* not a chunk: must be 0 */
+static void m_render_whole(struct fb_header *h) { h->render_frames += 1; }
+static void m_chunk_past_end(struct fb_header *h)
+{ /* a chunk whose frames run past the end of its render */
+	h->chunk = 1;
+	h->render_frames = h->total_frames + 3;
+	h->first_frame = 4;
+}
+static void m_chunk_wraps(struct fb_header *h)
+{ /* first + total overflows 64 bits: must not pass as "inside" */
+	h->chunk = 1;
+	h->first_frame = UINT64_MAX - 1;
+	h->render_frames = UINT64_MAX;
+}
 static void m_more_slots(struct fb_header *h)
 { /* consistent derived fields, but the slots no longer fit the file */
 	struct fb_geom g;
@@ -196,7 +211,8 @@ static void test_validate_rejects(void **state)
 	static const mutator muts[] = {
 		m_magic, m_version, m_hsize, m_width0, m_width_big, m_fmt, m_slots_huge,
 		m_slots0, m_frame_bytes, m_stride, m_stride_small, m_offset, m_size,
-		m_frames0, m_fps, m_pid, m_more_slots,
+		m_frames0, m_fps, m_pid, m_more_slots, m_chunk_flag, m_first_whole,
+		m_render_whole, m_chunk_past_end, m_chunk_wraps,
 	};
 	struct fixture *fx = *state;
 	uint64_t size = fx->seg->geom.segment_size;
@@ -659,9 +675,43 @@ static void test_library_api(void **state)
 	fb_detach(p);
 	assert_int_equal(fx->seg->hdr->reissue_pending, 1);
 	assert_int_equal(fx->seg->hdr->slots[1].state, FB_SLOT_REISSUE);
-	assert_string_equal(fb_version(), "0.5.0");
+	assert_string_equal(fb_version(), FB_VERSION_STRING);
 	assert_non_null(strstr(fb_strerror(-EOWNERDEAD), "broker"));
 	assert_non_null(fb_strerror(-EIO));
+}
+
+/* A --range chunk: the ring runs 0..B-A-1 but a library producer is handed
+ * the render's frame numbers A..B-1, and the geometry says so. */
+static void test_library_chunk(void **state)
+{
+	struct fb_geom g;
+	struct fb_geometry pub;
+	struct fixture fx;
+	fb_producer *p;
+	uint64_t f;
+	void *d;
+
+	(void)state;
+	snprintf(fx.name, sizeof(fx.name), "/fbunit-%d-chunk", (int)getpid());
+	assert_int_equal(fb_geom_init(&g, 64, 4, FB_PIX_GRAY, 2, 30, 3), 0);
+	assert_int_equal(fb_geom_set_range(&g, 8, 10), -EINVAL); /* 8+3 > 10 */
+	assert_int_equal(fb_geom_set_range(&g, UINT64_MAX - 1, UINT64_MAX), -EINVAL);
+	assert_int_equal(fb_geom_set_range(&g, 7, 10), 0);
+	assert_int_equal(fb_seg_create(fx.name, &g, &fx.seg), 0);
+	assert_int_equal(fb_attach(fx.name, 0, &p), 0);
+	fb_get_geometry(p, &pub);
+	assert_int_equal(pub.frames, 10);
+	assert_int_equal(pub.first, 7);
+	assert_int_equal(pub.end, 10);
+	for (uint64_t want = 7; want < 9; want++) { /* two slots: two claims */
+		assert_int_equal(fb_claim(p, &f, &d), 1);
+		assert_int_equal(f, want);
+		assert_int_equal(fb_publish(p, pub.frame_bytes), 0);
+	}
+	assert_int_equal(fx.seg->hdr->slots[0].frame, 0); /* the ring's own index */
+	fb_detach(p);
+	fb_seg_unlink(fx.name);
+	fb_seg_detach(fx.seg);
 }
 
 /* ---- the encoder's sink: vmsplice accounting ---------------------------- */
@@ -780,6 +830,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_impossible_slot_state_aborts, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_reissue_found_without_count, setup_s1_n3, teardown),
 		cmocka_unit_test_setup_teardown(test_library_api, setup_s3_n5, teardown),
+		cmocka_unit_test(test_library_chunk),
 		cmocka_unit_test(test_sink_splice_accounting),
 		cmocka_unit_test(test_sink_copy_timeout_epipe),
 	};
