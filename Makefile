@@ -1,5 +1,6 @@
 # framebroker — build, test and demo.
 #   make            build bin/fb-broker bin/fb-producer bin/fb-encoder bin/fb-render
+#                   bin/fb-stat, and the scripts bin/fb-stitch bin/fb-farm
 #   make check      install test dependencies (Debian), build, run every test
 #   make demo       install ffmpeg if missing, build, render out.mp4
 #   make bench      side-by-side benchmarks -> bench/results/ (docs/performance.md)
@@ -34,7 +35,9 @@ LIB_SRC := $(COMMON) common/framebroker.c
 LIB_A   := $(BUILD)/libframebroker.a
 LIB_SO  := $(BUILD)/lib/libframebroker.so.$(VERSION)
 
-PROGS   := $(BIN)/fb-broker $(BIN)/fb-producer $(BIN)/fb-encoder $(BIN)/fb-render $(BIN)/fb-stat
+SCRIPTS := $(BIN)/fb-stitch $(BIN)/fb-farm
+CPROGS  := $(BIN)/fb-broker $(BIN)/fb-producer $(BIN)/fb-encoder $(BIN)/fb-render $(BIN)/fb-stat
+PROGS   := $(CPROGS) $(SCRIPTS)
 
 all: $(PROGS) lib
 
@@ -43,6 +46,11 @@ STAMP := $(BUILD)/flags.stamp
 $(STAMP): FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+
+# The scale-out scripts (docs/scale-out.md): bash, with the version filled in.
+$(SCRIPTS): $(BIN)/%: scripts/%.in include/framebroker.h
+	@mkdir -p $(BIN)
+	sed -e 's|@VERSION@|$(VERSION)|' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
 $(BUILD)/%.o: %.c $(STAMP)
 	@mkdir -p $(dir $@)
@@ -73,7 +81,7 @@ $(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/spawn.o \
 		$(BUILD)/launcher/status.o $(LIB_A)
 $(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(LIB_A)
 
-$(PROGS):
+$(CPROGS):
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
