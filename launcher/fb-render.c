@@ -56,6 +56,7 @@ struct render_opts {
 	uint32_t delay_ms, cpu_us;
 	const char *audio; /* --audio FILE, or NULL */
 	const char *progress; /* --progress FILE or "-", or NULL */
+	bool check_only;      /* --check: validate everything, start nothing */
 	uint32_t jitter_ms, sink_jitter_ms;
 	char **ff_opts;
 	int n_ff_opts;
@@ -133,6 +134,8 @@ static void usage(FILE *out)
 		"                  progress line goes to stderr anyway when it is a terminal\n"
 		"  --audio FILE    mux FILE's audio in; it is padded with silence or cut to\n"
 		"                  the video's length (ffmpeg apad + -shortest)\n"
+		"  --check         check every option as a render would, start nothing: exit 0,\n"
+		"                  or the render's exit code (fb-farm checks its plan this way)\n"
 		"  --log-level L   quiet, error, warning, info (default) or debug; children follow\n"
 		"  --version       print the version; --help: this text\n"
 		"  -- OPTS...      ffmpeg output options, replacing the default\n"
@@ -169,6 +172,7 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 		{ "cpu-us", required_argument, NULL, 'U' },
 		{ "audio", required_argument, NULL, 'A' },
 		{ "progress", required_argument, NULL, 'P' },
+		{ "check", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
@@ -251,6 +255,9 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 			break;
 		case 'P':
 			o->progress = optarg;
+			break;
+		case 'C':
+			o->check_only = true;
 			break;
 		case 'U':
 			if (fb_parse_u64(optarg, 0, 3600000000ull, &v))
@@ -785,7 +792,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &r.o) || fb_params_geom(&r.o.params, &g, PROG))
 		return FB_EXIT_USAGE;
 	code = preflight(&r.o, &g);
-	if (code)
+	if (code || r.o.check_only)
 		return code;
 	if (bin_dir(r.bindir, sizeof(r.bindir))) {
 		fb_err(PROG, "cannot locate my own binary: %s", strerror(errno));
