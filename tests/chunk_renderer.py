@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""An exec: renderer for the scale-out tests (fb-producer --source exec:...).
+
+Frame i is deterministic bytes of i, so any two renders of a frame agree.
+With KILL_AT=F and KILL_MARK=PATH it crashes the render once: asked for
+frame F while PATH does not exist, it creates PATH and SIGKILLs fb-render
+(its producer's parent), as the OOM killer or a dying node would.  With
+FAIL_AT=F it always exits when asked for frame F (a chunk that cannot be
+rendered)."""
+import os
+import signal
+import sys
+
+w, h = int(os.environ["FB_WIDTH"]), int(os.environ["FB_HEIGHT"])
+size = int(os.environ["FB_FRAME_BYTES"])
+kill_at, mark = os.environ.get("KILL_AT"), os.environ.get("KILL_MARK")
+fail_at = os.environ.get("FAIL_AT")
+out = sys.stdout.buffer
+for line in sys.stdin:
+    i = int(line)
+    if fail_at is not None and i == int(fail_at):
+        sys.exit(1)
+    if kill_at is not None and i == int(kill_at) and not os.path.exists(mark):
+        open(mark, "w").close()
+        with open(f"/proc/{os.getppid()}/stat") as f:
+            render_pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        os.kill(render_pid, signal.SIGKILL)
+    row = bytes((i * 7 + x * 3) & 255 for x in range(size // h))
+    frame = b"".join(row[y % 251:] + row[: y % 251] for y in range(h))
+    out.write(frame + bytes(size - len(frame)))
+    out.flush()

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Scale-out without Slurm: fb-render --range chunks, fb-stitch, fb-farm --local.
+# Frames are judged against ffmpeg reading the raw source itself (lossless
+# RGB H.264 decodes to exactly the source bytes) and against one fb-render
+# of the whole range; fb-stitch's refusals are each provoked on purpose.
+. "$(dirname "$0")/lib.sh"
+echo "# t_farm.sh"
+
+W=160 H=120 N=60 FPS=30
+LOSSLESS=(-c:v libx264rgb -qp 0)
+GEOM=(--size ${W}x$H --pix-fmt rgb24 --fps $FPS --frames $N --workers 2)
+FB=$(frame_bytes rgb24 $W $H)
+gen_bytes $((FB * N)) farm > "$TMP/src.rgb"
+RAW=(--source "raw:$TMP/src.rgb")
+
+# The frames' hashes as ffmpeg decodes FILE (rgb24), one per line; and the
+# same for the raw source read by ffmpeg alone — framebroker not involved.
+hashes() { ffmpeg -v error -i "$1" -map 0:v -f framemd5 -pix_fmt rgb24 - | awk -F, '!/^#/ { print $6 }'; }
+ffmpeg -v error -f rawvideo -pix_fmt rgb24 -s ${W}x$H -r $FPS -i "$TMP/src.rgb" \
+	-f framemd5 -pix_fmt rgb24 - | awk -F, '!/^#/ { print $6 }' > "$TMP/src.md5"
+check "reference: $N source frames hashed by ffmpeg" '[ $(wc -l < "$TMP/src.md5") -eq $N ]'
+# pts, duration and hash of every frame: what "the same video" means
+fmd5() { ffmpeg -v error -i "$1" -f framemd5 -pix_fmt rgb24 - | grep -v '^#'; }
+
+# ---- one fb-render of the whole render: what every chunked render must equal
+fb-render "${GEOM[@]}" "${RAW[@]}" -o "$TMP/whole.mp4" -- "${LOSSLESS[@]}"
+rc=$?
+check "whole render: exit 0" '[ $rc -eq 0 ]'
+hashes "$TMP/whole.mp4" > "$TMP/whole.md5"
+check "whole render: frames equal the source's" cmp -s "$TMP/whole.md5" "$TMP/src.md5"
+fmd5 "$TMP/whole.mp4" > "$TMP/whole.fmd5"
+
+# ---- chunk mode
+fb-render "${GEOM[@]}" "${RAW[@]}" --range 17:41 -o "$TMP/c.mp4" -- "${LOSSLESS[@]}"
+rc=$?
+check "--range 17:41: exit 0" '[ $rc -eq 0 ]'
+check "--range 17:41: tagged 'framebroker chunk 17:41/$N'" \
+	'[ "$(ffprobe -v error -show_entries format_tags=comment -of csv=p=0 "$TMP/c.mp4")" = "framebroker chunk 17:41/$N" ]'
+check "--range 17:41: holds source frames 17..40 (the source sees absolute indices)" \
+	'[ "$(hashes "$TMP/c.mp4")" = "$(sed -n 18,41p "$TMP/src.md5")" ]'
+check "--range 17:41: starts with a keyframe" \
+	'[[ $(ffprobe -v error -read_intervals %+#1 -show_entries packet=flags -of csv=p=0 "$TMP/c.mp4" | head -1) == K* ]]'
+fb-render "${GEOM[@]}" --range 30:20 -o "$TMP/x.mp4" 2> "$TMP/err"
+rc=$?
+check "--range 30:20: exit 2, one line" '[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -q "range 30:20" "$TMP/err"'
+fb-render "${GEOM[@]}" --range 0:61 -o "$TMP/x.mp4" 2> "$TMP/err"
+rc=$?
+check "--range past --frames: exit 2" '[ $rc -eq 2 ] && grep -q "not a part of a $N-frame render" "$TMP/err"'
+check "bad ranges created nothing" '[ ! -e "$TMP/x.mp4" ]'
+
+# ---- fb-farm --local: K chunks, stitched; equal to the whole render
+for K in 1 4 7; do
+	fb-farm --local --chunks $K "${GEOM[@]}" "${RAW[@]}" -o "$TMP/farm$K.mp4" \
+		-- "${LOSSLESS[@]}" 2> "$TMP/farm.err"
+	rc=$?
+	check "fb-farm --local --chunks $K: exit 0" '[ $rc -eq 0 ]'
+	fmd5 "$TMP/farm$K.mp4" > "$TMP/farm.fmd5"
+	check "fb-farm --chunks $K: every frame, pts and duration equal the whole render's" \
+		cmp -s "$TMP/farm.fmd5" "$TMP/whole.fmd5"
+	check "fb-farm --chunks $K: frames equal the source's (ffmpeg alone)" \
+		'[ "$(hashes "$TMP/farm$K.mp4")" = "$(cat "$TMP/src.md5")" ]'
+	check "fb-farm --chunks $K: work directory removed" '[ ! -e "$TMP/farm$K.mp4.fbfarm" ]'
+done
+
+# The default encoder (lossy x264) and the test card: frames in order
+# (decoded from the picture itself), and a keyframe at every chunk start.
+fb-farm --local --chunks 3 --size 320x240 --frames 45 -o "$TMP/card.mp4" 2> "$TMP/farm.err"
+rc=$?
+check "default x264, 3 chunks: exit 0" '[ $rc -eq 0 ]'
+check "default x264: the card's frame numbers read 0..44 in order" \
+	'[ "$(ffmpeg -v error -i "$TMP/card.mp4" -f rawvideo -pix_fmt gray - | python3 "$ROOT/tests/decode_band.py" 320 240 | tr "\n" " ")" = "$(seq -s " " 0 44) " ]'
+check "default x264: keyframes at 0, 15, 30 (closed GOP per chunk)" \
+	'ffprobe -v error -show_entries packet=pts,flags -of csv=p=0 "$TMP/card.mp4" | sort -n | awk -F, "\$2 ~ /K/ { print NR - 1 }" | tr "\n" " " | grep -q "^0 15 30 "'
+check "default x264: no chunk tag left in the joined file" \
+	'[ -z "$(ffprobe -v error -show_entries format_tags=comment -of csv=p=0 "$TMP/card.mp4")" ]'
+
+# ---- resume: only the missing chunk is rendered again
+FARM=(--local --chunks 4 --keep "${GEOM[@]}" "${RAW[@]}" -o "$TMP/res.mp4" -- "${LOSSLESS[@]}")
+fb-farm "${FARM[@]}" 2> /dev/null
+rm -f "$TMP/res.mp4" "$TMP/res.mp4.fbfarm/chunk-00002.mp4"
+touch -d '1 hour ago' "$TMP"/res.mp4.fbfarm/chunk-0000[013].mp4
+fb-farm "${FARM[@]}" 2> "$TMP/farm.err"
+rc=$?
+check "resume: exit 0" '[ $rc -eq 0 ]'
+check "resume: only chunk 2 re-rendered" \
+	'[ -z "$(find "$TMP/res.mp4.fbfarm" -name "chunk-0000[013].mp4" -newer "$TMP/src.rgb")" ] && [ -n "$(find "$TMP/res.mp4.fbfarm" -name chunk-00002.mp4 -newer "$TMP/src.rgb")" ]'
+check "resume: output equals the whole render" '[ "$(fmd5 "$TMP/res.mp4")" = "$(cat "$TMP/whole.fmd5")" ]'
+fb-farm --local --chunks 4 --keep "${GEOM[@]}" --source fill -o "$TMP/res.mp4" 2> "$TMP/err"
+rc=$?
+check "another render in the same work dir: exit 2, named" '[ $rc -eq 2 ] && grep -q "plan of a different render" "$TMP/err"'
+
+# ---- a chunk killed once (fb-render SIGKILLed mid-chunk) is rerun; exact
+export KILL_AT=20 KILL_MARK=$TMP/killed
+REND=(--source "exec:$ROOT/tests/chunk_renderer.py")
+fb-render "${GEOM[@]}" "${REND[@]}" -o "$TMP/rend.mp4" -- "${LOSSLESS[@]}" 2> /dev/null
+rc=$?
+check "the test renderer's kill works: fb-render SIGKILLed (137), marker made" '[ $rc -eq 137 ] && [ -e "$KILL_MARK" ]'
+
+fb-render "${GEOM[@]}" "${REND[@]}" -o "$TMP/rend.mp4" -- "${LOSSLESS[@]}"
+rc=$?
+check "renderer reference: exit 0" '[ $rc -eq 0 ]'
+rm -f "$KILL_MARK"
+fb-farm --local --chunks 4 --keep "${GEOM[@]}" "${REND[@]}" -o "$TMP/kill.mp4" \
+	-- "${LOSSLESS[@]}" 2> "$TMP/farm.err"
+rc=$?
+check "killed chunk: exit 0" '[ $rc -eq 0 ]'
+check "killed chunk: the kill happened (frame 20, chunk 1)" '[ -e "$KILL_MARK" ] && grep -q "fb-render exit 137" "$TMP/kill.mp4.fbfarm/logs/chunk-00001.log"'
+check "killed chunk: output equals the whole render" '[ "$(fmd5 "$TMP/kill.mp4")" = "$(fmd5 "$TMP/rend.mp4")" ]'
+check "killed chunk: no part file left" '[ -z "$(ls -A "$TMP/kill.mp4.fbfarm" | grep part)" ]'
+unset KILL_AT KILL_MARK
+
+# ---- a chunk that always fails: exit 1 naming it, no output
+FAIL_AT=50 fb-farm --local --chunks 4 --retries 1 "${GEOM[@]}" "${REND[@]}" \
+	-o "$TMP/fail.mp4" -- "${LOSSLESS[@]}" 2> "$TMP/err"
+rc=$?
+check "failing chunk: exit 1" '[ $rc -eq 1 ]'
+check "failing chunk: names chunk 3 (frames 45:60), tried twice" 'grep -q "chunk 3 (frames 45:60) failed 2 times" "$TMP/err"'
+check "failing chunk: no output" '[ ! -e "$TMP/fail.mp4" ]'
+
+# ---- usage errors: exit 2, nothing made
+for bad in "--chunks 0" "--chunks 61" "--chunks x" "--range 0:5 --chunks 2" "--chunks 2 --size 0x0" \
+	"--chunks 2 --retries -1" "--chunks 2 --jobs 0"; do
+	# shellcheck disable=SC2086
+	fb-farm --local $bad --frames $N -o "$TMP/bad.mp4" 2> "$TMP/err"
+	rc=$?
+	check "fb-farm $bad: exit 2, one line" '[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ]'
+done
+fb-farm --local --chunks 2 2> "$TMP/err"
+rc=$?
+check "fb-farm without -o: exit 2" '[ $rc -eq 2 ] && grep -q "no output" "$TMP/err"'
+check "usage errors made no bad.mp4 work dir" '[ ! -e "$TMP/bad.mp4.fbfarm" ] && [ ! -e "$TMP/bad.mp4" ]'
+
+# ---- fb-stitch refuses what would not be the render
+C=$TMP/res.mp4.fbfarm
+c0=$C/chunk-00000.mp4 c1=$C/chunk-00001.mp4 c2=$C/chunk-00002.mp4 c3=$C/chunk-00003.mp4
+refuse() { # refuse DESCRIPTION PATTERN CHUNK...
+	local d=$1 p=$2
+	shift 2
+	fb-stitch -o "$TMP/st.mp4" "$@" 2> "$TMP/err"
+	rc=$?
+	check "fb-stitch refuses $d: exit 3, one line naming it" \
+		'[ $rc -eq 3 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -q -- "$p" "$TMP/err"'
+	check "fb-stitch refuses $d: no output, no partial file" \
+		'[ ! -e "$TMP/st.mp4" ] && [ -z "$(ls -A "$TMP" | grep fb-stitch)" ]'
+}
+refuse "a missing chunk" "frames 30:45 are missing" "$c0" "$c1" "$c3"
+refuse "a missing first chunk" "frames 0:15 are missing" "$c1" "$c2" "$c3"
+refuse "a missing last chunk" "frames 45:60 are missing" "$c0" "$c1" "$c2"
+refuse "a chunk file that is not there" "chunk 2 ($TMP/none.mp4) is missing" "$c0" "$TMP/none.mp4" "$c2" "$c3"
+refuse "reordered chunks" "out of order.*in frame order they are: $c0 $c1 $c2 $c3" "$c1" "$c0" "$c2" "$c3"
+refuse "a repeated chunk" "chunks overlap or are out of order" "$c0" "$c1" "$c1" "$c2" "$c3"
+ffmpeg -v error -i "$c2" -frames:v 10 -c copy -metadata "comment=framebroker chunk 30:45/60" "$TMP/short.mp4"
+refuse "a short chunk" "is short: 10 of the 15 frames 30:45" "$c0" "$c1" "$TMP/short.mp4" "$c3"
+head -c 3000 "$c2" > "$TMP/trunc.mp4"
+refuse "a truncated chunk" "chunk 3 ($TMP/trunc.mp4) is not a readable video" "$c0" "$c1" "$TMP/trunc.mp4" "$c3"
+fb-render "${GEOM[@]}" "${RAW[@]}" --range 30:45 -o "$TMP/yuv.mp4" -- -c:v libx264 -qp 0 -pix_fmt yuv444p
+refuse "a chunk encoded differently" "does not match chunk 1" "$c0" "$c1" "$TMP/yuv.mp4" "$c3"
+fb-render "${GEOM[@]}" "${RAW[@]}" --range 30:45 -o "$TMP/fps.mp4" --fps 25 -- "${LOSSLESS[@]}"
+refuse "a chunk at another frame rate" "does not match chunk 1" "$c0" "$c1" "$TMP/fps.mp4" "$c3"
+fb-render "${GEOM[@]}" --frames 90 "${RAW[@]}" --range 30:45 -o "$TMP/n90.mp4" -- "${LOSSLESS[@]}"
+refuse "a chunk of another render" "belongs to a 90-frame render" "$c0" "$c1" "$TMP/n90.mp4" "$c3"
+refuse "a file that is not a chunk" "is not a framebroker chunk" "$TMP/whole.mp4"
+ffmpeg -v error -f lavfi -i anullsrc -t 1 "$TMP/a.m4a"
+ffmpeg -v error -i "$c2" -i "$TMP/a.m4a" -map 0 -map 1 -c copy -metadata "comment=framebroker chunk 30:45/60" "$TMP/av.mp4"
+refuse "a chunk with an audio stream" "has 2 streams" "$c0" "$c1" "$TMP/av.mp4" "$c3"
+fb-stitch --frames 50 -o "$TMP/st.mp4" "$c0" "$c1" "$c2" "$c3" 2> "$TMP/err"
+rc=$?
+check "fb-stitch --frames 50 of a 60-frame render: exit 3" '[ $rc -eq 3 ] && grep -q "not the --frames 50" "$TMP/err"'
+fb-stitch -o "$TMP/st.mp4" 2> "$TMP/err"
+rc=$?
+check "fb-stitch with no chunks: exit 2" '[ $rc -eq 2 ]'
+fb-stitch -o - "$c0" 2> "$TMP/err"
+rc=$?
+check "fb-stitch -o -: exit 2" '[ $rc -eq 2 ]'
+
+# and joins the right ones, with audio when asked
+fb-stitch --audio "$TMP/a.m4a" -o "$TMP/st.mp4" "$c0" "$c1" "$c2" "$c3" 2> "$TMP/err"
+rc=$?
+check "fb-stitch --audio: exit 0" '[ $rc -eq 0 ]'
+check "fb-stitch --audio: video frames equal the whole render's" '[ "$(hashes "$TMP/st.mp4")" = "$(cat "$TMP/whole.md5")" ]'
+check "fb-stitch --audio: an audio stream as long as the video (2 s, padded)" \
+	'python3 -c "import sys; sys.exit(abs(float(sys.argv[1]) - 2.0) > 0.05)" "$(ffprobe -v error -select_streams a:0 -show_entries stream=duration -of csv=p=0 "$TMP/st.mp4")"'
+
+check_clean "t_farm"
+finish
