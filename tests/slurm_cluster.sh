@@ -72,7 +72,18 @@ CONF
 }
 
 slurm_stop() {
-	local d=$1 f
+	local d=$1 f jobs
+	# Jobs first (a failed test may leave some running), while the daemons
+	# that can cancel them are still up.
+	jobs=$(SLURM_CONF=$d/slurm.conf squeue -h -o %i 2> /dev/null)
+	if [ -n "$jobs" ]; then
+		# shellcheck disable=SC2086
+		SLURM_CONF=$d/slurm.conf scancel $jobs 2> /dev/null
+		for _ in $(seq 50); do
+			[ -z "$(SLURM_CONF=$d/slurm.conf squeue -h 2> /dev/null)" ] && break
+			sleep 0.2
+		done
+	fi
 	for f in slurmd slurmctld; do
 		[ -s "$d/$f.pid" ] && kill -TERM "$(cat "$d/$f.pid")" 2> /dev/null
 	done
@@ -83,7 +94,5 @@ slurm_stop() {
 	done
 	pkill -KILL -f -- "$d/slurm.conf" 2> /dev/null
 	pkill -KILL -f -- "$d/munge/socket" 2> /dev/null
-	# slurmstepd of a job that was still running
-	pkill -KILL -x slurmstepd 2> /dev/null
 	return 0
 }
