@@ -29,6 +29,24 @@ for p in render:launcher/fb-render.c broker:broker/fb-broker.c producer:producer
 	rc=$?
 	check "$prog --log-level nonsense: exit 2" '[ $rc -eq 2 ] && grep -q "invalid --log-level" "$TMP/err"'
 done
+# The scripts: their --help is the option table; the man page must name it all.
+for prog in fb-stitch fb-farm; do
+	man=$ROOT/man/$prog.1
+	opts=$("$prog" --help | grep -oE -- '(^|[ ,])--[a-z-]+' | grep -oE -- '--[a-z-]+' | sort -u)
+	text=$(groff -man -Tascii -P-c -P-b -P-u "$man" 2> "$TMP/groff.err")
+	missing_man=
+	for o in $opts; do
+		grep -qE -- "(^|[^a-z-])$o([^a-z-]|$)" <<< "$text" || missing_man+=" $o"
+	done
+	check "man/$prog.1 names all $(wc -w <<< "$opts") options of $prog --help${missing_man:+ (missing:$missing_man)}" \
+		'[ -z "$missing_man" ]'
+	check "man/$prog.1 renders without warnings and has EXIT STATUS" \
+		'[ ! -s "$TMP/groff.err" ] && grep -q "^EXIT STATUS" <<< "$text"'
+	check "$prog --version says $version" '[ "$("$prog" --version)" = "$prog $version" ]'
+	"$prog" --no-such-option > /dev/null 2> "$TMP/err"
+	rc=$?
+	check "$prog --no-such-option: exit 2, one line" '[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ]'
+done
 text=$(groff -man -Tascii -P-c -P-b -P-u "$ROOT/man/framebroker.3" 2>&1)
 missing=
 for f in $(grep -oE "^(int |void |const char \*)fb_[a-z_]+" "$ROOT/include/framebroker.h" |
