@@ -40,7 +40,8 @@ void fb_stats_read(const struct fb_seg *seg, struct fb_stats *st)
 		struct fb_stats_slot *o = &st->slot[s];
 
 		o->state = PEEK(h->slots[s].state);
-		o->frame = PEEK(h->slots[s].frame);
+		/* the render's frame number, as producers and users know it */
+		o->frame = seg->geom.first_frame + PEEK(h->slots[s].frame);
 		o->owner = PEEK(h->slots[s].owner);
 		if (o->state < 5)
 			st->slots_by_state[o->state]++;
@@ -77,12 +78,15 @@ void fb_stats_json(FILE *out, const char *name, const struct fb_geom *g,
 	/* NAME passed fb_seg_name_check: no character needs escaping. */
 	fprintf(out, "{\"name\":\"%s\",\"state\":\"%s\",\"width\":%u,\"height\":%u,"
 		"\"pix_fmt\":\"%s\",\"frame_format\":\"%s\",\"fps\":%u,\"frames\":%llu,"
+		"\"chunk\":%s,\"first_frame\":%llu,\"render_frames\":%llu,"
 		"\"slot_count\":%u,\"emitted\":%llu,\"claimed\":%llu,\"elapsed_s\":%.3f,"
 		"\"encoder_fps\":%.3f,\"restarts\":%u,\"reissued\":%llu,"
 		"\"producers_blocked_share\":%.4f,\"encoder_pid\":%d,\"slots\":[",
 		name, fb_stats_seg_state(st->state), g->width, g->height,
 		fb_pixfmt_name(g->pix_fmt), fb_frame_format_name(g->frame_format), g->fps,
-		(unsigned long long)g->total_frames, g->slot_count,
+		(unsigned long long)g->total_frames, g->chunk ? "true" : "false",
+		(unsigned long long)g->first_frame, (unsigned long long)g->render_frames,
+		g->slot_count,
 		(unsigned long long)st->emitted, (unsigned long long)st->claimed,
 		(double)st->elapsed_ns / 1e9, st->fps, st->restarts,
 		(unsigned long long)st->reissued, st->blocked_share, (int)st->encoder_pid);

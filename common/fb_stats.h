@@ -14,7 +14,7 @@
 
 struct fb_stats_slot {
 	uint32_t state; /* enum fb_slot_state, as read (fb_stats_slot_state names it) */
-	uint64_t frame;
+	uint64_t frame; /* the render's frame number: first_frame + ring index */
 	int32_t owner;
 };
 

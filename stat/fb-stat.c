@@ -106,6 +106,11 @@ static void show_text(const char *name, const struct fb_geom *g, const struct fb
 {
 	printf("%s  %s  %ux%u %s %s  %u fps\n", name, fb_stats_seg_state(st->state), g->width,
 	       g->height, fb_pixfmt_name(g->pix_fmt), fb_frame_format_name(g->frame_format), g->fps);
+	if (g->chunk)
+		printf("chunk     frames %llu:%llu of a %llu-frame render\n",
+		       (unsigned long long)g->first_frame,
+		       (unsigned long long)(g->first_frame + g->total_frames),
+		       (unsigned long long)g->render_frames);
 	printf("frames    %llu / %llu emitted (%.1f%%), %llu claimed, %.1f fps, %.2f s\n",
 	       (unsigned long long)st->emitted, (unsigned long long)g->total_frames,
 	       pct((double)st->emitted / (double)g->total_frames), (unsigned long long)st->claimed,
