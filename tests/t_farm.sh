@@ -41,14 +41,14 @@ check "--range 17:41: holds source frames 17..40 (the source sees absolute indic
 check "--range 17:41: starts with a keyframe" \
 	'[[ $(ffprobe -v error -read_intervals %+#1 -show_entries packet=flags -of csv=p=0 "$TMP/c.mp4" | head -1) == K* ]]'
 # fb-stat says what a chunk is, and shows the render's frame numbers
-fb-render --size 64x48 --frames 100 --range 40:90 --delay-ms 20 --workers 1 --name "/$TID-st" \
+fb-render --size 64x48 --frames 100 --range 40:90 --delay-ms 60 --workers 1 --name "/$TID-st" \
 	-o "$TMP/st.mp4" 2> /dev/null &
 for _ in $(seq 50); do fb-stat "/$TID-st" --json > "$TMP/st.json" 2> /dev/null && break; sleep 0.1; done
+fb-stat "/$TID-st" > "$TMP/st.txt" 2> /dev/null
 check "fb-stat --json of a chunk: chunk, first_frame 40, render_frames 100, frames 50" \
 	'python3 -c "import json,sys; d = json.load(open(sys.argv[1])); sys.exit(not (d[\"chunk\"] and d[\"first_frame\"] == 40 and d[\"render_frames\"] == 100 and d[\"frames\"] == 50))" "$TMP/st.json"'
 check "fb-stat --json of a chunk: slots hold frames 40..89 (not ring indices)" \
 	'python3 -c "import json,sys; d = json.load(open(sys.argv[1])); f = [s[\"frame\"] for s in d[\"slots\"] if s[\"state\"] != \"empty\"]; sys.exit(not f or not all(40 <= x < 90 for x in f))" "$TMP/st.json"'
-fb-stat "/$TID-st" > "$TMP/st.txt" 2> /dev/null
 check "fb-stat of a chunk: 'chunk frames 40:90 of a 100-frame render'" 'grep -q "chunk *frames 40:90 of a 100-frame render" "$TMP/st.txt"'
 wait
 rm -f "$TMP/st.mp4"
