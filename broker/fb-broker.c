@@ -282,7 +282,7 @@ static void on_death(struct broker *b, const struct fb_proc_entry *e)
 	}
 	for (ssize_t i = 0; i < n && i < 16; i++)
 		fb_warn(PROG, "producer %d died holding frame %llu; frame reissued",
-		       (int)r[i].owner, (unsigned long long)r[i].frame);
+		       (int)r[i].owner, (unsigned long long)fb_geom_frame(&b->seg->geom, r[i].frame));
 }
 
 static void unwatch(struct broker *b, size_t i)
@@ -367,7 +367,8 @@ static int enforce_timeouts(struct broker *b)
 
 			snprintf(why, sizeof(why),
 				 "frame %llu is held past --frame-timeout by pid %d, which is not a registered producer",
-				 (unsigned long long)late[i].frame, (int)late[i].owner);
+				 (unsigned long long)fb_geom_frame(&b->seg->geom, late[i].frame),
+				 (int)late[i].owner);
 			if (fb_proc_alive(late[i].owner, late[i].owner_start) &&
 			    fb_ring_abort(b->seg, why))
 				fb_err(PROG, "%s", why);
@@ -376,7 +377,8 @@ static int enforce_timeouts(struct broker *b)
 		if (b->w[j].killed)
 			continue;
 		fb_warn(PROG, "frame %llu: producer %d held it over --frame-timeout %us; killing it",
-		       (unsigned long long)late[i].frame, (int)late[i].owner, b->frame_timeout_s);
+		       (unsigned long long)fb_geom_frame(&b->seg->geom, late[i].frame),
+		       (int)late[i].owner, b->frame_timeout_s);
 		kill_worker(&b->w[j]);
 	}
 	if (n > 0)

@@ -196,6 +196,13 @@ int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
  */
 int fb_geom_set_range(struct fb_geom *g, uint64_t first, uint64_t render_frames);
 
+/* The render's frame number of ring index I: what users and sources call
+ * the frame (they differ in a --range chunk).  Messages use it. */
+static inline uint64_t fb_geom_frame(const struct fb_geom *g, uint64_t i)
+{
+	return g->first_frame + i;
+}
+
 /*
  * Encoded frames (FB_FRAME_PNG, FB_FRAME_JPEG): slots of SLOT_BYTES each
  * instead of one raw frame (0: room for any PNG of the raw frame, which

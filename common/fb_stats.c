@@ -41,7 +41,7 @@ void fb_stats_read(const struct fb_seg *seg, struct fb_stats *st)
 
 		o->state = PEEK(h->slots[s].state);
 		/* the render's frame number, as producers and users know it */
-		o->frame = seg->geom.first_frame + PEEK(h->slots[s].frame);
+		o->frame = fb_geom_frame(&seg->geom, PEEK(h->slots[s].frame));
 		o->owner = PEEK(h->slots[s].owner);
 		if (o->state < 5)
 			st->slots_by_state[o->state]++;

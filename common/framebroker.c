@@ -66,7 +66,7 @@ int fb_claim(fb_producer *p, uint64_t *frame, void **data)
 	if (rc != 1)
 		return rc;
 	p->have_claim = 1;
-	*frame = p->seg->geom.first_frame + p->claim.frame; /* the render's index, not the ring's */
+	*frame = fb_geom_frame(&p->seg->geom, p->claim.frame); /* the render's, not the ring's */
 	*data = p->claim.data;
 	return 1;
 }

@@ -167,7 +167,7 @@ static int render(struct fb_seg *seg, const struct fb_claim *c, const struct fb_
 		  int raw_fd, struct renderer *rend, uint64_t *len)
 {
 	const struct fb_geom *g = &seg->geom;
-	uint64_t frame = g->first_frame + c->frame;
+	uint64_t frame = fb_geom_frame(g, c->frame);
 	uint64_t half = g->frame_bytes / 2;
 	off_t off = (off_t)(frame * g->frame_bytes);
 	int rc;
@@ -221,7 +221,7 @@ static int renderer_failed(struct fb_seg *seg, const struct fb_claim *c, struct 
 	else
 		snprintf(what, sizeof(what), "stopped taking requests");
 	fb_warn(PROG, "renderer '%s' %s at frame %llu (it %s); frame given back", o->src.argv[0],
-	       what, (unsigned long long)(g->first_frame + c->frame), how);
+	       what, (unsigned long long)fb_geom_frame(g, c->frame), how);
 	return FB_EXIT_RENDERER;
 }
 
@@ -232,7 +232,7 @@ static int frame_too_big(struct fb_seg *seg, const struct fb_claim *c, uint64_t 
 	char why[FB_REASON_MAX];
 
 	snprintf(why, sizeof(why), "frame %llu is a %llu-byte %s, larger than its %llu-byte slot "
-		 "(raise --slot-bytes)", (unsigned long long)(seg->geom.first_frame + c->frame),
+		 "(raise --slot-bytes)", (unsigned long long)fb_geom_frame(&seg->geom, c->frame),
 		 (unsigned long long)len,
 		 fb_frame_format_name(seg->geom.frame_format),
 		 (unsigned long long)seg->geom.slot_bytes);
@@ -266,7 +266,8 @@ static int produce(struct fb_seg *seg, int raw_fd, struct renderer *rend,
 			return renderer_failed(seg, &c, rend, rc, o);
 		if (rc) {
 			snprintf(why, sizeof(why), "producer %d: reading frame %llu of %s: %s",
-				 (int)getpid(), (unsigned long long)c.frame, o->src.path,
+				 (int)getpid(), (unsigned long long)fb_geom_frame(&seg->geom, c.frame),
+				 o->src.path,
 				 rc == -EIO ? "file too short" : strerror(-rc));
 			/* Only the first failure is the cause worth a line. */
 			if (!fb_ring_abort(seg, why))
@@ -280,7 +281,8 @@ static int produce(struct fb_seg *seg, int raw_fd, struct renderer *rend,
 			return FB_EXIT_ABORTED;
 		fb_fault_point(seg, FB_STEP_AFTER_PUBLISH, c.frame);
 		if (rc) {
-			fb_err(PROG, "publishing frame %llu: %s", (unsigned long long)c.frame,
+			fb_err(PROG, "publishing frame %llu: %s",
+			       (unsigned long long)fb_geom_frame(&seg->geom, c.frame),
 			       strerror(-rc));
 			return FB_EXIT_RUNTIME;
 		}

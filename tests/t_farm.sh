@@ -84,8 +84,6 @@ check "default x264: the card's frame numbers read 0..44 in order" \
 	'[ "$(ffmpeg -v error -i "$TMP/card.mp4" -f rawvideo -pix_fmt gray - | python3 "$ROOT/tests/decode_band.py" 320 240 | tr "\n" " ")" = "$(seq -s " " 0 44) " ]'
 check "default x264: keyframes at 0, 15, 30 (closed GOP per chunk)" \
 	'ffprobe -v error -show_entries packet=pts,flags -of csv=p=0 "$TMP/card.mp4" | sort -n | awk -F, "\$2 ~ /K/ { print NR - 1 }" | tr "\n" " " | grep -q "^0 15 30 "'
-check "default x264: no chunk tag left in the joined file" \
-	'[ -z "$(ffprobe -v error -show_entries format_tags=comment -of csv=p=0 "$TMP/card.mp4")" ]'
 
 # ---- resume: only the missing chunk is rendered again
 FARM=(--local --chunks 4 --keep "${GEOM[@]}" "${RAW[@]}" -o "$TMP/res.mp4" -- "${LOSSLESS[@]}")
@@ -117,7 +115,7 @@ fb-farm --local --chunks 4 --keep "${GEOM[@]}" "${REND[@]}" -o "$TMP/kill.mp4" \
 	-- "${LOSSLESS[@]}" 2> "$TMP/farm.err"
 rc=$?
 check "killed chunk: exit 0" '[ $rc -eq 0 ]'
-check "killed chunk: the kill happened (frame 20, chunk 1)" '[ -e "$KILL_MARK" ] && grep -q "fb-render exit 137" "$TMP/kill.mp4.fbfarm/logs/chunk-00001.log"'
+check "killed chunk: the kill happened (frame 20, chunk 1)" '[ -e "$KILL_MARK" ] && grep -q "fb-render exit 137" "$TMP/kill.mp4.fbfarm/logs/chunk-1.log"'
 check "killed chunk: output equals the whole render" '[ "$(fmd5 "$TMP/kill.mp4")" = "$(fmd5 "$TMP/rend.mp4")" ]'
 check "killed chunk: no part file left" '[ -z "$(ls -A "$TMP/kill.mp4.fbfarm" | grep part)" ]'
 unset KILL_AT KILL_MARK
@@ -127,8 +125,62 @@ FAIL_AT=50 fb-farm --local --chunks 4 --retries 1 "${GEOM[@]}" "${REND[@]}" \
 	-o "$TMP/fail.mp4" -- "${LOSSLESS[@]}" 2> "$TMP/err"
 rc=$?
 check "failing chunk: exit 1" '[ $rc -eq 1 ]'
-check "failing chunk: names chunk 3 (frames 45:60), tried twice" 'grep -q "chunk 3 (frames 45:60) failed 2 times" "$TMP/err"'
+check "failing chunk: names chunk 3 (frames 45:60), the cause and its log" \
+	'grep -q "chunk 3 (frames 45:60) failed: .*renderer.* (log: .*/logs/chunk-3.log)" "$TMP/err"'
+check "failing chunk: tried 1 + --retries 1 times" '[ $(grep -c "attempt" "$TMP/fail.mp4.fbfarm/logs/chunk-3.log") -eq 2 ]'
+
 check "failing chunk: no output" '[ ! -e "$TMP/fail.mp4" ]'
+
+# ---- Matroska chunks (ffv1): the tag and the millisecond time base
+fb-farm --local --chunks 3 "${GEOM[@]}" "${RAW[@]}" -o "$TMP/m k v.mkv" -- -c:v ffv1 2> "$TMP/err"
+rc=$?
+check "fb-farm into 'm k v.mkv' (ffv1): exit 0" '[ $rc -eq 0 ]'
+check "mkv: frames equal the source's" '[ "$(hashes "$TMP/m k v.mkv")" = "$(cat "$TMP/src.md5")" ]'
+fb-render "${GEOM[@]}" "${RAW[@]}" -o "$TMP/whole.mkv" -- -c:v ffv1
+check "mkv: every frame, pts and duration equal one fb-render's" '[ "$(fmd5 "$TMP/m k v.mkv")" = "$(fmd5 "$TMP/whole.mkv")" ]'
+fb-farm --local --chunks 3 --frames 30 -o "$TMP/x.ts" 2> "$TMP/err"
+rc=$?
+check "a container that drops the chunk tag (.ts): exit 2 before rendering" '[ $rc -eq 2 ] && grep -q "keeps fb-render.s chunk tag" "$TMP/err" && [ ! -e "$TMP/x.ts.fbfarm" ]'
+
+# ---- a --work-dir holding the user's files is refused, never emptied
+mkdir "$TMP/mine" && echo precious > "$TMP/mine/notes.txt"
+fb-farm --local --chunks 2 --frames 10 --size 64x48 --work-dir "$TMP/mine" -o "$TMP/wd.mp4" 2> "$TMP/err"
+rc=$?
+check "--work-dir with other files in it: exit 2, named" '[ $rc -eq 2 ] && grep -q "not empty and holds no fb-farm plan" "$TMP/err"'
+check "--work-dir: the user's file is untouched" '[ "$(cat "$TMP/mine/notes.txt")" = precious ]'
+mkdir "$TMP/wd" && echo precious > "$TMP/wd/notes.txt"
+fb-farm --local --chunks 2 --frames 10 --size 64x48 --work-dir "$TMP/wd" -o "$TMP/wd/out.mp4" 2> "$TMP/err"
+rc=$?
+check "--work-dir = the output's directory: exit 2" '[ $rc -eq 2 ] && [ "$(cat "$TMP/wd/notes.txt")" = precious ]'
+mkdir "$TMP/empty"
+fb-farm --local --chunks 2 --frames 10 --size 64x48 --work-dir "$TMP/empty" -o "$TMP/wd.mp4" 2> "$TMP/err"
+rc=$?
+check "--work-dir empty: used, then removed after the stitch" '[ $rc -eq 0 ] && [ -s "$TMP/wd.mp4" ] && [ ! -e "$TMP/empty" ]'
+
+# ---- fb-farm --local inside a Slurm job must not requeue that job
+mkdir "$TMP/stub" && printf '#!/bin/sh
+echo "$@" >> %q
+' "$TMP/scontrol.calls" > "$TMP/stub/scontrol"
+chmod +x "$TMP/stub/scontrol"
+SLURM_ARRAY_JOB_ID=777 SLURM_ARRAY_TASK_ID=3 SLURM_JOB_ID=780 FAIL_AT=7 PATH="$TMP/stub:$PATH" \
+	fb-farm --local --chunks 2 --retries 0 --size 64x48 --frames 10 --pix-fmt rgb24 "${REND[@]}" \
+	-o "$TMP/nested.mp4" 2> "$TMP/err"
+rc=$?
+check "--local inside a Slurm job: the failed chunk fails (exit 1), scontrol never called" \
+	'[ $rc -eq 1 ] && [ ! -e "$TMP/scontrol.calls" ]'
+
+# ---- SIGTERM to fb-farm --local stops every chunk's whole tree
+fb-farm --local --chunks 2 --size 64x48 --frames 400 --delay-ms 20 -o "$TMP/term.mp4" 2> /dev/null &
+farm=$!
+for _ in $(seq 50); do [ "$(pgrep -c -f "$BIN/fb-render .*--range")" -ge 2 ] && break; sleep 0.1; done
+check "SIGTERM: two chunk renders were running" '[ "$(pgrep -c -f "$BIN/fb-render .*--range")" -ge 2 ]'
+kill -TERM $farm
+wait $farm
+rc=$?
+check "SIGTERM: fb-farm exits 143" '[ $rc -eq 143 ]'
+check "SIGTERM: no chunk render, fb-farm or ffmpeg left" \
+	'sleep 1; [ -z "$(pgrep -f "$BIN/fb-(render|farm)|fb-farm --run-chunk")" ]'
+check "SIGTERM: no chunk renamed into place afterwards" '[ -z "$(ls "$TMP/term.mp4.fbfarm" | grep "^chunk-")" ]'
 
 # ---- usage errors: exit 2, nothing made
 for bad in "--chunks 0" "--chunks 61" "--chunks x" "--range 0:5 --chunks 2" "--chunks 2 --size 0x0" \

@@ -192,10 +192,10 @@ static void m_chunk_past_end(struct fb_header *h)
 	h->first_frame = 4;
 }
 static void m_chunk_wraps(struct fb_header *h)
-{ /* first + total overflows 64 bits: must not pass as "inside" */
+{ /* first + total overflows 64 bits, render_frames in range: must not pass */
 	h->chunk = 1;
 	h->first_frame = UINT64_MAX - 1;
-	h->render_frames = UINT64_MAX;
+	h->render_frames = 1000;
 }
 static void m_more_slots(struct fb_header *h)
 { /* consistent derived fields, but the slots no longer fit the file */
@@ -696,6 +696,9 @@ static void test_library_chunk(void **state)
 	assert_int_equal(fb_geom_init(&g, 64, 4, FB_PIX_GRAY, 2, 30, 3), 0);
 	assert_int_equal(fb_geom_set_range(&g, 8, 10), -EINVAL); /* 8+3 > 10 */
 	assert_int_equal(fb_geom_set_range(&g, UINT64_MAX - 1, UINT64_MAX), -EINVAL);
+	assert_int_equal(fb_geom_set_range(&g, UINT64_MAX - 1, 1000), -EINVAL); /* wraps */
+	assert_int_equal(fb_geom_set_range(&g, 997, 1000), 0);  /* the last 3 frames */
+	assert_int_equal(fb_geom_set_range(&g, 998, 1000), -EINVAL);
 	assert_int_equal(fb_geom_set_range(&g, 7, 10), 0);
 	assert_int_equal(fb_seg_create(fx.name, &g, &fx.seg), 0);
 	assert_int_equal(fb_attach(fx.name, 0, &p), 0);
