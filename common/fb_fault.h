@@ -45,7 +45,9 @@ enum fb_fault_step {
  */
 int fb_fault_parse(const char *spec, uint32_t role, struct fb_fault *out);
 
-/* Die here if the armed fault names STEP and FRAME and has not fired yet. */
+/* Die here if the armed fault names STEP and FRAME and has not fired yet.
+ * FRAME is the ring index (the frame number, except in a --range chunk,
+ * where it counts from the chunk's first frame). */
 void fb_fault_point(struct fb_seg *seg, uint32_t step, uint64_t frame);
 
 #endif

@@ -13,7 +13,8 @@
  * bytes generated here; the render (--sink raw, or a third of the time
  * through ffmpeg -f rawvideo with frames of 64 KiB and more, which the
  * encoder splices) must reproduce it exactly
- * and exit 0, within a deadline.  A failure prints the render's seed and
+ * and exit 0, within a deadline.  A quarter of the renders are --range A:B
+ * chunks, whose output must be exactly frames A..B-1 of the source.  A failure prints the render's seed and
  * parameters and plan seed; `--plan P` replays exactly that render.  The closing line reads
  * "stress: N passed, N failed".
  */
@@ -67,6 +68,7 @@ struct plan {
 	uint32_t kill_every_ms; /* 0: no chaos */
 	uint32_t stop_pct;      /* share of chaos events that SIGSTOP instead */
 	uint32_t via_ffmpeg;    /* 1: through ffmpeg (-f rawvideo): the vmsplice path */
+	uint32_t range_first, range_end; /* --range A:B of the frames; end 0: all */
 };
 
 struct totals {
@@ -117,6 +119,13 @@ static void make_plan(struct plan *p, uint64_t seed)
 		p->fmt = "rgba";
 		p->bpp = 4;
 	}
+	/* A quarter are chunks: the output must be exactly frames A..B-1 of
+	 * the source, reissued frames included. */
+	p->range_first = p->range_end = 0;
+	if (pick(&r, 0, 3) == 0) {
+		p->range_first = pick(&r, 0, p->frames - 2);
+		p->range_end = pick(&r, p->range_first + 1, p->frames);
+	}
 }
 
 static int write_source(const char *path, const struct plan *p)
@@ -142,19 +151,27 @@ static int write_source(const char *path, const struct plan *p)
 	return close(fd);
 }
 
-static int files_equal(const char *a, const char *b)
+/* Is file B exactly bytes [OFF, OFF+LEN) of file A? */
+static int files_equal(const char *a, uint64_t off, uint64_t len, const char *b)
 {
 	static char ba[1 << 16], bb[1 << 16];
 	int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC);
-	int same = fa >= 0 && fb >= 0;
+	int same = fa >= 0 && fb >= 0 && lseek(fa, (off_t)off, SEEK_SET) == (off_t)off;
 
 	while (same) {
-		ssize_t na = read(fa, ba, sizeof(ba)), nb = read(fb, bb, sizeof(bb));
+		size_t want = len < sizeof(ba) ? (size_t)len : sizeof(ba);
+		ssize_t na, nb;
 
-		if (na != nb || na < 0 || memcmp(ba, bb, (size_t)na) != 0)
-			same = 0;
-		if (na <= 0)
+		if (want == 0) { /* B must end exactly where the range does */
+			same = read(fb, bb, 1) == 0;
 			break;
+		}
+		na = read(fa, ba, want);
+		nb = read(fb, bb, want);
+		if (na != nb || na <= 0 || memcmp(ba, bb, (size_t)na) != 0)
+			same = 0;
+		else
+			len -= (uint64_t)na;
 	}
 	if (fa >= 0)
 		close(fa);
@@ -204,7 +221,8 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 {
 	char src[PATH_MAX], out[PATH_MAX], log[PATH_MAX], render[PATH_MAX + 16];
 	char size[32], frames[16], workers[16], slots[16], jit[16], sjit[16], name[64];
-	char source[PATH_MAX + 8];
+	char source[PATH_MAX + 8], range[48];
+	uint64_t frame_bytes = (uint64_t)p->width * p->height * p->bpp;
 	struct rng chaos = { p->seed ^ 0xc4a05ull };
 	pid_t stopped[64];
 	size_t nstopped = 0;
@@ -224,19 +242,33 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 	snprintf(sjit, sizeof(sjit), "%u", p->sink_jitter_ms);
 	snprintf(name, sizeof(name), "/fbstress-%d-%u", (int)getpid(), idx);
 	snprintf(source, sizeof(source), "raw:%s", src);
+	snprintf(range, sizeof(range), "%u:%u", p->range_first, p->range_end);
 	if (write_source(src, p)) {
 		fprintf(stderr, "stress: cannot write %s: %s\n", src, strerror(errno));
 		return 0;
 	}
 	pid = fork();
 	if (pid == 0) {
-		char *argv[] = { render, "--size", size, "--pix-fmt", (char *)p->fmt,
-				 "--frames", frames, "--workers", workers, "--slots", slots,
-				 "--source", source, "--sink", p->via_ffmpeg ? "ffmpeg" : "raw",
-				 "-o", out, "--name", name,
-				 "--jitter-ms", jit, "--sink-jitter-ms", sjit,
-				 "--max-restarts", "100000", "--frame-timeout", "1",
-				 p->via_ffmpeg ? "--" : NULL, "-f", "rawvideo", NULL };
+		char *argv[40] = { render, "--size", size, "--pix-fmt", (char *)p->fmt,
+				   "--frames", frames, "--workers", workers, "--slots", slots,
+				   "--source", source, "--sink", p->via_ffmpeg ? "ffmpeg" : "raw",
+				   "-o", out, "--name", name,
+				   "--jitter-ms", jit, "--sink-jitter-ms", sjit,
+				   "--max-restarts", "100000", "--frame-timeout", "1" };
+		int n = 0;
+
+		while (argv[n])
+			n++;
+		if (p->range_end) {
+			argv[n++] = "--range";
+			argv[n++] = range;
+		}
+		if (p->via_ffmpeg) {
+			argv[n++] = "--";
+			argv[n++] = "-f";
+			argv[n++] = "rawvideo";
+		}
+		argv[n] = NULL;
 
 		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd >= 0)
@@ -280,14 +312,17 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 		}
 		usleep(2000);
 	}
-	ok = status == 0 && files_equal(src, out);
+	ok = status == 0 &&
+	     (p->range_end ? files_equal(src, p->range_first * frame_bytes,
+					 (uint64_t)(p->range_end - p->range_first) * frame_bytes, out)
+			   : files_equal(src, 0, p->frames * frame_bytes, out));
 	if (!ok) {
 		char cmd[PATH_MAX + 64];
 
-		printf("FAIL render %u (replay: bin/fb-stress --plan %llu): %s %s K=%u S=%u N=%u jitter=%u sink-jitter=%u "
+		printf("FAIL render %u (replay: bin/fb-stress --plan %llu): %s %s K=%u S=%u N=%u range=%s jitter=%u sink-jitter=%u "
 		       "chaos-every=%ums stop=%u%% sink=%s: %s\n",
 		       idx, (unsigned long long)p->seed, size, p->fmt, p->workers, p->slots,
-		       p->frames, p->jitter_ms, p->sink_jitter_ms, p->kill_every_ms, p->stop_pct,
+		       p->frames, p->range_end ? range : "all", p->jitter_ms, p->sink_jitter_ms, p->kill_every_ms, p->stop_pct,
 		       p->via_ffmpeg ? "ffmpeg" : "raw",
 		       status == -1 ? "hung past its deadline" :
 		       status != 0 ? "exit status non-zero" : "output differs");
