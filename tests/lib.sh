@@ -66,6 +66,11 @@ while n > 0:
 ' "$1" "$2"
 }
 
+# frames_md5 [FFMPEG_INPUT_OPTIONS...] -i INPUT: one line per video frame of
+# INPUT as ffmpeg decodes it to rgb24 (framemd5: stream, dts, pts, duration,
+# size, md5; comments dropped).  ffmpeg is the judge, not framebroker.
+frames_md5() { ffmpeg -v error "$@" -map 0:v -f framemd5 -pix_fmt rgb24 - | grep -v '^#'; }
+
 # Bytes of one frame: frame_bytes FMT W H (mirrors ffmpeg rawvideo sizing).
 frame_bytes() {
 	case $1 in

@@ -15,12 +15,12 @@ RAW=(--source "raw:$TMP/src.rgb")
 
 # The frames' hashes as ffmpeg decodes FILE (rgb24), one per line; and the
 # same for the raw source read by ffmpeg alone — framebroker not involved.
-hashes() { ffmpeg -v error -i "$1" -map 0:v -f framemd5 -pix_fmt rgb24 - | awk -F, '!/^#/ { print $6 }'; }
-ffmpeg -v error -f rawvideo -pix_fmt rgb24 -s ${W}x$H -r $FPS -i "$TMP/src.rgb" \
-	-f framemd5 -pix_fmt rgb24 - | awk -F, '!/^#/ { print $6 }' > "$TMP/src.md5"
+hashes() { frames_md5 -i "$1" | awk -F, '{ print $6 }'; }
+frames_md5 -f rawvideo -pix_fmt rgb24 -s ${W}x$H -r $FPS -i "$TMP/src.rgb" |
+	awk -F, '{ print $6 }' > "$TMP/src.md5"
 check "reference: $N source frames hashed by ffmpeg" '[ $(wc -l < "$TMP/src.md5") -eq $N ]'
 # pts, duration and hash of every frame: what "the same video" means
-fmd5() { ffmpeg -v error -i "$1" -f framemd5 -pix_fmt rgb24 - | grep -v '^#'; }
+fmd5() { frames_md5 -i "$1"; }
 
 # ---- one fb-render of the whole render: what every chunked render must equal
 fb-render "${GEOM[@]}" "${RAW[@]}" -o "$TMP/whole.mp4" -- "${LOSSLESS[@]}"

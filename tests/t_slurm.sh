@@ -37,7 +37,7 @@ W=160 H=120 N=60
 LOSSLESS=(-c:v libx264rgb -qp 0)
 GEOM=(--size ${W}x$H --pix-fmt rgb24 --fps 30 --frames $N --workers 2
 	--source "exec:$ROOT/tests/chunk_renderer.py")
-fmd5() { ffmpeg -v error -i "$1" -f framemd5 -pix_fmt rgb24 - | grep -v '^#'; }
+fmd5() { frames_md5 -i "$1"; }
 export KILL_MARK=$TMP/killed
 touch "$KILL_MARK" # the reference render must not be killed
 fb-render "${GEOM[@]}" -o "$TMP/ref.mp4" -- "${LOSSLESS[@]}"
