@@ -475,17 +475,16 @@ static int create_once(const struct broker_opts *o, const struct fb_geom *g,
 static int replace_stale(const char *name, const struct fb_geom *g, struct fb_seg **seg)
 {
 	struct stat held, now;
-	int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0), fd2, rc;
+	int fd = fb_shm_open(name, O_RDWR, 0, &held), fd2, rc;
 
 	if (fd < 0)
-		return errno == ENOENT ? -EAGAIN : -errno;
+		return fd == -ENOENT ? -EAGAIN : fd;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		close(fd);
 		return -EEXIST;
 	}
-	fd2 = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
-	rc = fd2 >= 0 && fstat(fd, &held) == 0 && fstat(fd2, &now) == 0 &&
-	     held.st_ino == now.st_ino;
+	fd2 = fb_shm_open(name, O_RDONLY, 0, &now);
+	rc = fd2 >= 0 && held.st_dev == now.st_dev && held.st_ino == now.st_ino;
 	if (fd2 >= 0)
 		close(fd2);
 	/* Judge again, now that nobody can be creating or replacing this very
@@ -497,11 +496,12 @@ static int replace_stale(const char *name, const struct fb_geom *g, struct fb_se
 
 		rc = alive == 0 || alive == -EAGAIN;
 	}
-	if (!rc) {
+	/* Only the very object we judged: never a name that now names
+	 * another render's segment. */
+	if (!rc || fb_seg_unlink_same(name, (uint64_t)held.st_dev, (uint64_t)held.st_ino)) {
 		close(fd);
 		return -EAGAIN;
 	}
-	fb_seg_unlink(name);
 	rc = fb_seg_create(name, g, seg);
 	close(fd); /* releases the flock: latecomers now see our segment */
 	return rc == -EEXIST ? -EAGAIN : rc;
@@ -594,7 +594,7 @@ int main(int argc, char **argv)
 	rc = pthread_create(&tid, NULL, watch_state, &w);
 	if (rc) {
 		fb_err(PROG, "pthread_create: %s", strerror(rc));
-		fb_seg_unlink(o.name);
+		fb_seg_unlink_mine(seg);
 		return FB_EXIT_RUNTIME;
 	}
 	if (o.ready_fd >= 0) {

@@ -30,6 +30,68 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
+int fb_shm_open(const char *name, int flags, mode_t mode, struct stat *st)
+{
+	struct stat tmp;
+	int fd;
+
+	if (!st)
+		st = &tmp;
+	fd = shm_open(name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+	if (fd < 0)
+		return errno == ELOOP ? -FB_ENOTSEG : -errno;
+	if (fstat(fd, st) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -FB_ENOTSEG;
+	}
+	return fd;
+}
+
+const char *fb_file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFLNK:
+		return "a symbolic link";
+	default:
+		return "not a regular file";
+	}
+}
+
+int fb_seg_unlink_same(const char *name, uint64_t dev, uint64_t ino)
+{
+	struct stat st;
+	int fd = fb_shm_open(name, O_RDONLY, 0, &st);
+
+	if (fd == -FB_ENOTSEG) {
+		/* lstat, not open: a FIFO here was not made by us either way. */
+		return -ESTALE;
+	}
+	if (fd < 0)
+		return fd;
+	close(fd);
+	if ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
+		return -ESTALE;
+	return fb_seg_unlink(name);
+}
+
 int fb_seg_name_check(const char *name)
 {
 	size_t n = strlen(name);
@@ -278,9 +340,9 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 
 	if (fb_seg_name_check(name))
 		return -EINVAL;
-	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = fb_shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, NULL);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* Held until the object names us (closing fd releases it): a broker
 	 * deciding whether an identity-less object is abandoned takes this
 	 * lock first, so it can never mistake us for abandoned. */
@@ -320,6 +382,7 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 		munmap(map, g->segment_size);
 		goto fail;
 	}
+	seg->dev = (uint64_t)st.st_dev;
 	seg->ino = (uint64_t)st.st_ino;
 	/* Release: attachers that see RUNNING (acquire) see the header above. */
 	seg->hdr->start_ns = fb_now_ns();
@@ -347,6 +410,10 @@ static int attach_fd(int fd, const char *name, bool readonly, struct fb_seg **ou
 	*why = NULL;
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	if (!S_ISREG(st.st_mode)) {
+		*why = "not a shared-memory segment (not a regular file)";
+		return -FB_ENOTSEG;
+	}
 	if ((uint64_t)st.st_size < sizeof(copy)) {
 		*why = "segment is still being created (smaller than its header)";
 		return -EAGAIN;
@@ -395,9 +462,9 @@ int fb_seg_attach_readonly(const char *name, struct fb_seg **out, const char **w
 		*why = "invalid segment name";
 		return -EINVAL;
 	}
-	fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+	fd = fb_shm_open(name, O_RDONLY, 0, NULL);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	rc = attach_fd(fd, name, true, out, why);
 	close(fd);
 	return rc;
@@ -412,9 +479,9 @@ int fb_seg_attach(const char *name, struct fb_seg **out, const char **why)
 		*why = "invalid segment name";
 		return -EINVAL;
 	}
-	fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+	fd = fb_shm_open(name, O_RDWR, 0, NULL);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	rc = fb_seg_attach_fd(fd, name, out, why);
 	close(fd);
 	return rc;
@@ -460,9 +527,9 @@ int fb_seg_owner_alive(const char *name, int32_t *pid)
 	int fd, rc;
 
 	*pid = 0;
-	fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+	fd = fb_shm_open(name, O_RDONLY, 0, NULL);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	rc = fb_seg_owner_alive_fd(fd, pid);
 	close(fd);
 	return rc;
@@ -499,13 +566,7 @@ int fb_seg_unlink_owned(const char *name, int32_t broker_pid)
 
 int fb_seg_unlink_mine(const struct fb_seg *seg)
 {
-	struct stat st;
-	int fd = shm_open(seg->name, O_RDONLY | O_CLOEXEC, 0);
-	int same;
+	int rc = fb_seg_unlink_same(seg->name, seg->dev, seg->ino);
 
-	if (fd < 0)
-		return -errno;
-	same = fstat(fd, &st) == 0 && (uint64_t)st.st_ino == seg->ino;
-	close(fd);
-	return same ? fb_seg_unlink(seg->name) : -EPERM;
+	return rc == -ESTALE ? -EPERM : rc;
 }

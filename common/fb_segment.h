@@ -23,11 +23,13 @@
 
 #include "fb_spin.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define FB_MAGIC 0x474e495242524246ull /* "FBRBRING" little-endian */
@@ -159,7 +161,7 @@ struct fb_seg {
 	unsigned char *base;
 	struct fb_geom geom;
 	int32_t pid; /* getpid() at attach: the owner id this process writes */
-	uint64_t ino; /* the shm object's inode (creator only) */
+	uint64_t dev, ino; /* the shm object's identity (creator only) */
 	uint32_t role; /* registered role, 0 if none */
 	uint64_t start; /* our /proc start time, written with our claims */
 	int broker_fd; /* pidfd on the broker; -1: none (the broker itself, or no pidfds) */
@@ -261,6 +263,30 @@ int fb_seg_owner_alive(const char *name, int32_t *pid);
 
 /* The same, for an object already open as FD. */
 int fb_seg_owner_alive_fd(int fd, int32_t *pid);
+
+/*
+ * The one way every program opens a segment name: shm_open(NAME, FLAGS |
+ * O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, MODE), then fstat.  /dev/shm is
+ * world-writable and default names are predictable, so anything may sit at
+ * NAME: a symlink (refused by O_NOFOLLOW), a FIFO (O_NONBLOCK: the open
+ * cannot wait for a writer that never comes), a directory or a device.
+ * Anything but a regular file is closed again and refused with
+ * -FB_ENOTSEG.  On success returns the descriptor and fills *ST (may be
+ * NULL).  -errno otherwise.
+ */
+#define FB_ENOTSEG EMEDIUMTYPE
+int fb_shm_open(const char *name, int flags, mode_t mode, struct stat *st);
+
+/* What NAME's fstat MODE is, for messages: "a FIFO", "a directory", ... */
+const char *fb_file_kind(mode_t mode);
+
+/*
+ * Unlink NAME only if it still names the object (DEV, INO): whoever
+ * created a segment knows its inode, and must never remove a name that now
+ * names another render's segment.  0, -ESTALE if NAME names another
+ * object, or -errno (-ENOENT: already gone).
+ */
+int fb_seg_unlink_same(const char *name, uint64_t dev, uint64_t ino);
 
 /* Unlink NAME only if it was created by broker BROKER_PID (a launcher's
  * backstop must not remove a segment somebody else reused the name for).

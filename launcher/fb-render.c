@@ -695,9 +695,11 @@ static int start_workers(struct render *r)
 	char *argv[16 + 64 + 2], tmo[16], jitter[16];
 	int n = 0;
 
-	r->seg_fd = shm_open(r->o.name, O_RDWR | O_CLOEXEC, 0);
+	r->seg_fd = fb_shm_open(r->o.name, O_RDWR, 0, NULL);
 	if (r->seg_fd < 0) {
-		fb_err(PROG, "cannot open segment %s: %s", r->o.name, strerror(errno));
+		fb_err(PROG, "cannot open segment %s: %s", r->o.name,
+		       r->seg_fd == -FB_ENOTSEG ? "not a regular file" : strerror(-r->seg_fd));
+		r->seg_fd = -1;
 		return -1;
 	}
 	snprintf(r->seg_fd_arg, sizeof(r->seg_fd_arg), "%d", r->seg_fd);
