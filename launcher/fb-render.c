@@ -11,6 +11,7 @@
 #include "fb_fault.h"
 #include "fb_params.h"
 #include "fb_pixfmt.h"
+#include "fb_proc.h"
 #include "fb_segment.h"
 #include "fb_source.h"
 #include "status.h"
@@ -26,10 +27,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,6 +44,20 @@
  * x264 preset flushes its lookahead) before the group is SIGKILLed.  A
  * second SIGINT/SIGTERM kills at once. */
 #define STOP_GRACE_MS 30000
+/* Once the broker, encoder and producers are gone, what is left of the
+ * tree (a renderer's helpers, adopted as subreaper) gets SIGTERM and this
+ * long before SIGKILL: the render's end must not wait for a helper. */
+#define ORPHAN_GRACE_MS 1000
+/* A broker stopped (state T) this long, while fb-render itself runs,
+ * supervises nothing: the render is ended. */
+#define BROKER_STOPPED_MS 3000
+/* The segment exists within milliseconds (posix_fallocate of gigabytes
+ * takes seconds); a broker that is alive, running and still not ready
+ * after this long will not be. */
+#define READY_TIMEOUT_MS 120000
+/* Before ready, a stop request gives the broker this long to leave by
+ * itself (it sees SIGTERM once the segment is made) before SIGKILL. */
+#define READY_GRACE_MS 2000
 
 struct render_opts {
 	struct fb_params params;
@@ -76,6 +93,9 @@ struct render {
 	struct child *kids; /* [0] broker, [1] encoder, [2..] producers */
 	size_t nkids;
 	int seg_fd;            /* the segment, inherited by every worker */
+	bool seg_known;        /* seg_dev/seg_ino: what seg_fd is (fstat) */
+	uint64_t seg_dev, seg_ino;
+	int sfd;               /* signalfd of the blocked signals */
 	char seg_fd_arg[16];   /* its number, as "--fd" wants it */
 	uint32_t restarts;
 	pid_t pgid;
@@ -87,6 +107,10 @@ struct render {
 	bool aborted; /* the broker reported the render aborted (its cause was printed) */
 	FILE *progress; /* --progress stream, or NULL */
 	struct status status;
+	uint64_t bw_last_ns;    /* broker watch: last look */
+	uint64_t bw_stopped_ns; /* first look that found it stopped, or 0 */
+	bool bw_reported;       /* "is stopped" was said */
+	struct fb_orphans orphans;
 };
 
 static void usage(FILE *out)
@@ -450,6 +474,129 @@ static void fail(struct render *r)
 
 static int start_producer(struct render *r);
 
+/* Ctrl-Z (SIGTSTP): the render's group is not the terminal's, so the
+ * terminal stopped only fb-render.  Stop the group, then ourselves as the
+ * terminal asked (the default action of SIGTSTP, so the shell sees a job
+ * stopped by it); once continued, continue the group.  In an orphaned
+ * process group the kernel discards the stop: the group is continued at
+ * once. */
+static void job_stop(struct render *r)
+{
+	sigset_t tstp;
+
+	if (r->pgid > 0)
+		killpg(r->pgid, SIGSTOP);
+	status_break_line(&r->status);
+	sigemptyset(&tstp);
+	sigaddset(&tstp, SIGTSTP);
+	raise(SIGTSTP); /* pending: it is blocked */
+	sigprocmask(SIG_UNBLOCK, &tstp, NULL); /* delivered here: we stop */
+	sigprocmask(SIG_BLOCK, &tstp, NULL);
+	if (r->pgid > 0)
+		killpg(r->pgid, SIGCONT);
+	r->bw_stopped_ns = 0;
+}
+
+/* A signal taken from the signalfd. */
+static void on_signal(struct render *r, int sig)
+{
+	switch (sig) {
+	case SIGINT:
+	case SIGTERM:
+	case SIGHUP:
+		if (r->stop_sig && r->pgid > 0) /* asked twice: now */
+			killpg(r->pgid, SIGKILL);
+		if (!r->stop_sig)
+			r->stop_sig = sig;
+		begin_stop(r);
+		break;
+	case SIGTSTP:
+		job_stop(r);
+		break;
+	case SIGCONT: /* we were stopped by something else: so was nobody else, or
+		       * the group was, and now goes on with us */
+		if (r->pgid > 0)
+			killpg(r->pgid, SIGCONT);
+		r->bw_stopped_ns = 0;
+		break;
+	default: /* SIGCHLD: waitpid will tell */
+		break;
+	}
+}
+
+/* Wait up to TIMEOUT_MS for a signal, or for FD (if >= 0) to be readable
+ * (*READABLE).  Returns the signal taken, or 0. */
+static int wait_event(struct render *r, int fd, int timeout_ms, bool *readable)
+{
+	struct pollfd pf[2] = { { .fd = r->sfd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+	struct signalfd_siginfo si;
+
+	if (readable)
+		*readable = false;
+	if (poll(pf, 2, timeout_ms) < 0) {
+		if (errno != EINTR) {
+			fb_err(PROG, "poll: %s", strerror(errno));
+			usleep((useconds_t)timeout_ms * 1000); /* no busy loop */
+		}
+		return 0;
+	}
+	if (readable)
+		*readable = fd >= 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR));
+	if ((pf[0].revents & POLLIN) && read(r->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		return (int)si.ssi_signo;
+	return 0;
+}
+
+/*
+ * Does the broker still supervise?  One that stays stopped (SIGSTOP: state
+ * T) watches no deaths and no deadlines, so a dead producer's frame would
+ * wait for ever.  Looked at on every tick; "continuously" means on every
+ * tick for BROKER_STOPPED_MS, with no gap of a second between ticks (a gap
+ * means fb-render itself was stopped, e.g. with the whole job: start over).
+ * A debugger's stop (state t) is left alone.  Then: one line, and the
+ * render ends as after a failure (the broker is continued, so it can act
+ * on the SIGTERM); stopped again while it ends, the group is SIGKILLed.
+ */
+static void watch_broker(struct render *r)
+{
+	uint64_t now = fb_now_ns();
+	bool gap = now - r->bw_last_ns > 1000000000ull;
+	pid_t pid = r->nkids > 0 ? r->kids[0].pid : 0;
+
+	r->bw_last_ns = now;
+	if (!pid || !r->kids[0].running || fb_proc_state(pid) != 'T') {
+		r->bw_stopped_ns = 0;
+		return;
+	}
+	if (gap || !r->bw_stopped_ns) {
+		r->bw_stopped_ns = now;
+		return;
+	}
+	if (now - r->bw_stopped_ns < BROKER_STOPPED_MS * 1000000ull)
+		return;
+	r->bw_stopped_ns = 0;
+	if (r->bw_reported) {
+		killpg(r->pgid, SIGKILL);
+		return;
+	}
+	r->bw_reported = true;
+	status_break_line(&r->status);
+	fb_err(PROG, "fb-broker (pid %d) is stopped; nobody supervises the render", (int)pid);
+	if (r->stopping)
+		kill(pid, SIGTERM);
+	fail(r);
+	killpg(r->pgid, SIGCONT);
+}
+
+/* Is any process we started (broker, encoder, producer) still unreaped? */
+static bool known_running(const struct render *r)
+{
+	for (size_t i = 0; i < r->nkids; i++)
+		if (r->kids[i].running)
+			return true;
+	return false;
+}
+
 /* "killed by signal 9 (Killed)" / "exited with status 1" */
 static void describe_exit(int status, char *buf, size_t len)
 {
@@ -598,16 +745,112 @@ static int start(struct render *r, enum role role, char **argv, int keep_fd)
 	return 0;
 }
 
+/*
+ * Wait for the broker's "ready" on FD: 0, or -1 if it will not come (the
+ * broker closed the pipe, we were asked to stop, the broker stayed stopped,
+ * or READY_TIMEOUT_MS passed).  Signals are taken all along: a broker
+ * busy reserving gigabytes, or stopped, must not make Ctrl-C wait.
+ */
+static int wait_ready(struct render *r, int fd)
+{
+	uint64_t deadline = fb_now_ns() + READY_TIMEOUT_MS * 1000000ull;
+	char buf[8];
+	size_t got = 0;
+
+	for (;;) {
+		bool readable;
+		int sig = wait_event(r, fd, STATUS_TICK_MS, &readable);
+
+		if (sig)
+			on_signal(r, sig);
+		if (r->stopping)
+			return -1;
+		if (readable) {
+			ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0)
+				return -1;
+			got += (size_t)n;
+			if (got >= 6)
+				return got == 6 && memcmp(buf, "ready\n", 6) == 0 ? 0 : -1;
+			continue;
+		}
+		watch_broker(r);
+		if (r->stopping)
+			return -1;
+		if (fb_now_ns() >= deadline) {
+			fb_err(PROG, "fb-broker (pid %d) did not have segment %s ready within %d s",
+			       (int)r->kids[0].pid, r->o.name, READY_TIMEOUT_MS / 1000);
+			fail(r);
+			return -1;
+		}
+	}
+}
+
+/* Before ready: make sure the broker ends, and collect its status.  It
+ * was asked to stop (SIGTERM, and SIGCONT in case it is stopped), or it is
+ * leaving by itself; past READY_GRACE_MS, or at a second stop request, it
+ * is SIGKILLed. */
+static int end_broker(struct render *r)
+{
+	pid_t pid = r->kids[0].pid;
+	uint64_t kill_at = fb_now_ns() + READY_GRACE_MS * 1000000ull;
+	int status, sig, asked = r->stop_sig;
+
+	kill(pid, SIGTERM); /* harmless if it is already leaving */
+	kill(pid, SIGCONT);
+	for (;;) {
+		pid_t got = waitpid(pid, &status, WNOHANG);
+
+		if (got == pid)
+			return status;
+		if (got < 0 && errno != EINTR) {
+			fb_err(PROG, "waitpid: %s", strerror(errno));
+			return 1 << 8; /* "exited with status 1" */
+		}
+		if (fb_now_ns() >= kill_at) {
+			kill(pid, SIGKILL);
+			kill_at = UINT64_MAX;
+		}
+		sig = wait_event(r, -1, 50, NULL);
+		if (sig)
+			on_signal(r, sig);
+		if (r->stop_sig != asked) { /* a stop request now, or a second one */
+			kill(pid, SIGKILL);
+			asked = r->stop_sig;
+		}
+	}
+}
+
+/* Without a broker, encoder or producer left: end whatever else is left of
+ * the tree (a broker-to-be that forked, say) and reap it all. */
+static void end_orphans(struct render *r)
+{
+	int status;
+	pid_t got;
+
+	for (;;) {
+		while ((got = waitpid(-1, &status, WNOHANG)) > 0)
+			;
+		if (got < 0 && errno == ECHILD)
+			break;
+		fb_orphans_step(&r->orphans, fb_now_ns(), ORPHAN_GRACE_MS * 1000000ull);
+		(void)wait_event(r, -1, 50, NULL); /* a stop request changes nothing now */
+	}
+	fb_orphans_free(&r->orphans);
+}
+
 /* Start the broker and wait until it says the segment exists.  Returns 0,
  * or the exit code to leave with (the broker printed why). */
 static int start_broker(struct render *r)
 {
 	const struct fb_params *p = &r->o.params;
-	char size[32], fps[16], frames[24], slots[16], fdbuf[16], buf[8], ftmo[16], sbytes[24];
+	char size[32], fps[16], frames[24], slots[16], fdbuf[16], ftmo[16], sbytes[24];
 	char range[48];
 	char *argv[24];
-	int pfd[2], n = 0, status;
-	ssize_t got;
+	int pfd[2], n = 0, status, got;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		fb_err(PROG, "pipe: %s", strerror(errno));
@@ -656,17 +899,22 @@ static int start_broker(struct render *r)
 		return FB_EXIT_RUNTIME;
 	}
 	close(pfd[1]);
-	do
-		got = read(pfd[0], buf, sizeof(buf));
-	while (got < 0 && errno == EINTR);
+	got = wait_ready(r, pfd[0]);
 	close(pfd[0]);
-	if (got == 6 && memcmp(buf, "ready\n", 6) == 0)
+	if (got == 0)
 		return 0;
-	/* The broker gave up (or was killed) before the segment was ready. */
-	while (waitpid(r->kids[0].pid, &status, 0) < 0 && errno == EINTR)
-		;
+	/* The broker gave up (or was killed, or we were asked to stop, or it
+	 * stopped) before the segment was ready. */
+	status = end_broker(r);
 	r->kids[0].running = false;
+	end_orphans(r);
+	/* No descriptor yet, so no inode: the header's broker pid says whose
+	 * it is (written before the memory is reserved). */
 	fb_seg_unlink_owned(r->o.name, r->kids[0].pid);
+	if (r->stop_sig)
+		return 128 + r->stop_sig;
+	if (r->failed)
+		return FB_EXIT_RUNTIME;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == FB_EXIT_USAGE)
 		return FB_EXIT_USAGE;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != FB_EXIT_RUNTIME)
@@ -695,7 +943,16 @@ static int start_workers(struct render *r)
 	char *argv[16 + 64 + 2], tmo[16], jitter[16];
 	int n = 0;
 
-	r->seg_fd = fb_shm_open(r->o.name, O_RDWR, 0, NULL);
+	struct stat st;
+
+	r->seg_fd = fb_shm_open(r->o.name, O_RDWR, 0, &st);
+	if (r->seg_fd >= 0) {
+		/* What the name must still name when we unlink it at the end:
+		 * no header field needed, so a scribbled header cannot stop it. */
+		r->seg_known = true;
+		r->seg_dev = (uint64_t)st.st_dev;
+		r->seg_ino = (uint64_t)st.st_ino;
+	}
 	if (r->seg_fd < 0) {
 		fb_err(PROG, "cannot open segment %s: %s", r->o.name,
 		       r->seg_fd == -FB_ENOTSEG ? "not a regular file" : strerror(-r->seg_fd));
@@ -737,37 +994,37 @@ static int start_workers(struct render *r)
 }
 
 /* The supervision loop: react to child exits and stop requests until no
- * child is left.  Signals arrive synchronously through sigtimedwait. */
-static void supervise(struct render *r, const sigset_t *set)
+ * child is left.  Signals arrive synchronously through the signalfd.  Once
+ * broker, encoder and producers are all reaped, any child left is an
+ * orphan we adopted (a renderer's helper, in whatever session or group):
+ * it is ended (fb_orphans_step) rather than waited for. */
+static void supervise(struct render *r)
 {
 	for (;;) {
-		struct timespec ts = { .tv_nsec = STATUS_TICK_MS * 1000000L };
-		siginfo_t si;
-		int sig;
+		int timeout = STATUS_TICK_MS, sig;
+		uint64_t now = fb_now_ns();
 
 		if (r->stopping) {
-			uint64_t now = fb_now_ns();
-
 			if (now >= r->stop_deadline) {
 				killpg(r->pgid, SIGKILL);
 				r->stop_deadline = UINT64_MAX;
 			} else if (r->stop_deadline != UINT64_MAX &&
 				   r->stop_deadline - now < STATUS_TICK_MS * 1000000ull) {
-				ts.tv_sec = 0;
-				ts.tv_nsec = (long)(r->stop_deadline - now);
+				timeout = (int)((r->stop_deadline - now) / 1000000ull) + 1;
 			}
 		}
 		if (!reap(r))
 			return;
-		status_tick(&r->status, false);
-		sig = sigtimedwait(set, &si, &ts);
-		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
-			if (r->stop_sig && r->pgid > 0) /* asked twice: now */
-				killpg(r->pgid, SIGKILL);
-			if (!r->stop_sig)
-				r->stop_sig = sig;
-			begin_stop(r);
+		if (known_running(r)) {
+			watch_broker(r);
+		} else {
+			fb_orphans_step(&r->orphans, now, ORPHAN_GRACE_MS * 1000000ull);
+			timeout = 50;
 		}
+		status_tick(&r->status, false);
+		sig = wait_event(r, -1, timeout, NULL);
+		if (sig)
+			on_signal(r, sig);
 	}
 }
 
@@ -820,7 +1077,15 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTSTP); /* Ctrl-Z: job_stop() */
+	sigaddset(&set, SIGCONT); /* blocking it only defers the notice */
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	r.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (r.sfd < 0) {
+		fb_err(PROG, "signalfd: %s", strerror(errno));
+		free(r.kids);
+		return FB_EXIT_RUNTIME;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	/* Orphans (ffmpeg when the encoder dies) become ours to reap. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -828,12 +1093,14 @@ int main(int argc, char **argv)
 	code = start_broker(&r);
 	if (code) {
 		free(r.kids);
+		close(r.sfd);
 		return code;
 	}
 	if (start_workers(&r))
 		fail(&r);
 	status_start(&r.status, r.seg_fd, r.o.name, r.progress);
-	supervise(&r, &set);
+	supervise(&r);
+	fb_orphans_free(&r.orphans);
 	status_tick(&r.status, true);
 	status_stop(&r.status);
 	if (r.progress && r.progress != stdout)
@@ -841,8 +1108,14 @@ int main(int argc, char **argv)
 	if (r.seg_fd >= 0)
 		close(r.seg_fd);
 	/* The broker unlinks on every path it controls; this covers the
-	 * broker itself being killed.  Only a segment our broker made. */
-	fb_seg_unlink_owned(r.o.name, r.kids[0].pid);
+	 * broker itself being killed.  Only the very object we opened (its
+	 * header may be scribbled: the inode is ours to know); without one,
+	 * only a segment whose header names our broker. */
+	if (r.seg_known)
+		fb_seg_unlink_same(r.o.name, r.seg_dev, r.seg_ino);
+	else
+		fb_seg_unlink_owned(r.o.name, r.kids[0].pid);
+	close(r.sfd);
 	free(r.kids);
 	if (r.stop_sig)
 		return 128 + r.stop_sig;
