@@ -559,6 +559,37 @@ static int create_once(const struct broker_opts *o, const struct fb_geom *g,
 	return rc;
 }
 
+/* A termination signal that arrived while we were creating the segment:
+ * 128 + its number, or 0.  (It stays queued on the signalfd otherwise.) */
+static int pending_stop(int sfd)
+{
+	struct pollfd p = { .fd = sfd, .events = POLLIN };
+	struct signalfd_siginfo si;
+
+	if (poll(&p, 1, 0) <= 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
+		return 0;
+	return 128 + (int)si.ssi_signo;
+}
+
+/* Unlink, stop the watcher thread, release everything. */
+static void end_broker(struct fb_seg *seg, struct watcher *w, pthread_t tid, struct broker *b,
+		       int sfd)
+{
+	/* Unlink first: the name is what outlives us (mapped processes keep
+	 * their mapping until they exit) — unless it names another broker's
+	 * segment by now. */
+	fb_seg_unlink_mine(seg);
+	atomic_store(&w->stop, 1);
+	sem_post(&seg->hdr->broker); /* or its 1 s timeout: either ends it */
+	pthread_join(tid, NULL);
+	for (size_t i = 0; i < b->nw; i++)
+		if (b->w[i].fd >= 0)
+			close(b->w[i].fd);
+	fb_seg_detach(seg);
+	close(sfd);
+	close(w->efd);
+}
+
 int main(int argc, char **argv)
 {
 	struct broker_opts o;
@@ -570,10 +601,17 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int rc, sfd, code;
 
+	/* Termination signals are blocked before anything exists, and taken
+	 * only through the signalfd: a PDEATHSIG (SIGTERM) from a launcher
+	 * killed while we create a large segment must not kill us between
+	 * creating the name and unlinking it.  SIGPIPE is ignored: the
+	 * launcher reading --ready-fd may be gone, and a write there is an
+	 * EPIPE to handle, never a death that leaves the segment behind. */
+	sfd = signal_fd(&set);
+	signal(SIGPIPE, SIG_IGN);
 	if (parse_args(argc, argv, &o) || fb_params_geom(&o.params, &g, PROG))
 		return FB_EXIT_USAGE;
 	raise_fd_limit();
-	sfd = signal_fd(&set);
 	w.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (sfd < 0 || w.efd < 0) {
 		fb_err(PROG, "signalfd/eventfd: %s", strerror(errno));
@@ -597,28 +635,27 @@ int main(int argc, char **argv)
 		fb_seg_unlink_mine(seg);
 		return FB_EXIT_RUNTIME;
 	}
-	if (o.ready_fd >= 0) {
-		if (fb_write_all(o.ready_fd, "ready\n", 6))
+	b.seg = seg;
+	code = pending_stop(sfd);
+	if (code == 0 && o.ready_fd >= 0) {
+		if (fb_write_all(o.ready_fd, "ready\n", 6)) {
+			/* Nobody reads it (EPIPE: the launcher is gone): nobody
+			 * will attach either.  Clean up rather than wait. */
 			fb_err(PROG, "ready-fd %d: %s", o.ready_fd, strerror(errno));
+			code = FB_EXIT_RUNTIME;
+		}
 		close(o.ready_fd);
 	}
-	b.seg = seg;
+	if (code) {
+		fb_ring_abort(seg, code == FB_EXIT_RUNTIME ? "broker: its launcher is gone"
+							  : "broker stopped by a signal");
+		end_broker(seg, &w, tid, &b, sfd);
+		return code;
+	}
 	b.frame_timeout_s = o.frame_timeout_s;
 	b.frame_timeout_ns = (uint64_t)o.frame_timeout_s * 1000000000ull;
 	b.nw = 0;
 	code = supervise(&b, sfd, w.efd);
-	/* Unlink first: the name is what outlives us (mapped processes keep
-	 * their mapping until they exit) — unless it names another broker's
-	 * segment by now. */
-	fb_seg_unlink_mine(seg);
-	atomic_store(&w.stop, 1);
-	sem_post(&seg->hdr->broker); /* or its 1 s timeout: either ends it */
-	pthread_join(tid, NULL);
-	for (size_t i = 0; i < b.nw; i++)
-		if (b.w[i].fd >= 0)
-			close(b.w[i].fd);
-	fb_seg_detach(seg);
-	close(sfd);
-	close(w.efd);
+	end_broker(seg, &w, tid, &b, sfd);
 	return code;
 }
