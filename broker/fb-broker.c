@@ -38,6 +38,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define PROG "fb-broker"
@@ -49,6 +50,7 @@ struct broker_opts {
 	const char *name;
 	int ready_fd; /* -1: none */
 	uint32_t frame_timeout_s;
+	uint32_t encoder_timeout_s;
 };
 
 struct watcher {
@@ -57,7 +59,9 @@ struct watcher {
 	atomic_int stop; /* private: the shared state word could be rewritten */
 };
 
-/* A registered worker the broker holds a pidfd on. */
+/* A registered worker the broker holds a pidfd on (fd -1: no pidfds on
+ * this system), verified at registration to be a process that maps this
+ * very segment (maps_segment): only these are ever signalled. */
 struct watched {
 	struct fb_proc_entry e;
 	int fd;
@@ -70,6 +74,16 @@ struct broker {
 	uint32_t frame_timeout_s;
 	struct watched w[FB_MAX_PROCS];
 	size_t nw;
+	/* Registry entries naming a live process that does not map the
+	 * segment (scribbled, or a worker we cannot inspect): never watched,
+	 * never signalled; remembered so each is judged and reported once. */
+	struct fb_proc_entry rejected[FB_MAX_PROCS];
+	size_t nrejected;
+	uint32_t encoder_timeout_s;
+	/* Encoder progress (check_encoder): the next_encode last seen, how
+	 * long it has stood still while frames waited for the encoder, and
+	 * when we last looked. */
+	uint64_t enc_seen, enc_stall_ns, enc_looked_ns;
 	bool retry; /* a call timed out on the ring lock: look again soon */
 	int32_t stuck_owner; /* who held the lock through the last timed-out wait */
 	unsigned stuck_count; /* ...and through how many in a row */
@@ -84,6 +98,7 @@ static void usage(FILE *out)
 		"usage: " PROG " --name /SEGMENT [--size WxH] [--pix-fmt FMT] [--fps N]\n"
 		"                 [--frames N] [--range A:B] [--slots S] [--frame-format raw|png|jpeg]\n"
 		"                 [--slot-bytes N] [--ready-fd FD] [--frame-timeout SEC]\n"
+		"                 [--encoder-timeout SEC]\n"
 		"Create the shared frame segment SEGMENT, own it for the render and unlink it\n"
 		"at the end.  Defaults: 1280x720 rgba, 30 fps, 300 frames, 8 slots, raw frames.\n"
 		"--range A:B: the ring carries frames A..B-1 of the --frames N render (a chunk\n"
@@ -93,6 +108,9 @@ static void usage(FILE *out)
 		"--ready-fd FD: write \"ready\\n\" to FD (then close it) once the segment exists.\n"
 		"--frame-timeout SEC: kill a producer that holds a frame longer (default 60);\n"
 		"its frame is reissued.  A dead producer's frame is reissued at once.\n"
+		"--encoder-timeout SEC: kill the encoder and abort the render when frames wait\n"
+		"for it and it emits none for this long (at once if it is stopped; twice as\n"
+		"long if it runs, so its own ffmpeg timeout speaks first; default 600).\n"
 		"An existing segment whose broker is dead is replaced; a live one is refused.\n"
 		"--log-level L: quiet, error, warning, info (default) or debug; --version;\n"
 		"--help: this text.\n"
@@ -114,6 +132,7 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 		{ "slot-bytes", required_argument, NULL, 0 },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "frame-timeout", required_argument, NULL, 't' },
+		{ "encoder-timeout", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
@@ -126,6 +145,7 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 	o->name = NULL;
 	o->ready_fd = -1;
 	o->frame_timeout_s = 60;
+	o->encoder_timeout_s = 600;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
 		switch (c) {
@@ -145,6 +165,11 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 			if (fb_opt_u64(PROG, "frame-timeout", optarg, 1, 86400, &v))
 				return -1;
 			o->frame_timeout_s = (uint32_t)v;
+			break;
+		case 'e':
+			if (fb_opt_u64(PROG, "encoder-timeout", optarg, 1, 86400, &v))
+				return -1;
+			o->encoder_timeout_s = (uint32_t)v;
 			break;
 		case 'L':
 			if (fb_set_log_level(PROG, optarg))
@@ -198,15 +223,51 @@ static int signal_fd(sigset_t *set)
 	return signalfd(-1, set, SFD_CLOEXEC);
 }
 
+/*
+ * Does process PID map the segment (device DEV, inode INO)?  Every worker
+ * maps it before it registers, and an innocent process named by a
+ * scribbled registry entry does not: this is what makes a pid from the
+ * segment a worker the broker may supervise and, if it hangs, kill.  A
+ * /proc/PID/maps we cannot read (another user's process, out of
+ * descriptors) proves nothing, so it counts as "no".
+ */
+static bool maps_segment(pid_t pid, uint64_t dev, uint64_t ino)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && getline(&line, &cap, f) > 0) {
+		unsigned maj, min;
+		unsigned long long i;
+
+		/* start-end perms offset maj:min inode path */
+		if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &i) == 3)
+			found = i == ino && makedev(maj, min) == (dev_t)dev;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
 /* SIGKILL watched worker W: through its pidfd, or — without pidfds — by
- * pid after re-checking its start time. */
-static void kill_worker(struct watched *w)
+ * pid, only after re-checking that this pid is still the process we
+ * verified (start time) and still maps the segment.  (Without pidfds a
+ * pid could in theory be reused between that check and kill(); pidfds
+ * close that race, and every kernel since 5.3 has them.) */
+static void kill_worker(struct broker *b, struct watched *w)
 {
 	int rc = 0;
 
 	if (w->fd >= 0)
 		rc = (int)syscall(SYS_pidfd_send_signal, w->fd, SIGKILL, NULL, 0);
-	else if (fb_proc_alive(w->e.pid, w->e.start))
+	else if (fb_proc_alive(w->e.pid, w->e.start) &&
+		 maps_segment(w->e.pid, b->seg->dev, b->seg->ino))
 		rc = kill(w->e.pid, SIGKILL);
 	if (rc < 0 && errno != ESRCH) {
 		fb_warn(PROG, "cannot kill %d: %s; will retry", (int)w->e.pid, strerror(errno));
@@ -248,7 +309,7 @@ static void lock_stuck(struct broker *b)
 			fb_warn(PROG, "%s %d has held the ring lock over %d ms (stopped?); killing it",
 			       b->w[j].e.role == FB_ROLE_ENCODER ? "encoder" : "producer",
 			       (int)owner, FB_BROKER_LOCK_MS);
-			kill_worker(&b->w[j]);
+			kill_worker(b, &b->w[j]);
 		}
 		return;
 	}
@@ -308,13 +369,23 @@ static void watch_new(struct broker *b)
 		return;
 	}
 	for (ssize_t i = 0; i < n; i++) {
-		bool known = false;
+		bool known = false, rejected = false;
 		int fd;
 
 		for (size_t j = 0; j < b->nw && !known; j++)
 			known = b->w[j].e.pid == cur[i].pid && b->w[j].e.start == cur[i].start;
 		if (known)
 			continue;
+		for (size_t j = 0; j < b->nrejected && !rejected; j++)
+			rejected = b->rejected[j].pid == cur[i].pid &&
+				   b->rejected[j].start == cur[i].start;
+		if (rejected) {
+			/* Never ours to watch; once it is gone, drop it
+			 * (its claims are swept as any dead owner's). */
+			if (!fb_proc_alive(cur[i].pid, cur[i].start))
+				on_death(b, &cur[i]);
+			continue;
+		}
 		if (cur[i].role != FB_ROLE_PRODUCER && cur[i].role != FB_ROLE_ENCODER)
 			cur[i].role = FB_ROLE_PRODUCER; /* unknown role: sweep as producer */
 		fd = fb_pidfd_open(cur[i].pid, cur[i].start);
@@ -332,8 +403,21 @@ static void watch_new(struct broker *b)
 			       (int)cur[i].pid, strerror(-fd));
 			continue;
 		}
+		/* Alive, and the pidfd (if any) now pins it: is it a worker at
+		 * all?  The entry is segment input; only a process that maps
+		 * this segment is supervised — and so ever signalled. */
+		if (!maps_segment(cur[i].pid, b->seg->dev, b->seg->ino)) {
+			if (fd >= 0)
+				close(fd);
+			fb_warn(PROG, "registry entry names pid %d, which does not map this segment: "
+				"not a worker; never signalled", (int)cur[i].pid);
+			if (b->nrejected < FB_MAX_PROCS)
+				b->rejected[b->nrejected++] = cur[i];
+			continue;
+		}
 		if (b->nw == FB_MAX_PROCS) { /* a dead one not yet unwatched */
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 			continue;
 		}
 		b->w[b->nw++] = (struct watched){ .e = cur[i], .fd = fd };
@@ -379,7 +463,7 @@ static int enforce_timeouts(struct broker *b)
 		fb_warn(PROG, "frame %llu: producer %d held it over --frame-timeout %us; killing it",
 		       (unsigned long long)fb_geom_frame(&b->seg->geom, late[i].frame),
 		       (int)late[i].owner, b->frame_timeout_s);
-		kill_worker(&b->w[j]);
+		kill_worker(b, &b->w[j]);
 	}
 	if (n > 0)
 		on_death(b, &(struct fb_proc_entry){ .pid = 0, .role = FB_ROLE_PRODUCER });
@@ -387,6 +471,82 @@ static int enforce_timeouts(struct broker *b)
 		return (int)(b->frame_timeout_ns / 1000000);
 	now = fb_now_ns();
 	return next <= now ? 0 : (int)((next - now) / 1000000) + 1;
+}
+
+/*
+ * --encoder-timeout, the broker's half: an encoder that makes no progress
+ * while frames wait for it — stopped (SIGSTOP, SIGTTOU), or looping — sends
+ * no event, and the encoder's own timeout only covers an ffmpeg that reads
+ * nothing.  Frames wait for the encoder when the slot of next_encode holds
+ * that frame READY (it could take it) or ENCODING (it holds it: it is
+ * pushing it to ffmpeg); a CLAIMED one waits for its producer instead,
+ * which --frame-timeout covers.
+ *
+ * These words are read without the lock, word by word, as fb_stats.c does:
+ * no ring call gives them to the broker (fb_ring.c is not the broker's),
+ * and a stopped encoder may hold the lock.  They are hints: a misread can
+ * only restart the count, and a kill needs the same answer on every look
+ * for the whole timeout.  Someone scribbling them can at worst get the
+ * render aborted, which any writer of the segment can do anyway.
+ *
+ * The stall is counted in looks at most FB_WATCHDOG_MS apart: a gap longer
+ * than that means the broker itself was stopped (Ctrl-Z of the whole
+ * render) or starved, and counts as one look, so `fg` never finds an
+ * encoder "timed out" over the time everything was stopped.
+ */
+#define PEEK(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+static void check_encoder(struct broker *b)
+{
+	const struct fb_header *h = b->seg->hdr;
+	const struct fb_geom *g = &b->seg->geom;
+	uint64_t now = fb_now_ns(), dt = now - b->enc_looked_ns, e, limit;
+	uint64_t timeout = (uint64_t)b->encoder_timeout_s * 1000000000ull;
+	const struct fb_slot_meta *m;
+	struct watched *enc = NULL;
+	char why[FB_REASON_MAX];
+	uint32_t st;
+	bool stopped;
+	char ps;
+
+	b->enc_looked_ns = now;
+	if (dt > 2ull * FB_WATCHDOG_MS * 1000000ull)
+		dt = FB_WATCHDOG_MS * 1000000ull;
+	e = PEEK(h->next_encode);
+	if (e >= g->total_frames) {
+		b->enc_stall_ns = 0;
+		return;
+	}
+	m = &h->slots[e % g->slot_count];
+	st = PEEK(m->state);
+	if (e != b->enc_seen || PEEK(m->frame) != e ||
+	    (st != FB_SLOT_READY && st != FB_SLOT_ENCODING) || PEEK(h->next_encode) != e) {
+		b->enc_seen = e;
+		b->enc_stall_ns = 0;
+		return;
+	}
+	b->enc_stall_ns += dt;
+	for (size_t i = 0; i < b->nw && !enc; i++)
+		if (b->w[i].e.role == FB_ROLE_ENCODER)
+			enc = &b->w[i];
+	if (!enc || enc->killed)
+		return; /* no encoder of ours (yet): its death aborts anyway */
+	ps = fb_proc_state(enc->e.pid);
+	stopped = ps == 'T' || ps == 't';
+	/* A running encoder whose ffmpeg reads nothing says so itself at
+	 * --encoder-timeout, naming ffmpeg: give it the time to. */
+	limit = stopped ? timeout : 2 * timeout;
+	if (b->enc_stall_ns < limit)
+		return;
+	snprintf(why, sizeof(why),
+		 "fb-encoder (pid %d) emitted nothing for %u s while frame %llu waited for it "
+		 "(--encoder-timeout)%s; killed it",
+		 (int)enc->e.pid, (unsigned)(b->enc_stall_ns / 1000000000ull),
+		 (unsigned long long)fb_geom_frame(g, e),
+		 stopped ? "; it was stopped (state T)" : "; it was running, not stopped");
+	if (fb_ring_abort(b->seg, why))
+		fb_err(PROG, "%s", why);
+	kill_worker(b, enc);
 }
 
 /* Supervise until the render ends or a signal arrives; return the exit code. */
@@ -405,6 +565,7 @@ static int supervise(struct broker *b, int sfd, int efd)
 		 * nothing), so hang checks — frame deadlines and a lock held
 		 * too long — also run at least once a second. */
 		timeout = enforce_timeouts(b);
+		check_encoder(b);
 		if (timeout > FB_WATCHDOG_MS)
 			timeout = FB_WATCHDOG_MS;
 		if (b->retry && timeout > 100)
@@ -654,6 +815,9 @@ int main(int argc, char **argv)
 	}
 	b.frame_timeout_s = o.frame_timeout_s;
 	b.frame_timeout_ns = (uint64_t)o.frame_timeout_s * 1000000000ull;
+	b.encoder_timeout_s = o.encoder_timeout_s;
+	b.enc_seen = UINT64_MAX;
+	b.enc_looked_ns = fb_now_ns();
 	b.nw = 0;
 	code = supervise(&b, sfd, w.efd);
 	end_broker(seg, &w, tid, &b, sfd);
