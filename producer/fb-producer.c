@@ -218,6 +218,8 @@ static int renderer_failed(struct fb_seg *seg, const struct fb_claim *c, struct 
 			 (unsigned long long)g->frame_bytes);
 	else if (rc == -EIO)
 		snprintf(what, sizeof(what), "ended inside a %s image", fmt);
+	else if (rc == -ECHILD)
+		snprintf(what, sizeof(what), "died");
 	else
 		snprintf(what, sizeof(what), "stopped taking requests");
 	fb_warn(PROG, "renderer '%s' %s at frame %llu (it %s); frame given back", o->src.argv[0],
@@ -307,7 +309,7 @@ static int produce(struct fb_seg *seg, int raw_fd, struct renderer *rend,
 
 int main(int argc, char **argv)
 {
-	struct renderer rend = { .pid = -1 };
+	struct renderer rend = { .pid = -1, .pid_fd = -1 };
 	struct producer_opts o;
 	struct fb_seg *seg;
 	const char *why;
