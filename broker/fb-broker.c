@@ -109,8 +109,8 @@ static void usage(FILE *out)
 		"--frame-timeout SEC: kill a producer that holds a frame longer (default 60);\n"
 		"its frame is reissued.  A dead producer's frame is reissued at once.\n"
 		"--encoder-timeout SEC: kill the encoder and abort the render when frames wait\n"
-		"for it and it emits none for this long (at once if it is stopped; twice as\n"
-		"long if it runs, so its own ffmpeg timeout speaks first; default 600).\n"
+		"for it and it emits none for this long if it is stopped (twice as long plus\n"
+		"10 s if it runs: its own ffmpeg timeout speaks first; default 600).\n"
 		"An existing segment whose broker is dead is replaced; a live one is refused.\n"
 		"--log-level L: quiet, error, warning, info (default) or debug; --version;\n"
 		"--help: this text.\n"
@@ -495,6 +495,7 @@ static int enforce_timeouts(struct broker *b)
  * encoder "timed out" over the time everything was stopped.
  */
 #define PEEK(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define FB_ENC_GRACE_NS (10ull * 1000000000ull)
 
 static void check_encoder(struct broker *b)
 {
@@ -534,8 +535,12 @@ static void check_encoder(struct broker *b)
 	ps = fb_proc_state(enc->e.pid);
 	stopped = ps == 'T' || ps == 't';
 	/* A running encoder whose ffmpeg reads nothing says so itself at
-	 * --encoder-timeout, naming ffmpeg: give it the time to. */
-	limit = stopped ? timeout : 2 * timeout;
+	 * --encoder-timeout, naming ffmpeg and killing it (the broker does not
+	 * know ffmpeg): give it ample time to — its clock may start later
+	 * than ours (it filled ffmpeg's pipe first).  Only an encoder that
+	 * runs and still does nothing for twice that, plus 10 s, is killed
+	 * here: a backstop. */
+	limit = stopped ? timeout : 2 * timeout + FB_ENC_GRACE_NS;
 	if (b->enc_stall_ns < limit)
 		return;
 	snprintf(why, sizeof(why),
