@@ -84,6 +84,10 @@ struct broker {
 	 * long it has stood still while frames waited for the encoder, and
 	 * when we last looked. */
 	uint64_t enc_seen, enc_stall_ns, enc_looked_ns;
+	/* The broker's own pauses (Ctrl-Z of the whole render, SIGSTOP): how
+	 * long the last ones lasted and when it resumed (note_pause). */
+	uint64_t paused_ns, resumed_ns, pass_ns;
+	int pass_timeout_ms;
 	bool retry; /* a call timed out on the ring lock: look again soon */
 	int32_t stuck_owner; /* who held the lock through the last timed-out wait */
 	unsigned stuck_count; /* ...and through how many in a row */
@@ -431,8 +435,11 @@ static void watch_new(struct broker *b)
 static int enforce_timeouts(struct broker *b)
 {
 	struct fb_reissue late[16];
-	uint64_t next, now;
-	ssize_t n = fb_ring_overdue(b->seg, b->frame_timeout_ns, late, 16, &next);
+	uint64_t next, now = fb_now_ns();
+	/* Claims that lived through a pause of the broker get their deadline
+	 * moved by it (note_pause), until every such claim's has passed. */
+	uint64_t ext = b->paused_ns && now < b->resumed_ns + b->frame_timeout_ns ? b->paused_ns : 0;
+	ssize_t n = fb_ring_overdue(b->seg, b->frame_timeout_ns + ext, late, 16, &next);
 
 	if (n < 0) {
 		lock_stuck(b);
@@ -554,6 +561,38 @@ static void check_encoder(struct broker *b)
 	kill_worker(b, enc);
 }
 
+/*
+ * Was the broker itself stopped (Ctrl-Z stops the whole render; `fg`
+ * resumes it)?  Its passes are at most a poll timeout plus a few lock
+ * waits apart; a longer gap is a pause, and the clock went on meanwhile:
+ * without this, every claim would be past --frame-timeout on resume and
+ * every producer killed for a hang that was only the user's Ctrl-Z.
+ * Claims that lived through the pause get its length added to their
+ * deadline (enforce_timeouts).  A broker starved on a loaded machine
+ * counts as paused too, which only makes it more lenient.
+ */
+#define FB_PAUSE_SLACK_MS 1000
+
+static void note_pause(struct broker *b)
+{
+	uint64_t now = fb_now_ns(), expect;
+
+	expect = (uint64_t)(b->pass_timeout_ms + FB_PAUSE_SLACK_MS) * 1000000ull;
+	if (b->pass_ns && now - b->pass_ns > expect) {
+		uint64_t gap = now - b->pass_ns - (uint64_t)b->pass_timeout_ms * 1000000ull;
+
+		/* An earlier pause whose claims may still be live adds up. */
+		if (b->paused_ns && now < b->resumed_ns + b->frame_timeout_ns)
+			b->paused_ns += gap;
+		else
+			b->paused_ns = gap;
+		b->resumed_ns = now;
+		fb_debug(PROG, "resumed after a pause of %llu ms: frame deadlines moved by it",
+			 (unsigned long long)(gap / 1000000));
+	}
+	b->pass_ns = now;
+}
+
 /* Supervise until the render ends or a signal arrives; return the exit code. */
 static int supervise(struct broker *b, int sfd, int efd)
 {
@@ -569,12 +608,14 @@ static int supervise(struct broker *b, int sfd, int efd)
 		/* Deaths are events; hangs are not (a stopped process sends
 		 * nothing), so hang checks — frame deadlines and a lock held
 		 * too long — also run at least once a second. */
+		note_pause(b);
 		timeout = enforce_timeouts(b);
 		check_encoder(b);
 		if (timeout > FB_WATCHDOG_MS)
 			timeout = FB_WATCHDOG_MS;
 		if (b->retry && timeout > 100)
 			timeout = 100;
+		b->pass_timeout_ms = timeout;
 
 		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = efd, .events = POLLIN };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 12, the broker's and producers' promises against an adversary:
 #  4. a stopped encoder is killed at --encoder-timeout by the broker (and a
-#     slow but progressing ffmpeg is not);
+#     slow but progressing ffmpeg is not); a render stopped as a whole
+#     (Ctrl-Z) and resumed kills nobody for --frame-timeout;
 #  5. an exec: renderer that dies while its child keeps its stdout open is
 #     seen dead at once (its pid), not after --frame-timeout;
 #  9. SIGKILL of fb-render at any moment, even while the broker reserves a
@@ -61,6 +62,25 @@ rc=$?
 n=$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$TMP/slow.mp4")
 check "slow but progressing ffmpeg, --encoder-timeout 1: exit $rc, $n frames; $(tr '\n' '~' < "$TMP/err.slow")" \
 	'[ $rc -eq 0 ] && [ "$n" = 120 ]'
+
+# The whole render stopped (as by Ctrl-Z) for longer than --frame-timeout,
+# then resumed (fg): a pause is no hang, nobody is killed, no restart used.
+fb-render --size 64x48 --frames 40 --workers 2 --slots 4 --delay-ms 300 --frame-timeout 2 \
+	--sink raw -o "$TMP/pause.raw" --name /$TID-pause 2> "$TMP/err.pause" &
+R=$!
+MINE+=($R)
+sleep 1.5
+B=$(pgrep -f -- "fb-broker --name /$TID-pause( |$)")
+G=$(ps -o pgid= "$B" | tr -d ' ')
+kill -STOP $R
+[ -n "$G" ] && kill -STOP -- -"$G"
+sleep 5
+[ -n "$G" ] && kill -CONT -- -"$G"
+kill -CONT $R
+wait_pid $R
+check "whole render stopped 5 s (--frame-timeout 2), then resumed: exit $RC, nobody killed: $(tr '\n' '~' < "$TMP/err.pause")" \
+	'[ $RC -eq 0 ] && ! grep -q "frame-timeout\|restart" "$TMP/err.pause" && [ "$(stat -c %s "$TMP/pause.raw")" -eq $((40 * $(frame_bytes rgba 64 48))) ]'
+check_clean "paused render"
 
 # --- 5. a renderer dies, its child keeps stdout open ----------------------
 cat > "$TMP/rend.py" << 'EOF'
