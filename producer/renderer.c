@@ -136,12 +136,14 @@ static bool exited(const struct renderer *r)
 static int wait_output(const struct renderer *r)
 {
 	for (;;) {
-		struct pollfd p[2] = {
+		/* poll ignores the negative descriptors of what we lack */
+		struct pollfd p[3] = {
 			{ .fd = r->from_fd, .events = POLLIN },
 			{ .fd = r->pid_fd, .events = POLLIN },
+			{ .fd = r->watch_fd, .events = POLLIN },
 		};
 		/* Without a pidfd, look at the pid every 100 ms. */
-		int rc = poll(p, r->pid_fd >= 0 ? 2 : 1, r->pid_fd >= 0 ? -1 : 100);
+		int rc = poll(p, 3, r->pid_fd >= 0 ? -1 : 100);
 
 		if (rc < 0 && errno != EINTR)
 			return -errno;
@@ -149,6 +151,10 @@ static int wait_output(const struct renderer *r)
 			return 0;
 		if ((rc > 0 && p[1].revents) || (r->pid_fd < 0 && exited(r)))
 			return -ECHILD;
+		/* A hung renderer and a dead broker: nobody would ever end
+		 * this wait (the broker's --frame-timeout died with it). */
+		if (rc > 0 && p[2].revents)
+			return -EOWNERDEAD;
 	}
 }
 

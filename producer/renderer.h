@@ -22,6 +22,7 @@
 struct renderer {
 	pid_t pid;
 	int pid_fd;  /* pidfd on it: readable once it exits; -1 without pidfds */
+	int watch_fd; /* the caller's: readable means stop waiting (the broker's pidfd), or -1 */
 	int to_fd;   /* its stdin */
 	int from_fd; /* its stdout */
 };
@@ -34,7 +35,8 @@ int renderer_start(struct renderer *r, char *const *argv, const struct fb_geom *
  * is gone (or closed its stdin); -ECHILD if it died while we waited for the
  * frame — seen through its pid at once, even when a child of it still
  * holds its stdout open (so EOF would never come); -EIO if its output
- * ended inside a frame;
+ * ended inside a frame; -EOWNERDEAD if WATCH_FD became readable (the broker
+ * died) while we waited;
  * -EOVERFLOW if, before we asked, it had written bytes nobody asked for
  * (more than one frame last time: its frames would be shifted). */
 int renderer_frame(struct renderer *r, uint64_t frame, void *buf, uint64_t len);

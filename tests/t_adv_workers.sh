@@ -135,6 +135,25 @@ check "... stderr says the renderer died at frame 5: $(tr '\n' '~' < "$TMP/err.o
 	'grep -q "renderer .* died at frame 5" "$TMP/err.orph"'
 check_clean "renderer with a lingering child"
 
+# In the same spirit: a producer waiting for a hung renderer when the broker
+# dies (no fb-render around to kill the group) stops within seconds, not
+# never: the broker's pidfd is watched in the renderer wait too.
+fb-broker --name /$TID-bd --size 64x48 --frames 10 --slots 2 2> /dev/null &
+BP=$!
+MINE+=($BP)
+for _ in $(seq 100); do [ -s /dev/shm/$TID-bd ] && break; sleep 0.05; done
+sleep 0.2
+fb-producer --name /$TID-bd --source "sh:exec sleep 1000" 2> "$TMP/err.bd" &
+PP=$!
+MINE+=($PP)
+sleep 1
+kill -KILL $BP
+wait $BP 2> /dev/null
+wait_pid $PP
+check "hung renderer, broker SIGKILLed: producer exit $RC (want 1) in $MS ms (limit 5000): $(tr '\n' '~' < "$TMP/err.bd")" \
+	'[ $RC -eq 1 ] && [ $MS -le 5000 ] && grep -q "broker (pid $BP) died" "$TMP/err.bd"'
+rm -f /dev/shm/$TID-bd
+
 # --- 9. SIGKILL of fb-render at a random moment ---------------------------
 # 1920x1080 rgba x 64 slots is ~530 MB: posix_fallocate takes a while, so
 # most kills land while the broker is still creating the segment.
