@@ -65,7 +65,7 @@ check "slow but progressing ffmpeg, --encoder-timeout 1: exit $rc, $n frames; $(
 
 # The whole render stopped (as by Ctrl-Z) for longer than --frame-timeout,
 # then resumed (fg): a pause is no hang, nobody is killed, no restart used.
-fb-render --size 64x48 --frames 40 --workers 2 --slots 4 --delay-ms 300 --frame-timeout 2 \
+fb-render --size 64x48 --frames 16 --workers 2 --slots 4 --delay-ms 800 --frame-timeout 2 \
 	--sink raw -o "$TMP/pause.raw" --name /$TID-pause 2> "$TMP/err.pause" &
 R=$!
 MINE+=($R)
@@ -79,7 +79,7 @@ sleep 5
 kill -CONT $R
 wait_pid $R
 check "whole render stopped 5 s (--frame-timeout 2), then resumed: exit $RC, nobody killed: $(tr '\n' '~' < "$TMP/err.pause")" \
-	'[ $RC -eq 0 ] && ! grep -q "frame-timeout\|restart" "$TMP/err.pause" && [ "$(stat -c %s "$TMP/pause.raw")" -eq $((40 * $(frame_bytes rgba 64 48))) ]'
+	'[ $RC -eq 0 ] && ! grep -q "frame-timeout\|restart" "$TMP/err.pause" && [ "$(stat -c %s "$TMP/pause.raw")" -eq $((16 * $(frame_bytes rgba 64 48))) ]'
 check_clean "paused render"
 
 # --- 5. a renderer dies, its child keeps stdout open ----------------------
