@@ -38,6 +38,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define PROG "fb-broker"
@@ -49,6 +50,7 @@ struct broker_opts {
 	const char *name;
 	int ready_fd; /* -1: none */
 	uint32_t frame_timeout_s;
+	uint32_t encoder_timeout_s;
 };
 
 struct watcher {
@@ -57,7 +59,9 @@ struct watcher {
 	atomic_int stop; /* private: the shared state word could be rewritten */
 };
 
-/* A registered worker the broker holds a pidfd on. */
+/* A registered worker the broker holds a pidfd on (fd -1: no pidfds on
+ * this system), verified at registration to be a process that maps this
+ * very segment (maps_segment): only these are ever signalled. */
 struct watched {
 	struct fb_proc_entry e;
 	int fd;
@@ -70,6 +74,20 @@ struct broker {
 	uint32_t frame_timeout_s;
 	struct watched w[FB_MAX_PROCS];
 	size_t nw;
+	/* Registry entries naming a live process that does not map the
+	 * segment (scribbled, or a worker we cannot inspect): never watched,
+	 * never signalled; remembered so each is judged and reported once. */
+	struct fb_proc_entry rejected[FB_MAX_PROCS];
+	size_t nrejected;
+	uint32_t encoder_timeout_s;
+	/* Encoder progress (check_encoder): the next_encode last seen, how
+	 * long it has stood still while frames waited for the encoder, and
+	 * when we last looked. */
+	uint64_t enc_seen, enc_stall_ns, enc_looked_ns;
+	/* The broker's own pauses (Ctrl-Z of the whole render, SIGSTOP): how
+	 * long the last ones lasted and when it resumed (note_pause). */
+	uint64_t paused_ns, resumed_ns, pass_ns;
+	int pass_timeout_ms;
 	bool retry; /* a call timed out on the ring lock: look again soon */
 	int32_t stuck_owner; /* who held the lock through the last timed-out wait */
 	unsigned stuck_count; /* ...and through how many in a row */
@@ -84,6 +102,7 @@ static void usage(FILE *out)
 		"usage: " PROG " --name /SEGMENT [--size WxH] [--pix-fmt FMT] [--fps N]\n"
 		"                 [--frames N] [--range A:B] [--slots S] [--frame-format raw|png|jpeg]\n"
 		"                 [--slot-bytes N] [--ready-fd FD] [--frame-timeout SEC]\n"
+		"                 [--encoder-timeout SEC]\n"
 		"Create the shared frame segment SEGMENT, own it for the render and unlink it\n"
 		"at the end.  Defaults: 1280x720 rgba, 30 fps, 300 frames, 8 slots, raw frames.\n"
 		"--range A:B: the ring carries frames A..B-1 of the --frames N render (a chunk\n"
@@ -93,6 +112,9 @@ static void usage(FILE *out)
 		"--ready-fd FD: write \"ready\\n\" to FD (then close it) once the segment exists.\n"
 		"--frame-timeout SEC: kill a producer that holds a frame longer (default 60);\n"
 		"its frame is reissued.  A dead producer's frame is reissued at once.\n"
+		"--encoder-timeout SEC: kill the encoder and abort the render when frames wait\n"
+		"for it and it emits none for this long if it is stopped (twice as long plus\n"
+		"10 s if it runs: its own ffmpeg timeout speaks first; default 600).\n"
 		"An existing segment whose broker is dead is replaced; a live one is refused.\n"
 		"--log-level L: quiet, error, warning, info (default) or debug; --version;\n"
 		"--help: this text.\n"
@@ -114,6 +136,7 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 		{ "slot-bytes", required_argument, NULL, 0 },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "frame-timeout", required_argument, NULL, 't' },
+		{ "encoder-timeout", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
@@ -126,6 +149,7 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 	o->name = NULL;
 	o->ready_fd = -1;
 	o->frame_timeout_s = 60;
+	o->encoder_timeout_s = 600;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
 		switch (c) {
@@ -145,6 +169,11 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 			if (fb_opt_u64(PROG, "frame-timeout", optarg, 1, 86400, &v))
 				return -1;
 			o->frame_timeout_s = (uint32_t)v;
+			break;
+		case 'e':
+			if (fb_opt_u64(PROG, "encoder-timeout", optarg, 1, 86400, &v))
+				return -1;
+			o->encoder_timeout_s = (uint32_t)v;
 			break;
 		case 'L':
 			if (fb_set_log_level(PROG, optarg))
@@ -198,15 +227,51 @@ static int signal_fd(sigset_t *set)
 	return signalfd(-1, set, SFD_CLOEXEC);
 }
 
+/*
+ * Does process PID map the segment (device DEV, inode INO)?  Every worker
+ * maps it before it registers, and an innocent process named by a
+ * scribbled registry entry does not: this is what makes a pid from the
+ * segment a worker the broker may supervise and, if it hangs, kill.  A
+ * /proc/PID/maps we cannot read (another user's process, out of
+ * descriptors) proves nothing, so it counts as "no".
+ */
+static bool maps_segment(pid_t pid, uint64_t dev, uint64_t ino)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && getline(&line, &cap, f) > 0) {
+		unsigned maj, min;
+		unsigned long long i;
+
+		/* start-end perms offset maj:min inode path */
+		if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &i) == 3)
+			found = i == ino && makedev(maj, min) == (dev_t)dev;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
 /* SIGKILL watched worker W: through its pidfd, or — without pidfds — by
- * pid after re-checking its start time. */
-static void kill_worker(struct watched *w)
+ * pid, only after re-checking that this pid is still the process we
+ * verified (start time) and still maps the segment.  (Without pidfds a
+ * pid could in theory be reused between that check and kill(); pidfds
+ * close that race, and every kernel since 5.3 has them.) */
+static void kill_worker(struct broker *b, struct watched *w)
 {
 	int rc = 0;
 
 	if (w->fd >= 0)
 		rc = (int)syscall(SYS_pidfd_send_signal, w->fd, SIGKILL, NULL, 0);
-	else if (fb_proc_alive(w->e.pid, w->e.start))
+	else if (fb_proc_alive(w->e.pid, w->e.start) &&
+		 maps_segment(w->e.pid, b->seg->dev, b->seg->ino))
 		rc = kill(w->e.pid, SIGKILL);
 	if (rc < 0 && errno != ESRCH) {
 		fb_warn(PROG, "cannot kill %d: %s; will retry", (int)w->e.pid, strerror(errno));
@@ -248,7 +313,7 @@ static void lock_stuck(struct broker *b)
 			fb_warn(PROG, "%s %d has held the ring lock over %d ms (stopped?); killing it",
 			       b->w[j].e.role == FB_ROLE_ENCODER ? "encoder" : "producer",
 			       (int)owner, FB_BROKER_LOCK_MS);
-			kill_worker(&b->w[j]);
+			kill_worker(b, &b->w[j]);
 		}
 		return;
 	}
@@ -308,13 +373,23 @@ static void watch_new(struct broker *b)
 		return;
 	}
 	for (ssize_t i = 0; i < n; i++) {
-		bool known = false;
+		bool known = false, rejected = false;
 		int fd;
 
 		for (size_t j = 0; j < b->nw && !known; j++)
 			known = b->w[j].e.pid == cur[i].pid && b->w[j].e.start == cur[i].start;
 		if (known)
 			continue;
+		for (size_t j = 0; j < b->nrejected && !rejected; j++)
+			rejected = b->rejected[j].pid == cur[i].pid &&
+				   b->rejected[j].start == cur[i].start;
+		if (rejected) {
+			/* Never ours to watch; once it is gone, drop it
+			 * (its claims are swept as any dead owner's). */
+			if (!fb_proc_alive(cur[i].pid, cur[i].start))
+				on_death(b, &cur[i]);
+			continue;
+		}
 		if (cur[i].role != FB_ROLE_PRODUCER && cur[i].role != FB_ROLE_ENCODER)
 			cur[i].role = FB_ROLE_PRODUCER; /* unknown role: sweep as producer */
 		fd = fb_pidfd_open(cur[i].pid, cur[i].start);
@@ -332,8 +407,21 @@ static void watch_new(struct broker *b)
 			       (int)cur[i].pid, strerror(-fd));
 			continue;
 		}
+		/* Alive, and the pidfd (if any) now pins it: is it a worker at
+		 * all?  The entry is segment input; only a process that maps
+		 * this segment is supervised — and so ever signalled. */
+		if (!maps_segment(cur[i].pid, b->seg->dev, b->seg->ino)) {
+			if (fd >= 0)
+				close(fd);
+			fb_warn(PROG, "registry entry names pid %d, which does not map this segment: "
+				"not a worker; never signalled", (int)cur[i].pid);
+			if (b->nrejected < FB_MAX_PROCS)
+				b->rejected[b->nrejected++] = cur[i];
+			continue;
+		}
 		if (b->nw == FB_MAX_PROCS) { /* a dead one not yet unwatched */
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 			continue;
 		}
 		b->w[b->nw++] = (struct watched){ .e = cur[i], .fd = fd };
@@ -347,8 +435,11 @@ static void watch_new(struct broker *b)
 static int enforce_timeouts(struct broker *b)
 {
 	struct fb_reissue late[16];
-	uint64_t next, now;
-	ssize_t n = fb_ring_overdue(b->seg, b->frame_timeout_ns, late, 16, &next);
+	uint64_t next, now = fb_now_ns();
+	/* Claims that lived through a pause of the broker get their deadline
+	 * moved by it (note_pause), until every such claim's has passed. */
+	uint64_t ext = b->paused_ns && now < b->resumed_ns + b->frame_timeout_ns ? b->paused_ns : 0;
+	ssize_t n = fb_ring_overdue(b->seg, b->frame_timeout_ns + ext, late, 16, &next);
 
 	if (n < 0) {
 		lock_stuck(b);
@@ -379,7 +470,7 @@ static int enforce_timeouts(struct broker *b)
 		fb_warn(PROG, "frame %llu: producer %d held it over --frame-timeout %us; killing it",
 		       (unsigned long long)fb_geom_frame(&b->seg->geom, late[i].frame),
 		       (int)late[i].owner, b->frame_timeout_s);
-		kill_worker(&b->w[j]);
+		kill_worker(b, &b->w[j]);
 	}
 	if (n > 0)
 		on_death(b, &(struct fb_proc_entry){ .pid = 0, .role = FB_ROLE_PRODUCER });
@@ -387,6 +478,119 @@ static int enforce_timeouts(struct broker *b)
 		return (int)(b->frame_timeout_ns / 1000000);
 	now = fb_now_ns();
 	return next <= now ? 0 : (int)((next - now) / 1000000) + 1;
+}
+
+/*
+ * --encoder-timeout, the broker's half: an encoder that makes no progress
+ * while frames wait for it — stopped (SIGSTOP, SIGTTOU), or looping — sends
+ * no event, and the encoder's own timeout only covers an ffmpeg that reads
+ * nothing.  Frames wait for the encoder when the slot of next_encode holds
+ * that frame READY (it could take it) or ENCODING (it holds it: it is
+ * pushing it to ffmpeg); a CLAIMED one waits for its producer instead,
+ * which --frame-timeout covers.
+ *
+ * These words are read without the lock, word by word, as fb_stats.c does:
+ * no ring call gives them to the broker (fb_ring.c is not the broker's),
+ * and a stopped encoder may hold the lock.  They are hints: a misread can
+ * only restart the count, and a kill needs the same answer on every look
+ * for the whole timeout.  Someone scribbling them can at worst get the
+ * render aborted, which any writer of the segment can do anyway.
+ *
+ * The stall is counted in looks at most FB_WATCHDOG_MS apart: a gap longer
+ * than that means the broker itself was stopped (Ctrl-Z of the whole
+ * render) or starved, and counts as one look, so `fg` never finds an
+ * encoder "timed out" over the time everything was stopped.
+ */
+#define PEEK(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define FB_ENC_GRACE_NS (10ull * 1000000000ull)
+
+static void check_encoder(struct broker *b)
+{
+	const struct fb_header *h = b->seg->hdr;
+	const struct fb_geom *g = &b->seg->geom;
+	uint64_t now = fb_now_ns(), dt = now - b->enc_looked_ns, e, limit;
+	uint64_t timeout = (uint64_t)b->encoder_timeout_s * 1000000000ull;
+	const struct fb_slot_meta *m;
+	struct watched *enc = NULL;
+	char why[FB_REASON_MAX];
+	uint32_t st;
+	bool stopped;
+	char ps;
+
+	b->enc_looked_ns = now;
+	if (dt > 2ull * FB_WATCHDOG_MS * 1000000ull)
+		dt = FB_WATCHDOG_MS * 1000000ull;
+	e = PEEK(h->next_encode);
+	if (e >= g->total_frames) {
+		b->enc_stall_ns = 0;
+		return;
+	}
+	m = &h->slots[e % g->slot_count];
+	st = PEEK(m->state);
+	if (e != b->enc_seen || PEEK(m->frame) != e ||
+	    (st != FB_SLOT_READY && st != FB_SLOT_ENCODING) || PEEK(h->next_encode) != e) {
+		b->enc_seen = e;
+		b->enc_stall_ns = 0;
+		return;
+	}
+	b->enc_stall_ns += dt;
+	for (size_t i = 0; i < b->nw && !enc; i++)
+		if (b->w[i].e.role == FB_ROLE_ENCODER)
+			enc = &b->w[i];
+	if (!enc || enc->killed)
+		return; /* no encoder of ours (yet): its death aborts anyway */
+	ps = fb_proc_state(enc->e.pid);
+	stopped = ps == 'T' || ps == 't';
+	/* A running encoder whose ffmpeg reads nothing says so itself at
+	 * --encoder-timeout, naming ffmpeg and killing it (the broker does not
+	 * know ffmpeg): give it ample time to — its clock may start later
+	 * than ours (it filled ffmpeg's pipe first).  Only an encoder that
+	 * runs and still does nothing for twice that, plus 10 s, is killed
+	 * here: a backstop. */
+	limit = stopped ? timeout : 2 * timeout + FB_ENC_GRACE_NS;
+	if (b->enc_stall_ns < limit)
+		return;
+	snprintf(why, sizeof(why),
+		 "fb-encoder (pid %d) emitted nothing for %u s while frame %llu waited for it "
+		 "(--encoder-timeout)%s; killed it",
+		 (int)enc->e.pid, (unsigned)(b->enc_stall_ns / 1000000000ull),
+		 (unsigned long long)fb_geom_frame(g, e),
+		 stopped ? "; it was stopped (state T)" : "; it was running, not stopped");
+	if (fb_ring_abort(b->seg, why))
+		fb_err(PROG, "%s", why);
+	kill_worker(b, enc);
+}
+
+/*
+ * Was the broker itself stopped (Ctrl-Z stops the whole render; `fg`
+ * resumes it)?  Its passes are at most a poll timeout plus a few lock
+ * waits apart; a longer gap is a pause, and the clock went on meanwhile:
+ * without this, every claim would be past --frame-timeout on resume and
+ * every producer killed for a hang that was only the user's Ctrl-Z.
+ * Claims that lived through the pause get its length added to their
+ * deadline (enforce_timeouts).  A broker starved on a loaded machine
+ * counts as paused too, which only makes it more lenient.
+ */
+#define FB_PAUSE_SLACK_MS 1000
+
+static void note_pause(struct broker *b)
+{
+	uint64_t now = fb_now_ns(), expect;
+
+	expect = (uint64_t)(b->pass_timeout_ms + FB_PAUSE_SLACK_MS) * 1000000ull;
+	if (b->pass_ns && now - b->pass_ns > expect) {
+		uint64_t gap = now - b->pass_ns - (uint64_t)b->pass_timeout_ms * 1000000ull;
+
+		/* An earlier pause whose claims may still be live adds up. */
+		if (b->paused_ns && now < b->resumed_ns + b->frame_timeout_ns)
+			b->paused_ns += gap;
+		else
+			b->paused_ns = gap;
+		b->resumed_ns = now;
+		fb_debug(PROG, "resumed after a pause of %llu ms: frame deadlines moved by it",
+			 (unsigned long long)(gap / 1000000));
+	}
+	b->pass_ns = now;
 }
 
 /* Supervise until the render ends or a signal arrives; return the exit code. */
@@ -404,11 +608,14 @@ static int supervise(struct broker *b, int sfd, int efd)
 		/* Deaths are events; hangs are not (a stopped process sends
 		 * nothing), so hang checks — frame deadlines and a lock held
 		 * too long — also run at least once a second. */
+		note_pause(b);
 		timeout = enforce_timeouts(b);
+		check_encoder(b);
 		if (timeout > FB_WATCHDOG_MS)
 			timeout = FB_WATCHDOG_MS;
 		if (b->retry && timeout > 100)
 			timeout = 100;
+		b->pass_timeout_ms = timeout;
 
 		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = efd, .events = POLLIN };
@@ -559,6 +766,37 @@ static int create_once(const struct broker_opts *o, const struct fb_geom *g,
 	return rc;
 }
 
+/* A termination signal that arrived while we were creating the segment:
+ * 128 + its number, or 0.  (It stays queued on the signalfd otherwise.) */
+static int pending_stop(int sfd)
+{
+	struct pollfd p = { .fd = sfd, .events = POLLIN };
+	struct signalfd_siginfo si;
+
+	if (poll(&p, 1, 0) <= 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
+		return 0;
+	return 128 + (int)si.ssi_signo;
+}
+
+/* Unlink, stop the watcher thread, release everything. */
+static void end_broker(struct fb_seg *seg, struct watcher *w, pthread_t tid, struct broker *b,
+		       int sfd)
+{
+	/* Unlink first: the name is what outlives us (mapped processes keep
+	 * their mapping until they exit) — unless it names another broker's
+	 * segment by now. */
+	fb_seg_unlink_mine(seg);
+	atomic_store(&w->stop, 1);
+	sem_post(&seg->hdr->broker); /* or its 1 s timeout: either ends it */
+	pthread_join(tid, NULL);
+	for (size_t i = 0; i < b->nw; i++)
+		if (b->w[i].fd >= 0)
+			close(b->w[i].fd);
+	fb_seg_detach(seg);
+	close(sfd);
+	close(w->efd);
+}
+
 int main(int argc, char **argv)
 {
 	struct broker_opts o;
@@ -570,10 +808,17 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int rc, sfd, code;
 
+	/* Termination signals are blocked before anything exists, and taken
+	 * only through the signalfd: a PDEATHSIG (SIGTERM) from a launcher
+	 * killed while we create a large segment must not kill us between
+	 * creating the name and unlinking it.  SIGPIPE is ignored: the
+	 * launcher reading --ready-fd may be gone, and a write there is an
+	 * EPIPE to handle, never a death that leaves the segment behind. */
+	sfd = signal_fd(&set);
+	signal(SIGPIPE, SIG_IGN);
 	if (parse_args(argc, argv, &o) || fb_params_geom(&o.params, &g, PROG))
 		return FB_EXIT_USAGE;
 	raise_fd_limit();
-	sfd = signal_fd(&set);
 	w.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (sfd < 0 || w.efd < 0) {
 		fb_err(PROG, "signalfd/eventfd: %s", strerror(errno));
@@ -597,28 +842,30 @@ int main(int argc, char **argv)
 		fb_seg_unlink_mine(seg);
 		return FB_EXIT_RUNTIME;
 	}
-	if (o.ready_fd >= 0) {
-		if (fb_write_all(o.ready_fd, "ready\n", 6))
+	b.seg = seg;
+	code = pending_stop(sfd);
+	if (code == 0 && o.ready_fd >= 0) {
+		if (fb_write_all(o.ready_fd, "ready\n", 6)) {
+			/* Nobody reads it (EPIPE: the launcher is gone): nobody
+			 * will attach either.  Clean up rather than wait. */
 			fb_err(PROG, "ready-fd %d: %s", o.ready_fd, strerror(errno));
+			code = FB_EXIT_RUNTIME;
+		}
 		close(o.ready_fd);
 	}
-	b.seg = seg;
+	if (code) {
+		fb_ring_abort(seg, code == FB_EXIT_RUNTIME ? "broker: its launcher is gone"
+							  : "broker stopped by a signal");
+		end_broker(seg, &w, tid, &b, sfd);
+		return code;
+	}
 	b.frame_timeout_s = o.frame_timeout_s;
 	b.frame_timeout_ns = (uint64_t)o.frame_timeout_s * 1000000000ull;
+	b.encoder_timeout_s = o.encoder_timeout_s;
+	b.enc_seen = UINT64_MAX;
+	b.enc_looked_ns = fb_now_ns();
 	b.nw = 0;
 	code = supervise(&b, sfd, w.efd);
-	/* Unlink first: the name is what outlives us (mapped processes keep
-	 * their mapping until they exit) — unless it names another broker's
-	 * segment by now. */
-	fb_seg_unlink_mine(seg);
-	atomic_store(&w.stop, 1);
-	sem_post(&seg->hdr->broker); /* or its 1 s timeout: either ends it */
-	pthread_join(tid, NULL);
-	for (size_t i = 0; i < b.nw; i++)
-		if (b.w[i].fd >= 0)
-			close(b.w[i].fd);
-	fb_seg_detach(seg);
-	close(sfd);
-	close(w.efd);
+	end_broker(seg, &w, tid, &b, sfd);
 	return code;
 }

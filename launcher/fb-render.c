@@ -848,8 +848,8 @@ static int start_broker(struct render *r)
 {
 	const struct fb_params *p = &r->o.params;
 	char size[32], fps[16], frames[24], slots[16], fdbuf[16], ftmo[16], sbytes[24];
-	char range[48];
-	char *argv[24];
+	char range[48], etmo[16];
+	char *argv[26];
 	int pfd[2], n = 0, status, got;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
@@ -885,6 +885,11 @@ static int start_broker(struct render *r)
 	argv[n++] = fdbuf;
 	argv[n++] = "--frame-timeout";
 	argv[n++] = ftmo;
+	/* The broker watches that the encoder makes progress (it may be
+	 * stopped), on the same bound the encoder holds ffmpeg to. */
+	snprintf(etmo, sizeof(etmo), "%u", r->o.encoder_timeout_s);
+	argv[n++] = "--encoder-timeout";
+	argv[n++] = etmo;
 	argv[n++] = "--frame-format";
 	argv[n++] = (char *)fb_frame_format_name(p->frame_format);
 	if (p->slot_bytes) {

@@ -218,6 +218,8 @@ static int renderer_failed(struct fb_seg *seg, const struct fb_claim *c, struct 
 			 (unsigned long long)g->frame_bytes);
 	else if (rc == -EIO)
 		snprintf(what, sizeof(what), "ended inside a %s image", fmt);
+	else if (rc == -ECHILD)
+		snprintf(what, sizeof(what), "died");
 	else
 		snprintf(what, sizeof(what), "stopped taking requests");
 	fb_warn(PROG, "renderer '%s' %s at frame %llu (it %s); frame given back", o->src.argv[0],
@@ -262,6 +264,14 @@ static int produce(struct fb_seg *seg, int raw_fd, struct renderer *rend,
 		rc = render(seg, &c, &o->src, raw_fd, rend, &len);
 		if (rc == -EFBIG)
 			return frame_too_big(seg, &c, len);
+		if (rc == -EOWNERDEAD) { /* waiting for the renderer */
+			snprintf(why, sizeof(why), "broker (pid %d) died", (int)seg->broker_pid);
+			fb_ring_abort(seg, why);
+			fb_err(PROG, "broker (pid %d) died while renderer '%s' worked on frame %llu; "
+			       "stopping", (int)seg->broker_pid, o->src.argv[0],
+			       (unsigned long long)fb_geom_frame(&seg->geom, c.frame));
+			return FB_EXIT_RUNTIME;
+		}
 		if (rc && o->src.kind == FB_SOURCE_EXEC)
 			return renderer_failed(seg, &c, rend, rc, o);
 		if (rc) {
@@ -307,7 +317,7 @@ static int produce(struct fb_seg *seg, int raw_fd, struct renderer *rend,
 
 int main(int argc, char **argv)
 {
-	struct renderer rend = { .pid = -1 };
+	struct renderer rend = { .pid = -1, .pid_fd = -1, .watch_fd = -1 };
 	struct producer_opts o;
 	struct fb_seg *seg;
 	const char *why;
@@ -354,6 +364,7 @@ int main(int argc, char **argv)
 		/* A renderer gone is an error we handle, not a silent death. */
 		signal(SIGPIPE, SIG_IGN);
 		rc = renderer_start(&rend, o.src.argv, &seg->geom);
+		rend.watch_fd = seg->broker_fd; /* -1 without pidfds */
 		if (rc) {
 			fb_err(PROG, "cannot run renderer '%s': %s", o.src.argv[0], strerror(-rc));
 			fb_ring_unregister(seg);

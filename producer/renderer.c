@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,10 @@ int renderer_start(struct renderer *r, char *const *argv, const struct fb_geom *
 	close(out[1]);
 	r->to_fd = in[1];
 	r->from_fd = out[0];
+	/* Our own child: its pid cannot be reused before we reap it, so the
+	 * pidfd names it (pidfd_open makes it close-on-exec).  Without
+	 * pidfds (-1), wait_output() asks waitid() instead. */
+	r->pid_fd = (int)syscall(SYS_pidfd_open, r->pid, 0);
 	return 0;
 close_err:
 	close(err[0]);
@@ -103,7 +108,66 @@ close_in:
 	close(in[0]);
 	close(in[1]);
 	r->pid = -1;
+	r->pid_fd = -1;
 	return -e;
+}
+
+/*
+ * Has the renderer exited (a zombie we have not reaped yet)?  WNOWAIT:
+ * renderer_stop reaps it and reports how it ended.
+ */
+static bool exited(const struct renderer *r)
+{
+	siginfo_t si;
+
+	si.si_pid = 0;
+	return waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       si.si_pid == r->pid;
+}
+
+/*
+ * Wait until the renderer's stdout has bytes (or EOF) to read: 0.  Its
+ * death is watched at the same time, through its pid: a renderer that
+ * dies while a child of it (a browser's helper, `cmd &`) keeps its stdout
+ * open would otherwise leave us waiting for an EOF that never comes, until
+ * --frame-timeout.  Bytes it wrote before dying are still read first (the
+ * pipe is readable then).  -ECHILD once it is dead and nothing is left.
+ */
+static int wait_output(const struct renderer *r)
+{
+	for (;;) {
+		/* poll ignores the negative descriptors of what we lack */
+		struct pollfd p[3] = {
+			{ .fd = r->from_fd, .events = POLLIN },
+			{ .fd = r->pid_fd, .events = POLLIN },
+			{ .fd = r->watch_fd, .events = POLLIN },
+		};
+		/* Without a pidfd, look at the pid every 100 ms. */
+		int rc = poll(p, 3, r->pid_fd >= 0 ? -1 : 100);
+
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+		if (rc > 0 && p[0].revents)
+			return 0;
+		if ((rc > 0 && p[1].revents) || (r->pid_fd < 0 && exited(r)))
+			return -ECHILD;
+		/* A hung renderer and a dead broker: nobody would ever end
+		 * this wait (the broker's --frame-timeout died with it). */
+		if (rc > 0 && p[2].revents)
+			return -EOWNERDEAD;
+	}
+}
+
+/* read(2) of the renderer's stdout once it has something (wait_output). */
+static ssize_t read_output(const struct renderer *r, void *buf, size_t len)
+{
+	int rc = wait_output(r);
+
+	if (rc) {
+		errno = -rc;
+		return -1;
+	}
+	return read(r->from_fd, buf, len);
 }
 
 /* Bytes the renderer has written that nobody asked for yet. */
@@ -141,7 +205,7 @@ int renderer_frame(struct renderer *r, uint64_t frame, void *buf, uint64_t len)
 	if (ask(r, frame))
 		return -EPIPE;
 	while (len > 0) {
-		ssize_t got = read(r->from_fd, p, len);
+		ssize_t got = read_output(r, p, len);
 
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -282,12 +346,12 @@ static int measure_oversize(struct renderer *r, uint32_t format, const unsigned 
 		return -EFBIG;
 	memcpy(tmp, buf, cap);
 	while (end == 0 && got < size) {
-		ssize_t n = read(r->from_fd, tmp + got, size - got);
+		ssize_t n = read_output(r, tmp + got, size - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			break;
+			break; /* ended (or died) past its slot: the size seen is "at least" */
 		got += (uint64_t)n;
 		end = image_end(format, tmp, got, sc);
 	}
@@ -321,7 +385,7 @@ int renderer_image(struct renderer *r, uint32_t format, uint64_t frame, unsigned
 		}
 		if (got == cap)
 			return measure_oversize(r, format, buf, cap, &sc, len);
-		n = read(r->from_fd, buf + got, cap - got);
+		n = read_output(r, buf + got, cap - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -341,14 +405,17 @@ void renderer_stop(struct renderer *r, char *how, size_t how_len)
 		return;
 	close(r->to_fd);
 	close(r->from_fd);
-	/* Our own child: its pid cannot be reused before we reap it. */
-	pf.fd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+	/* Only the renderer itself is waited for, never its leftover
+	 * children (they may hold the pipes for ever); fb-render, the
+	 * subreaper they are reparented to, ends them. */
+	pf.fd = r->pid_fd;
 	if (pf.fd >= 0) {
 		while (poll(&pf, 1, 1000) < 0 && errno == EINTR)
 			;
 		if (!(pf.revents & POLLIN))
 			kill(r->pid, SIGKILL);
 		close(pf.fd);
+		r->pid_fd = -1;
 	} else {
 		kill(r->pid, SIGKILL);
 	}

@@ -21,6 +21,8 @@
 
 struct renderer {
 	pid_t pid;
+	int pid_fd;  /* pidfd on it: readable once it exits; -1 without pidfds */
+	int watch_fd; /* the caller's: readable means stop waiting (the broker's pidfd), or -1 */
 	int to_fd;   /* its stdin */
 	int from_fd; /* its stdout */
 };
@@ -30,7 +32,11 @@ struct renderer {
 int renderer_start(struct renderer *r, char *const *argv, const struct fb_geom *g);
 
 /* Ask for FRAME and read its LEN bytes into BUF.  0; -EPIPE if the renderer
- * is gone (or closed its stdin); -EIO if its output ended inside a frame;
+ * is gone (or closed its stdin); -ECHILD if it died while we waited for the
+ * frame — seen through its pid at once, even when a child of it still
+ * holds its stdout open (so EOF would never come); -EIO if its output
+ * ended inside a frame; -EOWNERDEAD if WATCH_FD became readable (the broker
+ * died) while we waited;
  * -EOVERFLOW if, before we asked, it had written bytes nobody asked for
  * (more than one frame last time: its frames would be shifted). */
 int renderer_frame(struct renderer *r, uint64_t frame, void *buf, uint64_t len);
@@ -42,7 +48,7 @@ int renderer_frame(struct renderer *r, uint64_t frame, void *buf, uint64_t len);
  * segments up to EOI).  0; -EPIPE, -EIO or -EOVERFLOW as renderer_frame;
  * -EBADMSG if it is not such an image or bytes follow its end; -EFBIG if it
  * is larger than CAP (*LEN then gets its size as far as it was read, up to
- * 16 MiB past CAP).
+ * 16 MiB past CAP).  -ECHILD as renderer_frame.
  */
 int renderer_image(struct renderer *r, uint32_t format, uint64_t frame, unsigned char *buf,
 		   uint64_t cap, uint64_t *len);
