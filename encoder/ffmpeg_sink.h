@@ -29,7 +29,9 @@ struct ffmpeg_sink {
  * AUDIO (or NULL) is muxed in as the audio track, padded with silence or
  * cut so the output lasts exactly as long as the video.  A chunk's output
  * (G->chunk) gets the comment FB_CHUNK_TAG "A:B/N": frames A..B-1 of N.
- * Returns 0 or -errno (-ENOENT: no ffmpeg on PATH).
+ * An OUTPUT beginning with '-' (but not "-", stdout) is passed as
+ * "./OUTPUT": a file name, never an option.
+ * Returns 0 or -errno (-ENOENT: no ffmpeg on PATH, -ENAMETOOLONG).
  */
 int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		      char *const *out_opts, int n_opts, const char *output, const char *audio);
