@@ -243,7 +243,7 @@ static int sink_error(struct fb_seg *seg, const struct output *out, int rc, uint
 {
 	if (rc == -EOWNERDEAD && fb_ring_state(seg) == FB_SEG_ABORTED)
 		return -ECANCELED;
-	if (rc == -ECHILD || rc == -EPIPE)
+	if ((rc == -ECHILD || rc == -EPIPE) && out->ff.pid > 0)
 		snprintf(why, why_len, "ffmpeg stopped reading at frame %llu", (unsigned long long)f);
 	else if (rc == -ETIMEDOUT)
 		snprintf(why, why_len, "ffmpeg read nothing for %d s (--encoder-timeout) at frame %llu",

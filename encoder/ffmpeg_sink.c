@@ -205,11 +205,13 @@ static void untag(char *line, char *level, size_t level_len)
 	}
 }
 
-/* ffmpeg_sink_quote into WHY; true if ffmpeg logged an error line. */
+/* ffmpeg_sink_quote into WHY; true if ffmpeg logged a line tagged error,
+ * fatal or panic. */
 static bool quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
 {
 	char *buf = read_tail(s->err_fd), *line, *save = NULL, level[16];
 	char lines[320] = "", frame[160] = "";
+	bool tagged_err = false;
 	size_t len;
 
 	if (!buf)
@@ -217,6 +219,8 @@ static bool quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
 	/* Keep the last error lines (a sliding window of the quote's size)
 	 * and the last progress line, which says how far ffmpeg got. */
 	for (line = strtok_r(buf, "\n\r", &save); line; line = strtok_r(NULL, "\n\r", &save)) {
+		bool err;
+
 		untag(line, level, sizeof(level));
 		while (*line == ' ')
 			line++;
@@ -225,8 +229,13 @@ static bool quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
 			line[--len] = '\0';
 		if (len == 0)
 			continue;
-		if (strcmp(level, "error") == 0 || strcmp(level, "fatal") == 0 ||
-		    strcmp(level, "panic") == 0 || strcmp(level, "?") == 0) {
+		err = strcmp(level, "error") == 0 || strcmp(level, "fatal") == 0 ||
+		      strcmp(level, "panic") == 0;
+
+		tagged_err |= err;
+		/* Untagged: the user's own -loglevel dropped the tags; quoted,
+		 * but not taken for an error. */
+		if (err || strcmp(level, "?") == 0) {
 			size_t ql = strlen(lines);
 
 			if (ql + len + 3 >= sizeof(lines)) { /* drop the oldest lines */
@@ -254,7 +263,7 @@ static bool quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
 		snprintf(why + len, why_len - len, "; its last report: %s", frame);
 	else
 		snprintf(why + len, why_len - len, "; it printed no error");
-	return lines[0] != '\0';
+	return tagged_err;
 }
 
 void ffmpeg_sink_quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
