@@ -394,8 +394,8 @@ static int encode(struct fb_seg *seg, const struct encoder_opts *o)
 		} else if (gone && out.taken < seg->geom.total_frames) {
 			/* It exited 0 having read all we sent, but not every
 			 * frame was sent yet: the output is short. */
-			snprintf(why, sizeof(why), "ffmpeg exited 0 after reading %llu of the render's "
-				 "%llu frames; do output options such as -t or -frames end it early?",
+			snprintf(why, sizeof(why), "ffmpeg exited 0 but stopped reading its input "
+				 "after %llu of the render's %llu frames; do output options such as -t or -frames end it early?",
 				 (unsigned long long)out.taken,
 				 (unsigned long long)seg->geom.total_frames);
 			ffmpeg_sink_quote(&out.ff, why, sizeof(why));
@@ -403,9 +403,9 @@ static int encode(struct fb_seg *seg, const struct encoder_opts *o)
 		} else if (gone) {
 			/* It read every frame but ended without being told EOF:
 			 * its output options, not the input, ended the output. */
-			snprintf(why, sizeof(why), "ffmpeg exited 0 after reading all %llu frames but "
-				 "before their end (EOF); do output options such as -t or -frames "
-				 "end it early?", (unsigned long long)out.taken);
+			snprintf(why, sizeof(why), "ffmpeg exited 0 but stopped reading its input "
+				 "before its end (EOF), after all %llu frames; do output options "
+				 "such as -t or -frames end it early?", (unsigned long long)out.taken);
 			ffmpeg_sink_quote(&out.ff, why, sizeof(why));
 			rc = -EIO;
 		}

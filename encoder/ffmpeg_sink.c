@@ -369,8 +369,8 @@ int ffmpeg_sink_finish(struct ffmpeg_sink *s, uint64_t sent, uint64_t unread, in
 				return 0;
 			return -1;
 		}
-		snprintf(why, why_len, "ffmpeg exited 0 after reading %llu of %llu bytes; do output "
-			 "options such as -t or -frames end it early?",
+		snprintf(why, why_len, "ffmpeg exited 0 but stopped reading its input after %llu of "
+			 "%llu bytes; do output options such as -t or -frames end it early?",
 			 (unsigned long long)(demuxed >= 0 && (uint64_t)demuxed < sent - unread ?
 					      (uint64_t)demuxed : sent - unread),
 			 (unsigned long long)sent);

@@ -45,7 +45,8 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
  * all SENT bytes demuxed from pipe:0 — ffmpeg's read-ahead takes bytes of
  * frames it then drops when -frames or -t ends the output.  Otherwise
  * fills WHY with "ffmpeg exited with status N", "ffmpeg killed by signal
- * N" or "ffmpeg exited 0 after reading N of M bytes", then its last error
+ * N" or "ffmpeg exited 0 but stopped reading its input after N of M
+ * bytes", then its last error
  * lines (or its last "frame=" line), and returns -1.
  */
 int ffmpeg_sink_finish(struct ffmpeg_sink *s, uint64_t sent, uint64_t unread, int timeout_ms,
