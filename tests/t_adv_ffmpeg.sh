@@ -130,11 +130,10 @@ for path in small splice copy; do
 done
 
 # --- item 8: an output name beginning with '-' is a file ----------------------
-(cd "$TMP" && fb-render --size 64x48 --frames 5 --name /$TID-dash -o -weird.mkv -- -c:v ffv1 \
-	2> "$TMP/err.dash")
+(cd "$TMP" && fb-render --size 64x48 --frames 5 --name /$TID-dash -o -weird.mp4 2> "$TMP/err.dash")
 rc=$?
-nb=$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$TMP/-weird.mkv" 2>&1)
-check "-o -weird.mkv: exit $rc, file ./-weird.mkv holds 5 frames ($nb): $(tr '\n' '~' < "$TMP/err.dash")" \
+nb=$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$TMP/-weird.mp4" 2>&1)
+check "-o -weird.mp4 (default x264 options): exit $rc, file ./-weird.mp4 holds 5 frames ($nb): $(tr '\n' '~' < "$TMP/err.dash")" \
 	'[ $rc -eq 0 ] && [ "$nb" = 5 ]'
 (cd "$TMP" && fb-render --size 64x48 --frames 5 --name /$TID-dash2 -o -y -- -c:v ffv1 -f matroska \
 	2> "$TMP/err.dash2")
