@@ -45,11 +45,17 @@ struct encoder_opts {
  * ones at most this long before looking whether it can free the old ones. */
 #define HOLD_WAIT_MS 1
 
+/* Otherwise it waits on the ring in slices of this long, and looks between
+ * them whether ffmpeg is still there: a slow or hung frame must not hide
+ * ffmpeg's death (the ring's wait cannot watch ffmpeg's pidfd itself). */
+#define RING_SLICE_MS 100
+
 /* Where frames go: a raw fd, or ffmpeg's stdin. */
 struct output {
 	int fd;
 	struct ffmpeg_sink ff; /* ff.pid > 0: ffmpeg */
 	struct sink k;
+	uint64_t taken; /* frames pushed into k */
 };
 
 static void usage(FILE *out)
@@ -206,6 +212,10 @@ static int open_output(const struct encoder_opts *o, const struct fb_seg *seg, s
 			fb_err(PROG, "ffmpeg not found on PATH");
 			return -1;
 		}
+		if (rc == -ENAMETOOLONG) {
+			fb_err(PROG, "output name too long: %s", o->output);
+			return -1;
+		}
 		if (rc) {
 			fb_err(PROG, "cannot start ffmpeg: %s", strerror(-rc));
 			return -1;
@@ -214,6 +224,8 @@ static int open_output(const struct encoder_opts *o, const struct fb_seg *seg, s
 	}
 	rc = sink_init(&out->k, out->fd, out->ff.pid > 0 && want_splice(seg), seg->geom.slot_count,
 		       o->timeout_ms, seg->broker_fd, o->jitter_ms);
+	if (out->ff.pid > 0)
+		out->k.reader_fd = out->ff.pid_fd; /* every wait watches ffmpeg */
 	fb_debug(PROG, "feeding %s by %s", out->ff.pid > 0 ? "ffmpeg" : o->output,
 		 out->k.splice ? "vmsplice (slots freed once ffmpeg has read them)" : "writev");
 	if (rc) {
@@ -231,7 +243,9 @@ static int sink_error(struct fb_seg *seg, const struct output *out, int rc, uint
 {
 	if (rc == -EOWNERDEAD && fb_ring_state(seg) == FB_SEG_ABORTED)
 		return -ECANCELED;
-	if (rc == -ETIMEDOUT)
+	if ((rc == -ECHILD || rc == -EPIPE) && out->ff.pid > 0)
+		snprintf(why, why_len, "ffmpeg stopped reading at frame %llu", (unsigned long long)f);
+	else if (rc == -ETIMEDOUT)
 		snprintf(why, why_len, "ffmpeg read nothing for %d s (--encoder-timeout) at frame %llu",
 			 out->k.timeout_ms / 1000, (unsigned long long)f);
 	else if (rc == -EOWNERDEAD)
@@ -252,6 +266,30 @@ static int acquire_error(struct fb_seg *seg, int rc, uint64_t f, char *why, size
 		snprintf(why, why_len, "waiting for frame %llu: %s", (unsigned long long)f,
 			 strerror(-rc));
 	return rc;
+}
+
+/*
+ * Every byte is in ffmpeg: wait until it asks for more (ffmpeg_sink.h), so
+ * the EOF we then give it is what ends its input.  An ffmpeg that exits
+ * instead ended its output on its own, before the end of the frames it had
+ * read (-t, -frames): -ECHILD.  0 also when /proc cannot tell.
+ */
+static int wait_reading(struct output *out)
+{
+	uint64_t t0 = fb_now_ns();
+
+	for (;;) {
+		int r = ffmpeg_sink_reading(&out->ff), rc;
+
+		if (r != 0)
+			return 0;
+		rc = sink_check(&out->k);
+		if (rc)
+			return rc;
+		if (fb_now_ns() - t0 > (uint64_t)out->k.timeout_ms * 1000000ull)
+			return -ETIMEDOUT;
+		usleep(2000);
+	}
 }
 
 /*
@@ -290,9 +328,13 @@ static int drain(struct fb_seg *seg, struct output *out, char *why, size_t why_l
 			continue;
 		}
 		n = fb_ring_acquire(seg, taken, batch, room < BATCH_MAX ? room : BATCH_MAX,
-				    taken > freed ? HOLD_WAIT_MS : -1);
-		if (n == -EAGAIN)
+				    taken > freed ? HOLD_WAIT_MS : RING_SLICE_MS);
+		if (n == -EAGAIN) {
+			rc = sink_check(&out->k);
+			if (rc)
+				return sink_error(seg, out, rc, taken, why, why_len);
 			continue;
+		}
 		if (n < 0)
 			return acquire_error(seg, n, taken, why, why_len);
 		for (int i = 0; i < n; i++)
@@ -303,6 +345,16 @@ static int drain(struct fb_seg *seg, struct output *out, char *why, size_t why_l
 		for (int i = 0; i < n; i++)
 			fb_fault_point(seg, FB_STEP_AFTER_WRITE, batch[i].frame);
 		taken += (uint64_t)n;
+		out->taken = taken;
+	}
+	/* ffmpeg must have read every byte before it is told EOF: bytes left
+	 * in the pipe when it exits are frames it never saw (sink.h). */
+	if (out->ff.pid > 0) {
+		rc = sink_flush(&out->k);
+		if (rc == 0)
+			rc = wait_reading(out);
+		if (rc)
+			return sink_error(seg, out, rc, taken, why, why_len);
 	}
 	return 0;
 }
@@ -318,25 +370,48 @@ static int encode(struct fb_seg *seg, const struct encoder_opts *o)
 		fb_ring_abort(seg, "encoder could not open its sink");
 		return FB_EXIT_RUNTIME;
 	}
+	out.taken = 0;
 	rc = drain(seg, &out, why, sizeof(why));
-	sink_free(&out.k);
 	if (out.ff.pid <= 0) {
 		if (out.fd != STDOUT_FILENO && close(out.fd) < 0 && rc == 0) {
 			snprintf(why, sizeof(why), "closing %s: %s", o->output, strerror(errno));
 			rc = -EIO;
 		}
-	} else if (ffmpeg_sink_finish(&out.ff, rc && rc != -ECANCELED ? 1000 : o->timeout_ms,
-				      ffwhy, sizeof(ffwhy))) {
-		/* ffmpeg's own cause beats our EPIPE. */
-		if (rc == 0 || rc == -EPIPE) {
-			snprintf(why, sizeof(why), "%s", ffwhy);
+	} else {
+		bool gone = rc == -EPIPE || rc == -ECHILD; /* ffmpeg left early */
+		int64_t unread = sink_unread(&out.k);
+
+		/* A gone ffmpeg has exited or is exiting: give it the time to
+		 * say why; after our own failure, a second. */
+		if (ffmpeg_sink_finish(&out.ff, out.k.pushed, unread > 0 ? (uint64_t)unread : 0,
+				       gone ? 3000 : rc && rc != -ECANCELED ? 1000 : o->timeout_ms,
+				       ffwhy, sizeof(ffwhy))) {
+			/* ffmpeg's own cause beats our EPIPE. */
+			if (rc == 0 || gone) {
+				snprintf(why, sizeof(why), "%s", ffwhy);
+				rc = -EIO;
+			}
+		} else if (gone && out.taken < seg->geom.total_frames) {
+			/* It exited 0 having read all we sent, but not every
+			 * frame was sent yet: the output is short. */
+			snprintf(why, sizeof(why), "ffmpeg exited 0 but stopped reading its input "
+				 "after %llu of the render's %llu frames; do output options such as -t or -frames end it early?",
+				 (unsigned long long)out.taken,
+				 (unsigned long long)seg->geom.total_frames);
+			ffmpeg_sink_quote(&out.ff, why, sizeof(why));
+			rc = -EIO;
+		} else if (gone) {
+			/* It read every frame but ended without being told EOF:
+			 * its output options, not the input, ended the output. */
+			snprintf(why, sizeof(why), "ffmpeg exited 0 but stopped reading its input "
+				 "before its end (EOF), after all %llu frames; do output options "
+				 "such as -t or -frames end it early?", (unsigned long long)out.taken);
+			ffmpeg_sink_quote(&out.ff, why, sizeof(why));
 			rc = -EIO;
 		}
-	} else if (rc == -EPIPE) {
-		/* ffmpeg succeeded but stopped reading: the output is short. */
-		snprintf(why, sizeof(why), "ffmpeg exited 0 but stopped reading its input (%s); "
-			 "do output options such as -t or -frames end it early?", strerror(EPIPE));
+		ffmpeg_sink_free(&out.ff);
 	}
+	sink_free(&out.k);
 	if (rc == -ECANCELED)
 		return FB_EXIT_ABORTED;
 	if (rc) {

@@ -3,11 +3,15 @@
 #include "fb_pixfmt.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -52,7 +56,7 @@ static int spawn(struct ffmpeg_sink *s, char **argv, int in_rd)
 int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		      char *const *out_opts, int n_opts, const char *output, const char *audio)
 {
-	char size[32], fps[16], tag[96];
+	char size[32], fps[16], tag[96], outname[PATH_MAX + 2];
 	char *argv[FIXED_ARGS + AUDIO_ARGS + MAX_OUT_OPTS + CHUNK_ARGS + 3]; /* + "-y" OUTPUT NULL */
 	int pipefd[2], n = 0, rc;
 
@@ -67,8 +71,11 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 	argv[n++] = "ffmpeg";
 	argv[n++] = "-hide_banner";
 	argv[n++] = "-nostats";
+	/* Verbose, each line tagged with its level: the memfd then holds the
+	 * final statistics (bytes demuxed from pipe:0, finish checks them)
+	 * and the quote keeps only the error lines, as -loglevel error did. */
 	argv[n++] = "-loglevel";
-	argv[n++] = "error";
+	argv[n++] = "level+verbose";
 	if (g->frame_format == FB_FRAME_RAW) {
 		argv[n++] = "-f";
 		argv[n++] = "rawvideo";
@@ -114,6 +121,13 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		argv[n++] = tag;
 	}
 	argv[n++] = "-y";
+	/* A name beginning with '-' is a file, never an option: "./-x.mp4".
+	 * "-" alone stays ffmpeg's stdout. */
+	if (output[0] == '-' && output[1] != '\0') {
+		if ((size_t)snprintf(outname, sizeof(outname), "./%s", output) >= sizeof(outname))
+			return -ENAMETOOLONG;
+		output = outname;
+	}
 	argv[n++] = (char *)output;
 	argv[n] = NULL;
 
@@ -133,6 +147,12 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		return rc;
 	}
 	s->in_fd = pipefd[1];
+	/* Our own child: its pid cannot be reused before we reap it.  Without
+	 * pidfds (ENOSYS) the pipe's POLLERR still tells its death, unless a
+	 * child of ffmpeg keeps the pipe open. */
+	s->pid_fd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+	if (s->pid_fd >= 0)
+		fcntl(s->pid_fd, F_SETFD, FD_CLOEXEC);
 	/* Non-blocking, so a stalled ffmpeg is a timeout rather than a hang
 	 * (sink.c polls it); a bigger pipe means fewer wake-ups per frame. */
 	fcntl(s->in_fd, F_SETFL, O_WRONLY | O_NONBLOCK);
@@ -140,78 +160,232 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 	return 0;
 }
 
-/* Append ffmpeg's last stderr lines (at most ~300 bytes) to WHY. */
-static void stderr_tail(int fd, char *why, size_t why_len)
-{
-	char buf[320];
-	off_t end = lseek(fd, 0, SEEK_END);
-	off_t start = end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0;
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, start);
-	char *p;
-	size_t len;
+/* How much of the memfd's end is read: the final statistics and the last
+ * error lines are in it (x264's closing report is ~2 KiB). */
+#define TAIL_MAX (64 * 1024)
 
-	if (n <= 0)
-		return;
+/* The last TAIL_MAX bytes of ffmpeg's stderr, NUL-terminated (malloc'd), or
+ * NULL. */
+static char *read_tail(int fd)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t start = end > TAIL_MAX ? end - TAIL_MAX : 0;
+	char *buf;
+	ssize_t n;
+
+	if (end < 0 || !(buf = malloc(TAIL_MAX + 1)))
+		return NULL;
+	n = pread(fd, buf, TAIL_MAX, start);
+	if (n < 0)
+		n = 0;
 	buf[n] = '\0';
-	p = buf;
-	if (start > 0 && strchr(buf, '\n'))
-		p = strchr(buf, '\n') + 1; /* drop a partial first line */
-	/* One line of output: newlines become " | ". */
-	len = strlen(why);
-	snprintf(why + len, why_len - len, ": ");
-	for (len = strlen(why); *p && len + 4 < why_len; p++) {
-		if (*p == '\n') {
-			if (p[1])
-				len += (size_t)snprintf(why + len, why_len - len, " | ");
-		} else if (*p != '\r') {
-			why[len++] = *p;
-		}
-	}
-	why[len] = '\0';
+	return buf;
 }
 
-/* Wait up to TIMEOUT_MS for PID to exit; SIGKILL it after that. */
-static void exit_or_kill(pid_t pid, int timeout_ms)
+/* LINE (NUL-terminated, "[ctx @ 0x..] [level] text" or "[level] text")
+ * without its level tag, moved in place; the level in LEVEL. */
+static void untag(char *line, char *level, size_t level_len)
 {
-	struct pollfd p = { .events = POLLIN };
+	static const char *const levels[] = { "quiet", "panic", "fatal", "error", "warning",
+					      "info", "verbose", "debug", "trace" };
+	char *p = line;
 
-	/* Our own child: the pid cannot be reused before we reap it. */
-	p.fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	snprintf(level, level_len, "?");
+	while ((p = strchr(p, '[')) != NULL) {
+		for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+			size_t l = strlen(levels[i]);
+
+			if (strncmp(p + 1, levels[i], l) == 0 && p[l + 1] == ']' && p[l + 2] == ' ') {
+				snprintf(level, level_len, "%s", levels[i]);
+				memmove(p, p + l + 3, strlen(p + l + 3) + 1);
+				return;
+			}
+		}
+		p++;
+	}
+}
+
+/* ffmpeg_sink_quote into WHY; true if ffmpeg logged a line tagged error,
+ * fatal or panic. */
+static bool quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
+{
+	char *buf = read_tail(s->err_fd), *line, *save = NULL, level[16];
+	char lines[320] = "", frame[160] = "";
+	bool tagged_err = false;
+	size_t len;
+
+	if (!buf)
+		return false;
+	/* Keep the last error lines (a sliding window of the quote's size)
+	 * and the last progress line, which says how far ffmpeg got. */
+	for (line = strtok_r(buf, "\n\r", &save); line; line = strtok_r(NULL, "\n\r", &save)) {
+		bool err;
+
+		untag(line, level, sizeof(level));
+		while (*line == ' ')
+			line++;
+		len = strlen(line);
+		while (len > 0 && line[len - 1] == ' ')
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		err = strcmp(level, "error") == 0 || strcmp(level, "fatal") == 0 ||
+		      strcmp(level, "panic") == 0;
+
+		tagged_err |= err;
+		/* Untagged: the user's own -loglevel dropped the tags; quoted,
+		 * but not taken for an error. */
+		if (err || strcmp(level, "?") == 0) {
+			size_t ql = strlen(lines);
+
+			if (ql + len + 3 >= sizeof(lines)) { /* drop the oldest lines */
+				char *cut = lines;
+
+				while (cut && strlen(cut) + len + 3 >= sizeof(lines))
+					cut = strstr(cut + 1, " | ") ? strstr(cut + 1, " | ") + 3 : NULL;
+				if (cut)
+					memmove(lines, cut, strlen(cut) + 1);
+				else
+					lines[0] = '\0';
+				ql = strlen(lines);
+			}
+			snprintf(lines + ql, sizeof(lines) - ql, "%s%.*s", ql ? " | " : "",
+				 (int)(sizeof(lines) - ql - 4), line);
+		} else if (strncmp(line, "frame=", 6) == 0) {
+			snprintf(frame, sizeof(frame), "%s", line);
+		}
+	}
+	free(buf);
+	len = strlen(why);
+	if (lines[0])
+		snprintf(why + len, why_len - len, ": %s", lines);
+	else if (frame[0])
+		snprintf(why + len, why_len - len, "; its last report: %s", frame);
+	else
+		snprintf(why + len, why_len - len, "; it printed no error");
+	return tagged_err;
+}
+
+void ffmpeg_sink_quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
+{
+	quote(s, why, why_len);
+}
+
+/* ffmpeg's final count of bytes demuxed from pipe:0 (input file #0), or -1
+ * if its stderr does not hold it (a -loglevel of the user's own, a death). */
+static int64_t demuxed_bytes(int fd)
+{
+	char *buf = read_tail(fd), *p, *q;
+	unsigned long long packets, bytes;
+	int64_t r = -1;
+
+	if (!buf)
+		return -1;
+	q = NULL;
+	for (p = strstr(buf, "Input file #0 (pipe:0):"); p; p = strstr(p + 1, "Input file #0 (pipe:0):"))
+		q = p;
+	if (q && (q = strstr(q, "Total: ")) != NULL &&
+	    sscanf(q, "Total: %llu packets (%llu bytes) demuxed", &packets, &bytes) == 2)
+		r = (int64_t)bytes;
+	free(buf);
+	return r;
+}
+
+int ffmpeg_sink_reading(const struct ffmpeg_sink *s)
+{
+	char path[64], line[128];
+	struct dirent *d;
+	int found = 0, known = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)s->pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)) != NULL) {
+		long nr;
+		unsigned long fd;
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/syscall", (int)s->pid, d->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		/* "NR ARG0 ...", "running", or "-1 SP PC" (not in a call). */
+		if (fgets(line, sizeof(line), f)) {
+			known = 1;
+			if (sscanf(line, "%ld 0x%lx", &nr, &fd) == 2 && nr == SYS_read && fd == 0)
+				found = 1;
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return found ? 1 : known ? 0 : -1;
+}
+
+/* Wait up to TIMEOUT_MS for ffmpeg to exit; SIGKILL it after that. */
+static void exit_or_kill(const struct ffmpeg_sink *s, int timeout_ms)
+{
+	struct pollfd p = { .fd = s->pid_fd, .events = POLLIN };
+
 	if (p.fd < 0)
 		return; /* waitpid below blocks instead */
 	while (poll(&p, 1, timeout_ms) < 0 && errno == EINTR)
 		;
 	if (!(p.revents & POLLIN))
-		kill(pid, SIGKILL);
-	close(p.fd);
+		kill(s->pid, SIGKILL);
 }
 
-int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, char *why, size_t why_len)
+int ffmpeg_sink_finish(struct ffmpeg_sink *s, uint64_t sent, uint64_t unread, int timeout_ms,
+		       char *why, size_t why_len)
 {
+	int64_t demuxed;
 	int status;
 	pid_t r;
 
 	if (s->in_fd >= 0)
 		close(s->in_fd);
 	s->in_fd = -1;
-	exit_or_kill(s->pid, timeout_ms);
+	exit_or_kill(s, timeout_ms);
 	do
 		r = waitpid(s->pid, &status, 0);
 	while (r < 0 && errno == EINTR);
+	if (s->pid_fd >= 0)
+		close(s->pid_fd);
+	s->pid_fd = -1;
 	if (r < 0) {
 		snprintf(why, why_len, "waiting for ffmpeg: %s", strerror(errno));
-		close(s->err_fd);
 		return -1;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		close(s->err_fd);
-		return 0;
-	}
-	if (WIFEXITED(status))
+		demuxed = demuxed_bytes(s->err_fd);
+		if (unread == 0 && (demuxed < 0 || (uint64_t)demuxed >= sent)) {
+			/* Some ffmpeg versions exit 0 after failing to write
+			 * the file (ffmpeg 5.1: "Error writing trailer"). */
+			snprintf(why, why_len, "ffmpeg exited 0 but reported errors");
+			if (!quote(s, why, why_len))
+				return 0;
+			return -1;
+		}
+		snprintf(why, why_len, "ffmpeg exited 0 but stopped reading its input after %llu of "
+			 "%llu bytes; do output options such as -t or -frames end it early?",
+			 (unsigned long long)(demuxed >= 0 && (uint64_t)demuxed < sent - unread ?
+					      (uint64_t)demuxed : sent - unread),
+			 (unsigned long long)sent);
+	} else if (WIFEXITED(status)) {
 		snprintf(why, why_len, "ffmpeg exited with status %d", WEXITSTATUS(status));
-	else
+	} else {
 		snprintf(why, why_len, "ffmpeg killed by signal %d", WTERMSIG(status));
-	stderr_tail(s->err_fd, why, why_len);
-	close(s->err_fd);
+	}
+	ffmpeg_sink_quote(s, why, why_len);
 	return -1;
+}
+
+void ffmpeg_sink_free(struct ffmpeg_sink *s)
+{
+	if (s->err_fd >= 0)
+		close(s->err_fd);
+	s->err_fd = -1;
 }

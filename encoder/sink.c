@@ -26,7 +26,7 @@ int sink_init(struct sink *k, int fd, bool splice, uint32_t max_held, int timeou
 	      int broker_fd, int jitter_ms)
 {
 	*k = (struct sink){ .fd = fd, .splice = splice, .timeout_ms = timeout_ms,
-			    .broker_fd = broker_fd, .jitter_ms = jitter_ms,
+			    .broker_fd = broker_fd, .reader_fd = -1, .jitter_ms = jitter_ms,
 			    .seed = (unsigned int)getpid(), .cap = max_held };
 	k->ends = calloc(max_held, sizeof(*k->ends));
 	if (!k->ends)
@@ -41,23 +41,42 @@ void sink_free(struct sink *k)
 	k->ends = NULL;
 }
 
+/* Fill PF with what every wait watches: FD (for EVENTS), the broker's and
+ * the reader's pidfds (poll ignores a negative fd).  Returns the count. */
+static nfds_t watch_set(const struct sink *k, struct pollfd pf[3], short events)
+{
+	pf[0] = (struct pollfd){ .fd = k->fd, .events = events };
+	pf[1] = (struct pollfd){ .fd = k->broker_fd, .events = POLLIN };
+	pf[2] = (struct pollfd){ .fd = k->reader_fd, .events = POLLIN };
+	return 3;
+}
+
+/* What a poll over watch_set saw that ends the wait: -EOWNERDEAD, -EPIPE
+ * (the pipe has no reader), -ECHILD (the reader exited), or 0. */
+static int watch_result(const struct pollfd pf[3])
+{
+	if (pf[1].revents)
+		return -EOWNERDEAD;
+	if (pf[0].revents & (POLLERR | POLLHUP))
+		return -EPIPE;
+	if (pf[2].revents)
+		return -ECHILD;
+	return 0;
+}
+
 /* FD is not writable yet (O_NONBLOCK): wait for it, for at most MS, while
- * watching the broker.  0 (try again), -ETIMEDOUT or -EOWNERDEAD. */
+ * watching the broker and the reader.  0 (try again), -ETIMEDOUT,
+ * -EOWNERDEAD, -EPIPE or -ECHILD. */
 static int wait_writable(const struct sink *k, int ms)
 {
-	struct pollfd pf[2] = {
-		{ .fd = k->fd, .events = POLLOUT },
-		{ .fd = k->broker_fd, .events = POLLIN },
-	};
-	int r = poll(pf, k->broker_fd >= 0 ? 2 : 1, ms);
+	struct pollfd pf[3];
+	int r = poll(pf, watch_set(k, pf, POLLOUT), ms);
 
 	if (r < 0)
 		return errno == EINTR ? 0 : -errno;
 	if (r == 0)
 		return -ETIMEDOUT;
-	if (k->broker_fd >= 0 && pf[1].revents)
-		return -EOWNERDEAD;
-	return 0; /* writable, or an error the next call reports */
+	return watch_result(pf); /* 0: writable, or an error the next call reports */
 }
 
 /* Push every byte of IOV[0..CNT), which the call may modify. */
@@ -177,10 +196,8 @@ uint32_t sink_done(struct sink *k)
 
 int sink_wait(struct sink *k)
 {
-	struct pollfd pf[2] = {
-		{ .fd = k->fd, .events = 0 }, /* POLLERR: the reader is gone */
-		{ .fd = k->broker_fd, .events = POLLIN },
-	};
+	struct pollfd pf[3];
+	nfds_t npf = watch_set(k, pf, 0); /* POLLERR: the reader is gone */
 	struct timespec step = { 0, 0 };
 	bool late;
 	int r;
@@ -195,12 +212,66 @@ int sink_wait(struct sink *k)
 		step.tv_nsec = (long)k->wait_ns;
 	}
 	/* Even when late, look once: a reader that is gone is the better cause. */
-	r = ppoll(pf, k->broker_fd >= 0 ? 2 : 1, &step, NULL);
+	r = ppoll(pf, npf, &step, NULL);
 	if (r < 0 && errno != EINTR)
 		return -errno;
-	if (r > 0 && (pf[0].revents & (POLLERR | POLLHUP)))
-		return -EPIPE;
-	if (r > 0 && k->broker_fd >= 0 && pf[1].revents)
-		return -EOWNERDEAD;
+	if (r > 0 && (r = watch_result(pf)) != 0) {
+		/* A reader that read everything and then exited has not lost
+		 * a byte: report the frames done; its exit is judged later. */
+		if (r != -EOWNERDEAD && consumed(k) == k->pushed)
+			return 0;
+		return r;
+	}
 	return late ? -ETIMEDOUT : 0;
+}
+
+int sink_check(const struct sink *k)
+{
+	struct pollfd pf[3];
+	int r = poll(pf, watch_set(k, pf, 0), 0);
+
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	return r > 0 ? watch_result(pf) : 0;
+}
+
+int64_t sink_unread(const struct sink *k)
+{
+	int inpipe = 0;
+
+	if (ioctl(k->fd, FIONREAD, &inpipe) < 0 || inpipe < 0)
+		return -1;
+	return inpipe;
+}
+
+int sink_flush(struct sink *k)
+{
+	for (;;) {
+		struct pollfd pf[3];
+		int64_t left = sink_unread(k);
+		bool late = fb_now_ns() - k->progress_ns > (uint64_t)k->timeout_ms * 1000000ull;
+		int r;
+
+		if (left == 0)
+			return 0;
+		if (left < 0)
+			return -errno;
+		if (left != k->flush_left) { /* the reader moved */
+			k->flush_left = left;
+			k->progress_ns = fb_now_ns();
+			late = false;
+		}
+		/* No event says "the pipe is empty": look every few ms, while
+		 * the broker's and the reader's deaths end the wait at once. */
+		r = poll(pf, watch_set(k, pf, 0), late ? 0 : 5);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r > 0 && (r = watch_result(pf)) != 0) {
+			if (r != -EOWNERDEAD && sink_unread(k) == 0)
+				return 0;
+			return r;
+		}
+		if (late)
+			return -ETIMEDOUT;
+	}
 }

@@ -21,8 +21,9 @@
  *            ffmpeg it started itself, and FB_VMSPLICE=0 turns it off.
  *
  * A descriptor opened O_NONBLOCK (ffmpeg's pipe) is waited on with poll, so
- * a reader that stalls is a timeout and a broker that dies is noticed; a
- * blocking one (a file, stdout) just blocks in writev.
+ * a reader that stalls is a timeout, and a broker or a reader that dies
+ * (their pidfds, the pipe's POLLERR) ends every wait at once; a blocking
+ * one (a file, stdout) just blocks in writev.
  */
 #ifndef FB_SINK_H
 #define FB_SINK_H
@@ -41,6 +42,8 @@ struct sink {
 	bool splice;     /* vmsplice mode (see above) */
 	int timeout_ms;  /* the reader made no progress for this long: -ETIMEDOUT */
 	int broker_fd;   /* a pidfd watched while waiting (-EOWNERDEAD), or -1 */
+	int reader_fd;   /* the reader's pidfd (-ECHILD once it exited), or -1;
+			  * sink_init sets -1, the owner of the reader sets it */
 	int jitter_ms;   /* stress tests: sleep 0..J ms per frame */
 	unsigned int seed;
 	uint64_t pushed;    /* bytes handed to fd so far */
@@ -51,6 +54,7 @@ struct sink {
 	uint64_t consumed_seen; /* splice: last consumed offset, for the timeout */
 	uint64_t progress_ns;   /* when it last moved */
 	uint64_t wait_ns;       /* sink_wait's current poll step (backs off) */
+	int64_t flush_left;     /* sink_flush: bytes left in the pipe last look */
 };
 
 /*
@@ -64,7 +68,8 @@ int sink_init(struct sink *k, int fd, bool splice, uint32_t max_held, int timeou
 
 /* Hand frames F[0..N) to the descriptor, in order.  0, -ETIMEDOUT (the
  * reader took nothing for timeout_ms), -EOWNERDEAD (the broker died while
- * we waited), or -errno (-EPIPE: the reader is gone). */
+ * we waited), -ECHILD (the reader's pidfd says it exited), or -errno
+ * (-EPIPE: the reader is gone). */
 int sink_push(struct sink *k, const struct fb_frame_ref *f, uint32_t n);
 
 /* How many of the oldest pushed frames are out — their slots may be reused
@@ -72,8 +77,27 @@ int sink_push(struct sink *k, const struct fb_frame_ref *f, uint32_t n);
 uint32_t sink_done(struct sink *k);
 
 /* Splice mode: wait a little for the reader to consume more.  0, or the
- * errors of sink_push. */
+ * errors of sink_push.  A reader that exited after consuming every byte
+ * pushed is 0 here: the frames are out (its exit status is the owner's
+ * business). */
 int sink_wait(struct sink *k);
+
+/* Without waiting: is the reader gone?  0, -EPIPE (the pipe has no reader:
+ * POLLERR/POLLHUP), -ECHILD (reader_fd says it exited) or -EOWNERDEAD.
+ * The encoder calls it between its short waits on the ring, so a reader
+ * that dies while no frame comes is noticed within one wait. */
+int sink_check(const struct sink *k);
+
+/*
+ * FD is a pipe: wait until the reader has taken every byte pushed (FIONREAD
+ * 0), whatever the mode — the proof that the reader read the whole stream
+ * before it is told EOF.  0, -ETIMEDOUT (no progress for timeout_ms), or
+ * the errors of sink_check when the reader exits with bytes unread.
+ */
+int sink_flush(struct sink *k);
+
+/* Bytes pushed that still sit in the pipe (FIONREAD), or -1 (errno). */
+int64_t sink_unread(const struct sink *k);
 
 void sink_free(struct sink *k);
 
