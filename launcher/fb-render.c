@@ -104,6 +104,7 @@ struct render {
 	bool stopping; /* shutdown started */
 	uint64_t stop_deadline;
 	bool encoder_ok;
+	bool encoder_gone; /* the encoder exited without finishing: nothing can be emitted now */
 	bool aborted; /* the broker reported the render aborted (its cause was printed) */
 	FILE *progress; /* --progress stream, or NULL */
 	struct status status;
@@ -667,6 +668,14 @@ static void producer_died(struct render *r, struct child *k, int status)
 		fail(r);
 }
 
+/* SIGTERM every producer still running (each ends its renderer with it). */
+static void end_producers(struct render *r)
+{
+	for (size_t i = 0; i < r->nkids; i++)
+		if (r->kids[i].role == ROLE_PRODUCER && r->kids[i].running)
+			kill(r->kids[i].pid, SIGTERM);
+}
+
 /* A child's exit: decide whether the render failed.  Exit 1 and 2 mean the
  * child already printed its one-line cause; 3 means it stopped because
  * somebody else aborted the render.  Only a producer killed by a signal, or
@@ -681,6 +690,14 @@ static void child_exited(struct render *r, struct child *k, int status)
 	k->running = false;
 	if (k->role == ROLE_ENCODER && code == FB_EXIT_OK)
 		r->encoder_ok = true;
+	if (k->role == ROLE_ENCODER && code != FB_EXIT_OK) {
+		/* Without the encoder no frame can be emitted any more, so
+		 * the producers' work is lost either way: end them now rather
+		 * than wait for one asleep in a 20 s frame or blocked on a hung
+		 * renderer to notice the abort. */
+		r->encoder_gone = true;
+		end_producers(r);
+	}
 	if (k->role == ROLE_BROKER && code == FB_EXIT_ABORTED && !r->stopping) {
 		/* The render was aborted; workers normally see it and leave.
 		 * One stuck on the ring lock would not: arm the deadline that
@@ -694,7 +711,7 @@ static void child_exited(struct render *r, struct child *k, int status)
 		return;
 	/* Killed, or its renderer command died (it gave the frame back). */
 	if (k->role == ROLE_PRODUCER && (WIFSIGNALED(status) || code == FB_EXIT_RENDERER)) {
-		if (!r->encoder_ok)
+		if (!r->encoder_ok && !r->encoder_gone)
 			producer_died(r, k, status);
 		return;
 	}
