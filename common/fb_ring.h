@@ -84,12 +84,18 @@ void fb_ring_finish(struct fb_seg *seg);
 
 /*
  * Anyone: stop the render, recording REASON (first abort wins), and wake
- * every sleeper.  Idempotent; does nothing once DONE.  Returns true if this
- * call moved the render from RUNNING to ABORTED — its reason is the cause.
+ * every sleeper.  Takes no lock: a CAS on the state word claims the abort,
+ * so it works with the lock held by a stopped process or scribbled.
+ * Idempotent; does nothing once DONE.  Returns true if this call moved the
+ * render to ABORTED and its reason is the cause; false too when the
+ * segment itself went bad (truncated, scribbled: fb_guard.h) — that is
+ * then the recorded reason.
  */
 bool fb_ring_abort(struct fb_seg *seg, const char *reason);
 
-/* Copy the abort reason (bounded: it is segment input) into BUF. */
+/* Copy the abort reason into BUF: bounded, NUL-terminated, anything but
+ * printable ASCII replaced (it is segment input); "render aborted (no cause
+ * recorded)" when the segment holds none. */
 void fb_ring_reason(const struct fb_seg *seg, char *buf, size_t len);
 
 /* Lock-free read of the life cycle state (enum fb_seg_state). */
@@ -101,6 +107,9 @@ uint32_t fb_ring_state(const struct fb_seg *seg);
  * of the state word posts it), 0 on timeout.
  */
 int fb_ring_broker_wait(struct fb_seg *seg, int timeout_ms);
+
+/* Wake fb_ring_broker_wait (unless the semaphore is scribbled). */
+void fb_ring_broker_wake(struct fb_seg *seg);
 
 /*
  * Workers: register this process under ROLE (enum fb_role) so the broker
