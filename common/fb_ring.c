@@ -793,6 +793,8 @@ int fb_ring_release(struct fb_seg *seg, uint64_t frame, uint32_t n)
 	if (n == 0 || n > g->slot_count)
 		return -EINVAL;
 	rc = ring_lock(seg);
+	if (rc == -EPROTO)
+		return -ECANCELED; /* the segment went bad: the cause is recorded in it */
 	if (rc)
 		return rc;
 	if (h->next_encode != frame)
@@ -871,8 +873,11 @@ int fb_ring_register(struct fb_seg *seg, uint32_t role)
 	fd = fb_pidfd_open(bpid, bstart);
 	if (fd == -ENOSYS) /* no pidfds: liveness through /proc instead */
 		fd = fb_proc_alive(bpid, bstart) ? -1 : -ESRCH;
-	if (fd == -ESRCH && fb_ring_state(seg) == FB_SEG_DONE)
-		return 1; /* a late worker: the render is over, broker gone */
+	if (fd == -ESRCH && (fb_ring_state(seg) == FB_SEG_DONE ||
+			     (role == FB_ROLE_PRODUCER && fb_ring_state(seg) == FB_SEG_ABORTED)))
+		return 1; /* a late worker: the render is over, broker gone.  (Not
+			   * an encoder of an aborted one: its exit 0 means "every
+			   * frame written".) */
 	if (fd < -1)
 		return fd == -ESRCH ? -EOWNERDEAD : fd;
 	rc = ring_lock(seg);

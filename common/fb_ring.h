@@ -114,8 +114,8 @@ void fb_ring_broker_wake(struct fb_seg *seg);
 /*
  * Workers: register this process under ROLE (enum fb_role) so the broker
  * supervises it, and open a pidfd on the broker so a dead broker is noticed.
- * Returns 0; 1 if the render is already DONE and its broker gone (nothing to
- * do: exit 0); -EOWNERDEAD if the broker is gone (a stale segment);
+ * Returns 0; 1 if the render is already DONE (or, for a producer, ABORTED)
+ * and its broker gone (nothing to do: exit 0); -EOWNERDEAD if the broker is gone (a stale segment);
  * -EBUSY for a second live encoder; -ENOSPC if the table is full.
  */
 int fb_ring_register(struct fb_seg *seg, uint32_t role);
