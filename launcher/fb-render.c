@@ -547,6 +547,15 @@ static void child_exited(struct render *r, struct child *k, int status)
 		r->stop_deadline = fb_now_ns() + (uint64_t)STOP_GRACE_MS * 1000000ull;
 		return;
 	}
+	if (r->aborted && !r->child_spoke && k->role == ROLE_ENCODER && WIFSIGNALED(status) &&
+	    r->stop_deadline != UINT64_MAX) {
+		/* The broker's "aborted" was reaped first; the encoder's death
+		 * (not a kill of ours) is what it aborted for: name it. */
+		describe_exit(status, how, sizeof(how));
+		fb_err(PROG, "%s (pid %d) %s", role_name(k->role), (int)k->pid, how);
+		r->child_spoke = true;
+		return;
+	}
 	if (r->stopping || code == FB_EXIT_OK || code == FB_EXIT_ABORTED)
 		return;
 	/* Killed, or its renderer command died (it gave the frame back). */
