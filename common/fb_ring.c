@@ -151,6 +151,12 @@ static int holder_sound(struct fb_seg *seg)
 	int32_t owner = fb_ring_lock_owner(seg);
 	char why[FB_REASON_MAX];
 
+	if (owner == seg->pid) {
+		/* We are waiting, so we do not hold it: written by somebody. */
+		snprintf(why, sizeof(why), "segment corrupt: ring lock word names us (pid %d) while we wait for it",
+			 (int)owner);
+		return unusable(seg, why);
+	}
 	if (owner <= 0 || kill(owner, 0) == 0 || errno != ESRCH ||
 	    fb_ring_lock_owner(seg) != owner)
 		return 0;

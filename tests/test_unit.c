@@ -972,6 +972,19 @@ static void test_ghost_lock_holder(void **state)
 	survives(child_ghost_holder, ((struct fixture *)*state)->seg, 0);
 }
 
+/* ...or naming the waiter itself: glibc would wait for us forever. */
+static int child_self_holder(struct fb_seg *seg)
+{
+	*(volatile int *)&seg->hdr->lock = (int)getpid();
+	seg->pid = (int32_t)getpid(); /* the fork's own id, as attach would set */
+	return claim_sees_corruption(seg, "names us");
+}
+
+static void test_self_lock_holder(void **state)
+{
+	survives(child_self_holder, ((struct fixture *)*state)->seg, 0);
+}
+
 static char truncate_name[64];
 
 /* A worker whose segment is truncated under it: SIGBUS caught, the claim
@@ -1070,6 +1083,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_scribbled_semaphore, setup_s1_n3, teardown),
 		cmocka_unit_test_setup_teardown(test_scribbled_state_word, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_ghost_lock_holder, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_self_lock_holder, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_segment, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_grown_segment, setup_s3_n5, teardown),
 	};
