@@ -787,7 +787,7 @@ static void end_broker(struct fb_seg *seg, struct watcher *w, pthread_t tid, str
 	 * segment by now. */
 	fb_seg_unlink_mine(seg);
 	atomic_store(&w->stop, 1);
-	sem_post(&seg->hdr->broker); /* or its 1 s timeout: either ends it */
+	fb_ring_broker_wake(seg); /* or its 1 s timeout: either ends it */
 	pthread_join(tid, NULL);
 	for (size_t i = 0; i < b->nw; i++)
 		if (b->w[i].fd >= 0)

@@ -17,21 +17,35 @@
  */
 #include "fb_ring.h"
 #include "fb_fault.h"
+#include "fb_guard.h"
 #include "fb_pixfmt.h"
 #include "fb_proc.h"
 #include "fb_util.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static void wake(sem_t *s, uint32_t n)
+static bool abort_claim(struct fb_seg *seg, const char *reason);
+
+/* A semaphore whose futex flag word was scribbled makes glibc abort the
+ * process inside sem_post/sem_wait: never hand one to it. */
+static bool sem_usable(struct fb_seg *seg, sem_t *s)
 {
-	while (n--)
+	if (fb_guard_sem_ok(seg, s))
+		return true;
+	abort_claim(seg, "segment corrupt: a semaphore scribbled (its futex flags changed)");
+	return false;
+}
+
+static void wake(struct fb_seg *seg, sem_t *s, uint32_t n)
+{
+	while (n-- && sem_usable(seg, s))
 		sem_post(s);
 }
 
@@ -53,10 +67,12 @@ static struct timespec deadline_in(int ms)
 /* Sleep on S for at most MS milliseconds.  Wake-ups are hints, so a timeout
  * or a signal is as good as a post: the caller re-checks the words either
  * way.  0 if posted. */
-static int sleep_on(sem_t *s, int ms)
+static int sleep_on(struct fb_seg *seg, sem_t *s, int ms)
 {
 	struct timespec ts = deadline_in(ms);
 
+	if (!sem_usable(seg, s))
+		return -1; /* the render is aborted: the caller sees it at once */
 	return sem_clockwait(s, CLOCK_MONOTONIC, &ts);
 }
 
@@ -77,17 +93,83 @@ static void repair_words(struct fb_seg *seg)
 	}
 }
 
+/* The segment itself is unusable (WHY): abort the render with it.
+ * -EPROTO if this was the cause of the abort (the caller may say so),
+ * -ECANCELED if the render had ended already. */
+static int unusable(struct fb_seg *seg, const char *why)
+{
+	bool first = abort_claim(seg, why);
+
+	return first ? -EPROTO : -ECANCELED;
+}
+
+/* Before touching the lock: is the segment still what it was (size, no
+ * SIGBUS taken, the mutex's and semaphores' glibc words intact)?  0, or
+ * what unusable() returns. */
+static int segment_sound(struct fb_seg *seg)
+{
+	char why[FB_REASON_MAX];
+
+	if (!fb_guard_verify(seg, why, sizeof(why)))
+		return 0;
+	return unusable(seg, why);
+}
+
 /* RC from a lock call: on EOWNERDEAD (the holder died inside a critical
- * section) finish what it left half done and mark the mutex consistent. */
+ * section) finish what it left half done and mark the mutex consistent.
+ * Any error but a timeout means the mutex's words are garbage. */
 static int locked(struct fb_seg *seg, int rc)
 {
+	char why[FB_REASON_MAX];
+
 	if (rc == EOWNERDEAD) {
 		repair_words(seg);
 		seg->hdr->lock_repairs++;
 		rc = pthread_mutex_consistent(&seg->hdr->lock);
+		if (rc) {
+			pthread_mutex_unlock(&seg->hdr->lock);
+			snprintf(why, sizeof(why), "segment corrupt: ring mutex scribbled (%s)",
+				 strerror(rc));
+			return unusable(seg, why);
+		}
 	}
-	return -rc;
+	if (rc == 0) {
+		fb_guard_lock_taken(seg);
+		return 0;
+	}
+	if (rc == ETIMEDOUT)
+		return -ETIMEDOUT;
+	snprintf(why, sizeof(why), "segment corrupt: ring mutex unusable (%s)", strerror(rc));
+	return unusable(seg, why);
 }
+
+/* A lock wait ran a whole slice.  Does the lock word name a holder that
+ * does not exist?  A real holder's death hands the lock on (robust
+ * futex): a dead tid without the owner-died bit was written by somebody. */
+static int holder_sound(struct fb_seg *seg)
+{
+	int32_t owner = fb_ring_lock_owner(seg);
+	char why[FB_REASON_MAX];
+
+	if (owner == seg->pid) {
+		/* We are waiting, so we do not hold it: written by somebody. */
+		snprintf(why, sizeof(why), "segment corrupt: ring lock word names us (pid %d) while we wait for it",
+			 (int)owner);
+		return unusable(seg, why);
+	}
+	if (owner <= 0 || kill(owner, 0) == 0 || errno != ESRCH ||
+	    fb_ring_lock_owner(seg) != owner)
+		return 0;
+	if (((unsigned)*(const volatile int *)&seg->hdr->lock & 0x40000000u) != 0)
+		return 0; /* owner died: the next lock call gets EOWNERDEAD */
+	snprintf(why, sizeof(why), "segment corrupt: ring lock held by pid %d, which does not exist",
+		 (int)owner);
+	return unusable(seg, why);
+}
+
+static bool broker_lost(struct fb_seg *seg);
+static void wake_all(struct fb_seg *seg, uint32_t producers);
+static uint32_t sleepers(const struct fb_header *h);
 
 /*
  * Critical sections are a few dozen instructions, so a lock that is busy is
@@ -101,16 +183,43 @@ static int locked(struct fb_seg *seg, int rc)
 
 static int ring_lock(struct fb_seg *seg)
 {
+	int rc = segment_sound(seg);
+
+	if (rc)
+		return rc;
 	if (fb_spin_enabled(&seg->spin)) {
 		for (int i = 0; i < LOCK_SPIN_TRIES; i++) {
-			int rc = pthread_mutex_trylock(&seg->hdr->lock);
-
+			rc = pthread_mutex_trylock(&seg->hdr->lock);
 			if (rc != EBUSY)
 				return locked(seg, rc);
 			fb_cpu_relax();
 		}
 	}
-	return locked(seg, pthread_mutex_lock(&seg->hdr->lock));
+	/* A slice at a time: a holder that never lets go (stopped, or a lock
+	 * word somebody scribbled) must not keep us from seeing the render
+	 * end, the broker die or the segment go bad. */
+	for (;;) {
+		struct timespec ts = deadline_in(FB_WAIT_SLICE_MS);
+
+		rc = locked(seg, pthread_mutex_clocklock(&seg->hdr->lock, CLOCK_MONOTONIC, &ts));
+		if (rc != -ETIMEDOUT)
+			return rc;
+		if (atomic_load(&seg->hdr->state) == FB_SEG_ABORTED)
+			return -ECANCELED;
+		if (broker_lost(seg)) {
+			char why[FB_REASON_MAX];
+
+			snprintf(why, sizeof(why), "broker (pid %d) died", (int)seg->broker_pid);
+			abort_claim(seg, why);
+			wake_all(seg, sleepers(seg->hdr));
+			return -EOWNERDEAD;
+		}
+		rc = segment_sound(seg);
+		if (!rc)
+			rc = holder_sound(seg);
+		if (rc)
+			return rc;
+	}
 }
 
 /*
@@ -123,6 +232,11 @@ static int ring_lock_for(struct fb_seg *seg, int ms)
 {
 	struct timespec ts = deadline_in(ms);
 
+	int rc = segment_sound(seg);
+
+	seg->lock_owner_before = 0; /* lock_stuck(): no wait, nobody to blame */
+	if (rc)
+		return rc;
 	seg->lock_owner_before = fb_ring_lock_owner(seg);
 	return locked(seg, pthread_mutex_clocklock(&seg->hdr->lock, CLOCK_MONOTONIC, &ts));
 }
@@ -140,7 +254,12 @@ int32_t fb_ring_lock_owner(const struct fb_seg *seg)
 
 static void ring_unlock(struct fb_seg *seg)
 {
-	pthread_mutex_unlock(&seg->hdr->lock);
+	bool links_ok = fb_guard_lock_release(seg);
+
+	if (pthread_mutex_unlock(&seg->hdr->lock) != 0 || !links_ok) {
+		abort_claim(seg, "segment corrupt: ring mutex scribbled while held");
+		wake_all(seg, sleepers(seg->hdr));
+	}
 }
 
 /* With the lock held: how many producers to wake so that every sleeper
@@ -152,28 +271,47 @@ static uint32_t sleepers(const struct fb_header *h)
 	return (h->space_waiters < FB_MAX_PROCS ? h->space_waiters : FB_MAX_PROCS) + 1;
 }
 
-/* With the lock held: move RUNNING to ABORTED, keeping the first reason
- * (*FIRST tells whether this call was it, if FIRST is not NULL).  Returns
- * how many producers to wake. */
+/* With the lock held: move to ABORTED, keeping the first reason (*FIRST
+ * tells whether this call was it, if FIRST is not NULL).  Returns how many
+ * producers to wake. */
 static uint32_t abort_locked(struct fb_seg *seg, const char *reason, bool *first)
 {
-	struct fb_header *h = seg->hdr;
-	bool was_running = atomic_load(&h->state) == FB_SEG_RUNNING;
+	bool won = abort_claim(seg, reason);
 
-	if (was_running) {
-		snprintf(h->reason, sizeof(h->reason), "%s", reason);
-		atomic_store_explicit(&h->state, FB_SEG_ABORTED, memory_order_release);
-	}
 	if (first)
-		*first = was_running;
-	return sleepers(h);
+		*first = won;
+	return sleepers(seg->hdr);
+}
+
+/*
+ * Every life-cycle change is one CAS on the state word, lock or no lock: a
+ * process that cannot take the lock (its holder stopped, the mutex
+ * scribbled) still stops the render, and an abort and fb_ring_finish can
+ * never both win.  Anything but DONE and ABORTED — RUNNING, or a value
+ * somebody scribbled — may become ABORTED.  The winner alone writes
+ * reason[], then publishes it (release store on reason_ready), so the first
+ * reason stays.  True if this call won.
+ */
+static bool abort_claim(struct fb_seg *seg, const char *reason)
+{
+	struct fb_header *h = seg->hdr;
+	uint32_t cur = atomic_load_explicit(&h->state, memory_order_acquire);
+
+	while (cur != FB_SEG_DONE && cur != FB_SEG_ABORTED) {
+		if (atomic_compare_exchange_weak(&h->state, &cur, FB_SEG_ABORTED)) {
+			snprintf(h->reason, sizeof(h->reason), "%s", reason);
+			atomic_store_explicit(&h->reason_ready, 1, memory_order_release);
+			return true;
+		}
+	}
+	return false;
 }
 
 static void wake_all(struct fb_seg *seg, uint32_t producers)
 {
-	wake(&seg->hdr->space, producers);
-	wake(&seg->hdr->filled, 1);
-	wake(&seg->hdr->broker, 1);
+	wake(seg, &seg->hdr->space, producers);
+	wake(seg, &seg->hdr->filled, 1);
+	wake(seg, &seg->hdr->broker, 1);
 }
 
 /* With the lock held: abort for a broken invariant and say which. */
@@ -182,11 +320,13 @@ static int corrupt_locked(struct fb_seg *seg, const char *what)
 	char reason[FB_REASON_MAX];
 	uint32_t n;
 
+	bool first;
+
 	snprintf(reason, sizeof(reason), "segment corrupt: %s", what);
-	n = abort_locked(seg, reason, NULL);
+	n = abort_locked(seg, reason, &first);
 	ring_unlock(seg);
 	wake_all(seg, n);
-	return -EPROTO;
+	return first ? -EPROTO : -ECANCELED;
 }
 
 /* The counters are shared input: check their relation before using them. */
@@ -391,7 +531,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 
 			ring_unlock(seg);
 			if (chain)
-				sem_post(&h->space);
+				wake(seg, &h->space, 1);
 			return 0;
 		}
 		/* All claimed but some not yet emitted: stay, in case one is
@@ -429,7 +569,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 		}
 		h->space_waiters++;
 		ring_unlock(seg);
-		sleep_on(&h->space, FB_WAIT_SLICE_MS);
+		sleep_on(seg, &h->space, FB_WAIT_SLICE_MS);
 		slept = true;
 	}
 }
@@ -484,6 +624,8 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 	if (!length_fits(&seg->geom, length))
 		return -EINVAL;
 	rc = lock_own_claim(seg, c, &m);
+	if (rc == -EPROTO)
+		return -ECANCELED; /* the segment went bad: the cause is recorded in it */
 	if (rc)
 		return rc;
 	m->length = length;
@@ -497,7 +639,7 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 		h->encoder_waiting = 0;
 	ring_unlock(seg);
 	if (wake_encoder)
-		sem_post(&h->filled);
+		wake(seg, &h->filled, 1);
 	return 0;
 }
 
@@ -507,6 +649,8 @@ int fb_ring_unclaim(struct fb_seg *seg, const struct fb_claim *c)
 	struct fb_slot_meta *m;
 	int rc = lock_own_claim(seg, c, &m);
 
+	if (rc == -EPROTO)
+		return -ECANCELED; /* the segment went bad: the cause is recorded in it */
 	if (rc)
 		return rc;
 	/* The same move the broker's sweep makes for a dead owner. */
@@ -514,7 +658,7 @@ int fb_ring_unclaim(struct fb_seg *seg, const struct fb_claim *c)
 	m->state = FB_SLOT_REISSUE;
 	h->reissue_pending++;
 	ring_unlock(seg);
-	wake(&h->space, 1);
+	wake(seg, &h->space, 1);
 	return 0;
 }
 
@@ -640,7 +784,7 @@ int fb_ring_acquire(struct fb_seg *seg, uint64_t frame, struct fb_frame_ref *out
 		h->encoder_waiting = 1;
 		h->encoder_wants = frame;
 		ring_unlock(seg);
-		sleep_on(&h->filled, give_up - now < FB_WAIT_SLICE_MS * 1000000ull ?
+		sleep_on(seg, &h->filled, give_up - now < FB_WAIT_SLICE_MS * 1000000ull ?
 			 (int)((give_up - now + 999999) / 1000000) : FB_WAIT_SLICE_MS);
 	}
 }
@@ -655,6 +799,8 @@ int fb_ring_release(struct fb_seg *seg, uint64_t frame, uint32_t n)
 	if (n == 0 || n > g->slot_count)
 		return -EINVAL;
 	rc = ring_lock(seg);
+	if (rc == -EPROTO)
+		return -ECANCELED; /* the segment went bad: the cause is recorded in it */
 	if (rc)
 		return rc;
 	if (h->next_encode != frame)
@@ -675,47 +821,50 @@ int fb_ring_release(struct fb_seg *seg, uint64_t frame, uint32_t n)
 	/* One producer per freed slot, at most as many as sleep. */
 	wake_n = h->space_waiters < n ? h->space_waiters : n;
 	ring_unlock(seg);
-	wake(&h->space, wake_n);
+	wake(seg, &h->space, wake_n);
 	return 0;
 }
 
 void fb_ring_finish(struct fb_seg *seg)
 {
-	uint32_t n = 0;
+	uint32_t running = FB_SEG_RUNNING;
 
-	if (ring_lock(seg) == 0) {
-		if (atomic_load(&seg->hdr->state) == FB_SEG_RUNNING)
-			atomic_store_explicit(&seg->hdr->state, FB_SEG_DONE,
-					      memory_order_release);
-		n = sleepers(seg->hdr);
-		ring_unlock(seg);
-	}
-	wake_all(seg, n);
+	/* A CAS, like abort_claim: whichever comes first stays. */
+	atomic_compare_exchange_strong(&seg->hdr->state, &running, FB_SEG_DONE);
+	wake_all(seg, sleepers(seg->hdr));
 }
 
 bool fb_ring_abort(struct fb_seg *seg, const char *reason)
 {
-	uint32_t n = 1;
-	bool first = false;
+	char why[FB_REASON_MAX];
+	const char *bad = fb_guard_verify(seg, why, sizeof(why));
+	bool first;
 
-	if (ring_lock_for(seg, FB_BROKER_LOCK_MS) == 0) {
-		n = abort_locked(seg, reason, &first);
-		ring_unlock(seg);
-	} else {
-		/* The lock is unrecoverable, or held by a stopped process;
-		 * still make everybody stop. */
-		uint32_t running = FB_SEG_RUNNING;
-
-		first = atomic_compare_exchange_strong(&seg->hdr->state, &running,
-						       FB_SEG_ABORTED);
-	}
-	wake_all(seg, n);
-	return first;
+	/* No lock needed (abort_claim): a stopped holder or a scribbled mutex
+	 * cannot keep the reason from being recorded.  When the segment
+	 * itself went bad, that is the cause, not what the caller saw of it
+	 * (EFAULT writing out of a vanished slot, say); the caller then did
+	 * not find the cause and is told so. */
+	first = abort_claim(seg, bad ? bad : reason);
+	wake_all(seg, sleepers(seg->hdr));
+	return first && !bad;
 }
 
 int fb_ring_broker_wait(struct fb_seg *seg, int timeout_ms)
 {
-	return sleep_on(&seg->hdr->broker, timeout_ms) == 0;
+	if (!sem_usable(seg, &seg->hdr->broker)) {
+		/* (The render is aborted now.)  Sleep anyway: the caller loops. */
+		struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+		return 1;
+	}
+	return sleep_on(seg, &seg->hdr->broker, timeout_ms) == 0;
+}
+
+void fb_ring_broker_wake(struct fb_seg *seg)
+{
+	wake(seg, &seg->hdr->broker, 1);
 }
 
 int fb_ring_register(struct fb_seg *seg, uint32_t role)
@@ -730,8 +879,11 @@ int fb_ring_register(struct fb_seg *seg, uint32_t role)
 	fd = fb_pidfd_open(bpid, bstart);
 	if (fd == -ENOSYS) /* no pidfds: liveness through /proc instead */
 		fd = fb_proc_alive(bpid, bstart) ? -1 : -ESRCH;
-	if (fd == -ESRCH && fb_ring_state(seg) == FB_SEG_DONE)
-		return 1; /* a late worker: the render is over, broker gone */
+	if (fd == -ESRCH && (fb_ring_state(seg) == FB_SEG_DONE ||
+			     (role == FB_ROLE_PRODUCER && fb_ring_state(seg) == FB_SEG_ABORTED)))
+		return 1; /* a late worker: the render is over, broker gone.  (Not
+			   * an encoder of an aborted one: its exit 0 means "every
+			   * frame written".) */
 	if (fd < -1)
 		return fd == -ESRCH ? -EOWNERDEAD : fd;
 	rc = ring_lock(seg);
@@ -775,7 +927,7 @@ int fb_ring_register(struct fb_seg *seg, uint32_t role)
 	seg->broker_pid = bpid;
 	seg->broker_start = bstart;
 	seg->broker_checked_ns = fb_now_ns();
-	sem_post(&h->broker);
+	wake(seg, &h->broker, 1);
 	return 0;
 }
 
@@ -876,7 +1028,7 @@ ssize_t fb_ring_sweep(struct fb_seg *seg, const struct fb_proc_entry *dead,
 	}
 	ring_unlock(seg);
 	if (n)
-		wake(&h->space, (uint32_t)n);
+		wake(seg, &h->space, (uint32_t)n);
 	return (ssize_t)n;
 }
 
@@ -918,8 +1070,12 @@ ssize_t fb_ring_overdue(struct fb_seg *seg, uint64_t timeout_ns, struct fb_reiss
 
 void fb_ring_reason(const struct fb_seg *seg, char *buf, size_t len)
 {
-	const char *r = seg->hdr->reason;
+	const struct fb_header *h = seg->hdr;
 
-	/* Shared memory: never trust it to be NUL-terminated. */
-	snprintf(buf, len, "%.*s", (int)strnlen(r, sizeof(seg->hdr->reason)), r);
+	if (atomic_load_explicit(&h->state, memory_order_acquire) != FB_SEG_ABORTED ||
+	    atomic_load_explicit(&h->reason_ready, memory_order_acquire) != 1) {
+		snprintf(buf, len, "%s", "render aborted (no cause recorded)");
+		return;
+	}
+	fb_reason_copy(buf, len, h->reason, sizeof(h->reason));
 }

@@ -84,12 +84,18 @@ void fb_ring_finish(struct fb_seg *seg);
 
 /*
  * Anyone: stop the render, recording REASON (first abort wins), and wake
- * every sleeper.  Idempotent; does nothing once DONE.  Returns true if this
- * call moved the render from RUNNING to ABORTED — its reason is the cause.
+ * every sleeper.  Takes no lock: a CAS on the state word claims the abort,
+ * so it works with the lock held by a stopped process or scribbled.
+ * Idempotent; does nothing once DONE.  Returns true if this call moved the
+ * render to ABORTED and its reason is the cause; false too when the
+ * segment itself went bad (truncated, scribbled: fb_guard.h) — that is
+ * then the recorded reason.
  */
 bool fb_ring_abort(struct fb_seg *seg, const char *reason);
 
-/* Copy the abort reason (bounded: it is segment input) into BUF. */
+/* Copy the abort reason into BUF: bounded, NUL-terminated, anything but
+ * printable ASCII replaced (it is segment input); "render aborted (no cause
+ * recorded)" when the segment holds none. */
 void fb_ring_reason(const struct fb_seg *seg, char *buf, size_t len);
 
 /* Lock-free read of the life cycle state (enum fb_seg_state). */
@@ -102,11 +108,14 @@ uint32_t fb_ring_state(const struct fb_seg *seg);
  */
 int fb_ring_broker_wait(struct fb_seg *seg, int timeout_ms);
 
+/* Wake fb_ring_broker_wait (unless the semaphore is scribbled). */
+void fb_ring_broker_wake(struct fb_seg *seg);
+
 /*
  * Workers: register this process under ROLE (enum fb_role) so the broker
  * supervises it, and open a pidfd on the broker so a dead broker is noticed.
- * Returns 0; 1 if the render is already DONE and its broker gone (nothing to
- * do: exit 0); -EOWNERDEAD if the broker is gone (a stale segment);
+ * Returns 0; 1 if the render is already DONE (or, for a producer, ABORTED)
+ * and its broker gone (nothing to do: exit 0); -EOWNERDEAD if the broker is gone (a stale segment);
  * -EBUSY for a second live encoder; -ENOSPC if the table is full.
  */
 int fb_ring_register(struct fb_seg *seg, uint32_t role);

@@ -1,5 +1,6 @@
 /* fb_segment — create, validate and attach the shared frame segment. */
 #include "fb_segment.h"
+#include "fb_guard.h"
 #include "fb_pixfmt.h"
 #include "fb_proc.h"
 #include "fb_util.h"
@@ -369,8 +370,6 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 		rc = -errno;
 		goto fail;
 	}
-	close(fd);
-	fd = -1;
 	/* fallocate zero-filled the rest: every slot is EMPTY, counters 0. */
 	rc = init_sync(map);
 	if (rc == 0) {
@@ -382,6 +381,9 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 		munmap(map, g->segment_size);
 		goto fail;
 	}
+	fb_guard_watch(seg, fd); /* unguarded if it fails: as before */
+	close(fd);
+	fd = -1;
 	seg->dev = (uint64_t)st.st_dev;
 	seg->ino = (uint64_t)st.st_ino;
 	/* Release: attachers that see RUNNING (acquire) see the header above. */
@@ -439,6 +441,7 @@ static int attach_fd(int fd, const char *name, bool readonly, struct fb_seg **ou
 		return -ENOMEM;
 	}
 	seg->readonly = readonly;
+	fb_guard_watch(seg, fd);
 	*out = seg;
 	return 0;
 }
@@ -493,6 +496,7 @@ void fb_seg_detach(struct fb_seg *seg)
 		return;
 	if (seg->broker_fd >= 0)
 		close(seg->broker_fd);
+	fb_guard_unwatch(seg);
 	munmap(seg->base, seg->geom.segment_size);
 	free(seg);
 }

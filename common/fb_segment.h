@@ -33,7 +33,7 @@
 #include <sys/types.h>
 
 #define FB_MAGIC 0x474e495242524246ull /* "FBRBRING" little-endian */
-#define FB_ABI_VERSION 6u
+#define FB_ABI_VERSION 7u
 #define FB_MAX_SLOTS 256u
 #define FB_MAX_SIDE 16384u
 #define FB_MAX_FPS 1000u
@@ -87,6 +87,8 @@ struct fb_slot_meta {
 	uint64_t claimed_ns; /* CLOCK_MONOTONIC at claim, for --frame-timeout */
 };
 
+struct fb_guard;
+
 struct fb_header {
 	/* --- identity and geometry: written once by the broker --- */
 	uint64_t magic;
@@ -111,8 +113,8 @@ struct fb_header {
 	uint64_t broker_start; /* /proc start time of broker_pid */
 
 	/* --- life cycle: read without the lock, written under it --- */
-	_Atomic uint32_t state;
-	uint32_t reserved0;
+	_Atomic uint32_t state; /* moved by CAS only: RUNNING -> DONE | ABORTED */
+	_Atomic uint32_t reason_ready; /* 1 once the aborter wrote reason[] (release) */
 
 	/* --- protocol state: only under lock --- */
 	pthread_mutex_t lock; /* PTHREAD_PROCESS_SHARED | PTHREAD_MUTEX_ROBUST */
@@ -173,6 +175,7 @@ struct fb_seg {
 	struct fb_spin spin; /* this process's adaptive spin budget (fb_spin.h) */
 	uint32_t proc_index; /* our entry in hdr->procs once registered */
 	int readonly;        /* fb_seg_attach_readonly: nothing may be written */
+	struct fb_guard *guard; /* SIGBUS/scribble watch of this mapping (fb_guard.h) */
 	struct fb_fault fault;
 	char name[FB_NAME_MAX + 1];
 };

@@ -3,8 +3,14 @@
 #include "fb_pixfmt.h"
 #include "fb_util.h"
 
+#include <errno.h>
+#include <stdio.h>
+
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Racy reads of words the lock guards: the compiler must really load them
  * (they change under us), and a torn value only misleads a display. */
@@ -112,4 +118,41 @@ void fb_stats_json(FILE *out, const char *name, const struct fb_geom *g,
 		sep = ",";
 	}
 	fprintf(out, "]}");
+}
+
+int fb_stats_cause_fd(int fd, char *buf, size_t len)
+{
+	/* Everything up to the slot records: identity, state, reason. */
+	const size_t want = offsetof(struct fb_header, slots);
+	struct fb_header *h = calloc(1, sizeof(*h));
+	char reason[FB_REASON_MAX];
+	struct stat st;
+	ssize_t got;
+	int rc = 0;
+
+	if (!h || fstat(fd, &st) < 0) {
+		free(h);
+		return 0;
+	}
+	do
+		got = pread(fd, h, want, 0);
+	while (got < 0 && errno == EINTR);
+	if (got == (ssize_t)want && h->magic == FB_MAGIC &&
+	    atomic_load(&h->state) == FB_SEG_ABORTED && atomic_load(&h->reason_ready) == 1) {
+		fb_reason_copy(reason, sizeof(reason), h->reason, sizeof(h->reason));
+		snprintf(buf, len, "render aborted: %s", reason);
+		rc = 1;
+	} else if (got == (ssize_t)want && h->magic == FB_MAGIC &&
+		   (uint64_t)st.st_size != h->segment_size) {
+		snprintf(buf, len, "segment %s under the render (%llu bytes, made with %llu)",
+			 (uint64_t)st.st_size < h->segment_size ? "truncated" : "resized",
+			 (unsigned long long)st.st_size, (unsigned long long)h->segment_size);
+		rc = 1;
+	} else if ((uint64_t)st.st_size < sizeof(*h)) {
+		snprintf(buf, len, "segment truncated under the render (%llu bytes left)",
+			 (unsigned long long)st.st_size);
+		rc = 1;
+	}
+	free(h);
+	return rc;
 }

@@ -42,6 +42,16 @@ struct fb_stats {
 
 void fb_stats_read(const struct fb_seg *seg, struct fb_stats *st);
 
+/*
+ * Why did the render of the segment open as FD end badly?  Read through the
+ * descriptor (pread, fstat: no mapping, so a truncated object cannot SIGBUS
+ * the caller): the abort reason the first aborter recorded, else a size
+ * that is not the one the segment was made with.  Writes a one-line cause
+ * into BUF (sanitized: segment input) and returns 1, or returns 0 when
+ * neither tells anything.
+ */
+int fb_stats_cause_fd(int fd, char *buf, size_t len);
+
 /* "EMPTY", "CLAIMED", ...; "?" for a value no slot may hold. */
 const char *fb_stats_slot_state(uint32_t state);
 

@@ -207,3 +207,17 @@ uint64_t fb_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+void fb_reason_copy(char *buf, size_t len, const char *src, size_t src_len)
+{
+	size_t n = 0;
+
+	if (len == 0)
+		return;
+	for (; n + 1 < len && n < src_len && src[n] != '\0'; n++) {
+		unsigned char c = (unsigned char)src[n];
+
+		buf[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	buf[n] = '\0';
+}

@@ -86,6 +86,13 @@ int fb_pread_all(int fd, void *buf, size_t len, off_t off);
  */
 int fb_ended_at_dashdash(char *const *argv, int next, const char *last_arg);
 
+/*
+ * Copy text that came from shared memory (SRC, at most SRC_LEN bytes, maybe
+ * not NUL-terminated) into BUF[LEN] for a message: bounded, NUL-terminated,
+ * every byte that is not printable ASCII replaced by '?'.
+ */
+void fb_reason_copy(char *buf, size_t len, const char *src, size_t src_len);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t fb_now_ns(void);
 

@@ -14,6 +14,7 @@
 #include "fb_proc.h"
 #include "fb_segment.h"
 #include "fb_source.h"
+#include "fb_stats.h"
 #include "status.h"
 #include "fb_util.h"
 #include "spawn.h"
@@ -105,7 +106,8 @@ struct render {
 	uint64_t stop_deadline;
 	bool encoder_ok;
 	bool encoder_gone; /* the encoder exited without finishing: nothing can be emitted now */
-	bool aborted; /* the broker reported the render aborted (its cause was printed) */
+	bool aborted; /* the broker reported the render aborted */
+	bool child_spoke; /* a child exited 1 or 2: it printed the cause */
 	FILE *progress; /* --progress stream, or NULL */
 	struct status status;
 	uint64_t bw_last_ns;    /* broker watch: last look */
@@ -688,6 +690,8 @@ static void child_exited(struct render *r, struct child *k, int status)
 	char how[96];
 
 	k->running = false;
+	if (code == FB_EXIT_RUNTIME || code == FB_EXIT_USAGE)
+		r->child_spoke = true;
 	if (k->role == ROLE_ENCODER && code == FB_EXIT_OK)
 		r->encoder_ok = true;
 	if (k->role == ROLE_ENCODER && code != FB_EXIT_OK) {
@@ -705,6 +709,15 @@ static void child_exited(struct render *r, struct child *k, int status)
 		r->stopping = true;
 		r->aborted = true;
 		r->stop_deadline = fb_now_ns() + (uint64_t)STOP_GRACE_MS * 1000000ull;
+		return;
+	}
+	if (r->aborted && !r->child_spoke && k->role == ROLE_ENCODER && WIFSIGNALED(status) &&
+	    r->stop_deadline != UINT64_MAX) {
+		/* The broker's "aborted" was reaped first; the encoder's death
+		 * (not a kill of ours) is what it aborted for: name it. */
+		describe_exit(status, how, sizeof(how));
+		fb_err(PROG, "%s (pid %d) %s", role_name(k->role), (int)k->pid, how);
+		r->child_spoke = true;
 		return;
 	}
 	if (r->stopping || code == FB_EXIT_OK || code == FB_EXIT_ABORTED)
@@ -1127,6 +1140,16 @@ int main(int argc, char **argv)
 	status_stop(&r.status);
 	if (r.progress && r.progress != stdout)
 		fclose(r.progress);
+	/* A failure nobody named (the broker's "aborted" reaped before the
+	 * worker that caused it, say): the cause recorded in the segment. */
+	if (!r.stop_sig && !r.failed && !r.encoder_ok && r.aborted && !r.child_spoke) {
+		char cause[FB_REASON_MAX + 64];
+
+		if (r.seg_fd >= 0 && fb_stats_cause_fd(r.seg_fd, cause, sizeof(cause)))
+			fb_err(PROG, "%s", cause);
+		else
+			fb_err(PROG, "render aborted (no cause recorded)");
+	}
 	if (r.seg_fd >= 0)
 		close(r.seg_fd);
 	/* The broker unlinks on every path it controls; this covers the

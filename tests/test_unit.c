@@ -13,6 +13,7 @@
 #include "fb_params.h"
 #include "fb_pixfmt.h"
 #include "fb_proc.h"
+#include "fb_guard.h"
 #include "fb_ring.h"
 #include "fb_util.h"
 #include "sink.h"
@@ -805,8 +806,247 @@ static void test_sink_copy_timeout_epipe(void **state)
 	close(p[1]);
 }
 
-int main(void)
+
+/* ---- the segment as an adversary's input (issue 12, items 7 and 11) ---- */
+
+static int child_hold_lock_stopped(struct fb_seg *seg)
 {
+	pthread_mutex_lock(&seg->hdr->lock);
+	raise(SIGSTOP); /* a holder that never lets go */
+	return 0;
+}
+
+static void survives(int (*fn)(struct fb_seg *), struct fb_seg *seg, int want);
+
+/* With the lock held by a stopped process: abort, abort again, finish. */
+static int child_abort_twice(struct fb_seg *seg)
+{
+	char why[FB_REASON_MAX];
+
+	if (!fb_ring_abort(seg, "first cause"))
+		return 1;
+	if (fb_ring_abort(seg, "second cause"))
+		return 2;
+	fb_ring_finish(seg); /* must neither wait for the lock nor undo the abort */
+	if (fb_ring_state(seg) != FB_SEG_ABORTED)
+		return 3;
+	fb_ring_reason(seg, why, sizeof(why));
+	return strcmp(why, "first cause") == 0 ? 0 : 4;
+}
+
+/* fb_ring_abort records its reason with the lock held by a stopped process,
+ * the first reason stays, and finish cannot overwrite an abort. */
+static void test_abort_without_lock(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	pid_t child = fork_child(child_hold_lock_stopped, seg);
+	int st;
+
+	assert_int_equal(waitpid(child, &st, WUNTRACED), child);
+	assert_true(WIFSTOPPED(st));
+	survives(child_abort_twice, seg, 0);
+	kill(child, SIGKILL);
+	waitpid(child, &st, 0);
+}
+
+static void test_finish_beats_later_abort(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+
+	fb_ring_finish(seg);
+	assert_false(fb_ring_abort(seg, "too late"));
+	assert_int_equal(fb_ring_state(seg), FB_SEG_DONE);
+}
+
+/* The reason is segment input: bounded, NUL-terminated, printable. */
+static void test_reason_sanitized(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	char why[FB_REASON_MAX];
+
+	assert_true(fb_ring_abort(seg, "x"));
+	memset(seg->hdr->reason, 'A', sizeof(seg->hdr->reason)); /* no NUL at all */
+	seg->hdr->reason[3] = '\033';
+	seg->hdr->reason[4] = '\n';
+	fb_ring_reason(seg, why, sizeof(why));
+	assert_int_equal(strlen(why), sizeof(seg->hdr->reason) < sizeof(why) ?
+			 sizeof(seg->hdr->reason) : sizeof(why) - 1);
+	assert_memory_equal(why, "AAA??AA", 7);
+	fb_ring_reason(seg, why, 4);
+	assert_string_equal(why, "AAA");
+}
+
+/* Run FN in a child; it must exit (not die of a signal, not hang: 5 s)
+ * with code WANT. */
+static void survives(int (*fn)(struct fb_seg *), struct fb_seg *seg, int want)
+{
+	pid_t pid = fork_child(fn, seg);
+	int st;
+
+	for (int i = 0; i < 500 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (kill(pid, 0) == 0 && waitpid(pid, &st, WNOHANG) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		fail_msg("child still running after 5 s");
+	}
+	if (WIFSIGNALED(st))
+		fail_msg("child died of signal %d", WTERMSIG(st));
+	assert_int_equal(WEXITSTATUS(st), want);
+}
+
+/* After corruption: the claim fails with the cause, not a crash. */
+static int claim_sees_corruption(struct fb_seg *seg, const char *want)
+{
+	char why[FB_REASON_MAX];
+	struct fb_claim c;
+	int rc = fb_ring_claim(seg, &c);
+
+	if (rc != -EPROTO)
+		return 10;
+	fb_ring_reason(seg, why, sizeof(why));
+	return strstr(why, want) ? 0 : 11;
+}
+
+static int child_scribbled_mutex(struct fb_seg *seg)
+{
+	/* kind 0 is glibc's plain mutex: its lock asserts __owner == 0. */
+	memset(&seg->hdr->lock, 0, sizeof(seg->hdr->lock));
+	((volatile int *)&seg->hdr->lock)[2] = 4242; /* __owner */
+	return claim_sees_corruption(seg, "ring mutex");
+}
+
+static void test_scribbled_mutex(void **state)
+{
+	survives(child_scribbled_mutex, ((struct fixture *)*state)->seg, 0);
+}
+
+static int child_scribbled_sem(struct fb_seg *seg)
+{
+	struct fb_claim c;
+	int rc;
+
+	/* Slot 0 taken: the next claim must sleep on `space`, which glibc
+	 * would abort on (its futex flag word is garbage). */
+	if (fb_ring_claim(seg, &c) != 1)
+		return 20;
+	memset(&seg->hdr->space, 0x5a, sizeof(seg->hdr->space));
+	rc = fb_ring_claim(seg, &c);
+	return rc == -EPROTO || rc == -ECANCELED ? 0 : 21;
+}
+
+static void test_scribbled_semaphore(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+	char why[FB_REASON_MAX];
+
+	survives(child_scribbled_sem, seg, 0);
+	fb_ring_reason(seg, why, sizeof(why));
+	assert_non_null(strstr(why, "semaphore"));
+}
+
+static int child_scribbled_state(struct fb_seg *seg)
+{
+	atomic_store(&seg->hdr->state, 0x41414141u);
+	return claim_sees_corruption(seg, "life-cycle");
+}
+
+static void test_scribbled_state_word(void **state)
+{
+	struct fb_seg *seg = ((struct fixture *)*state)->seg;
+
+	survives(child_scribbled_state, seg, 0);
+	assert_int_equal(fb_ring_state(seg), FB_SEG_ABORTED);
+}
+
+/* A lock word naming a process that does not exist (no owner-died bit):
+ * lockers give up after a slice or two instead of waiting forever. */
+static int child_ghost_holder(struct fb_seg *seg)
+{
+	*(volatile int *)&seg->hdr->lock = 0x3ffffff0; /* no such pid */
+	return claim_sees_corruption(seg, "does not exist");
+}
+
+static void test_ghost_lock_holder(void **state)
+{
+	survives(child_ghost_holder, ((struct fixture *)*state)->seg, 0);
+}
+
+/* ...or naming the waiter itself: glibc would wait for us forever. */
+static int child_self_holder(struct fb_seg *seg)
+{
+	*(volatile int *)&seg->hdr->lock = (int)getpid();
+	seg->pid = (int32_t)getpid(); /* the fork's own id, as attach would set */
+	return claim_sees_corruption(seg, "names us");
+}
+
+static void test_self_lock_holder(void **state)
+{
+	survives(child_self_holder, ((struct fixture *)*state)->seg, 0);
+}
+
+static char truncate_name[64];
+
+/* A worker whose segment is truncated under it: SIGBUS caught, the claim
+ * reports the truncation. */
+static int child_truncated(struct fb_seg *creator)
+{
+	struct fb_seg *seg;
+	const char *why;
+	int fd;
+
+	if (fb_seg_attach(truncate_name, &seg, &why))
+		return 30;
+	fd = fb_shm_open(truncate_name, O_RDWR, 0, NULL);
+	if (fd < 0 || ftruncate(fd, 4096) < 0)
+		return 31;
+	close(fd);
+	/* Touch a slot record past the end: SIGBUS without the guard; and
+	 * the creator's mapping (inherited) is guarded the same way. */
+	((volatile struct fb_header *)seg->hdr)->procs[FB_MAX_PROCS - 1].frames++;
+	if (((volatile struct fb_header *)creator->hdr)->procs[FB_MAX_PROCS - 1].frames != 0 ||
+	    !fb_guard_tripped(creator))
+		return 33;
+	return claim_sees_corruption(seg, "truncated") ? 32 : 0;
+}
+
+static void test_truncated_segment(void **state)
+{
+	struct fixture *fx = *state;
+
+	snprintf(truncate_name, sizeof(truncate_name), "%s", fx->name);
+	survives(child_truncated, fx->seg, 0);
+}
+
+static void test_grown_segment(void **state)
+{
+	struct fixture *fx = *state;
+	struct fb_claim c;
+	int fd = fb_shm_open(fx->name, O_RDWR, 0, NULL);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)fx->seg->geom.segment_size * 2), 0);
+	close(fd);
+	usleep((FB_GUARD_STAT_MS + 20) * 1000);
+	assert_int_equal(fb_ring_claim(fx->seg, &c), -EPROTO);
+}
+
+/* `test_unit offsets`: header offsets for tests/t_adv_corrupt.sh. */
+static int print_offsets(void)
+{
+	printf("state %zu\nnext_claim %zu\nprotocol_end %zu\nlock %zu\nlock_size %zu\n"
+	       "space %zu\nfilled %zu\nbroker %zu\nsem_size %zu\n",
+	       offsetof(struct fb_header, state), offsetof(struct fb_header, next_claim),
+	       offsetof(struct fb_header, reason), offsetof(struct fb_header, lock),
+	       sizeof(pthread_mutex_t), offsetof(struct fb_header, space),
+	       offsetof(struct fb_header, filled), offsetof(struct fb_header, broker), sizeof(sem_t));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "offsets") == 0)
+		return print_offsets();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frame_bytes),
 		cmocka_unit_test(test_parse_u64),
@@ -836,6 +1076,16 @@ int main(void)
 		cmocka_unit_test(test_library_chunk),
 		cmocka_unit_test(test_sink_splice_accounting),
 		cmocka_unit_test(test_sink_copy_timeout_epipe),
+		cmocka_unit_test_setup_teardown(test_abort_without_lock, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_finish_beats_later_abort, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_reason_sanitized, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_scribbled_mutex, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_scribbled_semaphore, setup_s1_n3, teardown),
+		cmocka_unit_test_setup_teardown(test_scribbled_state_word, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_ghost_lock_holder, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_self_lock_holder, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_segment, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_grown_segment, setup_s3_n5, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
