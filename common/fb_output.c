@@ -60,16 +60,39 @@ static bool has_magic(const char *path)
 	return yes;
 }
 
+/*
+ * Is a file in directory DIR (FILE_DEV: the file's own device, or DIR's
+ * for a file not yet created) in /dev/shm's shared memory?  When /dev/shm
+ * is a mount of its own, anywhere on it; when it is a mere directory of
+ * /dev's file system (some containers), only directly in it: /dev/null
+ * and its neighbours must stay writable.
+ */
+static bool in_shm(const char *dir, dev_t file_dev)
+{
+	struct stat shm, up, d;
+
+	if (stat(FB_SHM_DIR, &shm) < 0 || file_dev != shm.st_dev)
+		return false;
+	if (stat(FB_SHM_DIR "/..", &up) == 0 && up.st_dev != shm.st_dev)
+		return true; /* a mount point: the whole file system is shm */
+	return stat(dir, &d) == 0 && same_file(&d, &shm);
+}
+
 int fb_output_check(const char *output, const struct fb_output_input *inputs, size_t n,
 		    const char *seg_name, char *why, size_t len)
 {
+	bool is_stdout = strcmp(output, "-") == 0;
 	char final[PATH_MAX], dir[PATH_MAX];
-	struct stat out, st, shm;
-	bool have_shm = stat(FB_SHM_DIR, &shm) == 0;
+	struct stat out, st;
 
-	if (strcmp(output, "-") == 0)
-		return 0;
-	if (stat(output, &out) == 0) {
+	/* Where the file is, or would be created: a symlink (dangling or
+	 * not) leads there, as O_CREAT would follow it. */
+	final_path(is_stdout ? "/proc/self/fd/1" : output, final, sizeof(final));
+	snprintf(dir, sizeof(dir), "%s", final);
+	dirname(dir);
+	/* "-": stdout is already open (the shell truncated it, unless it
+	 * appends); what it is still decides whether we may write it. */
+	if (is_stdout ? fstat(STDOUT_FILENO, &out) == 0 : stat(output, &out) == 0) {
 		for (size_t i = 0; i < n; i++) {
 			if (inputs[i].path && stat(inputs[i].path, &st) == 0 && same_file(&st, &out)) {
 				snprintf(why, len, "it is %s %s (the same file): writing would destroy it",
@@ -81,24 +104,26 @@ int fb_output_check(const char *output, const struct fb_output_input *inputs, si
 			snprintf(why, len, "it is the render's own segment %s", seg_name);
 			return -1;
 		}
-		if (have_shm && out.st_dev == shm.st_dev) {
+		if (!S_ISREG(out.st_mode))
+			return 0; /* a device, a FIFO, a socket: nobody's memory */
+		if (in_shm(dir, out.st_dev)) {
 			snprintf(why, len, "it is in " FB_SHM_DIR ", where every file is some process's "
 				 "shared memory (a render's segment, perhaps)");
 			return -1;
 		}
-		if (S_ISREG(out.st_mode) && has_magic(output)) {
+		if (has_magic(is_stdout ? "/proc/self/fd/1" : output)) {
 			snprintf(why, len, "it is a framebroker segment");
 			return -1;
 		}
 		return 0;
 	}
+	if (is_stdout)
+		return 0; /* stdout closed: the sink will say so */
 	/* Not there (yet): judge the directory it would be created in. */
-	final_path(output, final, sizeof(final));
-	snprintf(dir, sizeof(dir), "%s", final);
-	if (have_shm && stat(dirname(dir), &st) == 0 && st.st_dev == shm.st_dev) {
+	if (stat(dir, &st) == 0 && in_shm(dir, st.st_dev)) {
 		const char *base = strrchr(final, '/');
 
-		if (seg_name && same_file(&st, &shm) && base && strcmp(base, seg_name) == 0)
+		if (seg_name && base && strcmp(base, seg_name) == 0)
 			snprintf(why, len, "it is the render's own segment %s", seg_name);
 		else
 			snprintf(why, len, "it would be created in " FB_SHM_DIR ", where every name is "

@@ -17,8 +17,8 @@ struct fb_output_input {
 };
 
 /*
- * Refuse OUTPUT ("-": stdout, always fine) when it is, or would be created
- * as:
+ * Refuse OUTPUT ("-": what stdout is open on) when it is, or would be
+ * created as:
  *   - any of the N INPUTS, compared by inode (so a hard link or a symlink
  *     to it is caught too, whichever of the two is the link);
  *   - the render's own segment SEG_NAME (may be NULL), existing or not;

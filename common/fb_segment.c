@@ -666,8 +666,18 @@ int fb_seg_owner_alive_fd(int fd, int32_t *pid)
 	int rc;
 
 	*pid = 0;
-	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < sizeof(copy))
-		return -EAGAIN; /* a creator between shm_open and its first write */
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < sizeof(copy)) {
+		uint64_t magic = 0;
+
+		/* A creator between shm_open and its first write (empty), or
+		 * killed inside it (the magic comes first).  Any other small
+		 * object (a named semaphore, another program's shm) is not
+		 * ours: never "abandoned", so never replaced. */
+		if (st.st_size == 0 ||
+		    (fb_pread_all(fd, &magic, sizeof(magic), 0) == 0 && magic == FB_MAGIC))
+			return -EAGAIN;
+		return -EPROTO;
+	}
 	rc = fb_pread_all(fd, &copy, sizeof(copy), 0);
 	if (rc || copy.magic != FB_MAGIC || copy.abi_version != FB_ABI_VERSION ||
 	    copy.header_size != sizeof(copy))

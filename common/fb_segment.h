@@ -266,9 +266,11 @@ void fb_seg_detach(struct fb_seg *seg);
 /*
  * Does the broker that created segment NAME still live?  Returns 1 (alive),
  * 0 (gone: the segment is stale) with *PID set to that broker's pid;
- * -EAGAIN if the object is still smaller than a header (a creator between
- * shm_open and its first write, or one killed right there); -EPROTO if NAME
- * is not a segment of this framebroker version; -errno if unreadable.
+ * -EAGAIN if the object is still smaller than a header and empty or
+ * starting with the magic (a creator between shm_open and its first write,
+ * or one killed right there); -EPROTO if NAME is not a segment of this
+ * framebroker version (any other small object included); -errno if
+ * unreadable.
  */
 int fb_seg_owner_alive(const char *name, int32_t *pid);
 

@@ -298,6 +298,11 @@ o8 "a live segment through /proc/PID/fd" "in /dev/shm" --sink raw \
 o8 "a new file in /dev/shm" "created in /dev/shm" --sink raw -o /dev/shm/$TID-new.raw
 o8 "a framebroker segment outside /dev/shm" "a framebroker segment" --sink raw -o "$TMP/seg-copy"
 o8 "the --audio file" "the --audio file" --audio "$TMP/a.wav" -o "$TMP/a.wav"
+timeout -k 2 10 fb-render "${G[@]}" --frames 5 --workers 1 --name /$TID-o8 "${src[@]}" --sink raw \
+	-o - >> "$TMP/src.raw" 2> "$TMP/err"
+rc=$?
+check "-o - with stdout appending to the raw: source: exit $rc (want 2) ($(say))" \
+	'[ $rc -eq 2 ] && grep -q "refusing -o -: it is the raw: source" "$TMP/err"'
 check "the raw: source is unchanged (sha256)" '[ "$(sha256sum < "$TMP/src.raw")" = "$sum0" ]'
 check "the audio file is unchanged (sha256)" '[ "$(sha256sum < "$TMP/a.wav")" = "$asum" ]'
 check "the live segment is untouched" \
@@ -313,7 +318,9 @@ check "fb-encoder -o its --audio file: exit $rc (want 2) ($(say))" \
 check "nobody attached to the live segment meanwhile" 'fb-stat /$TID-live | grep -q "encoder pid 0"'
 kill -TERM $blive
 wait $blive
-# A legitimate output next to them still works.
+# Legitimate outputs next to them still work.
+run fb-render "${G[@]}" --frames 5 --workers 1 "${src[@]}" --sink raw -o /dev/null --name /$TID-o8
+check "-o /dev/null is accepted (rc $rc)" '[ $rc -eq 0 ]'
 run fb-render "${G[@]}" --frames 5 --workers 1 "${src[@]}" --sink raw -o "$TMP/fine.raw" --name /$TID-o8
 check "a plain -o is accepted and exact (rc $rc)" '[ $rc -eq 0 ] && cmp -s "$TMP/fine.raw" "$TMP/src.raw"'
 check_clean "-o checks"
