@@ -262,6 +262,15 @@ wait $b $p $e
 check "broker alone, its name replaced by a copy of the segment: the copy stays" \
 	'[ "$(stat -c %i /dev/shm$n 2> /dev/null)" = "$ino" ]'
 rm -f /dev/shm$n
+# Another program's small shm object (a named semaphore is 32 bytes) at the
+# name: not "abandoned", so not replaced.
+n=/$TID-sem
+gen_bytes 32 sem > /dev/shm$n
+ino=$(stat -c %i /dev/shm$n)
+run fb-render "${G[@]}" --frames 3 --workers 1 --sink raw -o "$TMP/o.raw" --name $n
+check "a 32-byte foreign object at the name: exit $rc (want 2), left alone ($(say))" \
+	'[ $rc -eq 2 ] && grep -q "not a framebroker segment" "$TMP/err" && [ "$(stat -c %i /dev/shm$n)" = "$ino" ]'
+rm -f /dev/shm$n
 check_clean "names replaced mid-render"
 
 # --- item 8: -o must not be an input or a segment ---------------------------
