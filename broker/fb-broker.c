@@ -686,6 +686,10 @@ static int replace_stale(const char *name, const struct fb_geom *g, struct fb_se
 
 	if (fd < 0)
 		return fd == -ENOENT ? -EAGAIN : fd;
+	if (held.st_uid != geteuid()) { /* another user's, stale or not: not ours to remove */
+		close(fd);
+		return -EPERM;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		close(fd);
 		return -EEXIST;
@@ -714,6 +718,17 @@ static int replace_stale(const char *name, const struct fb_geom *g, struct fb_se
 	return rc == -EEXIST ? -EAGAIN : rc;
 }
 
+/* What sits at NAME is not ours to take (not a regular file, another
+ * user's): say what it is; -EEXIST makes it exit 2. */
+static int refused(const char *name, int rc)
+{
+	char why[FB_NAME_MAX + 256];
+
+	fb_err(PROG, "segment %s: %s; remove it or choose another --name", name,
+	       fb_seg_refusal(name, rc, why, sizeof(why)));
+	return -EEXIST;
+}
+
 /* Create NAME; a stale segment (its broker dead) is replaced, saying so. */
 static int create_segment(const struct broker_opts *o, const struct fb_geom *g,
 			  struct fb_seg **seg)
@@ -732,6 +747,7 @@ static int create_once(const struct broker_opts *o, const struct fb_geom *g,
 		       struct fb_seg **seg)
 {
 	int32_t owner;
+	bool abandoned;
 	int rc = fb_seg_create(o->name, g, seg);
 
 	if (rc != -EEXIST)
@@ -740,29 +756,31 @@ static int create_once(const struct broker_opts *o, const struct fb_geom *g,
 	 * little for it before calling the object abandoned. */
 	for (int i = 0; i < 50 && (rc = fb_seg_owner_alive(o->name, &owner)) == -EAGAIN; i++)
 		usleep(20 * 1000);
-	if (rc == -EAGAIN) {
-		rc = replace_stale(o->name, g, seg);
-		if (rc == 0)
-			fb_warn(PROG, "replaced abandoned segment %s (its creation never finished)",
-			       o->name);
-		return rc;
-	}
 	if (rc == 1) {
 		fb_err(PROG, "segment %s already exists and its broker (pid %d) is alive",
 		       o->name, (int)owner);
 		return -EEXIST;
 	}
-	if (rc < 0) {
+	if (rc < 0 && rc != -EAGAIN && !fb_seg_refused(rc)) {
 		fb_err(PROG, "segment %s already exists and is not a framebroker segment of "
 		       "this version; remove /dev/shm%s if it is stale", o->name, o->name);
 		return -EEXIST;
 	}
+	if (rc != -EAGAIN && rc != 0)
+		return refused(o->name, rc);
+	abandoned = rc == -EAGAIN;
 	rc = replace_stale(o->name, g, seg);
-	if (rc == 0)
+	if (rc == 0 && abandoned)
+		fb_warn(PROG, "replaced abandoned segment %s (its creation never finished)",
+		       o->name);
+	else if (rc == 0)
 		fb_warn(PROG, "replaced stale segment %s (its broker, pid %d, is gone)", o->name,
 		       (int)owner);
 	else if (rc == -EEXIST)
-		fb_err(PROG, "segment %s is being replaced by another broker", o->name);
+		fb_err(PROG, "segment %s is held by a live broker (one in another pid namespace, "
+		       "or one replacing it right now)", o->name);
+	else if (fb_seg_refused(rc))
+		return refused(o->name, rc);
 	return rc;
 }
 

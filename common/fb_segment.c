@@ -8,12 +8,15 @@
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint64_t page_size(void)
@@ -31,6 +34,16 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
+int fb_shm_lstat(const char *name, struct stat *st)
+{
+	char path[sizeof(FB_SHM_DIR) + FB_NAME_MAX + 1];
+
+	if (fb_seg_name_check(name))
+		return -EINVAL;
+	snprintf(path, sizeof(path), FB_SHM_DIR "%s", name);
+	return lstat(path, st) < 0 ? -errno : 0;
+}
+
 int fb_shm_open(const char *name, int flags, mode_t mode, struct stat *st)
 {
 	struct stat tmp;
@@ -38,9 +51,23 @@ int fb_shm_open(const char *name, int flags, mode_t mode, struct stat *st)
 
 	if (!st)
 		st = &tmp;
-	fd = shm_open(name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
-	if (fd < 0)
-		return errno == ELOOP ? -FB_ENOTSEG : -errno;
+	/* Look before opening what exists: a device's open can act (a tty,
+	 * a tape), and a directory's fails with an errno (EISDIR, or EINVAL
+	 * from glibc) that would hide what it is.  The fstat below still
+	 * judges what was really opened. */
+	if (!(flags & O_EXCL) && fb_shm_lstat(name, st) == 0 && !S_ISREG(st->st_mode))
+		return -FB_ENOTSEG;
+	fd = shm_open(name, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode);
+	if (fd < 0) {
+		int e = errno;
+
+		/* ELOOP: a symlink; ENXIO: a socket; EISDIR/EINVAL: a
+		 * directory — each put there since we looked. */
+		if (e == ELOOP ||
+		    (e != ENOENT && e != EEXIST && fb_shm_lstat(name, st) == 0 && !S_ISREG(st->st_mode)))
+			return -FB_ENOTSEG;
+		return -e;
+	}
 	if (fstat(fd, st) < 0) {
 		int e = errno;
 
@@ -52,6 +79,70 @@ int fb_shm_open(const char *name, int flags, mode_t mode, struct stat *st)
 		return -FB_ENOTSEG;
 	}
 	return fd;
+}
+
+int fb_seg_check_owner(const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode))
+		return -FB_ENOTSEG;
+	if (st->st_uid != geteuid() || (st->st_mode & (S_IWGRP | S_IWOTH)))
+		return -EPERM;
+	return 0;
+}
+
+/* "user nobody (uid 65534)", or "uid 1234" when the uid has no name. */
+static void user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd pw, *res = NULL;
+	char tmp[1024];
+
+	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res && res->pw_name)
+		snprintf(buf, len, "user %s (uid %u)", res->pw_name, (unsigned)uid);
+	else
+		snprintf(buf, len, "uid %u", (unsigned)uid);
+}
+
+const char *fb_seg_refusal(const char *name, int rc, char *buf, size_t len)
+{
+	char owner[96], me[96];
+	struct stat st;
+
+	/* Described as it is now: the refusal itself judged what was open. */
+	if (fb_shm_lstat(name, &st) < 0) {
+		snprintf(buf, len, "%s", rc == -FB_ENOTSEG ? "not a shared-memory segment" : strerror(-rc));
+		return buf;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(buf, len, FB_SHM_DIR "%s is %s, not a shared-memory segment", name,
+			 fb_file_kind(st.st_mode));
+	} else if (st.st_uid != geteuid()) {
+		user_name(st.st_uid, owner, sizeof(owner));
+		user_name(geteuid(), me, sizeof(me));
+		snprintf(buf, len, FB_SHM_DIR "%s belongs to %s, not to %s; mode %04o%s", name, owner,
+			 me, (unsigned)(st.st_mode & 07777), rc == -EACCES ? ": permission denied" : "");
+	} else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(buf, len, FB_SHM_DIR "%s is writable by %s (mode %04o)", name,
+			 st.st_mode & S_IWOTH ? "everyone" : "its group", (unsigned)(st.st_mode & 07777));
+	} else {
+		snprintf(buf, len, "%s", strerror(-rc));
+	}
+	return buf;
+}
+
+void fb_seg_default_name(char *buf, size_t len, const char *prefix)
+{
+	uint32_t r;
+
+	/* Without getrandom (a kernel before 3.17, a seccomp filter), the
+	 * clocks still differ between two starts; the broker's O_EXCL and
+	 * its flock then keep a collision from going unnoticed. */
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r = (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec ^ (uint32_t)fb_now_ns();
+	}
+	snprintf(buf, len, "/%s-%d-%08x", prefix, (int)getpid(), (unsigned)r);
 }
 
 const char *fb_file_kind(mode_t mode)
@@ -309,6 +400,7 @@ static struct fb_seg *seg_new(const char *name, void *map, const struct fb_geom 
 	seg->geom = *g;
 	seg->pid = (int32_t)getpid();
 	seg->broker_fd = -1;
+	seg->lock_fd = -1;
 	fb_spin_init(&seg->spin);
 	snprintf(seg->name, sizeof(seg->name), "%s", name);
 	return seg;
@@ -318,7 +410,7 @@ static struct fb_seg *seg_new(const char *name, void *map, const struct fb_geom 
  * so from the first microseconds on the object names its broker: a broker
  * killed while reserving memory leaves a segment the next one can tell is
  * stale, and attachers see INIT and wait. */
-static int write_identity(int fd, const struct fb_geom *g)
+static int write_identity(int fd, const struct fb_geom *g, uint64_t ino)
 {
 	struct fb_header *h = calloc(1, sizeof(*h));
 	int rc;
@@ -326,6 +418,8 @@ static int write_identity(int fd, const struct fb_geom *g)
 	if (!h)
 		return -ENOMEM;
 	init_header(h, g);
+	h->seg_ino_lo = (uint32_t)ino;
+	h->seg_ino_hi = (uint32_t)(ino >> 32);
 	rc = fb_pwrite_all(fd, h, sizeof(*h), 0);
 	free(h);
 	return rc;
@@ -341,14 +435,21 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 
 	if (fb_seg_name_check(name))
 		return -EINVAL;
-	fd = fb_shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, NULL);
+	fd = fb_shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, &st);
 	if (fd < 0)
 		return fd;
-	/* Held until the object names us (closing fd releases it): a broker
-	 * deciding whether an identity-less object is abandoned takes this
-	 * lock first, so it can never mistake us for abandoned. */
-	flock(fd, LOCK_EX);
-	rc = write_identity(fd, g);
+	/* Held for our whole life (the descriptor is kept in the handle): a
+	 * broker deciding whether this object is abandoned or stale takes
+	 * this lock first, so it can never mistake us for gone — not while
+	 * we are still writing our identity, nor when the pid in the header
+	 * means nothing to it (another pid namespace).  Nobody else can hold
+	 * it yet, save a broker judging the name in the microseconds since
+	 * our O_EXCL: then let the caller try again. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		goto fail;
+	}
+	rc = write_identity(fd, g, (uint64_t)st.st_ino);
 	if (rc)
 		goto fail;
 	/* tmpfs hands out pages lazily and answers a later shortage with
@@ -361,10 +462,6 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 	rc = -posix_fallocate(fd, 0, (off_t)g->segment_size);
 	if (rc)
 		goto fail;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto fail;
-	}
 	map = map_segment(fd, g->segment_size, false);
 	if (map == MAP_FAILED) {
 		rc = -errno;
@@ -382,19 +479,21 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 		goto fail;
 	}
 	fb_guard_watch(seg, fd); /* unguarded if it fails: as before */
-	close(fd);
-	fd = -1;
 	seg->dev = (uint64_t)st.st_dev;
 	seg->ino = (uint64_t)st.st_ino;
+	/* Kept (with its flock) for the broker's life: a live broker is
+	 * then live from any pid namespace (fb_seg_unlink_owned). */
+	seg->lock_fd = fd;
 	/* Release: attachers that see RUNNING (acquire) see the header above. */
 	seg->hdr->start_ns = fb_now_ns();
 	atomic_store_explicit(&seg->hdr->state, FB_SEG_RUNNING, memory_order_release);
 	*out = seg;
 	return 0;
 fail:
-	if (fd >= 0)
-		close(fd);
-	shm_unlink(name);
+	/* Our own object only, and before the lock goes: once it is released
+	 * another broker may replace the name, and that one is not ours. */
+	(void)fb_seg_unlink_same(name, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+	close(fd);
 	return rc;
 }
 
@@ -475,6 +574,7 @@ int fb_seg_attach_readonly(const char *name, struct fb_seg **out, const char **w
 
 int fb_seg_attach(const char *name, struct fb_seg **out, const char **why)
 {
+	struct stat st;
 	int fd, rc;
 
 	*why = NULL;
@@ -482,10 +582,14 @@ int fb_seg_attach(const char *name, struct fb_seg **out, const char **why)
 		*why = "invalid segment name";
 		return -EINVAL;
 	}
-	fd = fb_shm_open(name, O_RDWR, 0, NULL);
+	fd = fb_shm_open(name, O_RDWR, 0, &st);
 	if (fd < 0)
 		return fd;
-	rc = fb_seg_attach_fd(fd, name, out, why);
+	rc = fb_seg_check_owner(&st);
+	if (rc == 0)
+		rc = fb_seg_attach_fd(fd, name, out, why);
+	else
+		*why = "owned by another user, or writable by others";
 	close(fd);
 	return rc;
 }
@@ -497,6 +601,8 @@ void fb_seg_detach(struct fb_seg *seg)
 	if (seg->broker_fd >= 0)
 		close(seg->broker_fd);
 	fb_guard_unwatch(seg);
+	if (seg->lock_fd >= 0)
+		close(seg->lock_fd);
 	munmap(seg->base, seg->geom.segment_size);
 	free(seg);
 }
@@ -526,6 +632,26 @@ int fb_seg_attach_wait(const char *name, int fd, int timeout_ms, struct fb_seg *
 	}
 }
 
+int fb_seg_attach_worker(const char *prog, const char *name, int fd, int timeout_ms,
+			 struct fb_seg **out)
+{
+	const char *why = NULL;
+	char buf[FB_NAME_MAX + 256];
+	int rc = fb_seg_attach_wait(name, fd, timeout_ms, out, &why);
+
+	if (rc == 0)
+		return 0;
+	if (fd < 0 && fb_seg_refused(rc)) {
+		fb_err(prog, "cannot attach to segment %s: %s%s", name,
+		       fb_seg_refusal(name, rc, buf, sizeof(buf)),
+		       rc == -EPERM ? ": a worker attaches by name only to a segment of its own user "
+				      "that nobody else can write" : "");
+		return FB_EXIT_USAGE;
+	}
+	fb_err(prog, "cannot attach to segment %s: %s", name, why ? why : strerror(-rc));
+	return fb_seg_refused(rc) ? FB_EXIT_USAGE : FB_EXIT_RUNTIME;
+}
+
 int fb_seg_owner_alive(const char *name, int32_t *pid)
 {
 	int fd, rc;
@@ -546,8 +672,18 @@ int fb_seg_owner_alive_fd(int fd, int32_t *pid)
 	int rc;
 
 	*pid = 0;
-	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < sizeof(copy))
-		return -EAGAIN; /* a creator between shm_open and its first write */
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < sizeof(copy)) {
+		uint64_t magic = 0;
+
+		/* A creator between shm_open and its first write (empty), or
+		 * killed inside it (the magic comes first).  Any other small
+		 * object (a named semaphore, another program's shm) is not
+		 * ours: never "abandoned", so never replaced. */
+		if (st.st_size == 0 ||
+		    (fb_pread_all(fd, &magic, sizeof(magic), 0) == 0 && magic == FB_MAGIC))
+			return -EAGAIN;
+		return -EPROTO;
+	}
 	rc = fb_pread_all(fd, &copy, sizeof(copy), 0);
 	if (rc || copy.magic != FB_MAGIC || copy.abi_version != FB_ABI_VERSION ||
 	    copy.header_size != sizeof(copy))
@@ -558,14 +694,34 @@ int fb_seg_owner_alive_fd(int fd, int32_t *pid)
 
 int fb_seg_unlink_owned(const char *name, int32_t broker_pid)
 {
-	int32_t owner;
-	int rc = fb_seg_owner_alive(name, &owner);
+	/* Only the identity, which is all this needs: not the whole header. */
+	const size_t idlen = offsetof(struct fb_header, state);
+	struct fb_header *h = calloc(1, sizeof(*h));
+	struct stat st;
+	int fd, rc = -EPERM;
 
-	if (rc < 0 && rc != -EAGAIN)
-		return rc;
-	if (rc == -EAGAIN || owner != broker_pid)
-		return -EPERM; /* not provably ours: leave it */
-	return fb_seg_unlink(name);
+	if (!h)
+		return -ENOMEM;
+	fd = fb_shm_open(name, O_RDONLY, 0, &st);
+	if (fd < 0) {
+		free(h);
+		return fd == -FB_ENOTSEG ? -EPERM : fd;
+	}
+	if ((uint64_t)st.st_size >= sizeof(*h) && fb_pread_all(fd, h, idlen, 0) == 0 &&
+	    h->magic == FB_MAGIC && h->abi_version == FB_ABI_VERSION &&
+	    h->header_size == sizeof(*h) && h->broker_pid == broker_pid &&
+	    (((uint64_t)h->seg_ino_hi << 32) | h->seg_ino_lo) == (uint64_t)st.st_ino &&
+	    flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		/* Ours, and its broker is gone (it held the lock for life).
+		 * Unlinked while we hold the lock, and only if the name still
+		 * names this very object. */
+		rc = fb_seg_unlink_same(name, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+		if (rc == -ESTALE)
+			rc = -EPERM;
+	}
+	close(fd);
+	free(h);
+	return rc;
 }
 
 int fb_seg_unlink_mine(const struct fb_seg *seg)

@@ -105,7 +105,7 @@ struct fb_header {
 	uint64_t first_frame;   /* ring index i renders frame first_frame + i ... */
 	uint64_t render_frames; /* ... of a render of this many */
 	uint32_t chunk;         /* 1: a --range chunk (its output is tagged for fb-stitch) */
-	uint32_t reserved1;
+	uint32_t seg_ino_lo;    /* the object's own inode (st_ino), low and high halves */
 	uint32_t fps;
 	uint32_t frame_format; /* enum fb_frame_format */
 	uint64_t slot_bytes;   /* slot capacity: frame_bytes (raw) or --slot-bytes */
@@ -115,6 +115,10 @@ struct fb_header {
 	/* --- life cycle: read without the lock, written under it --- */
 	_Atomic uint32_t state; /* moved by CAS only: RUNNING -> DONE | ABORTED */
 	_Atomic uint32_t reason_ready; /* 1 once the aborter wrote reason[] (release) */
+	uint32_t seg_ino_hi;    /* with seg_ino_lo, written with the identity: a copy
+				 * of the segment, or another object at the name,
+				 * does not pass for ours (fb_seg_unlink_owned) */
+	uint32_t reserved2;
 
 	/* --- protocol state: only under lock --- */
 	pthread_mutex_t lock; /* PTHREAD_PROCESS_SHARED | PTHREAD_MUTEX_ROBUST */
@@ -164,6 +168,9 @@ struct fb_seg {
 	struct fb_geom geom;
 	int32_t pid; /* getpid() at attach: the owner id this process writes */
 	uint64_t dev, ino; /* the shm object's identity (creator only) */
+	int lock_fd; /* creator: the object, flock(LOCK_EX)ed for the creator's life
+		      * (-1 otherwise): proof that its broker lives, valid in
+		      * any pid namespace, where a pid read from the header is not */
 	uint32_t role; /* registered role, 0 if none */
 	uint64_t start; /* our /proc start time, written with our claims */
 	int broker_fd; /* pidfd on the broker; -1: none (the broker itself, or no pidfds) */
@@ -232,7 +239,11 @@ int fb_seg_validate(const struct fb_header *h, uint64_t file_size,
  */
 int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out);
 
-/* Everyone else: open NAME read-write, validate, map.  *WHY as in validate. */
+/*
+ * Everyone else: open NAME read-write, validate, map.  *WHY as in validate.
+ * A name is refused unless it is a regular file we own that nobody else
+ * may write (fb_seg_check_owner): -FB_ENOTSEG, -EPERM.
+ */
 int fb_seg_attach(const char *name, struct fb_seg **out, const char **why);
 
 /*
@@ -244,8 +255,10 @@ int fb_seg_attach_fd(int fd, const char *name, struct fb_seg **out, const char *
 
 /*
  * Observers (fb-stat): open NAME read-only and map it PROT_READ, validated
- * like any attach.  The handle must not be passed to any fb_ring call that
- * writes; fb_stats_read (fb_stats.h) is what it is for.
+ * like any attach (a non-regular file is -FB_ENOTSEG; another user's
+ * segment is read if its mode lets us: looking harms nobody).  The handle
+ * must not be passed to any fb_ring call that writes; fb_stats_read
+ * (fb_stats.h) is what it is for.
  */
 int fb_seg_attach_readonly(const char *name, struct fb_seg **out, const char **why);
 
@@ -258,30 +271,73 @@ void fb_seg_detach(struct fb_seg *seg);
 /*
  * Does the broker that created segment NAME still live?  Returns 1 (alive),
  * 0 (gone: the segment is stale) with *PID set to that broker's pid;
- * -EAGAIN if the object is still smaller than a header (a creator between
- * shm_open and its first write, or one killed right there); -EPROTO if NAME
- * is not a segment of this framebroker version; -errno if unreadable.
+ * -EAGAIN if the object is still smaller than a header and empty or
+ * starting with the magic (a creator between shm_open and its first write,
+ * or one killed right there); -EPROTO if NAME is not a segment of this
+ * framebroker version (any other small object included); -errno if
+ * unreadable.
  */
 int fb_seg_owner_alive(const char *name, int32_t *pid);
 
 /* The same, for an object already open as FD. */
 int fb_seg_owner_alive_fd(int fd, int32_t *pid);
 
+/* Where glibc's shm_open keeps names: NAME is the file FB_SHM_DIR NAME. */
+#define FB_SHM_DIR "/dev/shm"
+
 /*
  * The one way every program opens a segment name: shm_open(NAME, FLAGS |
- * O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, MODE), then fstat.  /dev/shm is
- * world-writable and default names are predictable, so anything may sit at
- * NAME: a symlink (refused by O_NOFOLLOW), a FIFO (O_NONBLOCK: the open
- * cannot wait for a writer that never comes), a directory or a device.
- * Anything but a regular file is closed again and refused with
+ * O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, MODE), then fstat.
+ * /dev/shm is world-writable and names may be predictable, so anything may
+ * sit at NAME: a symlink (refused by O_NOFOLLOW), a FIFO (O_NONBLOCK: the
+ * open cannot wait for a writer that never comes), a directory, a socket or
+ * a device (looked at with lstat first, so it is not even opened: opening
+ * a device can act).  Anything but a regular file is refused with
  * -FB_ENOTSEG.  On success returns the descriptor and fills *ST (may be
  * NULL).  -errno otherwise.
  */
 #define FB_ENOTSEG EMEDIUMTYPE
 int fb_shm_open(const char *name, int flags, mode_t mode, struct stat *st);
 
+/* lstat(2) of NAME's file in FB_SHM_DIR (a symlink is not followed).
+ * 0, -EINVAL for a bad name, or -errno (-ENOENT: no such name). */
+int fb_shm_lstat(const char *name, struct stat *st);
+
 /* What NAME's fstat MODE is, for messages: "a FIFO", "a directory", ... */
 const char *fb_file_kind(mode_t mode);
+
+/*
+ * May a worker attach by name to the object ST describes?  Only to a
+ * regular file owned by our effective uid and writable by nobody else: a
+ * name is only a claim, and a segment another user made (or could have
+ * rewritten) would have us render into their memory, or trust their
+ * header and kill the pids it names.  0, -FB_ENOTSEG, or -EPERM.
+ */
+int fb_seg_check_owner(const struct stat *st);
+
+/* Is RC (from an attach or fb_shm_open) a refusal of what sits at the
+ * name — not a segment, not ours (-EPERM), not readable (-EACCES)? */
+static inline int fb_seg_refused(int rc)
+{
+	return rc == -FB_ENOTSEG || rc == -EPERM || rc == -EACCES;
+}
+
+/*
+ * A one-line explanation, in BUF, of why NAME was refused (RC as in
+ * fb_seg_refused), as NAME is now: "/dev/shm/x is a FIFO, not a
+ * shared-memory segment", "/dev/shm/x belongs to user nobody (uid 65534),
+ * not to user root (uid 0); mode 0600", "/dev/shm/x is writable by
+ * everyone (mode 0666)".  Returns BUF.
+ */
+const char *fb_seg_refusal(const char *name, int rc, char *buf, size_t len);
+
+/*
+ * A default segment name, "/PREFIX-PID-XXXXXXXX": the pid for humans, and
+ * 32 random bits (getrandom) because pids are not unique on a machine —
+ * every container's first process is pid 1, and containers may share
+ * /dev/shm.  PREFIX: letters, digits, '-'.  Writes BUF (FB_NAME_MAX + 1).
+ */
+void fb_seg_default_name(char *buf, size_t len, const char *prefix);
 
 /*
  * Unlink NAME only if it still names the object (DEV, INO): whoever
@@ -291,16 +347,24 @@ const char *fb_file_kind(mode_t mode);
  */
 int fb_seg_unlink_same(const char *name, uint64_t dev, uint64_t ino);
 
-/* Unlink NAME only if it was created by broker BROKER_PID (a launcher's
- * backstop must not remove a segment somebody else reused the name for).
- * 0, -EPERM if not provably ours, or -errno. */
+/*
+ * A launcher's backstop, for when it does not know the inode: unlink NAME
+ * only if it is provably the segment broker BROKER_PID created and that
+ * broker is gone.  A pid alone proves nothing (another pid namespace has
+ * its own broker of the same pid, perhaps started in the same clock tick,
+ * so not even (pid, start time) is unique), so all of: the header names
+ * BROKER_PID; the header's inode (written by the creator) is this object's
+ * own (a copy, or another object put at the name, is not ours); and no
+ * live broker holds the object's flock (every creator holds it for life).
+ * 0, -EPERM if not provably ours, or -errno.  Prefer fb_seg_unlink_same.
+ */
 int fb_seg_unlink_owned(const char *name, int32_t broker_pid);
 
 /* Creator: remove NAME if it still names the object we created (another
  * broker may have replaced a segment we thought ours).  0 or -errno. */
 int fb_seg_unlink_mine(const struct fb_seg *seg);
 
-/* Remove the name (broker, or a launcher cleaning up).  0 or -errno. */
+/* Remove the name unconditionally: tests only.  0 or -errno. */
 int fb_seg_unlink(const char *name);
 
 /* Start of slot I's data; I < geom.slot_count. */
@@ -318,5 +382,15 @@ static inline unsigned char *fb_seg_slot(const struct fb_seg *seg, uint32_t i)
  */
 int fb_seg_attach_wait(const char *name, int fd, int timeout_ms, struct fb_seg **out,
 		       const char **why);
+
+/*
+ * A worker's attach (fb-producer, fb-encoder): fb_seg_attach_wait, and on
+ * failure print "PROG: cannot attach to segment NAME: WHY" and return the
+ * exit code: FB_EXIT_USAGE when what sits at NAME was refused at once
+ * (fb_seg_refused: nothing was touched), FB_EXIT_RUNTIME otherwise.  0 on
+ * success.
+ */
+int fb_seg_attach_worker(const char *prog, const char *name, int fd, int timeout_ms,
+			 struct fb_seg **out);
 
 #endif

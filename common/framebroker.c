@@ -6,6 +6,7 @@
 #include "framebroker.h"
 #include "fb_pixfmt.h"
 #include "fb_ring.h"
+#include "fb_segment.h"
 #include "fb_util.h"
 
 #include <errno.h>
@@ -131,6 +132,14 @@ const char *fb_strerror(int err)
 		return "the frame is no longer ours (held too long: given to another producer)";
 	case -EINVAL:
 		return "invalid argument";
+	case -FB_ENOTSEG:
+		return "the name is not a shared-memory segment (a FIFO, a directory, a device "
+		       "or a symlink sits there)";
+	case -EPERM:
+		return "the segment belongs to another user, or others may write it: not attached "
+		       "by name";
+	case -EACCES:
+		return "the segment belongs to another user (permission denied)";
 	default:
 		return err < 0 ? strerror(-err) : "not an error code";
 	}

@@ -9,6 +9,7 @@
  * is the whole back-pressure mechanism.
  */
 #include "fb_fault.h"
+#include "fb_output.h"
 #include "fb_ring.h"
 #include "fb_util.h"
 #include "ffmpeg_sink.h"
@@ -427,18 +428,22 @@ int main(int argc, char **argv)
 {
 	struct encoder_opts o;
 	struct fb_seg *seg;
-	const char *why;
+	char refusal[4352];
 	int rc, code;
 
 	if (parse_args(argc, argv, &o))
 		return FB_EXIT_USAGE;
+	/* Before anything is touched: -o must not be an input or a segment. */
+	if (fb_output_check(o.output, &(struct fb_output_input){ "the --audio file", o.audio },
+			    o.audio ? 1 : 0, o.name, refusal, sizeof(refusal))) {
+		fb_err(PROG, "refusing -o %s: %s", o.output, refusal);
+		return FB_EXIT_USAGE;
+	}
 	/* A closed reader must be an error we report, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
-	rc = fb_seg_attach_wait(o.name, o.seg_fd, o.attach_timeout_ms, &seg, &why);
-	if (rc) {
-		fb_err(PROG, "cannot attach to segment %s: %s", o.name, why ? why : strerror(-rc));
-		return FB_EXIT_RUNTIME;
-	}
+	code = fb_seg_attach_worker(PROG, o.name, o.seg_fd, o.attach_timeout_ms, &seg);
+	if (code) /* 2: what sits at the name was refused (not a segment, not ours) */
+		return code;
 	if (fb_fault_parse(getenv("FB_FAULT"), FB_ROLE_ENCODER, &seg->fault)) {
 		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME", getenv("FB_FAULT"));
 		fb_seg_detach(seg);

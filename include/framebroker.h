@@ -27,6 +27,13 @@
  *	-ENOENT		no segment of that name (after waiting timeout_ms)
  *	-EAGAIN		the segment still being created when timeout_ms ran out
  *	-EPROTO		not a framebroker segment of this version, or corrupt
+ *	-EMEDIUMTYPE	what sits at the name is no segment: a FIFO, a directory, a
+ *			device, a symlink (refused at once; nothing is opened that
+ *			could block)
+ *	-EPERM		the segment belongs to another user, or its mode lets others
+ *			write it: a producer attaches by name only to a segment of
+ *			its own user that nobody else could have forged
+ *	-EACCES		another user's segment we may not open
  *	-EOWNERDEAD	its broker is gone
  *	-ECANCELED	the render was aborted (by a signal, a failure elsewhere)
  *	-ESTALE		the claim is no longer ours (we were too slow: reissued)

@@ -9,6 +9,7 @@
  * fb-render exits.
  */
 #include "fb_fault.h"
+#include "fb_output.h"
 #include "fb_params.h"
 #include "fb_pixfmt.h"
 #include "fb_proc.h"
@@ -148,7 +149,7 @@ static void usage(FILE *out)
 		"                  its stdin as lines, reads each frame from its stdout\n"
 		"  --sink SINK     ffmpeg (default) or raw: write the ordered raw frames\n"
 		"  -o OUTPUT, --output OUTPUT   output file, '-' for stdout (default out.mp4)\n"
-		"  --name SEGMENT  shm segment name (default /fb-render-PID)\n"
+		"  --name SEGMENT  shm segment name (default /fb-render-PID-RANDOM)\n"
 		"  --max-restarts N     replacements for dead producers, whole render (default 10)\n"
 		"  --frame-timeout SEC  kill a producer holding a frame longer; reissue it (default 60)\n"
 		"  --encoder-timeout SEC fail if ffmpeg reads nothing for this long (default 600)\n"
@@ -222,7 +223,9 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 	o->max_restarts = 10;
 	o->frame_timeout_s = 60;
 	o->encoder_timeout_s = 600;
-	snprintf(o->name, sizeof(o->name), "/fb-render-%d", (int)getpid());
+	/* Unique across pid namespaces that share /dev/shm (every container's
+	 * first process is pid 1): the pid, and random bits. */
+	fb_seg_default_name(o->name, sizeof(o->name), "fb-render");
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:", longopts, &idx)) != -1) {
 		last_arg = optarg;
@@ -365,6 +368,9 @@ static bool runnable(const char *cmd)
  * Returns 0, or the exit code (message printed). */
 static int preflight(const struct render_opts *o, const struct fb_geom *g)
 {
+	struct fb_output_input inputs[2];
+	char buf[FB_NAME_MAX + PATH_MAX + 256];
+	size_t n_in = 0;
 	const char *why;
 	struct rlimit rl;
 	struct stat st;
@@ -414,6 +420,23 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 			       (unsigned long long)g->frame_bytes);
 			return FB_EXIT_RUNTIME;
 		}
+	}
+	/* Anything at the segment's name that no broker could use: say what
+	 * it is now, before a broker is started to trip over it. */
+	if (fb_shm_lstat(o->name, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_uid != geteuid())) {
+		fb_err(PROG, "segment %s: %s; remove it or choose another --name", o->name,
+		       fb_seg_refusal(o->name, S_ISREG(st.st_mode) ? -EPERM : -FB_ENOTSEG, buf,
+				      sizeof(buf)));
+		return FB_EXIT_USAGE;
+	}
+	/* -o must not destroy what the render reads, nor any segment. */
+	if (o->src.kind == FB_SOURCE_RAW)
+		inputs[n_in++] = (struct fb_output_input){ "the raw: source", o->src.path };
+	if (o->audio)
+		inputs[n_in++] = (struct fb_output_input){ "the --audio file", o->audio };
+	if (fb_output_check(o->output, inputs, n_in, o->name, buf, sizeof(buf))) {
+		fb_err(PROG, "refusing -o %s: %s", o->output, buf);
+		return FB_EXIT_USAGE;
 	}
 	why = output_unwritable(o->output);
 	if (why) {

@@ -320,7 +320,6 @@ int main(int argc, char **argv)
 	struct renderer rend = { .pid = -1, .pid_fd = -1, .watch_fd = -1 };
 	struct producer_opts o;
 	struct fb_seg *seg;
-	const char *why;
 	int raw_fd = -1, rc, code;
 
 	if (parse_args(argc, argv, &o))
@@ -332,11 +331,9 @@ int main(int argc, char **argv)
 			return FB_EXIT_USAGE;
 		}
 	}
-	rc = fb_seg_attach_wait(o.name, o.seg_fd, o.attach_timeout_ms, &seg, &why);
-	if (rc) {
-		fb_err(PROG, "cannot attach to segment %s: %s", o.name, why ? why : strerror(-rc));
-		return FB_EXIT_RUNTIME;
-	}
+	code = fb_seg_attach_worker(PROG, o.name, o.seg_fd, o.attach_timeout_ms, &seg);
+	if (code) /* 2: what sits at the name was refused (not a segment, not ours) */
+		return code;
 	if (fb_fault_parse(getenv("FB_FAULT"), FB_ROLE_PRODUCER, &seg->fault)) {
 		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME", getenv("FB_FAULT"));
 		fb_seg_detach(seg);

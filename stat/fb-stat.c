@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,7 +37,8 @@ static void usage(FILE *out)
 		"  --interval MS   between two --watch samples (default 1000)\n"
 		"  --log-level L   quiet, error, warning, info (default) or debug\n"
 		"  --version       print the version; --help: this text\n"
-		"Exit: 0 shown; 1 no such render (or not a framebroker segment); 2 usage error.\n");
+		"Exit: 0 shown; 1 no such render (or not a framebroker segment); 2 usage error,\n"
+		"or what is at the name is no segment (a FIFO, a directory, ...) or unreadable.\n");
 }
 
 static int parse_args(int argc, char **argv, struct stat_opts *o)
@@ -149,6 +151,8 @@ int main(int argc, char **argv)
 	struct fb_stats *st = malloc(sizeof(*st));
 	struct fb_seg *seg;
 	const char *why;
+	char buf[FB_NAME_MAX + 256];
+	struct stat sb;
 	int32_t broker_pid;
 	uint64_t broker_start;
 	int rc, code = FB_EXIT_OK;
@@ -163,12 +167,24 @@ int main(int argc, char **argv)
 	for (int tries = 0; (rc = fb_seg_attach_readonly(o.name, &seg, &why)) == -EAGAIN &&
 	     tries < 40; tries++)
 		usleep(50000);
+	if (rc && fb_seg_refused(rc)) { /* not a segment, or not readable: at once */
+		fb_err(PROG, "cannot read render %s: %s", o.name,
+		       fb_seg_refusal(o.name, rc, buf, sizeof(buf)));
+		free(st);
+		return FB_EXIT_USAGE;
+	}
 	if (rc) {
 		fb_err(PROG, "cannot read render %s: %s", o.name,
 		       rc == -ENOENT ? "no such segment (is it running?)" : why ? why : strerror(-rc));
 		free(st);
 		return FB_EXIT_RUNTIME;
 	}
+	/* Looking at another user's segment harms nobody, so it is shown; but
+	 * whoever may write it could have put anything there, pids included:
+	 * say so rather than present it as a render's true state. */
+	if (fb_shm_lstat(o.name, &sb) == 0 && fb_seg_check_owner(&sb))
+		fb_warn(PROG, "%s: shown as found, but its owner or anyone who may write it could "
+			"have forged any of it", fb_seg_refusal(o.name, -EPERM, buf, sizeof(buf)));
 	broker_pid = seg->hdr->broker_pid;
 	broker_start = seg->hdr->broker_start;
 	for (;;) {

@@ -1,0 +1,134 @@
+/* fb_output — refuse an output that would destroy an input or a segment. */
+#include "fb_output.h"
+#include "fb_segment.h"
+#include "fb_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Follow PATH while it is a symlink (a dangling one included), as open's
+ * O_CREAT would, into OUT: where the file is or would be.  Stops at 40
+ * links (ELOOP) or when a link does not fit. */
+static void final_path(const char *path, char *out, size_t len)
+{
+	char link[PATH_MAX], dir[PATH_MAX];
+
+	snprintf(out, len, "%s", path);
+	for (int i = 0; i < 40; i++) {
+		struct stat st;
+		ssize_t n;
+		int w;
+
+		if (lstat(out, &st) < 0 || !S_ISLNK(st.st_mode))
+			return;
+		n = readlink(out, link, sizeof(link) - 1);
+		if (n < 0)
+			return;
+		link[n] = '\0';
+		snprintf(dir, sizeof(dir), "%s", out);
+		w = link[0] == '/' ? snprintf(out, len, "%s", link)
+				   : snprintf(out, len, "%s/%s", dirname(dir), link);
+		if (w < 0 || (size_t)w >= len)
+			return;
+	}
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Does the regular file PATH start with the segment magic? */
+static bool has_magic(const char *path)
+{
+	uint64_t magic = 0;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	bool yes;
+
+	if (fd < 0)
+		return false;
+	yes = fb_pread_all(fd, &magic, sizeof(magic), 0) == 0 && magic == FB_MAGIC;
+	close(fd);
+	return yes;
+}
+
+/*
+ * Is a file in directory DIR (FILE_DEV: the file's own device, or DIR's
+ * for a file not yet created) in /dev/shm's shared memory?  When /dev/shm
+ * is a mount of its own, anywhere on it; when it is a mere directory of
+ * /dev's file system (some containers), only directly in it: /dev/null
+ * and its neighbours must stay writable.
+ */
+static bool in_shm(const char *dir, dev_t file_dev)
+{
+	struct stat shm, up, d;
+
+	if (stat(FB_SHM_DIR, &shm) < 0 || file_dev != shm.st_dev)
+		return false;
+	if (stat(FB_SHM_DIR "/..", &up) == 0 && up.st_dev != shm.st_dev)
+		return true; /* a mount point: the whole file system is shm */
+	return stat(dir, &d) == 0 && same_file(&d, &shm);
+}
+
+int fb_output_check(const char *output, const struct fb_output_input *inputs, size_t n,
+		    const char *seg_name, char *why, size_t len)
+{
+	bool is_stdout = strcmp(output, "-") == 0;
+	char final[PATH_MAX], dir[PATH_MAX];
+	struct stat out, st;
+
+	/* Where the file is, or would be created: a symlink (dangling or
+	 * not) leads there, as O_CREAT would follow it. */
+	final_path(is_stdout ? "/proc/self/fd/1" : output, final, sizeof(final));
+	snprintf(dir, sizeof(dir), "%s", final);
+	dirname(dir);
+	/* "-": stdout is already open (the shell truncated it, unless it
+	 * appends); what it is still decides whether we may write it. */
+	if (is_stdout ? fstat(STDOUT_FILENO, &out) == 0 : stat(output, &out) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (inputs[i].path && stat(inputs[i].path, &st) == 0 && same_file(&st, &out)) {
+				snprintf(why, len, "it is %s %s (the same file): writing would destroy it",
+					 inputs[i].what, inputs[i].path);
+				return -1;
+			}
+		}
+		if (seg_name && fb_shm_lstat(seg_name, &st) == 0 && same_file(&st, &out)) {
+			snprintf(why, len, "it is the render's own segment %s", seg_name);
+			return -1;
+		}
+		if (!S_ISREG(out.st_mode))
+			return 0; /* a device, a FIFO, a socket: nobody's memory */
+		if (in_shm(dir, out.st_dev)) {
+			snprintf(why, len, "it is in " FB_SHM_DIR ", where every file is some process's "
+				 "shared memory (a render's segment, perhaps)");
+			return -1;
+		}
+		if (has_magic(is_stdout ? "/proc/self/fd/1" : output)) {
+			snprintf(why, len, "it is a framebroker segment");
+			return -1;
+		}
+		return 0;
+	}
+	if (is_stdout)
+		return 0; /* stdout closed: the sink will say so */
+	/* Not there (yet): judge the directory it would be created in. */
+	if (stat(dir, &st) == 0 && in_shm(dir, st.st_dev)) {
+		const char *base = strrchr(final, '/');
+
+		if (seg_name && base && strcmp(base, seg_name) == 0)
+			snprintf(why, len, "it is the render's own segment %s", seg_name);
+		else
+			snprintf(why, len, "it would be created in " FB_SHM_DIR ", where every name is "
+				 "some process's shared memory, or may become one (a render's segment)");
+		return -1;
+	}
+	return 0;
+}

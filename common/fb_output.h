@@ -1,0 +1,38 @@
+/*
+ * fb_output — may a render write its output file?  Checked before anything
+ * is created (fb-render's preflight, fb-encoder's start), because writing
+ * starts with O_TRUNC: an output that is one of the render's own inputs
+ * would be destroyed before a frame is read, and one that is a live
+ * segment would be truncated under every process that maps it (SIGBUS).
+ */
+#ifndef FB_OUTPUT_H
+#define FB_OUTPUT_H
+
+#include <stddef.h>
+
+/* A file the render reads: WHAT names it in messages ("the raw: source"). */
+struct fb_output_input {
+	const char *what;
+	const char *path;
+};
+
+/*
+ * Refuse OUTPUT ("-": what stdout is open on) when it is, or would be
+ * created as:
+ *   - any of the N INPUTS, compared by inode (so a hard link or a symlink
+ *     to it is caught too, whichever of the two is the link);
+ *   - the render's own segment SEG_NAME (may be NULL), existing or not;
+ *   - anything in /dev/shm's file system, existing or not: every name there
+ *     is, or may at any moment become, some process's shared memory
+ *     (another render's segment, a browser's buffers), and truncating or
+ *     filling it harms them; a video has no business there;
+ *   - an existing regular file that starts with the framebroker magic, on
+ *     any file system (a segment reached some other way).
+ * A dangling symlink is followed to where the file would be created.
+ * Returns 0, or -1 with a one-line reason in WHY ("it is the raw: source
+ * in.raw (the same file)").  Nothing is written or truncated.
+ */
+int fb_output_check(const char *output, const struct fb_output_input *inputs, size_t n,
+		    const char *seg_name, char *why, size_t len);
+
+#endif
