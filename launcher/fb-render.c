@@ -366,9 +366,49 @@ static bool runnable(const char *cmd)
 
 /* Everything that can be checked before a process or segment exists.
  * Returns 0, or the exit code (message printed). */
+/* Where PATH is or would be created ("-": stdout), as a canonical path:
+ * the directory resolved, the last component as given.  False if the
+ * directory does not resolve. */
+static bool target_path(const char *path, char *out, size_t len)
+{
+	char dir[PATH_MAX], base[PATH_MAX], real[PATH_MAX];
+	int w;
+
+	if (strcmp(path, "-") == 0)
+		path = "/proc/self/fd/1";
+	if (realpath(path, real)) {
+		snprintf(out, len, "%s", real);
+		return true;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(base, sizeof(base), "%s", path);
+	if (!realpath(dirname(dir), real))
+		return false;
+	w = snprintf(out, len, "%s/%s", real, basename(base));
+	return w >= 0 && (size_t)w < len;
+}
+
+/* Would outputs A and B land in the same file?  By inode where both
+ * exist, else by canonical path (neither exists yet).  -1 with WHY. */
+static int same_target(const char *a, const char *b, char *why, size_t len)
+{
+	char pa[PATH_MAX], pb[PATH_MAX];
+	struct stat sa, sb;
+	bool ea = strcmp(a, "-") == 0 ? fstat(STDOUT_FILENO, &sa) == 0 : stat(a, &sa) == 0;
+	bool eb = strcmp(b, "-") == 0 ? fstat(STDOUT_FILENO, &sb) == 0 : stat(b, &sb) == 0;
+
+	if (ea && eb ? sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+		     : target_path(a, pa, sizeof(pa)) && target_path(b, pb, sizeof(pb)) &&
+			       strcmp(pa, pb) == 0) {
+		snprintf(why, len, "it is the -o output %s (the same file)", b);
+		return -1;
+	}
+	return 0;
+}
+
 static int preflight(const struct render_opts *o, const struct fb_geom *g)
 {
-	struct fb_output_input inputs[2];
+	struct fb_output_input inputs[3];
 	char buf[FB_NAME_MAX + PATH_MAX + 256];
 	size_t n_in = 0;
 	const char *why;
@@ -389,6 +429,13 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 	}
 	if (o->audio && (stat(o->audio, &st) < 0 || access(o->audio, R_OK) < 0)) {
 		fb_err(PROG, "cannot read audio file %s: %s", o->audio, strerror(errno));
+		return FB_EXIT_USAGE;
+	}
+	if (o->audio && !S_ISREG(st.st_mode)) {
+		/* A directory fails in ffmpeg after everything started; a FIFO
+		 * or device would block it.  An audio track is a file. */
+		fb_err(PROG, "audio file %s is %s, not a regular file", o->audio,
+		       fb_file_kind(st.st_mode));
 		return FB_EXIT_USAGE;
 	}
 	if (g->frame_format != FB_FRAME_RAW && o->src.kind != FB_SOURCE_EXEC) {
@@ -437,6 +484,19 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 	if (fb_output_check(o->output, inputs, n_in, o->name, buf, sizeof(buf))) {
 		fb_err(PROG, "refusing -o %s: %s", o->output, buf);
 		return FB_EXIT_USAGE;
+	}
+	/* --progress is an output too: it must not destroy an input, a
+	 * segment, or the video itself (the same file, or both stdout). */
+	if (o->progress) {
+		const char *prog_path = strcmp(o->progress, "-") == 0 ? "-" : o->progress;
+
+		inputs[n_in++] = (struct fb_output_input){
+			"the -o output", strcmp(o->output, "-") == 0 ? "/dev/stdout" : o->output };
+		if (fb_output_check(prog_path, inputs, n_in, o->name, buf, sizeof(buf)) ||
+		    same_target(prog_path, o->output, buf, sizeof(buf))) {
+			fb_err(PROG, "refusing --progress %s: %s", o->progress, buf);
+			return FB_EXIT_USAGE;
+		}
 	}
 	why = output_unwritable(o->output);
 	if (why) {
@@ -1086,6 +1146,27 @@ static void supervise(struct render *r)
 	}
 }
 
+/* Open the --progress file without ever waiting: a FIFO with no reader
+ * is ENXIO at once instead of an open(2) that blocks fb-render (signals
+ * and all) until someone reads.  Writes stay non-blocking: a block the
+ * reader has no room for is dropped (status.c). */
+static FILE *open_progress(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0666);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "w");
+	if (!f) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return f;
+}
+
 static int bin_dir(char *dir, size_t len)
 {
 	char exe[PATH_MAX];
@@ -1117,9 +1198,10 @@ int main(int argc, char **argv)
 	}
 	r.seg_fd = -1;
 	if (r.o.progress) {
-		r.progress = strcmp(r.o.progress, "-") == 0 ? stdout : fopen(r.o.progress, "we");
+		r.progress = strcmp(r.o.progress, "-") == 0 ? stdout : open_progress(r.o.progress);
 		if (!r.progress) {
-			fb_err(PROG, "cannot write --progress %s: %s", r.o.progress, strerror(errno));
+			fb_err(PROG, "cannot write --progress %s: %s", r.o.progress,
+			       errno == ENXIO ? "a FIFO nobody reads" : strerror(errno));
 			return FB_EXIT_USAGE;
 		}
 	}

@@ -2,8 +2,10 @@
 #include "status.h"
 #include "fb_util.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 void status_start(struct status *s, int fd, const char *name, FILE *progress)
@@ -78,8 +80,13 @@ static void write_block(struct status *s, bool final)
 		g->slot_count - st->slots_by_state[0], st->slots_by_state[0], st->producers,
 		st->restarts, (unsigned long long)st->reissued, st->blocked_share,
 		final ? "end" : "continue");
-	if (n > 0)
-		(void)!write(pf.fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	if (n > 0 && write(pf.fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1) < 0 &&
+	    errno != EAGAIN && !s->progress_failed) {
+		/* Progress is a side channel: its failure must not fail the
+		 * render, but must not pass unsaid either (ENOSPC, EPIPE). */
+		fb_warn("fb-render", "--progress: %s; no more progress blocks", strerror(errno));
+		s->progress_failed = true;
+	}
 }
 
 void status_tick(struct status *s, bool final)
@@ -91,7 +98,8 @@ void status_tick(struct status *s, bool final)
 	fb_stats_read(s->seg, s->st);
 	if (s->tty)
 		draw_line(s, final);
-	if (s->progress && (final || now - s->last_block_ns >= 500000000ull)) {
+	if (s->progress && !s->progress_failed &&
+	    (final || now - s->last_block_ns >= 500000000ull)) {
 		write_block(s, final);
 		s->last_block_ns = now;
 	}

@@ -20,6 +20,7 @@ struct status {
 	struct fb_seg *seg;   /* read-only view, or NULL: nothing to show */
 	struct fb_stats *st;
 	FILE *progress;       /* --progress target, or NULL */
+	bool progress_failed; /* a write failed (said once): no more blocks */
 	bool tty;             /* draw the line on stderr */
 	bool line_drawn;
 	uint64_t last_block_ns;
