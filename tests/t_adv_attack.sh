@@ -116,12 +116,46 @@ clean_own "--progress /dev/full"
 # producers that is exiting (unmapped, not yet gone).  A false alarm of an
 # attack; and a live worker whose maps read fails is never supervised.
 spurious=0
-for i in $(seq 40); do
+for i in $(seq 80); do
 	fb-render --size 64x48 --workers 8 --frames 2 --name /$TID-sp$i -o "$TMP/sp.mp4" 2> "$TMP/err.sp" || spurious=$((spurious + 100))
 	grep -q "does not map this segment" "$TMP/err.sp" && spurious=$((spurious + 1))
 done
-check "FINDING 40 plain renders (--workers 8 --frames 2): no 'not a worker' warning about their own producers ($spurious)" '[ $spurious -eq 0 ]'
+check "FINDING 80 plain renders (--workers 8 --frames 2): no 'not a worker' warning about their own producers ($spurious)" '[ $spurious -eq 0 ]'
 clean_own "many short renders"
+
+
+# --- FINDING 7: --progress naming the output: exit 0, and fb-render's
+# progress text overwrites the start of the mp4 (a frame undecodable:
+# "Invalid NAL unit size").  Expected: exit 2 before anything is touched
+# (as -o naming the raw source is, issue item 8).
+fb-render --size 64x48 --workers 2 --fps 50 --frames 80 --name /$TID-ps --progress "$TMP/ps.mp4" \
+	-o "$TMP/ps.mp4" -- -vf realtime -c:v libx264 -preset ultrafast -pix_fmt yuv420p 2> "$TMP/err.ps"
+rc=$?
+errs=$(ffmpeg -v error -i "$TMP/ps.mp4" -f null - 2>&1 | head -2 | tr '\n' '~')
+check "FINDING --progress F -o F: exit 2, or exit 0 with a clean video (exit $rc; decode errors: $errs)" \
+	'[ $rc -eq 2 ] || { [ $rc -eq 0 ] && [ -z "$errs" ]; }'
+clean_own "--progress = -o"
+
+# --- FINDING 8: --progress naming the raw: source (or the --audio file)
+# truncates the user's INPUT before the render reads it; the render then
+# fails "file too short" (plus two "broker is gone (stale segment)"
+# lines): the input is destroyed.  Expected: exit 2, input untouched.
+gen_bytes $((64 * 48 * 4 * 10)) adv > "$TMP/in.raw"
+sum0=$(md5sum < "$TMP/in.raw")
+fb-render "${small[@]}" --frames 10 --source "raw:$TMP/in.raw" --name /$TID-pr --progress "$TMP/in.raw" \
+	-o "$TMP/pr.mp4" 2> "$TMP/err.pr"
+rc=$?
+sum1=$(md5sum < "$TMP/in.raw")
+check "FINDING --progress naming the raw: source: exit 2 and the source untouched (exit $rc; $(stat -c %s "$TMP/in.raw") bytes left; stderr: $(tr '\n' '~' < "$TMP/err.pr"))" \
+	'[ $rc -eq 2 ] && [ "$sum0" = "$sum1" ]'
+clean_own "--progress = raw source"
+ffmpeg -v error -f lavfi -i sine=d=1 -y "$TMP/a.m4a" && cp "$TMP/a.m4a" "$TMP/a0.m4a"
+fb-render "${small[@]}" --frames 10 --audio "$TMP/a.m4a" --name /$TID-pa --progress "$TMP/a.m4a" \
+	-o "$TMP/pa.mp4" 2> "$TMP/err.pa"
+rc=$?
+check "FINDING --progress naming the --audio file: exit 2 and the audio untouched (exit $rc)" \
+	'[ $rc -eq 2 ] && cmp -s "$TMP/a.m4a" "$TMP/a0.m4a"'
+clean_own "--progress = audio"
 
 # ---------------------------------------------------------------- HELD
 # A second encoder attaching to a live render is refused; the render is whole.
@@ -139,7 +173,7 @@ clean_own "extra encoder"
 
 # A second fb-render reusing a live name is exit 2 and creates no output;
 # the first render completes.
-fb-render --size 64x48 --frames 150 --workers 2 --delay-ms 10 --name /$TID-dup -o "$TMP/dup1.mp4" 2> "$TMP/err.dup1" &
+fb-render --size 64x48 --frames 150 --workers 2 --delay-ms 40 --name /$TID-dup -o "$TMP/dup1.mp4" 2> "$TMP/err.dup1" &
 p=$!
 sleep 0.8
 fb-render "${small[@]}" --frames 5 --name /$TID-dup -o "$TMP/dup2.mp4" 2> "$TMP/err.dup2"
