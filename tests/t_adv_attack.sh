@@ -136,6 +136,17 @@ check "FINDING --progress F -o F: exit 2, or exit 0 with a clean video (exit $rc
 	'[ $rc -eq 2 ] || { [ $rc -eq 0 ] && [ -z "$errs" ]; }'
 clean_own "--progress = -o"
 
+# ... and the same by another name: --progress /dev/stdout with -o -
+# passes the "--progress - and -o - would share stdout" check (exit 2 for
+# '-'): exit 0, progress blocks inside the matroska stream, undecodable.
+fb-render --size 64x48 --workers 2 --fps 50 --frames 80 --name /$TID-pso --progress /dev/stdout \
+	-o - -- -vf realtime -f matroska -c:v libx264 -preset ultrafast -pix_fmt yuv420p > "$TMP/pso.mkv" 2> "$TMP/err.pso"
+rc=$?
+errs=$(ffmpeg -v error -i "$TMP/pso.mkv" -f null - 2>&1 | head -2 | tr '\n' '~')
+check "FINDING --progress /dev/stdout -o -: exit 2 like --progress -, or a clean stream (exit $rc; decode errors: $errs)" \
+	'[ $rc -eq 2 ] || { [ $rc -eq 0 ] && [ -z "$errs" ]; }'
+clean_own "--progress /dev/stdout with -o -"
+
 # --- FINDING 8: --progress naming the raw: source (or the --audio file)
 # truncates the user's INPUT before the render reads it; the render then
 # fails "file too short" (plus two "broker is gone (stale segment)"
