@@ -93,6 +93,7 @@ struct broker {
 	unsigned stuck_count; /* ...and through how many in a row */
 	/* scratch space, here rather than on the stack: */
 	struct fb_proc_entry cur[FB_MAX_PROCS];
+	struct fb_proc_entry cur2[FB_MAX_PROCS]; /* a second look (still_registered) */
 	struct pollfd pfd[2 + FB_MAX_PROCS];
 };
 
@@ -235,28 +236,61 @@ static int signal_fd(sigset_t *set)
  * /proc/PID/maps we cannot read (another user's process, out of
  * descriptors) proves nothing, so it counts as "no".
  */
-static bool maps_segment(pid_t pid, uint64_t dev, uint64_t ino)
+enum maps { MAPS_YES, MAPS_NO, MAPS_NONE };
+
+/* Does PID map the object (DEV, INO)?  MAPS_NONE: its maps are readable
+ * and empty — a process past exit_mm() on its way out (a worker that has
+ * just finished), or a kernel thread. */
+static enum maps maps_of(pid_t pid, uint64_t dev, uint64_t ino)
 {
 	char path[64], *line = NULL;
 	size_t cap = 0;
-	bool found = false;
+	bool found = false, any = false;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
-		return false;
+		return MAPS_NO;
 	while (!found && getline(&line, &cap, f) > 0) {
 		unsigned maj, min;
 		unsigned long long i;
 
+		any = true;
 		/* start-end perms offset maj:min inode path */
 		if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &i) == 3)
 			found = i == ino && makedev(maj, min) == (dev_t)dev;
 	}
 	free(line);
 	fclose(f);
-	return found;
+	return found ? MAPS_YES : any ? MAPS_NO : MAPS_NONE;
+}
+
+/* Is PID a kernel thread (PF_KTHREAD in /proc/PID/stat's flags)? */
+static bool kernel_thread(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	unsigned long flags = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the name may hold anything but is closed last */
+	return p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1 &&
+	       (flags & 0x00200000ul) != 0;
+}
+
+static bool maps_segment(pid_t pid, uint64_t dev, uint64_t ino)
+{
+	return maps_of(pid, dev, ino) == MAPS_YES;
 }
 
 /* SIGKILL watched worker W: through its pidfd, or — without pidfds — by
@@ -363,6 +397,22 @@ static void unwatch(struct broker *b, size_t i)
 /* Open a pidfd for every newly registered worker.  Entries are segment
  * input: one whose (pid, start) names no live process is treated as dead,
  * which also removes it from the table. */
+/* Is (PID, START) still in the registry?  (A worker that finished
+ * unregisters, then unmaps: between our snapshot and our look at its
+ * maps it may have done both.)  When the lock cannot be had: yes. */
+static bool still_registered(struct broker *b, const struct fb_proc_entry *e)
+{
+	struct fb_proc_entry *now = b->cur2;
+	ssize_t n = fb_ring_procs(b->seg, now, FB_MAX_PROCS);
+
+	if (n < 0)
+		return true;
+	for (ssize_t i = 0; i < n; i++)
+		if (now[i].pid == e->pid && now[i].start == e->start)
+			return true;
+	return false;
+}
+
 static void watch_new(struct broker *b)
 {
 	struct fb_proc_entry *cur = b->cur;
@@ -374,6 +424,7 @@ static void watch_new(struct broker *b)
 	}
 	for (ssize_t i = 0; i < n; i++) {
 		bool known = false, rejected = false;
+		enum maps maps;
 		int fd;
 
 		for (size_t j = 0; j < b->nw && !known; j++)
@@ -410,7 +461,22 @@ static void watch_new(struct broker *b)
 		/* Alive, and the pidfd (if any) now pins it: is it a worker at
 		 * all?  The entry is segment input; only a process that maps
 		 * this segment is supervised — and so ever signalled. */
-		if (!maps_segment(cur[i].pid, b->seg->dev, b->seg->ino)) {
+		maps = maps_of(cur[i].pid, b->seg->dev, b->seg->ino);
+		if (maps == MAPS_NONE && !kernel_thread(cur[i].pid)) {
+			/* A worker exiting (its memory already gone, its
+			 * entry not yet): judge it again shortly, when it is
+			 * either gone (swept) or — never, in practice — back. */
+			if (fd >= 0)
+				close(fd);
+			b->retry = true;
+			continue;
+		}
+		if (maps != MAPS_YES && !still_registered(b, &cur[i])) {
+			if (fd >= 0) /* it left: nothing to watch, nothing to say */
+				close(fd);
+			continue;
+		}
+		if (maps != MAPS_YES) {
 			if (fd >= 0)
 				close(fd);
 			fb_warn(PROG, "registry entry names pid %d, which does not map this segment: "

@@ -18,10 +18,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #define PROG "fb-encoder"
@@ -50,6 +52,9 @@ struct encoder_opts {
  * them whether ffmpeg is still there: a slow or hung frame must not hide
  * ffmpeg's death (the ring's wait cannot watch ffmpeg's pidfd itself). */
 #define RING_SLICE_MS 100
+/* Asked to stop by SIGTERM: how long ffmpeg may take to finish the file
+ * before it is killed (fb-render, if alive, allows 30 s in all). */
+#define TERM_GRACE_MS 10000
 
 /* Where frames go: a raw fd, or ffmpeg's stdin. */
 struct output {
@@ -190,6 +195,57 @@ static bool want_splice(const struct fb_seg *seg)
 }
 
 /* Open the output.  0, or -1 with the message printed. */
+/*
+ * Open the raw output.  A FIFO is opened without blocking: one nobody
+ * reads yet (ENXIO) is waited for in 100 ms steps that watch the render,
+ * so an abort (SIGINT to fb-render) or the broker's death ends the wait,
+ * and --encoder-timeout bounds it; a plain open(2) would sleep in the
+ * kernel, deaf to all of that.  Returns the descriptor (blocking again),
+ * -ECANCELED if the render ended meanwhile, or -1 (said why).
+ */
+static int open_raw(const struct encoder_opts *o, const struct fb_seg *seg)
+{
+	uint64_t deadline = fb_now_ns() + (uint64_t)o->timeout_ms * 1000000ull;
+	bool said = false;
+	int fd, fl;
+
+	for (;;) {
+		struct pollfd pf = { .fd = seg->broker_fd, .events = POLLIN };
+
+		fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+			  0644);
+		if (fd >= 0 || errno != ENXIO)
+			break;
+		if (!said) {
+			fb_warn(PROG, "output %s is a FIFO nobody reads yet; waiting for a reader",
+				o->output);
+			said = true;
+		}
+		if (fb_ring_state(seg) != FB_SEG_RUNNING)
+			return -ECANCELED;
+		if (fb_now_ns() >= deadline) {
+			fb_err(PROG, "output %s: no reader opened the FIFO within --encoder-timeout",
+			       o->output);
+			return -1;
+		}
+		if (poll(&pf, seg->broker_fd >= 0 ? 1 : 0, 100) > 0) {
+			fb_err(PROG, "output %s: the broker died while waiting for a reader", o->output);
+			return -1;
+		}
+	}
+	if (fd < 0) {
+		fb_err(PROG, "cannot open output %s: %s", o->output, strerror(errno));
+		return -1;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		fb_err(PROG, "output %s: fcntl: %s", o->output, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int open_output(const struct encoder_opts *o, const struct fb_seg *seg, struct output *out)
 {
 	int rc;
@@ -200,11 +256,9 @@ static int open_output(const struct encoder_opts *o, const struct fb_seg *seg, s
 		if (strcmp(o->output, "-") == 0) {
 			out->fd = STDOUT_FILENO;
 		} else {
-			out->fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-			if (out->fd < 0) {
-				fb_err(PROG, "cannot open output %s: %s", o->output, strerror(errno));
-				return -1;
-			}
+			out->fd = open_raw(o, seg);
+			if (out->fd < 0)
+				return out->fd == -ECANCELED ? -2 : -1;
 		}
 	} else {
 		rc = ffmpeg_sink_start(&out->ff, &seg->geom, o->ff_opts, o->n_ff_opts, o->output,
@@ -360,19 +414,34 @@ static int drain(struct fb_seg *seg, struct output *out, char *why, size_t why_l
 	return 0;
 }
 
+/* Has SIGTERM come (STOP_FD, a signalfd, readable), or does it within
+ * MS?  Left pending: every later wait sees it too. */
+static bool stop_requested(int stop_fd, int ms)
+{
+	struct pollfd pf = { .fd = stop_fd, .events = POLLIN };
+
+	return poll(&pf, 1, ms) == 1;
+}
+
 /* Drain, then close the sink.  Returns the exit code. */
-static int encode(struct fb_seg *seg, const struct encoder_opts *o)
+static int encode(struct fb_seg *seg, const struct encoder_opts *o, int stop_fd)
 {
 	char why[FB_REASON_MAX] = "", ffwhy[FB_REASON_MAX];
 	struct output out;
 	int rc;
 
-	if (open_output(o, seg, &out)) {
+	rc = open_output(o, seg, &out);
+	if (rc == -2)
+		return FB_EXIT_ABORTED; /* the render ended while we waited for a reader */
+	if (rc) {
 		fb_ring_abort(seg, "encoder could not open its sink");
 		return FB_EXIT_RUNTIME;
 	}
 	out.taken = 0;
+	out.k.stop_fd = stop_fd;
 	rc = drain(seg, &out, why, sizeof(why));
+	if (rc == -EOWNERDEAD && stop_requested(stop_fd, 200))
+		rc = -EINTR; /* a live fb-render saw the broker die first: it names the cause */
 	if (out.ff.pid <= 0) {
 		if (out.fd != STDOUT_FILENO && close(out.fd) < 0 && rc == 0) {
 			snprintf(why, sizeof(why), "closing %s: %s", o->output, strerror(errno));
@@ -383,9 +452,12 @@ static int encode(struct fb_seg *seg, const struct encoder_opts *o)
 		int64_t unread = sink_unread(&out.k);
 
 		/* A gone ffmpeg has exited or is exiting: give it the time to
-		 * say why; after our own failure, a second. */
+		 * say why; after our own failure, a second; asked to stop
+		 * (SIGTERM: fb-render died, say), TERM_GRACE_MS to finish the
+		 * file — nobody else may be left to bound it. */
 		if (ffmpeg_sink_finish(&out.ff, out.k.pushed, unread > 0 ? (uint64_t)unread : 0,
-				       gone ? 3000 : rc && rc != -ECANCELED ? 1000 : o->timeout_ms,
+				       gone ? 3000 : rc == -EINTR ? TERM_GRACE_MS :
+				       rc && rc != -ECANCELED ? 1000 : o->timeout_ms,
 				       ffwhy, sizeof(ffwhy))) {
 			/* ffmpeg's own cause beats our EPIPE. */
 			if (rc == 0 || gone) {
@@ -415,6 +487,14 @@ static int encode(struct fb_seg *seg, const struct encoder_opts *o)
 	sink_free(&out.k);
 	if (rc == -ECANCELED)
 		return FB_EXIT_ABORTED;
+	if (rc == -EINTR) {
+		/* Whoever sent SIGTERM knows why (fb-render says so): the
+		 * cause is theirs to print, one line per failure. */
+		fb_ring_abort(seg, "fb-encoder stopped by SIGTERM");
+		fb_debug(PROG, "stopped by SIGTERM at frame %llu; the output is finished as far as it got",
+			 (unsigned long long)out.taken);
+		return 128 + SIGTERM;
+	}
 	if (rc) {
 		fb_ring_abort(seg, why);
 		fb_err(PROG, "%s", why);
@@ -429,7 +509,8 @@ int main(int argc, char **argv)
 	struct encoder_opts o;
 	struct fb_seg *seg;
 	char refusal[4352];
-	int rc, code;
+	sigset_t term;
+	int rc, code, stop_fd;
 
 	if (parse_args(argc, argv, &o))
 		return FB_EXIT_USAGE;
@@ -461,7 +542,21 @@ int main(int argc, char **argv)
 		fb_seg_detach(seg);
 		return FB_EXIT_RUNTIME;
 	}
-	code = encode(seg, &o);
+	/* SIGTERM (fb-render's death signal, or a plain kill) stops us the
+	 * way an abort does: ffmpeg's input is closed so the file is
+	 * finished, and ffmpeg is bounded — dying at once would leave an
+	 * ffmpeg blocked on its output (a FIFO nobody reads) forever. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &term, NULL) < 0 ||
+	    (stop_fd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		fb_err(PROG, "signalfd: %s", strerror(errno));
+		fb_ring_unregister(seg);
+		fb_seg_detach(seg);
+		return FB_EXIT_RUNTIME;
+	}
+	code = encode(seg, &o, stop_fd);
+	close(stop_fd);
 	fb_ring_unregister(seg);
 	fb_seg_detach(seg);
 	return code;

@@ -22,11 +22,14 @@
 #define WAIT_MIN_NS 200000
 #define WAIT_MAX_NS 3200000
 
+#define WATCH_N 4 /* fd, broker, reader, stop */
+
 int sink_init(struct sink *k, int fd, bool splice, uint32_t max_held, int timeout_ms,
 	      int broker_fd, int jitter_ms)
 {
 	*k = (struct sink){ .fd = fd, .splice = splice, .timeout_ms = timeout_ms,
-			    .broker_fd = broker_fd, .reader_fd = -1, .jitter_ms = jitter_ms,
+			    .broker_fd = broker_fd, .reader_fd = -1, .stop_fd = -1,
+			    .jitter_ms = jitter_ms,
 			    .seed = (unsigned int)getpid(), .cap = max_held };
 	k->ends = calloc(max_held, sizeof(*k->ends));
 	if (!k->ends)
@@ -42,19 +45,24 @@ void sink_free(struct sink *k)
 }
 
 /* Fill PF with what every wait watches: FD (for EVENTS), the broker's and
- * the reader's pidfds (poll ignores a negative fd).  Returns the count. */
-static nfds_t watch_set(const struct sink *k, struct pollfd pf[3], short events)
+ * the reader's pidfds and the stop descriptor (poll ignores a negative
+ * fd).  Returns the count. */
+static nfds_t watch_set(const struct sink *k, struct pollfd pf[WATCH_N], short events)
 {
 	pf[0] = (struct pollfd){ .fd = k->fd, .events = events };
 	pf[1] = (struct pollfd){ .fd = k->broker_fd, .events = POLLIN };
 	pf[2] = (struct pollfd){ .fd = k->reader_fd, .events = POLLIN };
-	return 3;
+	pf[3] = (struct pollfd){ .fd = k->stop_fd, .events = POLLIN };
+	return WATCH_N;
 }
 
-/* What a poll over watch_set saw that ends the wait: -EOWNERDEAD, -EPIPE
- * (the pipe has no reader), -ECHILD (the reader exited), or 0. */
-static int watch_result(const struct pollfd pf[3])
+/* What a poll over watch_set saw that ends the wait: -EINTR (asked to
+ * stop), -EOWNERDEAD, -EPIPE (the pipe has no reader), -ECHILD (the
+ * reader exited), or 0. */
+static int watch_result(const struct pollfd pf[WATCH_N])
 {
+	if (pf[3].revents)
+		return -EINTR;
 	if (pf[1].revents)
 		return -EOWNERDEAD;
 	if (pf[0].revents & (POLLERR | POLLHUP))
@@ -69,7 +77,7 @@ static int watch_result(const struct pollfd pf[3])
  * -EOWNERDEAD, -EPIPE or -ECHILD. */
 static int wait_writable(const struct sink *k, int ms)
 {
-	struct pollfd pf[3];
+	struct pollfd pf[WATCH_N];
 	int r = poll(pf, watch_set(k, pf, POLLOUT), ms);
 
 	if (r < 0)
@@ -196,7 +204,7 @@ uint32_t sink_done(struct sink *k)
 
 int sink_wait(struct sink *k)
 {
-	struct pollfd pf[3];
+	struct pollfd pf[WATCH_N];
 	nfds_t npf = watch_set(k, pf, 0); /* POLLERR: the reader is gone */
 	struct timespec step = { 0, 0 };
 	bool late;
@@ -227,7 +235,7 @@ int sink_wait(struct sink *k)
 
 int sink_check(const struct sink *k)
 {
-	struct pollfd pf[3];
+	struct pollfd pf[WATCH_N];
 	int r = poll(pf, watch_set(k, pf, 0), 0);
 
 	if (r < 0)
@@ -247,7 +255,7 @@ int64_t sink_unread(const struct sink *k)
 int sink_flush(struct sink *k)
 {
 	for (;;) {
-		struct pollfd pf[3];
+		struct pollfd pf[WATCH_N];
 		int64_t left = sink_unread(k);
 		bool late = fb_now_ns() - k->progress_ns > (uint64_t)k->timeout_ms * 1000000ull;
 		int r;

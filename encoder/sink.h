@@ -44,6 +44,8 @@ struct sink {
 	int broker_fd;   /* a pidfd watched while waiting (-EOWNERDEAD), or -1 */
 	int reader_fd;   /* the reader's pidfd (-ECHILD once it exited), or -1;
 			  * sink_init sets -1, the owner of the reader sets it */
+	int stop_fd;     /* readable once we are asked to stop (a signalfd):
+			  * every wait ends with -EINTR; -1 (sink_init): none */
 	int jitter_ms;   /* stress tests: sleep 0..J ms per frame */
 	unsigned int seed;
 	uint64_t pushed;    /* bytes handed to fd so far */

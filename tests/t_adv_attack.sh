@@ -66,16 +66,21 @@ clean_own "--progress FIFO"
 # --- FINDING 2: fb-render SIGKILLed while ffmpeg waits to open its output
 # (-o a FIFO nobody reads yet; also --audio FIFO): the broker and workers
 # go (PDEATHSIG), but ffmpeg is no child of fb-render's and has no death
-# signal: it stays, blocked, forever (reparented to init).
+# signal: it stayed, blocked, forever (reparented to init).  Now the
+# encoder takes its SIGTERM as a stop: ffmpeg's input closed, then at most
+# 10 s (TERM_GRACE_MS) to finish before it is killed.
 mkfifo "$TMP/out.fifo"
 fb-render "${small[@]}" --frames 10 --name /$TID-kf -o "$TMP/out.fifo" -- -f matroska 2> "$TMP/err.kf" &
 p=$!
 sleep 1.5
 kill -KILL $p
 wait $p 2> /dev/null
-sleep 2
-ff=$(pgrep -af -- "$TMP/out.fifo" | grep -v pgrep || true)
-check "FINDING SIGKILL of fb-render while ffmpeg blocks opening -o FIFO: no ffmpeg left 2 s later (left: $ff)" '[ -z "$ff" ]'
+for _ in $(seq 130); do
+	ff=$(pgrep -af -- "$TMP/out.fifo" | grep -v pgrep || true)
+	[ -z "$ff" ] && break
+	sleep 0.1
+done
+check "FINDING SIGKILL of fb-render while ffmpeg blocks opening -o FIFO: no ffmpeg left 13 s later (left: $ff)" '[ -z "$ff" ]'
 reap_own
 
 # --- FINDING 3: --sink raw -o FIFO nobody reads: the encoder blocks in
