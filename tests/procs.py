@@ -15,8 +15,10 @@ program's name alone.  ROOTPID itself and this scanner's own ancestors
 --fb      only framebroker programs and ffmpeg (comm or argv[0] named fb-*
           or ffmpeg), and zombies whose parent is one: what check_clean judges
 --match   only those whose command line (space-joined argv) matches REGEX
---kill    SIGKILL them instead of listing; repeats until none is left (a
-          process may fork while we scan), at most 20 rounds
+--kill    SIGKILL them instead of listing; without --match, repeats until
+          none is left (a process may fork while we scan), at most 20
+          rounds; with --match once, like pkill (a replacement started
+          afterwards is not a target)
 Prints one line per process: PID STATE COMM ARGV.
 """
 import os, re, signal, sys, time
@@ -94,7 +96,7 @@ def main():
         for pid, state, comm, argv in select(marker, root, fb, match):
             print(pid, state, comm, " ".join(argv) or "-")
         return
-    for _ in range(20):
+    for _ in range(1 if match else 20):
         victims = [p for p, state, _, _ in select(marker, root, fb, match) if state != "Z"]
         if not victims:
             return
