@@ -14,7 +14,9 @@ cp "$(type -P sleep)" "$D/fb-producer"
 cp "$(type -P sleep)" "$D/ffmpeg"
 cp "$(type -P true)" "$D/fb-encoder"
 IN=${TID}in # the inner tests' TID; "${IN}0-x" extends it, as fbt12 vs fbt123
-segs=(fb-render-$$ fb-render-1-42 fbunit-$$-0 fbstress-$$-0 fbfuzz-$$ "${IN}0-x")
+# (names no real render takes: a real default-named render, maybe in another
+# pid namespace sharing /dev/shm, could rightly replace an "abandoned" one)
+segs=(fb-render-$$-decoy fb-render-1-decoy$$ fbunit-$$-0 fbstress-$$-0 fbfuzz-$$ "${IN}0-x")
 for s in "${segs[@]}"; do echo decoy > "/dev/shm/$s"; done
 # Foreign processes: not of the inner tests' tree, without any test's tag.
 untag=(env -u FB_TEST_TAG -u FB_TEST_RUN)
