@@ -1,56 +1,130 @@
 #!/usr/bin/env bash
-# Run every test: the cmocka unit tests, then each integration script.
-# Prints one closing line "N passed, N failed" and exits non-zero on any
-# failure.  Assumes `make all bin/test_unit` has run (make check does).
+# Run every test: the cmocka unit tests, then each integration script, the
+# fuzzer, the model and the stress test.  Ends with the names of the failing
+# tests (and their "not ok" lines), then one closing line
+# "tests: N passed, N failed"; exits non-zero on any failure.
+# Assumes `make all bin/test_unit` has run (make check does).
+# TESTS="a.sh b.sh": run only these scripts (no unit/fuzz/model/stress);
+# TEST_TIMEOUT=S: a script's time limit (600 s).
+#
+# The machine is shared: this run cleans up only after itself.  Every process
+# it starts carries FB_TEST_RUN=$RUN in its environment (tests/procs.py finds
+# them, orphans included); each script gets TID fbt<pid>n<i> (lib.sh), so a
+# script killed for hanging can still have its segments removed; the unit
+# tests, fb-stress and the fuzzer name their segments by their own pid.
 set -u
 cd "$(dirname "$0")/.."
+RUN=fbrun$$r$RANDOM
+export FB_TEST_RUN=$RUN
+TIMEOUT=${TEST_TIMEOUT:-600}
 passed=0
 failed=0
+failures=() # one entry per failing test: its name, then its "not ok" lines
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+pidf=$(mktemp)
+trap 'rm -f "$log" "$pidf"' EXIT
 
-count() { # add the "X passed, Y failed" of the last summary line in $log
-	local line
-	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
-	if [ -z "$line" ]; then
-		failed=$((failed + 1))
-		echo "!! $1 printed no summary"
-		return
-	fi
-	passed=$((passed + $(sed -E 's/.* ([0-9]+) passed.*/\1/' <<< "$line")))
-	failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<< "$line")))
+# run_timed CMD...: run CMD (bounded by $TIMEOUT) with its output shown and
+# kept in $log; sets rc (124/137: it hung and was killed) and tpid (its pid).
+run_timed() {
+	local tp tl
+	: > "$pidf"
+	# Into a file, not a pipe: a process the test left behind holding its
+	# stdout must not keep us waiting for an EOF.
+	timeout --kill-after=10 "$TIMEOUT" bash -c 'echo $$ > "$0"; exec "$@"' "$pidf" "$@" > "$log" 2>&1 < /dev/null &
+	tp=$!
+	tail -n +1 -f --pid=$tp "$log" &
+	tl=$!
+	wait $tp
+	rc=$?
+	wait $tl
+	tpid=$(cat "$pidf")
 }
 
+# Whatever the last test left running of this run (nothing else carries our
+# tag), still there after 3 s: SIGKILL it.  Returns 1 if there was something.
+reap_leftovers() {
+	local left
+	for _ in $(seq 30); do
+		left=$(python3 tests/procs.py "FB_TEST_RUN=$RUN" $$)
+		[ -n "$left" ] || return 0
+		sleep 0.1
+	done
+	echo "!! $1 left processes running (killed): $(tr '\n' ';' <<< "$left")"
+	python3 tests/procs.py "FB_TEST_RUN=$RUN" $$ --kill
+	return 1
+}
+
+# judge NAME: add the last "X passed, Y failed" in $log to the totals; a
+# missing summary, a hang or a non-zero exit with no failure counted is one
+# failure more.  A failing test is remembered with its failure lines.
+judge() {
+	local name=$1 line p=0 f=0 why=
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [ -n "$line" ]; then
+		p=$(sed -E 's/.* ([0-9]+) passed.*/\1/' <<< "$line")
+		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<< "$line")
+	fi
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		why="hung: killed after ${TIMEOUT} s"
+	elif [ -z "$line" ]; then
+		why="printed no summary (exit $rc)"
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		why="exit $rc with no failed check"
+	fi
+	[ -z "$why" ] || { echo "!! $name $why"; f=$((f + 1)); }
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$f" -gt 0 ]; then
+		failures+=("$name${why:+ ($why)}")
+		while IFS= read -r l; do failures+=("    $l"); done < <(grep -E '^(not ok|\[  FAILED  \] [^0-9]|FAIL )' "$log" | cut -c1-300)
+	fi
+}
+
+ONLY=
+[ -z "${TESTS:-}" ] || ONLY=1
+if [ -z "${ONLY:-}" ]; then
 echo "== unit tests (cmocka)"
-bin/test_unit > "$log" 2>&1
-rc=$?
-cat "$log"
+run_timed bin/test_unit
 u_pass=$(grep -oE 'PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
 u_fail=$(grep -oE 'FAILED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
-[ $rc -eq 0 ] || [ "$u_fail" != 0 ] || u_fail=1
-passed=$((passed + u_pass))
-failed=$((failed + u_fail))
-pkill -KILL -x test_unit 2>/dev/null
-rm -f /dev/shm/fbunit-* 2>/dev/null
+echo "# unit: $u_pass passed, $u_fail failed" >> "$log"
+judge "bin/test_unit"
+reap_leftovers "bin/test_unit"
+[ -n "$tpid" ] && rm -f /dev/shm/fbunit-"$tpid"-* 2> /dev/null
 
-for t in tests/t_*.sh; do
+fi
+
+i=0
+for t in ${TESTS:-tests/t_*.sh}; do
+	i=$((i + 1))
 	echo "== $t"
-	timeout --kill-after=10 600 "$t" 2>&1 | tee "$log"
-	count "$t"
+	FB_TEST_TID=fbt$$n$i run_timed "$t"
+	judge "$t"
+	reap_leftovers "$t" || { failed=$((failed + 1)); failures+=("$t (left processes running)"); }
+	rm -f /dev/shm/fbt$$n$i /dev/shm/fbt$$n$i-* 2> /dev/null
 done
 
+if [ -z "${ONLY:-}" ]; then
 echo "== fuzz (FUZZ_SECONDS=${FUZZ_SECONDS:-20})"
-FUZZ_SECONDS=${FUZZ_SECONDS:-20} tests/fuzz.sh build/fuzz/fuzz_ring 2>&1 | tee "$log"
-count "fuzz"
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_timed tests/fuzz.sh build/fuzz/fuzz_ring
+judge "fuzz"
+reap_leftovers "fuzz"
 
 echo "== model (spin)"
-model/run.sh 2>&1 | tee "$log"
-count "model"
+run_timed model/run.sh
+judge "model"
 
 echo "== stress (STRESS_SECONDS=${STRESS_SECONDS:-20})"
-STRESS_SECONDS=${STRESS_SECONDS:-20} timeout --kill-after=10 600 bin/fb-stress 2>&1 | tee "$log"
-count "stress"
-rm -f /dev/shm/fbstress-* 2>/dev/null
+STRESS_SECONDS=${STRESS_SECONDS:-20} run_timed bin/fb-stress
+judge "stress"
+reap_leftovers "stress"
+[ -n "$tpid" ] && rm -f /dev/shm/fbstress-"$tpid"-* 2> /dev/null
+fi
 
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "== failing tests"
+	printf '%s\n' "${failures[@]}"
+fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

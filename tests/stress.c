@@ -221,13 +221,13 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 {
 	char src[PATH_MAX], out[PATH_MAX], log[PATH_MAX], render[PATH_MAX + 16];
 	char size[32], frames[16], workers[16], slots[16], jit[16], sjit[16], name[64];
-	char source[PATH_MAX + 8], range[48];
+	char source[PATH_MAX + 8], range[48], shm[80];
 	uint64_t frame_bytes = (uint64_t)p->width * p->height * p->bpp;
 	struct rng chaos = { p->seed ^ 0xc4a05ull };
 	pid_t stopped[64];
 	size_t nstopped = 0;
 	uint64_t start = now_ms(), deadline, next_chaos;
-	int status = 0, ok, fd;
+	int status = 0, ok, fd, left;
 	pid_t pid;
 
 	snprintf(src, sizeof(src), "%s/src.raw", dir);
@@ -312,7 +312,11 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 		}
 		usleep(2000);
 	}
-	ok = status == 0 &&
+	/* The name is ours (pid-scoped): whatever is left under it goes, and
+	 * a render that ended well must not have left it. */
+	snprintf(shm, sizeof(shm), "/dev/shm%s", name);
+	left = unlink(shm) == 0;
+	ok = status == 0 && !left &&
 	     (p->range_end ? files_equal(src, p->range_first * frame_bytes,
 					 (uint64_t)(p->range_end - p->range_first) * frame_bytes, out)
 			   : files_equal(src, 0, p->frames * frame_bytes, out));
@@ -325,7 +329,8 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 		       p->frames, p->range_end ? range : "all", p->jitter_ms, p->sink_jitter_ms, p->kill_every_ms, p->stop_pct,
 		       p->via_ffmpeg ? "ffmpeg" : "raw",
 		       status == -1 ? "hung past its deadline" :
-		       status != 0 ? "exit status non-zero" : "output differs");
+		       status != 0 ? "exit status non-zero" :
+		       left ? "segment left in /dev/shm" : "output differs");
 		snprintf(cmd, sizeof(cmd), "tail -5 %s | sed 's/^/    /'", log);
 		fflush(stdout);
 		if (system(cmd) < 0)

@@ -37,7 +37,10 @@ check(s2000["wall_s"] > 2 * fast["wall_s"],
 check(s2000["producer_last_seen_s"] > 0.8 * s2000["wall_s"],
       f"producers held back until the end ({s2000['producer_last_seen_s']:.2f} of {s2000['wall_s']:.2f} s)")
 share = s2000["producer_sleeping"] / max(1, s2000["producer_samples"])
-check(share > 0.8, f"producers blocked asleep in {share:.0%} of {s2000['producer_samples']} samples")
+# A spinning producer is never seen asleep; a blocked one mostly is, but on
+# a loaded machine (another make check) a woken producer waits runnable (R)
+# for a CPU, so the share only has to be a clear majority.
+check(share > 0.5, f"producers blocked asleep in {share:.0%} of {s2000['producer_samples']} samples")
 pcpu = s2000["cpu_s"].get("fb-producer", 0)
 check(pcpu < 0.25 * s2000["wall_s"],
       f"producers do not spin: {pcpu:.2f} CPU s over {s2000['wall_s']:.2f} s wall")

@@ -49,7 +49,7 @@ OUT=/nonexistent/dir/out.mp4 expect 2 "cannot write output /nonexistent/dir/out.
 	"unwritable output path" -- fb-render
 OUT=$TMP expect 2 "is a directory" "output is a directory" -- fb-render
 expect 2 "needs about 532 descriptors" "more workers than descriptors" \
-	-- bash -c 'ulimit -n 256; exec "$0" --workers 500 "$@"' "$BIN/fb-render"
+	-- bash -c 'ulimit -n 256; exec "$0" --workers 500 "$@"' "$TMP/shim/fb-render"
 expect 2 "make no sense with --sink raw" "ffmpeg options with raw sink" \
 	-- fb-render --sink raw -- -c:v ffv1
 
@@ -72,7 +72,7 @@ check "fb-broker exits 143 on SIGTERM and unlinks" '[ $rc -eq 143 ] && [ ! -e /d
 # Runtime failures: exit 1 with a one-line cause.
 expect 1 "too short: 36864 bytes, but 300 frames of 12288 bytes" "raw file shorter than the frames" \
 	-- fb-render --size 64x48 --source raw:"$TMP/short.raw"
-expect 1 "ffmpeg not found on PATH" "ffmpeg missing" -- env PATH=/nonexistent "$BIN/fb-render"
+expect 1 "ffmpeg not found on PATH" "ffmpeg missing" -- env PATH=/nonexistent "$BIN/fb-render" --name /$TID-noffmpeg
 # ffmpeg itself refuses: its own message is quoted.  (ffmpeg may create
 # nothing, but we only check the cause and the cleanup here.)
 rm -f "$TMP/bad.mp4"

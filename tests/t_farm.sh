@@ -173,14 +173,14 @@ check "--local inside a Slurm job: the failed chunk fails (exit 1), scontrol nev
 # ---- SIGTERM to fb-farm --local stops every chunk's whole tree
 fb-farm --local --chunks 2 --size 64x48 --frames 400 --delay-ms 20 -o "$TMP/term.mp4" 2> /dev/null &
 farm=$!
-for _ in $(seq 50); do [ "$(pgrep -c -f "$BIN/fb-render .*--range")" -ge 2 ] && break; sleep 0.1; done
-check "SIGTERM: two chunk renders were running" '[ "$(pgrep -c -f "$BIN/fb-render .*--range")" -ge 2 ]'
+for _ in $(seq 50); do [ "$(own_pids --match "$BIN/fb-render .*--range" | wc -l)" -ge 2 ] && break; sleep 0.1; done
+check "SIGTERM: two chunk renders were running" '[ "$(own_pids --match "$BIN/fb-render .*--range" | wc -l)" -ge 2 ]'
 kill -TERM $farm
 wait $farm
 rc=$?
 check "SIGTERM: fb-farm exits 143" '[ $rc -eq 143 ]'
 check "SIGTERM: no chunk render, fb-farm or ffmpeg left" \
-	'sleep 1; [ -z "$(pgrep -f "$BIN/fb-(render|farm)|fb-farm --run-chunk")" ]'
+	'sleep 1; [ -z "$(own_pids --match "$BIN/fb-(render|farm)|fb-farm --run-chunk")" ]'
 check "SIGTERM: no chunk renamed into place afterwards" '[ -z "$(ls "$TMP/term.mp4.fbfarm" | grep "^chunk-")" ]'
 
 # ---- usage errors: exit 2, nothing made

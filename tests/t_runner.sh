@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# tests/run.sh's own promises: it names every failing test (and its "not ok"
+# lines) before the closing line, reports a hung script by name, kills what a
+# script left running, and keeps the plain closing line
+# "tests: N passed, N failed".  Run on three tiny scripts (TESTS=...).
+. "$(dirname "$0")/lib.sh"
+
+for n in pass fail hang leave; do
+	{
+		echo '#!/usr/bin/env bash'
+		echo '. "$ROOT/tests/lib.sh"'
+	} > "$TMP/t_$n.sh"
+	chmod +x "$TMP/t_$n.sh"
+done
+echo 'check "fine" true; finish' >> "$TMP/t_pass.sh"
+echo 'check "fine" true; check "the broken one" false; finish' >> "$TMP/t_fail.sh"
+echo 'check "fine" true; sleep 600; finish' >> "$TMP/t_hang.sh"
+# leaves a process of its own behind, out of its cleanup's sight (untagged
+# for it, but still of the run) — run.sh must kill it
+echo '(env -u FB_TEST_TAG setsid sleep 600 &); check "fine" true; finish' >> "$TMP/t_leave.sh"
+export ROOT
+start=$(date +%s)
+TESTS="$TMP/t_pass.sh $TMP/t_fail.sh $TMP/t_hang.sh $TMP/t_leave.sh" TEST_TIMEOUT=3 \
+	"$ROOT/tests/run.sh" > "$TMP/out" 2>&1
+rc=$?
+took=$(($(date +%s) - start))
+sed 's/^/# /' "$TMP/out" | grep -E 'failing|!!|^#   |^# tests:|not ok'
+check "run.sh exits non-zero" '[ $rc -ne 0 ]'
+check "the hung script is stopped by the time limit (${took} s, limit 3 s + grace)" '[ $took -lt 30 ]'
+check "the hung script is named" 'grep -q "^!! $TMP/t_hang.sh hung" "$TMP/out"'
+list=$(sed -n '/^== failing tests/,$p' "$TMP/out")
+check "the failing list names t_fail.sh and its not ok line" \
+	'grep -qx "$TMP/t_fail.sh" <<< "$list" && grep -qx "    not ok - the broken one" <<< "$list"'
+check "the failing list names t_hang.sh as hung" 'grep -q "^$TMP/t_hang.sh (hung" <<< "$list"'
+check "the failing list names t_leave.sh (left a process)" 'grep -q "^$TMP/t_leave.sh (left processes running)" <<< "$list"'
+check "the failing list does not name t_pass.sh" '! grep -q "t_pass.sh" <<< "$list"'
+check "the last line is the honest closing line" \
+	'[ "$(tail -1 "$TMP/out")" = "tests: 3 passed, 3 failed" ]'
+check "the left-behind sleep was killed" '[ -z "$(own_procs --match "^sleep 600$")" ]'
+check_clean "t_runner"
+finish
