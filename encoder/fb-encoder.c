@@ -55,6 +55,9 @@ struct encoder_opts {
 /* Asked to stop by SIGTERM: how long ffmpeg may take to finish the file
  * before it is killed (fb-render, if alive, allows 30 s in all). */
 #define TERM_GRACE_MS 10000
+/* After the last byte: how long ffmpeg may take to come back for more
+ * input before it is given EOF unseen (wait_reading). */
+#define READING_SETTLE_MS 3000
 
 /* Where frames go: a raw fd, or ffmpeg's stdin. */
 struct output {
@@ -327,7 +330,13 @@ static int acquire_error(struct fb_seg *seg, int rc, uint64_t f, char *why, size
  * Every byte is in ffmpeg: wait until it asks for more (ffmpeg_sink.h), so
  * the EOF we then give it is what ends its input.  An ffmpeg that exits
  * instead ended its output on its own, before the end of the frames it had
- * read (-t, -frames): -ECHILD.  0 also when /proc cannot tell.
+ * read (-t, -frames): -ECHILD.  0 also when /proc cannot tell, and after
+ * READING_SETTLE_MS without a sighting: the process we started may not be
+ * the one that reads (a wrapper that forks ffmpeg), and a sighting is only
+ * one of the proofs — ffmpeg's exit status, its count of bytes demuxed and
+ * its error lines (ffmpeg_sink_finish) still judge the end.  Waiting the
+ * whole --encoder-timeout for it would hang every render through such a
+ * wrapper.
  */
 static int wait_reading(struct output *out)
 {
@@ -341,8 +350,11 @@ static int wait_reading(struct output *out)
 		rc = sink_check(&out->k);
 		if (rc)
 			return rc;
-		if (fb_now_ns() - t0 > (uint64_t)out->k.timeout_ms * 1000000ull)
-			return -ETIMEDOUT;
+		if (fb_now_ns() - t0 > (uint64_t)READING_SETTLE_MS * 1000000ull) {
+			fb_debug(PROG, "ffmpeg (pid %d) not seen waiting for input after %d ms; "
+				 "giving it EOF anyway", (int)out->ff.pid, READING_SETTLE_MS);
+			return 0;
+		}
 		usleep(2000);
 	}
 }
