@@ -266,28 +266,6 @@ static enum maps maps_of(pid_t pid, uint64_t dev, uint64_t ino)
 	return found ? MAPS_YES : any ? MAPS_NO : MAPS_NONE;
 }
 
-/* Is PID a kernel thread (PF_KTHREAD in /proc/PID/stat's flags)? */
-static bool kernel_thread(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	unsigned long flags = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the name may hold anything but is closed last */
-	return p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1 &&
-	       (flags & 0x00200000ul) != 0;
-}
-
 static bool maps_segment(pid_t pid, uint64_t dev, uint64_t ino)
 {
 	return maps_of(pid, dev, ino) == MAPS_YES;
@@ -462,7 +440,7 @@ static void watch_new(struct broker *b)
 		 * all?  The entry is segment input; only a process that maps
 		 * this segment is supervised — and so ever signalled. */
 		maps = maps_of(cur[i].pid, b->seg->dev, b->seg->ino);
-		if (maps == MAPS_NONE && !kernel_thread(cur[i].pid)) {
+		if (maps == MAPS_NONE && !fb_proc_kernel_thread(cur[i].pid)) {
 			/* A worker exiting (its memory already gone, its
 			 * entry not yet): judge it again shortly, when it is
 			 * either gone (swept) or — never, in practice — back. */

@@ -11,12 +11,13 @@
 #include <unistd.h>
 
 /*
- * Start time and state letter of PID from /proc/PID/stat.  0, -ESRCH if
+ * Start time, state letter and kernel flags of PID from /proc/PID/stat
+ * (STATE and FLAGS may be NULL).  0, -ESRCH if
  * there is no such process, or another -errno: a failed read (out of
  * descriptors, say) proves nothing about the process, and callers must
  * not take it for a death.
  */
-static int proc_stat(pid_t pid, uint64_t *start, char *state)
+static int proc_stat(pid_t pid, uint64_t *start, char *state, unsigned long *flags)
 {
 	char path[64], buf[1024], *p;
 	ssize_t n;
@@ -39,7 +40,7 @@ static int proc_stat(pid_t pid, uint64_t *start, char *state)
 	p = strrchr(buf, ')');
 	if (!p || p[1] != ' ')
 		return -EIO;
-	/* p+2 is field 3 (state); the start time is field 22. */
+	/* p+2 is field 3 (state); the flags are field 9, the start time 22. */
 	p += 2;
 	if (state)
 		*state = *p;
@@ -47,6 +48,8 @@ static int proc_stat(pid_t pid, uint64_t *start, char *state)
 		p = strchr(p, ' ');
 		if (p)
 			p++;
+		if (p && field + 1 == 9 && flags)
+			*flags = strtoul(p, NULL, 10);
 	}
 	if (!p)
 		return -EIO;
@@ -58,7 +61,7 @@ uint64_t fb_proc_start_time(pid_t pid)
 {
 	uint64_t start = 0;
 
-	return proc_stat(pid, &start, NULL) == 0 ? start : 0;
+	return proc_stat(pid, &start, NULL, NULL) == 0 ? start : 0;
 }
 
 char fb_proc_state(pid_t pid)
@@ -66,7 +69,15 @@ char fb_proc_state(pid_t pid)
 	uint64_t start;
 	char state = '?';
 
-	return proc_stat(pid, &start, &state) == 0 ? state : '?';
+	return proc_stat(pid, &start, &state, NULL) == 0 ? state : '?';
+}
+
+bool fb_proc_kernel_thread(pid_t pid)
+{
+	unsigned long flags = 0;
+	uint64_t start;
+
+	return proc_stat(pid, &start, NULL, &flags) == 0 && (flags & 0x00200000ul) != 0;
 }
 
 int fb_pidfd_open(pid_t pid, uint64_t start)
@@ -81,7 +92,7 @@ int fb_pidfd_open(pid_t pid, uint64_t start)
 		return -ENOSYS;
 	if (fd < 0)
 		return -errno;
-	rc = proc_stat(pid, &now, NULL);
+	rc = proc_stat(pid, &now, NULL, NULL);
 	if (rc || now != start) {
 		close(fd);
 		return rc ? rc : -ESRCH; /* only a read start time that differs is "gone" */
@@ -103,7 +114,7 @@ int fb_proc_alive(pid_t pid, uint64_t start)
 
 		if (pid <= 0)
 			return 0;
-		rc = proc_stat(pid, &now, &state);
+		rc = proc_stat(pid, &now, &state, NULL);
 		if (rc == -ESRCH || (rc == 0 && now != start))
 			return 0;
 		return rc != 0 || (state != 'Z' && state != 'X'); /* unreadable: alive */

@@ -6,6 +6,7 @@
 #ifndef FB_PROC_H
 #define FB_PROC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -14,6 +15,9 @@ uint64_t fb_proc_start_time(pid_t pid);
 
 /* PID's scheduler state letter ('R', 'S', 'T' stopped, 'Z', ...), or '?'. */
 char fb_proc_state(pid_t pid);
+
+/* Is PID a kernel thread (PF_KTHREAD)?  False when it cannot be told. */
+bool fb_proc_kernel_thread(pid_t pid);
 
 /*
  * A pidfd for the process (PID, START), or -ESRCH if that process is gone
