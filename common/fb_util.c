@@ -65,6 +65,15 @@ void fb_warn(const char *prog, const char *fmt, ...)
 	va_end(ap);
 }
 
+void fb_info(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(FB_LOG_INFO, prog, fmt, ap);
+	va_end(ap);
+}
+
 void fb_debug(const char *prog, const char *fmt, ...)
 {
 	va_list ap;

@@ -33,7 +33,8 @@ enum {
 /*
  * Diagnostics: "PROG: message\n" on stderr, one write per line.  fb_err for
  * failures, fb_warn for events a render survives (a producer died, a frame
- * was reissued), fb_debug for detail.  Which are printed: --log-level
+ * was reissued), fb_info for what a user asked to know (what was written,
+ * how an option was read), fb_debug for detail.  Which are printed: --log-level
  * quiet|error|warning|info|debug (default info), kept in FB_LOG_LEVEL so a
  * launcher's children follow it (an unknown value there counts as info).
  * Errors are printed at every level, quiet included: quiet and error drop
@@ -42,6 +43,7 @@ enum {
 enum { FB_LOG_QUIET, FB_LOG_ERROR, FB_LOG_WARNING, FB_LOG_INFO, FB_LOG_DEBUG };
 void fb_err(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fb_warn(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fb_info(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fb_debug(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Would a message of LEVEL be printed? */
