@@ -143,6 +143,21 @@ DESTDIR ?=
 D       := $(DESTDIR)$(PREFIX)
 MAN1    := $(wildcard man/*.1)
 MAN3    := $(wildcard man/*.3)
+# A program linked with -lframebroker must start without LD_LIBRARY_PATH.
+# In a directory the dynamic linker searches (SYSTEM_LIBDIRS: its defaults
+# and Debian's /etc/ld.so.conf.d/libc.conf) `ldconfig` makes it known; a
+# staged DESTDIR install leaves that to the package's own scripts.  Anywhere
+# else framebroker.pc's --libs carries an rpath to the installed library.
+SYSTEM_LIBDIRS := /lib /usr/lib /usr/local/lib
+LIBDIR  := $(patsubst %/,%,$(PREFIX))/lib
+LDCONFIG ?= ldconfig
+ifneq ($(filter $(LIBDIR),$(SYSTEM_LIBDIRS)),)
+PC_RPATH :=
+RUN_LDCONFIG := $(if $(DESTDIR),,$(LDCONFIG))
+else
+PC_RPATH := -Wl,-rpath,$${libdir}
+RUN_LDCONFIG :=
+endif
 
 install: all
 	install -d $(D)/bin $(D)/lib/pkgconfig $(D)/include
@@ -152,17 +167,20 @@ install: all
 	ln -sf libframebroker.so.$(VERSION) $(D)/lib/$(SONAME)
 	ln -sf $(SONAME) $(D)/lib/libframebroker.so
 	install -m 644 include/framebroker.h $(D)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' framebroker.pc.in \
-		> $(D)/lib/pkgconfig/framebroker.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@RPATH@|$(PC_RPATH)|' \
+		framebroker.pc.in > $(D)/lib/pkgconfig/framebroker.pc
 	install -d $(D)/share/man/man1 $(D)/share/man/man3
 	install -m 644 $(MAN1) $(D)/share/man/man1/
 	install -m 644 $(MAN3) $(D)/share/man/man3/
+	$(if $(RUN_LDCONFIG),$(RUN_LDCONFIG) || echo "make install: $(RUN_LDCONFIG) failed: run it (as root) \
+		before starting a program linked with -lframebroker" >&2)
 
 uninstall:
 	rm -f $(PROGS:$(BIN)/%=$(D)/bin/%) $(D)/lib/libframebroker.a \
 		$(D)/lib/libframebroker.so.$(VERSION) $(D)/lib/$(SONAME) $(D)/lib/libframebroker.so \
 		$(D)/include/framebroker.h $(D)/lib/pkgconfig/framebroker.pc \
 		$(MAN1:man/%=$(D)/share/man/man1/%) $(MAN3:man/%=$(D)/share/man/man3/%)
+	$(if $(RUN_LDCONFIG),-$(RUN_LDCONFIG))
 
 clean:
 	rm -rf $(BUILD) $(BIN)

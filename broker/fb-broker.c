@@ -47,7 +47,7 @@
 
 struct broker_opts {
 	struct fb_params params;
-	const char *name;
+	char name[FB_NAME_MAX + 1];
 	int ready_fd; /* -1: none */
 	uint32_t frame_timeout_s;
 	uint32_t encoder_timeout_s;
@@ -147,7 +147,7 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 	int c, idx;
 
 	fb_params_default(&o->params);
-	o->name = NULL;
+	o->name[0] = 0;
 	o->ready_fd = -1;
 	o->frame_timeout_s = 60;
 	o->encoder_timeout_s = 600;
@@ -159,7 +159,8 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 				return -1;
 			break;
 		case 'n':
-			o->name = optarg;
+			if (fb_seg_name_arg(PROG, "--name", optarg, o->name))
+				return -1;
 			break;
 		case 'r':
 			if (fb_opt_u64(PROG, "ready-fd", optarg, 0, 1 << 20, &v))
@@ -194,9 +195,8 @@ static int parse_args(int argc, char **argv, struct broker_opts *o)
 		fb_err(PROG, "unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
-	if (!o->name || fb_seg_name_check(o->name)) {
-		fb_err(PROG, "--name must be a segment name like /fb-render (got '%s')",
-		       o->name ? o->name : "");
+	if (!o->name[0]) {
+		fb_err(PROG, "--name is required: the segment to create, e.g. --name /my-render");
 		return -1;
 	}
 	return 0;

@@ -202,6 +202,39 @@ int fb_seg_name_check(const char *name)
 	return 0;
 }
 
+int fb_seg_name_canon(const char *in, char out[FB_NAME_MAX + 1])
+{
+	/* shm_open(3) users write "name" as often as "/name"; both mean the
+	 * same object (/dev/shm/name), so both are accepted and the rest of
+	 * the program sees the one canonical form. */
+	int added = in[0] != '/';
+
+	size_t n = strlen(in);
+
+	out[0] = 0;
+	if (n + (size_t)added > FB_NAME_MAX)
+		return -EINVAL;
+	out[0] = '/';
+	memcpy(out + added, in, n + 1);
+	if (fb_seg_name_check(out))
+		return -EINVAL;
+	return added;
+}
+
+int fb_seg_name_arg(const char *prog, const char *what, const char *in, char out[FB_NAME_MAX + 1])
+{
+	int rc = fb_seg_name_canon(in, out);
+
+	if (rc < 0) {
+		fb_err(prog, "invalid %s '%s': expected letters, digits, '.', '_' or '-' "
+		       "(a leading '/' is optional), at most %d bytes", what, in, FB_NAME_MAX - 1);
+		return -1;
+	}
+	if (rc == 1)
+		fb_info(prog, "segment name '%s' taken as %s", in, out);
+	return 0;
+}
+
 int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
 		 uint32_t slots, uint32_t fps, uint64_t frames)
 {

@@ -190,6 +190,16 @@ struct fb_seg {
 /* A POSIX shm name: "/" then 1..FB_NAME_MAX-1 of [A-Za-z0-9._-].  0 or -EINVAL. */
 int fb_seg_name_check(const char *name);
 
+/* A name as users write it, with or without its leading '/': the canonical
+ * "/name" into OUT.  0 (given canonical), 1 (the '/' was added: say so), or
+ * -EINVAL (OUT then holds nothing usable). */
+int fb_seg_name_canon(const char *in, char out[FB_NAME_MAX + 1]);
+
+/* The same for a program's argument WHAT ("--name", "segment name"): 0, or
+ * -1 with the one-line error printed for PROG; an added '/' is said at info
+ * level, so the user sees which name was used. */
+int fb_seg_name_arg(const char *prog, const char *what, const char *in, char out[FB_NAME_MAX + 1]);
+
 /*
  * Fill G from the render parameters, computing frame size, stride and the
  * total segment size.  -EINVAL for a parameter out of range, -EFBIG when the

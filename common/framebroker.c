@@ -21,16 +21,18 @@ struct fb_producer {
 
 int fb_attach(const char *name, int timeout_ms, fb_producer **out)
 {
+	char canon[FB_NAME_MAX + 1];
 	const char *why = NULL;
 	fb_producer *p;
 	int rc;
 
-	if (!name || !out || timeout_ms < 0 || fb_seg_name_check(name))
+	/* "name" and "/name" are the same object, as for shm_open(3). */
+	if (!name || !out || timeout_ms < 0 || fb_seg_name_canon(name, canon) < 0)
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	rc = fb_seg_attach_wait(name, -1, timeout_ms, &p->seg, &why);
+	rc = fb_seg_attach_wait(canon, -1, timeout_ms, &p->seg, &why);
 	if (rc) {
 		free(p);
 		return rc;

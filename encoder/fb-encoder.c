@@ -29,7 +29,7 @@
 #define PROG "fb-encoder"
 
 struct encoder_opts {
-	const char *name;
+	char name[FB_NAME_MAX + 1];
 	const char *output;
 	int raw; /* 1: --sink raw */
 	int attach_timeout_ms;
@@ -118,7 +118,8 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 		last_arg = optarg;
 		switch (c) {
 		case 'n':
-			o->name = optarg;
+			if (fb_seg_name_arg(PROG, "--name", optarg, o->name))
+				return -1;
 			break;
 		case 's':
 			if (strcmp(optarg, "raw") == 0) {
@@ -177,7 +178,7 @@ static int parse_args(int argc, char **argv, struct encoder_opts *o)
 		o->ff_opts = argv + optind;
 		o->n_ff_opts = argc - optind;
 	}
-	if (!o->name) {
+	if (!o->name[0]) {
 		fb_err(PROG, "--name is required");
 		return -1;
 	}

@@ -76,8 +76,9 @@ struct fb_geometry {
 };
 
 /*
- * Attach to the render's segment NAME ("/" then letters, digits, '.', '_',
- * '-'), waiting up to TIMEOUT_MS for it to appear, and register this process
+ * Attach to the render's segment NAME (letters, digits, '.', '_', '-',
+ * with or without a leading "/": "tour" and "/tour" are one segment, as
+ * for shm_open), waiting up to TIMEOUT_MS for it to appear, and register this process
  * as a producer.  0 with *OUT set, or -errno (see above).
  */
 int fb_attach(const char *name, int timeout_ms, fb_producer **out);

@@ -255,9 +255,8 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 			o->output = optarg;
 			break;
 		case 'n':
-			if (fb_seg_name_check(optarg))
-				return usage_error("invalid --name '%s': expected / then letters, digits, '.', '_' or '-'", optarg);
-			snprintf(o->name, sizeof(o->name), "%s", optarg);
+			if (fb_seg_name_arg(PROG, "--name", optarg, o->name))
+				return -1;
 			break;
 		case 'R':
 			if (fb_parse_u64(optarg, 0, 1000000, &v))

@@ -33,7 +33,7 @@
 #define PROG "fb-producer"
 
 struct producer_opts {
-	const char *name;
+	char name[FB_NAME_MAX + 1];
 	struct fb_source src;
 	int attach_timeout_ms;
 	int seg_fd; /* --fd: inherited segment descriptor, or -1 */
@@ -92,7 +92,8 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			o->name = optarg;
+			if (fb_seg_name_arg(PROG, "--name", optarg, o->name))
+				return -1;
 			break;
 		case 's':
 			if (fb_source_parse(optarg, &o->src)) {
@@ -136,7 +137,7 @@ static int parse_args(int argc, char **argv, struct producer_opts *o)
 		fb_err(PROG, "unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
-	if (!o->name) {
+	if (!o->name[0]) {
 		fb_err(PROG, "--name is required");
 		return -1;
 	}

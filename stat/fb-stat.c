@@ -22,7 +22,7 @@
 #define PROG "fb-stat"
 
 struct stat_opts {
-	const char *name;
+	char name[FB_NAME_MAX + 1];
 	int json, watch, interval_ms;
 };
 
@@ -90,13 +90,7 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 		       "a segment name is required%s", optind < argc ? argv[argc - 1] : "");
 		return -1;
 	}
-	o->name = argv[optind];
-	if (fb_seg_name_check(o->name)) {
-		fb_err(PROG, "invalid segment name '%s': expected / then letters, digits, '.', '_' or '-'",
-		       o->name);
-		return -1;
-	}
-	return 0;
+	return fb_seg_name_arg(PROG, "segment name", argv[optind], o->name);
 }
 
 static double pct(double share)

@@ -40,7 +40,7 @@ expect 2 "\-\-sink 'gif'"  "unknown sink"          -- fb-render --sink gif
 expect 2 "\-\-source 'file.raw'" "unknown source"  -- fb-render --source file.raw
 expect 2 "\-\-cpu-us '-5'" "negative --cpu-us"   -- fb-render --cpu-us -5
 expect 2 "\-\-source 'fill:x'" "unknown producer source" -- fb-producer --name /x --source fill:x
-expect 2 "\-\-name 'no-slash'" "bad segment name"  -- fb-render --name no-slash
+expect 2 "\-\-name 'a b'" "bad segment name"  -- fb-render --name 'a b'
 expect 2 "\-\-name '/a/b'" "segment name with slash" -- fb-render --name /a/b
 expect 2 "cannot read raw source $TMP/missing.raw" "missing raw file" \
 	-- fb-render --source raw:"$TMP/missing.raw"

@@ -26,14 +26,16 @@ check "the .so exports exactly the public API ($exports)" \
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 san=()
 [ -n "${FB_SAN:-}" ] && san=(-fsanitize="$FB_SAN")
+# Exactly what a user types: no -Wl,-rpath of our own, no LD_LIBRARY_PATH.
 # shellcheck disable=SC2046
 "${FB_CC:-cc}" -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$TMP/producer" \
-	"$ROOT/examples/producer.c" $(pkg-config --cflags --libs framebroker) \
-	-Wl,-rpath,"$prefix/lib" 2> "$TMP/cc.log"
+	"$ROOT/examples/producer.c" $(pkg-config --cflags --libs framebroker) 2> "$TMP/cc.log"
 check "examples/producer.c builds with pkg-config --cflags --libs framebroker" \
 	'[ -x "$TMP/producer" ] || { cat "$TMP/cc.log"; false; }'
-check "it runs against the installed libframebroker.so.0" \
-	'ldd "$TMP/producer" | grep -q "libframebroker.so.0 => $prefix/lib/"'
+check "a custom prefix: pkg-config --libs carries an rpath to $prefix/lib" \
+	'pkg-config --libs framebroker | grep -q -- "-Wl,-rpath,$prefix/lib"'
+check "in a clean environment it finds the installed libframebroker.so.0" \
+	'env -i ldd "$TMP/producer" | grep -q "libframebroker.so.0 => $prefix/lib/"'
 
 # A render whose producers are two copies of the example.
 W=200 H=100 N=60
@@ -43,8 +45,10 @@ name=/$TID-lib
 broker=$!
 for _ in $(seq 50); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
 check "broker ready" '[ -s "$TMP/ready" ]'
-"$TMP/producer" $name & p1=$!
-"$TMP/producer" $name & p2=$!
+# Both run with nothing inherited (env -i); the second names the segment
+# without its leading '/', as shm_open users write it.
+env -i "$TMP/producer" $name & p1=$!
+env -i "$TMP/producer" "${name#/}" & p2=$!
 timeout 60 "$prefix/bin/fb-encoder" --name $name --sink raw -o "$TMP/out.raw"
 rc=$?
 # Whatever happened, nothing waits forever: the encoder is done or gone.
@@ -65,6 +69,42 @@ check "render with two external producers: encoder 0, producers $r1 $r2, output 
 rc=$?
 check "attaching to no render: exit 1, one line ($(cat "$TMP/err"))" \
 	'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "no such segment" "$TMP/err"'
+
+# The default prefix (/usr/local), as `sudo make install` does it, in a
+# private mount namespace whose /usr/local and /etc are overlays: the
+# machine's own are never written.  ldconfig must make the library known;
+# with LDCONFIG=true (no ldconfig) the same program cannot start, which
+# shows that this check can fail.
+system_install() { # LDCONFIG: the program's output and "exit N"
+	rm -rf "$TMP/ov"
+	mkdir -p "$TMP"/ov/etc/u "$TMP"/ov/etc/w "$TMP"/ov/loc/u "$TMP"/ov/loc/w
+	unshare -m bash -s "$1" > "$TMP/sys.out" 2>&1 <<- EOF
+		set -e
+		unset PKG_CONFIG_PATH LD_LIBRARY_PATH
+		mount -t overlay overlay -o lowerdir=/etc,upperdir=$TMP/ov/etc/u,workdir=$TMP/ov/etc/w /etc
+		mount -t overlay overlay -o lowerdir=/usr/local,upperdir=$TMP/ov/loc/u,workdir=$TMP/ov/loc/w /usr/local
+		make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" LDCONFIG="\$1" install > "$TMP/sys-install.log" 2>&1
+		cd "$TMP"
+		"${FB_CC:-cc}" ${san[*]} "$ROOT/examples/producer.c" \$(pkg-config --cflags --libs framebroker) -o my-producer
+		set +e
+		env -i ./my-producer /$TID-none
+		echo "exit \$?"
+	EOF
+	rm -rf "$TMP/ov"
+}
+if [ "$(id -u)" = 0 ] && unshare -m true 2> /dev/null; then
+	before=$(ls -la /usr/local/lib /etc/ld.so.cache 2>&1 | md5sum)
+	system_install ldconfig
+	check "make install into /usr/local runs ldconfig: the program starts under env -i ($(tail -2 "$TMP/sys.out" | tr '\n' ' '))" \
+		'grep -q "no such segment" "$TMP/sys.out" && grep -qx "exit 1" "$TMP/sys.out"'
+	system_install true
+	check "without ldconfig the same program cannot start (so the check above can fail)" \
+		'grep -q "libframebroker.so.0: cannot open shared object" "$TMP/sys.out" && grep -qx "exit 127" "$TMP/sys.out"'
+	check "the machine's own /usr/local/lib and ld.so.cache are untouched" \
+		'[ "$(ls -la /usr/local/lib /etc/ld.so.cache 2>&1 | md5sum)" = "$before" ]'
+else
+	ok "# skip: the /usr/local install needs root and unshare -m"
+fi
 
 mk uninstall PREFIX="$prefix" > /dev/null 2>&1
 left=$(find "$prefix" -type f -o -type l)

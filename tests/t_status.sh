@@ -63,7 +63,7 @@ fb-stat /$TID-none 2> "$TMP/err"
 rc=$?
 check "fb-stat on no render: exit 1, one line ($(cat "$TMP/err"))" \
 	'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err")" = 1 ]'
-fb-stat no-slash 2> "$TMP/err"
+fb-stat "no name" 2> "$TMP/err"
 rc=$?
 check "fb-stat with a bad name: exit 2 ($(cat "$TMP/err"))" '[ $rc -eq 2 ]'
 fb-render --progress /nonexistent-dir/p --name /$TID-p -o "$TMP/p.mp4" 2> "$TMP/err"

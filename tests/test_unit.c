@@ -105,6 +105,35 @@ static void test_name_check(void **state)
 	assert_int_equal(fb_seg_name_check(longname), -EINVAL);
 }
 
+static void test_name_canon(void **state)
+{
+	char out[FB_NAME_MAX + 1], in[FB_NAME_MAX + 1];
+
+	(void)state;
+	assert_int_equal(fb_seg_name_canon("/tour", out), 0);
+	assert_string_equal(out, "/tour");
+	assert_int_equal(fb_seg_name_canon("tour", out), 1);
+	assert_string_equal(out, "/tour");
+	assert_int_equal(fb_seg_name_canon("", out), -EINVAL);
+	assert_int_equal(fb_seg_name_canon("/", out), -EINVAL);
+	assert_int_equal(fb_seg_name_canon(".", out), -EINVAL);
+	assert_int_equal(fb_seg_name_canon("..", out), -EINVAL);
+	assert_int_equal(fb_seg_name_canon("a/b", out), -EINVAL);
+	assert_int_equal(fb_seg_name_canon("//a", out), -EINVAL);
+	assert_int_equal(fb_seg_name_canon("a b", out), -EINVAL);
+	/* The longest name fits either way; one byte more does not, and
+	 * the '/' that would be added counts. */
+	memset(in, 'a', FB_NAME_MAX - 1);
+	in[FB_NAME_MAX - 1] = '\0';
+	assert_int_equal(fb_seg_name_canon(in, out), 1);
+	assert_int_equal((int)strlen(out), FB_NAME_MAX);
+	in[FB_NAME_MAX - 1] = 'a';
+	in[FB_NAME_MAX] = '\0';
+	assert_int_equal(fb_seg_name_canon(in, out), -EINVAL);
+	in[0] = '/';
+	assert_int_equal(fb_seg_name_canon(in, out), 0);
+}
+
 static void test_geom(void **state)
 {
 	struct fb_geom g;
@@ -646,7 +675,13 @@ static void test_library_api(void **state)
 	uint64_t f;
 	void *d;
 
-	assert_int_equal(fb_attach("no-slash", 0, &p), -EINVAL);
+	assert_int_equal(fb_attach("not a name", 0, &p), -EINVAL);
+	assert_int_equal(fb_attach("/a/b", 0, &p), -EINVAL);
+	/* Without its leading '/' the name is the same segment (shm_open's way). */
+	assert_int_equal(fb_attach(fx->name + 1, 0, &p), 0);
+	fb_get_geometry(p, &g);
+	assert_int_equal(g.frames, 5);
+	fb_detach(p);
 	assert_int_equal(fb_attach(fx->name, 0, &p), 0);
 	fb_get_geometry(p, &g);
 	assert_int_equal(g.frames, 5);
@@ -1052,6 +1087,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_name_check),
+		cmocka_unit_test(test_name_canon),
 		cmocka_unit_test(test_geom),
 		cmocka_unit_test_setup_teardown(test_validate_rejects, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_rejects_corrupt_segment, setup_s3_n5, teardown),
