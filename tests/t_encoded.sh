@@ -6,7 +6,7 @@
 # never truncated; malformed images count as a renderer failure.
 . "$(dirname "$0")/lib.sh"
 
-R=$ROOT/examples/ffmpeg-testsrc.sh
+R=$ROOT/examples/ffmpeg-testsrc.py
 ffmpeg -v error -f lavfi -i testsrc2=size=160x120:rate=30 -frames:v 16 -f rawvideo -pix_fmt rgb24 \
 	-y "$TMP/ref.rgb"
 

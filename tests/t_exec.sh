@@ -10,12 +10,21 @@ EX=$ROOT/examples
 
 # 1. ffmpeg as the renderer: equal to ffmpeg rendering testsrc2 itself.
 fb-render --size 160x120 --fps 30 --frames 12 --workers 2 --slots 3 \
-	--source exec:"$EX/ffmpeg-testsrc.sh" --sink raw -o "$TMP/ff.raw" --name /$TID-ff 2> "$TMP/err"
+	--source exec:"$EX/ffmpeg-testsrc.py" --sink raw -o "$TMP/ff.raw" --name /$TID-ff 2> "$TMP/err"
 rc=$?
 ffmpeg -v error -f lavfi -i testsrc2=size=160x120:rate=30 -frames:v 12 -f rawvideo -pix_fmt rgba \
 	-y "$TMP/ffref.raw"
 check "ffmpeg testsrc2 renderer: output equals ffmpeg's own frames (rc=$rc)" \
 	'[ $rc -eq 0 ] && cmp -s "$TMP/ff.raw" "$TMP/ffref.raw"'
+
+# ... and asked out of order, as a producer is when a dead producer's frame
+# is reissued to it: an index behind its ffmpeg's stream restarts it there.
+fsz=$((160 * 120 * 4))
+printf '5\n2\n3\n9\n' | FB_WIDTH=160 FB_HEIGHT=120 FB_PIX_FMT=rgba FB_FPS=30 FB_FRAMES=12 \
+	FB_FRAME_BYTES=$fsz "$EX/ffmpeg-testsrc.py" > "$TMP/order.raw"
+for i in 5 2 3 9; do dd if="$TMP/ffref.raw" bs=$fsz skip=$i count=1 status=none; done > "$TMP/orderref.raw"
+check "ffmpeg-testsrc.py asked 5, 2, 3, 9: ffmpeg's own frames 5, 2, 3, 9" \
+	'cmp -s "$TMP/order.raw" "$TMP/orderref.raw"'
 
 # 2. A Python render loop: equal to the script asked for 0..N-1 directly.
 export FB_WIDTH=96 FB_HEIGHT=64 FB_PIX_FMT=rgb24 FB_FRAMES=40
