@@ -27,13 +27,13 @@ mkdir "$TMP/tour"
 cp -r "$ROOT/examples" "$TMP/tour/"
 
 # The script: every tour line verbatim, each followed by its exit status and
-# wall time on fd 9.  The shim runs the installed fb-render.
+# wall time on fd 9, its stderr in err.N.  The shim runs the installed fb-render.
 {
 	echo 'set -u'
 	echo "export PATH=$prefix/bin:\$PATH PKG_CONFIG_PATH=$prefix/lib/pkgconfig"
 	echo "cd $TMP/tour"
 	for ((i = 1; i < ${#lines[@]}; i++)); do
-		echo "t0=\$EPOCHREALTIME"
+		echo "exec 2> $TMP/err.$i; t0=\$EPOCHREALTIME"
 		printf '%s\n' "${lines[i]}"
 		if [[ ${lines[i]} =~ \&[[:space:]]*(#.*)?$ ]]; then
 			echo 'bg=$!'
@@ -71,8 +71,11 @@ done
 check "fb-stat tour-\$\$ showed the background render" 'grep -q "^/tour-$pid " "$TMP/tour.out"'
 check "fb-stat --json --watch printed JSON objects of it" \
 	'grep -q "^{\"name\":\"/tour-$pid\"" "$TMP/tour.out"'
-check "the demo's last line says what it wrote" 'grep -q "wrote demo.mp4" "$TMP/tour.err"'
+check "the demo's last line says what it wrote ($(tail -1 "$TMP/err.1"))" \
+	'tail -1 "$TMP/err.1" | grep -q "wrote demo.mp4"'
 check "nothing of the tour is left in /dev/shm" '[ ! -e "/dev/shm/tour-$pid" ]'
-[ "$FAIL" -eq 0 ] || { echo "# the tour's stderr, last lines:"; tail -15 "$TMP/tour.err" | sed "s/^/#   /"; }
+for ((i = 1; i < ${#lines[@]}; i++)); do
+	[ "$FAIL" -eq 0 ] || { echo "# line $i's stderr, last lines:"; tail -5 "$TMP/err.$i" | sed "s/^/#   /"; }
+done
 check_clean "tour"
 finish
