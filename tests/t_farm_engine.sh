@@ -151,6 +151,10 @@ auto_local "no Slurm client at all"
 why_re="^fb-farm: --slurm: sbatch is not on PATH; use --local"
 slurm_refused "no Slurm client at all: --slurm"
 export PATH="$F:$TMP/shim:$BIN:$NOSL"
+FB_FARM_PING_TIMEOUT=0 fb-farm --chunks 2 --size 64x48 --frames 6 -o "$TMP/pt.mp4" 2> "$TMP/err"
+rc=$?
+check "FB_FARM_PING_TIMEOUT=0 (timeout's 'never'): exit 2, one line, nothing made" \
+	'[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -q "invalid FB_FARM_PING_TIMEOUT" "$TMP/err" && [ ! -e "$TMP/pt.mp4.fbfarm" ]'
 rm "$F/scontrol"
 why_re="^fb-farm: sbatch found but scontrol is not on PATH; rendering locally$"
 auto_local "sbatch without scontrol"
