@@ -87,12 +87,14 @@ check "default x264: keyframes at 0, 15, 30 (closed GOP per chunk)" \
 
 # ---- resume: only the missing chunk is rendered again
 FARM=(--local --chunks 4 --keep "${GEOM[@]}" "${RAW[@]}" -o "$TMP/res.mp4" -- "${LOSSLESS[@]}")
-fb-farm "${FARM[@]}" 2> /dev/null
+fb-farm "${FARM[@]}" 2> "$TMP/farm.err"
+check "first run: does not say resuming" '! grep -q resuming "$TMP/farm.err"'
 rm -f "$TMP/res.mp4" "$TMP/res.mp4.fbfarm/chunk-00002.mp4"
 touch -d '1 hour ago' "$TMP"/res.mp4.fbfarm/chunk-0000[013].mp4
 fb-farm "${FARM[@]}" 2> "$TMP/farm.err"
 rc=$?
-check "resume: exit 0" '[ $rc -eq 0 ]'
+check "resume: exit 0, says once 'resuming: 3 of 4 chunks'" \
+	'[ $rc -eq 0 ] && [ $(grep -c resuming "$TMP/farm.err") -eq 1 ] && grep -q "resuming: 3 of 4 chunks" "$TMP/farm.err"'
 check "resume: only chunk 2 re-rendered" \
 	'[ -z "$(find "$TMP/res.mp4.fbfarm" -name "chunk-0000[013].mp4" -newer "$TMP/src.rgb")" ] && [ -n "$(find "$TMP/res.mp4.fbfarm" -name chunk-00002.mp4 -newer "$TMP/src.rgb")" ]'
 check "resume: output equals the whole render" '[ "$(fmd5 "$TMP/res.mp4")" = "$(cat "$TMP/whole.fmd5")" ]'

@@ -97,6 +97,23 @@ done
 check "--no-wait: the stitch job completes by itself and the output is exact" \
 	'[ "$(fmd5 "$TMP/nowait.mp4")" = "$(cat "$TMP/ref.fmd5")" ]'
 
+# No engine flag: the controller answers scontrol ping, so Slurm is chosen.
+fb-farm --chunks 2 "${GEOM[@]}" -o "$TMP/auto.mp4" -- "${LOSSLESS[@]}" 2> "$TMP/auto.err"
+rc=$?
+check "no engine flag, controller UP: Slurm chosen (array submitted), nothing about local, exit 0" \
+	'[ $rc -eq 0 ] && grep -q "chunks job array [0-9]* (0-1)" "$TMP/auto.err" && ! grep -q "locally" "$TMP/auto.err"'
+check "no engine flag: the output is exact" '[ "$(fmd5 "$TMP/auto.mp4")" = "$(cat "$TMP/ref.fmd5")" ]'
+
+# The real sbatch refusing the array: one line with its reason, the work
+# directory this run made removed.
+fb-farm --slurm --chunks 2 --partition fbnosuch "${GEOM[@]}" -o "$TMP/refused.mp4" \
+	-- "${LOSSLESS[@]}" 2> "$TMP/refused.err"
+rc=$?
+check "sbatch refuses (no such partition): exit 1, one line with sbatch's reason" \
+	'[ $rc -eq 1 ] && [ $(wc -l < "$TMP/refused.err") -eq 1 ] && grep -q "sbatch refused the chunk array (.*[Pp]artition" "$TMP/refused.err"'
+check "...its work directory is removed, no output" '[ ! -e "$TMP/refused.mp4.fbfarm" ] && [ ! -e "$TMP/refused.mp4" ]'
+sed "s/^/# stderr: /" "$TMP/refused.err"
+
 check "no job left in the queue" '[ -z "$(squeue -h)" ]'
 check_clean "t_slurm"
 finish
