@@ -56,7 +56,7 @@ static int spawn(struct ffmpeg_sink *s, char **argv, int in_rd)
 int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		      char *const *out_opts, int n_opts, const char *output, const char *audio)
 {
-	char size[32], fps[16], tag[96], outname[PATH_MAX + 2];
+	char size[32], fps[32], tag[96], outname[PATH_MAX + 2];
 	char *argv[FIXED_ARGS + AUDIO_ARGS + MAX_OUT_OPTS + CHUNK_ARGS + 3]; /* + "-y" OUTPUT NULL */
 	int pipefd[2], n = 0, rc;
 
@@ -67,7 +67,9 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 	if (n_opts > MAX_OUT_OPTS)
 		return -E2BIG;
 	snprintf(size, sizeof(size), "%ux%u", g->width, g->height);
-	snprintf(fps, sizeof(fps), "%u", g->fps);
+	/* The exact rational ("30000/1001"): ffmpeg then stamps frame i at
+	 * i * den / num s, in a time base of den/num, with no rounding. */
+	fb_fps_str(fps, sizeof(fps), g->fps_num, g->fps_den);
 	argv[n++] = "ffmpeg";
 	argv[n++] = "-hide_banner";
 	argv[n++] = "-nostats";
