@@ -136,7 +136,8 @@ int fb_fps_parse(const char *s, uint32_t *num, uint32_t *den, int *ntsc, char *w
 			}
 		}
 	}
-	if (n == 0 || n > (uint64_t)FB_MAX_FPS * d) {
+	/* n/d > FB_MAX_FPS, by division: FB_MAX_FPS * d may not fit */
+	if (n == 0 || n / d > FB_MAX_FPS || (n / d == FB_MAX_FPS && n % d)) {
 		snprintf(why, len, "expected a rate above 0 and at most %u fps", FB_MAX_FPS);
 		return -EINVAL;
 	}
@@ -177,8 +178,7 @@ int fb_params_set(struct fb_params *p, const char *opt, const char *arg, const c
 		char why[160];
 		int ntsc;
 
-		if (fb_fps_parse(arg, &p->fps_num, &p->fps_den, &ntsc, why, sizeof(why)))
-		{
+		if (fb_fps_parse(arg, &p->fps_num, &p->fps_den, &ntsc, why, sizeof(why))) {
 			fb_err(prog, "invalid --fps '%s': %s", arg, why);
 			return -EINVAL;
 		}
