@@ -4,14 +4,18 @@
 #include "fb_util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 void fb_params_default(struct fb_params *p)
 {
 	p->width = 1280;
 	p->height = 720;
 	p->pix_fmt = FB_PIX_RGBA;
-	p->fps = 30;
+	p->fps_num = 30;
+	p->fps_den = 1;
+	p->fps_ntsc = NULL;
 	p->slots = 8;
 	p->frames = 300;
 	p->frame_format = FB_FRAME_RAW;
@@ -37,6 +41,122 @@ static int parse_range(const char *arg, uint64_t *a, uint64_t *b)
 	return 0;
 }
 
+static uint64_t gcd(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* M*1000/1001 rounded to K decimals, times 10^K (TEN_K): round half up of
+ * M * 10^(K+3) / 1001, never a tie (1001 is odd, the numerator doubled is
+ * even). */
+static uint64_t ntsc_rounded(uint64_t m, uint64_t ten_k)
+{
+	return (2 * m * 1000 * ten_k + 1001) / 2002;
+}
+
+/* The M whose M*1000/1001, rounded to the decimals of TEN_K, is V/TEN_K,
+ * or 0.  V/TEN_K <= FB_MAX_FPS + 1, so M is at most about 1002. */
+static uint64_t ntsc_match(uint64_t v, uint64_t ten_k)
+{
+	uint64_t m0 = (v * 1001 + ten_k * 500) / (ten_k * 1000);
+
+	for (uint64_t m = m0 > 0 ? m0 - 1 : 0; m <= m0 + 1; m++)
+		if (m > 0 && ntsc_rounded(m, ten_k) == v)
+			return m;
+	return 0;
+}
+
+#define FPS_SYNTAX "expected N, N/D or a decimal (30, 30000/1001, 29.97, 12.5)"
+
+int fb_fps_parse(const char *s, uint32_t *num, uint32_t *den, int *ntsc, char *why, size_t len)
+{
+	const char *slash = strchr(s, '/'), *dot = strchr(s, '.');
+	uint64_t n, d = 1, g;
+	char head[32];
+	size_t k;
+
+	*ntsc = 0;
+	if (slash || dot) { /* N/D or I.F: split at the one separator */
+		const char *sep = slash ? slash : dot;
+
+		k = (size_t)(sep - s);
+		if ((slash && dot) || k == 0 || k >= sizeof(head) || strchr(sep + 1, *sep))
+			goto syntax;
+		memcpy(head, s, k);
+		head[k] = '\0';
+	}
+	if (!slash && !dot) {
+		if (fb_parse_u64(s, 0, UINT64_MAX, &n))
+			goto syntax;
+	} else if (slash) {
+		if (fb_parse_u64(head, 0, UINT64_MAX, &n) || fb_parse_u64(slash + 1, 0, UINT64_MAX, &d))
+			goto syntax;
+		if (d == 0) {
+			snprintf(why, len, "expected N/D with D at least 1 (a denominator of 0 is no rate)");
+			return -EINVAL;
+		}
+	} else {
+		const char *f = dot + 1;
+		uint64_t ip, fp = 0;
+
+		k = strspn(f, "0123456789");
+		if (k == 0 || f[k] != '\0' || fb_parse_u64(head, 0, 1000000000000ull, &ip))
+			goto syntax;
+		if (k > 6) {
+			snprintf(why, len, "expected at most 6 decimals (or a fraction N/D)");
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < k; i++) {
+			fp = fp * 10 + (uint64_t)(f[i] - '0');
+			d *= 10;
+		}
+		n = ip * d + fp;
+		/* Only a value in range can be a broadcast rate; range errors
+		 * are reported below, on the exact value. */
+		if (fp != 0 && n <= (uint64_t)(FB_MAX_FPS + 1) * d) {
+			uint64_t m = ntsc_match(n, d);
+
+			if (m && k >= 2) {
+				n = m * 1000;
+				d = 1001;
+				*ntsc = 1;
+			} else if (m) {
+				g = gcd(n, d);
+				snprintf(why, len, "ambiguous: give %llu000/1001 for the broadcast rate "
+					 "(%.5g fps) or %llu/%llu for exactly %s fps",
+					 (unsigned long long)m, (double)m * 1000.0 / 1001.0,
+					 (unsigned long long)(n / g), (unsigned long long)(d / g), s);
+				return -EINVAL;
+			}
+		}
+	}
+	/* n/d > FB_MAX_FPS, by division: FB_MAX_FPS * d may not fit */
+	if (n == 0 || n / d > FB_MAX_FPS || (n / d == FB_MAX_FPS && n % d)) {
+		snprintf(why, len, "expected a rate above 0 and at most %u fps", FB_MAX_FPS);
+		return -EINVAL;
+	}
+	g = gcd(n, d);
+	n /= g;
+	d /= g;
+	if (d > FB_MAX_FPS_DEN) {
+		snprintf(why, len, "expected a denominator of at most %u once reduced (it is %llu/%llu)",
+			 FB_MAX_FPS_DEN, (unsigned long long)n, (unsigned long long)d);
+		return -EINVAL;
+	}
+	*num = (uint32_t)n;
+	*den = (uint32_t)d;
+	return 0;
+syntax:
+	snprintf(why, len, FPS_SYNTAX);
+	return -EINVAL;
+}
+
 static int bad(const char *prog, const char *opt, const char *arg, const char *range)
 {
 	fb_err(prog, "invalid --%s '%s': expected %s", opt, arg, range);
@@ -55,9 +175,14 @@ int fb_params_set(struct fb_params *p, const char *opt, const char *arg, const c
 		if (!p->pix_fmt)
 			return bad(prog, opt, arg, fb_pixfmt_names());
 	} else if (strcmp(opt, "fps") == 0) {
-		if (fb_parse_u64(arg, 1, FB_MAX_FPS, &v))
-			return bad(prog, opt, arg, "an integer 1..1000");
-		p->fps = (uint32_t)v;
+		char why[160];
+		int ntsc;
+
+		if (fb_fps_parse(arg, &p->fps_num, &p->fps_den, &ntsc, why, sizeof(why))) {
+			fb_err(prog, "invalid --fps '%s': %s", arg, why);
+			return -EINVAL;
+		}
+		p->fps_ntsc = ntsc ? arg : NULL;
 	} else if (strcmp(opt, "frames") == 0) {
 		if (fb_parse_u64(arg, 1, FB_MAX_FRAMES, &p->frames))
 			return bad(prog, opt, arg, "an integer 1..2^40");
@@ -95,7 +220,9 @@ int fb_params_geom(const struct fb_params *p, struct fb_geom *g, const char *pro
 		}
 		count = p->range_end - p->range_first;
 	}
-	rc = fb_geom_init(g, p->width, p->height, p->pix_fmt, p->slots, p->fps, count);
+	rc = fb_geom_init(g, p->width, p->height, p->pix_fmt, p->slots, 1, count);
+	if (rc == 0)
+		rc = fb_geom_set_fps(g, p->fps_num, p->fps_den);
 	if (rc == 0 && p->range_end)
 		rc = fb_geom_set_range(g, p->range_first, p->frames);
 
@@ -116,5 +243,10 @@ int fb_params_geom(const struct fb_params *p, struct fb_geom *g, const char *pro
 		       (unsigned long long)(FB_MAX_SEGMENT >> 30));
 	else if (rc)
 		fb_err(prog, "invalid render parameters");
+	/* A decimal read as a broadcast rate is a guess made for the user:
+	 * say so (the exact value would have been another rate). */
+	if (rc == 0 && p->fps_ntsc && fb_log_enabled(FB_LOG_INFO))
+		dprintf(STDERR_FILENO, "%s: --fps %s taken as %u/%u\n", prog, p->fps_ntsc,
+			p->fps_num, p->fps_den);
 	return rc;
 }

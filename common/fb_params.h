@@ -9,10 +9,26 @@
 #include "fb_segment.h"
 
 struct fb_params {
-	uint32_t width, height, pix_fmt, fps, slots, frame_format;
+	uint32_t width, height, pix_fmt, slots, frame_format;
+	uint32_t fps_num, fps_den;   /* --fps, reduced */
+	const char *fps_ntsc;        /* the --fps decimal read as N*1000/1001, or NULL */
 	uint64_t frames, slot_bytes;
 	uint64_t range_first, range_end; /* --range A:B; range_end 0: the whole render */
 };
+
+/*
+ * A --fps value S: "N", "N/D" (reduced by their gcd) or a decimal "I.F"
+ * with 1..6 decimals.  A decimal of 2 or more decimals that is M*1000/1001
+ * rounded to that many decimals, for an integer M (29.97, 23.976, 59.94,
+ * 29.970, 119.88), is that broadcast rate: *NTSC is set to 1.  A decimal of
+ * one decimal that such a rate also rounds to (59.9: 59.94) is refused as
+ * ambiguous.  Any other decimal is taken exactly (12.5 = 25/2), and so is
+ * one whose decimals are all 0 (30.00 = 30, never 29.97).  The result is
+ * reduced, with 1 <= *DEN <= FB_MAX_FPS_DEN and 0 < *NUM / *DEN <= FB_MAX_FPS.
+ * 0, or -EINVAL with WHY (LEN bytes) saying what is expected or why it is
+ * refused, in words that follow "invalid --fps 'S': ".
+ */
+int fb_fps_parse(const char *s, uint32_t *num, uint32_t *den, int *ntsc, char *why, size_t len);
 
 /* 1280x720 rgba, 30 fps, 300 frames, 8 slots, raw frames. */
 void fb_params_default(struct fb_params *p);
@@ -26,7 +42,9 @@ void fb_params_default(struct fb_params *p);
 int fb_params_set(struct fb_params *p, const char *opt, const char *arg, const char *prog);
 
 /*
- * Compute the geometry, printing a one-line error on failure.  With --range
+ * Compute the geometry, printing a one-line error on failure (and, at
+ * --log-level info, one line when a decimal --fps was read as a broadcast
+ * rate: "--fps 29.97 taken as 30000/1001").  With --range
  * A:B the ring carries B-A frames, which producers draw as frames A..B-1 of
  * the --frames N render.  0 or -errno.
  */

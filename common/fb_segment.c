@@ -249,7 +249,8 @@ int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
 	g->height = h;
 	g->pix_fmt = fmt;
 	g->slot_count = slots;
-	g->fps = fps;
+	g->fps_num = fps;
+	g->fps_den = 1;
 	g->total_frames = frames;
 	g->first_frame = 0;
 	g->render_frames = frames;
@@ -264,6 +265,59 @@ int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
 		return -EFBIG;
 	g->segment_size = g->data_offset + g->slot_stride * slots;
 	return 0;
+}
+
+static uint64_t gcd_u64(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+int fb_geom_set_fps(struct fb_geom *g, uint32_t num, uint32_t den)
+{
+	if (num < 1 || den < 1 || den > FB_MAX_FPS_DEN || num > (uint64_t)FB_MAX_FPS * den ||
+	    gcd_u64(num, den) != 1)
+		return -EINVAL;
+	g->fps_num = num;
+	g->fps_den = den;
+	return 0;
+}
+
+const char *fb_fps_str(char *buf, size_t len, uint32_t num, uint32_t den)
+{
+	if (den == 1)
+		snprintf(buf, len, "%u", num);
+	else
+		snprintf(buf, len, "%u/%u", num, den);
+	return buf;
+}
+
+uint32_t fb_fps_rounded(uint32_t num, uint32_t den)
+{
+	return den ? (uint32_t)(((uint64_t)num * 2 + den) / (2 * (uint64_t)den)) : 0;
+}
+
+uint64_t fb_fps_frames_us(uint64_t frames, uint32_t num, uint32_t den)
+{
+	uint64_t q, r;
+
+	if (num == 0)
+		return UINT64_MAX;
+	/* FRAMES * DEN * 10^6 / NUM overflows 64 bits for long renders at
+	 * small rates: split FRAMES * DEN (< 2^64: frames <= 2^40, den <=
+	 * 2^20) into whole seconds and a remainder below NUM. */
+	if (den && frames > UINT64_MAX / den)
+		return UINT64_MAX;
+	q = frames * den / num;
+	r = frames * den % num;
+	if (q > (UINT64_MAX - 1000000) / 1000000)
+		return UINT64_MAX;
+	return q * 1000000 + r * 1000000 / num;
 }
 
 int fb_geom_set_format(struct fb_geom *g, uint32_t frame_format, uint64_t slot_bytes)
@@ -328,7 +382,8 @@ int fb_seg_validate(const struct fb_header *h, uint64_t file_size,
 	 * equality: a corrupt stride or offset can then never reach mmap
 	 * arithmetic. */
 	if (fb_geom_init(&want, h->width, h->height, h->pix_fmt, h->slot_count,
-			 h->fps, h->total_frames) ||
+			 1, h->total_frames) ||
+	    fb_geom_set_fps(&want, h->fps_num, h->fps_den) ||
 	    fb_geom_set_format(&want, h->frame_format,
 			       h->frame_format == FB_FRAME_RAW ? 0 : h->slot_bytes) ||
 	    h->slot_bytes != want.slot_bytes) {
@@ -399,7 +454,8 @@ static void init_header(struct fb_header *h, const struct fb_geom *g)
 	h->first_frame = g->first_frame;
 	h->render_frames = g->render_frames;
 	h->chunk = g->chunk;
-	h->fps = g->fps;
+	h->fps_num = g->fps_num;
+	h->fps_den = g->fps_den;
 	h->frame_format = g->frame_format;
 	h->slot_bytes = g->slot_bytes;
 	h->broker_pid = (int32_t)getpid();

@@ -33,10 +33,15 @@
 #include <sys/types.h>
 
 #define FB_MAGIC 0x474e495242524246ull /* "FBRBRING" little-endian */
-#define FB_ABI_VERSION 7u
+#define FB_ABI_VERSION 8u
 #define FB_MAX_SLOTS 256u
 #define FB_MAX_SIDE 16384u
 #define FB_MAX_FPS 1000u
+/* A frame rate is the reduced fraction fps_num/fps_den, in (0, FB_MAX_FPS].
+ * den <= 10^6 holds every decimal --fps takes (6 decimals) and every
+ * N*1000/1001; num <= FB_MAX_FPS * den <= 10^9 then follows, below 2^31:
+ * ffmpeg's AVRational (two ints) holds both. */
+#define FB_MAX_FPS_DEN 1000000u
 #define FB_MAX_FRAMES (1ull << 40)
 #define FB_NAME_MAX 200
 #define FB_REASON_MAX 192
@@ -106,10 +111,10 @@ struct fb_header {
 	uint64_t render_frames; /* ... of a render of this many */
 	uint32_t chunk;         /* 1: a --range chunk (its output is tagged for fb-stitch) */
 	uint32_t seg_ino_lo;    /* the object's own inode (st_ino), low and high halves */
-	uint32_t fps;
+	uint32_t fps_num, fps_den; /* frame rate fps_num/fps_den fps, reduced (ABI 8) */
 	uint32_t frame_format; /* enum fb_frame_format */
-	uint64_t slot_bytes;   /* slot capacity: frame_bytes (raw) or --slot-bytes */
 	int32_t broker_pid;
+	uint64_t slot_bytes;   /* slot capacity: frame_bytes (raw) or --slot-bytes */
 	uint64_t broker_start; /* /proc start time of broker_pid */
 
 	/* --- life cycle: read without the lock, written under it --- */
@@ -145,7 +150,8 @@ struct fb_header {
 
 /* Geometry: a private, validated copy of the header's fixed fields. */
 struct fb_geom {
-	uint32_t width, height, pix_fmt, slot_count, fps, frame_format;
+	uint32_t width, height, pix_fmt, slot_count, frame_format;
+	uint32_t fps_num, fps_den; /* the frame rate, a reduced fraction (fb_geom_set_fps) */
 	uint64_t frame_bytes; /* one raw frame */
 	uint64_t slot_bytes;  /* what a slot holds: frame_bytes, or an encoded frame's cap */
 	uint64_t slot_stride, data_offset, segment_size, total_frames;
@@ -208,6 +214,25 @@ int fb_seg_name_arg(const char *prog, const char *what, const char *in, char out
 #define FB_MAX_SEGMENT (64ull << 30)
 int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
 		 uint32_t slots, uint32_t fps, uint64_t frames);
+
+/*
+ * The frame rate NUM/DEN fps (fb_geom_init sets FPS/1).  Only the reduced
+ * form is taken, so every process shows one spelling of a rate: -EINVAL
+ * unless gcd(NUM, DEN) = 1, 1 <= DEN <= FB_MAX_FPS_DEN and 0 < NUM/DEN <=
+ * FB_MAX_FPS.
+ */
+int fb_geom_set_fps(struct fb_geom *g, uint32_t num, uint32_t den);
+
+/* The rate as ffmpeg writes it, into BUF: "30000/1001", or "30" when DEN is 1. */
+const char *fb_fps_str(char *buf, size_t len, uint32_t num, uint32_t den);
+
+/* NUM/DEN rounded to the nearest integer (halves up): what a plain
+ * integer "fps" shows. */
+uint32_t fb_fps_rounded(uint32_t num, uint32_t den);
+
+/* When frame FRAMES starts, in microseconds (FRAMES * DEN / NUM s), exact
+ * to the microsecond (rounded down), saturating at UINT64_MAX. */
+uint64_t fb_fps_frames_us(uint64_t frames, uint32_t num, uint32_t den);
 
 /*
  * Make G one chunk of a longer render: its ring indices 0..total_frames-1

@@ -83,13 +83,15 @@ void fb_stats_json(FILE *out, const char *name, const struct fb_geom *g,
 
 	/* NAME passed fb_seg_name_check: no character needs escaping. */
 	fprintf(out, "{\"name\":\"%s\",\"state\":\"%s\",\"width\":%u,\"height\":%u,"
-		"\"pix_fmt\":\"%s\",\"frame_format\":\"%s\",\"fps\":%u,\"frames\":%llu,"
+		"\"pix_fmt\":\"%s\",\"frame_format\":\"%s\",\"fps\":%.7g,\"fps_num\":%u,"
+		"\"fps_den\":%u,\"frames\":%llu,"
 		"\"chunk\":%s,\"first_frame\":%llu,\"render_frames\":%llu,"
 		"\"slot_count\":%u,\"emitted\":%llu,\"claimed\":%llu,\"elapsed_s\":%.3f,"
 		"\"encoder_fps\":%.3f,\"restarts\":%u,\"reissued\":%llu,"
 		"\"producers_blocked_share\":%.4f,\"encoder_pid\":%d,\"slots\":[",
 		name, fb_stats_seg_state(st->state), g->width, g->height,
-		fb_pixfmt_name(g->pix_fmt), fb_frame_format_name(g->frame_format), g->fps,
+		fb_pixfmt_name(g->pix_fmt), fb_frame_format_name(g->frame_format),
+		(double)g->fps_num / (double)g->fps_den, g->fps_num, g->fps_den,
 		(unsigned long long)g->total_frames, g->chunk ? "true" : "false",
 		(unsigned long long)g->first_frame, (unsigned long long)g->render_frames,
 		g->slot_count,

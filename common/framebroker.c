@@ -99,7 +99,8 @@ void fb_get_geometry(const fb_producer *p, struct fb_geometry *g)
 
 	*g = (struct fb_geometry){
 		.width = s->width, .height = s->height, .pix_fmt = fb_pixfmt_name(s->pix_fmt),
-		.fps = s->fps, .slots = s->slot_count, .frames = s->render_frames,
+		.fps = fb_fps_rounded(s->fps_num, s->fps_den), .fps_num = s->fps_num,
+		.fps_den = s->fps_den, .slots = s->slot_count, .frames = s->render_frames,
 		.first = s->first_frame, .end = s->first_frame + s->total_frames,
 		.frame_bytes = s->frame_bytes, .slot_bytes = s->slot_bytes,
 		.frame_format = fb_frame_format_name(s->frame_format),

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -28,7 +29,45 @@ static char *const default_opts[] = {
 #define MAX_OUT_OPTS 64
 #define FIXED_ARGS 15 /* "ffmpeg" ... "pipe:0" below */
 #define AUDIO_ARGS 11 /* "-i" AUDIO "-map" ... "-shortest" */
-#define CHUNK_ARGS 2  /* "-metadata" "comment=framebroker chunk A:B/N" */
+#define CHUNK_ARGS 4  /* "-itsoffset" T "-metadata" "comment=framebroker chunk A:B/N" */
+
+/*
+ * When frame FIRST starts, in seconds ("12.012000"), rounded to the
+ * microsecond (ffmpeg's unit for -itsoffset).  ffmpeg rescales it into the
+ * input's time base of DEN/NUM s, where the rounding (at most 0.5 us, a
+ * frame being at least 1000 us) vanishes: the offset is exactly FIRST ticks.
+ */
+/*
+ * Will ffmpeg write OUTPUT as Matroska or WebM, whose timestamps are whole
+ * milliseconds?  The last "-f FMT" of the output options decides, else the
+ * file's extension, as ffmpeg picks the muxer.
+ */
+static bool ms_container(const char *output, char *const *opts, int n)
+{
+	const char *fmt = NULL, *dot = strrchr(output, '.');
+
+	for (int i = 0; i + 1 < n; i++)
+		if (strcmp(opts[i], "-f") == 0)
+			fmt = opts[i + 1];
+	if (fmt)
+		return strcmp(fmt, "matroska") == 0 || strcmp(fmt, "webm") == 0;
+	if (!dot || strchr(dot, '/'))
+		return false;
+	return strcasecmp(dot, ".mkv") == 0 || strcasecmp(dot, ".mka") == 0 ||
+	       strcasecmp(dot, ".mk3d") == 0 || strcasecmp(dot, ".webm") == 0;
+}
+
+static void chunk_offset(char *buf, size_t len, uint64_t first, uint32_t num, uint32_t den)
+{
+	uint64_t t = first * den; /* first <= 2^40, den <= 10^6: no overflow */
+	uint64_t sec = t / num, us = ((t % num) * 1000000 + num / 2) / num;
+
+	if (us == 1000000) {
+		sec++;
+		us = 0;
+	}
+	snprintf(buf, len, "%llu.%06llu", (unsigned long long)sec, (unsigned long long)us);
+}
 
 static int spawn(struct ffmpeg_sink *s, char **argv, int in_rd)
 {
@@ -56,7 +95,7 @@ static int spawn(struct ffmpeg_sink *s, char **argv, int in_rd)
 int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		      char *const *out_opts, int n_opts, const char *output, const char *audio)
 {
-	char size[32], fps[16], tag[96], outname[PATH_MAX + 2];
+	char size[32], fps[32], tag[96], offset[48], outname[PATH_MAX + 2];
 	char *argv[FIXED_ARGS + AUDIO_ARGS + MAX_OUT_OPTS + CHUNK_ARGS + 3]; /* + "-y" OUTPUT NULL */
 	int pipefd[2], n = 0, rc;
 
@@ -67,7 +106,9 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 	if (n_opts > MAX_OUT_OPTS)
 		return -E2BIG;
 	snprintf(size, sizeof(size), "%ux%u", g->width, g->height);
-	snprintf(fps, sizeof(fps), "%u", g->fps);
+	/* The exact rational ("30000/1001"): ffmpeg then stamps frame i at
+	 * i * den / num s, in a time base of den/num, with no rounding. */
+	fb_fps_str(fps, sizeof(fps), g->fps_num, g->fps_den);
 	argv[n++] = "ffmpeg";
 	argv[n++] = "-hide_banner";
 	argv[n++] = "-nostats";
@@ -91,6 +132,20 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 	}
 	argv[n++] = "-framerate";
 	argv[n++] = fps;
+	/* A Matroska chunk is stamped with the whole render's timestamps:
+	 * frame A+i at (A+i) * den/num s, rounded to the millisecond by the
+	 * muxer exactly as one render rounds it, and fb-stitch copies them
+	 * unchanged.  From zero it could not be joined exactly: round(A/fps)
+	 * + round(i/fps) is not always round((A+i)/fps).  Other containers
+	 * count in ticks of 1/num s (MP4: 1/30000), where a chunk from zero
+	 * joins exactly, and they must start at zero: for MP4 ffmpeg would
+	 * fill the gap before frame A with copies of it (constant frame
+	 * rate). */
+	if (g->chunk && g->first_frame && ms_container(output, out_opts, n_opts)) {
+		chunk_offset(offset, sizeof(offset), g->first_frame, g->fps_num, g->fps_den);
+		argv[n++] = "-itsoffset";
+		argv[n++] = offset;
+	}
 	argv[n++] = "-i";
 	argv[n++] = "pipe:0";
 	if (audio) {

@@ -54,7 +54,7 @@ extern "C" {
 #endif
 
 #define FB_VERSION_MAJOR 0
-#define FB_VERSION_MINOR 6
+#define FB_VERSION_MINOR 7
 #define FB_VERSION_PATCH 0
 
 typedef struct fb_producer fb_producer;
@@ -63,7 +63,8 @@ typedef struct fb_producer fb_producer;
 struct fb_geometry {
 	uint32_t width, height;
 	const char *pix_fmt;  /* ffmpeg's name: "rgba", "yuv420p", ... */
-	uint32_t fps;
+	uint32_t fps;         /* the frame rate rounded to the nearest integer (29.97: 30);
+			       * exactly, it is fps_num / fps_den (below) */
 	uint32_t slots;       /* ring slots: at most this many frames in flight */
 	uint64_t frames;      /* frames in the render: 0 .. frames-1 */
 	uint64_t frame_bytes; /* bytes of one raw frame */
@@ -72,7 +73,10 @@ struct fb_geometry {
 	uint64_t slot_bytes;  /* writable bytes at each claimed frame's pointer */
 	uint64_t first, end;  /* this ring renders frames first..end-1 of 0..frames-1:
 			       * all of them, or one chunk (fb-render --range A:B) */
-	uint64_t reserved[6]; /* zero; room for later fields without a new soname */
+	uint32_t fps_num, fps_den; /* the frame rate, a reduced fraction: 30000/1001
+				    * for 29.97, 30/1 for 30 (since 0.7; taken from
+				    * reserved[0], so the size is unchanged) */
+	uint64_t reserved[5]; /* zero; room for later fields without a new soname */
 };
 
 /*

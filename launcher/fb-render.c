@@ -135,7 +135,7 @@ static void usage(FILE *out)
 		"  --frame-format F  raw (default), or png/jpeg: each frame is one encoded\n"
 		"                  image (from an exec: renderer or a library producer)\n"
 		"  --slot-bytes N  png/jpeg: slot capacity (default: any PNG of the raw frame)\n"
-		"  --fps N         frame rate (default 30)\n"
+		"  --fps N         frame rate: N, N/D or a decimal (default 30; 30000/1001, 29.97)\n"
 		"  --frames N      number of frames (default 300)\n"
 		"  --range A:B     render only frames A..B-1 of the N (a chunk: the source\n"
 		"                  sees the frame's number in the whole render; the output\n"
@@ -959,7 +959,7 @@ static void end_orphans(struct render *r)
 static int start_broker(struct render *r)
 {
 	const struct fb_params *p = &r->o.params;
-	char size[32], fps[16], frames[24], slots[16], fdbuf[16], ftmo[16], sbytes[24];
+	char size[32], fps[32], frames[24], slots[16], fdbuf[16], ftmo[16], sbytes[24];
 	char range[48], etmo[16];
 	char *argv[26];
 	int pfd[2], n = 0, status, got;
@@ -969,7 +969,7 @@ static int start_broker(struct render *r)
 		return FB_EXIT_RUNTIME;
 	}
 	snprintf(size, sizeof(size), "%ux%u", p->width, p->height);
-	snprintf(fps, sizeof(fps), "%u", p->fps);
+	fb_fps_str(fps, sizeof(fps), p->fps_num, p->fps_den); /* exact: "30000/1001" */
 	snprintf(frames, sizeof(frames), "%llu", (unsigned long long)p->frames);
 	snprintf(slots, sizeof(slots), "%u", p->slots);
 	snprintf(fdbuf, sizeof(fdbuf), "%d", pfd[1]);

@@ -41,14 +41,16 @@ static void draw_line(struct status *s, bool final)
 	const struct fb_geom *g = &s->seg->geom;
 	const struct fb_stats *st = s->st;
 	double left = st->fps > 0 ? (double)(g->total_frames - st->emitted) / st->fps : 0;
-	char eta[32];
+	double rate = (double)g->fps_num / (double)g->fps_den;
+	char eta[32], fps[32];
 
 	clock_str(eta, sizeof(eta), left);
-	fprintf(stderr, "\rfb-render: frame %llu/%llu (%.0f%%)  %.1f fps  %.2fx  ETA %s  "
+	fb_fps_str(fps, sizeof(fps), g->fps_num, g->fps_den);
+	fprintf(stderr, "\rfb-render: frame %llu/%llu (%.0f%%)  %.1f fps  %.2fx of %s  ETA %s  "
 		"slots %u/%u full  producers %u  restarts %u\033[K%s",
 		(unsigned long long)st->emitted, (unsigned long long)g->total_frames,
 		100.0 * (double)st->emitted / (double)g->total_frames, st->fps,
-		st->fps / g->fps, final ? "0:00" : eta, g->slot_count - st->slots_by_state[0],
+		st->fps / rate, fps, final ? "0:00" : eta, g->slot_count - st->slots_by_state[0],
 		g->slot_count, st->producers, st->restarts, final ? "\n" : "");
 	s->line_drawn = !final;
 }
@@ -61,20 +63,22 @@ static void write_block(struct status *s, bool final)
 {
 	const struct fb_geom *g = &s->seg->geom;
 	const struct fb_stats *st = s->st;
-	uint64_t us = st->emitted * 1000000ull / g->fps;
+	/* Exact: frame i starts at i * den / num s (no rounded rate). */
+	uint64_t us = fb_fps_frames_us(st->emitted, g->fps_num, g->fps_den);
 	struct pollfd pf = { .fd = fileno(s->progress), .events = POLLOUT };
-	char buf[1024];
+	char buf[1024], rate[32];
 	int n;
 
 	if (!final && poll(&pf, 1, 0) != 1)
 		return;
 	n = snprintf(buf, sizeof(buf),
-		"frame=%llu\ntotal_frames=%llu\nfps=%.2f\nspeed=%.3fx\nout_time_us=%llu\n"
+		"frame=%llu\ntotal_frames=%llu\nframe_rate=%s\nfps=%.2f\nspeed=%.3fx\nout_time_us=%llu\n"
 		"out_time=%02llu:%02llu:%02llu.%06llu\nelapsed_s=%.3f\nslots_full=%u\n"
 		"slots_empty=%u\nproducers=%u\nrestarts=%u\nreissued=%llu\nblocked_share=%.4f\n"
 		"progress=%s\n",
-		(unsigned long long)st->emitted, (unsigned long long)g->total_frames, st->fps,
-		st->fps / g->fps, (unsigned long long)us, (unsigned long long)(us / 3600000000ull),
+		(unsigned long long)st->emitted, (unsigned long long)g->total_frames,
+		fb_fps_str(rate, sizeof(rate), g->fps_num, g->fps_den), st->fps,
+		st->fps * (double)g->fps_den / (double)g->fps_num, (unsigned long long)us, (unsigned long long)(us / 3600000000ull),
 		(unsigned long long)(us / 60000000ull % 60), (unsigned long long)(us / 1000000ull % 60),
 		(unsigned long long)(us % 1000000ull), (double)st->elapsed_ns / 1e9,
 		g->slot_count - st->slots_by_state[0], st->slots_by_state[0], st->producers,

@@ -31,6 +31,7 @@ static void set_env(const char *key, unsigned long long v)
 __attribute__((noreturn)) static void child(char *const *argv, const struct fb_geom *g, int in, int out, int err_fd,
 		  pid_t parent)
 {
+	char fps[32];
 	int e;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -42,7 +43,12 @@ __attribute__((noreturn)) static void child(char *const *argv, const struct fb_g
 	set_env("FB_WIDTH", g->width);
 	set_env("FB_HEIGHT", g->height);
 	setenv("FB_PIX_FMT", fb_pixfmt_name(g->pix_fmt), 1);
-	set_env("FB_FPS", g->fps);
+	/* The rate as ffmpeg writes it ("30000/1001", "30"): a renderer can
+	 * hand it straight to ffmpeg's -r or a lavfi rate=; and its two parts
+	 * for one that computes frame times. */
+	setenv("FB_FPS", fb_fps_str(fps, sizeof(fps), g->fps_num, g->fps_den), 1);
+	set_env("FB_FPS_NUM", g->fps_num);
+	set_env("FB_FPS_DEN", g->fps_den);
 	set_env("FB_FRAMES", g->render_frames); /* the whole render, even in a chunk */
 	set_env("FB_FRAME_BYTES", g->frame_bytes);
 	setenv("FB_FRAME_FORMAT", fb_frame_format_name(g->frame_format), 1);

@@ -100,8 +100,18 @@ static double pct(double share)
 
 static void show_text(const char *name, const struct fb_geom *g, const struct fb_stats *st)
 {
-	printf("%s  %s  %ux%u %s %s  %u fps\n", name, fb_stats_seg_state(st->state), g->width,
-	       g->height, fb_pixfmt_name(g->pix_fmt), fb_frame_format_name(g->frame_format), g->fps);
+	char rate[32];
+
+	fb_fps_str(rate, sizeof(rate), g->fps_num, g->fps_den);
+	if (g->fps_den == 1)
+		printf("%s  %s  %ux%u %s %s  %s fps\n", name, fb_stats_seg_state(st->state),
+		       g->width, g->height, fb_pixfmt_name(g->pix_fmt),
+		       fb_frame_format_name(g->frame_format), rate);
+	else /* both: the exact rate, and what it is near */
+		printf("%s  %s  %ux%u %s %s  %s fps (%.5g)\n", name, fb_stats_seg_state(st->state),
+		       g->width, g->height, fb_pixfmt_name(g->pix_fmt),
+		       fb_frame_format_name(g->frame_format), rate,
+		       (double)g->fps_num / (double)g->fps_den);
 	if (g->chunk)
 		printf("chunk     frames %llu:%llu of a %llu-frame render\n",
 		       (unsigned long long)g->first_frame,

@@ -157,6 +157,184 @@ static void test_geom(void **state)
 	assert_int_equal(fb_geom_init(&g, 10, 10, FB_PIX_RGBA, 1, 30, 0), -EINVAL);
 }
 
+/* ---- frame rates --------------------------------------------------------- */
+
+struct fps_case {
+	const char *in;
+	uint32_t num, den; /* 0/0: refused */
+	int ntsc;
+	const char *why;   /* refused: a part of the message */
+};
+
+static void test_fps_parse(void **state)
+{
+	static const struct fps_case cases[] = {
+		{ "30", 30, 1, 0, NULL },
+		{ "1", 1, 1, 0, NULL },
+		{ "1000", 1000, 1, 0, NULL },
+		{ "30000/1001", 30000, 1001, 0, NULL },
+		{ "24000/1001", 24000, 1001, 0, NULL },
+		{ "60000/2002", 30000, 1001, 0, NULL }, /* reduced */
+		{ "60/2", 30, 1, 0, NULL },
+		{ "30/1", 30, 1, 0, NULL },
+		{ "1/1000000", 1, 1000000, 0, NULL },
+		{ "29.97", 30000, 1001, 1, NULL },
+		{ "29.970", 30000, 1001, 1, NULL },
+		{ "29.97003", 30000, 1001, 1, NULL },
+		{ "29.970030", 30000, 1001, 1, NULL },
+		{ "23.976", 24000, 1001, 1, NULL },
+		{ "23.98", 24000, 1001, 1, NULL },
+		{ "59.94", 60000, 1001, 1, NULL },
+		{ "119.88", 120000, 1001, 1, NULL },
+		{ "47.952", 48000, 1001, 1, NULL },
+		{ "14.99", 15000, 1001, 1, NULL },
+		{ "12.5", 25, 2, 0, NULL },
+		{ "12.50", 25, 2, 0, NULL },
+		{ "29.96", 749, 25, 0, NULL },   /* near 29.97 but not its rounding */
+		{ "29.971", 29971, 1000, 0, NULL }, /* 29.97003 rounds to 29.970 */
+		{ "23.97", 2397, 100, 0, NULL }, /* 23.976 rounds to 23.98 */
+		{ "29.9", 299, 10, 0, NULL },    /* no M*1000/1001 rounds to it */
+		{ "30.0", 30, 1, 0, NULL },      /* all zeros: the integer, not 29.97 */
+		{ "1.00", 1, 1, 0, NULL },       /* not 1000/1001 (0.999 rounds to 1.00) */
+		{ "0.5", 1, 2, 0, NULL },
+		{ "999.999999", 999999999, 1000000, 0, NULL },
+		{ "1000.0", 1000, 1, 0, NULL },
+		{ "59.9", 0, 0, 0, "ambiguous: give 60000/1001 for the broadcast rate (59.94 fps) or 599/10" },
+		{ "119.9", 0, 0, 0, "120000/1001" },
+		{ "0", 0, 0, 0, "above 0" },
+		{ "0/5", 0, 0, 0, "above 0" },
+		{ "0.0", 0, 0, 0, "above 0" },
+		{ "1001", 0, 0, 0, "at most 1000" },
+		{ "1000.000001", 0, 0, 0, "at most 1000" },
+		{ "2001/2", 0, 0, 0, "at most 1000" },
+		{ "1000000001/1000000", 0, 0, 0, "at most 1000" },
+		{ "18446744073709551615/18446744073709551615", 1, 1, 0, NULL },
+		{ "5/18446744073709551615", 0, 0, 0, "denominator" }, /* 1000 * D wraps */
+		{ "18446744073709551615/1", 0, 0, 0, "at most 1000" },
+		{ "99999999999999999999", 0, 0, 0, "expected N, N/D" },
+		{ "1/0", 0, 0, 0, "D at least 1" },
+		{ "30/1001000000", 0, 0, 0, "denominator of at most 1000000 once reduced (it is 3/100100000)" },
+		{ "1/1000001", 0, 0, 0, "denominator" },
+		{ "1.2345678", 0, 0, 0, "at most 6 decimals" },
+		{ "-1", 0, 0, 0, "expected N, N/D" },
+		{ "+30", 0, 0, 0, "expected N, N/D" },
+		{ "abc", 0, 0, 0, "expected N, N/D" },
+		{ "", 0, 0, 0, "expected N, N/D" },
+		{ "30 ", 0, 0, 0, "expected N, N/D" },
+		{ " 30", 0, 0, 0, "expected N, N/D" },
+		{ "30.", 0, 0, 0, "expected N, N/D" },
+		{ ".5", 0, 0, 0, "expected N, N/D" },
+		{ "1.2.3", 0, 0, 0, "expected N, N/D" },
+		{ "1/2/3", 0, 0, 0, "expected N, N/D" },
+		{ "1.5/2", 0, 0, 0, "expected N, N/D" },
+		{ "30/", 0, 0, 0, "expected N, N/D" },
+		{ "/30", 0, 0, 0, "expected N, N/D" },
+		{ "30/-1", 0, 0, 0, "expected N, N/D" },
+		{ "3e1", 0, 0, 0, "expected N, N/D" },
+		{ "0x1e", 0, 0, 0, "expected N, N/D" },
+		{ "29,97", 0, 0, 0, "expected N, N/D" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct fps_case *c = &cases[i];
+		uint32_t num = 7, den = 7;
+		int ntsc = 7, rc;
+		char why[160] = "";
+
+		rc = fb_fps_parse(c->in, &num, &den, &ntsc, why, sizeof(why));
+		if (c->num) {
+			if (rc != 0 || num != c->num || den != c->den || ntsc != c->ntsc)
+				fail_msg("--fps '%s': rc %d, %u/%u ntsc %d (%s); want %u/%u ntsc %d", c->in,
+					 rc, num, den, ntsc, why, c->num, c->den, c->ntsc);
+		} else if (rc != -EINVAL || !strstr(why, c->why) || num != 7 || den != 7) {
+			fail_msg("--fps '%s': rc %d, %u/%u, why '%s'; want -EINVAL, untouched, '%s'",
+				 c->in, rc, num, den, why, c->why);
+		}
+	}
+}
+
+/* Every 1001 rate an integer rate M up to the limit gives, written as
+ * users write it (2..6 decimals, rounded), comes back as M*1000/1001; and
+ * every one-decimal rounding of one is refused as ambiguous. */
+static void test_fps_parse_every_ntsc(void **state)
+{
+	(void)state;
+	for (uint32_t m = 1; m * 1000 / 1001 < 1000; m++) {
+		double v = m * 1000.0 / 1001.0;
+
+		for (int k = 1; k <= 6; k++) {
+			char in[32], why[160];
+			uint32_t num, den;
+			int ntsc, rc;
+
+			snprintf(in, sizeof(in), "%.*f", k, v);
+			rc = fb_fps_parse(in, &num, &den, &ntsc, why, sizeof(why));
+			if (strspn(strchr(in, '.') + 1, "0") == (size_t)k) {
+				/* "1.00", "2.000": the integer itself */
+				assert_int_equal(rc, 0);
+				assert_int_equal(den, 1);
+			} else if (k == 1) {
+				if (rc != -EINVAL || !strstr(why, "ambiguous"))
+					fail_msg("'%s' (M %u): rc %d '%s'", in, m, rc, why);
+			} else if (rc != 0 || !ntsc || (uint64_t)num * 1001 != (uint64_t)m * 1000 * den) {
+				fail_msg("'%s' (M %u): rc %d, %u/%u ntsc %d", in, m, rc, num, den, ntsc);
+			}
+		}
+	}
+}
+
+static void test_fps_geom(void **state)
+{
+	struct fb_geom g;
+	struct fb_params p;
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(fb_geom_init(&g, 64, 4, FB_PIX_GRAY, 2, 30, 3), 0);
+	assert_int_equal(g.fps_num, 30);
+	assert_int_equal(g.fps_den, 1);
+	assert_int_equal(fb_geom_set_fps(&g, 30000, 1001), 0);
+	assert_int_equal(g.fps_num, 30000);
+	assert_int_equal(g.fps_den, 1001);
+	assert_int_equal(fb_geom_set_fps(&g, 60000, 2002), -EINVAL); /* not reduced */
+	assert_int_equal(fb_geom_set_fps(&g, 0, 1), -EINVAL);
+	assert_int_equal(fb_geom_set_fps(&g, 1, 0), -EINVAL);
+	assert_int_equal(fb_geom_set_fps(&g, 1001, 1), -EINVAL);
+	assert_int_equal(fb_geom_set_fps(&g, 1, 1000001), -EINVAL);
+	assert_int_equal(fb_geom_set_fps(&g, 1000000000, 1000000), -EINVAL); /* 1000/1 unreduced */
+	assert_int_equal(fb_geom_set_fps(&g, 999999999, 1000000), 0);
+	assert_int_equal(g.fps_num, 999999999); /* a refused rate left the last good one */
+	assert_string_equal(fb_fps_str(buf, sizeof(buf), 30000, 1001), "30000/1001");
+	assert_string_equal(fb_fps_str(buf, sizeof(buf), 30, 1), "30");
+	assert_int_equal(fb_fps_rounded(30000, 1001), 30);
+	assert_int_equal(fb_fps_rounded(24000, 1001), 24);
+	assert_int_equal(fb_fps_rounded(25, 2), 13);
+	assert_int_equal(fb_fps_rounded(1, 1000000), 0);
+	assert_int_equal(fb_fps_rounded(1000, 1), 1000);
+	/* frame i starts at i * 1001 / 30000 s: exact, in microseconds */
+	assert_int_equal(fb_fps_frames_us(30, 30000, 1001), 1001000);
+	assert_int_equal(fb_fps_frames_us(1, 30000, 1001), 33366); /* 33366.67, down */
+	assert_int_equal(fb_fps_frames_us(120, 30, 1), 4000000);
+	assert_int_equal(fb_fps_frames_us(0, 24000, 1001), 0);
+	assert_int_equal(fb_fps_frames_us(1ull << 40, 30000, 1001), 36687037980125866ull);
+	assert_int_equal(fb_fps_frames_us(1ull << 40, 1, 1000000), UINT64_MAX); /* saturates */
+	assert_int_equal(fb_fps_frames_us(1ull << 40, 1000, 1), (1ull << 40) * 1000);
+
+	/* through the option parser: fb-render's and fb-broker's path */
+	fb_params_default(&p);
+	assert_int_equal(fb_params_set(&p, "fps", "29.97", "test"), 1);
+	assert_int_equal(fb_params_set(&p, "size", "64x4", "test"), 1);
+	assert_int_equal(fb_params_geom(&p, &g, "test"), 0);
+	assert_int_equal(g.fps_num, 30000);
+	assert_int_equal(g.fps_den, 1001);
+	assert_non_null(p.fps_ntsc);
+	assert_int_equal(fb_params_set(&p, "fps", "12.5", "test"), 1);
+	assert_null(p.fps_ntsc);
+	assert_int_equal(fb_params_set(&p, "fps", "59.9", "test"), -EINVAL);
+	assert_int_equal(p.fps_num, 25); /* a refused value changes nothing */
+	assert_int_equal(p.fps_den, 2);
+}
+
 /* ---- a real segment per test ------------------------------------------- */
 
 struct fixture {
@@ -210,7 +388,12 @@ static void m_stride_small(struct fb_header *h) { h->slot_stride = 0; }
 static void m_offset(struct fb_header *h) { h->data_offset = 0; }
 static void m_size(struct fb_header *h) { h->segment_size *= 2; }
 static void m_frames0(struct fb_header *h) { h->total_frames = 0; }
-static void m_fps(struct fb_header *h) { h->fps = 100000; }
+static void m_fps(struct fb_header *h) { h->fps_num = 100000; }
+static void m_fps0(struct fb_header *h) { h->fps_num = 0; }
+static void m_fps_den0(struct fb_header *h) { h->fps_den = 0; }
+static void m_fps_unreduced(struct fb_header *h) { h->fps_num *= 2; h->fps_den *= 2; }
+static void m_fps_den_big(struct fb_header *h) { h->fps_num = 1000001; h->fps_den = 1000001 * 3; }
+static void m_fps_fast(struct fb_header *h) { h->fps_num = 1001001; h->fps_den = 1001; }
 static void m_pid(struct fb_header *h) { h->broker_pid = -5; }
 static void m_chunk_flag(struct fb_header *h) { h->chunk = 2; }
 static void m_first_whole(struct fb_header *h) { h->first_frame = 1; } /* not a chunk: must be 0 */
@@ -231,7 +414,7 @@ static void m_more_slots(struct fb_header *h)
 { /* consistent derived fields, but the slots no longer fit the file */
 	struct fb_geom g;
 
-	fb_geom_init(&g, h->width, h->height, h->pix_fmt, h->slot_count + 1, h->fps, h->total_frames);
+	fb_geom_init(&g, h->width, h->height, h->pix_fmt, h->slot_count + 1, 1, h->total_frames);
 	h->slot_count++;
 	h->segment_size = g.segment_size;
 }
@@ -241,7 +424,7 @@ static void test_validate_rejects(void **state)
 	static const mutator muts[] = {
 		m_magic, m_version, m_hsize, m_width0, m_width_big, m_fmt, m_slots_huge,
 		m_slots0, m_frame_bytes, m_stride, m_stride_small, m_offset, m_size,
-		m_frames0, m_fps, m_pid, m_more_slots, m_chunk_flag, m_first_whole,
+		m_frames0, m_fps, m_fps0, m_fps_den0, m_fps_unreduced, m_fps_den_big, m_fps_fast, m_pid, m_more_slots, m_chunk_flag, m_first_whole,
 		m_render_whole, m_chunk_past_end, m_chunk_wraps,
 	};
 	struct fixture *fx = *state;
@@ -736,12 +919,29 @@ static void test_library_chunk(void **state)
 	assert_int_equal(fb_geom_set_range(&g, 997, 1000), 0);  /* the last 3 frames */
 	assert_int_equal(fb_geom_set_range(&g, 998, 1000), -EINVAL);
 	assert_int_equal(fb_geom_set_range(&g, 7, 10), 0);
+	assert_int_equal(fb_geom_set_fps(&g, 24000, 1001), 0);
 	assert_int_equal(fb_seg_create(fx.name, &g, &fx.seg), 0);
 	assert_int_equal(fb_attach(fx.name, 0, &p), 0);
 	fb_get_geometry(p, &pub);
 	assert_int_equal(pub.frames, 10);
 	assert_int_equal(pub.first, 7);
 	assert_int_equal(pub.end, 10);
+	assert_int_equal(pub.fps, 24); /* 23.976 rounded */
+	assert_int_equal(pub.fps_num, 24000);
+	assert_int_equal(pub.fps_den, 1001);
+	for (size_t i = 0; i < sizeof(pub.reserved) / sizeof(pub.reserved[0]); i++)
+		assert_int_equal(pub.reserved[i], 0);
+	/* fps_num and fps_den came out of the reserved words: the struct and
+	 * every older field keep their size and place (the 0.6 layout). */
+	assert_int_equal(sizeof(pub), sizeof(void *) == 8 ? 120 : 96);
+	if (sizeof(void *) == 8) {
+		assert_int_equal(offsetof(struct fb_geometry, fps), 16);
+		assert_int_equal(offsetof(struct fb_geometry, first), 56);
+		assert_int_equal(offsetof(struct fb_geometry, end), 64);
+		assert_int_equal(offsetof(struct fb_geometry, fps_num), 72);
+		assert_int_equal(offsetof(struct fb_geometry, fps_den), 76);
+		assert_int_equal(offsetof(struct fb_geometry, reserved), 80);
+	}
 	for (uint64_t want = 7; want < 9; want++) { /* two slots: two claims */
 		assert_int_equal(fb_claim(p, &f, &d), 1);
 		assert_int_equal(f, want);
@@ -1089,6 +1289,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_name_check),
 		cmocka_unit_test(test_name_canon),
 		cmocka_unit_test(test_geom),
+		cmocka_unit_test(test_fps_parse),
+		cmocka_unit_test(test_fps_parse_every_ntsc),
+		cmocka_unit_test(test_fps_geom),
 		cmocka_unit_test_setup_teardown(test_validate_rejects, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_rejects_corrupt_segment, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_create_exclusive, setup_s3_n5, teardown),
