@@ -827,9 +827,16 @@ static bool reap(struct render *r)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		/* One status, one child: child_exited may start a replacement
 		 * that reuses this very pid. */
-		status_break_line(&r->status);
 		for (size_t i = 0; i < r->nkids; i++) {
 			if (r->kids[i].pid == pid && r->kids[i].running) {
+				/* A child that failed or was killed has said (or
+				 * fb-render is about to say) something: end the
+				 * status line first.  Not for a clean exit, nor for
+				 * an orphan: each break makes the next tick draw the
+				 * line anew below, so the final line would be
+				 * printed once per exiting child. */
+				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+					status_break_line(&r->status);
 				child_exited(r, &r->kids[i], status);
 				break;
 			}
@@ -1180,6 +1187,7 @@ static int bin_dir(char *dir, size_t len)
 
 int main(int argc, char **argv)
 {
+	uint64_t start_ns = fb_now_ns();
 	struct render r;
 	struct fb_geom g;
 	sigset_t set;
@@ -1275,5 +1283,7 @@ int main(int argc, char **argv)
 			fb_err(PROG, "render ended before the encoder finished");
 		return FB_EXIT_RUNTIME;
 	}
+	/* Only now, when every process is gone and the file complete. */
+	status_summary(r.o.output, &g, fb_now_ns() - start_ns);
 	return FB_EXIT_OK;
 }
