@@ -129,10 +129,11 @@ static void usage(FILE *out)
 		"usage: " PROG " [--size WxH] [--pix-fmt FMT] [--fps N] [--frame-format F]\n"
 		"                 [--slot-bytes N]\n"
 		"                 [--frames N] [--range A:B] [--workers K] [--slots S] [--source SRC]\n"
-		"                 [--sink ffmpeg|raw] [-o OUTPUT] [--name SEGMENT]\n"
+		"                 [--sink ffmpeg|raw] [-o|--output OUTPUT] [--name SEGMENT]\n"
 		"                 [--max-restarts N] [--frame-timeout SEC] [--encoder-timeout SEC]\n"
 		"                 [--delay-ms MS] [--cpu-us US] [--jitter-ms J] [--sink-jitter-ms J]\n"
-		"                 [-- FFMPEG_OUTPUT_OPTIONS...]\n"
+		"                 [--audio FILE] [--progress FILE] [--check] [--log-level L]\n"
+		"                 [--help] [--version] [-- FFMPEG_OUTPUT_OPTIONS...]\n"
 		"Render N frames with K producer processes through a ring of S shared-memory\n"
 		"slots into ffmpeg (or a raw file), strictly in frame order.\n"
 		"  --size WxH      frame size (default 1280x720)\n"
@@ -174,12 +175,16 @@ static void usage(FILE *out)
 		"                  the video's length (ffmpeg apad + -shortest)\n"
 		"  --check         check every option as a render would, start nothing: exit 0,\n"
 		"                  or the render's exit code (fb-farm checks its plan this way)\n"
-		"  --log-level L   quiet, error, warning, info (default) or debug; children follow\n"
+		"  --log-level L   quiet, error, warning, info (default) or debug; children follow;\n"
+		"                  below info: no status line and no closing \"wrote\" line\n"
 		"  --version       print the version; --help: this text\n"
 		"  -- OPTS...      ffmpeg output options, replacing the default\n"
 		"                  -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
+		"On success one line on stderr says what was written: \"fb-render: wrote\n"
+		"OUTPUT: N frames, WxH, SIZE in T s (F fps)\".\n"
 		"Exit: 0 output complete; 1 runtime failure (one-line cause); 2 usage error\n"
-		"(nothing created); 130/143 stopped by SIGINT/SIGTERM.\n");
+		"or refusal (nothing created); 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP\n"
+		"(the output so far is finished and playable).\n");
 }
 
 /*
