@@ -2,7 +2,7 @@
 #   make            build bin/fb-broker bin/fb-producer bin/fb-encoder bin/fb-render
 #                   bin/fb-stat, and the scripts bin/fb-stitch bin/fb-farm
 #   make check      install test dependencies (Debian), build, run every test
-#   make demo       install ffmpeg if missing, build, render out.mp4
+#   make demo       install ffmpeg if missing, build, render out.mp4 (DEMO_OUT=)
 #   make bench      side-by-side benchmarks -> bench/results/ (docs/performance.md)
 #   make install    PREFIX=/usr/local DESTDIR=: programs, libframebroker (.a, .so),
 #                   include/framebroker.h, framebroker.pc; make uninstall removes them
@@ -126,10 +126,13 @@ check: deps
 	$(MAKE) all $(UNIT_TESTS) $(BIN)/fb-stress $(FUZZ_BIN)
 	FB_SAN=$(SAN) FB_CC=$(CC) tests/run.sh
 
+# Ends with fb-render's own line naming what it wrote (--log-level info:
+# even with FB_LOG_LEVEL=warning in the environment); DEMO_OUT=PATH elsewhere.
+DEMO_OUT ?= out.mp4
 demo:
 	@scripts/install-deps.sh ffmpeg
-	$(MAKE) all
-	$(BIN)/fb-render -o out.mp4
+	@$(MAKE) --no-print-directory all
+	@$(BIN)/fb-render --log-level info -o $(DEMO_OUT)
 
 # Benchmarks report ratios; they never fail on a figure.  BENCH_RUNS=N.
 bench:

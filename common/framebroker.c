@@ -4,12 +4,14 @@
  * (fb_ring), so external renderers never see the layout.
  */
 #include "framebroker.h"
+#include "fb_fault.h"
 #include "fb_pixfmt.h"
 #include "fb_ring.h"
 #include "fb_segment.h"
 #include "fb_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,24 +21,69 @@ struct fb_producer {
 	int have_claim;
 };
 
+/*
+ * fb_attach(NULL, ...): the render that started us (fb-render --source
+ * attach:CMD) put its segment's name in FB_SEGMENT and the descriptor we
+ * inherited in FB_FD.  Returns the descriptor to attach through, -1 to
+ * attach by name (no FB_FD, or it is not open here: a program the producer
+ * itself ran, which inherited the variable but not the descriptor), or
+ * -EINVAL for an FB_FD that is no descriptor number.
+ */
+static int env_fd(void)
+{
+	const char *s = getenv("FB_FD");
+	uint64_t v;
+	int fd;
+
+	if (!s)
+		return -1;
+	if (fb_parse_u64(s, 0, 1 << 30, &v))
+		return -EINVAL;
+	fd = (int)v;
+	if (fcntl(fd, F_GETFD) < 0)
+		return -1;
+	/* Ours from now on; not for the programs we run (they would
+	 * inherit FB_FD, but must not also inherit the segment). */
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
 int fb_attach(const char *name, int timeout_ms, fb_producer **out)
 {
 	char canon[FB_NAME_MAX + 1];
 	const char *why = NULL;
 	fb_producer *p;
-	int rc;
+	int rc, fd = -1;
 
+	if (!out || timeout_ms < 0)
+		return -EINVAL;
+	if (!name) {
+		name = getenv("FB_SEGMENT");
+		if (!name || !*name)
+			return -EDESTADDRREQ;
+		fd = env_fd();
+		if (fd < -1)
+			return fd;
+	}
 	/* "name" and "/name" are the same object, as for shm_open(3). */
-	if (!name || !out || timeout_ms < 0 || fb_seg_name_canon(name, canon) < 0)
+	if (fb_seg_name_canon(name, canon) < 0)
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	rc = fb_seg_attach_wait(canon, -1, timeout_ms, &p->seg, &why);
+	/* Through the descriptor when we have one (kept open: it is what a
+	 * second fb_attach(NULL) uses again); else by name, waiting. */
+	rc = fd >= 0 ? fb_seg_attach_fd(fd, canon, &p->seg, &why)
+		     : fb_seg_attach_wait(canon, -1, timeout_ms, &p->seg, &why);
 	if (rc) {
 		free(p);
 		return rc;
 	}
+	/* Fault injection (tests, common/fb_fault.h) reaches a library
+	 * producer as it does fb-producer: the ring's own steps (claim,
+	 * publish).  A malformed FB_FAULT injects nothing. */
+	if (fb_fault_parse(getenv("FB_FAULT"), FB_ROLE_PRODUCER, &p->seg->fault))
+		p->seg->fault = (struct fb_fault){ 0 };
 	rc = fb_ring_register(p->seg, FB_ROLE_PRODUCER);
 	if (rc < 0) {
 		fb_seg_detach(p->seg);
@@ -143,6 +190,9 @@ const char *fb_strerror(int err)
 		       "by name";
 	case -EACCES:
 		return "the segment belongs to another user (permission denied)";
+	case -EDESTADDRREQ:
+		return "no segment named: the name is NULL and FB_SEGMENT is not set (not started "
+		       "by fb-render --source attach:)";
 	default:
 		return err < 0 ? strerror(-err) : "not an error code";
 	}

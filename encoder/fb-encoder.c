@@ -85,7 +85,8 @@ static void usage(FILE *out)
 		"--log-level L   quiet, error, warning, info (default) or debug\n"
 		"--version       print the version; --help: this text\n"
 		"Default ffmpeg output options: -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
-		"Exit: 0 every frame written, 1 runtime error, 2 usage error, 3 render aborted.\n");
+		"Exit: 0 every frame written, 1 runtime error, 2 usage error, 3 render aborted,\n"
+		"143 stopped by SIGTERM (ffmpeg's input closed first: the file is finished).\n");
 }
 
 static int parse_args(int argc, char **argv, struct encoder_opts *o)

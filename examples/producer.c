@@ -3,12 +3,17 @@
  * against the installed library:
  *
  *	cc producer.c $(pkg-config --cflags --libs framebroker) -o producer
- *	./producer /NAME-OF-A-RUNNING-RENDER
+ *	fb-render --source attach:./producer -o out.mp4   # K copies, supervised
+ *	./producer /NAME-OF-A-RUNNING-RENDER              # or one, by hand
+ *
+ * Without an argument it attaches to the render that started it
+ * (fb_attach(NULL, ...): FB_SEGMENT and the inherited FB_FD); with one, to
+ * the render of that segment name (started with fb-broker, say).
  *
  * Its "renderer" draws a ramp: byte j of frame f is (7f + j) mod 251, so the
  * output can be checked byte for byte without it (tests/t_library.sh).
  * Exit: 0 every frame it could claim is published; 1 an error (printed);
- * 3 the render was aborted elsewhere.
+ * 2 a usage error; 3 the render was aborted elsewhere.
  */
 #include <framebroker.h>
 
@@ -29,13 +34,14 @@ int main(int argc, char **argv)
 	void *slot;
 	int rc;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: producer /SEGMENT\n");
+	if (argc > 2) {
+		fprintf(stderr, "usage: producer [/SEGMENT]\n");
 		return 2;
 	}
-	rc = fb_attach(argv[1], 5000, &p);
+	rc = fb_attach(argc == 2 ? argv[1] : NULL, 5000, &p);
 	if (rc < 0) {
-		fprintf(stderr, "producer: cannot attach to %s: %s\n", argv[1], fb_strerror(rc));
+		fprintf(stderr, "producer: cannot attach to %s: %s\n",
+			argc == 2 ? argv[1] : "the render in FB_SEGMENT", fb_strerror(rc));
 		return 1;
 	}
 	fb_get_geometry(p, &g);

@@ -3,13 +3,14 @@
  *
  * A render started with fb-render (or fb-broker) owns a shared-memory ring
  * of frame slots.  A program linked with libframebroker attaches to it by
- * name and loops:
+ * name (or, started by fb-render --source attach:PROGRAM, with a NULL name:
+ * from its environment) and loops:
  *
  *	fb_producer *p;
  *	uint64_t frame;
  *	void *pixels;
  *
- *	if (fb_attach("/my-render", 5000, &p) < 0) ...
+ *	if (fb_attach("/my-render", 5000, &p) < 0) ...	// or fb_attach(NULL, ...)
  *	while (fb_claim(p, &frame, &pixels) == 1) {
  *		render(frame, pixels);		// straight into the slot
  *		fb_publish(p, frame_bytes);
@@ -38,6 +39,7 @@
  *	-ECANCELED	the render was aborted (by a signal, a failure elsewhere)
  *	-ESTALE		the claim is no longer ours (we were too slow: reissued)
  *	-EINVAL		a bad argument (a length over the slot, no claim held)
+ *	-EDESTADDRREQ	fb_attach(NULL, ...) and FB_SEGMENT is not set
  *	-ENOMEM, ...	from the system
  *
  * One producer handle per process, used from one thread; a child forked
@@ -84,6 +86,17 @@ struct fb_geometry {
  * with or without a leading "/": "tour" and "/tour" are one segment, as
  * for shm_open), waiting up to TIMEOUT_MS for it to appear, and register this process
  * as a producer.  0 with *OUT set, or -errno (see above).
+ *
+ * NAME NULL: the render that started this process (fb-render --source
+ * attach:PROGRAM) — its name from FB_SEGMENT, and the segment through the
+ * descriptor this process inherited, FB_FD (so even a producer started
+ * after a short render ended, its name unlinked, attaches and finds no
+ * frame left).  The descriptor is kept, close-on-exec: a later
+ * fb_attach(NULL, ...) uses it again, programs this one runs do not get it.
+ * Without FB_FD, or if it names no open descriptor, by the name.  Started
+ * that way, exit 0 once fb_claim() returned 0, or 4 to have the frame you
+ * gave back (fb_abort_claim) rendered by a replacement; dying costs the
+ * frame held, reissued; any other exit status fails the render.
  */
 int fb_attach(const char *name, int timeout_ms, fb_producer **out);
 

@@ -66,6 +66,7 @@ struct render_opts {
 	uint32_t workers;
 	const char *source; /* as given; parsed into src */
 	struct fb_source src;
+	bool attach; /* attach:CMD: src holds CMD, a program linked with libframebroker */
 	bool raw_sink;
 	const char *output;
 	char name[FB_NAME_MAX + 1];
@@ -115,6 +116,11 @@ struct render {
 	uint64_t bw_stopped_ns; /* first look that found it stopped, or 0 */
 	bool bw_reported;       /* "is stopped" was said */
 	struct fb_orphans orphans;
+	/* --source attach:CMD: CMD's environment (ours, with FB_SEGMENT and
+	 * FB_FD), and how messages name it. */
+	char **attach_env;
+	char env_segment[16 + FB_NAME_MAX], env_fd[24];
+	char producer_label[80];
 };
 
 static void usage(FILE *out)
@@ -123,10 +129,11 @@ static void usage(FILE *out)
 		"usage: " PROG " [--size WxH] [--pix-fmt FMT] [--fps N] [--frame-format F]\n"
 		"                 [--slot-bytes N]\n"
 		"                 [--frames N] [--range A:B] [--workers K] [--slots S] [--source SRC]\n"
-		"                 [--sink ffmpeg|raw] [-o OUTPUT] [--name SEGMENT]\n"
+		"                 [--sink ffmpeg|raw] [-o|--output OUTPUT] [--name SEGMENT]\n"
 		"                 [--max-restarts N] [--frame-timeout SEC] [--encoder-timeout SEC]\n"
 		"                 [--delay-ms MS] [--cpu-us US] [--jitter-ms J] [--sink-jitter-ms J]\n"
-		"                 [-- FFMPEG_OUTPUT_OPTIONS...]\n"
+		"                 [--audio FILE] [--progress FILE] [--check] [--log-level L]\n"
+		"                 [--help] [--version] [-- FFMPEG_OUTPUT_OPTIONS...]\n"
 		"Render N frames with K producer processes through a ring of S shared-memory\n"
 		"slots into ffmpeg (or a raw file), strictly in frame order.\n"
 		"  --size WxH      frame size (default 1280x720)\n"
@@ -146,7 +153,11 @@ static void usage(FILE *out)
 		"                  is i mod 256; raw:PATH: frame i is bytes [i*F, (i+1)*F)\n"
 		"                  of PATH, F = frame bytes; exec:CMD: each producer runs CMD\n"
 		"                  (no shell; sh:CMD runs sh -c CMD), writes frame indices to\n"
-		"                  its stdin as lines, reads each frame from its stdout\n"
+		"                  its stdin as lines, reads each frame from its stdout;\n"
+		"                  attach:CMD (attach:sh:CMD): each producer is CMD itself,\n"
+		"                  a program linked with libframebroker that calls\n"
+		"                  fb_attach(NULL, ...) (FB_SEGMENT, FB_FD); exit 4 or a\n"
+		"                  death: its frame is reissued and it is replaced\n"
 		"  --sink SINK     ffmpeg (default) or raw: write the ordered raw frames\n"
 		"  -o OUTPUT, --output OUTPUT   output file, '-' for stdout (default out.mp4)\n"
 		"  --name SEGMENT  shm segment name (default /fb-render-PID-RANDOM)\n"
@@ -164,12 +175,37 @@ static void usage(FILE *out)
 		"                  the video's length (ffmpeg apad + -shortest)\n"
 		"  --check         check every option as a render would, start nothing: exit 0,\n"
 		"                  or the render's exit code (fb-farm checks its plan this way)\n"
-		"  --log-level L   quiet, error, warning, info (default) or debug; children follow\n"
+		"  --log-level L   quiet, error, warning, info (default) or debug; children follow;\n"
+		"                  below info: no status line and no closing \"wrote\" line\n"
 		"  --version       print the version; --help: this text\n"
 		"  -- OPTS...      ffmpeg output options, replacing the default\n"
 		"                  -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
+		"On success one line on stderr says what was written: \"fb-render: wrote\n"
+		"OUTPUT: N frames, WxH, SIZE in T s (F fps)\".\n"
 		"Exit: 0 output complete; 1 runtime failure (one-line cause); 2 usage error\n"
-		"(nothing created); 130/143 stopped by SIGINT/SIGTERM.\n");
+		"or refusal (nothing created); 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP\n"
+		"(the output so far is finished and playable).\n");
+}
+
+/*
+ * --source SPEC into O->src.  attach:CMD and attach:sh:CMD are fb-render's
+ * own: the producers are CMD itself, not fb-producer, and CMD is split (or
+ * given to sh -c) exactly as exec:CMD and sh:CMD are.  0 or -errno.
+ */
+static int parse_source(const char *spec, struct render_opts *o)
+{
+	char buf[sizeof(o->src.words) + 8];
+	int w;
+
+	o->attach = strncmp(spec, "attach:", 7) == 0;
+	if (!o->attach)
+		return fb_source_parse(spec, &o->src);
+	spec += 7;
+	w = strncmp(spec, "sh:", 3) == 0 ? snprintf(buf, sizeof(buf), "%s", spec)
+					 : snprintf(buf, sizeof(buf), "exec:%s", spec);
+	if (w < 0 || (size_t)w >= sizeof(buf))
+		return -E2BIG;
+	return fb_source_parse(buf, &o->src);
 }
 
 /* Print a one-line usage error and evaluate to -1. */
@@ -240,8 +276,10 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 			o->workers = (uint32_t)v;
 			break;
 		case 's':
-			if (fb_source_parse(optarg, &o->src))
-				return usage_error("invalid --source '%s': expected " FB_SOURCE_SYNTAX, optarg);
+			if (parse_source(optarg, o))
+				return usage_error("invalid --source '%s': expected pattern, fill, raw:PATH, "
+						   "exec:COMMAND, sh:COMMAND, attach:COMMAND or "
+						   "attach:sh:COMMAND", optarg);
 			o->source = optarg;
 			break;
 		case 'k':
@@ -438,13 +476,13 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 		return FB_EXIT_USAGE;
 	}
 	if (g->frame_format != FB_FRAME_RAW && o->src.kind != FB_SOURCE_EXEC) {
-		fb_err(PROG, "--frame-format %s needs a renderer that encodes (--source exec: or sh:)",
+		fb_err(PROG, "--frame-format %s needs a renderer that encodes (--source exec:, sh: or attach:)",
 		       fb_frame_format_name(g->frame_format));
 		return FB_EXIT_USAGE;
 	}
 	if (o->src.kind == FB_SOURCE_EXEC && !runnable(o->src.argv[0])) {
-		fb_err(PROG, "renderer command '%s' not found%s", o->src.argv[0],
-		       strchr(o->src.argv[0], '/') ? " or not executable" : " on PATH");
+		fb_err(PROG, "%s command '%s' not found%s", o->attach ? "producer" : "renderer",
+		       o->src.argv[0], strchr(o->src.argv[0], '/') ? " or not executable" : " on PATH");
 		return FB_EXIT_USAGE;
 	}
 	if (o->src.kind == FB_SOURCE_RAW) {
@@ -522,15 +560,15 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 	return 0;
 }
 
-static const char *role_name(enum role r)
+static const char *role_name(const struct render *r, enum role role)
 {
-	switch (r) {
+	switch (role) {
 	case ROLE_BROKER:
 		return "fb-broker";
 	case ROLE_ENCODER:
 		return "fb-encoder";
 	case ROLE_PRODUCER:
-		return "fb-producer";
+		return r->o.attach ? r->producer_label : "fb-producer";
 	default:
 		return "child";
 	}
@@ -734,20 +772,20 @@ static void producer_died(struct render *r, struct child *k, int status)
 
 	describe_exit(status, how, sizeof(how));
 	if (!work_remains(r, k->pid)) {
-		fb_warn(PROG, "fb-producer (pid %d) %s after the last frame was taken; no replacement needed",
-		       (int)k->pid, how);
+		fb_warn(PROG, "%s (pid %d) %s after the last frame was taken; no replacement needed",
+		       role_name(r, k->role), (int)k->pid, how);
 		return;
 	}
 	if (r->restarts >= r->o.max_restarts) {
-		fb_err(PROG, "fb-producer (pid %d) %s; no restarts left (--max-restarts %u)",
-		       (int)k->pid, how, r->o.max_restarts);
+		fb_err(PROG, "%s (pid %d) %s; no restarts left (--max-restarts %u)",
+		       role_name(r, k->role), (int)k->pid, how, r->o.max_restarts);
 		fail(r);
 		return;
 	}
 	r->restarts++;
 	publish_restarts(r);
-	fb_warn(PROG, "fb-producer (pid %d) %s; starting a replacement (restart %u of %u)",
-	       (int)k->pid, how, r->restarts, r->o.max_restarts);
+	fb_warn(PROG, "%s (pid %d) %s; starting a replacement (restart %u of %u)",
+	       role_name(r, k->role), (int)k->pid, how, r->restarts, r->o.max_restarts);
 	if (start_producer(r))
 		fail(r);
 }
@@ -798,13 +836,27 @@ static void child_exited(struct render *r, struct child *k, int status)
 		/* The broker's "aborted" was reaped first; the encoder's death
 		 * (not a kill of ours) is what it aborted for: name it. */
 		describe_exit(status, how, sizeof(how));
-		fb_err(PROG, "%s (pid %d) %s", role_name(k->role), (int)k->pid, how);
+		fb_err(PROG, "%s (pid %d) %s", role_name(r, k->role), (int)k->pid, how);
 		r->child_spoke = true;
+		return;
+	}
+	if (k->role == ROLE_PRODUCER && r->o.attach && code == FB_EXIT_OK && !r->stopping &&
+	    !r->encoder_ok && !r->encoder_gone && work_remains(r, k->pid)) {
+		/* fb-producer never does this; a program of the user's (or
+		 * one that is no producer at all: an exec: renderer given as
+		 * attach:, which reads EOF from /dev/null) would otherwise
+		 * leave the render waiting for frames nobody renders. */
+		fb_err(PROG, "%s (pid %d) exited 0 while frames remain: a producer exits 0 only "
+		       "after fb_claim() returned 0 (exit 4 asks for a replacement)",
+		       role_name(r, k->role), (int)k->pid);
+		fail(r);
 		return;
 	}
 	if (r->stopping || code == FB_EXIT_OK || code == FB_EXIT_ABORTED)
 		return;
-	/* Killed, or its renderer command died (it gave the frame back). */
+	/* Killed, or its renderer command died (it gave the frame back), or
+	 * (attach:) the program itself gave its frame back and asks for a
+	 * replacement: the same exit code. */
 	if (k->role == ROLE_PRODUCER && (WIFSIGNALED(status) || code == FB_EXIT_RENDERER)) {
 		if (!r->encoder_ok && !r->encoder_gone)
 			producer_died(r, k, status);
@@ -813,7 +865,7 @@ static void child_exited(struct render *r, struct child *k, int status)
 	/* Exit 1/2: the child printed its cause; 127: spawn printed it. */
 	describe_exit(status, how, sizeof(how));
 	if (code != FB_EXIT_RUNTIME && code != FB_EXIT_USAGE && code != 127)
-		fb_err(PROG, "%s (pid %d) %s", role_name(k->role), (int)k->pid, how);
+		fb_err(PROG, "%s (pid %d) %s", role_name(r, k->role), (int)k->pid, how);
 	fail(r);
 }
 
@@ -827,9 +879,16 @@ static bool reap(struct render *r)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		/* One status, one child: child_exited may start a replacement
 		 * that reuses this very pid. */
-		status_break_line(&r->status);
 		for (size_t i = 0; i < r->nkids; i++) {
 			if (r->kids[i].pid == pid && r->kids[i].running) {
+				/* A child that failed or was killed has said (or
+				 * fb-render is about to say) something: end the
+				 * status line first.  Not for a clean exit, nor for
+				 * an orphan: each break makes the next tick draw the
+				 * line anew below, so the final line would be
+				 * printed once per exiting child. */
+				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+					status_break_line(&r->status);
 				child_exited(r, &r->kids[i], status);
 				break;
 			}
@@ -1039,6 +1098,50 @@ static int start_broker(struct render *r)
 	return FB_EXIT_RUNTIME;
 }
 
+/* attach:CMD: the producer is CMD itself, started like our programs (the
+ * render's group, parent-death signal, the segment descriptor kept open)
+ * and supervised, reissued and replaced exactly like fb-producer. */
+static int start_attached(struct render *r)
+{
+	pid_t pid = fb_spawn_cmd(r->o.src.argv[0], r->o.src.argv, r->attach_env, r->pgid,
+				 r->seg_fd);
+
+	if (pid < 0) {
+		fb_err(PROG, "cannot start %s: %s", r->producer_label, strerror((int)-pid));
+		return -1;
+	}
+	r->kids[r->nkids++] = (struct child){ .pid = pid, .role = ROLE_PRODUCER, .running = true };
+	return 0;
+}
+
+/*
+ * CMD's environment: ours, with FB_SEGMENT=/NAME and FB_FD=N, the segment
+ * descriptor it inherits (what fb_attach(NULL, ...) reads: the descriptor,
+ * because a producer started after a short render ended would find the
+ * name already unlinked).  0 or -1.
+ */
+static int attach_env(struct render *r)
+{
+	size_t n = 0, k = 0;
+
+	while (environ[n])
+		n++;
+	r->attach_env = calloc(n + 3, sizeof(char *));
+	if (!r->attach_env) {
+		fb_err(PROG, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "FB_SEGMENT=", 11) != 0 && strncmp(environ[i], "FB_FD=", 6) != 0)
+			r->attach_env[k++] = environ[i];
+	snprintf(r->env_segment, sizeof(r->env_segment), "FB_SEGMENT=%s", r->o.name);
+	snprintf(r->env_fd, sizeof(r->env_fd), "FB_FD=%d", r->seg_fd);
+	r->attach_env[k++] = r->env_segment;
+	r->attach_env[k++] = r->env_fd;
+	r->attach_env[k] = NULL;
+	return 0;
+}
+
 static int start_producer(struct render *r)
 {
 	char delay[16], jitter[16], cpu[16];
@@ -1048,6 +1151,8 @@ static int start_producer(struct render *r)
 
 	snprintf(delay, sizeof(delay), "%u", r->o.delay_ms);
 	snprintf(cpu, sizeof(cpu), "%u", r->o.cpu_us);
+	if (r->o.attach)
+		return start_attached(r);
 	snprintf(jitter, sizeof(jitter), "%u", r->o.jitter_ms);
 	return start(r, ROLE_PRODUCER, argv, r->seg_fd);
 }
@@ -1103,6 +1208,8 @@ static int start_workers(struct render *r)
 	}
 	argv[n] = NULL;
 	if (start(r, ROLE_ENCODER, argv, r->seg_fd))
+		return -1;
+	if (r->o.attach && attach_env(r))
 		return -1;
 	for (uint32_t i = 0; i < r->o.workers; i++)
 		if (start_producer(r))
@@ -1180,6 +1287,7 @@ static int bin_dir(char *dir, size_t len)
 
 int main(int argc, char **argv)
 {
+	uint64_t start_ns = fb_now_ns();
 	struct render r;
 	struct fb_geom g;
 	sigset_t set;
@@ -1196,6 +1304,9 @@ int main(int argc, char **argv)
 		return FB_EXIT_RUNTIME;
 	}
 	r.seg_fd = -1;
+	if (r.o.attach)
+		snprintf(r.producer_label, sizeof(r.producer_label), "producer '%.60s'",
+			 r.o.source + 7);
 	if (r.o.progress) {
 		r.progress = strcmp(r.o.progress, "-") == 0 ? stdout : open_progress(r.o.progress);
 		if (!r.progress) {
@@ -1266,6 +1377,7 @@ int main(int argc, char **argv)
 		fb_seg_unlink_owned(r.o.name, r.kids[0].pid);
 	close(r.sfd);
 	free(r.kids);
+	free(r.attach_env);
 	if (r.stop_sig)
 		return 128 + r.stop_sig;
 	if (r.failed)
@@ -1275,5 +1387,7 @@ int main(int argc, char **argv)
 			fb_err(PROG, "render ended before the encoder finished");
 		return FB_EXIT_RUNTIME;
 	}
+	/* Only now, when every process is gone and the file complete. */
+	status_summary(r.o.output, &g, fb_now_ns() - start_ns);
 	return FB_EXIT_OK;
 }

@@ -55,7 +55,10 @@ static void report_exec_failure(const char *path, int err)
 	(void)!write(STDERR_FILENO, ")\n", 2);
 }
 
-pid_t fb_spawn(const char *path, char *const argv[], pid_t pgid, int keep_fd)
+/* ENVP NULL: one of our programs, exec'd by path with our environment;
+ * else a command found on PATH, with ENVP and the stdio of fb_spawn_cmd. */
+static pid_t spawn(const char *path, char *const argv[], char *const envp[], pid_t pgid,
+		   int keep_fd)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -64,12 +67,38 @@ pid_t fb_spawn(const char *path, char *const argv[], pid_t pgid, int keep_fd)
 		return -errno;
 	if (pid == 0) {
 		child_setup(pgid, parent, keep_fd);
-		execv(path, argv);
+		if (envp) {
+			/* (Unless the descriptor to keep is that very one: a
+			 * fb-render started with stdio closed.) */
+			int null = keep_fd == STDIN_FILENO ? -2 : open("/dev/null", O_RDONLY);
+
+			if (null == -1 || (null >= 0 && dup2(null, STDIN_FILENO) < 0) ||
+			    (keep_fd != STDOUT_FILENO && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)) {
+				report_exec_failure(path, errno);
+				_exit(127);
+			}
+			if (null > STDIN_FILENO)
+				close(null);
+			execvpe(path, argv, envp);
+		} else {
+			execv(path, argv);
+		}
 		report_exec_failure(path, errno);
 		_exit(127);
 	}
 	setpgid(pid, pgid ? pgid : pid);
 	return pid;
+}
+
+pid_t fb_spawn(const char *path, char *const argv[], pid_t pgid, int keep_fd)
+{
+	return spawn(path, argv, NULL, pgid, keep_fd);
+}
+
+pid_t fb_spawn_cmd(const char *file, char *const argv[], char *const envp[], pid_t pgid,
+		   int keep_fd)
+{
+	return spawn(file, argv, envp, pgid, keep_fd);
 }
 
 /* Add the pids listed in FILE (space separated) to OUT; false if FILE

@@ -30,6 +30,16 @@
 pid_t fb_spawn(const char *path, char *const argv[], pid_t pgid, int keep_fd);
 
 /*
+ * The same for a program that is not one of ours (--source attach:CMD): FILE
+ * is looked up on PATH unless it holds a '/' (execvpe), ENVP is its whole
+ * environment, its stdin is /dev/null and its stdout goes to our stderr —
+ * fb-render's stdout may be the video itself (-o -), which a stray printf
+ * must not corrupt.  A failed exec prints why and exits 127.
+ */
+pid_t fb_spawn_cmd(const char *file, char *const argv[], char *const envp[], pid_t pgid,
+		   int keep_fd);
+
+/*
  * This process's children right now (running, stopped or zombie), at most
  * MAX of them into OUT; returns how many there are (may exceed MAX).  From
  * /proc/self/task/T/children, or by scanning /proc where that file does

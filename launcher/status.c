@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void status_start(struct status *s, int fd, const char *name, FILE *progress)
@@ -123,4 +124,46 @@ void status_stop(struct status *s)
 	free(s->st);
 	s->seg = NULL;
 	s->st = NULL;
+}
+
+/* "812 bytes", "45.3 kB", "2.1 MB", "1.25 GB" (powers of 1000, as ls -h --si). */
+static void size_str(char *buf, size_t len, uint64_t n)
+{
+	if (n < 1000)
+		snprintf(buf, len, "%llu bytes", (unsigned long long)n);
+	else if (n < 1000000)
+		snprintf(buf, len, "%.1f kB", (double)n / 1e3);
+	else if (n < 1000000000)
+		snprintf(buf, len, "%.1f MB", (double)n / 1e6);
+	else
+		snprintf(buf, len, "%.2f GB", (double)n / 1e9);
+}
+
+void status_summary(const char *output, const struct fb_geom *g, uint64_t elapsed_ns)
+{
+	bool to_stdout = strcmp(output, "-") == 0;
+	double secs = (double)elapsed_ns / 1e9, fps;
+	char range[96] = "", size[48] = "", took[32];
+	struct stat st;
+
+	if (!fb_log_enabled(FB_LOG_INFO))
+		return;
+	if (g->chunk)
+		snprintf(range, sizeof(range), " (%llu..%llu of %llu)",
+			 (unsigned long long)g->first_frame,
+			 (unsigned long long)(g->first_frame + g->total_frames - 1),
+			 (unsigned long long)g->render_frames);
+	/* A pipe or terminal has no size to tell. */
+	if ((to_stdout ? fstat(STDOUT_FILENO, &st) : stat(output, &st)) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		size[0] = ',';
+		size[1] = ' ';
+		size_str(size + 2, sizeof(size) - 2, (uint64_t)st.st_size);
+	}
+	snprintf(took, sizeof(took), "%.*f s", secs < 1 ? 2 : secs < 100 ? 1 : 0, secs);
+	fps = secs > 0 ? (double)g->total_frames / secs : 0;
+	fb_info("fb-render", "wrote %s: %llu frame%s%s, %ux%u%s in %s (%.*f fps)",
+		to_stdout ? "stdout" : output, (unsigned long long)g->total_frames,
+		g->total_frames == 1 ? "" : "s", range, g->width, g->height, size, took,
+		fps < 10 ? 1 : 0, fps);
 }

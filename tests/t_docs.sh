@@ -47,6 +47,44 @@ for prog in fb-stitch fb-farm; do
 	rc=$?
 	check "$prog --no-such-option: exit 2, one line" '[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ]'
 done
+# The README's fb-render synopsis (the indented block under "## fb-render")
+# and its option table name every option of fb-render's option table.
+opts=$(grep -oE '^\s*\{ "[a-z-]+", (required|no)_argument' "$ROOT/launcher/fb-render.c" |
+	grep -oE '"[a-z-]+"' | tr -d '"')
+synopsis=$(awk '/^## fb-render/ {s = 1; next} s && /^    fb-render \[/ {b = 1}
+	b && /^$/ {exit} b' "$ROOT/README.md")
+table=$(awk '/^## fb-render/ {s = 1; next} s && /^\| option \|/ {t = 1}
+	t && !/^\|/ {exit} t' "$ROOT/README.md")
+missing_syn= missing_tab=
+for o in $opts; do
+	grep -qE -- "(^|[^a-z-])--$o([^a-z-]|$)" <<< "$synopsis" || missing_syn+=" --$o"
+	grep -qE -- "(^|[^a-z-])--$o([^a-z-]|$)" <<< "$table" || missing_tab+=" --$o"
+done
+check "README's fb-render synopsis ($(wc -l <<< "$synopsis") lines) names all $(wc -w <<< "$opts") options${missing_syn:+ (missing:$missing_syn)}" \
+	'[ "$(wc -l <<< "$synopsis")" -ge 3 ] && [ -z "$missing_syn" ]'
+check "README's fb-render option table ($(wc -l <<< "$table") lines) names them all${missing_tab:+ (missing:$missing_tab)}" \
+	'[ "$(wc -l <<< "$table")" -ge 10 ] && [ -z "$missing_tab" ]'
+
+# The README's exit-code table: each code is listed in the --help of every
+# program its row names (a row naming none is about every program).
+# Only the "Exit..." paragraph of --help counts, whole numbers only (130
+# is not 13; "128+N" literally).
+progs="fb-render fb-broker fb-producer fb-encoder fb-stat"
+rows=$(awk '/^### Exit codes/ {s = 1; next} s && /^\| [0-9]/ {print; t = 1; next} t {exit}' "$ROOT/README.md")
+missing=
+while IFS= read -r row; do
+	codes=$(cut -d'|' -f2 <<< "$row" | tr ',' ' ')
+	named=$(cut -d'|' -f3- <<< "$row" | grep -oE 'fb-(render|broker|producer|encoder|stat)' | sort -u)
+	for p in ${named:-$progs}; do
+		exits=$("$p" --help | sed -n '/^Exit/,$p')
+		for c in $codes; do
+			grep -qE -- "(^|[^0-9+])${c//+/\\+}([^0-9]|$)" <<< "$exits" || missing+=" $p:$c"
+		done
+	done
+done <<< "$rows"
+check "every exit code of the README's table ($(wc -l <<< "$rows") rows) is in the --help of the programs it names${missing:+ (missing:$missing)}" \
+	'[ "$(wc -l <<< "$rows")" -ge 6 ] && [ -z "$missing" ]'
+
 text=$(groff -man -Tascii -P-c -P-b -P-u "$ROOT/man/framebroker.3" 2>&1)
 missing=
 for f in $(grep -oE "^(int |void |const char \*)fb_[a-z_]+" "$ROOT/include/framebroker.h" |

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# --source attach:CMD: the K producers are a program linked with
+# libframebroker (examples/producer.c, built here against the build tree),
+# started by fb-render with FB_SEGMENT and the inherited FB_FD, attaching
+# with fb_attach(NULL, ...).  The output is checked byte for byte against
+# the example's ramp computed here (byte j of frame f is (7f + j) mod 251);
+# a producer killed mid-render costs a reissue and nothing else; exit 4 is
+# a restart within --max-restarts; a missing command is refused; exit 0
+# with frames left fails rather than hangs.
+. "$(dirname "$0")/lib.sh"
+
+san=()
+[ -n "${FB_SAN:-}" ] && san=(-fsanitize="$FB_SAN")
+"${FB_CC:-cc}" -std=c11 -Wall -Wextra -Werror "${san[@]}" -I"$ROOT/include" \
+	-o "$TMP/producer" "$ROOT/examples/producer.c" -L"$ROOT/build/lib" -lframebroker \
+	-Wl,-rpath,"$ROOT/build/lib" 2> "$TMP/cc.log"
+check "examples/producer.c builds against build/lib/libframebroker.so" \
+	'[ -x "$TMP/producer" ] || { cat "$TMP/cc.log"; false; }'
+check "it runs against the build tree's .so" \
+	'ldd "$TMP/producer" | grep -q "libframebroker.so.0 => $ROOT/build/lib/"'
+
+# want FRAMES W H: the ramp of FRAMES rgb24 frames, computed independently.
+want() {
+	python3 - "$1" $(($2 * $3 * 3)) > "$TMP/want.raw" << 'PY'
+import sys
+n, size = int(sys.argv[1]), int(sys.argv[2])
+out = sys.stdout.buffer
+for f in range(n):
+    out.write(bytes((f * 7 + j) % 251 for j in range(size)))
+PY
+}
+W=96 H=64
+want 60 $W $H
+
+fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 --slots 4 \
+	--source attach:"$TMP/producer" --sink raw -o "$TMP/a.raw" 2> "$TMP/err.a"
+rc=$?
+check "attach:producer, K=2: exit 0, output exact ($(tr '\n' '~' < "$TMP/err.a"))" \
+	'[ $rc -eq 0 ] && cmp -s "$TMP/a.raw" "$TMP/want.raw"'
+check "... and one closing line, naming no fb-producer" \
+	'[ "$(wc -l < "$TMP/err.a")" -eq 1 ] && grep -q "^fb-render: wrote " "$TMP/err.a"'
+
+# The producers really were the example, with the segment in their
+# environment: a wrapper records what it got, then becomes the producer.
+cat > "$TMP/wrap.sh" << EOF
+#!/bin/sh
+echo "\$\$ seg=\$FB_SEGMENT fd=\$FB_FD fdkind=\$(readlink /proc/self/fd/\$FB_FD)" >> "$TMP/seen"
+exec "$TMP/producer"
+EOF
+chmod +x "$TMP/wrap.sh"
+fb-render --name /$TID-env --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 \
+	--source attach:"$TMP/wrap.sh" --sink raw -o "$TMP/b.raw" 2> "$TMP/err.b"
+rc=$?
+check "each producer got FB_SEGMENT=/$TID-env and an open FB_FD on it ($(tr '\n' '~' < "$TMP/seen"))" \
+	'[ $rc -eq 0 ] && [ "$(wc -l < "$TMP/seen")" -eq 2 ] &&
+	 [ "$(grep -c "seg=/$TID-env fd=[0-9]* fdkind=/dev/shm/$TID-env" "$TMP/seen")" -eq 2 ] &&
+	 cmp -s "$TMP/b.raw" "$TMP/want.raw"'
+
+# attach:sh:CMD, like sh:CMD: through sh -c.
+fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 \
+	--source "attach:sh:exec '$TMP/producer'" --sink raw -o "$TMP/c.raw" 2> "$TMP/err.c"
+rc=$?
+check "attach:sh:'exec producer': exit 0, output exact ($(tr '\n' '~' < "$TMP/err.c"))" \
+	'[ $rc -eq 0 ] && cmp -s "$TMP/c.raw" "$TMP/want.raw"'
+
+# Through ffmpeg: the same frames, as ffmpeg decodes them from the output.
+fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 \
+	--source attach:"$TMP/producer" -o "$TMP/d.mkv" -- -c:v ffv1 -pix_fmt rgb24 2> "$TMP/err.d"
+rc=$?
+ffmpeg -v error -i "$TMP/d.mkv" -f rawvideo -pix_fmt rgb24 - > "$TMP/d.raw" 2> /dev/null
+check "attach: into ffmpeg (ffv1): exit 0, decoded frames exact" \
+	'[ $rc -eq 0 ] && cmp -s "$TMP/d.raw" "$TMP/want.raw"'
+
+# A producer SIGKILLed inside fb_publish (the library honours FB_FAULT at
+# the ring's own steps): its frame is reissued, it is replaced, the output
+# is still exact.
+FB_FAULT=producer:publish:17 fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 \
+	--slots 4 --source attach:"$TMP/producer" --sink raw -o "$TMP/e.raw" 2> "$TMP/err.e"
+rc=$?
+check "a producer killed in fb_publish of frame 17: exit 0, reissued, restart 1, output exact ($(tr '\n' '~' < "$TMP/err.e"))" \
+	'[ $rc -eq 0 ] && grep -q "died holding frame 17; frame reissued" "$TMP/err.e" &&
+	 grep -q "killed by signal 9.*restart 1 of 10" "$TMP/err.e" && cmp -s "$TMP/e.raw" "$TMP/want.raw"'
+# And killed from outside, by the test, once output flows (a slow encoder,
+# --sink-jitter-ms, keeps the render going for a couple of seconds).
+want 200 $W $H
+fb-render --name /$TID-kill --size ${W}x$H --pix-fmt rgb24 --frames 200 --workers 2 --slots 2 \
+	--sink-jitter-ms 20 --source attach:"$TMP/producer" --sink raw -o "$TMP/f.raw" 2> "$TMP/err.f" &
+rpid=$!
+victim=
+for _ in $(seq 100); do
+	victim=$(own_pids --match "^$TMP/producer" | head -n 1)
+	[ -n "$victim" ] && [ -s "$TMP/f.raw" ] && break
+	sleep 0.05
+done
+[ -n "$victim" ] && kill -KILL "$victim"
+wait $rpid
+rc=$?
+check "a producer SIGKILLed by the test mid-render (pid ${victim:-none}): exit 0, replaced, output exact ($(tr '\n' '~' < "$TMP/err.f"))" \
+	'[ -n "$victim" ] && [ $rc -eq 0 ] && grep -q "(pid $victim) killed by signal 9.*restart 1 of 10" "$TMP/err.f" &&
+	 cmp -s "$TMP/f.raw" "$TMP/want.raw"'
+want 60 $W $H
+
+# Exit 4 ("I gave my frame back, start another"): restarted, counted
+# against --max-restarts.  The first two producers started exit 4 at once
+# (a lock directory each), the rest are the producer.
+cat > "$TMP/flaky.sh" << EOF
+#!/bin/sh
+mkdir "$TMP/once1" 2> /dev/null && exit 4
+mkdir "$TMP/once2" 2> /dev/null && exit 4
+exec "$TMP/producer"
+EOF
+chmod +x "$TMP/flaky.sh"
+fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 --max-restarts 2 \
+	--source attach:"$TMP/flaky.sh" --sink raw -o "$TMP/g.raw" 2> "$TMP/err.g"
+rc=$?
+check "two producers exit 4, --max-restarts 2: exit 0, restarts 1 and 2 of 2, output exact ($(tr '\n' '~' < "$TMP/err.g"))" \
+	'[ $rc -eq 0 ] && grep -q "exited with status 4; starting a replacement (restart 1 of 2)" "$TMP/err.g" &&
+	 grep -q "restart 2 of 2" "$TMP/err.g" && cmp -s "$TMP/g.raw" "$TMP/want.raw"'
+rm -rf "$TMP/once1" "$TMP/once2"
+fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 --max-restarts 1 \
+	--source attach:"$TMP/flaky.sh" --sink raw -o "$TMP/h.raw" 2> "$TMP/err.h"
+rc=$?
+check "the same with --max-restarts 1: exit 1, no restarts left, no 'wrote' line ($(tr '\n' '~' < "$TMP/err.h"))" \
+	'[ $rc -eq 1 ] && grep -q "exited with status 4; no restarts left (--max-restarts 1)" "$TMP/err.h" &&
+	 ! grep -q "wrote" "$TMP/err.h"'
+
+# Commands that cannot run: refused before anything starts, exit 2, as
+# fb-producer's exec: renderer is.
+for cmd in "$TMP/no-such-program" "$TMP/want.raw" no-such-program-$TID; do
+	fb-render --name /$TID-bad --size ${W}x$H --frames 10 --source attach:"$cmd" --sink raw \
+		-o "$TMP/i.raw" 2> "$TMP/err.i"
+	rc=$?
+	check "attach:$(basename "$cmd"): exit 2, one line naming it ($(cat "$TMP/err.i"))" \
+		'[ $rc -eq 2 ] && [ "$(wc -l < "$TMP/err.i")" -eq 1 ] &&
+		 grep -qF "producer command '\''$cmd'\'' not found" "$TMP/err.i" && [ ! -e /dev/shm/$TID-bad ]'
+done
+fb-render --size ${W}x$H --frames 10 --source attach: --sink raw -o "$TMP/i.raw" 2> "$TMP/err.i"
+rc=$?
+check "attach: with no command: exit 2 ($(cat "$TMP/err.i"))" '[ $rc -eq 2 ] && grep -q "invalid --source" "$TMP/err.i"'
+# exec: renderer mistaken for a library program: reads EOF on /dev/null,
+# exits 0 with every frame left.  A failure with a cause, not a hang.
+timeout 60 fb-render --size ${W}x$H --frames 10 --source attach:true --sink raw -o "$TMP/j.raw" 2> "$TMP/err.j"
+rc=$?
+check "a producer that exits 0 with frames left: exit 1, says so ($(tr '\n' '~' < "$TMP/err.j"))" \
+	'[ $rc -eq 1 ] && grep -q "exited 0 while frames remain" "$TMP/err.j"'
+# Any other status fails the render, naming it.
+fb-render --size ${W}x$H --frames 10 --source "attach:sh:exit 7" --sink raw -o "$TMP/k.raw" 2> "$TMP/err.k"
+rc=$?
+check "a producer that exits 7: exit 1, named ($(tr '\n' '~' < "$TMP/err.k"))" \
+	'[ $rc -eq 1 ] && grep -q "exited with status 7" "$TMP/err.k"'
+
+# fb_attach(NULL) with nothing in the environment: a clear error.
+env -u FB_SEGMENT -u FB_FD "$TMP/producer" 2> "$TMP/err.l"
+rc=$?
+check "the example with no argument and no FB_SEGMENT: exit 1, one line ($(cat "$TMP/err.l"))" \
+	'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err.l")" -eq 1 ] && grep -q "FB_SEGMENT is not set" "$TMP/err.l"'
+# FB_FD not open here: by the name (a render started by hand).
+name=/$TID-byname
+fb-broker --name $name --size ${W}x$H --pix-fmt rgb24 --frames 60 --slots 3 --ready-fd 3 3> "$TMP/ready" &
+broker=$!
+for _ in $(seq 50); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
+FB_SEGMENT=$name FB_FD=77 "$TMP/producer" & p1=$!
+"$TMP/producer" $name & p2=$!
+timeout 60 fb-encoder --name $name --sink raw -o "$TMP/m.raw"
+rc=$?
+kill $broker 2> /dev/null
+wait $p1; r1=$?
+wait $p2; r2=$?
+wait $broker
+check "FB_SEGMENT with a closed FB_FD attaches by name, beside a NAME-argument copy: encoder $rc, producers $r1 $r2, exact" \
+	'[ $rc -eq 0 ] && [ $r1 -eq 0 ] && [ $r2 -eq 0 ] && cmp -s "$TMP/m.raw" "$TMP/want.raw"'
+
+check_clean "attach"
+finish
