@@ -46,7 +46,7 @@ check "--fps 24000/1001: pts exactly i*1001" '[ "$(pts "$TMP/film.mp4")" = "$(st
 fb-render --size ${W}x$H --frames $N --workers 2 --fps 29.97 -o "$TMP/dec.mp4" 2> "$TMP/err"
 rc=$?
 check "--fps 29.97: exit 0 and one line 'fb-render: --fps 29.97 taken as 30000/1001' ($(head -1 "$TMP/err"))" \
-	'[ $rc -eq 0 ] && [ "$(grep -c "fps" "$TMP/err")" = 1 ] && grep -qx "fb-render: --fps 29.97 taken as 30000/1001" "$TMP/err"'
+	'[ $rc -eq 0 ] && [ "$(grep -c -- "--fps" "$TMP/err")" = 1 ] && grep -qx "fb-render: --fps 29.97 taken as 30000/1001" "$TMP/err"'
 check "--fps 29.97: r_frame_rate 30000/1001, pts exactly i*1001" \
 	'[ "$(field "$TMP/dec.mp4" r_frame_rate)" = 30000/1001 ] && [ "$(pts "$TMP/dec.mp4")" = "$(steps $N 1001)" ]'
 fb-render --size ${W}x$H --frames 4 --fps 29.97 --log-level warning -o "$TMP/quiet.mp4" 2> "$TMP/err"
