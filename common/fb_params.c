@@ -41,17 +41,6 @@ static int parse_range(const char *arg, uint64_t *a, uint64_t *b)
 	return 0;
 }
 
-static uint64_t gcd(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 /* M*1000/1001 rounded to K decimals, times 10^K (TEN_K): round half up of
  * M * 10^(K+3) / 1001, never a tie (1001 is odd, the numerator doubled is
  * even). */
@@ -127,7 +116,7 @@ int fb_fps_parse(const char *s, uint32_t *num, uint32_t *den, int *ntsc, char *w
 				d = 1001;
 				*ntsc = 1;
 			} else if (m) {
-				g = gcd(n, d);
+				g = fb_gcd_u64(n, d);
 				snprintf(why, len, "ambiguous: give %llu000/1001 for the broadcast rate "
 					 "(%.5g fps) or %llu/%llu for exactly %s fps",
 					 (unsigned long long)m, (double)m * 1000.0 / 1001.0,
@@ -141,7 +130,7 @@ int fb_fps_parse(const char *s, uint32_t *num, uint32_t *den, int *ntsc, char *w
 		snprintf(why, len, "expected a rate above 0 and at most %u fps", FB_MAX_FPS);
 		return -EINVAL;
 	}
-	g = gcd(n, d);
+	g = fb_gcd_u64(n, d);
 	n /= g;
 	d /= g;
 	if (d > FB_MAX_FPS_DEN) {

@@ -267,21 +267,10 @@ int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
 	return 0;
 }
 
-static uint64_t gcd_u64(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 int fb_geom_set_fps(struct fb_geom *g, uint32_t num, uint32_t den)
 {
 	if (num < 1 || den < 1 || den > FB_MAX_FPS_DEN || num > (uint64_t)FB_MAX_FPS * den ||
-	    gcd_u64(num, den) != 1)
+	    fb_gcd_u64(num, den) != 1)
 		return -EINVAL;
 	g->fps_num = num;
 	g->fps_den = den;

@@ -230,3 +230,14 @@ void fb_reason_copy(char *buf, size_t len, const char *src, size_t src_len)
 	}
 	buf[n] = '\0';
 }
+
+uint64_t fb_gcd_u64(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}

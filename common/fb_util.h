@@ -65,6 +65,10 @@ int fb_set_log_level(const char *prog, const char *name);
  */
 int fb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* The greatest common divisor of A and B (A when B is 0): frame rates are
+ * kept as reduced fractions. */
+uint64_t fb_gcd_u64(uint64_t a, uint64_t b);
+
 /*
  * An integer option: parse ARG into [MIN, MAX], or print
  * "PROG: invalid --OPT 'ARG': expected an integer MIN..MAX" and return -1.

@@ -94,23 +94,14 @@ assert isinstance(d["fps"], float) and abs(d["fps"] - 30000 / 1001) < 1e-5, d["f
 check "fb-stat text: '30000/1001 fps' ($(head -1 "$TMP/st.txt"))" 'head -1 "$TMP/st.txt" | grep -q " 30000/1001 fps (29.97)$"'
 # frame N starts at N * 1001 / 30000 s: in microseconds, rounded down
 us=$(python3 -c "print($N * 1001 * 1000000 // 30000)")
-check "--progress: exit 0; frame_rate=30000/1001 in every block, the last out_time_us=$us" python3 -c '
-import sys
-blocks, cur = [], {}
-for line in open(sys.argv[1]).read().splitlines():
-    k, v = line.split("=", 1)
-    cur[k] = v
-    if k == "progress":
-        blocks.append(cur)
-        cur = {}
-assert int(sys.argv[3]) == 0 and blocks and blocks[-1]["progress"] == "end", blocks
-assert all(b["frame_rate"] == "30000/1001" for b in blocks), blocks
-last = blocks[-1]
-assert last["frame"] == sys.argv[4] and last["out_time_us"] == sys.argv[2], last
-assert last["out_time"] == "00:00:%02d.%06d" % (int(sys.argv[2]) // 1000000, int(sys.argv[2]) % 1000000), last
-for b in blocks:  # speed = emitted rate / (30000/1001)
-    assert abs(float(b["speed"][:-1]) - float(b["fps"]) * 1001 / 30000) < 0.006, b' \
-	"$TMP/progress" "$us" $rc $N
+# speed is the emitted rate over 30000/1001
+check "--progress: exit 0; frame_rate=30000/1001 in every block, the last out_time_us=$us" \
+	'[ $rc -eq 0 ] && python3 "$ROOT/tests/progress.py" "$TMP/progress" \
+		"blocks and last[\"progress\"] == \"end\"" \
+		"all(b[\"frame_rate\"] == \"30000/1001\" for b in blocks)" \
+		"last[\"frame\"] == \"$N\" and last[\"out_time_us\"] == \"$us\"" \
+		"last[\"out_time\"] == \"00:00:%02d.%06d\" % ($us // 1000000, $us % 1000000)" \
+		"all(abs(float(b[\"speed\"][:-1]) - float(b[\"fps\"]) * 1001 / 30000) < 0.006 for b in blocks)"'
 
 # ---- refusals: exit 2, one line naming --fps, nothing created
 for bad in 59.9 0 -1 1/0 abc 30/1001000000 1001 1.2345678; do

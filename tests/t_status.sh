@@ -43,21 +43,10 @@ em = [s["emitted"] for s in samples]
 assert em == sorted(em), em' "$TMP/watch.jsonl" "$nb" $wrc
 check "fb-render said restart 1" 'grep -q "restart 1 of 10" "$TMP/err"'
 check "--progress: key=value blocks, the last one progress=end with frame=$N and restarts=1" \
-	python3 -c '
-import sys
-blocks, cur = [], {}
-for line in open(sys.argv[1]).read().splitlines():
-    k, v = line.split("=", 1)
-    cur[k] = v
-    if k == "progress":
-        blocks.append(cur)
-        cur = {}
-assert len(blocks) >= 2 and not cur, len(blocks)
-assert all(b["progress"] == "continue" for b in blocks[:-1]) and blocks[-1]["progress"] == "end"
-last = blocks[-1]
-assert last["frame"] == sys.argv[2] and last["total_frames"] == sys.argv[2], last
-assert last["restarts"] == "1" and last["out_time"] == "00:00:04.000000", last' \
-	"$TMP/progress" $N
+	python3 "$ROOT/tests/progress.py" "$TMP/progress" 'len(blocks) >= 2 and not rest' \
+	'all(b["progress"] == "continue" for b in blocks[:-1]) and last["progress"] == "end"' \
+	"last['frame'] == '$N' and last['total_frames'] == '$N'" \
+	'last["restarts"] == "1" and last["out_time"] == "00:00:04.000000"'
 
 fb-stat /$TID-none 2> "$TMP/err"
 rc=$?
