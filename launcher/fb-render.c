@@ -60,6 +60,11 @@
 /* Before ready, a stop request gives the broker this long to leave by
  * itself (it sees SIGTERM once the segment is made) before SIGKILL. */
 #define READY_GRACE_MS 2000
+/* attach: producers are the user's programs, not ours, so fb-render bounds
+ * what fb-producer never does: one still running this long after the last
+ * frame was written gets SIGTERM, then SIGKILL as long again later (an
+ * exec: renderer that lingers is cut off by its fb-producer the same way). */
+#define ATTACH_LINGER_MS 2000
 
 struct render_opts {
 	struct fb_params params;
@@ -88,6 +93,8 @@ struct child {
 	pid_t pid;
 	enum role role;
 	bool running;
+	uint64_t started_ns; /* attach: when it was started ... */
+	bool attached;       /* ... and whether it has registered since */
 };
 
 struct render {
@@ -121,6 +128,9 @@ struct render {
 	char **attach_env;
 	char env_segment[16 + FB_NAME_MAX], env_fd[24];
 	char producer_label[80];
+	uint64_t linger_deadline; /* attach: when lingering producers are ended, or 0 */
+	bool linger_termed;       /* ... SIGTERM sent; SIGKILL at the next deadline */
+	uint64_t stall_claimed, stall_emitted, stall_since_ns; /* attach: last progress */
 };
 
 static void usage(FILE *out)
@@ -798,6 +808,40 @@ static void end_producers(struct render *r)
 			kill(r->kids[i].pid, SIGTERM);
 }
 
+/*
+ * attach: a producer that is the user's program exited by itself, with
+ * anything but 4 (give the frame back, replace me).  fb-producer's codes
+ * are promises it keeps; a user's program may not: 0 with frames left (or
+ * a program that is no producer at all: an exec: renderer given as attach:
+ * reads EOF from /dev/null), 3 while the render runs, 1 or 2 without a
+ * word — each would leave the render waiting for frames nobody renders, or
+ * failing with no cause.  So each is judged here, and said.
+ */
+static void attach_exited(struct render *r, struct child *k, int status)
+{
+	int code = WEXITSTATUS(status);
+	char cause[FB_REASON_MAX + 64];
+
+	if (r->stopping || r->encoder_ok || r->encoder_gone)
+		return;
+	if (code == FB_EXIT_OK && !work_remains(r, k->pid))
+		return;
+	if (code == FB_EXIT_ABORTED && fb_stats_cause_fd(r->seg_fd, cause, sizeof(cause)))
+		return; /* aborted indeed: whoever failed says why */
+	if (code == FB_EXIT_OK)
+		fb_err(PROG, "%s (pid %d) exited 0 while frames remain: a producer exits 0 only "
+		       "after fb_claim() returned 0 (exit 4 asks for a replacement)",
+		       role_name(r, k->role), (int)k->pid);
+	else if (code == FB_EXIT_ABORTED)
+		fb_err(PROG, "%s (pid %d) exited 3 (\"aborted elsewhere\") but the render was not "
+		       "aborted", role_name(r, k->role), (int)k->pid);
+	else
+		fb_err(PROG, "%s (pid %d) exited with status %d", role_name(r, k->role),
+		       (int)k->pid, code);
+	r->child_spoke = true;
+	fail(r);
+}
+
 /* A child's exit: decide whether the render failed.  Exit 1 and 2 mean the
  * child already printed its one-line cause; 3 means it stopped because
  * somebody else aborted the render.  Only a producer killed by a signal, or
@@ -840,16 +884,8 @@ static void child_exited(struct render *r, struct child *k, int status)
 		r->child_spoke = true;
 		return;
 	}
-	if (k->role == ROLE_PRODUCER && r->o.attach && code == FB_EXIT_OK && !r->stopping &&
-	    !r->encoder_ok && !r->encoder_gone && work_remains(r, k->pid)) {
-		/* fb-producer never does this; a program of the user's (or
-		 * one that is no producer at all: an exec: renderer given as
-		 * attach:, which reads EOF from /dev/null) would otherwise
-		 * leave the render waiting for frames nobody renders. */
-		fb_err(PROG, "%s (pid %d) exited 0 while frames remain: a producer exits 0 only "
-		       "after fb_claim() returned 0 (exit 4 asks for a replacement)",
-		       role_name(r, k->role), (int)k->pid);
-		fail(r);
+	if (k->role == ROLE_PRODUCER && r->o.attach && !(WIFSIGNALED(status) || code == FB_EXIT_RENDERER)) {
+		attach_exited(r, k, status);
 		return;
 	}
 	if (r->stopping || code == FB_EXIT_OK || code == FB_EXIT_ABORTED)
@@ -1110,8 +1146,101 @@ static int start_attached(struct render *r)
 		fb_err(PROG, "cannot start %s: %s", r->producer_label, strerror((int)-pid));
 		return -1;
 	}
-	r->kids[r->nkids++] = (struct child){ .pid = pid, .role = ROLE_PRODUCER, .running = true };
+	r->kids[r->nkids++] = (struct child){ .pid = pid, .role = ROLE_PRODUCER, .running = true,
+					      .started_ns = fb_now_ns() };
 	return 0;
+}
+
+/* Could a producer claim a frame right now: one up for reissue, or the next
+ * new frame with its slot (frame mod S) empty?  Then a producer that does
+ * not is idle, not held back by the encoder. */
+static bool claimable(const struct fb_stats *st, const struct fb_geom *g)
+{
+	if (st->slots_by_state[FB_SLOT_REISSUE] > 0)
+		return true;
+	return st->claimed < g->total_frames &&
+	       st->slot[st->claimed % g->slot_count].state == FB_SLOT_EMPTY;
+}
+
+static bool registered(const struct fb_stats *st, pid_t pid)
+{
+	for (uint32_t i = 0; i < st->nprocs && i < FB_MAX_PROCS; i++)
+		if (st->proc[i].pid == pid && st->proc[i].role == FB_ROLE_PRODUCER)
+			return true;
+	return false;
+}
+
+/*
+ * attach: what the broker cannot see, because it supervises only producers
+ * that registered and claims they hold: a program that never attaches
+ * (killed after --frame-timeout and replaced, like a producer stuck in a
+ * frame), producers that attached and let frames wait in free slots for
+ * --frame-timeout without claiming (the render fails: replacing them would
+ * not help), and one that lingers after the last frame (ended).  Reads the
+ * status view (display counters, never trusted beyond these decisions).
+ */
+static void watch_attached(struct render *r, uint64_t now, int *timeout)
+{
+	const struct fb_stats *st = r->status.st;
+	uint64_t limit = (uint64_t)r->o.frame_timeout_s * 1000000000ull;
+
+	if (!r->o.attach || !r->status.seg || r->stopping || r->encoder_gone)
+		return;
+	if (r->encoder_ok) {
+		bool any = false;
+
+		for (size_t i = 2; i < r->nkids; i++)
+			any |= r->kids[i].role == ROLE_PRODUCER && r->kids[i].running;
+		if (!any)
+			return;
+		if (!r->linger_deadline) {
+			r->linger_deadline = now + ATTACH_LINGER_MS * 1000000ull;
+		} else if (now >= r->linger_deadline) {
+			for (size_t i = 2; i < r->nkids; i++) {
+				struct child *k = &r->kids[i];
+
+				if (k->role != ROLE_PRODUCER || !k->running)
+					continue;
+				if (!r->linger_termed)
+					fb_warn(PROG, "%s (pid %d) still running %d s after the last frame "
+						"was written; ending it", role_name(r, k->role), (int)k->pid,
+						ATTACH_LINGER_MS / 1000);
+				kill(k->pid, r->linger_termed ? SIGKILL : SIGTERM);
+			}
+			r->linger_termed = true;
+			r->linger_deadline = now + ATTACH_LINGER_MS * 1000000ull;
+		}
+		*timeout = *timeout < 100 ? *timeout : 100;
+		return;
+	}
+	fb_stats_read(r->status.seg, r->status.st);
+	for (size_t i = 2; i < r->nkids; i++) {
+		struct child *k = &r->kids[i];
+
+		if (k->role != ROLE_PRODUCER || !k->running || k->attached)
+			continue;
+		k->attached = registered(st, k->pid);
+		/* NOW was read before this tick's reap, which may have started
+		 * K just now. */
+		if (!k->attached && now > k->started_ns && now - k->started_ns > limit) {
+			fb_warn(PROG, "%s (pid %d) has not attached within --frame-timeout %u s; killing it",
+				role_name(r, k->role), (int)k->pid, r->o.frame_timeout_s);
+			kill(k->pid, SIGKILL);
+			k->attached = true; /* said once; its death is a crash like any */
+		}
+	}
+	if (st->claimed != r->stall_claimed || st->emitted != r->stall_emitted ||
+	    !claimable(st, &r->status.seg->geom) || st->producers == 0 || !r->stall_since_ns) {
+		r->stall_claimed = st->claimed;
+		r->stall_emitted = st->emitted;
+		r->stall_since_ns = now;
+	} else if (now > r->stall_since_ns && now - r->stall_since_ns > limit) {
+		fb_err(PROG, "frame %llu has waited --frame-timeout %u s in a free slot with no "
+		       "producer claiming it (%s: attached, but not calling fb_claim()?)",
+		       (unsigned long long)(r->status.seg->geom.first_frame + st->claimed),
+		       r->o.frame_timeout_s, r->producer_label);
+		fail(r);
+	}
 }
 
 /*
@@ -1241,6 +1370,7 @@ static void supervise(struct render *r)
 			return;
 		if (known_running(r)) {
 			watch_broker(r);
+			watch_attached(r, now, &timeout);
 		} else {
 			fb_orphans_step(&r->orphans, now, ORPHAN_GRACE_MS * 1000000ull);
 			timeout = 50;
@@ -1348,7 +1478,7 @@ int main(int argc, char **argv)
 	}
 	if (start_workers(&r))
 		fail(&r);
-	status_start(&r.status, r.seg_fd, r.o.name, r.progress);
+	status_start(&r.status, r.seg_fd, r.o.name, r.progress, r.o.attach);
 	supervise(&r);
 	fb_orphans_free(&r.orphans);
 	status_tick(&r.status, true);

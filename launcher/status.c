@@ -9,14 +9,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void status_start(struct status *s, int fd, const char *name, FILE *progress)
+void status_start(struct status *s, int fd, const char *name, FILE *progress, bool view)
 {
 	const char *why;
 
 	/* The line is a notice: --log-level warning or below hides it. */
 	*s = (struct status){ .progress = progress,
 			      .tty = isatty(STDERR_FILENO) == 1 && fb_log_enabled(FB_LOG_INFO) };
-	if (!s->tty && !progress)
+	if (!s->tty && !progress && !view)
 		return;
 	s->st = malloc(sizeof(*s->st));
 	if (!s->st || fb_seg_attach_readonly_fd(fd, name, &s->seg, &why)) {
