@@ -369,6 +369,15 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
 	return 0;
 }
 
+/* An executable regular file: access(X_OK) alone also passes a directory
+ * (searchable), which execve then refuses. */
+static bool executable(const char *path)
+{
+	struct stat st;
+
+	return access(path, X_OK) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* Is PROG an executable file in a directory of $PATH? */
 static bool on_path(const char *prog)
 {
@@ -379,7 +388,7 @@ static bool on_path(const char *prog)
 		size_t n = strcspn(path, ":");
 
 		snprintf(buf, sizeof(buf), "%.*s/%s", n ? (int)n : 1, n ? path : ".", prog);
-		if (access(buf, X_OK) == 0)
+		if (executable(buf))
 			return true;
 		path += n + (path[n] == ':');
 	}
@@ -408,7 +417,7 @@ static const char *output_unwritable(const char *output)
 /* Can execvp run CMD: an executable path, or a name found on PATH? */
 static bool runnable(const char *cmd)
 {
-	return strchr(cmd, '/') ? access(cmd, X_OK) == 0 : on_path(cmd);
+	return strchr(cmd, '/') ? executable(cmd) : on_path(cmd);
 }
 
 /* Everything that can be checked before a process or segment exists.

@@ -128,7 +128,8 @@ check "the same with --max-restarts 1: exit 1, no restarts left, no 'wrote' line
 
 # Commands that cannot run: refused before anything starts, exit 2, as
 # fb-producer's exec: renderer is.
-for cmd in "$TMP/no-such-program" "$TMP/want.raw" no-such-program-$TID; do
+mkdir "$TMP/a-directory" # searchable, so access(X_OK) passes it; execve would not
+for cmd in "$TMP/no-such-program" "$TMP/want.raw" no-such-program-$TID "$TMP/a-directory"; do
 	fb-render --name /$TID-bad --size ${W}x$H --frames 10 --source attach:"$cmd" --sink raw \
 		-o "$TMP/i.raw" 2> "$TMP/err.i"
 	rc=$?
