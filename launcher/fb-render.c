@@ -537,6 +537,10 @@ static int preflight(const struct render_opts *o, const struct fb_geom *g)
 		inputs[n_in++] = (struct fb_output_input){ "the raw: source", o->src.path };
 	if (o->audio)
 		inputs[n_in++] = (struct fb_output_input){ "the --audio file", o->audio };
+	if (!o->raw_sink && fb_output_names_fd(o->output)) {
+		fb_err(PROG, "refusing -o %s: " FB_OUTPUT_FD_REFUSAL, o->output);
+		return FB_EXIT_USAGE;
+	}
 	if (fb_output_check(o->output, inputs, n_in, o->name, buf, sizeof(buf))) {
 		fb_err(PROG, "refusing -o %s: %s", o->output, buf);
 		return FB_EXIT_USAGE;
