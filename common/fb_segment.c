@@ -696,6 +696,32 @@ int fb_seg_unlink(const char *name)
 	return shm_unlink(name) ? -errno : 0;
 }
 
+int fb_seg_attach_inherited(int fd, const char *name, struct fb_seg **out, const char **why)
+{
+	struct stat by_fd, by_name;
+	int rc;
+
+	/* The descriptor is what we attach to; the name is how we speak of
+	 * it.  Where the name still exists it must be that very object, or
+	 * every message would name another render than the one we work for
+	 * (unlinked, as after a short render, is fine: that is why workers
+	 * get a descriptor). */
+	if (fstat(fd, &by_fd) == 0 && fb_shm_lstat(name, &by_name) == 0 &&
+	    (by_fd.st_dev != by_name.st_dev || by_fd.st_ino != by_name.st_ino)) {
+		*why = "the inherited descriptor is another object than the segment of that name";
+		return -EBADF;
+	}
+	rc = fb_seg_attach_fd(fd, name, out, why);
+	/* A segment handed down by descriptor was made before it was
+	 * handed: "still being created" would be a lie.  It is no segment
+	 * of ours. */
+	if (rc == -EAGAIN) {
+		*why = "the inherited descriptor is not a framebroker segment";
+		rc = -EPROTO;
+	}
+	return rc;
+}
+
 int fb_seg_attach_wait(const char *name, int fd, int timeout_ms, struct fb_seg **out,
 		       const char **why)
 {
@@ -703,7 +729,7 @@ int fb_seg_attach_wait(const char *name, int fd, int timeout_ms, struct fb_seg *
 	int rc;
 
 	if (fd >= 0) {
-		rc = fb_seg_attach_fd(fd, name, out, why);
+		rc = fb_seg_attach_inherited(fd, name, out, why);
 		close(fd);
 		return rc;
 	}
@@ -733,7 +759,8 @@ int fb_seg_attach_worker(const char *prog, const char *name, int fd, int timeout
 		return FB_EXIT_USAGE;
 	}
 	fb_err(prog, "cannot attach to segment %s: %s", name, why ? why : strerror(-rc));
-	return fb_seg_refused(rc) ? FB_EXIT_USAGE : FB_EXIT_RUNTIME;
+	/* -EBADF: --fd and --name name two objects; nothing was touched. */
+	return fb_seg_refused(rc) || rc == -EBADF ? FB_EXIT_USAGE : FB_EXIT_RUNTIME;
 }
 
 int fb_seg_owner_alive(const char *name, int32_t *pid)

@@ -413,6 +413,15 @@ static inline unsigned char *fb_seg_slot(const struct fb_seg *seg, uint32_t i)
 
 
 /*
+ * Attach through FD, a descriptor inherited from whoever made the segment
+ * (fb-render, a script), known as NAME: fb_seg_attach_fd, refusing with
+ * -EBADF a descriptor that is not the object NAME names (when NAME still
+ * exists), and with -EPROTO one that is no complete segment (a handed-down
+ * segment is never still being made).  FD stays open.
+ */
+int fb_seg_attach_inherited(int fd, const char *name, struct fb_seg **out, const char **why);
+
+/*
  * How workers attach: through FD when it is >= 0 (inherited from fb-render),
  * else by NAME, retried while the segment does not exist yet or is still
  * being initialised (a script may start workers before the broker is

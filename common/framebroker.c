@@ -73,7 +73,7 @@ int fb_attach(const char *name, int timeout_ms, fb_producer **out)
 		return -ENOMEM;
 	/* Through the descriptor when we have one (kept open: it is what a
 	 * second fb_attach(NULL) uses again); else by name, waiting. */
-	rc = fd >= 0 ? fb_seg_attach_fd(fd, canon, &p->seg, &why)
+	rc = fd >= 0 ? fb_seg_attach_inherited(fd, canon, &p->seg, &why)
 		     : fb_seg_attach_wait(canon, -1, timeout_ms, &p->seg, &why);
 	if (rc) {
 		free(p);

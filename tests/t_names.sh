@@ -51,6 +51,27 @@ for p in broker producer encoder; do
 	check "fb-$p says which name it used" 'grep -q "taken as /$TID-hand" "$TMP/$p.err"'
 done
 
+# A descriptor and a name that are two objects (an adversary's finding: the
+# producer rendered into B while every message named A): refused, exit 2,
+# B untouched.  A descriptor on no segment: "not a framebroker segment",
+# not "still being created".
+for x in A B; do
+	fb-broker --name "/$TID-$x" --size ${W}x$H --frames $N --ready-fd 3 3> "$TMP/ready.$x" 2> /dev/null &
+	eval "broker_$x=\$!"
+done
+for _ in $(seq 100); do [ -s "$TMP/ready.A" ] && [ -s "$TMP/ready.B" ] && break; sleep 0.05; done
+fb-producer --name "/$TID-A" --fd 5 --source fill 5<> "/dev/shm/$TID-B" 2> "$TMP/err"
+rc=$?
+check "fb-producer --name A --fd (B): exit 2, one line ($(cat "$TMP/err"))" \
+	'[ $rc -eq 2 ] && [ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q "another object than the segment of that name" "$TMP/err"'
+head -c 100000 /dev/zero > "$TMP/plain"
+fb-producer --name "/$TID-gone" --fd 5 --source fill 5< "$TMP/plain" 2> "$TMP/err"
+rc=$?
+check "fb-producer --fd on a plain file (its name unlinked, as after a short render): exit 1, 'not a framebroker segment' ($(cat "$TMP/err"))" \
+	'[ $rc -eq 1 ] && grep -q "not a framebroker segment" "$TMP/err"'
+kill "$broker_A" "$broker_B" 2> /dev/null
+wait "$broker_A" "$broker_B" 2> /dev/null
+
 fb-render --log-level warning --name "$TID-quiet" --size 32x16 --frames 5 --sink raw \
 	-o "$TMP/q.raw" 2> "$TMP/quiet.err"
 rc=$?
