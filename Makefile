@@ -22,6 +22,7 @@ endif
 BUILD   := build
 BIN     := bin
 COMMON  := common/fb_util.c common/fb_pixfmt.c common/fb_segment.c common/fb_ring.c \
+           common/fb_lock.c common/fb_life.c common/fb_registry.c \
            common/fb_params.c common/fb_proc.c common/fb_fault.c \
            common/fb_source.c common/fb_spin.c common/fb_stats.c common/fb_guard.c \
            common/fb_output.c

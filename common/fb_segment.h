@@ -188,6 +188,7 @@ struct fb_seg {
 	uint64_t broker_checked_ns; /* last liveness check */
 	int nowait; /* claim/acquire return -EAGAIN instead of sleeping */
 	int32_t lock_owner_before; /* lock holder when a timed lock wait began */
+	int lock_held; /* this handle holds the ring lock (FB_ASSERT_LOCKED, fb_lock.h) */
 	struct fb_spin spin; /* this process's adaptive spin budget (fb_spin.h) */
 	uint32_t proc_index; /* our entry in hdr->procs once registered */
 	int readonly;        /* fb_seg_attach_readonly: nothing may be written */

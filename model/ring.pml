@@ -2,9 +2,10 @@
  * ring.pml — a Promela model of framebroker's slot protocol, for spin.
  *
  * What is modelled, and the C it mirrors (common/fb_ring.c unless noted):
- *   LOCK/UNLOCK       the robust process-shared mutex (ring_lock); a holder
- *                     that dies releases it with lockdead set, and the next
- *                     locker runs repair() (repair_words, on EOWNERDEAD)
+ *   LOCK/UNLOCK       the robust process-shared mutex (fb_lock_take,
+ *                     common/fb_lock.c); a holder that dies releases it with
+ *                     lockdead set, and the next locker runs repair()
+ *                     (repair_words_locked, on EOWNERDEAD)
  *   producer claim    fb_ring_claim: a REISSUE slot first, else frame
  *                     next_claim while it lies in [next_encode, next_encode+S)
  *   producer publish  fb_ring_publish: only if the slot is still CLAIMED by
@@ -23,8 +24,9 @@
  *                     vmsplice sink frees a slot only once ffmpeg has read
  *                     it; the C releases a run of n under one lock, which
  *                     is n of these single releases back to back
- *   broker            fb_ring_sweep (broker/fb-broker.c on_death): a CLAIMED
- *                     slot whose owner is dead becomes REISSUE
+ *   broker            fb_ring_sweep (common/fb_registry.c; broker/fb-broker.c
+ *                     on_death): a CLAIMED slot whose owner is dead becomes
+ *                     REISSUE
  *   waiting           a blocking guard stands for "sleep on the semaphore,
  *                     re-check under the lock": the semaphores carry no
  *                     state, so only the words matter
