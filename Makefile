@@ -10,13 +10,16 @@
 
 CC      ?= cc
 SAN     ?=
+# CFLAGS, LDFLAGS and LDLIBS are the user's (make CFLAGS=-O0): what the build
+# cannot do without is appended with `override`, so a value given on the
+# command line adds to the mandatory flags instead of replacing them.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Icommon -Iinclude
-LDLIBS  += -pthread -lrt
+override LDLIBS += -pthread -lrt
 ifneq ($(SAN),)
-CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=$(SAN)
+override CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=$(SAN)
 endif
 
 BUILD   := build
@@ -24,7 +27,7 @@ BIN     := bin
 COMMON  := common/fb_util.c common/fb_pixfmt.c common/fb_segment.c common/fb_ring.c \
            common/fb_params.c common/fb_proc.c common/fb_fault.c \
            common/fb_source.c common/fb_spin.c common/fb_stats.c common/fb_guard.c \
-           common/fb_output.c
+           common/fb_output.c common/fb_cli.c
 COMMON_OBJ := $(COMMON:%.c=$(BUILD)/%.o)
 
 # libframebroker: the common code plus the public API (include/framebroker.h).
@@ -78,8 +81,8 @@ $(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o 
 		$(BUILD)/producer/renderer.o $(LIB_A)
 $(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/sink.o \
 		$(LIB_A)
-$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/spawn.o \
-		$(BUILD)/launcher/status.o $(LIB_A)
+$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/options.o \
+		$(BUILD)/launcher/spawn.o $(BUILD)/launcher/status.o $(LIB_A)
 $(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(LIB_A)
 
 $(CPROGS):
@@ -94,7 +97,7 @@ $(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/producer/pattern.o $(BUILD
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/%.o: CFLAGS += -Iproducer -Iencoder
+$(BUILD)/tests/%.o: override CFLAGS += -Iproducer -Iencoder
 
 $(BIN)/fb-stress: $(BUILD)/tests/stress.o
 	@mkdir -p $(BIN)

@@ -8,10 +8,8 @@
  * SIGINT/SIGTERM — every process is gone and the segment unlinked before
  * fb-render exits.
  */
-#include "fb_fault.h"
-#include "fb_output.h"
+#include "options.h"
 #include "fb_params.h"
-#include "fb_pixfmt.h"
 #include "fb_proc.h"
 #include "fb_segment.h"
 #include "fb_source.h"
@@ -22,7 +20,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -31,17 +28,13 @@
 #include <stdlib.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PROG "fb-render"
-#define MAX_WORKERS 1024
 /* After a stop begins, how long ffmpeg may take to finish the file (a slow
  * x264 preset flushes its lookahead) before the group is SIGKILLed.  A
  * second SIGINT/SIGTERM kills at once. */
@@ -60,27 +53,6 @@
 /* Before ready, a stop request gives the broker this long to leave by
  * itself (it sees SIGTERM once the segment is made) before SIGKILL. */
 #define READY_GRACE_MS 2000
-
-struct render_opts {
-	struct fb_params params;
-	uint32_t workers;
-	const char *source; /* as given; parsed into src */
-	struct fb_source src;
-	bool attach; /* attach:CMD: src holds CMD, a program linked with libframebroker */
-	bool raw_sink;
-	const char *output;
-	char name[FB_NAME_MAX + 1];
-	uint32_t max_restarts;
-	uint32_t frame_timeout_s;
-	uint32_t encoder_timeout_s;
-	uint32_t delay_ms, cpu_us;
-	const char *audio; /* --audio FILE, or NULL */
-	const char *progress; /* --progress FILE or "-", or NULL */
-	bool check_only;      /* --check: validate everything, start nothing */
-	uint32_t jitter_ms, sink_jitter_ms;
-	char **ff_opts;
-	int n_ff_opts;
-};
 
 enum role { ROLE_NONE, ROLE_BROKER, ROLE_ENCODER, ROLE_PRODUCER };
 
@@ -122,443 +94,6 @@ struct render {
 	char env_segment[16 + FB_NAME_MAX], env_fd[24];
 	char producer_label[80];
 };
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: " PROG " [--size WxH] [--pix-fmt FMT] [--fps N] [--frame-format F]\n"
-		"                 [--slot-bytes N]\n"
-		"                 [--frames N] [--range A:B] [--workers K] [--slots S] [--source SRC]\n"
-		"                 [--sink ffmpeg|raw] [-o|--output OUTPUT] [--name SEGMENT]\n"
-		"                 [--max-restarts N] [--frame-timeout SEC] [--encoder-timeout SEC]\n"
-		"                 [--delay-ms MS] [--cpu-us US] [--jitter-ms J] [--sink-jitter-ms J]\n"
-		"                 [--audio FILE] [--progress FILE] [--check] [--log-level L]\n"
-		"                 [--help] [--version] [-- FFMPEG_OUTPUT_OPTIONS...]\n"
-		"Render N frames with K producer processes through a ring of S shared-memory\n"
-		"slots into ffmpeg (or a raw file), strictly in frame order.\n"
-		"  --size WxH      frame size (default 1280x720)\n"
-		"  --pix-fmt FMT   pixel format: rgba (default), bgra, rgb24, gray, yuv420p,\n"
-		"                  rgb48le, yuv420p10le\n"
-		"  --frame-format F  raw (default), or png/jpeg: each frame is one encoded\n"
-		"                  image (from an exec: renderer or a library producer)\n"
-		"  --slot-bytes N  png/jpeg: slot capacity (default: any PNG of the raw frame)\n"
-		"  --fps N         frame rate: N, N/D or a decimal (default 30; 30000/1001, 29.97)\n"
-		"  --frames N      number of frames (default 300)\n"
-		"  --range A:B     render only frames A..B-1 of the N (a chunk: the source\n"
-		"                  sees the frame's number in the whole render; the output\n"
-		"                  is tagged for fb-stitch, which joins chunks losslessly)\n"
-		"  --workers K     producer processes (default: number of CPUs)\n"
-		"  --slots S       ring slots (default 8)\n"
-		"  --source SRC    pattern: test card (default); fill: every byte of frame i\n"
-		"                  is i mod 256; raw:PATH: frame i is bytes [i*F, (i+1)*F)\n"
-		"                  of PATH, F = frame bytes; exec:CMD: each producer runs CMD\n"
-		"                  (no shell; sh:CMD runs sh -c CMD), writes frame indices to\n"
-		"                  its stdin as lines, reads each frame from its stdout;\n"
-		"                  attach:CMD (attach:sh:CMD): each producer is CMD itself,\n"
-		"                  a program linked with libframebroker that calls\n"
-		"                  fb_attach(NULL, ...) (FB_SEGMENT, FB_FD); exit 4 or a\n"
-		"                  death: its frame is reissued and it is replaced\n"
-		"  --sink SINK     ffmpeg (default) or raw: write the ordered raw frames\n"
-		"  -o OUTPUT, --output OUTPUT   output file, '-' for stdout (default out.mp4)\n"
-		"  --name SEGMENT  shm segment name (default /fb-render-PID-RANDOM)\n"
-		"  --max-restarts N     replacements for dead producers, whole render (default 10)\n"
-		"  --frame-timeout SEC  kill a producer holding a frame longer; reissue it (default 60)\n"
-		"  --encoder-timeout SEC fail if ffmpeg reads nothing for this long (default 600)\n"
-		"  --delay-ms MS   producers sleep MS per frame, emulating a slow renderer (default 0)\n"
-		"  --cpu-us US     producers burn US µs of CPU per frame, a fixed render cost (default 0)\n"
-		"  --jitter-ms J, --sink-jitter-ms J   stress testing: producers / the encoder\n"
-		"                  sleep a random 0..J ms more per frame (default 0)\n"
-		"  --progress FILE, -progress FILE   write key=value progress blocks to FILE\n"
-		"                  ('-': stdout) twice a second, like ffmpeg's -progress; a\n"
-		"                  progress line goes to stderr anyway when it is a terminal\n"
-		"  --audio FILE    mux FILE's audio in; it is padded with silence or cut to\n"
-		"                  the video's length (ffmpeg apad + -shortest)\n"
-		"  --check         check every option as a render would, start nothing: exit 0,\n"
-		"                  or the render's exit code (fb-farm checks its plan this way)\n"
-		"  --log-level L   quiet, error, warning, info (default) or debug; children follow;\n"
-		"                  below info: no status line and no closing \"wrote\" line\n"
-		"  --version       print the version; --help: this text\n"
-		"  -- OPTS...      ffmpeg output options, replacing the default\n"
-		"                  -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p\n"
-		"On success one line on stderr says what was written: \"fb-render: wrote\n"
-		"OUTPUT: N frames, WxH, SIZE in T s (F fps)\".\n"
-		"Exit: 0 output complete; 1 runtime failure (one-line cause); 2 usage error\n"
-		"or refusal (nothing created); 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP\n"
-		"(the output so far is finished and playable).\n");
-}
-
-/*
- * --source SPEC into O->src.  attach:CMD and attach:sh:CMD are fb-render's
- * own: the producers are CMD itself, not fb-producer, and CMD is split (or
- * given to sh -c) exactly as exec:CMD and sh:CMD are.  0 or -errno.
- */
-static int parse_source(const char *spec, struct render_opts *o)
-{
-	char buf[sizeof(o->src.words) + 8];
-	int w;
-
-	o->attach = strncmp(spec, "attach:", 7) == 0;
-	if (!o->attach)
-		return fb_source_parse(spec, &o->src);
-	spec += 7;
-	w = strncmp(spec, "sh:", 3) == 0 ? snprintf(buf, sizeof(buf), "%s", spec)
-					 : snprintf(buf, sizeof(buf), "exec:%s", spec);
-	if (w < 0 || (size_t)w >= sizeof(buf))
-		return -E2BIG;
-	return fb_source_parse(buf, &o->src);
-}
-
-/* Print a one-line usage error and evaluate to -1. */
-#define usage_error(...) (fb_err(PROG, __VA_ARGS__), -1)
-
-static int parse_args(int argc, char **argv, struct render_opts *o)
-{
-	static const struct option longopts[] = {
-		{ "size", required_argument, NULL, 0 },
-		{ "pix-fmt", required_argument, NULL, 0 },
-		{ "fps", required_argument, NULL, 0 },
-		{ "frames", required_argument, NULL, 0 },
-		{ "range", required_argument, NULL, 0 },
-		{ "slots", required_argument, NULL, 0 },
-		{ "frame-format", required_argument, NULL, 0 },
-		{ "slot-bytes", required_argument, NULL, 0 },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "source", required_argument, NULL, 's' },
-		{ "sink", required_argument, NULL, 'k' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "max-restarts", required_argument, NULL, 'R' },
-		{ "frame-timeout", required_argument, NULL, 'T' },
-		{ "encoder-timeout", required_argument, NULL, 'E' },
-		{ "delay-ms", required_argument, NULL, 'D' },
-		{ "jitter-ms", required_argument, NULL, 'J' },
-		{ "sink-jitter-ms", required_argument, NULL, 'K' },
-		{ "cpu-us", required_argument, NULL, 'U' },
-		{ "audio", required_argument, NULL, 'A' },
-		{ "progress", required_argument, NULL, 'P' },
-		{ "check", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	const char *last_arg = NULL;
-	uint64_t v;
-	int c, idx;
-
-	memset(o, 0, sizeof(*o));
-	fb_params_default(&o->params);
-	/* ffmpeg spells it -progress; take that spelling too. */
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], "-progress") == 0)
-			argv[i] = "--progress";
-	o->workers = cpus > 0 ? (uint32_t)cpus : 1;
-	o->source = "pattern";
-	o->output = "out.mp4";
-	o->max_restarts = 10;
-	o->frame_timeout_s = 60;
-	o->encoder_timeout_s = 600;
-	/* Unique across pid namespaces that share /dev/shm (every container's
-	 * first process is pid 1): the pid, and random bits. */
-	fb_seg_default_name(o->name, sizeof(o->name), "fb-render");
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+o:", longopts, &idx)) != -1) {
-		last_arg = optarg;
-		switch (c) {
-		case 0:
-			if (fb_params_set(&o->params, longopts[idx].name, optarg, PROG) < 0)
-				return -1;
-			break;
-		case 'w':
-			if (fb_parse_u64(optarg, 1, MAX_WORKERS, &v))
-				return usage_error("invalid --workers '%s': expected an integer 1..1024", optarg);
-			o->workers = (uint32_t)v;
-			break;
-		case 's':
-			if (parse_source(optarg, o))
-				return usage_error("invalid --source '%s': expected pattern, fill, raw:PATH, "
-						   "exec:COMMAND, sh:COMMAND, attach:COMMAND or "
-						   "attach:sh:COMMAND", optarg);
-			o->source = optarg;
-			break;
-		case 'k':
-			if (strcmp(optarg, "raw") != 0 && strcmp(optarg, "ffmpeg") != 0)
-				return usage_error("invalid --sink '%s': expected ffmpeg or raw", optarg);
-			o->raw_sink = strcmp(optarg, "raw") == 0;
-			break;
-		case 'o':
-			if (!*optarg)
-				return usage_error("invalid -o '%s': empty path", optarg);
-			o->output = optarg;
-			break;
-		case 'n':
-			if (fb_seg_name_arg(PROG, "--name", optarg, o->name))
-				return -1;
-			break;
-		case 'R':
-			if (fb_parse_u64(optarg, 0, 1000000, &v))
-				return usage_error("invalid --max-restarts '%s': expected an integer 0..1000000", optarg);
-			o->max_restarts = (uint32_t)v;
-			break;
-		case 'T':
-		case 'E':
-			if (fb_parse_u64(optarg, 1, 86400, &v))
-				return usage_error("invalid --%s '%s': expected seconds 1..86400",
-						   c == 'T' ? "frame-timeout" : "encoder-timeout", optarg);
-			*(c == 'T' ? &o->frame_timeout_s : &o->encoder_timeout_s) = (uint32_t)v;
-			break;
-		case 'D':
-		case 'J':
-		case 'K':
-			if (fb_parse_u64(optarg, 0, 3600 * 1000, &v))
-				return usage_error("invalid --%s '%s': expected 0..3600000",
-						   c == 'D' ? "delay-ms" : c == 'J' ? "jitter-ms" : "sink-jitter-ms",
-						   optarg);
-			*(c == 'D' ? &o->delay_ms : c == 'J' ? &o->jitter_ms : &o->sink_jitter_ms) = (uint32_t)v;
-			break;
-		case 'A':
-			o->audio = optarg;
-			break;
-		case 'P':
-			o->progress = optarg;
-			break;
-		case 'C':
-			o->check_only = true;
-			break;
-		case 'U':
-			if (fb_parse_u64(optarg, 0, 3600000000ull, &v))
-				return usage_error("invalid --cpu-us '%s': expected 0..3600000000", optarg);
-			o->cpu_us = (uint32_t)v;
-			break;
-		case 'L':
-			if (fb_set_log_level(PROG, optarg))
-				return -1;
-			break;
-		case 'V':
-			fb_exit_version(PROG);
-		case 'h':
-			usage(stdout);
-			exit(FB_EXIT_OK);
-		case '?':
-		default:
-			return usage_error("unknown option or missing value '%s' (see --help)",
-					   argv[optind - 1]);
-		}
-	}
-	if (optind < argc) {
-		if (!fb_ended_at_dashdash(argv, optind, last_arg))
-			return usage_error("unexpected argument '%s'", argv[optind]);
-		o->ff_opts = argv + optind;
-		o->n_ff_opts = argc - optind;
-		if (o->raw_sink)
-			return usage_error("ffmpeg options after -- make no sense with --sink %s", "raw");
-		if (o->n_ff_opts > 64)
-			return usage_error("more than %s ffmpeg output options", "64");
-	}
-	return 0;
-}
-
-/* Is PROG an executable file in a directory of $PATH? */
-static bool on_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
-
-	while (path && *path) {
-		size_t n = strcspn(path, ":");
-
-		snprintf(buf, sizeof(buf), "%.*s/%s", n ? (int)n : 1, n ? path : ".", prog);
-		if (access(buf, X_OK) == 0)
-			return true;
-		path += n + (path[n] == ':');
-	}
-	return false;
-}
-
-/* Can OUTPUT be written (without creating it now)?  NULL, or why not. */
-static const char *output_unwritable(const char *output)
-{
-	char dir[PATH_MAX];
-	struct stat st;
-
-	if (strcmp(output, "-") == 0)
-		return NULL;
-	if (stat(output, &st) == 0) {
-		if (S_ISDIR(st.st_mode))
-			return "is a directory";
-		return access(output, W_OK) == 0 ? NULL : strerror(errno);
-	}
-	if (strlen(output) >= sizeof(dir))
-		return "path too long";
-	strcpy(dir, output);
-	return access(dirname(dir), W_OK | X_OK) == 0 ? NULL : strerror(errno);
-}
-
-/* Can execvp run CMD: an executable path, or a name found on PATH? */
-static bool runnable(const char *cmd)
-{
-	return strchr(cmd, '/') ? access(cmd, X_OK) == 0 : on_path(cmd);
-}
-
-/* Everything that can be checked before a process or segment exists.
- * Returns 0, or the exit code (message printed). */
-/* Where PATH is or would be created ("-": stdout), as a canonical path:
- * the directory resolved, the last component as given.  False if the
- * directory does not resolve. */
-static bool target_path(const char *path, char *out, size_t len)
-{
-	char dir[PATH_MAX], base[PATH_MAX], real[PATH_MAX];
-	int w;
-
-	if (strcmp(path, "-") == 0)
-		path = "/proc/self/fd/1";
-	if (realpath(path, real)) {
-		snprintf(out, len, "%s", real);
-		return true;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	snprintf(base, sizeof(base), "%s", path);
-	if (!realpath(dirname(dir), real))
-		return false;
-	w = snprintf(out, len, "%s/%s", real, basename(base));
-	return w >= 0 && (size_t)w < len;
-}
-
-/* Would outputs A and B land in the same file?  By inode where both
- * exist, else by canonical path (neither exists yet).  -1 with WHY. */
-static int same_target(const char *a, const char *b, char *why, size_t len)
-{
-	char pa[PATH_MAX], pb[PATH_MAX];
-	struct stat sa, sb;
-	bool ea = strcmp(a, "-") == 0 ? fstat(STDOUT_FILENO, &sa) == 0 : stat(a, &sa) == 0;
-	bool eb = strcmp(b, "-") == 0 ? fstat(STDOUT_FILENO, &sb) == 0 : stat(b, &sb) == 0;
-
-	if (ea && eb ? sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
-		     : target_path(a, pa, sizeof(pa)) && target_path(b, pb, sizeof(pb)) &&
-			       strcmp(pa, pb) == 0) {
-		snprintf(why, len, "it is the -o output %s (the same file)", b);
-		return -1;
-	}
-	return 0;
-}
-
-static int preflight(const struct render_opts *o, const struct fb_geom *g)
-{
-	struct fb_output_input inputs[3];
-	char buf[FB_NAME_MAX + PATH_MAX + 256];
-	size_t n_in = 0;
-	const char *why;
-	struct rlimit rl;
-	struct stat st;
-
-	if (o->progress && strcmp(o->progress, "-") == 0 && strcmp(o->output, "-") == 0) {
-		fb_err(PROG, "--progress - and -o - would share stdout");
-		return FB_EXIT_USAGE;
-	}
-	if (o->audio && o->raw_sink) {
-		fb_err(PROG, "--audio needs the ffmpeg sink, not --sink raw");
-		return FB_EXIT_USAGE;
-	}
-	if (o->audio && g->chunk) {
-		fb_err(PROG, "--audio cannot be split into --range chunks: give it to fb-stitch");
-		return FB_EXIT_USAGE;
-	}
-	if (o->audio && (stat(o->audio, &st) < 0 || access(o->audio, R_OK) < 0)) {
-		fb_err(PROG, "cannot read audio file %s: %s", o->audio, strerror(errno));
-		return FB_EXIT_USAGE;
-	}
-	if (o->audio && !S_ISREG(st.st_mode)) {
-		/* A directory fails in ffmpeg after everything started; a FIFO
-		 * or device would block it.  An audio track is a file. */
-		fb_err(PROG, "audio file %s is %s, not a regular file", o->audio,
-		       fb_file_kind(st.st_mode));
-		return FB_EXIT_USAGE;
-	}
-	if (g->frame_format != FB_FRAME_RAW && o->src.kind != FB_SOURCE_EXEC) {
-		fb_err(PROG, "--frame-format %s needs a renderer that encodes (--source exec:, sh: or attach:)",
-		       fb_frame_format_name(g->frame_format));
-		return FB_EXIT_USAGE;
-	}
-	if (o->src.kind == FB_SOURCE_EXEC && !runnable(o->src.argv[0])) {
-		fb_err(PROG, "%s command '%s' not found%s", o->attach ? "producer" : "renderer",
-		       o->src.argv[0], strchr(o->src.argv[0], '/') ? " or not executable" : " on PATH");
-		return FB_EXIT_USAGE;
-	}
-	if (o->src.kind == FB_SOURCE_RAW) {
-		const char *path = o->src.path;
-
-		if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
-			fb_err(PROG, "cannot read raw source %s: %s", path, strerror(errno));
-			return FB_EXIT_USAGE;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			fb_err(PROG, "raw source %s is not a regular file", path);
-			return FB_EXIT_USAGE;
-		}
-		/* frame_bytes <= 2^36 and frames <= 2^40 can overflow: divide. */
-		if ((uint64_t)st.st_size / g->frame_bytes < g->first_frame + g->total_frames) {
-			fb_err(PROG, "raw source %s is too short: %llu bytes, but %llu frames of %llu bytes were asked for",
-			       path, (unsigned long long)st.st_size,
-			       (unsigned long long)(g->first_frame + g->total_frames),
-			       (unsigned long long)g->frame_bytes);
-			return FB_EXIT_RUNTIME;
-		}
-	}
-	/* Anything at the segment's name that no broker could use: say what
-	 * it is now, before a broker is started to trip over it. */
-	if (fb_shm_lstat(o->name, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_uid != geteuid())) {
-		fb_err(PROG, "segment %s: %s; remove it or choose another --name", o->name,
-		       fb_seg_refusal(o->name, S_ISREG(st.st_mode) ? -EPERM : -FB_ENOTSEG, buf,
-				      sizeof(buf)));
-		return FB_EXIT_USAGE;
-	}
-	/* -o must not destroy what the render reads, nor any segment. */
-	if (o->src.kind == FB_SOURCE_RAW)
-		inputs[n_in++] = (struct fb_output_input){ "the raw: source", o->src.path };
-	if (o->audio)
-		inputs[n_in++] = (struct fb_output_input){ "the --audio file", o->audio };
-	if (fb_output_check(o->output, inputs, n_in, o->name, buf, sizeof(buf))) {
-		fb_err(PROG, "refusing -o %s: %s", o->output, buf);
-		return FB_EXIT_USAGE;
-	}
-	/* --progress is an output too: it must not destroy an input, a
-	 * segment, or the video itself (the same file, or both stdout). */
-	if (o->progress) {
-		const char *prog_path = strcmp(o->progress, "-") == 0 ? "-" : o->progress;
-
-		inputs[n_in++] = (struct fb_output_input){
-			"the -o output", strcmp(o->output, "-") == 0 ? "/dev/stdout" : o->output };
-		if (fb_output_check(prog_path, inputs, n_in, o->name, buf, sizeof(buf)) ||
-		    same_target(prog_path, o->output, buf, sizeof(buf))) {
-			fb_err(PROG, "refusing --progress %s: %s", o->progress, buf);
-			return FB_EXIT_USAGE;
-		}
-	}
-	why = output_unwritable(o->output);
-	if (why) {
-		fb_err(PROG, "cannot write output %s: %s", o->output, why);
-		return FB_EXIT_USAGE;
-	}
-	/* The broker holds a pidfd per worker (it raises its soft limit to
-	 * the hard one): refuse a worker count it could not watch. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
-	    rl.rlim_max < (rlim_t)o->workers + 32) {
-		fb_err(PROG, "--workers %u needs about %u descriptors in fb-broker; the hard limit is %llu (ulimit -Hn)",
-		       o->workers, o->workers + 32, (unsigned long long)rl.rlim_max);
-		return FB_EXIT_USAGE;
-	}
-	if (fb_fault_parse(getenv("FB_FAULT"), 0, &(struct fb_fault){ 0 })) {
-		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME (see common/fb_fault.h)",
-		       getenv("FB_FAULT"));
-		return FB_EXIT_USAGE;
-	}
-	if (!o->raw_sink && !on_path("ffmpeg")) {
-		fb_err(PROG, "ffmpeg not found on PATH (install Debian's ffmpeg package)");
-		return FB_EXIT_RUNTIME;
-	}
-	return 0;
-}
 
 static const char *role_name(const struct render *r, enum role role)
 {
@@ -730,40 +265,6 @@ static void describe_exit(int status, char *buf, size_t len)
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
-/*
- * Could a replacement for DEAD still do anything: are frames unclaimed, or
- * held by DEAD, or up for reissue?  Read without the lock from the segment
- * (an unchanging copy is not needed: every transition that matters moves
- * toward "yes" — CLAIMED by the dead pid, then REISSUE — and both count).
- * When in doubt, yes.
- */
-static bool work_remains(const struct render *r, pid_t dead)
-{
-	struct fb_header *h = malloc(sizeof(*h));
-	bool yes = true;
-
-	if (h && fb_pread_all(r->seg_fd, h, sizeof(*h), 0) == 0) {
-		uint32_t S = h->slot_count < FB_MAX_SLOTS ? h->slot_count : FB_MAX_SLOTS;
-
-		yes = h->next_claim < h->total_frames || h->reissue_pending > 0;
-		for (uint32_t s = 0; s < S && !yes; s++)
-			yes = h->slots[s].state == FB_SLOT_REISSUE ||
-			      (h->slots[s].state == FB_SLOT_CLAIMED && h->slots[s].owner == dead);
-	}
-	free(h);
-	return yes;
-}
-
-/* Put the restart count where fb-stat and the status line see it: the
- * header's counter, written through the segment descriptor (fb-render maps
- * the segment read-only). */
-static void publish_restarts(struct render *r)
-{
-	uint32_t v = r->restarts;
-
-	(void)!pwrite(r->seg_fd, &v, sizeof(v), (off_t)offsetof(struct fb_header, restarts));
-}
-
 /* A producer died while frames were still to come: the broker reissues
  * whatever it held; start a replacement while the restart budget lasts. */
 static void producer_died(struct render *r, struct child *k, int status)
@@ -771,7 +272,7 @@ static void producer_died(struct render *r, struct child *k, int status)
 	char how[96];
 
 	describe_exit(status, how, sizeof(how));
-	if (!work_remains(r, k->pid)) {
+	if (!fb_stats_frames_left(r->seg_fd, k->pid)) {
 		fb_warn(PROG, "%s (pid %d) %s after the last frame was taken; no replacement needed",
 		       role_name(r, k->role), (int)k->pid, how);
 		return;
@@ -783,7 +284,8 @@ static void producer_died(struct render *r, struct child *k, int status)
 		return;
 	}
 	r->restarts++;
-	publish_restarts(r);
+	/* Where fb-stat and the status line see it. */
+	(void)fb_stats_set_restarts(r->seg_fd, r->restarts);
 	fb_warn(PROG, "%s (pid %d) %s; starting a replacement (restart %u of %u)",
 	       role_name(r, k->role), (int)k->pid, how, r->restarts, r->o.max_restarts);
 	if (start_producer(r))
@@ -841,7 +343,7 @@ static void child_exited(struct render *r, struct child *k, int status)
 		return;
 	}
 	if (k->role == ROLE_PRODUCER && r->o.attach && code == FB_EXIT_OK && !r->stopping &&
-	    !r->encoder_ok && !r->encoder_gone && work_remains(r, k->pid)) {
+	    !r->encoder_ok && !r->encoder_gone && fb_stats_frames_left(r->seg_fd, k->pid)) {
 		/* fb-producer never does this; a program of the user's (or
 		 * one that is no producer at all: an exec: renderer given as
 		 * attach:, which reads EOF from /dev/null) would otherwise
@@ -1017,57 +519,30 @@ static void end_orphans(struct render *r)
  * or the exit code to leave with (the broker printed why). */
 static int start_broker(struct render *r)
 {
-	const struct fb_params *p = &r->o.params;
-	char size[32], fps[32], frames[24], slots[16], fdbuf[16], ftmo[16], sbytes[24];
-	char range[48], etmo[16];
-	char *argv[26];
+	struct fb_params_argv_buf pbuf;
+	char fdbuf[16], ftmo[16], etmo[16];
+	char *argv[10 + FB_PARAMS_ARGV_MAX];
 	int pfd[2], n = 0, status, got;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		fb_err(PROG, "pipe: %s", strerror(errno));
 		return FB_EXIT_RUNTIME;
 	}
-	snprintf(size, sizeof(size), "%ux%u", p->width, p->height);
-	fb_fps_str(fps, sizeof(fps), p->fps_num, p->fps_den); /* exact: "30000/1001" */
-	snprintf(frames, sizeof(frames), "%llu", (unsigned long long)p->frames);
-	snprintf(slots, sizeof(slots), "%u", p->slots);
 	snprintf(fdbuf, sizeof(fdbuf), "%d", pfd[1]);
 	snprintf(ftmo, sizeof(ftmo), "%u", r->o.frame_timeout_s);
+	/* The broker watches that the encoder makes progress (it may be
+	 * stopped), on the same bound the encoder holds ffmpeg to. */
+	snprintf(etmo, sizeof(etmo), "%u", r->o.encoder_timeout_s);
 	argv[n++] = "fb-broker";
 	argv[n++] = "--name";
 	argv[n++] = r->o.name;
-	argv[n++] = "--size";
-	argv[n++] = size;
-	argv[n++] = "--pix-fmt";
-	argv[n++] = (char *)fb_pixfmt_name(p->pix_fmt);
-	argv[n++] = "--fps";
-	argv[n++] = fps;
-	argv[n++] = "--frames";
-	argv[n++] = frames;
-	if (p->range_end) {
-		snprintf(range, sizeof(range), "%llu:%llu", (unsigned long long)p->range_first,
-			 (unsigned long long)p->range_end);
-		argv[n++] = "--range";
-		argv[n++] = range;
-	}
-	argv[n++] = "--slots";
-	argv[n++] = slots;
+	n += fb_params_argv(&r->o.params, argv + n, &pbuf);
 	argv[n++] = "--ready-fd";
 	argv[n++] = fdbuf;
 	argv[n++] = "--frame-timeout";
 	argv[n++] = ftmo;
-	/* The broker watches that the encoder makes progress (it may be
-	 * stopped), on the same bound the encoder holds ffmpeg to. */
-	snprintf(etmo, sizeof(etmo), "%u", r->o.encoder_timeout_s);
 	argv[n++] = "--encoder-timeout";
 	argv[n++] = etmo;
-	argv[n++] = "--frame-format";
-	argv[n++] = (char *)fb_frame_format_name(p->frame_format);
-	if (p->slot_bytes) {
-		snprintf(sbytes, sizeof(sbytes), "%llu", (unsigned long long)p->slot_bytes);
-		argv[n++] = "--slot-bytes";
-		argv[n++] = sbytes;
-	}
 	argv[n] = NULL;
 	if (start(r, ROLE_BROKER, argv, pfd[1])) {
 		close(pfd[0]);
@@ -1294,9 +769,9 @@ int main(int argc, char **argv)
 	int code;
 
 	memset(&r, 0, sizeof(r));
-	if (parse_args(argc, argv, &r.o) || fb_params_geom(&r.o.params, &g, PROG))
+	if (options_parse(argc, argv, &r.o) || fb_params_geom(&r.o.params, &g, PROG))
 		return FB_EXIT_USAGE;
-	code = preflight(&r.o, &g);
+	code = options_preflight(&r.o, &g);
 	if (code || r.o.check_only)
 		return code;
 	if (bin_dir(r.bindir, sizeof(r.bindir))) {
