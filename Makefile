@@ -7,6 +7,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=: programs, libframebroker (.a, .so),
 #                   include/framebroker.h, framebroker.pc; make uninstall removes them
 #   make CC=clang   any C11 compiler; SAN=address,undefined adds sanitizers
+#   make CFLAGS=-O0 your optimisation/debug flags; the mandatory ones are kept
 
 CC      ?= cc
 SAN     ?=
@@ -81,7 +82,7 @@ $(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o 
 		$(BUILD)/producer/renderer.o $(LIB_A)
 $(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/sink.o \
 		$(LIB_A)
-$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/options.o \
+$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/children.o $(BUILD)/launcher/options.o \
 		$(BUILD)/launcher/spawn.o $(BUILD)/launcher/status.o $(LIB_A)
 $(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(LIB_A)
 

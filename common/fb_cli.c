@@ -13,6 +13,10 @@ enum {
 	CLI_NAME,
 	CLI_FD,
 	CLI_ATTACH_TIMEOUT,
+	CLI_SINK,
+	CLI_OUTPUT,
+	CLI_AUDIO,
+	CLI_ENCODER_TIMEOUT,
 	CLI_PARAM = 0x200, /* + the index in fb_params_options() */
 };
 
@@ -32,6 +36,14 @@ static const struct option opts_name[] = {
 static const struct option opts_attach[] = {
 	{ "fd", required_argument, NULL, CLI_FD },
 	{ "attach-timeout", required_argument, NULL, CLI_ATTACH_TIMEOUT },
+};
+
+/* FB_OPTS_SINK: the encoder's, and fb-render's to pass on. */
+static const struct option opts_sink[] = {
+	{ "sink", required_argument, NULL, CLI_SINK },
+	{ "output", required_argument, NULL, CLI_OUTPUT },
+	{ "audio", required_argument, NULL, CLI_AUDIO },
+	{ "encoder-timeout", required_argument, NULL, CLI_ENCODER_TIMEOUT },
 };
 
 static void add(struct fb_cli *c, const struct option *o, size_t n, int val_base)
@@ -60,6 +72,10 @@ static void build(struct fb_cli *c)
 		add(c, opts_attach, sizeof(opts_attach) / sizeof(opts_attach[0]), 0);
 		*c->seg_fd = -1;
 		*c->attach_timeout_ms = 5000;
+	}
+	if (c->groups & FB_OPTS_SINK) {
+		add(c, opts_sink, sizeof(opts_sink) / sizeof(opts_sink[0]), 0);
+		*c->sink = (struct fb_sink_opts){ .output = "out.mp4", .encoder_timeout_s = 600 };
 	}
 	if (c->groups & FB_OPTS_PARAMS) {
 		const struct option *p = fb_params_options(&n);
@@ -97,6 +113,30 @@ static int shared(struct fb_cli *c, int code, const char *arg)
 			return -1;
 		*c->attach_timeout_ms = (int)v;
 		return 0;
+	case CLI_SINK:
+		if (strcmp(arg, "raw") != 0 && strcmp(arg, "ffmpeg") != 0) {
+			fb_err(c->prog, "invalid --sink '%s': expected ffmpeg or raw", arg);
+			return -1;
+		}
+		c->sink->raw = strcmp(arg, "raw") == 0;
+		return 0;
+	case CLI_OUTPUT:
+		if (!*arg) {
+			fb_err(c->prog, "invalid -o '%s': empty path", arg);
+			return -1;
+		}
+		c->sink->output = arg;
+		return 0;
+	case CLI_AUDIO:
+		c->sink->audio = arg;
+		return 0;
+	case CLI_ENCODER_TIMEOUT:
+		if (fb_parse_u64(arg, 1, 86400, &v)) {
+			fb_err(c->prog, "invalid --encoder-timeout '%s': expected seconds 1..86400", arg);
+			return -1;
+		}
+		c->sink->encoder_timeout_s = (uint32_t)v;
+		return 0;
 	default:
 		return fb_params_set_index(c->params, (size_t)(code - CLI_PARAM), arg, c->prog) ? -1 : 0;
 	}
@@ -118,6 +158,8 @@ int fb_cli_next(struct fb_cli *c, int argc, char **argv)
 			       argv[optind - 1]);
 			return -1;
 		}
+		if (code == 'o' && (c->groups & FB_OPTS_SINK))
+			code = CLI_OUTPUT; /* -o: --output's short form */
 		if (code < 0x100)
 			return code;
 		if (shared(c, code, optarg))
@@ -142,4 +184,22 @@ int fb_cli_end(struct fb_cli *c, int argc, char **argv, char ***rest, int *n)
 	*rest = argv + optind;
 	*n = argc - optind;
 	return 0;
+}
+
+int fb_cli_sink_argv(const struct fb_sink_opts *s, char **argv, char tmo[16])
+{
+	int n = 0;
+
+	snprintf(tmo, 16, "%u", s->encoder_timeout_s);
+	argv[n++] = "--sink";
+	argv[n++] = s->raw ? "raw" : "ffmpeg";
+	argv[n++] = "-o";
+	argv[n++] = (char *)s->output;
+	argv[n++] = "--encoder-timeout";
+	argv[n++] = tmo;
+	if (s->audio) {
+		argv[n++] = "--audio";
+		argv[n++] = (char *)s->audio;
+	}
+	return n;
 }

@@ -2,7 +2,8 @@
  * fb_cli — the one getopt loop of every framebroker program.  It takes the
  * options all programs share (--log-level, --version, --help) and, for the
  * groups a program asks for, --name, --fd and --attach-timeout (the
- * workers') and the render parameters (fb_params.h), and hands each of the
+ * workers'), the encoder's sink (fb-render passes it on) and the render
+ * parameters (fb_params.h, fb-broker's), and hands each of the
  * program's own options back to it.  One message for an unknown option or
  * a missing value, one for a stray argument, one way to take what follows
  * "--".  The tables of the groups are the static opts_* arrays of fb_cli.c
@@ -14,6 +15,7 @@
 #include "fb_params.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Groups of shared options (fb_cli.groups); the common ones are always on. */
@@ -21,6 +23,15 @@ enum {
 	FB_OPTS_NAME = 1,   /* --name SEGMENT, checked and canonicalised into .name */
 	FB_OPTS_ATTACH = 2, /* --fd N into *.seg_fd, --attach-timeout MS into *.attach_timeout_ms */
 	FB_OPTS_PARAMS = 4, /* the render parameters, into *.params */
+	FB_OPTS_SINK = 8,   /* --sink, -o/--output, --audio, --encoder-timeout into *.sink */
+};
+
+/* FB_OPTS_SINK: where the encoder's frames go. */
+struct fb_sink_opts {
+	bool raw;                   /* --sink raw (default ffmpeg) */
+	const char *output;         /* -o, --output (default out.mp4; "-": stdout) */
+	const char *audio;          /* --audio FILE, or NULL */
+	uint32_t encoder_timeout_s; /* --encoder-timeout (default 600) */
 };
 
 /* Room for a program's own options and every group, with the terminator. */
@@ -38,6 +49,7 @@ struct fb_cli {
 	int *seg_fd;               /* FB_OPTS_ATTACH */
 	int *attach_timeout_ms;    /* FB_OPTS_ATTACH */
 	struct fb_params *params;  /* FB_OPTS_PARAMS */
+	struct fb_sink_opts *sink; /* FB_OPTS_SINK (-o too, with "o:" in shortopts) */
 	/* Set by fb_cli_next: the argument of the option it returned. */
 	const char *arg;
 	/* Private. */
@@ -61,5 +73,15 @@ int fb_cli_next(struct fb_cli *c, int argc, char **argv);
  * any other argument is "unexpected argument 'X'": -1, printed.
  */
 int fb_cli_end(struct fb_cli *c, int argc, char **argv, char ***rest, int *n);
+
+/* Entries fb_cli_sink_argv writes at most (no terminator). */
+#define FB_CLI_SINK_ARGV_MAX 8
+
+/*
+ * S back into the options FB_OPTS_SINK reads as S (fb-render starts
+ * fb-encoder with them): at most FB_CLI_SINK_ARGV_MAX entries into ARGV,
+ * pointing into S, TMO and static strings.  Returns how many.
+ */
+int fb_cli_sink_argv(const struct fb_sink_opts *s, char **argv, char tmo[16]);
 
 #endif

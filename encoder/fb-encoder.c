@@ -92,52 +92,29 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, struct encoder_opts *o)
 {
 	static const struct option own[] = {
-		{ "sink", required_argument, NULL, 's' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "encoder-timeout", required_argument, NULL, 'e' },
 		{ "jitter-ms", required_argument, NULL, 'j' },
-		{ "audio", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct fb_sink_opts sink;
 	struct fb_cli cli = { .prog = PROG, .usage = usage, .shortopts = "+o:", .own = own,
-			      .groups = FB_OPTS_NAME | FB_OPTS_ATTACH, .name = o->name,
-			      .seg_fd = &o->seg_fd, .attach_timeout_ms = &o->attach_timeout_ms };
+			      .groups = FB_OPTS_NAME | FB_OPTS_ATTACH | FB_OPTS_SINK, .name = o->name,
+			      .seg_fd = &o->seg_fd, .attach_timeout_ms = &o->attach_timeout_ms,
+			      .sink = &sink };
 	uint64_t v;
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->output = "out.mp4";
-	o->timeout_ms = 600 * 1000;
-	while ((c = fb_cli_next(&cli, argc, argv)) > 0) {
-		switch (c) {
-		case 's':
-			if (strcmp(cli.arg, "raw") == 0) {
-				o->raw = 1;
-			} else if (strcmp(cli.arg, "ffmpeg") != 0) {
-				fb_err(PROG, "invalid --sink '%s': expected ffmpeg or raw", cli.arg);
-				return -1;
-			}
-			break;
-		case 'o':
-			o->output = cli.arg;
-			break;
-		case 'a':
-			o->audio = cli.arg;
-			break;
-		case 'j':
-			if (fb_opt_u64(PROG, "jitter-ms", cli.arg, 0, 3600000, &v))
-				return -1;
-			o->jitter_ms = (int)v;
-			break;
-		default: /* 'e' */
-			if (fb_opt_u64(PROG, "encoder-timeout", cli.arg, 1, 86400, &v))
-				return -1;
-			o->timeout_ms = (int)v * 1000;
-			break;
-		}
+	while ((c = fb_cli_next(&cli, argc, argv)) > 0) { /* 'j' */
+		if (fb_opt_u64(PROG, "jitter-ms", cli.arg, 0, 3600000, &v))
+			return -1;
+		o->jitter_ms = (int)v;
 	}
 	if (c < 0 || fb_cli_end(&cli, argc, argv, &o->ff_opts, &o->n_ff_opts))
 		return -1;
+	o->raw = sink.raw;
+	o->output = sink.output;
+	o->audio = sink.audio;
+	o->timeout_ms = (int)sink.encoder_timeout_s * 1000;
 	if (!o->name[0]) {
 		fb_err(PROG, "--name is required");
 		return -1;

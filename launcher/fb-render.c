@@ -7,16 +7,17 @@
  * encoder's child) is reaped here.  On every path — success, a failed child,
  * SIGINT/SIGTERM — every process is gone and the segment unlinked before
  * fb-render exits.
+ *
+ * This file is the supervisor: signals, stopping, the broker watch, the
+ * loop and main.  The options and preflight are options.c; starting and
+ * reaping the children is children.c (render.h: what the two share).
  */
-#include "options.h"
+#include "render.h"
 #include "fb_params.h"
 #include "fb_proc.h"
 #include "fb_segment.h"
-#include "fb_source.h"
 #include "fb_stats.h"
-#include "status.h"
 #include "fb_util.h"
-#include "spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,84 +31,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#define PROG "fb-render"
-/* After a stop begins, how long ffmpeg may take to finish the file (a slow
- * x264 preset flushes its lookahead) before the group is SIGKILLed.  A
- * second SIGINT/SIGTERM kills at once. */
-#define STOP_GRACE_MS 30000
-/* Once the broker, encoder and producers are gone, what is left of the
- * tree (a renderer's helpers, adopted as subreaper) gets SIGTERM and this
- * long before SIGKILL: the render's end must not wait for a helper. */
-#define ORPHAN_GRACE_MS 1000
-/* A broker stopped (state T) this long, while fb-render itself runs,
- * supervises nothing: the render is ended. */
-#define BROKER_STOPPED_MS 3000
-/* The segment exists within milliseconds (posix_fallocate of gigabytes
- * takes seconds); a broker that is alive, running and still not ready
- * after this long will not be. */
-#define READY_TIMEOUT_MS 120000
-/* Before ready, a stop request gives the broker this long to leave by
- * itself (it sees SIGTERM once the segment is made) before SIGKILL. */
-#define READY_GRACE_MS 2000
-
-enum role { ROLE_NONE, ROLE_BROKER, ROLE_ENCODER, ROLE_PRODUCER };
-
-struct child {
-	pid_t pid;
-	enum role role;
-	bool running;
-};
-
-struct render {
-	struct render_opts o;
-	char bindir[PATH_MAX];
-	struct child *kids; /* [0] broker, [1] encoder, [2..] producers */
-	size_t nkids;
-	int seg_fd;            /* the segment, inherited by every worker */
-	bool seg_known;        /* seg_dev/seg_ino: what seg_fd is (fstat) */
-	uint64_t seg_dev, seg_ino;
-	int sfd;               /* signalfd of the blocked signals */
-	char seg_fd_arg[16];   /* its number, as "--fd" wants it */
-	uint32_t restarts;
-	pid_t pgid;
-	bool failed;   /* a child failed: exit 1 */
-	int stop_sig;  /* fb-render was asked to stop: exit 128+sig */
-	bool stopping; /* shutdown started */
-	uint64_t stop_deadline;
-	bool encoder_ok;
-	bool encoder_gone; /* the encoder exited without finishing: nothing can be emitted now */
-	bool aborted; /* the broker reported the render aborted */
-	bool child_spoke; /* a child exited 1 or 2: it printed the cause */
-	FILE *progress; /* --progress stream, or NULL */
-	struct status status;
-	uint64_t bw_last_ns;    /* broker watch: last look */
-	uint64_t bw_stopped_ns; /* first look that found it stopped, or 0 */
-	bool bw_reported;       /* "is stopped" was said */
-	struct fb_orphans orphans;
-	/* --source attach:CMD: CMD's environment (ours, with FB_SEGMENT and
-	 * FB_FD), and how messages name it. */
-	char **attach_env;
-	char env_segment[16 + FB_NAME_MAX], env_fd[24];
-	char producer_label[80];
-};
-
-static const char *role_name(const struct render *r, enum role role)
-{
-	switch (role) {
-	case ROLE_BROKER:
-		return "fb-broker";
-	case ROLE_ENCODER:
-		return "fb-encoder";
-	case ROLE_PRODUCER:
-		return r->o.attach ? r->producer_label : "fb-producer";
-	default:
-		return "child";
-	}
-}
 
 /* Ask everything to stop: the broker aborts the segment, which wakes and
  * stops producers and encoder (the encoder closes ffmpeg's input so the file
@@ -124,13 +48,12 @@ static void begin_stop(struct render *r)
 		killpg(r->pgid, SIGTERM);
 }
 
-static void fail(struct render *r)
+void render_fail(struct render *r)
 {
 	r->failed = true;
 	begin_stop(r);
 }
 
-static int start_producer(struct render *r);
 
 /* Ctrl-Z (SIGTSTP): the render's group is not the terminal's, so the
  * terminal stopped only fb-render.  Stop the group, then ourselves as the
@@ -156,7 +79,7 @@ static void job_stop(struct render *r)
 }
 
 /* A signal taken from the signalfd. */
-static void on_signal(struct render *r, int sig)
+void render_on_signal(struct render *r, int sig)
 {
 	switch (sig) {
 	case SIGINT:
@@ -184,7 +107,7 @@ static void on_signal(struct render *r, int sig)
 
 /* Wait up to TIMEOUT_MS for a signal, or for FD (if >= 0) to be readable
  * (*READABLE).  Returns the signal taken, or 0. */
-static int wait_event(struct render *r, int fd, int timeout_ms, bool *readable)
+int render_wait_event(struct render *r, int fd, int timeout_ms, bool *readable)
 {
 	struct pollfd pf[2] = { { .fd = r->sfd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
 	struct signalfd_siginfo si;
@@ -215,7 +138,7 @@ static int wait_event(struct render *r, int fd, int timeout_ms, bool *readable)
  * render ends as after a failure (the broker is continued, so it can act
  * on the SIGTERM); stopped again while it ends, the group is SIGKILLed.
  */
-static void watch_broker(struct render *r)
+void render_watch_broker(struct render *r)
 {
 	uint64_t now = fb_now_ns();
 	bool gap = now - r->bw_last_ns > 1000000000ull;
@@ -242,454 +165,8 @@ static void watch_broker(struct render *r)
 	fb_err(PROG, "fb-broker (pid %d) is stopped; nobody supervises the render", (int)pid);
 	if (r->stopping)
 		kill(pid, SIGTERM);
-	fail(r);
+	render_fail(r);
 	killpg(r->pgid, SIGCONT);
-}
-
-/* Is any process we started (broker, encoder, producer) still unreaped? */
-static bool known_running(const struct render *r)
-{
-	for (size_t i = 0; i < r->nkids; i++)
-		if (r->kids[i].running)
-			return true;
-	return false;
-}
-
-/* "killed by signal 9 (Killed)" / "exited with status 1" */
-static void describe_exit(int status, char *buf, size_t len)
-{
-	if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-}
-
-/* A producer died while frames were still to come: the broker reissues
- * whatever it held; start a replacement while the restart budget lasts. */
-static void producer_died(struct render *r, struct child *k, int status)
-{
-	char how[96];
-
-	describe_exit(status, how, sizeof(how));
-	if (!fb_stats_frames_left(r->seg_fd, k->pid)) {
-		fb_warn(PROG, "%s (pid %d) %s after the last frame was taken; no replacement needed",
-		       role_name(r, k->role), (int)k->pid, how);
-		return;
-	}
-	if (r->restarts >= r->o.max_restarts) {
-		fb_err(PROG, "%s (pid %d) %s; no restarts left (--max-restarts %u)",
-		       role_name(r, k->role), (int)k->pid, how, r->o.max_restarts);
-		fail(r);
-		return;
-	}
-	r->restarts++;
-	/* Where fb-stat and the status line see it. */
-	(void)fb_stats_set_restarts(r->seg_fd, r->restarts);
-	fb_warn(PROG, "%s (pid %d) %s; starting a replacement (restart %u of %u)",
-	       role_name(r, k->role), (int)k->pid, how, r->restarts, r->o.max_restarts);
-	if (start_producer(r))
-		fail(r);
-}
-
-/* SIGTERM every producer still running (each ends its renderer with it). */
-static void end_producers(struct render *r)
-{
-	for (size_t i = 0; i < r->nkids; i++)
-		if (r->kids[i].role == ROLE_PRODUCER && r->kids[i].running)
-			kill(r->kids[i].pid, SIGTERM);
-}
-
-/* A child's exit: decide whether the render failed.  Exit 1 and 2 mean the
- * child already printed its one-line cause; 3 means it stopped because
- * somebody else aborted the render.  Only a producer killed by a signal, or
- * one whose renderer command died (exit 4), is a crash to recover from: one
- * that exits 1 failed deliberately (it read a short raw file, say) and a
- * replacement would fail the same way. */
-static void child_exited(struct render *r, struct child *k, int status)
-{
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	char how[96];
-
-	k->running = false;
-	if (code == FB_EXIT_RUNTIME || code == FB_EXIT_USAGE)
-		r->child_spoke = true;
-	if (k->role == ROLE_ENCODER && code == FB_EXIT_OK)
-		r->encoder_ok = true;
-	if (k->role == ROLE_ENCODER && code != FB_EXIT_OK) {
-		/* Without the encoder no frame can be emitted any more, so
-		 * the producers' work is lost either way: end them now rather
-		 * than wait for one asleep in a 20 s frame or blocked on a hung
-		 * renderer to notice the abort. */
-		r->encoder_gone = true;
-		end_producers(r);
-	}
-	if (k->role == ROLE_BROKER && code == FB_EXIT_ABORTED && !r->stopping) {
-		/* The render was aborted; workers normally see it and leave.
-		 * One stuck on the ring lock would not: arm the deadline that
-		 * ends in a SIGKILL of the group. */
-		r->stopping = true;
-		r->aborted = true;
-		r->stop_deadline = fb_now_ns() + (uint64_t)STOP_GRACE_MS * 1000000ull;
-		return;
-	}
-	if (r->aborted && !r->child_spoke && k->role == ROLE_ENCODER && WIFSIGNALED(status) &&
-	    r->stop_deadline != UINT64_MAX) {
-		/* The broker's "aborted" was reaped first; the encoder's death
-		 * (not a kill of ours) is what it aborted for: name it. */
-		describe_exit(status, how, sizeof(how));
-		fb_err(PROG, "%s (pid %d) %s", role_name(r, k->role), (int)k->pid, how);
-		r->child_spoke = true;
-		return;
-	}
-	if (k->role == ROLE_PRODUCER && r->o.attach && code == FB_EXIT_OK && !r->stopping &&
-	    !r->encoder_ok && !r->encoder_gone && fb_stats_frames_left(r->seg_fd, k->pid)) {
-		/* fb-producer never does this; a program of the user's (or
-		 * one that is no producer at all: an exec: renderer given as
-		 * attach:, which reads EOF from /dev/null) would otherwise
-		 * leave the render waiting for frames nobody renders. */
-		fb_err(PROG, "%s (pid %d) exited 0 while frames remain: a producer exits 0 only "
-		       "after fb_claim() returned 0 (exit 4 asks for a replacement)",
-		       role_name(r, k->role), (int)k->pid);
-		fail(r);
-		return;
-	}
-	if (r->stopping || code == FB_EXIT_OK || code == FB_EXIT_ABORTED)
-		return;
-	/* Killed, or its renderer command died (it gave the frame back), or
-	 * (attach:) the program itself gave its frame back and asks for a
-	 * replacement: the same exit code. */
-	if (k->role == ROLE_PRODUCER && (WIFSIGNALED(status) || code == FB_EXIT_RENDERER)) {
-		if (!r->encoder_ok && !r->encoder_gone)
-			producer_died(r, k, status);
-		return;
-	}
-	/* Exit 1/2: the child printed its cause; 127: spawn printed it. */
-	describe_exit(status, how, sizeof(how));
-	if (code != FB_EXIT_RUNTIME && code != FB_EXIT_USAGE && code != 127)
-		fb_err(PROG, "%s (pid %d) %s", role_name(r, k->role), (int)k->pid, how);
-	fail(r);
-}
-
-/* Reap every exited child.  Returns false once no child of ours is left
- * (ECHILD), including orphans (ffmpeg) reparented to us as subreaper. */
-static bool reap(struct render *r)
-{
-	int status;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		/* One status, one child: child_exited may start a replacement
-		 * that reuses this very pid. */
-		for (size_t i = 0; i < r->nkids; i++) {
-			if (r->kids[i].pid == pid && r->kids[i].running) {
-				/* A child that failed or was killed has said (or
-				 * fb-render is about to say) something: end the
-				 * status line first.  Not for a clean exit, nor for
-				 * an orphan: each break makes the next tick draw the
-				 * line anew below, so the final line would be
-				 * printed once per exiting child. */
-				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-					status_break_line(&r->status);
-				child_exited(r, &r->kids[i], status);
-				break;
-			}
-		}
-	}
-	return !(pid < 0 && errno == ECHILD);
-}
-
-static int start(struct render *r, enum role role, char **argv, int keep_fd)
-{
-	char path[PATH_MAX + 32];
-	pid_t pid;
-
-	snprintf(path, sizeof(path), "%s/%s", r->bindir, argv[0]);
-	/* argv[0] = the full path, so `ps`/`pgrep -f` show which build runs. */
-	argv[0] = path;
-	pid = fb_spawn(path, argv, r->pgid, keep_fd);
-	if (pid < 0) {
-		fb_err(PROG, "cannot start %s: %s", argv[0], strerror((int)-pid));
-		return -1;
-	}
-	if (!r->pgid)
-		r->pgid = pid;
-	r->kids[r->nkids++] = (struct child){ .pid = pid, .role = role, .running = true };
-	return 0;
-}
-
-/*
- * Wait for the broker's "ready" on FD: 0, or -1 if it will not come (the
- * broker closed the pipe, we were asked to stop, the broker stayed stopped,
- * or READY_TIMEOUT_MS passed).  Signals are taken all along: a broker
- * busy reserving gigabytes, or stopped, must not make Ctrl-C wait.
- */
-static int wait_ready(struct render *r, int fd)
-{
-	uint64_t deadline = fb_now_ns() + READY_TIMEOUT_MS * 1000000ull;
-	char buf[8];
-	size_t got = 0;
-
-	for (;;) {
-		bool readable;
-		int sig = wait_event(r, fd, STATUS_TICK_MS, &readable);
-
-		if (sig)
-			on_signal(r, sig);
-		if (r->stopping)
-			return -1;
-		if (readable) {
-			ssize_t n = read(fd, buf + got, sizeof(buf) - got);
-
-			if (n < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (n <= 0)
-				return -1;
-			got += (size_t)n;
-			if (got >= 6)
-				return got == 6 && memcmp(buf, "ready\n", 6) == 0 ? 0 : -1;
-			continue;
-		}
-		watch_broker(r);
-		if (r->stopping)
-			return -1;
-		if (fb_now_ns() >= deadline) {
-			fb_err(PROG, "fb-broker (pid %d) did not have segment %s ready within %d s",
-			       (int)r->kids[0].pid, r->o.name, READY_TIMEOUT_MS / 1000);
-			fail(r);
-			return -1;
-		}
-	}
-}
-
-/* Before ready: make sure the broker ends, and collect its status.  It
- * was asked to stop (SIGTERM, and SIGCONT in case it is stopped), or it is
- * leaving by itself; past READY_GRACE_MS, or at a second stop request, it
- * is SIGKILLed. */
-static int end_broker(struct render *r)
-{
-	pid_t pid = r->kids[0].pid;
-	uint64_t kill_at = fb_now_ns() + READY_GRACE_MS * 1000000ull;
-	int status, sig, asked = r->stop_sig;
-
-	kill(pid, SIGTERM); /* harmless if it is already leaving */
-	kill(pid, SIGCONT);
-	for (;;) {
-		pid_t got = waitpid(pid, &status, WNOHANG);
-
-		if (got == pid)
-			return status;
-		if (got < 0 && errno != EINTR) {
-			fb_err(PROG, "waitpid: %s", strerror(errno));
-			return 1 << 8; /* "exited with status 1" */
-		}
-		if (fb_now_ns() >= kill_at) {
-			kill(pid, SIGKILL);
-			kill_at = UINT64_MAX;
-		}
-		sig = wait_event(r, -1, 50, NULL);
-		if (sig)
-			on_signal(r, sig);
-		if (r->stop_sig != asked) { /* a stop request now, or a second one */
-			kill(pid, SIGKILL);
-			asked = r->stop_sig;
-		}
-	}
-}
-
-/* Without a broker, encoder or producer left: end whatever else is left of
- * the tree (a broker-to-be that forked, say) and reap it all. */
-static void end_orphans(struct render *r)
-{
-	int status;
-	pid_t got;
-
-	for (;;) {
-		while ((got = waitpid(-1, &status, WNOHANG)) > 0)
-			;
-		if (got < 0 && errno == ECHILD)
-			break;
-		fb_orphans_step(&r->orphans, fb_now_ns(), ORPHAN_GRACE_MS * 1000000ull);
-		(void)wait_event(r, -1, 50, NULL); /* a stop request changes nothing now */
-	}
-	fb_orphans_free(&r->orphans);
-}
-
-/* Start the broker and wait until it says the segment exists.  Returns 0,
- * or the exit code to leave with (the broker printed why). */
-static int start_broker(struct render *r)
-{
-	struct fb_params_argv_buf pbuf;
-	char fdbuf[16], ftmo[16], etmo[16];
-	char *argv[10 + FB_PARAMS_ARGV_MAX];
-	int pfd[2], n = 0, status, got;
-
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		fb_err(PROG, "pipe: %s", strerror(errno));
-		return FB_EXIT_RUNTIME;
-	}
-	snprintf(fdbuf, sizeof(fdbuf), "%d", pfd[1]);
-	snprintf(ftmo, sizeof(ftmo), "%u", r->o.frame_timeout_s);
-	/* The broker watches that the encoder makes progress (it may be
-	 * stopped), on the same bound the encoder holds ffmpeg to. */
-	snprintf(etmo, sizeof(etmo), "%u", r->o.encoder_timeout_s);
-	argv[n++] = "fb-broker";
-	argv[n++] = "--name";
-	argv[n++] = r->o.name;
-	n += fb_params_argv(&r->o.params, argv + n, &pbuf);
-	argv[n++] = "--ready-fd";
-	argv[n++] = fdbuf;
-	argv[n++] = "--frame-timeout";
-	argv[n++] = ftmo;
-	argv[n++] = "--encoder-timeout";
-	argv[n++] = etmo;
-	argv[n] = NULL;
-	if (start(r, ROLE_BROKER, argv, pfd[1])) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return FB_EXIT_RUNTIME;
-	}
-	close(pfd[1]);
-	got = wait_ready(r, pfd[0]);
-	close(pfd[0]);
-	if (got == 0)
-		return 0;
-	/* The broker gave up (or was killed, or we were asked to stop, or it
-	 * stopped) before the segment was ready. */
-	status = end_broker(r);
-	r->kids[0].running = false;
-	end_orphans(r);
-	/* No descriptor yet, so no inode: the header's broker pid says whose
-	 * it is (written before the memory is reserved). */
-	fb_seg_unlink_owned(r->o.name, r->kids[0].pid);
-	if (r->stop_sig)
-		return 128 + r->stop_sig;
-	if (r->failed)
-		return FB_EXIT_RUNTIME;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == FB_EXIT_USAGE)
-		return FB_EXIT_USAGE;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != FB_EXIT_RUNTIME)
-		fb_err(PROG, "fb-broker failed to start");
-	return FB_EXIT_RUNTIME;
-}
-
-/* attach:CMD: the producer is CMD itself, started like our programs (the
- * render's group, parent-death signal, the segment descriptor kept open)
- * and supervised, reissued and replaced exactly like fb-producer. */
-static int start_attached(struct render *r)
-{
-	pid_t pid = fb_spawn_cmd(r->o.src.argv[0], r->o.src.argv, r->attach_env, r->pgid,
-				 r->seg_fd);
-
-	if (pid < 0) {
-		fb_err(PROG, "cannot start %s: %s", r->producer_label, strerror((int)-pid));
-		return -1;
-	}
-	r->kids[r->nkids++] = (struct child){ .pid = pid, .role = ROLE_PRODUCER, .running = true };
-	return 0;
-}
-
-/*
- * CMD's environment: ours, with FB_SEGMENT=/NAME and FB_FD=N, the segment
- * descriptor it inherits (what fb_attach(NULL, ...) reads: the descriptor,
- * because a producer started after a short render ended would find the
- * name already unlinked).  0 or -1.
- */
-static int attach_env(struct render *r)
-{
-	size_t n = 0, k = 0;
-
-	while (environ[n])
-		n++;
-	r->attach_env = calloc(n + 3, sizeof(char *));
-	if (!r->attach_env) {
-		fb_err(PROG, "out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "FB_SEGMENT=", 11) != 0 && strncmp(environ[i], "FB_FD=", 6) != 0)
-			r->attach_env[k++] = environ[i];
-	snprintf(r->env_segment, sizeof(r->env_segment), "FB_SEGMENT=%s", r->o.name);
-	snprintf(r->env_fd, sizeof(r->env_fd), "FB_FD=%d", r->seg_fd);
-	r->attach_env[k++] = r->env_segment;
-	r->attach_env[k++] = r->env_fd;
-	r->attach_env[k] = NULL;
-	return 0;
-}
-
-static int start_producer(struct render *r)
-{
-	char delay[16], jitter[16], cpu[16];
-	char *argv[] = { "fb-producer", "--name", r->o.name, "--fd", r->seg_fd_arg,
-			 "--source", (char *)r->o.source, "--delay-ms", delay,
-			 "--jitter-ms", jitter, "--cpu-us", cpu, NULL };
-
-	snprintf(delay, sizeof(delay), "%u", r->o.delay_ms);
-	snprintf(cpu, sizeof(cpu), "%u", r->o.cpu_us);
-	if (r->o.attach)
-		return start_attached(r);
-	snprintf(jitter, sizeof(jitter), "%u", r->o.jitter_ms);
-	return start(r, ROLE_PRODUCER, argv, r->seg_fd);
-}
-
-/* Workers attach through an inherited descriptor rather than the name: a
- * producer that starts after a short render finished (and the broker
- * unlinked the name) then still attaches, sees DONE and exits 0. */
-static int start_workers(struct render *r)
-{
-	char *argv[16 + 64 + 2], tmo[16], jitter[16];
-	int n = 0;
-
-	struct stat st;
-
-	r->seg_fd = fb_shm_open(r->o.name, O_RDWR, 0, &st);
-	if (r->seg_fd >= 0) {
-		/* What the name must still name when we unlink it at the end:
-		 * no header field needed, so a scribbled header cannot stop it. */
-		r->seg_known = true;
-		r->seg_dev = (uint64_t)st.st_dev;
-		r->seg_ino = (uint64_t)st.st_ino;
-	}
-	if (r->seg_fd < 0) {
-		fb_err(PROG, "cannot open segment %s: %s", r->o.name,
-		       r->seg_fd == -FB_ENOTSEG ? "not a regular file" : strerror(-r->seg_fd));
-		r->seg_fd = -1;
-		return -1;
-	}
-	snprintf(r->seg_fd_arg, sizeof(r->seg_fd_arg), "%d", r->seg_fd);
-	snprintf(tmo, sizeof(tmo), "%u", r->o.encoder_timeout_s);
-	argv[n++] = "fb-encoder";
-	argv[n++] = "--name";
-	argv[n++] = r->o.name;
-	argv[n++] = "--fd";
-	argv[n++] = r->seg_fd_arg;
-	argv[n++] = "--sink";
-	argv[n++] = r->o.raw_sink ? "raw" : "ffmpeg";
-	argv[n++] = "-o";
-	argv[n++] = (char *)r->o.output;
-	argv[n++] = "--encoder-timeout";
-	argv[n++] = tmo;
-	snprintf(jitter, sizeof(jitter), "%u", r->o.sink_jitter_ms);
-	argv[n++] = "--jitter-ms";
-	argv[n++] = jitter;
-	if (r->o.audio) {
-		argv[n++] = "--audio";
-		argv[n++] = (char *)r->o.audio;
-	}
-	if (r->o.ff_opts) {
-		argv[n++] = "--";
-		for (int i = 0; i < r->o.n_ff_opts; i++)
-			argv[n++] = r->o.ff_opts[i];
-	}
-	argv[n] = NULL;
-	if (start(r, ROLE_ENCODER, argv, r->seg_fd))
-		return -1;
-	if (r->o.attach && attach_env(r))
-		return -1;
-	for (uint32_t i = 0; i < r->o.workers; i++)
-		if (start_producer(r))
-			return -1;
-	return 0;
 }
 
 /* The supervision loop: react to child exits and stop requests until no
@@ -712,18 +189,18 @@ static void supervise(struct render *r)
 				timeout = (int)((r->stop_deadline - now) / 1000000ull) + 1;
 			}
 		}
-		if (!reap(r))
+		if (!render_reap(r))
 			return;
-		if (known_running(r)) {
-			watch_broker(r);
+		if (render_known_running(r)) {
+			render_watch_broker(r);
 		} else {
 			fb_orphans_step(&r->orphans, now, ORPHAN_GRACE_MS * 1000000ull);
 			timeout = 50;
 		}
 		status_tick(&r->status, false);
-		sig = wait_event(r, -1, timeout, NULL);
+		sig = render_wait_event(r, -1, timeout, NULL);
 		if (sig)
-			on_signal(r, sig);
+			render_on_signal(r, sig);
 	}
 }
 
@@ -815,14 +292,14 @@ int main(int argc, char **argv)
 	/* Orphans (ffmpeg when the encoder dies) become ours to reap. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-	code = start_broker(&r);
+	code = render_start_broker(&r);
 	if (code) {
 		free(r.kids);
 		close(r.sfd);
 		return code;
 	}
-	if (start_workers(&r))
-		fail(&r);
+	if (render_start_workers(&r))
+		render_fail(&r);
 	status_start(&r.status, r.seg_fd, r.o.name, r.progress);
 	supervise(&r);
 	fb_orphans_free(&r.orphans);
@@ -863,6 +340,6 @@ int main(int argc, char **argv)
 		return FB_EXIT_RUNTIME;
 	}
 	/* Only now, when every process is gone and the file complete. */
-	status_summary(r.o.output, &g, fb_now_ns() - start_ns);
+	status_summary(r.o.sink.output, &g, fb_now_ns() - start_ns);
 	return FB_EXIT_OK;
 }

@@ -4,7 +4,6 @@
  * everything that can be checked before a process or segment exists.
  */
 #include "options.h"
-#include "fb_cli.h"
 #include "fb_fault.h"
 #include "fb_output.h"
 #include "fb_pixfmt.h"
@@ -136,24 +135,11 @@ static int own_option(struct render_opts *o, int c, const char *arg)
 					   "attach:sh:COMMAND", arg);
 		o->source = arg;
 		return 0;
-	case 'k':
-		if (strcmp(arg, "raw") != 0 && strcmp(arg, "ffmpeg") != 0)
-			return usage_error("invalid --sink '%s': expected ffmpeg or raw", arg);
-		o->raw_sink = strcmp(arg, "raw") == 0;
-		return 0;
-	case 'o':
-		if (!*arg)
-			return usage_error("invalid -o '%s': empty path", arg);
-		o->output = arg;
-		return 0;
 	case 'R':
 		return number("max-restarts", arg, 0, 1000000, "an integer 0..1000000",
 			      &o->max_restarts);
 	case 'T':
 		return number("frame-timeout", arg, 1, 86400, "seconds 1..86400", &o->frame_timeout_s);
-	case 'E':
-		return number("encoder-timeout", arg, 1, 86400, "seconds 1..86400",
-			      &o->encoder_timeout_s);
 	case 'D':
 		return number("delay-ms", arg, 0, 3600 * 1000, "0..3600000", &o->delay_ms);
 	case 'J':
@@ -162,9 +148,6 @@ static int own_option(struct render_opts *o, int c, const char *arg)
 		return number("sink-jitter-ms", arg, 0, 3600 * 1000, "0..3600000", &o->sink_jitter_ms);
 	case 'U':
 		return number("cpu-us", arg, 0, 3600000000ull, "0..3600000000", &o->cpu_us);
-	case 'A':
-		o->audio = arg;
-		return 0;
 	case 'P':
 		o->progress = arg;
 		return 0;
@@ -179,23 +162,19 @@ int options_parse(int argc, char **argv, struct render_opts *o)
 	static const struct option own[] = {
 		{ "workers", required_argument, NULL, 'w' },
 		{ "source", required_argument, NULL, 's' },
-		{ "sink", required_argument, NULL, 'k' },
-		{ "output", required_argument, NULL, 'o' },
 		{ "max-restarts", required_argument, NULL, 'R' },
 		{ "frame-timeout", required_argument, NULL, 'T' },
-		{ "encoder-timeout", required_argument, NULL, 'E' },
 		{ "delay-ms", required_argument, NULL, 'D' },
 		{ "jitter-ms", required_argument, NULL, 'J' },
 		{ "sink-jitter-ms", required_argument, NULL, 'K' },
 		{ "cpu-us", required_argument, NULL, 'U' },
-		{ "audio", required_argument, NULL, 'A' },
 		{ "progress", required_argument, NULL, 'P' },
 		{ "check", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fb_cli cli = { .prog = PROG, .usage = usage, .shortopts = "+o:", .own = own,
-			      .groups = FB_OPTS_NAME | FB_OPTS_PARAMS, .name = o->name,
-			      .params = &o->params };
+			      .groups = FB_OPTS_NAME | FB_OPTS_PARAMS | FB_OPTS_SINK, .name = o->name,
+			      .params = &o->params, .sink = &o->sink };
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int c;
 
@@ -207,10 +186,8 @@ int options_parse(int argc, char **argv, struct render_opts *o)
 			argv[i] = "--progress";
 	o->workers = cpus > 0 ? (uint32_t)cpus : 1;
 	o->source = "pattern";
-	o->output = "out.mp4";
 	o->max_restarts = 10;
 	o->frame_timeout_s = 60;
-	o->encoder_timeout_s = 600;
 	/* Unique across pid namespaces that share /dev/shm (every container's
 	 * first process is pid 1): the pid, and random bits. */
 	fb_seg_default_name(o->name, sizeof(o->name), "fb-render");
@@ -219,7 +196,7 @@ int options_parse(int argc, char **argv, struct render_opts *o)
 			return -1;
 	if (c < 0 || fb_cli_end(&cli, argc, argv, &o->ff_opts, &o->n_ff_opts))
 		return -1;
-	if (o->ff_opts && o->raw_sink)
+	if (o->ff_opts && o->sink.raw)
 		return usage_error("ffmpeg options after -- make no sense with --sink %s", "raw");
 	if (o->n_ff_opts > 64)
 		return usage_error("more than %s ffmpeg output options", "64");
@@ -317,26 +294,26 @@ int options_preflight(const struct render_opts *o, const struct fb_geom *g)
 	struct rlimit rl;
 	struct stat st;
 
-	if (o->progress && strcmp(o->progress, "-") == 0 && strcmp(o->output, "-") == 0) {
+	if (o->progress && strcmp(o->progress, "-") == 0 && strcmp(o->sink.output, "-") == 0) {
 		fb_err(PROG, "--progress - and -o - would share stdout");
 		return FB_EXIT_USAGE;
 	}
-	if (o->audio && o->raw_sink) {
+	if (o->sink.audio && o->sink.raw) {
 		fb_err(PROG, "--audio needs the ffmpeg sink, not --sink raw");
 		return FB_EXIT_USAGE;
 	}
-	if (o->audio && g->chunk) {
+	if (o->sink.audio && g->chunk) {
 		fb_err(PROG, "--audio cannot be split into --range chunks: give it to fb-stitch");
 		return FB_EXIT_USAGE;
 	}
-	if (o->audio && (stat(o->audio, &st) < 0 || access(o->audio, R_OK) < 0)) {
-		fb_err(PROG, "cannot read audio file %s: %s", o->audio, strerror(errno));
+	if (o->sink.audio && (stat(o->sink.audio, &st) < 0 || access(o->sink.audio, R_OK) < 0)) {
+		fb_err(PROG, "cannot read audio file %s: %s", o->sink.audio, strerror(errno));
 		return FB_EXIT_USAGE;
 	}
-	if (o->audio && !S_ISREG(st.st_mode)) {
+	if (o->sink.audio && !S_ISREG(st.st_mode)) {
 		/* A directory fails in ffmpeg after everything started; a FIFO
 		 * or device would block it.  An audio track is a file. */
-		fb_err(PROG, "audio file %s is %s, not a regular file", o->audio,
+		fb_err(PROG, "audio file %s is %s, not a regular file", o->sink.audio,
 		       fb_file_kind(st.st_mode));
 		return FB_EXIT_USAGE;
 	}
@@ -381,10 +358,10 @@ int options_preflight(const struct render_opts *o, const struct fb_geom *g)
 	/* -o must not destroy what the render reads, nor any segment. */
 	if (o->src.kind == FB_SOURCE_RAW)
 		inputs[n_in++] = (struct fb_output_input){ "the raw: source", o->src.path };
-	if (o->audio)
-		inputs[n_in++] = (struct fb_output_input){ "the --audio file", o->audio };
-	if (fb_output_check(o->output, inputs, n_in, o->name, buf, sizeof(buf))) {
-		fb_err(PROG, "refusing -o %s: %s", o->output, buf);
+	if (o->sink.audio)
+		inputs[n_in++] = (struct fb_output_input){ "the --audio file", o->sink.audio };
+	if (fb_output_check(o->sink.output, inputs, n_in, o->name, buf, sizeof(buf))) {
+		fb_err(PROG, "refusing -o %s: %s", o->sink.output, buf);
 		return FB_EXIT_USAGE;
 	}
 	/* --progress is an output too: it must not destroy an input, a
@@ -393,16 +370,16 @@ int options_preflight(const struct render_opts *o, const struct fb_geom *g)
 		const char *prog_path = strcmp(o->progress, "-") == 0 ? "-" : o->progress;
 
 		inputs[n_in++] = (struct fb_output_input){
-			"the -o output", strcmp(o->output, "-") == 0 ? "/dev/stdout" : o->output };
+			"the -o output", strcmp(o->sink.output, "-") == 0 ? "/dev/stdout" : o->sink.output };
 		if (fb_output_check(prog_path, inputs, n_in, o->name, buf, sizeof(buf)) ||
-		    same_target(prog_path, o->output, buf, sizeof(buf))) {
+		    same_target(prog_path, o->sink.output, buf, sizeof(buf))) {
 			fb_err(PROG, "refusing --progress %s: %s", o->progress, buf);
 			return FB_EXIT_USAGE;
 		}
 	}
-	why = output_unwritable(o->output);
+	why = output_unwritable(o->sink.output);
 	if (why) {
-		fb_err(PROG, "cannot write output %s: %s", o->output, why);
+		fb_err(PROG, "cannot write output %s: %s", o->sink.output, why);
 		return FB_EXIT_USAGE;
 	}
 	/* The broker holds a pidfd per worker (it raises its soft limit to
@@ -418,7 +395,7 @@ int options_preflight(const struct render_opts *o, const struct fb_geom *g)
 		       getenv("FB_FAULT"));
 		return FB_EXIT_USAGE;
 	}
-	if (!o->raw_sink && !on_path("ffmpeg")) {
+	if (!o->sink.raw && !on_path("ffmpeg")) {
 		fb_err(PROG, "ffmpeg not found on PATH (install Debian's ffmpeg package)");
 		return FB_EXIT_RUNTIME;
 	}

@@ -5,6 +5,7 @@
 #ifndef FB_RENDER_OPTIONS_H
 #define FB_RENDER_OPTIONS_H
 
+#include "fb_cli.h"
 #include "fb_params.h"
 #include "fb_segment.h"
 #include "fb_source.h"
@@ -18,14 +19,11 @@ struct render_opts {
 	const char *source; /* as given; parsed into src */
 	struct fb_source src;
 	bool attach; /* attach:CMD: src holds CMD, a program linked with libframebroker */
-	bool raw_sink;
-	const char *output;
+	struct fb_sink_opts sink; /* --sink, -o, --audio, --encoder-timeout: the encoder's */
 	char name[FB_NAME_MAX + 1];
 	uint32_t max_restarts;
 	uint32_t frame_timeout_s;
-	uint32_t encoder_timeout_s;
 	uint32_t delay_ms, cpu_us;
-	const char *audio; /* --audio FILE, or NULL */
 	const char *progress; /* --progress FILE or "-", or NULL */
 	bool check_only;      /* --check: validate everything, start nothing */
 	uint32_t jitter_ms, sink_jitter_ms;
