@@ -99,7 +99,8 @@ static int shared(struct fb_cli *c, int code, const char *arg)
 	case CLI_VERSION:
 		fb_exit_version(c->prog);
 	case CLI_HELP:
-		c->usage(stdout);
+		if (c->usage)
+			c->usage(stdout);
 		exit(FB_EXIT_OK);
 	case CLI_NAME:
 		return fb_seg_name_arg(c->prog, "--name", arg, c->name) ? -1 : 0;
