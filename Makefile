@@ -85,8 +85,9 @@ $(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o 
 		$(BUILD)/producer/renderer.o $(LIB_A)
 $(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/sink.o \
 		$(LIB_A)
-$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/children.o $(BUILD)/launcher/options.o \
-		$(BUILD)/launcher/spawn.o $(BUILD)/launcher/status.o $(LIB_A)
+$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/children.o \
+		$(BUILD)/launcher/attached.o $(BUILD)/launcher/options.o $(BUILD)/launcher/spawn.o \
+		$(BUILD)/launcher/status.o $(LIB_A)
 $(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(LIB_A)
 
 $(CPROGS):

@@ -78,6 +78,21 @@ static bool in_shm(const char *dir, dev_t file_dev)
 	return stat(dir, &d) == 0 && same_file(&d, &shm);
 }
 
+bool fb_output_names_fd(const char *path)
+{
+	static const char *const prefix[] = { "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/fd/",
+					      "/proc/self/fd/", "/proc/thread-self/fd/" };
+	const char *p;
+
+	for (size_t i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++)
+		if (strncmp(path, prefix[i], strlen(prefix[i])) == 0)
+			return true;
+	if (strncmp(path, "/proc/", 6) != 0)
+		return false;
+	p = path + 6 + strspn(path + 6, "0123456789");
+	return p > path + 6 && strncmp(p, "/fd/", 4) == 0;
+}
+
 int fb_output_check(const char *output, const struct fb_output_input *inputs, size_t n,
 		    const char *seg_name, char *why, size_t len)
 {

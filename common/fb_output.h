@@ -8,6 +8,7 @@
 #ifndef FB_OUTPUT_H
 #define FB_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A file the render reads: WHAT names it in messages ("the raw: source"). */
@@ -34,5 +35,19 @@ struct fb_output_input {
  */
 int fb_output_check(const char *output, const struct fb_output_input *inputs, size_t n,
 		    const char *seg_name, char *why, size_t len);
+
+/*
+ * Is PATH a name for a descriptor of whichever process opens it
+ * (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N, /proc/PID/fd/N)?
+ * Not an output for the video: ffmpeg opens it, and would write into its
+ * own stderr (the log the encoder reads) or stdout; "-" is how stdout is
+ * asked for.  (fb-render's own --progress may name one: fb-render writes
+ * that itself.)
+ */
+bool fb_output_names_fd(const char *path);
+/* (--sink raw writes the file itself: there such a name is what it says.) */
+
+#define FB_OUTPUT_FD_REFUSAL "it names a descriptor of whichever process opens it (ffmpeg, " \
+	"whose stderr is its log): use -o - for stdout, or a file's path"
 
 #endif

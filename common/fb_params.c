@@ -133,8 +133,9 @@ int fb_fps_parse(const char *s, uint32_t *num, uint32_t *den, int *ntsc, char *w
 	g = fb_gcd_u64(n, d);
 	n /= g;
 	d /= g;
-	if (d > FB_MAX_FPS_DEN) {
-		snprintf(why, len, "expected a denominator of at most %u once reduced (it is %llu/%llu)",
+	if (d > FB_MAX_FPS_DEN || n > FB_MAX_FPS_NUM) {
+		snprintf(why, len, "expected a numerator of at most %u and a denominator of at most %u "
+			 "once reduced, which ffmpeg takes exactly (it is %llu/%llu)", FB_MAX_FPS_NUM,
 			 FB_MAX_FPS_DEN, (unsigned long long)n, (unsigned long long)d);
 		return -EINVAL;
 	}

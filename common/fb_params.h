@@ -29,7 +29,8 @@ struct fb_params {
  * one decimal that such a rate also rounds to (59.9: 59.94) is refused as
  * ambiguous.  Any other decimal is taken exactly (12.5 = 25/2), and so is
  * one whose decimals are all 0 (30.00 = 30, never 29.97).  The result is
- * reduced, with 1 <= *DEN <= FB_MAX_FPS_DEN and 0 < *NUM / *DEN <= FB_MAX_FPS.
+ * reduced, with 1 <= *DEN <= FB_MAX_FPS_DEN, *NUM <= FB_MAX_FPS_NUM and
+ * 0 < *NUM / *DEN <= FB_MAX_FPS.
  * 0, or -EINVAL with WHY (LEN bytes) saying what is expected or why it is
  * refused, in words that follow "invalid --fps 'S': ".
  */

@@ -269,7 +269,8 @@ int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
 
 int fb_geom_set_fps(struct fb_geom *g, uint32_t num, uint32_t den)
 {
-	if (num < 1 || den < 1 || den > FB_MAX_FPS_DEN || num > (uint64_t)FB_MAX_FPS * den ||
+	if (num < 1 || den < 1 || den > FB_MAX_FPS_DEN || num > FB_MAX_FPS_NUM ||
+	    num > (uint64_t)FB_MAX_FPS * den ||
 	    fb_gcd_u64(num, den) != 1)
 		return -EINVAL;
 	g->fps_num = num;
@@ -288,7 +289,12 @@ const char *fb_fps_str(char *buf, size_t len, uint32_t num, uint32_t den)
 
 uint32_t fb_fps_rounded(uint32_t num, uint32_t den)
 {
-	return den ? (uint32_t)(((uint64_t)num * 2 + den) / (2 * (uint64_t)den)) : 0;
+	uint32_t r = den ? (uint32_t)(((uint64_t)num * 2 + den) / (2 * (uint64_t)den)) : 0;
+
+	/* At least 1: a program that divides by it (fb_geometry.fps was an
+	 * integer >= 1 before rates were fractions) must not divide by 0
+	 * at 0.4 fps. */
+	return r ? r : 1;
 }
 
 uint64_t fb_fps_frames_us(uint64_t frames, uint32_t num, uint32_t den)

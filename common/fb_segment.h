@@ -39,9 +39,12 @@
 #define FB_MAX_FPS 1000u
 /* A frame rate is the reduced fraction fps_num/fps_den, in (0, FB_MAX_FPS].
  * den <= 10^6 holds every decimal --fps takes (6 decimals) and every
- * N*1000/1001; num <= FB_MAX_FPS * den <= 10^9 then follows, below 2^31:
- * ffmpeg's AVRational (two ints) holds both. */
+ * N*1000/1001.  num <= 1001000: ffmpeg reads -framerate and -r as a
+ * number and takes the nearest fraction of terms up to 1001000
+ * (av_parse_video_rate), so a larger one (1999999/1000000) would silently
+ * become another rate (2). */
 #define FB_MAX_FPS_DEN 1000000u
+#define FB_MAX_FPS_NUM 1001000u
 #define FB_MAX_FRAMES (1ull << 40)
 #define FB_NAME_MAX 200
 #define FB_REASON_MAX 192

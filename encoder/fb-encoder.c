@@ -465,6 +465,10 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o))
 		return FB_EXIT_USAGE;
 	/* Before anything is touched: -o must not be an input or a segment. */
+	if (!o.raw && fb_output_names_fd(o.output)) {
+		fb_err(PROG, "refusing -o %s: " FB_OUTPUT_FD_REFUSAL, o.output);
+		return FB_EXIT_USAGE;
+	}
 	if (fb_output_check(o.output, &(struct fb_output_input){ "the --audio file", o.audio },
 			    o.audio ? 1 : 0, o.name, refusal, sizeof(refusal))) {
 		fb_err(PROG, "refusing -o %s: %s", o.output, refusal);

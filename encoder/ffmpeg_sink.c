@@ -27,7 +27,7 @@ static char *const default_opts[] = {
 };
 
 #define MAX_OUT_OPTS 64
-#define FIXED_ARGS 15 /* "ffmpeg" ... "pipe:0" below */
+#define FIXED_ARGS 17 /* "ffmpeg" ... "pipe:0", and the output's "-r" FPS below */
 #define AUDIO_ARGS 11 /* "-i" AUDIO "-map" ... "-shortest" */
 #define CHUNK_ARGS 4  /* "-itsoffset" T "-metadata" "comment=framebroker chunk A:B/N" */
 
@@ -162,6 +162,11 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		argv[n++] = "apad";
 		argv[n++] = "-shortest";
 	}
+	/* The output's rate too, or ffmpeg guesses one from the input's and
+	 * may round it (119.88 became exactly 120 in MP4).  Before the user's
+	 * options: a -r of theirs is a conversion they asked for, and wins. */
+	argv[n++] = "-r";
+	argv[n++] = fps;
 	for (int i = 0; i < n_opts; i++)
 		argv[n++] = out_opts[i];
 	/* A chunk says which frames it holds, so fb-stitch can refuse a

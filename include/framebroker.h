@@ -65,7 +65,8 @@ typedef struct fb_producer fb_producer;
 struct fb_geometry {
 	uint32_t width, height;
 	const char *pix_fmt;  /* ffmpeg's name: "rgba", "yuv420p", ... */
-	uint32_t fps;         /* the frame rate rounded to the nearest integer (29.97: 30);
+	uint32_t fps;         /* the frame rate rounded to the nearest integer, at least 1
+			       * (29.97: 30; 0.4: 1);
 			       * exactly, it is fps_num / fps_den (below) */
 	uint32_t slots;       /* ring slots: at most this many frames in flight */
 	uint64_t frames;      /* frames in the render: 0 .. frames-1 */

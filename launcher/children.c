@@ -19,7 +19,7 @@
 
 static int start_producer(struct render *r);
 
-static const char *role_name(const struct render *r, enum role role)
+const char *render_role_name(const struct render *r, enum role role)
 {
 	switch (role) {
 	case ROLE_BROKER:
@@ -61,12 +61,12 @@ static void producer_died(struct render *r, struct child *k, int status)
 	describe_exit(status, how, sizeof(how));
 	if (!fb_stats_frames_left(r->seg_fd, k->pid)) {
 		fb_warn(PROG, "%s (pid %d) %s after the last frame was taken; no replacement needed",
-		       role_name(r, k->role), (int)k->pid, how);
+		       render_role_name(r, k->role), (int)k->pid, how);
 		return;
 	}
 	if (r->restarts >= r->o.max_restarts) {
 		fb_err(PROG, "%s (pid %d) %s; no restarts left (--max-restarts %u)",
-		       role_name(r, k->role), (int)k->pid, how, r->o.max_restarts);
+		       render_role_name(r, k->role), (int)k->pid, how, r->o.max_restarts);
 		render_fail(r);
 		return;
 	}
@@ -74,7 +74,7 @@ static void producer_died(struct render *r, struct child *k, int status)
 	/* Where fb-stat and the status line see it. */
 	(void)fb_stats_set_restarts(r->seg_fd, r->restarts);
 	fb_warn(PROG, "%s (pid %d) %s; starting a replacement (restart %u of %u)",
-	       role_name(r, k->role), (int)k->pid, how, r->restarts, r->o.max_restarts);
+	       render_role_name(r, k->role), (int)k->pid, how, r->restarts, r->o.max_restarts);
 	if (start_producer(r))
 		render_fail(r);
 }
@@ -125,20 +125,12 @@ static void child_exited(struct render *r, struct child *k, int status)
 		/* The broker's "aborted" was reaped first; the encoder's death
 		 * (not a kill of ours) is what it aborted for: name it. */
 		describe_exit(status, how, sizeof(how));
-		fb_err(PROG, "%s (pid %d) %s", role_name(r, k->role), (int)k->pid, how);
+		fb_err(PROG, "%s (pid %d) %s", render_role_name(r, k->role), (int)k->pid, how);
 		r->child_spoke = true;
 		return;
 	}
-	if (k->role == ROLE_PRODUCER && r->o.attach && code == FB_EXIT_OK && !r->stopping &&
-	    !r->encoder_ok && !r->encoder_gone && fb_stats_frames_left(r->seg_fd, k->pid)) {
-		/* fb-producer never does this; a program of the user's (or
-		 * one that is no producer at all: an exec: renderer given as
-		 * attach:, which reads EOF from /dev/null) would otherwise
-		 * leave the render waiting for frames nobody renders. */
-		fb_err(PROG, "%s (pid %d) exited 0 while frames remain: a producer exits 0 only "
-		       "after fb_claim() returned 0 (exit 4 asks for a replacement)",
-		       role_name(r, k->role), (int)k->pid);
-		render_fail(r);
+	if (k->role == ROLE_PRODUCER && r->o.attach && !(WIFSIGNALED(status) || code == FB_EXIT_RENDERER)) {
+		render_attach_exited(r, k, status);
 		return;
 	}
 	if (r->stopping || code == FB_EXIT_OK || code == FB_EXIT_ABORTED)
@@ -154,7 +146,7 @@ static void child_exited(struct render *r, struct child *k, int status)
 	/* Exit 1/2: the child printed its cause; 127: spawn printed it. */
 	describe_exit(status, how, sizeof(how));
 	if (code != FB_EXIT_RUNTIME && code != FB_EXIT_USAGE && code != 127)
-		fb_err(PROG, "%s (pid %d) %s", role_name(r, k->role), (int)k->pid, how);
+		fb_err(PROG, "%s (pid %d) %s", render_role_name(r, k->role), (int)k->pid, how);
 	render_fail(r);
 }
 
@@ -360,50 +352,6 @@ int render_start_broker(struct render *r)
 	return FB_EXIT_RUNTIME;
 }
 
-/* attach:CMD: the producer is CMD itself, started like our programs (the
- * render's group, parent-death signal, the segment descriptor kept open)
- * and supervised, reissued and replaced exactly like fb-producer. */
-static int start_attached(struct render *r)
-{
-	pid_t pid = fb_spawn_cmd(r->o.src.argv[0], r->o.src.argv, r->attach_env, r->pgid,
-				 r->seg_fd);
-
-	if (pid < 0) {
-		fb_err(PROG, "cannot start %s: %s", r->producer_label, strerror((int)-pid));
-		return -1;
-	}
-	r->kids[r->nkids++] = (struct child){ .pid = pid, .role = ROLE_PRODUCER, .running = true };
-	return 0;
-}
-
-/*
- * CMD's environment: ours, with FB_SEGMENT=/NAME and FB_FD=N, the segment
- * descriptor it inherits (what fb_attach(NULL, ...) reads: the descriptor,
- * because a producer started after a short render ended would find the
- * name already unlinked).  0 or -1.
- */
-static int attach_env(struct render *r)
-{
-	size_t n = 0, k = 0;
-
-	while (environ[n])
-		n++;
-	r->attach_env = calloc(n + 3, sizeof(char *));
-	if (!r->attach_env) {
-		fb_err(PROG, "out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "FB_SEGMENT=", 11) != 0 && strncmp(environ[i], "FB_FD=", 6) != 0)
-			r->attach_env[k++] = environ[i];
-	snprintf(r->env_segment, sizeof(r->env_segment), "FB_SEGMENT=%s", r->o.name);
-	snprintf(r->env_fd, sizeof(r->env_fd), "FB_FD=%d", r->seg_fd);
-	r->attach_env[k++] = r->env_segment;
-	r->attach_env[k++] = r->env_fd;
-	r->attach_env[k] = NULL;
-	return 0;
-}
-
 static int start_producer(struct render *r)
 {
 	char delay[16], jitter[16], cpu[16];
@@ -414,7 +362,7 @@ static int start_producer(struct render *r)
 	snprintf(delay, sizeof(delay), "%u", r->o.delay_ms);
 	snprintf(cpu, sizeof(cpu), "%u", r->o.cpu_us);
 	if (r->o.attach)
-		return start_attached(r);
+		return render_start_attached(r);
 	snprintf(jitter, sizeof(jitter), "%u", r->o.jitter_ms);
 	return start(r, ROLE_PRODUCER, argv, r->seg_fd);
 }
@@ -461,7 +409,7 @@ int render_start_workers(struct render *r)
 	argv[n] = NULL;
 	if (start(r, ROLE_ENCODER, argv, r->seg_fd))
 		return -1;
-	if (r->o.attach && attach_env(r))
+	if (r->o.attach && render_attach_env(r))
 		return -1;
 	for (uint32_t i = 0; i < r->o.workers; i++)
 		if (start_producer(r))

@@ -193,6 +193,7 @@ static void supervise(struct render *r)
 			return;
 		if (render_known_running(r)) {
 			render_watch_broker(r);
+			render_watch_attached(r, now, &timeout);
 		} else {
 			fb_orphans_step(&r->orphans, now, ORPHAN_GRACE_MS * 1000000ull);
 			timeout = 50;
@@ -300,7 +301,7 @@ int main(int argc, char **argv)
 	}
 	if (render_start_workers(&r))
 		render_fail(&r);
-	status_start(&r.status, r.seg_fd, r.o.name, r.progress);
+	status_start(&r.status, r.seg_fd, r.o.name, r.progress, r.o.attach);
 	supervise(&r);
 	fb_orphans_free(&r.orphans);
 	status_tick(&r.status, true);

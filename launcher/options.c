@@ -203,6 +203,15 @@ int options_parse(int argc, char **argv, struct render_opts *o)
 	return 0;
 }
 
+/* An executable regular file: access(X_OK) alone also passes a directory
+ * (searchable), which execve then refuses. */
+static bool executable(const char *path)
+{
+	struct stat st;
+
+	return access(path, X_OK) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* Is PROG an executable file in a directory of $PATH? */
 static bool on_path(const char *prog)
 {
@@ -213,7 +222,7 @@ static bool on_path(const char *prog)
 		size_t n = strcspn(path, ":");
 
 		snprintf(buf, sizeof(buf), "%.*s/%s", n ? (int)n : 1, n ? path : ".", prog);
-		if (access(buf, X_OK) == 0)
+		if (executable(buf))
 			return true;
 		path += n + (path[n] == ':');
 	}
@@ -242,7 +251,7 @@ static const char *output_unwritable(const char *output)
 /* Can execvp run CMD: an executable path, or a name found on PATH? */
 static bool runnable(const char *cmd)
 {
-	return strchr(cmd, '/') ? access(cmd, X_OK) == 0 : on_path(cmd);
+	return strchr(cmd, '/') ? executable(cmd) : on_path(cmd);
 }
 
 /* Where PATH is or would be created ("-": stdout), as a canonical path:
@@ -360,6 +369,10 @@ int options_preflight(const struct render_opts *o, const struct fb_geom *g)
 		inputs[n_in++] = (struct fb_output_input){ "the raw: source", o->src.path };
 	if (o->sink.audio)
 		inputs[n_in++] = (struct fb_output_input){ "the --audio file", o->sink.audio };
+	if (!o->sink.raw && fb_output_names_fd(o->sink.output)) {
+		fb_err(PROG, "refusing -o %s: " FB_OUTPUT_FD_REFUSAL, o->sink.output);
+		return FB_EXIT_USAGE;
+	}
 	if (fb_output_check(o->sink.output, inputs, n_in, o->name, buf, sizeof(buf))) {
 		fb_err(PROG, "refusing -o %s: %s", o->sink.output, buf);
 		return FB_EXIT_USAGE;

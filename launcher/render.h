@@ -3,7 +3,8 @@
  * reap share (struct render), and the calls between the two halves:
  * fb-render.c is the supervisor (signals, stop, the broker watch, the
  * loop, main); children.c starts the broker, the encoder and the
- * producers, and reaps them (who failed, who is replaced).
+ * producers, and reaps them (who failed, who is replaced); attached.c is
+ * what an attach: producer, a program of the user's, is held to.
  */
 #ifndef FB_RENDER_H
 #define FB_RENDER_H
@@ -37,6 +38,11 @@
 /* Before ready, a stop request gives the broker this long to leave by
  * itself (it sees SIGTERM once the segment is made) before SIGKILL. */
 #define READY_GRACE_MS 2000
+/* attach: producers are the user's programs, not ours, so fb-render bounds
+ * what fb-producer never does: one still running this long after the last
+ * frame was written gets SIGTERM, then SIGKILL as long again later (an
+ * exec: renderer that lingers is cut off by its fb-producer the same way). */
+#define ATTACH_LINGER_MS 2000
 
 enum role { ROLE_NONE, ROLE_BROKER, ROLE_ENCODER, ROLE_PRODUCER };
 
@@ -44,6 +50,8 @@ struct child {
 	pid_t pid;
 	enum role role;
 	bool running;
+	uint64_t started_ns; /* attach: when it was started ... */
+	bool attached;       /* ... and whether it has registered since */
 };
 
 struct render {
@@ -77,6 +85,9 @@ struct render {
 	char **attach_env;
 	char env_segment[16 + FB_NAME_MAX], env_fd[24];
 	char producer_label[80];
+	uint64_t linger_deadline; /* attach: when lingering producers are ended, or 0 */
+	bool linger_termed;       /* ... SIGTERM sent; SIGKILL at the next deadline */
+	uint64_t stall_claimed, stall_emitted, stall_since_ns; /* attach: last progress */
 };
 
 /* fb-render.c */
@@ -109,5 +120,24 @@ bool render_reap(struct render *r);
 
 /* Is any process we started (broker, encoder, producer) still unreaped? */
 bool render_known_running(const struct render *r);
+
+/* How messages name a child of ROLE: "fb-broker", or the attach: program. */
+const char *render_role_name(const struct render *r, enum role role);
+
+/* attached.c: --source attach:CMD, producers that are the user's programs */
+
+/* Build CMD's environment (FB_SEGMENT, FB_FD): 0 or -1. */
+int render_attach_env(struct render *r);
+
+/* Start one: 0 or -1 (said). */
+int render_start_attached(struct render *r);
+
+/* One exited by itself with anything but 4 (or a signal): judge it. */
+void render_attach_exited(struct render *r, struct child *k, int status);
+
+/* On every supervision tick: what the broker cannot see (a program that
+ * never attaches, producers that do not claim, one that lingers); may
+ * shorten *TIMEOUT. */
+void render_watch_attached(struct render *r, uint64_t now, int *timeout);
 
 #endif

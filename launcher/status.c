@@ -3,20 +3,21 @@
 #include "fb_util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-void status_start(struct status *s, int fd, const char *name, FILE *progress)
+void status_start(struct status *s, int fd, const char *name, FILE *progress, bool view)
 {
 	const char *why;
 
 	/* The line is a notice: --log-level warning or below hides it. */
 	*s = (struct status){ .progress = progress,
 			      .tty = isatty(STDERR_FILENO) == 1 && fb_log_enabled(FB_LOG_INFO) };
-	if (!s->tty && !progress)
+	if (!s->tty && !progress && !view)
 		return;
 	s->st = malloc(sizeof(*s->st));
 	if (!s->st || fb_seg_attach_readonly_fd(fd, name, &s->seg, &why)) {
@@ -139,11 +140,25 @@ static void size_str(char *buf, size_t len, uint64_t n)
 		snprintf(buf, len, "%.2f GB", (double)n / 1e9);
 }
 
+/* OUTPUT as one line can show it: control characters (a newline, an
+ * escape sequence in a file name) become '?'; UTF-8 passes. */
+static void shown_path(char *buf, size_t len, const char *path)
+{
+	size_t n = 0;
+
+	for (; n + 1 < len && path[n]; n++) {
+		unsigned char c = (unsigned char)path[n];
+
+		buf[n] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	buf[n] = '\0';
+}
+
 void status_summary(const char *output, const struct fb_geom *g, uint64_t elapsed_ns)
 {
 	bool to_stdout = strcmp(output, "-") == 0;
 	double secs = (double)elapsed_ns / 1e9, fps;
-	char range[96] = "", size[48] = "", took[32];
+	char range[96] = "", size[48] = "", took[32], shown[PATH_MAX];
 	struct stat st;
 
 	if (!fb_log_enabled(FB_LOG_INFO))
@@ -162,8 +177,8 @@ void status_summary(const char *output, const struct fb_geom *g, uint64_t elapse
 	}
 	snprintf(took, sizeof(took), "%.*f s", secs < 1 ? 2 : secs < 100 ? 1 : 0, secs);
 	fps = secs > 0 ? (double)g->total_frames / secs : 0;
-	fb_info("fb-render", "wrote %s: %llu frame%s%s, %ux%u%s in %s (%.*f fps)",
-		to_stdout ? "stdout" : output, (unsigned long long)g->total_frames,
+	shown_path(shown, sizeof(shown), to_stdout ? "stdout" : output);
+	fb_info("fb-render", "wrote %s: %llu frame%s%s, %ux%u%s in %s (%.*f fps)", shown, (unsigned long long)g->total_frames,
 		g->total_frames == 1 ? "" : "s", range, g->width, g->height, size, took,
 		fps < 10 ? 1 : 0, fps);
 }

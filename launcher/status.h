@@ -27,9 +27,11 @@ struct status {
 };
 
 /* Open the view through the segment descriptor FD.  PROGRESS is the already
- * opened --progress stream or NULL.  A view that cannot be had only means
- * no status; never an error. */
-void status_start(struct status *s, int fd, const char *name, FILE *progress);
+ * opened --progress stream or NULL.  The view (seg, st) is opened when
+ * something shows it, or VIEW asks for it anyway (fb-render's watch of
+ * attach: producers).  A view that cannot be had only means no status;
+ * never an error. */
+void status_start(struct status *s, int fd, const char *name, FILE *progress, bool view);
 
 /* Show what is due; FINAL: the render is over (last line, progress=end). */
 void status_tick(struct status *s, bool final);

@@ -13,6 +13,10 @@ set -u
 [ $# -ge 5 ] || { echo "usage: $0 NAME WORKERS SOURCE SINK OUTPUT [broker options...]" >&2; exit 2; }
 name=$1 workers=$2 source=$3 sink=$4 output=$5
 shift 5
+# "tour" and "/tour" are one segment, as for the programs; this script opens
+# /dev/shm$name itself, so it needs the canonical form.
+case $name in /*) ;; *) name=/$name ;; esac
+case $name in /*/* | / | /. | /..) echo "fb-pipeline: invalid segment name '$name'" >&2; exit 2 ;; esac
 bin=$(cd "$(dirname "$0")/../bin" && pwd)
 pids=()
 cleanup() { kill "${pids[@]}" 2> /dev/null; wait 2> /dev/null; }

@@ -5,7 +5,7 @@
 # Needs root (or sudo) when something is missing; says so otherwise.
 set -eu
 pkgs=("$@")
-[ ${#pkgs[@]} -gt 0 ] || pkgs=(ffmpeg libcmocka-dev python3 gcc clang make procps valgrind spin libclang-rt-14-dev strace nodejs gnuplot-nox slurmctld slurmd slurm-client munge)
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(ffmpeg libcmocka-dev python3 gcc clang make pkg-config procps valgrind spin libclang-rt-14-dev strace nodejs gnuplot-nox slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -149,9 +149,11 @@ int main(int argc, char **argv)
 		free(st);
 		return FB_EXIT_USAGE;
 	}
-	/* A render just starting may still be initialising its segment. */
-	for (int tries = 0; (rc = fb_seg_attach_readonly(o.name, &seg, &why)) == -EAGAIN &&
-	     tries < 40; tries++)
+	/* A render just starting may still be initialising its segment, or
+	 * not have made it yet: `fb-render --name x ... & fb-stat x` pasted
+	 * as one block runs fb-stat first.  Up to 2 s for either. */
+	for (int tries = 0; ((rc = fb_seg_attach_readonly(o.name, &seg, &why)) == -EAGAIN ||
+			     rc == -ENOENT) && tries < 40; tries++)
 		usleep(50000);
 	if (rc && fb_seg_refused(rc)) { /* not a segment, or not readable: at once */
 		fb_err(PROG, "cannot read render %s: %s", o.name,

@@ -6,7 +6,9 @@
 # the example's ramp computed here (byte j of frame f is (7f + j) mod 251);
 # a producer killed mid-render costs a reissue and nothing else; exit 4 is
 # a restart within --max-restarts; a missing command is refused; exit 0
-# with frames left fails rather than hangs.
+# with frames left fails rather than hangs, and so does every other way a
+# user's program can leave the render waiting: exit 3 or a silent 1/2, never
+# attaching, attaching and never claiming, lingering after the last frame.
 . "$(dirname "$0")/lib.sh"
 
 san=()
@@ -126,7 +128,8 @@ check "the same with --max-restarts 1: exit 1, no restarts left, no 'wrote' line
 
 # Commands that cannot run: refused before anything starts, exit 2, as
 # fb-producer's exec: renderer is.
-for cmd in "$TMP/no-such-program" "$TMP/want.raw" no-such-program-$TID; do
+mkdir "$TMP/a-directory" # searchable, so access(X_OK) passes it; execve would not
+for cmd in "$TMP/no-such-program" "$TMP/want.raw" no-such-program-$TID "$TMP/a-directory"; do
 	fb-render --name /$TID-bad --size ${W}x$H --frames 10 --source attach:"$cmd" --sink raw \
 		-o "$TMP/i.raw" 2> "$TMP/err.i"
 	rc=$?
@@ -148,6 +151,58 @@ fb-render --size ${W}x$H --frames 10 --source "attach:sh:exit 7" --sink raw -o "
 rc=$?
 check "a producer that exits 7: exit 1, named ($(tr '\n' '~' < "$TMP/err.k"))" \
 	'[ $rc -eq 1 ] && grep -q "exited with status 7" "$TMP/err.k"'
+
+# A user's program keeps none of fb-producer's promises by itself; each
+# way of breaking them is bounded and said (an adversary's findings):
+# exit 3 while the render runs, exit 1 or 2 without a word.
+for st in 3 1 2; do
+	timeout 60 fb-render --size ${W}x$H --frames 10 --workers 1 --source "attach:sh:exit $st" \
+		--sink raw -o "$TMP/n.raw" 2> "$TMP/err.n"
+	rc=$?
+	check "a producer that exits $st at once: exit 1 (not a hang), the status named ($(tr '\n' '~' < "$TMP/err.n"))" \
+		'[ $rc -eq 1 ] && grep -q "(pid [0-9]*) exited.* $st" "$TMP/err.n"'
+done
+# One that never attaches: killed after --frame-timeout, replaced, and
+# the render fails once --max-restarts is spent.
+t0=$EPOCHREALTIME
+timeout 60 fb-render --size ${W}x$H --frames 10 --workers 1 --frame-timeout 1 --max-restarts 1 \
+	--source "attach:sh:exec sleep 100" --sink raw -o "$TMP/o.raw" 2> "$TMP/err.o"
+rc=$?
+secs=$(awk -v a=$t0 -v b=$EPOCHREALTIME 'BEGIN { printf "%.1f", b - a }')
+check "a producer that never attaches: killed after --frame-timeout 1, replaced once, exit 1 in ${secs} s ($(tr '\n' '~' < "$TMP/err.o"))" \
+	'[ $rc -eq 1 ] && [ "$(grep -c "has not attached within --frame-timeout 1 s; killing it" "$TMP/err.o")" -eq 2 ] &&
+	 grep -q "restart 1 of 1" "$TMP/err.o" && grep -q "no restarts left" "$TMP/err.o"'
+# One that attaches and never claims, frames waiting in free slots: the
+# render fails after --frame-timeout, naming the frame.
+cat > "$TMP/idle.c" << 'EOF'
+#include <framebroker.h>
+#include <unistd.h>
+int main(void)
+{
+	fb_producer *p;
+
+	if (fb_attach(NULL, 5000, &p) < 0)
+		return 1;
+	pause();
+	return 0;
+}
+EOF
+"${FB_CC:-cc}" "${san[@]}" -I"$ROOT/include" -o "$TMP/idle" "$TMP/idle.c" -L"$ROOT/build/lib" \
+	-lframebroker -Wl,-rpath,"$ROOT/build/lib"
+timeout 60 fb-render --size ${W}x$H --frames 10 --workers 2 --frame-timeout 1 \
+	--source attach:"$TMP/idle" --sink raw -o "$TMP/p.raw" 2> "$TMP/err.p"
+rc=$?
+check "producers that attach and never claim: exit 1, frame 0 named ($(tr '\n' '~' < "$TMP/err.p"))" \
+	'[ $rc -eq 1 ] && grep -q "frame 0 has waited --frame-timeout 1 s in a free slot" "$TMP/err.p"'
+# One that lingers after its last frame: the render is complete and exits
+# 0; the producer is ended (TERM after 2 s), not waited for.
+t0=$EPOCHREALTIME
+timeout 60 fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 \
+	--source "attach:sh:'$TMP/producer'; exec sleep 100" --sink raw -o "$TMP/q.raw" 2> "$TMP/err.q"
+rc=$?
+secs=$(awk -v a=$t0 -v b=$EPOCHREALTIME 'BEGIN { printf "%.1f", b - a }')
+check "producers that linger after the last frame: exit 0 in ${secs} s, output exact, ended with a line ($(tr '\n' '~' < "$TMP/err.q"))" \
+	'[ $rc -eq 0 ] && cmp -s "$TMP/q.raw" "$TMP/want.raw" && grep -q "still running 2 s after the last frame was written; ending it" "$TMP/err.q"'
 
 # fb_attach(NULL) with nothing in the environment: a clear error.
 env -u FB_SEGMENT -u FB_FD "$TMP/producer" 2> "$TMP/err.l"

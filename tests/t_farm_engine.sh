@@ -96,9 +96,11 @@ if is_binary "$real_sbatch" && is_binary "$real_scontrol"; then
 	slurm_refused "real client, port closed: --slurm" SLURM_CONF="$TMP/closed.conf"
 	why_re="^fb-farm: --slurm: no Slurm controller answers \(scontrol ping: no answer within 2 s\)"
 	slurm_refused "real client, unresolvable: --slurm" SLURM_CONF="$TMP/nohost.conf" FB_FARM_PING_TIMEOUT=2
-	SLURM_CONF=$TMP/closed.conf fb-farm -q --chunks 2 --size 64x48 --frames 6 -o "$TMP/q.mp4" 2> "$TMP/err"
+	SLURM_CONF=$TMP/closed.conf fb-farm -q --chunks 2 --size 64x48 --frames 6 --fps 29.97 \
+		-o "$TMP/q.mp4" 2> "$TMP/err"
 	rc=$?
-	check "real client, -q: exit 0, stderr empty (the engine line is info)" '[ $rc -eq 0 ] && [ ! -s "$TMP/err" ] && [ -s "$TMP/q.mp4" ]'
+	check "real client, -q --fps 29.97: exit 0, stderr empty (the engine line and fb-render's --fps note are info) ($(head -1 "$TMP/err"))" \
+		'[ $rc -eq 0 ] && [ ! -s "$TMP/err" ] && [ -s "$TMP/q.mp4" ]'
 else
 	echo "# SKIP real-client cases: no Debian slurm-client (sbatch, scontrol) on PATH"
 fi
@@ -129,6 +131,15 @@ fake scontrol 'exec sleep 30'
 why_re="^fb-farm: sbatch found but no Slurm controller answers \(scontrol ping: no answer within 1 s\); rendering locally$"
 auto_local "fake scontrol that hangs (1 s ping timeout)" FB_FARM_PING_TIMEOUT=1
 check "the hung scontrol was ended by the timeout" '[ -z "$(own_pids --match "sleep 30")" ]'
+# A wrapper script whose child hangs: timeout ends the script, not its
+# child, which keeps whatever it inherited open (an adversary's finding:
+# fb-farm read the answer through a pipe and waited for that child).
+fake scontrol 'sleep 31; exit 0'
+t0=$EPOCHREALTIME
+auto_local "a wrapper scontrol whose child hangs (1 s ping timeout)" FB_FARM_PING_TIMEOUT=1
+secs=$(awk -v a=$t0 -v b=$EPOCHREALTIME 'BEGIN { printf "%.0f", b - a }')
+check "... fb-farm did not wait for the wrapper's child (${secs} s in all)" '[ "$secs" -lt 25 ]'
+own_kill --match "sleep 31" 2> /dev/null
 
 # A PATH without Slurm's client: every other program the system PATH has,
 # linked into one directory (the first of each name, as PATH finds it).

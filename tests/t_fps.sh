@@ -55,6 +55,16 @@ fb-render --size ${W}x$H --frames 8 --fps 12.5 -o "$TMP/exact.mp4" 2> "$TMP/err"
 check "--fps 12.5: exact 25/2, said nothing ($(field "$TMP/exact.mp4" r_frame_rate))" \
 	'[ "$(field "$TMP/exact.mp4" r_frame_rate)" = 25/2 ] && ! grep -q "taken as" "$TMP/err"'
 
+# Rates ffmpeg would otherwise re-guess (it took 119.88 and 240000/1001 for
+# 120 and 240 in MP4 until the output got -r too): r_frame_rate as asked.
+for r in 120000/1001 240000/1001 119 123.456 1/7; do
+	fb-render --log-level warning --size ${W}x$H --frames 12 --fps $r -o "$TMP/odd.mp4" 2> "$TMP/err"
+	rc=$?
+	want=$(python3 -c "from fractions import Fraction as F; f = F('$r'); print(f'{f.numerator}/{f.denominator}')")
+	got=$(field "$TMP/odd.mp4" r_frame_rate)
+	check "--fps $r: r_frame_rate $want (ffprobe: $got)" '[ $rc -eq 0 ] && [ "$got" = "$want" ]'
+done
+
 # ---- an exec: renderer sees the rate
 cat > "$TMP/envr.sh" << 'EOF'
 #!/bin/sh
@@ -104,7 +114,7 @@ check "--progress: exit 0; frame_rate=30000/1001 in every block, the last out_ti
 		"all(abs(float(b[\"speed\"][:-1]) - float(b[\"fps\"]) * 1001 / 30000) < 0.006 for b in blocks)"'
 
 # ---- refusals: exit 2, one line naming --fps, nothing created
-for bad in 59.9 0 -1 1/0 abc 30/1001000000 1001 1.2345678; do
+for bad in 59.9 0 -1 1/0 abc 30/1001000000 1001 1.2345678 1.999999 999.999999; do
 	rm -f "$TMP/bad.mp4"
 	fb-render --size ${W}x$H --frames 4 --fps "$bad" --name "/$TID-bad" -o "$TMP/bad.mp4" 2> "$TMP/err"
 	rc=$?

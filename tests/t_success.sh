@@ -133,6 +133,27 @@ check "on a terminal: then the 'wrote' line, once, last" \
 check "on a terminal: the line was redrawn in place (\\r) several times" \
 	'[ "$(tr -cd "\r" < "$TMP/tty.out" | wc -c)" -ge 3 ]'
 
+# ---- an adversary's findings: a path the line cannot show as it is, and a
+# "file" that is ffmpeg's own stderr (the video went into the encoder's log,
+# and the line said "wrote /dev/stderr").
+odd="$TMP/a
+b$(printf '\033')[31mc.raw"
+fb-render --name /$TID-odd --size 16x16 --frames 2 --sink raw -o "$odd" 2> "$TMP/err"
+rc=$?
+check "a path with a newline and an escape: one line, control characters as '?' ($(cat -v "$TMP/err" | tr '\n' '~'))" \
+	'[ $rc -eq 0 ] && [ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -qF "wrote $TMP/a?b?[31mc.raw: 2 frames" "$TMP/err"'
+rm -f "$odd"
+for o in /dev/stderr /dev/fd/2 /proc/self/fd/2 /dev/stdout; do
+	fb-render --name /$TID-fd --size 16x16 --frames 2 -o $o -- -f matroska 2> "$TMP/err" > /dev/null
+	rc=$?
+	check "-o $o into ffmpeg: refused, exit 2, one line ($(head -c 100 "$TMP/err"))" \
+		'[ $rc -eq 2 ] && [ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q "use -o - for stdout" "$TMP/err"'
+done
+fb-render --name /$TID-fd --size 16x16 --frames 2 --sink raw -o /dev/stdout 2> "$TMP/err" > "$TMP/raw.out"
+rc=$?
+check "--sink raw -o /dev/stdout (fb-encoder writes it itself): exit 0, the frames on stdout" \
+	'[ $rc -eq 0 ] && [ "$(stat -c %s "$TMP/raw.out")" -eq $((16 * 16 * 4 * 2)) ]'
+
 # ---- make demo ends by naming the file it wrote (built as this run is,
 # so a sanitizer build is not replaced by a plain one).
 # As a user types it: in the checkout, not below another make (which would

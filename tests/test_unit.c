@@ -200,7 +200,11 @@ static void test_fps_parse(void **state)
 		{ "30.0", 30, 1, 0, NULL },      /* all zeros: the integer, not 29.97 */
 		{ "1.00", 1, 1, 0, NULL },       /* not 1000/1001 (0.999 rounds to 1.00) */
 		{ "0.5", 1, 2, 0, NULL },
-		{ "999.999999", 999999999, 1000000, 0, NULL },
+		/* ffmpeg would read these as 1000 and 2: refused, not rounded */
+		{ "999.999999", 0, 0, 0, "at most 1001000" },
+		{ "1.999999", 0, 0, 0, "at most 1001000" },
+		{ "1000999/1001", 1000999, 1001, 0, NULL },
+		{ "1001003/1003", 0, 0, 0, "at most 1001000" },
 		{ "1000.0", 1000, 1, 0, NULL },
 		{ "59.9", 0, 0, 0, "ambiguous: give 60000/1001 for the broadcast rate (59.94 fps) or 599/10" },
 		{ "119.9", 0, 0, 0, "120000/1001" },
@@ -216,7 +220,7 @@ static void test_fps_parse(void **state)
 		{ "18446744073709551615/1", 0, 0, 0, "at most 1000" },
 		{ "99999999999999999999", 0, 0, 0, "expected N, N/D" },
 		{ "1/0", 0, 0, 0, "D at least 1" },
-		{ "30/1001000000", 0, 0, 0, "denominator of at most 1000000 once reduced (it is 3/100100000)" },
+		{ "30/1001000000", 0, 0, 0, "a denominator of at most 1000000 once reduced, which ffmpeg takes exactly (it is 3/100100000)" },
 		{ "1/1000001", 0, 0, 0, "denominator" },
 		{ "1.2345678", 0, 0, 0, "at most 6 decimals" },
 		{ "-1", 0, 0, 0, "expected N, N/D" },
@@ -305,14 +309,16 @@ static void test_fps_geom(void **state)
 	assert_int_equal(fb_geom_set_fps(&g, 1001, 1), -EINVAL);
 	assert_int_equal(fb_geom_set_fps(&g, 1, 1000001), -EINVAL);
 	assert_int_equal(fb_geom_set_fps(&g, 1000000000, 1000000), -EINVAL); /* 1000/1 unreduced */
-	assert_int_equal(fb_geom_set_fps(&g, 999999999, 1000000), 0);
-	assert_int_equal(g.fps_num, 999999999); /* a refused rate left the last good one */
+	assert_int_equal(fb_geom_set_fps(&g, 999999999, 1000000), -EINVAL); /* ffmpeg: 1000 */
+	assert_int_equal(fb_geom_set_fps(&g, 999999, 1000000), 0);
+	assert_int_equal(g.fps_num, 999999); /* a refused rate left the last good one */
 	assert_string_equal(fb_fps_str(buf, sizeof(buf), 30000, 1001), "30000/1001");
 	assert_string_equal(fb_fps_str(buf, sizeof(buf), 30, 1), "30");
 	assert_int_equal(fb_fps_rounded(30000, 1001), 30);
 	assert_int_equal(fb_fps_rounded(24000, 1001), 24);
 	assert_int_equal(fb_fps_rounded(25, 2), 13);
-	assert_int_equal(fb_fps_rounded(1, 1000000), 0);
+	assert_int_equal(fb_fps_rounded(1, 1000000), 1); /* never 0: old programs divide by it */
+	assert_int_equal(fb_fps_rounded(2, 5), 1);
 	assert_int_equal(fb_fps_rounded(1000, 1), 1000);
 	/* frame i starts at i * 1001 / 30000 s: exact, in microseconds */
 	assert_int_equal(fb_fps_frames_us(30, 30000, 1001), 1001000);
