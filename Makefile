@@ -7,16 +7,20 @@
 #   make install    PREFIX=/usr/local DESTDIR=: programs, libframebroker (.a, .so),
 #                   include/framebroker.h, framebroker.pc; make uninstall removes them
 #   make CC=clang   any C11 compiler; SAN=address,undefined adds sanitizers
+#   make CFLAGS=-O0 your optimisation/debug flags; the mandatory ones are kept
 
 CC      ?= cc
 SAN     ?=
+# CFLAGS, LDFLAGS and LDLIBS are the user's (make CFLAGS=-O0): what the build
+# cannot do without is appended with `override`, so a value given on the
+# command line adds to the mandatory flags instead of replacing them.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Icommon -Iinclude
-LDLIBS  += -pthread -lrt
+override LDLIBS += -pthread -lrt
 ifneq ($(SAN),)
-CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=$(SAN)
+override CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=$(SAN)
 endif
 
 BUILD   := build
@@ -25,7 +29,7 @@ COMMON  := common/fb_util.c common/fb_pixfmt.c common/fb_segment.c common/fb_rin
            common/fb_lock.c common/fb_life.c common/fb_registry.c \
            common/fb_params.c common/fb_proc.c common/fb_fault.c \
            common/fb_source.c common/fb_spin.c common/fb_stats.c common/fb_guard.c \
-           common/fb_output.c
+           common/fb_output.c common/fb_cli.c
 COMMON_OBJ := $(COMMON:%.c=$(BUILD)/%.o)
 
 # libframebroker: the common code plus the public API (include/framebroker.h).
@@ -44,10 +48,13 @@ PROGS   := $(CPROGS) $(SCRIPTS)
 all: $(PROGS) lib
 
 # Rebuild everything when the compiler or flags change (e.g. SAN= on/off).
+# The flags as set here (:=), not as a target sees them: the tests' own
+# -I must not make `make bin/test_unit` look like a change of flags.
 STAMP := $(BUILD)/flags.stamp
+FLAGS_SIG := $(CC) $(CFLAGS) $(LDFLAGS)
 $(STAMP): FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+	@echo '$(FLAGS_SIG)' | cmp -s - $@ || echo '$(FLAGS_SIG)' > $@
 
 # The scale-out scripts (docs/scale-out.md): bash, with the version filled in.
 $(SCRIPTS): $(BIN)/%: scripts/%.in include/framebroker.h
@@ -79,7 +86,8 @@ $(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o 
 		$(BUILD)/producer/renderer.o $(LIB_A)
 $(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/sink.o \
 		$(LIB_A)
-$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/spawn.o \
+$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/children.o \
+		$(BUILD)/launcher/attached.o $(BUILD)/launcher/options.o $(BUILD)/launcher/spawn.o \
 		$(BUILD)/launcher/status.o $(LIB_A)
 $(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(LIB_A)
 
@@ -95,7 +103,7 @@ $(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/producer/pattern.o $(BUILD
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/%.o: CFLAGS += -Iproducer -Iencoder
+$(BUILD)/tests/%.o: override CFLAGS += -Iproducer -Iencoder
 
 $(BIN)/fb-stress: $(BUILD)/tests/stress.o
 	@mkdir -p $(BIN)

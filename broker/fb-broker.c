@@ -15,13 +15,13 @@
  * producer's claimed frames are reissued; a hung one is killed first; a
  * dead encoder aborts the render.
  */
+#include "fb_cli.h"
 #include "fb_params.h"
 #include "fb_proc.h"
 #include "fb_ring.h"
 #include "fb_util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -125,76 +125,35 @@ static void usage(FILE *out)
 
 static int parse_args(int argc, char **argv, struct broker_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "size", required_argument, NULL, 0 },
-		{ "pix-fmt", required_argument, NULL, 0 },
-		{ "fps", required_argument, NULL, 0 },
-		{ "frames", required_argument, NULL, 0 },
-		{ "range", required_argument, NULL, 0 },
-		{ "slots", required_argument, NULL, 0 },
-		{ "frame-format", required_argument, NULL, 0 },
-		{ "slot-bytes", required_argument, NULL, 0 },
+	static const struct option own[] = {
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "frame-timeout", required_argument, NULL, 't' },
 		{ "encoder-timeout", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct fb_cli cli = { .prog = PROG, .usage = usage, .own = own,
+			      .groups = FB_OPTS_NAME | FB_OPTS_PARAMS, .name = o->name,
+			      .params = &o->params };
 	uint64_t v;
-	int c, idx;
+	int c;
 
 	fb_params_default(&o->params);
 	o->name[0] = 0;
 	o->ready_fd = -1;
 	o->frame_timeout_s = 60;
 	o->encoder_timeout_s = 600;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
-		switch (c) {
-		case 0:
-			if (fb_params_set(&o->params, longopts[idx].name, optarg, PROG) < 0)
-				return -1;
-			break;
-		case 'n':
-			if (fb_seg_name_arg(PROG, "--name", optarg, o->name))
-				return -1;
-			break;
-		case 'r':
-			if (fb_opt_u64(PROG, "ready-fd", optarg, 0, 1 << 20, &v))
-				return -1;
-			o->ready_fd = (int)v;
-			break;
-		case 't':
-			if (fb_opt_u64(PROG, "frame-timeout", optarg, 1, 86400, &v))
-				return -1;
-			o->frame_timeout_s = (uint32_t)v;
-			break;
-		case 'e':
-			if (fb_opt_u64(PROG, "encoder-timeout", optarg, 1, 86400, &v))
-				return -1;
-			o->encoder_timeout_s = (uint32_t)v;
-			break;
-		case 'L':
-			if (fb_set_log_level(PROG, optarg))
-				return -1;
-			break;
-		case 'V':
-			fb_exit_version(PROG);
-		case 'h':
-			usage(stdout);
-			exit(FB_EXIT_OK);
-		default:
-			fb_err(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
+	while ((c = fb_cli_next(&cli, argc, argv)) > 0) {
+		const char *opt = c == 'r' ? "ready-fd" : c == 't' ? "frame-timeout" : "encoder-timeout";
+
+		if (fb_opt_u64(PROG, opt, cli.arg, c == 'r' ? 0 : 1, c == 'r' ? 1 << 20 : 86400, &v))
 			return -1;
-		}
+		if (c == 'r')
+			o->ready_fd = (int)v;
+		else
+			*(c == 't' ? &o->frame_timeout_s : &o->encoder_timeout_s) = (uint32_t)v;
 	}
-	if (optind < argc) {
-		fb_err(PROG, "unexpected argument '%s'", argv[optind]);
+	if (c < 0 || fb_cli_end(&cli, argc, argv, NULL, NULL))
 		return -1;
-	}
 	if (!o->name[0]) {
 		fb_err(PROG, "--name is required: the segment to create, e.g. --name /my-render");
 		return -1;

@@ -153,18 +153,42 @@ static int bad(const char *prog, const char *opt, const char *arg, const char *r
 	return -EINVAL;
 }
 
-int fb_params_set(struct fb_params *p, const char *opt, const char *arg, const char *prog)
+/* The one table of these options; val is the index fb_params_set_index
+ * takes (fb_cli.c offsets it into the program's getopt table). */
+enum { P_SIZE, P_PIX_FMT, P_FPS, P_FRAMES, P_RANGE, P_SLOTS, P_FRAME_FORMAT, P_SLOT_BYTES, P_END_ };
+static const struct option opts_params[P_END_] = {
+	{ "size", required_argument, NULL, P_SIZE },
+	{ "pix-fmt", required_argument, NULL, P_PIX_FMT },
+	{ "fps", required_argument, NULL, P_FPS },
+	{ "frames", required_argument, NULL, P_FRAMES },
+	{ "range", required_argument, NULL, P_RANGE },
+	{ "slots", required_argument, NULL, P_SLOTS },
+	{ "frame-format", required_argument, NULL, P_FRAME_FORMAT },
+	{ "slot-bytes", required_argument, NULL, P_SLOT_BYTES },
+};
+
+const struct option *fb_params_options(size_t *n)
 {
+	*n = P_END_;
+	return opts_params;
+}
+
+int fb_params_set_index(struct fb_params *p, size_t i, const char *arg, const char *prog)
+{
+	const char *opt = i < P_END_ ? opts_params[i].name : "?";
 	uint64_t v;
 
-	if (strcmp(opt, "size") == 0) {
+	switch (i) {
+	case P_SIZE:
 		if (fb_parse_size(arg, FB_MAX_SIDE, &p->width, &p->height))
 			return bad(prog, opt, arg, "WxH, each side 1..16384");
-	} else if (strcmp(opt, "pix-fmt") == 0) {
+		break;
+	case P_PIX_FMT:
 		p->pix_fmt = fb_pixfmt_parse(arg);
 		if (!p->pix_fmt)
 			return bad(prog, opt, arg, fb_pixfmt_names());
-	} else if (strcmp(opt, "fps") == 0) {
+		break;
+	case P_FPS: {
 		char why[160];
 		int ntsc;
 
@@ -173,27 +197,76 @@ int fb_params_set(struct fb_params *p, const char *opt, const char *arg, const c
 			return -EINVAL;
 		}
 		p->fps_ntsc = ntsc ? arg : NULL;
-	} else if (strcmp(opt, "frames") == 0) {
+		break;
+	}
+	case P_FRAMES:
 		if (fb_parse_u64(arg, 1, FB_MAX_FRAMES, &p->frames))
 			return bad(prog, opt, arg, "an integer 1..2^40");
-	} else if (strcmp(opt, "range") == 0) {
+		break;
+	case P_RANGE:
 		if (parse_range(arg, &p->range_first, &p->range_end))
 			return bad(prog, opt, arg, "A:B, frames A..B-1 of the render");
-	} else if (strcmp(opt, "frame-format") == 0) {
+		break;
+	case P_FRAME_FORMAT:
 		p->frame_format = fb_frame_format_parse(arg);
 		if (p->frame_format == FB_FRAME_END_)
 			return bad(prog, opt, arg, "raw, png or jpeg");
-	} else if (strcmp(opt, "slot-bytes") == 0) {
+		break;
+	case P_SLOT_BYTES:
 		if (fb_parse_u64(arg, 1, FB_MAX_SEGMENT, &p->slot_bytes))
 			return bad(prog, opt, arg, "a byte count 1..2^36");
-	} else if (strcmp(opt, "slots") == 0) {
+		break;
+	case P_SLOTS:
 		if (fb_parse_u64(arg, 1, FB_MAX_SLOTS, &v))
 			return bad(prog, opt, arg, "an integer 1..256");
 		p->slots = (uint32_t)v;
-	} else {
-		return 0;
+		break;
+	default:
+		return -EINVAL;
 	}
-	return 1;
+	return 0;
+}
+
+int fb_params_set(struct fb_params *p, const char *opt, const char *arg, const char *prog)
+{
+	for (size_t i = 0; i < P_END_; i++)
+		if (strcmp(opts_params[i].name, opt) == 0)
+			return fb_params_set_index(p, i, arg, prog) ? -EINVAL : 1;
+	return 0;
+}
+
+int fb_params_argv(const struct fb_params *p, char **argv, struct fb_params_argv_buf *b)
+{
+	int n = 0;
+
+	snprintf(b->size, sizeof(b->size), "%ux%u", p->width, p->height);
+	fb_fps_str(b->fps, sizeof(b->fps), p->fps_num, p->fps_den); /* exact: "30000/1001" */
+	snprintf(b->frames, sizeof(b->frames), "%llu", (unsigned long long)p->frames);
+	snprintf(b->slots, sizeof(b->slots), "%u", p->slots);
+	argv[n++] = "--size";
+	argv[n++] = b->size;
+	argv[n++] = "--pix-fmt";
+	argv[n++] = (char *)fb_pixfmt_name(p->pix_fmt);
+	argv[n++] = "--fps";
+	argv[n++] = b->fps;
+	argv[n++] = "--frames";
+	argv[n++] = b->frames;
+	if (p->range_end) {
+		snprintf(b->range, sizeof(b->range), "%llu:%llu", (unsigned long long)p->range_first,
+			 (unsigned long long)p->range_end);
+		argv[n++] = "--range";
+		argv[n++] = b->range;
+	}
+	argv[n++] = "--slots";
+	argv[n++] = b->slots;
+	argv[n++] = "--frame-format";
+	argv[n++] = (char *)fb_frame_format_name(p->frame_format);
+	if (p->slot_bytes) {
+		snprintf(b->slot_bytes, sizeof(b->slot_bytes), "%llu", (unsigned long long)p->slot_bytes);
+		argv[n++] = "--slot-bytes";
+		argv[n++] = b->slot_bytes;
+	}
+	return n;
 }
 
 int fb_params_geom(const struct fb_params *p, struct fb_geom *g, const char *prog)

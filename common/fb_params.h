@@ -1,12 +1,17 @@
 /*
  * fb_params — the render parameters shared by fb-render and fb-broker
- * (--size, --pix-fmt, --fps, --frames, --range, --slots): defaults, parsing with a
- * one-line error naming the option, and the final geometry check.
+ * (--size, --pix-fmt, --fps, --frames, --range, --slots, --frame-format,
+ * --slot-bytes): their one option table (fb_cli.c merges it into each
+ * program's getopt table), defaults, parsing with a one-line error naming
+ * the option, the way back to an argv (fb-render starts the broker with
+ * it), and the final geometry check.
  */
 #ifndef FB_PARAMS_H
 #define FB_PARAMS_H
 
 #include "fb_segment.h"
+
+#include <getopt.h>
 
 struct fb_params {
 	uint32_t width, height, pix_fmt, slots, frame_format;
@@ -41,6 +46,31 @@ void fb_params_default(struct fb_params *p);
  * 0 for any other option name.
  */
 int fb_params_set(struct fb_params *p, const char *opt, const char *arg, const char *prog);
+
+/*
+ * The options above as a getopt_long table of *N entries (no terminator):
+ * entry i has val i, which fb_params_set_index takes.
+ */
+const struct option *fb_params_options(size_t *n);
+
+/* fb_params_set for entry I of fb_params_options(): 0, or -EINVAL with the
+ * message printed. */
+int fb_params_set_index(struct fb_params *p, size_t i, const char *arg, const char *prog);
+
+/* What fb_params_argv needs: the value strings it points argv at. */
+struct fb_params_argv_buf {
+	char size[32], fps[32], frames[24], range[48], slots[16], slot_bytes[24];
+};
+/* Entries fb_params_argv writes at most (no terminator). */
+#define FB_PARAMS_ARGV_MAX 16
+
+/*
+ * P back into options that fb_params_set reads as P again ("--size",
+ * "1280x720", "--fps", "30000/1001", ...; --range and --slot-bytes only
+ * when set): at most FB_PARAMS_ARGV_MAX entries into ARGV, pointing into
+ * BUF and static strings.  Returns how many were written.
+ */
+int fb_params_argv(const struct fb_params *p, char **argv, struct fb_params_argv_buf *buf);
 
 /*
  * Compute the geometry, printing a one-line error on failure (and, at

@@ -158,3 +158,45 @@ int fb_stats_cause_fd(int fd, char *buf, size_t len)
 	free(h);
 	return rc;
 }
+
+/* FD's header into a fresh allocation, validated: NULL if it cannot be
+ * read or is no valid segment (*G: its geometry). */
+static struct fb_header *read_header(int fd, struct fb_geom *g)
+{
+	struct fb_header *h = malloc(sizeof(*h));
+	const char *why;
+	struct stat st;
+
+	if (h && fstat(fd, &st) == 0 && fb_pread_all(fd, h, sizeof(*h), 0) == 0 &&
+	    fb_seg_validate(h, (uint64_t)st.st_size, g, &why) == 0)
+		return h;
+	free(h);
+	return NULL;
+}
+
+int fb_stats_frames_left(int fd, pid_t dead)
+{
+	struct fb_geom g;
+	struct fb_header *h = read_header(fd, &g);
+	int yes = 1;
+
+	if (h && h->next_claim <= g.total_frames && h->reissue_pending <= g.slot_count) {
+		yes = h->next_claim < g.total_frames || h->reissue_pending > 0;
+		for (uint32_t s = 0; s < g.slot_count && !yes; s++)
+			yes = h->slots[s].state == FB_SLOT_REISSUE ||
+			      (h->slots[s].state == FB_SLOT_CLAIMED && h->slots[s].owner == dead);
+	}
+	free(h);
+	return yes;
+}
+
+int fb_stats_set_restarts(int fd, uint32_t n)
+{
+	struct fb_geom g;
+	struct fb_header *h = read_header(fd, &g);
+
+	if (!h)
+		return -EINVAL;
+	free(h);
+	return fb_pwrite_all(fd, &n, sizeof(n), (off_t)offsetof(struct fb_header, restarts));
+}

@@ -11,6 +11,7 @@
 #include "fb_segment.h"
 
 #include <stdio.h>
+#include <sys/types.h>
 
 struct fb_stats_slot {
 	uint32_t state; /* enum fb_slot_state, as read (fb_stats_slot_state names it) */
@@ -51,6 +52,28 @@ void fb_stats_read(const struct fb_seg *seg, struct fb_stats *st);
  * neither tells anything.
  */
 int fb_stats_cause_fd(int fd, char *buf, size_t len);
+
+/*
+ * fb-render, which holds the segment open as FD but maps none of it for
+ * itself (a truncated object must not SIGBUS the supervisor), reads and
+ * writes it through these two; both read the header with pread and
+ * validate it (fb_seg_validate) before trusting any word of it.
+ *
+ * fb_stats_frames_left: could a replacement for the producer DEAD still do
+ * anything?  1 if frames are unclaimed, up for reissue, or held by DEAD;
+ * 0 if none is.  Read without the lock: an unchanging copy is not needed,
+ * every transition that matters moves toward "yes" (CLAIMED by the dead
+ * pid, then REISSUE) and both count.  When in doubt (unreadable, not a
+ * valid segment, counters out of range): 1.
+ */
+int fb_stats_frames_left(int fd, pid_t dead);
+
+/*
+ * fb_stats_set_restarts: record N replacement producers started in the
+ * header's display counter (fb-stat, the status line).  0, or -errno
+ * (-EINVAL: FD is no valid segment; nothing written).
+ */
+int fb_stats_set_restarts(int fd, uint32_t n);
 
 /* "EMPTY", "CLAIMED", ...; "?" for a value no slot may hold. */
 const char *fb_stats_slot_state(uint32_t state);

@@ -11,8 +11,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* "0.5.0": the version every program prints (--version) and the library
- * reports, from the one definition in include/framebroker.h. */
+/* "MAJOR.MINOR.PATCH": the version every program prints (--version) and
+ * the library reports, spelled from the one definition in
+ * include/framebroker.h (never written out here, so it cannot go stale). */
 #include "framebroker.h"
 #define FB_STR2_(x) #x
 #define FB_STR_(x) FB_STR2_(x)

@@ -8,6 +8,7 @@
  * (splice).  A slow sink stops releases, which blocks producers: that chain
  * is the whole back-pressure mechanism.
  */
+#include "fb_cli.h"
 #include "fb_fault.h"
 #include "fb_output.h"
 #include "fb_ring.h"
@@ -17,7 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -91,94 +91,30 @@ static void usage(FILE *out)
 
 static int parse_args(int argc, char **argv, struct encoder_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "sink", required_argument, NULL, 's' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "attach-timeout", required_argument, NULL, 't' },
-		{ "encoder-timeout", required_argument, NULL, 'e' },
+	static const struct option own[] = {
 		{ "jitter-ms", required_argument, NULL, 'j' },
-		{ "audio", required_argument, NULL, 'a' },
-		{ "fd", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *last_arg = NULL;
+	struct fb_sink_opts sink;
+	struct fb_cli cli = { .prog = PROG, .usage = usage, .shortopts = "+o:", .own = own,
+			      .groups = FB_OPTS_NAME | FB_OPTS_ATTACH | FB_OPTS_SINK, .name = o->name,
+			      .seg_fd = &o->seg_fd, .attach_timeout_ms = &o->attach_timeout_ms,
+			      .sink = &sink };
 	uint64_t v;
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->output = "out.mp4";
-	o->attach_timeout_ms = 5000;
-	o->seg_fd = -1;
-	o->timeout_ms = 600 * 1000;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+o:", longopts, NULL)) != -1) {
-		last_arg = optarg;
-		switch (c) {
-		case 'n':
-			if (fb_seg_name_arg(PROG, "--name", optarg, o->name))
-				return -1;
-			break;
-		case 's':
-			if (strcmp(optarg, "raw") == 0) {
-				o->raw = 1;
-			} else if (strcmp(optarg, "ffmpeg") != 0) {
-				fb_err(PROG, "invalid --sink '%s': expected ffmpeg or raw", optarg);
-				return -1;
-			}
-			break;
-		case 'o':
-			o->output = optarg;
-			break;
-		case 'a':
-			o->audio = optarg;
-			break;
-		case 't':
-			if (fb_opt_u64(PROG, "attach-timeout", optarg, 0, 3600000, &v))
-				return -1;
-			o->attach_timeout_ms = (int)v;
-			break;
-		case 'j':
-			if (fb_opt_u64(PROG, "jitter-ms", optarg, 0, 3600000, &v))
-				return -1;
-			o->jitter_ms = (int)v;
-			break;
-		case 'e':
-			if (fb_opt_u64(PROG, "encoder-timeout", optarg, 1, 86400, &v))
-				return -1;
-			o->timeout_ms = (int)v * 1000;
-			break;
-		case 'f':
-			if (fb_opt_u64(PROG, "fd", optarg, 0, 1 << 20, &v))
-				return -1;
-			o->seg_fd = (int)v;
-			break;
-		case 'L':
-			if (fb_set_log_level(PROG, optarg))
-				return -1;
-			break;
-		case 'V':
-			fb_exit_version(PROG);
-		case 'h':
-			usage(stdout);
-			exit(FB_EXIT_OK);
-		default:
-			fb_err(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
+	while ((c = fb_cli_next(&cli, argc, argv)) > 0) { /* 'j' */
+		if (fb_opt_u64(PROG, "jitter-ms", cli.arg, 0, 3600000, &v))
 			return -1;
-		}
+		o->jitter_ms = (int)v;
 	}
-	/* getopt stops at "--" and leaves optind after it. */
-	if (optind < argc) {
-		if (!fb_ended_at_dashdash(argv, optind, last_arg)) {
-			fb_err(PROG, "unexpected argument '%s'", argv[optind]);
-			return -1;
-		}
-		o->ff_opts = argv + optind;
-		o->n_ff_opts = argc - optind;
-	}
+	if (c < 0 || fb_cli_end(&cli, argc, argv, &o->ff_opts, &o->n_ff_opts))
+		return -1;
+	o->raw = sink.raw;
+	o->output = sink.output;
+	o->audio = sink.audio;
+	o->timeout_ms = (int)sink.encoder_timeout_s * 1000;
 	if (!o->name[0]) {
 		fb_err(PROG, "--name is required");
 		return -1;

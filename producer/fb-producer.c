@@ -12,6 +12,7 @@
  * frame costs that frame only: it is given back and the producer exits
  * FB_EXIT_RENDERER, which fb-render answers with a replacement.
  */
+#include "fb_cli.h"
 #include "fb_fault.h"
 #include "fb_pixfmt.h"
 #include "fb_ring.h"
@@ -22,7 +23,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,74 +69,38 @@ static void usage(FILE *out)
 
 static int parse_args(int argc, char **argv, struct producer_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
+	static const struct option own[] = {
 		{ "source", required_argument, NULL, 's' },
-		{ "attach-timeout", required_argument, NULL, 't' },
-		{ "fd", required_argument, NULL, 'f' },
 		{ "delay-ms", required_argument, NULL, 'd' },
 		{ "jitter-ms", required_argument, NULL, 'j' },
 		{ "cpu-us", required_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct fb_cli cli = { .prog = PROG, .usage = usage, .own = own,
+			      .groups = FB_OPTS_NAME | FB_OPTS_ATTACH, .name = o->name,
+			      .seg_fd = &o->seg_fd, .attach_timeout_ms = &o->attach_timeout_ms };
 	uint64_t v;
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->attach_timeout_ms = 5000;
-	o->seg_fd = -1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			if (fb_seg_name_arg(PROG, "--name", optarg, o->name))
-				return -1;
-			break;
-		case 's':
-			if (fb_source_parse(optarg, &o->src)) {
-				fb_err(PROG, "invalid --source '%s': expected " FB_SOURCE_SYNTAX, optarg);
+	while ((c = fb_cli_next(&cli, argc, argv)) > 0) {
+		if (c == 's') {
+			if (fb_source_parse(cli.arg, &o->src)) {
+				fb_err(PROG, "invalid --source '%s': expected " FB_SOURCE_SYNTAX, cli.arg);
 				return -1;
 			}
-			break;
-		case 't':
-		case 'd':
-		case 'j':
-			if (fb_opt_u64(PROG, c == 't' ? "attach-timeout" : c == 'd' ? "delay-ms" : "jitter-ms",
-				       optarg, 0, 3600000, &v))
-				return -1;
-			*(c == 't' ? &o->attach_timeout_ms : c == 'd' ? &o->delay_ms : &o->jitter_ms) = (int)v;
-			break;
-		case 'u':
-			if (fb_opt_u64(PROG, "cpu-us", optarg, 0, 3600000000ull, &v))
+		} else if (c == 'u') {
+			if (fb_opt_u64(PROG, "cpu-us", cli.arg, 0, 3600000000ull, &v))
 				return -1;
 			o->cpu_us = (int)v;
-			break;
-		case 'f':
-			if (fb_opt_u64(PROG, "fd", optarg, 0, 1 << 20, &v))
+		} else {
+			if (fb_opt_u64(PROG, c == 'd' ? "delay-ms" : "jitter-ms", cli.arg, 0, 3600000, &v))
 				return -1;
-			o->seg_fd = (int)v;
-			break;
-		case 'L':
-			if (fb_set_log_level(PROG, optarg))
-				return -1;
-			break;
-		case 'V':
-			fb_exit_version(PROG);
-		case 'h':
-			usage(stdout);
-			exit(FB_EXIT_OK);
-		default:
-			fb_err(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
-			return -1;
+			*(c == 'd' ? &o->delay_ms : &o->jitter_ms) = (int)v;
 		}
 	}
-	if (optind < argc) {
-		fb_err(PROG, "unexpected argument '%s'", argv[optind]);
+	if (c < 0 || fb_cli_end(&cli, argc, argv, NULL, NULL))
 		return -1;
-	}
 	if (!o->name[0]) {
 		fb_err(PROG, "--name is required");
 		return -1;

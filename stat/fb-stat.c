@@ -5,13 +5,13 @@
  * back-pressure, the encoder's fps, restarts and reissues.  --json prints
  * one JSON object (one per line with --watch).
  */
+#include "fb_cli.h"
 #include "fb_pixfmt.h"
 #include "fb_proc.h"
 #include "fb_stats.h"
 #include "fb_util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,48 +43,30 @@ static void usage(FILE *out)
 
 static int parse_args(int argc, char **argv, struct stat_opts *o)
 {
-	static const struct option longopts[] = {
+	static const struct option own[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "watch", no_argument, NULL, 'w' },
 		{ "interval", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* No shortopts: arguments are permuted, so the name may come first. */
+	struct fb_cli cli = { .prog = PROG, .usage = usage, .own = own };
 	uint64_t v;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->interval_ms = 1000;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			o->json = 1;
-			break;
-		case 'w':
-			o->watch = 1;
-			break;
-		case 'i':
-			if (fb_opt_u64(PROG, "interval", optarg, 10, 3600000, &v))
+	while ((c = fb_cli_next(&cli, argc, argv)) > 0) {
+		if (c == 'i') {
+			if (fb_opt_u64(PROG, "interval", cli.arg, 10, 3600000, &v))
 				return -1;
 			o->interval_ms = (int)v;
-			break;
-		case 'L':
-			if (fb_set_log_level(PROG, optarg))
-				return -1;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(FB_EXIT_OK);
-		case 'V':
-			fb_exit_version(PROG);
-		default:
-			fb_err(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
-			return -1;
+		} else {
+			*(c == 'j' ? &o->json : &o->watch) = 1;
 		}
 	}
+	if (c < 0)
+		return -1;
 	if (optind != argc - 1) {
 		fb_err(PROG, optind < argc ? "one segment name expected, got '%s' too" :
 		       "a segment name is required%s", optind < argc ? argv[argc - 1] : "");

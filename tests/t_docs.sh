@@ -7,10 +7,25 @@
 
 version=$(awk '/define FB_VERSION_(MAJOR|MINOR|PATCH)/ {v = v s $3; s = "."} END {print v}' \
 	"$ROOT/include/framebroker.h")
-for p in render:launcher/fb-render.c broker:broker/fb-broker.c producer:producer/fb-producer.c \
+# options_of SRC: every long option of the program whose option parsing is
+# in SRC: its own table (the entries in SRC), then the tables of the shared
+# groups it asks fb_cli for (FB_OPTS_NAME: opts_name[] in common/fb_cli.c or
+# common/fb_params.c), then the ones every program takes (opts_common[]).
+options_of() {
+	local src=$1 groups g
+	groups="$(grep -oE 'FB_OPTS_[A-Z]+' "$src" | sort -u | tr 'A-Z' 'a-z' | sed 's/^fb_//') opts_common"
+	{
+		grep -E '^\s*\{ "[a-z-]+", (required|no)_argument' "$src"
+		for g in $groups; do
+			awk -v g="$g" '$0 ~ "^static const struct option " g "\\[" {t = 1; next}
+				t && /^\};/ {t = 0} t' "$ROOT/common/fb_cli.c" "$ROOT/common/fb_params.c"
+		done
+	} | grep -oE '^\s*\{ "[a-z-]+", (required|no)_argument' | grep -oE '"[a-z-]+"' | tr -d '"'
+}
+for p in render:launcher/options.c broker:broker/fb-broker.c producer:producer/fb-producer.c \
 	encoder:encoder/fb-encoder.c stat:stat/fb-stat.c; do
 	prog=fb-${p%%:*} src=$ROOT/${p#*:} man=$ROOT/man/$prog.1
-	opts=$(grep -oE '^\s*\{ "[a-z-]+", (required|no)_argument' "$src" | grep -oE '"[a-z-]+"' | tr -d '"')
+	opts=$(options_of "$src")
 	help=$("$prog" --help)
 	text=$(groff -man -Tascii -P-c -P-b -P-u "$man" 2> "$TMP/groff.err")
 	missing_help= missing_man=
@@ -49,8 +64,7 @@ for prog in fb-stitch fb-farm; do
 done
 # The README's fb-render synopsis (the indented block under "## fb-render")
 # and its option table name every option of fb-render's option table.
-opts=$(grep -oE '^\s*\{ "[a-z-]+", (required|no)_argument' "$ROOT/launcher/fb-render.c" |
-	grep -oE '"[a-z-]+"' | tr -d '"')
+opts=$(options_of "$ROOT/launcher/options.c")
 synopsis=$(awk '/^## fb-render/ {s = 1; next} s && /^    fb-render \[/ {b = 1}
 	b && /^$/ {exit} b' "$ROOT/README.md")
 table=$(awk '/^## fb-render/ {s = 1; next} s && /^\| option \|/ {t = 1}

@@ -10,11 +10,13 @@
 #include <cmocka.h>
 
 #include "framebroker.h"
+#include "fb_cli.h"
 #include "fb_params.h"
 #include "fb_pixfmt.h"
 #include "fb_proc.h"
 #include "fb_guard.h"
 #include "fb_ring.h"
+#include "fb_stats.h"
 #include "fb_util.h"
 #include "sink.h"
 
@@ -27,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -341,6 +344,109 @@ static void test_fps_geom(void **state)
 	assert_int_equal(p.fps_den, 2);
 }
 
+/* fb_params_argv gives back options that fb_params_set reads as the same
+ * parameters (fb-render starts fb-broker with them). */
+static void test_params_argv(void **state)
+{
+	struct fb_params p, q;
+	struct fb_params_argv_buf b;
+	char *argv[FB_PARAMS_ARGV_MAX];
+	int n;
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		fb_params_default(&p);
+		if (k) { /* every option set, none at its default */
+			assert_int_equal(fb_params_set(&p, "size", "320x240", "test"), 1);
+			assert_int_equal(fb_params_set(&p, "pix-fmt", "yuv420p10le", "test"), 1);
+			assert_int_equal(fb_params_set(&p, "fps", "23.976", "test"), 1);
+			assert_int_equal(fb_params_set(&p, "frames", "1099511627776", "test"), 1);
+			assert_int_equal(fb_params_set(&p, "range", "7:19", "test"), 1);
+			assert_int_equal(fb_params_set(&p, "slots", "256", "test"), 1);
+			assert_int_equal(fb_params_set(&p, "frame-format", "jpeg", "test"), 1);
+			assert_int_equal(fb_params_set(&p, "slot-bytes", "12345", "test"), 1);
+		}
+		n = fb_params_argv(&p, argv, &b);
+		assert_true(n > 0 && n <= FB_PARAMS_ARGV_MAX && n % 2 == 0);
+		assert_int_equal(n, k ? 16 : 12); /* --range, --slot-bytes only when set */
+		fb_params_default(&q);
+		for (int i = 0; i < n; i += 2) {
+			assert_memory_equal(argv[i], "--", 2);
+			assert_int_equal(fb_params_set(&q, argv[i] + 2, argv[i + 1], "test"), 1);
+		}
+		assert_int_equal(q.width, p.width);
+		assert_int_equal(q.height, p.height);
+		assert_int_equal(q.pix_fmt, p.pix_fmt);
+		assert_int_equal(q.fps_num, k ? 24000 : 30);
+		assert_int_equal(q.fps_den, k ? 1001 : 1);
+		assert_int_equal(q.fps_num, p.fps_num);
+		assert_int_equal(q.fps_den, p.fps_den);
+		assert_int_equal(q.frames, p.frames);
+		assert_int_equal(q.range_first, p.range_first);
+		assert_int_equal(q.range_end, p.range_end);
+		assert_int_equal(q.slots, p.slots);
+		assert_int_equal(q.frame_format, p.frame_format);
+		assert_int_equal(q.slot_bytes, p.slot_bytes);
+	}
+}
+
+/* One getopt loop: the program gets its own options only; shared ones and
+ * the parameters land where it said; "--" ends them. */
+static void test_cli(void **state)
+{
+	static const struct option own[] = {
+		{ "mine", required_argument, NULL, 'm' },
+		{ "flag", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char value[] = "--"; /* -o's value: not the literal "--" that ends the options */
+	char *args[] = { "prog", "--mine", "x", "--size", "64x48", "--name", "seg", "--fd", "7",
+			 "--flag", "-o", value, "--", "-a", "b", NULL };
+	char *bad[] = { "prog", "--fd", "-1", NULL };
+	char *unknown[] = { "prog", "--no-such", NULL };
+	char *stray[] = { "prog", "--flag", "stray", NULL };
+	char name[FB_NAME_MAX + 1] = "";
+	struct fb_params p;
+	int fd = 0, tmo = 0, c, n, seen = 0;
+	char **rest;
+	struct fb_cli cli = { .prog = "test", .shortopts = "+o:", .own = own,
+			      .groups = FB_OPTS_NAME | FB_OPTS_ATTACH | FB_OPTS_PARAMS, .name = name,
+			      .seg_fd = &fd, .attach_timeout_ms = &tmo, .params = &p };
+
+	(void)state;
+	fb_params_default(&p);
+	optind = 0;
+	while ((c = fb_cli_next(&cli, 15, args)) > 0) {
+		assert_true(c == 'm' || c == 'f' || c == 'o');
+		assert_string_equal(cli.arg ? cli.arg : "", c == 'm' ? "x" : c == 'o' ? "--" : "");
+		seen++;
+	}
+	assert_int_equal(c, 0);
+	assert_int_equal(seen, 3);
+	assert_int_equal(fb_cli_end(&cli, 15, args, &rest, &n), 0);
+	assert_int_equal(n, 2); /* "-o --" was a value; the second "--" ends */
+	assert_string_equal(rest[0], "-a");
+	assert_string_equal(name, "/seg");
+	assert_int_equal(fd, 7);
+	assert_int_equal(tmo, 5000);
+	assert_int_equal(p.width, 64);
+	assert_int_equal(p.height, 48);
+
+	struct fb_cli c2 = { .prog = "test", .own = own, .groups = FB_OPTS_ATTACH, .seg_fd = &fd,
+			     .attach_timeout_ms = &tmo };
+	optind = 0;
+	assert_int_equal(fb_cli_next(&c2, 3, bad), -1);
+	struct fb_cli c3 = { .prog = "test", .own = own };
+	optind = 0;
+	assert_int_equal(fb_cli_next(&c3, 2, unknown), -1);
+	struct fb_cli c4 = { .prog = "test", .shortopts = "+", .own = own };
+	optind = 0;
+	assert_int_equal(fb_cli_next(&c4, 3, stray), 'f');
+	assert_int_equal(fb_cli_next(&c4, 3, stray), 0);
+	assert_int_equal(fb_cli_end(&c4, 3, stray, NULL, NULL), -1);
+	optind = 0;
+}
+
 /* ---- a real segment per test ------------------------------------------- */
 
 struct fixture {
@@ -375,6 +481,39 @@ static int teardown(void **state)
 	fb_seg_detach(fx->seg);
 	free(fx);
 	return 0;
+}
+
+/* What fb-render reads and writes through its descriptor (fb_stats): the
+ * header validated first, and "in doubt" meaning "frames left". */
+static void test_stats_frames_left(void **state)
+{
+	struct fixture *fx = *state;
+	struct fb_header *h = fx->seg->hdr;
+	struct stat st;
+	int fd = fb_shm_open(fx->name, O_RDWR, 0, &st);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fb_stats_frames_left(fd, 1234), 1); /* nothing claimed yet */
+	h->next_claim = 5; /* all 5 taken, none held */
+	assert_int_equal(fb_stats_frames_left(fd, 1234), 0);
+	h->slots[1].state = FB_SLOT_CLAIMED;
+	h->slots[1].owner = 1234;
+	assert_int_equal(fb_stats_frames_left(fd, 1234), 1); /* the dead one's */
+	assert_int_equal(fb_stats_frames_left(fd, 999), 0);  /* another's: it renders it */
+	h->slots[1].state = FB_SLOT_REISSUE;
+	assert_int_equal(fb_stats_frames_left(fd, 999), 1);
+	h->slots[1].state = FB_SLOT_EMPTY;
+	h->next_claim = 6; /* past the end: corrupt, so in doubt */
+	assert_int_equal(fb_stats_frames_left(fd, 999), 1);
+	h->next_claim = 5;
+	assert_int_equal(fb_stats_set_restarts(fd, 7), 0);
+	assert_int_equal(atomic_load(&h->restarts), 7);
+	h->magic ^= 1; /* no segment: nothing trusted, nothing written */
+	assert_int_equal(fb_stats_frames_left(fd, 999), 1);
+	assert_int_equal(fb_stats_set_restarts(fd, 8), -EINVAL);
+	assert_int_equal(atomic_load(&h->restarts), 7);
+	h->magic ^= 1;
+	close(fd);
 }
 
 /* ---- header validation ------------------------------------------------- */
@@ -1475,9 +1614,12 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fps_parse),
 		cmocka_unit_test(test_fps_parse_every_ntsc),
 		cmocka_unit_test(test_fps_geom),
+		cmocka_unit_test(test_params_argv),
+		cmocka_unit_test(test_cli),
 		cmocka_unit_test_setup_teardown(test_validate_rejects, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_rejects_corrupt_segment, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_create_exclusive, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_frames_left, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_window_blocks_then_wakes, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_encoder_waits_for_order, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_all_frames_then_none, setup_s3_n5, teardown),
