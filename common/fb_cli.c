@@ -102,8 +102,16 @@ static int shared(struct fb_cli *c, int code, const char *arg)
 		if (c->usage)
 			c->usage(stdout);
 		exit(FB_EXIT_OK);
-	case CLI_NAME:
-		return fb_seg_name_arg(c->prog, "--name", arg, c->name) ? -1 : 0;
+	case CLI_NAME: {
+		/* A bad name is said at once; the note that a '/' was added
+		 * waits for fb_cli_end, after a --log-level that may follow. */
+		int rc = fb_seg_name_canon(arg, c->name);
+
+		if (rc < 0)
+			return fb_seg_name_arg(c->prog, "--name", arg, c->name) ? -1 : 0;
+		c->name_added = rc == 1 ? arg : NULL;
+		return 0;
+	}
 	case CLI_FD:
 		if (fb_opt_u64(c->prog, "fd", arg, 0, 1 << 20, &v))
 			return -1;
@@ -170,6 +178,8 @@ int fb_cli_next(struct fb_cli *c, int argc, char **argv)
 
 int fb_cli_end(struct fb_cli *c, int argc, char **argv, char ***rest, int *n)
 {
+	if (c->name_added)
+		fb_info(c->prog, "segment name '%s' taken as %s", c->name_added, c->name);
 	if (rest) {
 		*rest = NULL;
 		*n = 0;

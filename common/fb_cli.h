@@ -54,6 +54,7 @@ struct fb_cli {
 	const char *arg;
 	/* Private. */
 	const char *last_arg; /* of the last option taken, for fb_cli_end */
+	const char *name_added; /* --name as given, when a '/' was added: said by fb_cli_end */
 	int n_opts;
 	struct option table[FB_CLI_MAX_OPTS];
 };

@@ -77,6 +77,12 @@ fb-render --log-level warning --name "$TID-quiet" --size 32x16 --frames 5 --sink
 rc=$?
 check "--log-level warning: the name line is silenced (rc=$rc)" \
 	'[ $rc -eq 0 ] && ! grep -q "taken as" "$TMP/quiet.err"'
+# ... wherever --log-level stands: the note waits for the options' end.
+fb-render --name "$TID-quiet2" --log-level warning --size 32x16 --frames 5 --sink raw \
+	-o "$TMP/q2.raw" 2> "$TMP/quiet2.err"
+rc=$?
+check "--name X --log-level warning (in that order): silenced too (rc=$rc; $(head -1 "$TMP/quiet2.err"))" \
+	'[ $rc -eq 0 ] && [ ! -s "$TMP/quiet2.err" ]'
 
 # Names that are no names, with or without the '/': refused before anything exists.
 for bad in "" "/" "." ".." "a/b" "/$TID/x" "a b" "$(printf 'x%.0s' $(seq 200))"; do
