@@ -3,7 +3,9 @@
  * thin, opaque layer over the segment (fb_segment) and the ring protocol
  * (fb_ring), so external renderers never see the layout.  fb-producer is
  * one of its clients: the claim loop, the fault steps around it and the
- * waits an event loop needs live here once.
+ * waits an event loop needs live here once.  (Over 500 lines because it is
+ * the whole public API around one opaque struct; its parts — attach, the
+ * claim and its waiting thread, errors and versions — share that struct.)
  */
 #include "framebroker.h"
 #include "fb_fault.h"
