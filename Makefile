@@ -33,13 +33,23 @@ COMMON  := common/fb_util.c common/fb_pixfmt.c common/fb_segment.c common/fb_rin
 COMMON_OBJ := $(COMMON:%.c=$(BUILD)/%.o)
 
 # libframebroker: the common code plus the public API (include/framebroker.h).
-# The programs link the static archive; the shared one (position independent
-# objects, a soname, only the public symbols exported) is for other programs.
+# The programs and tests link LIB_INT, an archive of the objects as they are
+# (they use the internals: fb_ring_*, fb_seg_*, ...).  What is installed
+# hides those, in both forms: the shared object exports only the public
+# symbols (a version script), and the static archive LIB_A holds one object,
+# a partial link (ld -r) of the same objects in which every global but the
+# public ones (the version script's list, LIB_SYMS) was made local
+# (objcopy --keep-global-symbols): a program linked with -lframebroker
+# sees the API and nothing else, and cannot clash with our internal names.
 VERSION := $(shell awk '/define FB_VERSION_(MAJOR|MINOR|PATCH)/ {v = v s $$3; s = "."} END {print v}' include/framebroker.h)
 SONAME  := libframebroker.so.0
 LIB_SRC := $(COMMON) common/framebroker.c
+LIB_INT := $(BUILD)/libframebroker-internal.a
 LIB_A   := $(BUILD)/libframebroker.a
 LIB_SO  := $(BUILD)/lib/libframebroker.so.$(VERSION)
+LIB_SYMS := $(BUILD)/framebroker.syms
+LD      ?= ld
+OBJCOPY ?= objcopy
 
 SCRIPTS := $(BIN)/fb-stitch $(BIN)/fb-farm
 CPROGS  := $(BIN)/fb-broker $(BIN)/fb-producer $(BIN)/fb-encoder $(BIN)/fb-render $(BIN)/fb-stat
@@ -69,8 +79,22 @@ $(BUILD)/pic/%.o: %.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
 
-$(LIB_A): $(LIB_SRC:%.c=$(BUILD)/%.o)
+$(LIB_INT): $(LIB_SRC:%.c=$(BUILD)/%.o)
+	rm -f $@
 	$(AR) rcs $@ $^
+
+# The public names, one a line: the global: entries of the version script.
+$(LIB_SYMS): common/framebroker.map
+	@mkdir -p $(dir $@)
+	awk '/global:/ {g = 1; next} /local:|}/ {g = 0} g && /^[ \t]*fb_[a-z_0-9]+;/ \
+		{gsub(/[ \t;]/, ""); print}' $< > $@.tmp && mv $@.tmp $@
+
+$(LIB_A): $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_SYMS)
+	$(LD) -r -o $(BUILD)/framebroker-all.o $(filter %.o,$^)
+	$(OBJCOPY) --keep-global-symbols=$(LIB_SYMS) $(BUILD)/framebroker-all.o \
+		$(BUILD)/framebroker-public.o
+	rm -f $@
+	$(AR) rcs $@ $(BUILD)/framebroker-public.o
 
 $(LIB_SO): $(LIB_SRC:%.c=$(BUILD)/pic/%.o) common/framebroker.map
 	@mkdir -p $(dir $@)
@@ -81,15 +105,15 @@ $(LIB_SO): $(LIB_SRC:%.c=$(BUILD)/pic/%.o) common/framebroker.map
 
 lib: $(LIB_A) $(LIB_SO)
 
-$(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(LIB_A)
+$(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(LIB_INT)
 $(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o \
-		$(BUILD)/producer/renderer.o $(LIB_A)
+		$(BUILD)/producer/renderer.o $(LIB_INT)
 $(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/sink.o \
-		$(LIB_A)
+		$(LIB_INT)
 $(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/children.o \
 		$(BUILD)/launcher/attached.o $(BUILD)/launcher/options.o $(BUILD)/launcher/spawn.o \
-		$(BUILD)/launcher/status.o $(LIB_A)
-$(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(LIB_A)
+		$(BUILD)/launcher/status.o $(LIB_INT)
+$(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(LIB_INT)
 
 $(CPROGS):
 	@mkdir -p $(BIN)
@@ -98,8 +122,8 @@ $(CPROGS):
 # ---- tests ---------------------------------------------------------------
 UNIT_TESTS := $(BIN)/test_unit
 
-$(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/producer/pattern.o $(BUILD)/encoder/sink.o \
-		$(LIB_A)
+$(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/tests/test_api.o $(BUILD)/producer/pattern.o \
+		$(BUILD)/encoder/sink.o $(LIB_INT)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 

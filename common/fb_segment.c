@@ -709,7 +709,7 @@ int fb_seg_attach_inherited(int fd, const char *name, struct fb_seg **out, const
 	if (fstat(fd, &by_fd) == 0 && fb_shm_lstat(name, &by_name) == 0 &&
 	    (by_fd.st_dev != by_name.st_dev || by_fd.st_ino != by_name.st_ino)) {
 		*why = "the inherited descriptor is another object than the segment of that name";
-		return -EBADF;
+		return -EXDEV;
 	}
 	rc = fb_seg_attach_fd(fd, name, out, why);
 	/* A segment handed down by descriptor was made before it was
@@ -759,8 +759,8 @@ int fb_seg_attach_worker(const char *prog, const char *name, int fd, int timeout
 		return FB_EXIT_USAGE;
 	}
 	fb_err(prog, "cannot attach to segment %s: %s", name, why ? why : strerror(-rc));
-	/* -EBADF: --fd and --name name two objects; nothing was touched. */
-	return fb_seg_refused(rc) || rc == -EBADF ? FB_EXIT_USAGE : FB_EXIT_RUNTIME;
+	/* -EXDEV: --fd and --name name two objects; nothing was touched. */
+	return fb_seg_refused(rc) || rc == -EXDEV ? FB_EXIT_USAGE : FB_EXIT_RUNTIME;
 }
 
 int fb_seg_owner_alive(const char *name, int32_t *pid)

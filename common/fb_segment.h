@@ -416,7 +416,7 @@ static inline unsigned char *fb_seg_slot(const struct fb_seg *seg, uint32_t i)
 /*
  * Attach through FD, a descriptor inherited from whoever made the segment
  * (fb-render, a script), known as NAME: fb_seg_attach_fd, refusing with
- * -EBADF a descriptor that is not the object NAME names (when NAME still
+ * -EXDEV a descriptor that is not the object NAME names (when NAME still
  * exists), and with -EPROTO one that is no complete segment (a handed-down
  * segment is never still being made).  FD stays open.
  */

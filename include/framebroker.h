@@ -24,9 +24,12 @@
  * the frame is given to another producer; if it holds one longer than the
  * render's --frame-timeout, it is killed.
  *
- * Errors are negative errno values (fb_strerror() names them):
+ * Errors are negative errno values; fb_strerror() names every one below,
+ * and man/framebroker.3 lists which call returns which:
  *	-ENOENT		no segment of that name (after waiting timeout_ms)
- *	-EAGAIN		the segment still being created when timeout_ms ran out
+ *	-EAGAIN		fb_attach: the segment still being created when timeout_ms
+ *			ran out; fb_claim_timed(p, 0, ...): no frame free right now
+ *	-ETIMEDOUT	fb_claim_timed: no frame became free within timeout_ms
  *	-EPROTO		not a framebroker segment of this version, or corrupt
  *	-EMEDIUMTYPE	what sits at the name is no segment: a FIFO, a directory, a
  *			device, a symlink (refused at once; nothing is opened that
@@ -35,20 +38,59 @@
  *			write it: a producer attaches by name only to a segment of
  *			its own user that nobody else could have forged
  *	-EACCES		another user's segment we may not open
+ *	-EBADF		fb_attach_fd: FD is no open descriptor
+ *	-EXDEV		fb_attach_fd (and fb_attach(NULL) through FB_FD): the
+ *			descriptor is another object than the segment of its name
  *	-EOWNERDEAD	its broker is gone
- *	-ECANCELED	the render was aborted (by a signal, a failure elsewhere)
+ *	-ENOSPC		the render's process table is full
+ *	-ECANCELED	the render was aborted (by a signal, a failure elsewhere,
+ *			fb_fail), or is over (fb_fail)
  *	-ESTALE		the claim is no longer ours (we were too slow: reissued)
- *	-EINVAL		a bad argument (a length over the slot, no claim held)
+ *	-EINVAL		a bad argument (NULL, a length over the slot, no claim
+ *			held, a malformed FB_FAULT)
  *	-EDESTADDRREQ	fb_attach(NULL, ...) and FB_SEGMENT is not set
  *	-ENOMEM, ...	from the system
  *
- * One producer handle per process, used from one thread; a child forked
+ * Timeouts are milliseconds, and mean the same in every call: < 0 waits as
+ * long as it takes, 0 does not wait at all, > 0 waits at most that long.
+ *
+ * Waiting in an event loop: fb_claim_fd() gives a descriptor to poll(2)
+ * for POLLIN, and fb_claim_timed(p, 0, ...) claims without blocking:
+ *
+ *	int fd = fb_claim_fd(p);
+ *	for (;;) {
+ *		int rc = fb_claim_timed(p, 0, &frame, &pixels);
+ *		if (rc == -EAGAIN) { poll fd with your other descriptors; continue; }
+ *		if (rc <= 0) break;		// 0: done; < 0: failed
+ *		render(frame, pixels); fb_publish(p, frame_bytes);
+ *	}
+ *
+ * How the wait works, and why it steals no other producer's wake-up: the
+ * ring's semaphores carry no state, only wake-ups, and the encoder posts one
+ * per freed slot, to as many producers as have said they sleep.  A claim
+ * that cannot succeed at once (fb_claim_timed with a timeout >= 0, while
+ * the descriptor exists or the timeout is > 0) leaves a library thread
+ * asleep in the ordinary blocking claim on the handle's behalf: it is
+ * counted as a sleeping producer exactly like one blocked in fb_claim(), and
+ * the wake-up it takes it uses to claim the frame — for this handle.  Then
+ * the descriptor becomes readable and the next fb_claim_timed (or fb_claim)
+ * returns that frame at once.  Nothing polls the segment, and no wake-up
+ * meant for another producer is consumed without a frame being claimed.
+ * The frame is this process's from the moment the thread claimed it: its
+ * --frame-timeout runs from then, so collect it soon after the descriptor
+ * becomes readable (fb_detach gives it back).  The descriptor is readable
+ * at all other times (when a claim is worth trying); it is the handle's,
+ * close-on-exec, closed by fb_detach.
+ *
+ * One producer handle per process, used from one thread (the library's own
+ * waiting thread, above, blocks every signal); a child forked
  * after fb_attach must attach on its own (the handle knows its pid).  The
  * handle is opaque; the segment's layout is not part of this interface.
  */
 #ifndef FRAMEBROKER_H
 #define FRAMEBROKER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -56,8 +98,17 @@ extern "C" {
 #endif
 
 #define FB_VERSION_MAJOR 0
-#define FB_VERSION_MINOR 7
+#define FB_VERSION_MINOR 8
 #define FB_VERSION_PATCH 0
+
+/* One number per version, ordered as versions are: 0.8.0 is 0x000800. */
+#define FB_VERSION_NUMBER(maj, min, patch) \
+	((((unsigned long)(maj)) << 16) | (((unsigned long)(min)) << 8) | (unsigned long)(patch))
+/* Is this header at least version MAJ.MIN.PATCH?  (For the library linked
+ * at run time, compare fb_version_number() instead.) */
+#define FB_CHECK_VERSION(maj, min, patch) \
+	(FB_VERSION_NUMBER(FB_VERSION_MAJOR, FB_VERSION_MINOR, FB_VERSION_PATCH) >= \
+	 FB_VERSION_NUMBER(maj, min, patch))
 
 typedef struct fb_producer fb_producer;
 
@@ -102,26 +153,99 @@ struct fb_geometry {
 int fb_attach(const char *name, int timeout_ms, fb_producer **out);
 
 /*
+ * Attach through FD, an open descriptor of the segment (inherited: what
+ * fb-producer --fd does), and register as fb_attach does.  NAME is the
+ * segment's name, for messages only (NULL: FB_SEGMENT, else "/fd-N").  FD
+ * stays the caller's: the handle needs it no longer once this returns (close
+ * it or keep it).  No wait: the descriptor is the segment, ready or not
+ * (-EAGAIN while its broker still initialises it).  0 or -errno.
+ */
+int fb_attach_fd(int fd, const char *name, fb_producer **out);
+
+/*
+ * fb_strerror for an attach to NAME that failed with ERR, as a program says
+ * it: for a refusal (-EMEDIUMTYPE, -EPERM, -EACCES) what sits at the name
+ * and whose it is ("/dev/shm/x is a FIFO, not a shared-memory segment"),
+ * written into BUF (LEN bytes); otherwise fb_strerror(ERR).  Never NULL.
+ */
+const char *fb_attach_strerror(const char *name, int err, char *buf, size_t len);
+
+/*
  * Claim the next frame: *FRAME gets its index in the render (geometry's
  * first..end-1: render that frame), *DATA its slot (geometry's
  * slot_bytes writable bytes, page aligned).  Blocks while the ring is full.
  * Returns 1 (claimed), 0 (no frame left: every frame is out), or -errno.
  * Claiming again before publishing gives the held frame back first.
+ * fb_claim(p, f, d) is fb_claim_timed(p, -1, f, d).
  */
 int fb_claim(fb_producer *p, uint64_t *frame, void **data);
+
+/*
+ * fb_claim, waiting at most TIMEOUT_MS for a free slot: < 0 as long as it
+ * takes, 0 not at all (-EAGAIN when no frame is free now), > 0 at most that
+ * long (-ETIMEDOUT).  After -EAGAIN (with the descriptor of fb_claim_fd in
+ * use) or -ETIMEDOUT the handle goes on waiting by itself (see "Waiting in
+ * an event loop" above): the frame it then gets is returned by the next
+ * claim call.  1, 0 or -errno as fb_claim.
+ */
+int fb_claim_timed(fb_producer *p, int timeout_ms, uint64_t *frame, void **data);
+
+/*
+ * A descriptor to poll(2) for POLLIN: readable when a claim is worth trying
+ * — always, except after fb_claim_timed said -EAGAIN or -ETIMEDOUT, until a
+ * frame is claimed for this handle (or the render ends).  Owned by the
+ * handle (do not read or close it).  >= 0, or -errno.
+ */
+int fb_claim_fd(fb_producer *p);
 
 /* Hand the claimed frame to the encoder: LENGTH bytes of the slot are the
  * frame (the raw frame size for raw renders).  0 or -errno. */
 int fb_publish(fb_producer *p, uint64_t length);
 
 /* Give the claimed frame back unrendered, for another producer (or this
- * one, later).  0, or -EINVAL if nothing is claimed, or -errno. */
+ * one, later).  0, or -EINVAL if nothing is claimed, or -errno (-ESTALE,
+ * -ECANCELED). */
 int fb_abort_claim(fb_producer *p);
 
-/* Fill *G with the render's geometry. */
+/*
+ * Fail the whole render, with REASON (one line) as its cause: for a frame
+ * this producer can never deliver (an encoded image larger than its slot,
+ * a source file too short).  The first failure wins: 0 if this call ended
+ * the render with REASON, -ECANCELED if it had ended already (aborted, or
+ * done), -EINVAL for a NULL argument.  Claims and publishes then return
+ * -ECANCELED everywhere.
+ */
+int fb_fail(fb_producer *p, const char *reason);
+
+/*
+ * Why the render was aborted, into BUF (LEN bytes, NUL-terminated, printable
+ * ASCII only: it is read from the segment): the first fb_fail reason, or a
+ * failure elsewhere ("broker (pid N) died"), or "render aborted (no cause
+ * recorded)".  0, or -EINVAL.
+ */
+int fb_reason(const fb_producer *p, char *buf, size_t len);
+
+/* The broker supervising the render: its pid, and a descriptor (a pidfd,
+ * owned by the handle) that becomes readable when it dies, to poll while
+ * waiting on something else; -1 without pidfds.  -EINVAL for NULL. */
+int fb_broker_pid(const fb_producer *p);
+int fb_broker_fd(const fb_producer *p);
+
+/*
+ * Tests: FB_FAULT=producer:STEP:FRAME[:stop] (see fb-producer(1)) makes the
+ * process SIGKILL (SIGSTOP) itself at STEP on FRAME (its ring index), once
+ * per render.  The library marks its own steps (before-claim and claim
+ * inside the claim, after-claim, after-render and after-publish around
+ * fb_publish, publish inside it); a producer marks "mid-render" half way
+ * through rendering the frame it holds.  Unknown steps do nothing.
+ */
+void fb_fault_step(fb_producer *p, const char *step);
+
+/* Fill *G with the render's geometry (zeroes for a NULL P). */
 void fb_get_geometry(const fb_producer *p, struct fb_geometry *g);
 
-/* Give back any claimed frame, unregister, unmap, free.  NULL is fine. */
+/* Give back any claimed frame (one the waiting thread holds too: it is
+ * stopped first, within 250 ms), unregister, unmap, free.  NULL is fine. */
 void fb_detach(fb_producer *p);
 
 /* A message for an error returned above (ERR < 0); never NULL. */
@@ -129,6 +253,12 @@ const char *fb_strerror(int err);
 
 /* "MAJOR.MINOR.PATCH" of the library actually linked. */
 const char *fb_version(void);
+
+/* The same as numbers; fb_version_number() is FB_VERSION_NUMBER of them. */
+unsigned fb_version_major(void);
+unsigned fb_version_minor(void);
+unsigned fb_version_patch(void);
+unsigned long fb_version_number(void);
 
 #ifdef __cplusplus
 }

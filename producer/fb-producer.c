@@ -11,11 +11,16 @@
  * asked for each frame: renderer.h).  A renderer that dies or sends a short
  * frame costs that frame only: it is given back and the producer exits
  * FB_EXIT_RENDERER, which fb-render answers with a replacement.
+ *
+ * It is a client of include/framebroker.h like any other producer: attach
+ * (fb_attach, or fb_attach_fd for --fd), fb_claim / fb_publish /
+ * fb_abort_claim, fb_fail for a frame that can never be delivered.  The
+ * claim loop and the fault steps around it live in the library.
  */
+#include "framebroker.h"
 #include "fb_cli.h"
-#include "fb_fault.h"
 #include "fb_pixfmt.h"
-#include "fb_ring.h"
+#include "fb_segment.h" /* only for FB_NAME_MAX: --name's buffer (fb_cli checks the name) */
 #include "fb_source.h"
 #include "fb_util.h"
 #include "pattern.h"
@@ -123,141 +128,131 @@ static void burn_cpu(int us)
 	} while (now < end);
 }
 
-/* Render the frame claimed as C into its slot; *LEN gets the bytes to
- * publish.  0 or -errno.  C->frame is the ring index; the source draws
- * frame first_frame + C->frame (they differ in a --range chunk).  The raw
- * source is read in two halves so the mid-render fault point lies between
- * them. */
-static int render(struct fb_seg *seg, const struct fb_claim *c, const struct fb_source *src,
-		  int raw_fd, struct renderer *rend, uint64_t *len)
+/* What the claim loop needs besides the handle. */
+struct job {
+	fb_producer *p;
+	struct fb_geometry g;
+	uint32_t pix_fmt, frame_format; /* g's names as fb_pixfmt.h numbers */
+	int raw_fd;
+	struct renderer *rend;
+	const struct producer_opts *o;
+};
+
+/* Render FRAME (the render's frame number) into DATA, its slot; *LEN gets
+ * the bytes to publish.  0 or -errno.  The raw source is read in two halves
+ * so the mid-render fault point lies between them. */
+static int render(const struct job *j, uint64_t frame, unsigned char *data, uint64_t *len)
 {
-	const struct fb_geom *g = &seg->geom;
-	uint64_t frame = fb_geom_frame(g, c->frame);
+	const struct fb_geometry *g = &j->g;
 	uint64_t half = g->frame_bytes / 2;
 	off_t off = (off_t)(frame * g->frame_bytes);
 	int rc;
 
 	*len = g->frame_bytes;
-	if (src->kind == FB_SOURCE_EXEC) {
-		if (g->frame_format == FB_FRAME_RAW)
-			rc = renderer_frame(rend, frame, c->data, g->frame_bytes);
+	if (j->o->src.kind == FB_SOURCE_EXEC) {
+		if (j->frame_format == FB_FRAME_RAW)
+			rc = renderer_frame(j->rend, frame, data, g->frame_bytes);
 		else
-			rc = renderer_image(rend, g->frame_format, frame, c->data, g->slot_bytes,
-					    len);
-		fb_fault_point(seg, FB_STEP_MID_RENDER, c->frame);
+			rc = renderer_image(j->rend, j->frame_format, frame, data, g->slot_bytes, len);
+		fb_fault_step(j->p, "mid-render");
 		return rc;
 	}
-	if (src->kind != FB_SOURCE_RAW) {
-		if (src->kind == FB_SOURCE_FILL)
-			memset(c->data, (int)(frame & 0xff), g->frame_bytes);
+	if (j->o->src.kind != FB_SOURCE_RAW) {
+		if (j->o->src.kind == FB_SOURCE_FILL)
+			memset(data, (int)(frame & 0xff), g->frame_bytes);
 		else
-			fb_pattern_render(c->data, g->width, g->height, g->pix_fmt, frame);
-		fb_fault_point(seg, FB_STEP_MID_RENDER, c->frame);
+			fb_pattern_render(data, g->width, g->height, j->pix_fmt, frame);
+		fb_fault_step(j->p, "mid-render");
 		return 0;
 	}
-	rc = fb_pread_all(raw_fd, c->data, half, off);
-	fb_fault_point(seg, FB_STEP_MID_RENDER, c->frame);
+	rc = fb_pread_all(j->raw_fd, data, half, off);
+	fb_fault_step(j->p, "mid-render");
 	if (rc == 0)
-		rc = fb_pread_all(raw_fd, c->data + half, g->frame_bytes - half,
-				  off + (off_t)half);
+		rc = fb_pread_all(j->raw_fd, data + half, g->frame_bytes - half, off + (off_t)half);
 	return rc;
 }
 
-/* The renderer failed (RC from renderer_frame) on claim C: give the frame
+/* The renderer failed (RC from renderer_frame) on FRAME: give the frame
  * back, stop the renderer, say why.  Returns the exit code. */
-static int renderer_failed(struct fb_seg *seg, const struct fb_claim *c, struct renderer *rend,
-			   int rc, const struct producer_opts *o)
+static int renderer_failed(const struct job *j, uint64_t frame, int rc)
 {
-	const struct fb_geom *g = &seg->geom;
-	const char *fmt = fb_frame_format_name(g->frame_format);
+	const char *fmt = j->g.frame_format;
 	char how[64] = "", what[96];
 
-	(void)fb_ring_unclaim(seg, c);
-	renderer_stop(rend, how, sizeof(how));
+	(void)fb_abort_claim(j->p);
+	renderer_stop(j->rend, how, sizeof(how));
 	if (rc == -EBADMSG)
 		snprintf(what, sizeof(what), "sent something that is not one whole %s", fmt);
 	else if (rc == -EOVERFLOW)
 		snprintf(what, sizeof(what), "had sent more than the previous frame (stray bytes)");
-	else if (rc == -EIO && g->frame_format == FB_FRAME_RAW)
+	else if (rc == -EIO && j->frame_format == FB_FRAME_RAW)
 		snprintf(what, sizeof(what), "sent a short frame (%llu bytes expected)",
-			 (unsigned long long)g->frame_bytes);
+			 (unsigned long long)j->g.frame_bytes);
 	else if (rc == -EIO)
 		snprintf(what, sizeof(what), "ended inside a %s image", fmt);
 	else if (rc == -ECHILD)
 		snprintf(what, sizeof(what), "died");
 	else
 		snprintf(what, sizeof(what), "stopped taking requests");
-	fb_warn(PROG, "renderer '%s' %s at frame %llu (it %s); frame given back", o->src.argv[0],
-	       what, (unsigned long long)fb_geom_frame(g, c->frame), how);
+	fb_warn(PROG, "renderer '%s' %s at frame %llu (it %s); frame given back", j->o->src.argv[0],
+		what, (unsigned long long)frame, how);
 	return FB_EXIT_RENDERER;
 }
 
-/* An encoded frame larger than its slot: never truncated — the render
- * fails, naming the frame and both sizes.  Returns the exit code. */
-static int frame_too_big(struct fb_seg *seg, const struct fb_claim *c, uint64_t len)
+/* Fail the render with WHY (fb_fail) and say so, unless it had ended
+ * already: only the first failure is the cause worth a line. */
+static int fail(const struct job *j, const char *why)
 {
-	char why[FB_REASON_MAX];
-
-	snprintf(why, sizeof(why), "frame %llu is a %llu-byte %s, larger than its %llu-byte slot "
-		 "(raise --slot-bytes)", (unsigned long long)fb_geom_frame(&seg->geom, c->frame),
-		 (unsigned long long)len,
-		 fb_frame_format_name(seg->geom.frame_format),
-		 (unsigned long long)seg->geom.slot_bytes);
-	if (!fb_ring_abort(seg, why))
+	if (fb_fail(j->p, why))
 		return FB_EXIT_ABORTED;
 	fb_err(PROG, "%s", why);
 	return FB_EXIT_RUNTIME;
 }
 
 /* The claim loop.  Returns the exit code. */
-static int produce(struct fb_seg *seg, int raw_fd, struct renderer *rend,
-		   const struct producer_opts *o)
+static int produce(const struct job *j)
 {
+	const struct producer_opts *o = j->o;
 	unsigned int seed = (unsigned int)getpid();
-	struct fb_claim c;
-	char why[FB_REASON_MAX];
-	uint64_t len;
+	char why[256];
+	uint64_t frame, len;
+	void *data;
 	int rc;
 
-	while ((rc = fb_ring_claim(seg, &c)) == 1) {
-		fb_fault_point(seg, FB_STEP_AFTER_CLAIM, c.frame);
+	while ((rc = fb_claim(j->p, &frame, &data)) == 1) {
 		if (o->delay_ms || o->jitter_ms)
 			usleep((useconds_t)(o->delay_ms + (o->jitter_ms ?
 				rand_r(&seed) % (o->jitter_ms + 1) : 0)) * 1000);
 		if (o->cpu_us)
 			burn_cpu(o->cpu_us);
-		rc = render(seg, &c, &o->src, raw_fd, rend, &len);
-		if (rc == -EFBIG)
-			return frame_too_big(seg, &c, len);
+		rc = render(j, frame, data, &len);
+		if (rc == -EFBIG) { /* an encoded frame larger than its slot: never truncated */
+			snprintf(why, sizeof(why), "frame %llu is a %llu-byte %s, larger than its "
+				 "%llu-byte slot (raise --slot-bytes)", (unsigned long long)frame,
+				 (unsigned long long)len, j->g.frame_format,
+				 (unsigned long long)j->g.slot_bytes);
+			return fail(j, why);
+		}
 		if (rc == -EOWNERDEAD) { /* waiting for the renderer */
-			snprintf(why, sizeof(why), "broker (pid %d) died", (int)seg->broker_pid);
-			fb_ring_abort(seg, why);
+			snprintf(why, sizeof(why), "broker (pid %d) died", fb_broker_pid(j->p));
+			(void)fb_fail(j->p, why);
 			fb_err(PROG, "broker (pid %d) died while renderer '%s' worked on frame %llu; "
-			       "stopping", (int)seg->broker_pid, o->src.argv[0],
-			       (unsigned long long)fb_geom_frame(&seg->geom, c.frame));
+			       "stopping", fb_broker_pid(j->p), o->src.argv[0], (unsigned long long)frame);
 			return FB_EXIT_RUNTIME;
 		}
 		if (rc && o->src.kind == FB_SOURCE_EXEC)
-			return renderer_failed(seg, &c, rend, rc, o);
+			return renderer_failed(j, frame, rc);
 		if (rc) {
 			snprintf(why, sizeof(why), "producer %d: reading frame %llu of %s: %s",
-				 (int)getpid(), (unsigned long long)fb_geom_frame(&seg->geom, c.frame),
-				 o->src.path,
+				 (int)getpid(), (unsigned long long)frame, o->src.path,
 				 rc == -EIO ? "file too short" : strerror(-rc));
-			/* Only the first failure is the cause worth a line. */
-			if (!fb_ring_abort(seg, why))
-				return FB_EXIT_ABORTED;
-			fb_err(PROG, "%s", why);
-			return FB_EXIT_RUNTIME;
+			return fail(j, why);
 		}
-		fb_fault_point(seg, FB_STEP_AFTER_RENDER, c.frame);
-		rc = fb_ring_publish(seg, &c, len);
+		rc = fb_publish(j->p, len);
 		if (rc == -ECANCELED)
 			return FB_EXIT_ABORTED;
-		fb_fault_point(seg, FB_STEP_AFTER_PUBLISH, c.frame);
 		if (rc) {
-			fb_err(PROG, "publishing frame %llu: %s",
-			       (unsigned long long)fb_geom_frame(&seg->geom, c.frame),
+			fb_err(PROG, "publishing frame %llu: %s", (unsigned long long)frame,
 			       strerror(-rc));
 			return FB_EXIT_RUNTIME;
 		}
@@ -265,11 +260,11 @@ static int produce(struct fb_seg *seg, int raw_fd, struct renderer *rend,
 	if (rc == -ECANCELED)
 		return FB_EXIT_ABORTED;
 	if (rc == -EOWNERDEAD) {
-		fb_err(PROG, "broker (pid %d) died; stopping", (int)seg->hdr->broker_pid);
+		fb_err(PROG, "broker (pid %d) died; stopping", fb_broker_pid(j->p));
 		return FB_EXIT_RUNTIME;
 	}
 	if (rc == -EPROTO) {
-		fb_ring_reason(seg, why, sizeof(why));
+		fb_reason(j->p, why, sizeof(why));
 		fb_err(PROG, "%s", why);
 		return FB_EXIT_RUNTIME;
 	}
@@ -280,65 +275,84 @@ static int produce(struct fb_seg *seg, int raw_fd, struct renderer *rend,
 	return FB_EXIT_OK;
 }
 
+/* Attach as fb-render asked (--fd) or by --name, and register.  0 with *P
+ * set, else the exit code, having said why. */
+static int attach(const struct producer_opts *o, fb_producer **p)
+{
+	char buf[FB_NAME_MAX + 256];
+	int rc;
+
+	if (o->seg_fd >= 0) {
+		rc = fb_attach_fd(o->seg_fd, o->name, p);
+		close(o->seg_fd); /* the handle needs it no longer */
+	} else {
+		rc = fb_attach(o->name, o->attach_timeout_ms, p);
+	}
+	if (rc == 0)
+		return 0;
+	if (rc == -EINVAL && getenv("FB_FAULT")) { /* the name was checked already */
+		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME", getenv("FB_FAULT"));
+		return FB_EXIT_USAGE;
+	}
+	if (rc == -EOWNERDEAD || rc == -ENOSPC || rc == -EBUSY) {
+		fb_err(PROG, "cannot register with segment %s: %s", o->name,
+		       rc == -EOWNERDEAD ? "its broker is gone (stale segment)" : strerror(-rc));
+		return FB_EXIT_RUNTIME;
+	}
+	/* A refusal of what sits at the name (not a segment, not ours):
+	 * nothing was touched.  By name, say what sits there and whose it is. */
+	if (rc == -EMEDIUMTYPE || rc == -EPERM || rc == -EACCES || rc == -EXDEV) {
+		fb_err(PROG, "cannot attach to segment %s: %s", o->name, o->seg_fd < 0 ?
+		       fb_attach_strerror(o->name, rc, buf, sizeof(buf)) : fb_strerror(rc));
+		return FB_EXIT_USAGE;
+	}
+	fb_err(PROG, "cannot attach to segment %s: %s", o->name, fb_strerror(rc));
+	return FB_EXIT_RUNTIME;
+}
+
 int main(int argc, char **argv)
 {
 	struct renderer rend = { .pid = -1, .pid_fd = -1, .watch_fd = -1 };
 	struct producer_opts o;
-	struct fb_seg *seg;
-	int raw_fd = -1, rc, code;
+	struct job j = { .raw_fd = -1, .rend = &rend, .o = &o };
+	int rc, code;
 
 	if (parse_args(argc, argv, &o))
 		return FB_EXIT_USAGE;
 	if (o.src.kind == FB_SOURCE_RAW) {
-		raw_fd = open(o.src.path, O_RDONLY | O_CLOEXEC);
-		if (raw_fd < 0) {
+		j.raw_fd = open(o.src.path, O_RDONLY | O_CLOEXEC);
+		if (j.raw_fd < 0) {
 			fb_err(PROG, "cannot open raw source %s: %s", o.src.path, strerror(errno));
 			return FB_EXIT_USAGE;
 		}
 	}
-	code = fb_seg_attach_worker(PROG, o.name, o.seg_fd, o.attach_timeout_ms, &seg);
+	code = attach(&o, &j.p);
 	if (code) /* 2: what sits at the name was refused (not a segment, not ours) */
 		return code;
-	if (fb_fault_parse(getenv("FB_FAULT"), FB_ROLE_PRODUCER, &seg->fault)) {
-		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME", getenv("FB_FAULT"));
-		fb_seg_detach(seg);
-		return FB_EXIT_USAGE;
-	}
-	rc = fb_ring_register(seg, FB_ROLE_PRODUCER);
-	if (rc == 1) { /* started after the render ended: nothing to do */
-		fb_seg_detach(seg);
-		return FB_EXIT_OK;
-	}
-	if (rc) {
-		fb_err(PROG, "cannot register with segment %s: %s", o.name,
-		       rc == -EOWNERDEAD ? "its broker is gone (stale segment)" : strerror(-rc));
-		fb_seg_detach(seg);
-		return FB_EXIT_RUNTIME;
-	}
-	if (seg->geom.frame_format != FB_FRAME_RAW && o.src.kind != FB_SOURCE_EXEC) {
+	fb_get_geometry(j.p, &j.g);
+	j.pix_fmt = fb_pixfmt_parse(j.g.pix_fmt);
+	j.frame_format = fb_frame_format_parse(j.g.frame_format);
+	if (j.frame_format != FB_FRAME_RAW && o.src.kind != FB_SOURCE_EXEC) {
 		fb_err(PROG, "segment %s carries %s frames: only an exec: or sh: renderer can "
-		       "produce them", o.name, fb_frame_format_name(seg->geom.frame_format));
-		fb_ring_unregister(seg);
-		fb_seg_detach(seg);
+		       "produce them", o.name, j.g.frame_format);
+		fb_detach(j.p);
 		return FB_EXIT_USAGE;
 	}
 	if (o.src.kind == FB_SOURCE_EXEC) {
 		/* A renderer gone is an error we handle, not a silent death. */
 		signal(SIGPIPE, SIG_IGN);
-		rc = renderer_start(&rend, o.src.argv, &seg->geom);
-		rend.watch_fd = seg->broker_fd; /* -1 without pidfds */
+		rc = renderer_start(&rend, o.src.argv, &j.g);
+		rend.watch_fd = fb_broker_fd(j.p); /* -1 without pidfds */
 		if (rc) {
 			fb_err(PROG, "cannot run renderer '%s': %s", o.src.argv[0], strerror(-rc));
-			fb_ring_unregister(seg);
-			fb_seg_detach(seg);
+			fb_detach(j.p);
 			return FB_EXIT_RUNTIME;
 		}
 	}
-	code = produce(seg, raw_fd, &rend, &o);
+	code = produce(&j);
 	renderer_stop(&rend, NULL, 0);
-	fb_ring_unregister(seg);
-	fb_seg_detach(seg);
-	if (raw_fd >= 0)
-		close(raw_fd);
+	fb_detach(j.p);
+	if (j.raw_fd >= 0)
+		close(j.raw_fd);
 	return code;
 }

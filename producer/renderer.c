@@ -26,9 +26,10 @@ static void set_env(const char *key, unsigned long long v)
 
 /* In the child, between fork and exec: only async-signal-safe calls,
  * except the setenv()s, which are safe here because the producer is single
- * threaded.  A failed exec reports its errno through ERR_FD (close-on-exec,
+ * threaded (it only ever blocks in fb_claim: the library starts its waiting
+ * thread only for timed and non-blocking claims).  A failed exec reports its errno through ERR_FD (close-on-exec,
  * so a successful exec closes it and the parent reads EOF). */
-__attribute__((noreturn)) static void child(char *const *argv, const struct fb_geom *g, int in, int out, int err_fd,
+__attribute__((noreturn)) static void child(char *const *argv, const struct fb_geometry *g, int in, int out, int err_fd,
 		  pid_t parent)
 {
 	char fps[32];
@@ -42,16 +43,20 @@ __attribute__((noreturn)) static void child(char *const *argv, const struct fb_g
 	signal(SIGPIPE, SIG_DFL);
 	set_env("FB_WIDTH", g->width);
 	set_env("FB_HEIGHT", g->height);
-	setenv("FB_PIX_FMT", fb_pixfmt_name(g->pix_fmt), 1);
+	setenv("FB_PIX_FMT", g->pix_fmt, 1);
 	/* The rate as ffmpeg writes it ("30000/1001", "30"): a renderer can
 	 * hand it straight to ffmpeg's -r or a lavfi rate=; and its two parts
 	 * for one that computes frame times. */
-	setenv("FB_FPS", fb_fps_str(fps, sizeof(fps), g->fps_num, g->fps_den), 1);
+	if (g->fps_den == 1)
+		snprintf(fps, sizeof(fps), "%u", g->fps_num);
+	else
+		snprintf(fps, sizeof(fps), "%u/%u", g->fps_num, g->fps_den);
+	setenv("FB_FPS", fps, 1);
 	set_env("FB_FPS_NUM", g->fps_num);
 	set_env("FB_FPS_DEN", g->fps_den);
-	set_env("FB_FRAMES", g->render_frames); /* the whole render, even in a chunk */
+	set_env("FB_FRAMES", g->frames); /* the whole render, even in a chunk */
 	set_env("FB_FRAME_BYTES", g->frame_bytes);
-	setenv("FB_FRAME_FORMAT", fb_frame_format_name(g->frame_format), 1);
+	setenv("FB_FRAME_FORMAT", g->frame_format, 1);
 	set_env("FB_SLOT_BYTES", g->slot_bytes);
 	execvp(argv[0], argv);
 fail:
@@ -60,7 +65,7 @@ fail:
 	_exit(127);
 }
 
-int renderer_start(struct renderer *r, char *const *argv, const struct fb_geom *g)
+int renderer_start(struct renderer *r, char *const *argv, const struct fb_geometry *g)
 {
 	int in[2], out[2], err[2], e = 0;
 	pid_t parent = getpid();

@@ -14,7 +14,7 @@
 #ifndef FB_RENDERER_H
 #define FB_RENDERER_H
 
-#include "fb_segment.h"
+#include "framebroker.h"
 
 #include <stddef.h>
 #include <sys/types.h>
@@ -29,7 +29,7 @@ struct renderer {
 
 /* Start ARGV with geometry G.  0, or -errno (-ENOENT: no such program),
  * with nothing left running. */
-int renderer_start(struct renderer *r, char *const *argv, const struct fb_geom *g);
+int renderer_start(struct renderer *r, char *const *argv, const struct fb_geometry *g);
 
 /* Ask for FRAME and read its LEN bytes into BUF.  0; -EPIPE if the renderer
  * is gone (or closed its stdin); -ECHILD if it died while we waited for the

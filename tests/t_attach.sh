@@ -75,8 +75,10 @@ check "attach: into ffmpeg (ffv1): exit 0, decoded frames exact" \
 
 # A producer SIGKILLed inside fb_publish (the library honours FB_FAULT at
 # the ring's own steps): its frame is reissued, it is replaced, the output
-# is still exact.
-FB_FAULT=producer:publish:17 fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 \
+# is still exact.  A slow encoder (--sink-jitter-ms) keeps frames left when
+# fb-render reaps the dead one: 60 frames otherwise end in 10 ms, before a
+# replacement is worth starting, and "restart 1" would not be said.
+FB_FAULT=producer:publish:17 fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 --sink-jitter-ms 6 \
 	--slots 4 --source attach:"$TMP/producer" --sink raw -o "$TMP/e.raw" 2> "$TMP/err.e"
 rc=$?
 check "a producer killed in fb_publish of frame 17: exit 0, reissued, restart 1, output exact ($(tr '\n' '~' < "$TMP/err.e"))" \
@@ -112,7 +114,7 @@ mkdir "$TMP/once2" 2> /dev/null && exit 4
 exec "$TMP/producer"
 EOF
 chmod +x "$TMP/flaky.sh"
-fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 --max-restarts 2 \
+fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 --max-restarts 2 --sink-jitter-ms 6 \
 	--source attach:"$TMP/flaky.sh" --sink raw -o "$TMP/g.raw" 2> "$TMP/err.g"
 rc=$?
 check "two producers exit 4, --max-restarts 2: exit 0, restarts 1 and 2 of 2, output exact ($(tr '\n' '~' < "$TMP/err.g"))" \

@@ -19,6 +19,7 @@
 #include "fb_stats.h"
 #include "fb_util.h"
 #include "sink.h"
+#include "test_api.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1655,5 +1656,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_grown_segment, setup_s3_n5, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+
+	return failed + fb_test_api(); /* tests/test_api.c: the 0.8 calls */
 }
