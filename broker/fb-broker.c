@@ -14,6 +14,13 @@
  * with a timeout equal to the nearest --frame-timeout deadline.  A dead
  * producer's claimed frames are reissued; a hung one is killed first; a
  * dead encoder aborts the render.
+ *
+ * Over 500 lines: one process's whole life, whose parts share the watch
+ * set and the view of the segment (creation and stale replacement,
+ * readiness, the supervision loop, verification of whom it signals).  The
+ * part to move out first, should it grow, is creation with stale
+ * replacement (replace_stale, refused, create_segment), which shares the
+ * least.
  */
 #include "fb_cli.h"
 #include "fb_params.h"

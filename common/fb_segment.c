@@ -1,4 +1,16 @@
-/* fb_segment — create, validate and attach the shared frame segment. */
+/*
+ * fb_segment — create, validate and attach the shared frame segment.
+ *
+ * Over 500 lines, on purpose: this is everything that reads or writes the
+ * segment outside the ring protocol — the name and the object at it, the
+ * geometry, validation, creation, attachment, ownership — and all of it
+ * follows one rule, that the segment is hostile input (copy, validate,
+ * only then trust), enforced by private helpers they share (attach_fd's
+ * copy-then-validate, the identity written before memory is reserved).
+ * Split by step, the rule would be split too.  The part to move out first,
+ * should it grow: the name and the object at it (fb_shm_*, fb_seg_name_*,
+ * fb_seg_refusal), which needs none of those helpers.
+ */
 #include "fb_segment.h"
 #include "fb_guard.h"
 #include "fb_pixfmt.h"

@@ -2,7 +2,9 @@
  * Unit tests (cmocka): parsing, geometry, header validation against
  * corrupted segments, and the ring protocol driven from forked processes on
  * a real shm segment — blocking, ordering, wake-ups, stale and corrupt
- * words, and a lock holder dying inside a critical section.
+ * words, and a lock holder dying inside a critical section.  Long because
+ * it is a list of independent tests, one per behaviour, in one cmocka
+ * group; the public API's tests are tests/test_api.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
