@@ -8,9 +8,11 @@
 # must succeed; each output is checked by ffprobe; each line's wall time is
 # printed (the closing note of issue 13 quotes them).
 #
-# One deviation from a user at a terminal, invisible in the commands: the
+# Deviations from a user at a terminal, invisible in the commands: the
 # renders without --name go through lib.sh's shim (names of this test's
-# own).  The lines run as fast as bash runs them, as if pasted in one
+# own); and in a sanitizer build (FB_SAN) `cc` is a wrapper adding
+# -fsanitize=FB_SAN with the suite's compiler, because the installed
+# library is instrumented and a program linking it must carry the runtime.  The lines run as fast as bash runs them, as if pasted in one
 # block: fb-stat, started right after the background render, waits for its
 # segment to appear.
 . "$(dirname "$0")/lib.sh"
@@ -24,15 +26,19 @@ check "README has a tour of ${#lines[@]} lines, the first one the install" \
 prefix=$TMP/prefix
 make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" install PREFIX="$prefix" > "$TMP/install.log" 2>&1
 check "make install PREFIX=$prefix" '[ $? -eq 0 ] || { cat "$TMP/install.log"; false; }'
-mkdir "$TMP/tour"
+mkdir "$TMP/tour" "$TMP/tourbin"
 cp -r "$ROOT/examples" "$TMP/tour/"
+if [ -n "${FB_SAN:-}" ]; then
+	printf '#!/bin/sh\nexec %q -fsanitize=%q "$@"\n' "${FB_CC:-cc}" "$FB_SAN" > "$TMP/tourbin/cc"
+	chmod +x "$TMP/tourbin/cc"
+fi
 
 # The script: every tour line verbatim, each followed by its exit status and
 # wall time on fd 9, its stderr in err.N.  The shim runs the installed fb-render.
 {
 	echo 'set -u'
 	echo 'since() { awk -v a="$1" -v b="$EPOCHREALTIME" "BEGIN { printf \"%.2f\", b - a }"; }'
-	echo "export PATH=$prefix/bin:\$PATH PKG_CONFIG_PATH=$prefix/lib/pkgconfig"
+	echo "export PATH=$TMP/tourbin:$TMP/shim:$prefix/bin:\$PATH PKG_CONFIG_PATH=$prefix/lib/pkgconfig"
 	echo "cd $TMP/tour"
 	for ((i = 1; i < ${#lines[@]}; i++)); do
 		echo "exec 2> $TMP/err.$i; t0=\$EPOCHREALTIME"
