@@ -122,7 +122,8 @@ $(CPROGS):
 # ---- tests ---------------------------------------------------------------
 UNIT_TESTS := $(BIN)/test_unit
 
-$(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/tests/test_api.o $(BUILD)/producer/pattern.o \
+$(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/tests/test_api.o $(BUILD)/tests/test_seg.o \
+		$(BUILD)/producer/pattern.o \
 		$(BUILD)/encoder/sink.o $(LIB_INT)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "test_api.h"
+#include "test_seg.h"
 #include "framebroker.h"
 #include "fb_pixfmt.h"
 #include "fb_ring.h"
@@ -26,36 +27,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct fixture {
-	char name[64];
-	struct fb_seg *seg; /* the creator's mapping: the broker's, and the encoder's side */
-};
-
 /* A fresh segment, S=3 slots, N=5 frames of 64x4 gray. */
-static int setup(void **state)
-{
-	static int seq;
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct fb_geom g;
-
-	snprintf(fx->name, sizeof(fx->name), "/fbunit-%d-api%d", (int)getpid(), seq++);
-	if (fb_geom_init(&g, 64, 4, FB_PIX_GRAY, 3, 30, 5) || fb_seg_create(fx->name, &g, &fx->seg)) {
-		free(fx);
-		return -1;
-	}
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	fb_seg_unlink(fx->name);
-	fb_seg_detach(fx->seg);
-	free(fx);
-	return 0;
-}
+static int setup(void **state) { return fb_test_seg_make(state, 3, 5); }
+static int teardown(void **state) { return fb_test_seg_teardown(state); }
 
 /* Fill the window (S frames claimed and published by P); the encoder side
  * (SEG, the creator's mapping) has taken nothing yet. */

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "framebroker.h"
+#include "test_seg.h"
 #include "fb_cli.h"
 #include "fb_params.h"
 #include "fb_pixfmt.h"
@@ -452,39 +453,9 @@ static void test_cli(void **state)
 
 /* ---- a real segment per test ------------------------------------------- */
 
-struct fixture {
-	char name[64];
-	struct fb_seg *seg; /* the creator's mapping */
-};
-
-static int make_seg(void **state, uint32_t slots, uint64_t frames)
-{
-	static int seq;
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct fb_geom g;
-
-	snprintf(fx->name, sizeof(fx->name), "/fbunit-%d-%d", (int)getpid(), seq++);
-	if (fb_geom_init(&g, 64, 4, FB_PIX_GRAY, slots, 30, frames) ||
-	    fb_seg_create(fx->name, &g, &fx->seg)) {
-		free(fx);
-		return -1;
-	}
-	*state = fx;
-	return 0;
-}
-
-static int setup_s3_n5(void **state) { return make_seg(state, 3, 5); }
-static int setup_s1_n3(void **state) { return make_seg(state, 1, 3); }
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	fb_seg_unlink(fx->name);
-	fb_seg_detach(fx->seg);
-	free(fx);
-	return 0;
-}
+static int setup_s3_n5(void **state) { return fb_test_seg_make(state, 3, 5); }
+static int setup_s1_n3(void **state) { return fb_test_seg_make(state, 1, 3); }
+static int teardown(void **state) { return fb_test_seg_teardown(state); }
 
 /* What fb-render reads and writes through its descriptor (fb_stats): the
  * header validated first, and "in doubt" meaning "frames left". */
