@@ -232,7 +232,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 			fb_lock_release(seg);
 			return 1;
 		}
-		if (seg->nowait) {
+		if (__atomic_load_n(&seg->nowait, __ATOMIC_ACQUIRE)) {
 			fb_lock_release(seg);
 			return -EAGAIN;
 		}
@@ -454,7 +454,7 @@ int fb_ring_acquire(struct fb_seg *seg, uint64_t frame, struct fb_frame_ref *out
 			return (int)n;
 		}
 		now = fb_now_ns();
-		if (seg->nowait || now >= give_up) {
+		if (__atomic_load_n(&seg->nowait, __ATOMIC_ACQUIRE) || now >= give_up) {
 			fb_lock_release(seg);
 			return -EAGAIN;
 		}

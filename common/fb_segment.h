@@ -186,7 +186,9 @@ struct fb_seg {
 	int32_t broker_pid; /* private copies, read once at registration */
 	uint64_t broker_start;
 	uint64_t broker_checked_ns; /* last liveness check */
-	int nowait; /* claim/acquire return -EAGAIN instead of sleeping */
+	int nowait; /* claim/acquire return -EAGAIN instead of sleeping; set by one
+		     * thread (fb_detach stopping the claim-ahead thread) while
+		     * another reads it: __atomic accesses only */
 	int32_t lock_owner_before; /* lock holder when a timed lock wait began */
 	int lock_held; /* this handle holds the ring lock (FB_ASSERT_LOCKED, fb_lock.h) */
 	struct fb_spin spin; /* this process's adaptive spin budget (fb_spin.h) */

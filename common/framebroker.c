@@ -299,9 +299,9 @@ static int claim_now(fb_producer *p)
 {
 	int rc;
 
-	p->seg->nowait = 1;
+	__atomic_store_n(&p->seg->nowait, 1, __ATOMIC_RELEASE);
 	rc = fb_ring_claim(p->seg, &p->claim);
-	p->seg->nowait = 0;
+	__atomic_store_n(&p->seg->nowait, 0, __ATOMIC_RELEASE);
 	if (rc == 1)
 		p->have_claim = 1;
 	return rc;
