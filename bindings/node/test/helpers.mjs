@@ -14,6 +14,13 @@ export const BIN = process.env.FB_TEST_BIN || path.join(ROOT, 'bin');
 const TAG = process.env.FB_TEST_TAG || `fbnode${process.pid}`;
 let serial = 0;
 
+// The environment of the framebroker programs the tests start: node's own
+// minus LD_PRELOAD, which a sanitizer run sets for node (to load an
+// instrumented addon) and which an instrumented program, carrying its own
+// copy of the runtime, must not get.
+const childEnv = { ...process.env };
+delete childEnv.LD_PRELOAD;
+
 // A segment name of this test's own: /TAG-nodePID-N.
 export function segName() {
 	serial += 1;
@@ -43,7 +50,7 @@ export function expected(first, end, bytes) {
 export async function startBroker(t, name, args) {
 	const child = spawn(path.join(BIN, 'fb-broker'),
 		['--name', name, '--ready-fd', '3', '--log-level', 'error', ...args],
-		{ stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+		{ stdio: ['ignore', 'inherit', 'inherit', 'pipe'], env: childEnv });
 	t.after(() => {
 		if (child.exitCode === null && child.signalCode === null)
 			child.kill('SIGKILL');
@@ -65,7 +72,7 @@ export async function startBroker(t, name, args) {
 export function startEncoder(t, name, out) {
 	const child = spawn(path.join(BIN, 'fb-encoder'),
 		['--name', name, '--sink', 'raw', '-o', out, '--log-level', 'error'],
-		{ stdio: ['ignore', 'inherit', 'inherit'] });
+		{ stdio: ['ignore', 'inherit', 'inherit'], env: childEnv });
 	t.after(() => {
 		if (child.exitCode === null && child.signalCode === null) {
 			child.kill('SIGCONT');
