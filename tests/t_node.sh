@@ -23,8 +23,9 @@ if [ -z "$NODE" ]; then
 fi
 
 make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" node > "$TMP/make.log" 2>&1
+rc=$?
 check "make node builds bindings/node/framebroker.node ($(tail -3 "$TMP/make.log" | tr '\n' '~'))" \
-	'[ -s "$ROOT/bindings/node/framebroker.node" ]'
+	'[ $rc -eq 0 ] && [ -s "$ROOT/bindings/node/framebroker.node" ]'
 check "... exporting only the N-API entry points (no fb_* name)" \
 	'! nm -D --defined-only "$ROOT/bindings/node/framebroker.node" | grep -q " fb_"'
 

@@ -277,8 +277,12 @@ static void on_readable(uv_poll_t *h, int status, int events)
 	napi_close_handle_scope(env, hs);
 }
 
-/* Detach N now (detach(), or the environment going away). */
-static void detach_now(napi_env env, struct fbn *n, bool js)
+/* detach(): a waiting claim() is rejected, the held frame's Buffer
+ * detached, the uv handle closed — before fb_detach closes the descriptor
+ * it watches (libuv must not see that number again: it may be reused at
+ * once) — then the library gives back any frame held, by us or by its
+ * waiting thread (stopped within 250 ms: the only time detach blocks). */
+static void detach_now(napi_env env, struct fbn *n)
 {
 	if (!n->p)
 		return;
@@ -287,16 +291,14 @@ static void detach_now(napi_env env, struct fbn *n, bool js)
 
 		uv_poll_stop(&n->poll);
 		unpend(env, n);
-		if (js)
-			napi_reject_deferred(env, d, make_error(env, -EBADF,
-				"claim: the producer was detached while claim() waited"));
+		napi_reject_deferred(env, d, make_error(env, -EBADF,
+			"claim: the producer was detached while claim() waited"));
 	}
-	if (js)
-		end_claim(env, n);
-	fb_detach(n->p); /* gives back a held frame; stops the waiting thread */
-	n->p = NULL;
+	end_claim(env, n);
 	close_poll(n);
-	if (n->have_actx && js) {
+	fb_detach(n->p);
+	n->p = NULL;
+	if (n->have_actx) {
 		napi_async_destroy(env, n->actx);
 		n->have_actx = false;
 	}
@@ -309,6 +311,7 @@ static void on_env_teardown(void *arg)
 	struct fbn *n = arg;
 
 	n->hook = false;
+	close_poll(n);
 	if (n->p) {
 		fb_detach(n->p);
 		n->p = NULL;
@@ -647,7 +650,7 @@ static napi_value js_detach(napi_env env, napi_callback_info info)
 		napi_remove_env_cleanup_hook(env, on_env_teardown, n);
 		n->hook = false;
 	}
-	detach_now(env, n, true);
+	detach_now(env, n);
 	return NULL;
 }
 
@@ -656,6 +659,10 @@ static napi_value js_version(napi_env env, napi_callback_info info)
 	(void)info;
 	return str(env, fb_version());
 }
+
+/* NAPI_MODULE_INIT defines the API-version entry point without declaring
+ * it first (clang's -Wmissing-prototypes): declared here. */
+NAPI_MODULE_EXPORT int32_t NODE_API_MODULE_GET_API_VERSION(void);
 
 NAPI_MODULE_INIT()
 {

@@ -136,3 +136,15 @@ test('detach() while claim() waits: the claim rejects EBADF, no frame is lost', 
 	assert.equal(await h.exitOf(broker), 0);
 	assert.ok(h.readOut(out).equals(h.expected(0, N, bytes)));
 });
+
+test('the broker dies while claim() waits: the claim rejects EOWNERDEAD', async (t) => {
+	const name = h.segName();
+	const broker = await h.startBroker(t, name, ['--size', '16x4', '--frames', '8', '--slots', '2']);
+	const p = await attach(name);
+	t.after(() => p.detach());
+	const published = [];
+	const { pending } = await fillRing(p, p.geometry.frameBytes, published);
+	broker.kill('SIGKILL');
+	await assert.rejects(pending, { code: 'EOWNERDEAD', errno: -130, message: /broker is gone/ });
+	await assert.rejects(p.claim(), { code: 'EOWNERDEAD' });
+});
