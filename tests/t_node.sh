@@ -21,6 +21,13 @@ if [ -z "$NODE" ]; then
 	finish
 	exit
 fi
+# nodesource's nodejs ships the N-API headers; Debian's own nodejs has them
+# in libnode-dev.
+if [ ! -f /usr/include/node/node_api.h ]; then
+	echo "# t_node.sh: SKIP: no /usr/include/node/node_api.h (install libnode-dev, or nodesource's nodejs)"
+	finish
+	exit
+fi
 
 make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" node > "$TMP/make.log" 2>&1
 rc=$?
