@@ -17,17 +17,27 @@ function outFile(t) {
 	return path.join(dir, 'out.raw');
 }
 
-// Claim and publish frames until a claim does not settle within a timer's
-// few ticks: returns that pending claim and how many ticks fired meanwhile.
+// Claim and publish frames until a claim does not settle while a 10 ms
+// timer fires 5 times: returns that pending claim, and how many times the
+// timer fired while it was pending.  (A claim of a free slot settles at
+// once, before any timer; one that blocked the event loop would let no
+// timer fire, and the test would hang: t_node.sh bounds it.)
 async function fillRing(p, bytes, settled) {
 	for (;;) {
 		const pc = p.claim();
 		let done = false;
 		pc.then(() => { done = true; }, () => { done = true; });
 		let ticks = 0;
-		const timer = setInterval(() => { ticks++; }, 10);
-		await h.sleep(150);
-		clearInterval(timer);
+		await new Promise((resolve) => {
+			const timer = setInterval(() => {
+				if (!done)
+					ticks++;
+				if (ticks >= 5 || done) {
+					clearInterval(timer);
+					resolve();
+				}
+			}, 10);
+		});
 		if (!done)
 			return { pending: pc, ticks };
 		const c = await pc;
