@@ -409,9 +409,10 @@ static napi_value js_attach(napi_env env, napi_callback_info info)
 {
 	napi_value args[2], promise, rname;
 	size_t argc = 2, len;
-	napi_valuetype t;
+	napi_valuetype t = napi_undefined;
 	struct attach_job *j = calloc(1, sizeof(*j));
 	double ms = FBN_ATTACH_TIMEOUT_MS;
+	bool pending;
 
 	if (!j)
 		return throw_value(env, make_error(env, -ENOMEM, "attach: out of memory"));
@@ -429,20 +430,30 @@ static napi_value js_attach(napi_env env, napi_callback_info info)
 	if (argc >= 2 && napi_typeof(env, args[1], &t) == napi_ok && t == napi_number &&
 	    napi_get_value_double(env, args[1], &ms) != napi_ok)
 		goto fail;
+	if (ms != ms) /* NaN: the default (the wrapper refuses it first) */
+		ms = FBN_ATTACH_TIMEOUT_MS;
 	j->timeout_ms = ms < 0 ? -1 : ms > 2147483647.0 ? 2147483647 : (int)ms;
-	if (napi_create_promise(env, &j->d, &promise) != napi_ok ||
-	    napi_create_string_utf8(env, "framebroker.attach", NAPI_AUTO_LENGTH, &rname) != napi_ok ||
+	if (napi_create_string_utf8(env, "framebroker.attach", NAPI_AUTO_LENGTH, &rname) != napi_ok ||
 	    napi_create_async_work(env, NULL, rname, attach_execute, attach_complete, j, &j->work) != napi_ok)
 		goto fail;
-	if (napi_queue_async_work(env, j->work) != napi_ok) {
+	if (napi_create_promise(env, &j->d, &promise) != napi_ok) {
 		napi_delete_async_work(env, j->work);
 		goto fail;
+	}
+	if (napi_queue_async_work(env, j->work) != napi_ok) {
+		/* A promise made is one to settle. */
+		napi_reject_deferred(env, j->d, make_error(env, -ENOMEM, "attach: cannot queue the wait"));
+		napi_delete_async_work(env, j->work);
+		free(j->name);
+		free(j);
 	}
 	return promise;
 fail:
 	free(j->name);
 	free(j);
-	return NULL; /* napi left an exception pending, or returns undefined */
+	if (napi_is_exception_pending(env, &pending) == napi_ok && !pending)
+		return throw_value(env, make_error(env, -ENOMEM, "attach: out of resources"));
+	return NULL;
 }
 
 /* ---- the producer's calls ---------------------------------------------- */
