@@ -576,8 +576,9 @@ static napi_value js_publish(napi_env env, napi_callback_info info)
 		return NULL;
 	if (!n->p)
 		return throw_value(env, detached_error(env, "publish"));
-	if (!argv[0] || napi_get_value_double(env, argv[0], &len) != napi_ok || !(len >= 0) ||
-	    len != (double)(uint64_t)len)
+	/* In range before the cast (2^64 and NaN would not convert). */
+	if (!argv[0] || napi_get_value_double(env, argv[0], &len) != napi_ok ||
+	    !(len >= 0 && len < 18446744073709551616.0) || len != (double)(uint64_t)len)
 		return throw_type(env, "publish: the length must be a non-negative integer");
 	rc = fb_publish(n->p, (uint64_t)len);
 	if (rc == -EINVAL && n->held) {
