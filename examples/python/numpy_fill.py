@@ -6,6 +6,9 @@ so make bench can compare the transports with the render held constant.
     fb-render --source 'attach:/usr/bin/python3 examples/python/numpy_fill.py' ...  # into the slot
     fb-render --source 'exec:/usr/bin/python3 examples/python/numpy_fill.py --exec' ...  # a pipe
 
+--keep (attach:): keep each frame's array past publish, as a render loop
+that binds `a = p.array()` does: the binding then cuts the stale array off
+the slot every frame (what that guard costs, make bench measures).
 --exec: the exec: protocol (frame indices on stdin, FB_FRAME_BYTES bytes of
 each frame on stdout), the frame filled in a numpy array and written from it.
 """
@@ -24,7 +27,7 @@ def exec_mode():
         out.flush()
 
 
-def attach_mode():
+def attach_mode(keep):
     try:
         import framebroker
     except ImportError:  # from the source tree
@@ -32,10 +35,15 @@ def attach_mode():
                                         "bindings", "python"))
         import framebroker
     with framebroker.attach() as p:
+        a = None
         for frame, view in p:
-            p.array().fill(frame & 0xFF)
+            if keep:
+                a = p.array()  # alive at publish: cut off the slot there
+                a.fill(frame & 0xFF)
+            else:
+                p.array().fill(frame & 0xFF)  # gone before publish
             p.publish()
 
 
 if __name__ == "__main__":
-    exec_mode() if sys.argv[1:] == ["--exec"] else attach_mode()
+    exec_mode() if sys.argv[1:] == ["--exec"] else attach_mode(sys.argv[1:] == ["--keep"])
