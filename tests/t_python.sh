@@ -151,7 +151,7 @@ check "... and it is the installed copy that was imported" \
 	'[ "$(cd "$TMP" && PYTHONPATH=$TMP/site "$PY" -c "import framebroker; print(framebroker.__file__)")" = "$TMP/site/framebroker/__init__.py" ]'
 
 # The pytest suite; its closing line is the verdict.
-(cd "$ROOT" && FB_PYTHON=$PY FB_PY_NOTES=$TMP/notes "$PY" -m pytest -q -p no:cacheprovider \
+(cd "$ROOT" && FB_PYTHON=$PY FB_PY_NOTES=$TMP/notes "$PY" -m pytest -q -p no:cacheprovider --basetemp="$TMP/pytest" \
 	tests/python) > "$TMP/pytest.log" 2>&1
 rc=$?
 closing=$(grep -E '[0-9]+ (passed|failed|error)' "$TMP/pytest.log" | tail -n 1)
