@@ -19,6 +19,10 @@ sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 TAG = os.environ.get("FB_TEST_TAG") or f"fbpy{os.getpid()}"
 PY = os.environ.get("FB_PYTHON") or sys.executable  # the interpreter for producer scripts
 _names = itertools.count()
+# The programs' environment: a sanitizer build's programs carry their own
+# (static) ASan runtime, and refuse a second one preloaded, as Python here
+# needs it (tests/t_python.sh); producer scripts get it back through PY.
+C_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 
 
 def notes(line):
@@ -39,7 +43,7 @@ class Render:
         r, w = os.pipe()
         self.broker = subprocess.Popen([os.path.join(BIN, "fb-broker"), "--name", self.name,
                                         "--ready-fd", str(w)] + list(args),
-                                       pass_fds=(w,), stderr=subprocess.PIPE)
+                                       pass_fds=(w,), stderr=subprocess.PIPE, env=C_ENV)
         os.close(w)
         self.procs.append(self.broker)
         with os.fdopen(r) as f:
@@ -47,7 +51,7 @@ class Render:
         assert ready == "ready\n", f"fb-broker did not start: {self.broker.stderr.read()}"
         self.encoder = subprocess.Popen([os.path.join(BIN, "fb-encoder"), "--name", self.name,
                                          "--sink", "raw", "-o", self.out],
-                                        stderr=subprocess.PIPE)
+                                        stderr=subprocess.PIPE, env=C_ENV)
         self.procs.append(self.encoder)
 
     def wait(self, timeout=60):
@@ -100,7 +104,7 @@ def fb_render(tmp_path):
     def run(*args, timeout=120, env=None):
         name = f"/{TAG}-py{next(_names)}"
         names.append(name)
-        e = dict(os.environ, **(env or {}))
+        e = dict(C_ENV, **(env or {}))
         p = subprocess.run([os.path.join(BIN, "fb-render"), "--name", name] + list(args),
                            stderr=subprocess.PIPE, text=True, timeout=timeout, env=e)
         return p.returncode, p.stderr
