@@ -365,6 +365,66 @@ def scaling():
         rw["met"] = rw["ratio"] >= 0.9 * limit
 
 
+# ---- Python producers (bindings/python) -----------------------------------
+
+def find_python():
+    """An interpreter with numpy (Debian's /usr/bin/python3; the python3
+    first on PATH may lack it), or None."""
+    for py in (os.environ.get("FB_PYTHON"), "/usr/bin/python3", shutil.which("python3")):
+        if py and subprocess.run([py, "-c", "import numpy"], capture_output=True).returncode == 0:
+            return py
+    return None
+
+
+def python_rows():
+    """The same numpy fill (examples/python/numpy_fill.py: frame i all bytes
+    i mod 256, as --source fill) into the slots through attach: (K = 1, 2;
+    the array dropped before publish, and kept past it: the stale-view cut),
+    through a pipe (exec:), against the C fill source; 1080p rgba, raw sink.
+    Steady state: each variant runs SMALL and BIG frames, and a figure is
+    (BIG - SMALL) / the difference of the two runs' times, so interpreter
+    start-up and numpy's import (a fixed cost) are left out."""
+    py = find_python()
+    if not py:
+        print("bench: no interpreter with numpy (Debian: python3-numpy): Python rows skipped")
+        return
+    small, big = q(200, 4), q(2000, 24)
+    size = "1920x1080"
+    ex = os.path.join(ROOT, "examples", "python", "numpy_fill.py")
+    kinds = {"c1": ("fill", 1), "c2": ("fill", 2), "a1": (f"attach:{py} {ex}", 1),
+             "a2": (f"attach:{py} {ex}", 2), "k1": (f"attach:{py} {ex} --keep", 1),
+             "e1": (f"exec:{py} {ex} --exec", 1)}
+    variants = [(f"{k}:{n}", fb_render(frames=n, size=size, workers=w, source=src), None)
+                for k, (src, w) in kinds.items() for n in (small, big)]
+    res = alternate(variants)
+    fps, cpu = {}, {}
+    for k in kinds:
+        pairs = list(zip(res[f"{k}:{small}"], res[f"{k}:{big}"]))
+        # (a tiny BENCH_QUICK run on a loaded machine can come out negative:
+        # then the whole big run, start-up included)
+        fps[k] = [(big - small) / (b.wall - s.wall) if b.wall > s.wall else big / b.wall
+                  for s, b in pairs]
+        cpu[k] = [((b.cpu - s.cpu) / (big - small) if b.cpu > s.cpu else b.cpu / big) * 1e3
+                  for s, b in pairs]
+    sec = "Python producers"
+    for k, what, ref in (("a1", "numpy fill via attach: (the binding), K=1", "c1"),
+                         ("a2", "numpy fill via attach:, K=2", "c2")):
+        rw = row(sec, what, "frames/s", fps[k], f"C fill source, K={kinds[ref][1]}", fps[ref],
+                 "ratio >= 0.8", note="steady state, 1080p rgba")
+        rw["met"] = rw["ratio"] >= 0.8
+    row(sec, "numpy fill via attach:, K=1, array kept past publish", "frames/s", fps["k1"],
+        "C fill source, K=1", fps["c1"], note="the binding cuts the stale array off its slot")
+    row(sec, "numpy fill via exec: (a pipe), K=1", "frames/s", fps["e1"], "C fill source, K=1",
+        fps["c1"])
+    rw = row(sec, "attach: against exec:, K=1", "frames/s", fps["a1"],
+             "the same numpy renderer via exec:", fps["e1"], "ratio >= 2")
+    rw["met"] = rw["ratio"] >= 2
+    for k, what in (("a1", "attach:, K=1"), ("k1", "attach:, K=1, array kept"),
+                    ("e1", "exec:, K=1")):
+        row(sec, f"CPU per frame, numpy fill via {what} (whole render)", "ms/frame", cpu[k],
+            "C fill source, K=1", cpu["c1"])
+
+
 # ---- output ----------------------------------------------------------------
 
 def fmt(x, unit=""):
@@ -533,6 +593,7 @@ def main():
     grow = node_row(fb_runs)
     memory()
     scaling()
+    python_rows()
     print_table()
     write_results(info, grow)
     print(f"\nbench: {time.time() - t0:.0f} s; results in {os.path.relpath(RESULTS, ROOT)}/")
