@@ -98,6 +98,7 @@ const captures = {
 	'cdp-png-fast': (pg, s, slot) => cdp(s, slot, { format: 'png', optimizeForSpeed: true }),
 	'cdp-webp80': (pg, s, slot) => cdp(s, slot, { format: 'webp', quality: 80, optimizeForSpeed: true }),
 	'bf-jpeg80': (pg, s, slot, st) => beginFrame(s, slot, st, { format: 'jpeg', quality: 80, optimizeForSpeed: true }),
+	'bf-png': (pg, s, slot, st) => beginFrame(s, slot, st, { format: 'png', optimizeForSpeed: true }),
 };
 
 async function cdp(s, slot, opts) {
@@ -105,11 +106,14 @@ async function cdp(s, slot, opts) {
 	return slot.write(r.data, 'base64');
 }
 
+// No damage since the last frame: no screenshotData; the pixels are the
+// last frame's, so are its bytes.
 async function beginFrame(s, slot, st, screenshot) {
-	st.ticks = (st.ticks || 0) + 1000 / 30;
+	st.ticks = (st.ticks || 1e6) + 1000 / 30;
 	const r = await s.send('HeadlessExperimental.beginFrame', { frameTimeTicks: st.ticks, interval: 1000 / 30, screenshot });
-	if (!r.screenshotData) throw new Error('beginFrame: no screenshot (no damage?)');
-	return slot.write(r.screenshotData, 'base64');
+	if (r.screenshotData) st.last = r.screenshotData;
+	if (!st.last) throw new Error('beginFrame: no screenshot, and none before');
+	return slot.write(st.last, 'base64');
 }
 
 async function openPage(browser, shared, w, h, url, begin) {
@@ -117,8 +121,19 @@ async function openPage(browser, shared, w, h, url, begin) {
 	const pg = await ctx.newPage();
 	await pg.setViewport({ width: w, height: h, deviceScaleFactor: 1 });
 	const s = await pg.createCDPSession();
-	if (begin) await s.send('HeadlessExperimental.enable').catch(() => {});
-	await pg.goto(url, { waitUntil: 'load' });
+	const nav = pg.goto(url, { waitUntil: 'load' });
+	if (begin) {
+		// Under BeginFrame control nothing happens, loading included,
+		// unless frames are issued.
+		let done = false, ticks = 0;
+		nav.then(() => { done = true; }, () => { done = true; });
+		while (!done) {
+			ticks += 1000 / 30;
+			await s.send('HeadlessExperimental.beginFrame', { frameTimeTicks: ticks, interval: 1000 / 30, noDisplayUpdates: true }).catch(() => {});
+			await new Promise((r) => setTimeout(r, 2));
+		}
+	}
+	await nav;
 	return { pg, s, ctx };
 }
 
@@ -133,25 +148,28 @@ async function loop(p, name, slot, frames, seekWait, st) {
 }
 
 async function runCase(a, spec) {
-	// spec: capture[:k=K][:shared][:norraf]
+	// spec: capture[:k=K][:shared][:noraf][:e=new|shell][:limit]
 	const parts = spec.split(':');
 	const name = parts[0];
 	const k = Number((parts.find((x) => x.startsWith('k=')) || 'k=1').slice(2));
 	const shared = parts.includes('shared');
-	const seekWait = !parts.includes('noraf');
 	const begin = name.startsWith('bf-');
+	const seekWait = !parts.includes('noraf') && !begin;
+	const engine = (parts.find((x) => x.startsWith('e=')) || 'e=auto').slice(2);
+	const frameRateLimit = parts.includes('limit');
 	if (!captures[name]) throw new Error(`no case ${name}`);
 	const url = pathToFileURL(a.page).href;
 	const browsers = [], pages = [];
 	const t0 = process.hrtime.bigint();
 	const nb = shared ? 1 : k;
-	for (let i = 0; i < nb; i++) browsers.push(await launchBrowser({ beginFrameControl: begin }));
+	for (let i = 0; i < nb; i++) browsers.push(await launchBrowser({ beginFrameControl: begin, engine, frameRateLimit }));
 	for (let i = 0; i < k; i++) pages.push(await openPage(browsers[shared ? 0 : i], shared, a.w, a.h, url, begin));
 	const startup = Number(process.hrtime.bigint() - t0) / 1e9;
 	const slotBytes = a.w * a.h * 4 + 65536;
 	const slots = pages.map(() => Buffer.alloc(slotBytes));
 	// Warm-up: a few frames each, not measured.
-	await Promise.all(pages.map((p, i) => loop(p, name, slots[i], [0, 1, 2], seekWait, {})));
+	const states = pages.map(() => ({}));
+	await Promise.all(pages.map((p, i) => loop(p, name, slots[i], [0, 1, 2], seekWait, states[i])));
 	const pids = () => tree(process.pid);
 	let peak = { rss: 0, pss: 0 };
 	const sample = () => { const m = memory(pids()); peak = { rss: Math.max(peak.rss, m.rss), pss: Math.max(peak.pss, m.pss) }; };
@@ -161,7 +179,7 @@ async function runCase(a, spec) {
 	const sizes = await Promise.all(pages.map((p, i) => {
 		const fr = [];
 		for (let f = i; f < a.frames; f += k) fr.push(f);
-		return loop(p, name, slots[i], fr, seekWait, {});
+		return loop(p, name, slots[i], fr, seekWait, states[i]);
 	}));
 	const secs = Number(process.hrtime.bigint() - t1) / 1e9;
 	sample();
@@ -182,10 +200,10 @@ async function runCase(a, spec) {
 			const out = [];
 			for (const f of fr.reverse()) {
 				const s1 = Buffer.alloc(slotBytes), s2 = Buffer.alloc(slotBytes);
-				await p.pg.evaluate((f) => window.fbSeek(f, 30), f);
-				const n1 = await captures[name](p.pg, p.s, s1, {});
-				await other.pg.evaluate((f) => window.fbSeek(f, 30), f);
-				const n2 = await captures[name](other.pg, other.s, s2, {});
+				await p.pg.evaluate((f) => { window.fbSeek(f, 30); }, f);
+				const n1 = await captures[name](p.pg, p.s, s1, states[i]);
+				await other.pg.evaluate((f) => { window.fbSeek(f, 30); }, f);
+				const n2 = await captures[name](other.pg, other.s, s2, states[(i + 1) % k]);
 				out.push(n1 === n2 && s1.subarray(0, n1).equals(s2.subarray(0, n2)));
 			}
 			return out;
@@ -196,7 +214,7 @@ async function runCase(a, spec) {
 	for (const b of browsers) await closeBrowser(b);
 	const all = sizes.flat();
 	const avg = all.reduce((x, y) => x + y, 0) / all.length;
-	console.log(`${spec.padEnd(30)} ${a.w}x${a.h} k=${k} ${(a.frames / secs).toFixed(1).padStart(6)} fps  ` +
+	console.log(`${spec.padEnd(30)} ${browsers[0].fbEngine.padEnd(5)} ${a.w}x${a.h} k=${k} ${(a.frames / secs).toFixed(1).padStart(6)} fps  ` +
 		`cpu ${(nodeCpu + chromeTicks / HZ).toFixed(2)} s (node ${nodeCpu.toFixed(2)})  ` +
 		`${(nodeCpu + chromeTicks / HZ) / a.frames * 1000 | 0} ms/frame  ` +
 		`rss ${(peak.rss / 1024) | 0} MB pss ${(peak.pss / 1024) | 0} MB  ` +
@@ -204,9 +222,10 @@ async function runCase(a, spec) {
 }
 
 const a = args();
-const cases = a.cases.length ? a.cases : ['pptr-jpeg80', 'cdp-jpeg80', 'cdp-jpeg80-copy', 'cdp-jpeg80-slow',
-	'cdp-jpeg80-nosurface', 'cdp-jpeg100', 'cdp-png', 'cdp-png-fast', 'cdp-webp80', 'cdp-jpeg80:noraf',
-	'bf-jpeg80', 'cdp-jpeg80:k=2', 'cdp-jpeg80:k=2:shared'];
+const cases = a.cases.length ? a.cases : ['cdp-jpeg80:e=new:limit', 'cdp-jpeg80:e=new', 'cdp-jpeg80:e=shell:limit',
+	'cdp-jpeg80', 'pptr-jpeg80', 'cdp-jpeg80-copy', 'cdp-jpeg80-slow', 'cdp-jpeg80-nosurface', 'cdp-jpeg100',
+	'cdp-jpeg50', 'cdp-png', 'cdp-png-fast', 'cdp-webp80', 'cdp-jpeg80:noraf', 'bf-jpeg80', 'bf-png',
+	'cdp-jpeg80:k=2', 'cdp-jpeg80:k=2:shared', 'bf-jpeg80:k=2', 'bf-jpeg80:k=2:shared'];
 console.log(`# ${os.cpus().length} CPUs, ${a.frames} frames each, load ${os.loadavg()[0].toFixed(2)}`);
 for (const c of cases) {
 	try {
