@@ -93,7 +93,7 @@ check "--frame-format raw: the worker fails the render, saying why ($(tail -2 "$
 NK=60
 seq 0 $((NK - 1)) > "$TMP/want.k"
 fb-render --name /$TID-kill --size ${W}x$H --frames $NK --workers 2 --frame-format jpeg --slots 4 \
-	--sink-jitter-ms 100 --progress "$TMP/prog" --source "$SRC" -o "$TMP/k.mkv" -- -c:v ffv1 2> "$TMP/err.k" &
+	--sink-jitter-ms 150 --progress "$TMP/prog" --source "$SRC" -o "$TMP/k.mkv" -- -c:v ffv1 2> "$TMP/err.k" &
 rpid=$!
 emitted() { fb-stat /$TID-kill --json 2> /dev/null | grep -o '"emitted":[0-9]*' | cut -d: -f2; }
 busiest() {
@@ -101,11 +101,18 @@ busiest() {
 		awk -v p=$pid '{ sub(/.*\) /, ""); split($0, f, " "); print f[12] + f[13], p }' /proc/$pid/stat 2> /dev/null
 	done | sort -n | tail -n 1 | cut -d' ' -f2
 }
+# renderers_of PID: the chromium renderers descending from PID, by one ps
+# (a procs.py scan can take seconds on a loaded machine: too late).
+renderers_of() {
+	ps -e -o pid=,ppid=,args= | awk -v root="$1" '
+		{ pp[$1] = $2; if ($0 ~ /chromium.* --type=renderer/) r[$1] = 1 }
+		END { for (p in r) { q = p; while ((q in pp) && q != root && q > 1) q = pp[q]; if (q == root) print p } }'
+}
 rends= victim= out=
 for _ in $(seq 1200); do
 	out=$(emitted)
-	[ "${out:-0}" -ge 2 ] && [ -z "$rends" ] && rends=$(own_pids --match 'chromium.* [-]-type=renderer')
-	if [ "${out:-0}" -ge 8 ] && [ -n "$rends" ]; then
+	if [ "${out:-0}" -ge 8 ]; then
+		rends=$(renderers_of $rpid)
 		victim=$(busiest $rends)
 		[ -n "$victim" ] && kill -KILL "$victim"
 		break
@@ -140,7 +147,7 @@ chromes=$(own_pids --match 'chromium')
 for pid in $chromes; do
 	tr '\0' '\n' < /proc/$pid/environ 2> /dev/null | grep -q '^LD_PRELOAD=' && sanenv="$sanenv $pid"
 done
-nodepre=$(for pid in $(own_pids --match 'worker\.mjs'); do
+nodepre=$(for pid in $(own_pids --match '^\S*node \S*worker\.mjs'); do
 	tr '\0' '\n' < /proc/$pid/environ 2> /dev/null | grep -c '^LD_PRELOAD=.*asan'
 done | sort -u)
 check "chromium never got LD_PRELOAD ($(echo $chromes | wc -w) chromium processes; ${sanenv:-none did})" \
