@@ -5,7 +5,7 @@
 # Needs root (or sudo) when something is missing; says so otherwise.
 set -eu
 pkgs=("$@")
-[ ${#pkgs[@]} -gt 0 ] || pkgs=(ffmpeg libcmocka-dev python3 gcc clang make pkg-config procps valgrind spin libclang-rt-14-dev strace nodejs gnuplot-nox slurmctld slurmd slurm-client munge chromium python3-numpy python3-matplotlib python3-pil python3-pytest python3-setuptools python3-pip python3-wheel)
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(ffmpeg libcmocka-dev python3 gcc clang make pkg-config procps valgrind spin libclang-rt-14-dev strace nodejs gnuplot-nox slurmctld slurmd slurm-client munge chromium python3-numpy python3-matplotlib python3-pil python3-pytest python3-setuptools python3-pip python3-wheel chromium-headless-shell)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q "install ok installed" || missing+=("$p")
