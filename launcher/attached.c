@@ -79,8 +79,10 @@ void render_attach_exited(struct render *r, struct child *k, int status)
 		return;
 	if (code == FB_EXIT_OK && !fb_stats_frames_left(r->seg_fd, k->pid))
 		return;
-	if (code == FB_EXIT_ABORTED && fb_stats_cause_fd(r->seg_fd, cause, sizeof(cause)))
-		return; /* aborted indeed: whoever failed says why */
+	if (code != FB_EXIT_OK && fb_stats_cause_fd(r->seg_fd, cause, sizeof(cause)))
+		return; /* aborted indeed (by this program's fb_fail, say, before it
+			 * exited 1 without a word): the recorded cause is said
+			 * when the broker reports the abort */
 	if (code == FB_EXIT_OK)
 		fb_err(PROG, "%s (pid %d) exited 0 while frames remain: a producer exits 0 only "
 		       "after fb_claim() returned 0 (exit 4 asks for a replacement)",

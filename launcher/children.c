@@ -99,7 +99,11 @@ static void child_exited(struct render *r, struct child *k, int status)
 	char how[96];
 
 	k->running = false;
-	if (code == FB_EXIT_RUNTIME || code == FB_EXIT_USAGE)
+	/* Our own programs print their cause before exiting 1 or 2; a user's
+	 * attach: program may exit 1 after fb_fail() without a word, and then
+	 * the cause is the one recorded in the segment, said at the end. */
+	if ((code == FB_EXIT_RUNTIME || code == FB_EXIT_USAGE) &&
+	    !(k->role == ROLE_PRODUCER && r->o.attach))
 		r->child_spoke = true;
 	if (k->role == ROLE_ENCODER && code == FB_EXIT_OK)
 		r->encoder_ok = true;

@@ -196,6 +196,35 @@ timeout 60 fb-render --size ${W}x$H --frames 10 --workers 2 --frame-timeout 1 \
 rc=$?
 check "producers that attach and never claim: exit 1, frame 0 named ($(tr '\n' '~' < "$TMP/err.p"))" \
 	'[ $rc -eq 1 ] && grep -q "frame 0 has waited --frame-timeout 1 s in a free slot" "$TMP/err.p"'
+# One that fails the render (fb_fail) and exits at once, 1, 3 or 2,
+# without a word of its own: the reason it gave is what fb-render says (it
+# used to say nothing: exit 1 was taken for "the child printed its cause").
+cat > "$TMP/failer.c" << 'EOF'
+#include <framebroker.h>
+#include <stdlib.h>
+int main(int argc, char **argv)
+{
+	fb_producer *p;
+
+	if (argc < 2 || fb_attach(NULL, 5000, &p) < 0)
+		return 1;
+	fb_fail(p, "the failer's own reason");
+	fb_detach(p);
+	return atoi(argv[1]);
+}
+EOF
+"${FB_CC:-cc}" "${san[@]}" -I"$ROOT/include" -o "$TMP/failer" "$TMP/failer.c" -L"$ROOT/build/lib" \
+	-lframebroker -Wl,-rpath,"$ROOT/build/lib"
+for st in 1 3 2; do
+	for i in 1 2 3; do
+		timeout 60 fb-render --size ${W}x$H --frames 10 --workers 1 \
+			--source "attach:$TMP/failer $st" --sink raw -o "$TMP/fl.raw" 2> "$TMP/err.fl"
+		rc=$?
+		[ $rc -eq 1 ] && grep -q "render aborted: the failer's own reason" "$TMP/err.fl" || break
+	done
+	check "a producer that calls fb_fail and exits $st at once: exit 1, its reason said (3 runs; $(tr '\n' '~' < "$TMP/err.fl"))" \
+		'[ $rc -eq 1 ] && grep -q "render aborted: the failer.s own reason" "$TMP/err.fl"'
+done
 # One that lingers after its last frame: the render is complete and exits
 # 0; the producer is ended (TERM after 2 s), not waited for.
 t0=$EPOCHREALTIME
