@@ -55,7 +55,7 @@ EOF
 proj="$cache/proj-${dur}s"
 if [ ! -f "$proj/index.html" ]; then
     rm -rf "$proj.tmp"
-    (cd "$cache" && "$NODE22" "$HF" init proj.tmp --example blank --non-interactive >/dev/null)
+    (cd "$cache" && "$NODE22" "$HF" init "$(basename "$proj").tmp" --example blank --non-interactive >/dev/null)
     mv "$proj.tmp" "$proj"
 fi
 cp "$cache/node_modules/gsap/dist/gsap.min.js" "$proj/gsap.min.js"
