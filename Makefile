@@ -174,6 +174,33 @@ bench:
 	$(MAKE) all
 	bench/bench.py
 
+# ---- node binding (bindings/node, issue 15) ------------------------------
+# make node: bindings/node/framebroker.node, an N-API addon built with $(CC)
+# against the N-API headers of the installed nodejs (no node-gyp, no
+# download).  The library is linked in statically, from the same PIC objects
+# as libframebroker.so: the addon is one self-contained file that works
+# wherever npm puts the package (npm install ./bindings/node links it, npm
+# pack copies it) without an rpath into this build tree, and cannot load a
+# libframebroker.so of another version than the fb-render it talks to.  Its
+# version script exports only the N-API entry points (the library's
+# internal names stay local).  Under SAN= the addon is instrumented too, and
+# node needs the sanitizer runtime preloaded (tests/t_node.sh does it).
+NODE_INC   ?= /usr/include/node
+NODE_ADDON := bindings/node/framebroker.node
+NODE_SRC   := bindings/node/src/fb_node.c
+
+node: $(NODE_ADDON)
+
+$(NODE_ADDON): $(NODE_SRC) bindings/node/src/fb_node.map $(LIB_SRC:%.c=$(BUILD)/pic/%.o) \
+		include/framebroker.h $(STAMP)
+	$(CC) $(CFLAGS) -fPIC -isystem $(NODE_INC) $(LDFLAGS) -shared \
+		-Wl,--version-script=bindings/node/src/fb_node.map -o $@.tmp $(NODE_SRC) \
+		$(filter %.o,$^) -pthread -lrt
+	mv $@.tmp $@
+
+.PHONY: node
+# ---- end of the node binding ---------------------------------------------
+
 # ---- install -------------------------------------------------------------
 PREFIX  ?= /usr/local
 DESTDIR ?=

@@ -1,0 +1,255 @@
+// examples/chrome/worker.mjs — a framebroker producer that renders an HTML
+// page with headless Chromium: one of the K workers of
+//
+//	fb-render --workers K --frame-format jpeg --source 'attach:node examples/chrome/worker.mjs PAGE' -o out.mp4
+//
+// It attaches to the render that started it, opens PAGE (a file or a URL)
+// once at the render's size, and for each claimed frame seeks the page to
+// it, captures a screenshot in the render's --frame-format (jpeg or png)
+// and decodes CDP's base64 straight into the claimed slot (Buffer.write:
+// no intermediate Buffer), then publishes the image's exact length.
+//
+// Seeking, first found on the loaded page wins:
+//   1. window.fbSeek(frame, fps): the page's own hook; may return a Promise,
+//      which is awaited before the capture;
+//   2. window.__timelines (an object or array of GSAP timelines, as
+//      hyperframes registers them), then gsap.globalTimeline: paused and
+//      seeked to frame/fps seconds;
+//   3. document.getAnimations() (CSS animations and transitions, Web
+//      Animations): each paused at currentTime = frame/fps s;
+//   4. otherwise virtual time (CDP Emulation.setVirtualTimePolicy): the page
+//      is reloaded with time paused and advanced to frame/fps s; virtual time
+//      only runs forward, so an earlier frame than the last one reloads.
+// --seek fbseek|gsap|animations|virtual forces one.
+//
+// Options: --quality Q (jpeg, default 90), --engine auto|shell|new (see
+// chrome.mjs), --seek M.  Exit: 0 no frame left; 1 an error (the render is
+// failed with its reason when it is the page's fault); 3 the render was
+// aborted; 4 the page or browser crashed: the frame was given back, and
+// fb-render starts a replacement worker (a fresh browser) — simpler and
+// safer than recovering in-process: nothing of the dead renderer's state
+// survives, and fb-render counts and bounds the restarts (--max-restarts).
+// SIGTERM/SIGINT: the frame given back, the browser closed, then the signal.
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { launchBrowser, closeBrowser } from './chrome.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// The binding: FB_NODE_BINDING overrides (an installed copy); else the
+// source tree's, which `make node` builds.
+const binding = process.env.FB_NODE_BINDING ||
+	pathToFileURL(path.join(here, '..', '..', 'bindings', 'node', 'index.mjs')).href;
+const { attach, RESTART_EXIT_CODE } = await import(binding);
+
+const me = `worker.mjs[${process.pid}]`;
+const log = (msg) => process.stderr.write(`${me}: ${msg}\n`);
+
+function usage(msg) {
+	log(`${msg}\nusage: worker.mjs [--quality Q] [--engine auto|shell|new] [--seek fbseek|gsap|animations|virtual] PAGE`);
+	process.exit(1);
+}
+
+function parseArgs(v) {
+	const o = { quality: 90, engine: 'auto', seek: null, page: null };
+	for (let i = 0; i < v.length; i++) {
+		const a = v[i];
+		if (a === '--quality') o.quality = Number(v[++i]);
+		else if (a === '--engine') o.engine = v[++i];
+		else if (a === '--seek') o.seek = v[++i];
+		else if (a.startsWith('--')) usage(`unknown option ${a}`);
+		else if (o.page === null) o.page = a;
+		else usage(`one page only (${o.page}, then ${a})`);
+	}
+	if (o.page === null) usage('no page given');
+	if (!(o.quality >= 0 && o.quality <= 100)) usage(`--quality ${o.quality}: 0..100`);
+	if (!['auto', 'shell', 'new'].includes(o.engine)) usage(`--engine ${o.engine}`);
+	if (o.seek !== null && !['fbseek', 'gsap', 'animations', 'virtual'].includes(o.seek)) usage(`--seek ${o.seek}`);
+	return o;
+}
+
+// A crash of the page's renderer or of the browser: raised by every await
+// racing against it.
+class Crash extends Error {}
+
+// The seek methods, run in the page.  `how` chosen once by detect().
+function detectInPage() {
+	if (typeof window.fbSeek === 'function') return 'fbseek';
+	const tl = window.__timelines;
+	if ((tl && Object.keys(tl).length) || (window.gsap && window.gsap.globalTimeline)) return 'gsap';
+	if (document.getAnimations && document.getAnimations().length) return 'animations';
+	return 'virtual';
+}
+
+function seekInPage(frame, fps, how) {
+	const t = frame / fps;
+	if (how === 'fbseek') return window.fbSeek(frame, fps);
+	if (how === 'gsap') {
+		const tls = window.__timelines ? Object.values(window.__timelines) : [];
+		if (!tls.length && window.gsap) tls.push(window.gsap.globalTimeline);
+		for (const tl of tls) {
+			tl.pause();
+			tl.seek(t, false);
+		}
+		return undefined;
+	}
+	if (how === 'animations') {
+		for (const a of document.getAnimations()) {
+			a.pause();
+			a.currentTime = t * 1000;
+		}
+		return undefined;
+	}
+	throw new Error(`seek method ${how} is not run in the page`);
+}
+
+class Page {
+	constructor(browser, geometry, url, opts) {
+		this.browser = browser;
+		this.g = geometry;
+		this.url = url;
+		this.opts = opts;
+		this.how = null;
+		this.vt = 0; // virtual time reached, ms
+		let crash;
+		this.crashed = new Promise((_, reject) => { crash = reject; });
+		this.crashed.catch(() => {}); // observed by race()
+		this.crash = (why) => crash(new Crash(why));
+		browser.on('disconnected', () => this.crash('the browser went away'));
+	}
+
+	race(p) {
+		return Promise.race([p, this.crashed]);
+	}
+
+	async open() {
+		const ctx = this.browser.defaultBrowserContext();
+		const pages = await ctx.pages();
+		this.page = pages[0] || await ctx.newPage();
+		this.page.on('error', (e) => this.crash(`the page crashed (${e.message})`));
+		await this.page.setViewport({ width: this.g.width, height: this.g.height, deviceScaleFactor: 1 });
+		this.s = await this.page.createCDPSession();
+		this.s.on('Inspector.targetCrashed', () => this.crash('the page\'s renderer crashed'));
+		this.s.on('CDPSession.Disconnected', () => this.crash('the page\'s session was closed'));
+		await this.s.send('Inspector.enable');
+		await this.race(this.page.goto(this.url, { waitUntil: 'load' }));
+		this.how = this.opts.seek || await this.race(this.page.evaluate(detectInPage));
+		if (this.how === 'virtual') await this.resetVirtual();
+	}
+
+	// Virtual time from 0: reload with time paused from the start.
+	async resetVirtual() {
+		await this.s.send('Emulation.setVirtualTimePolicy', { policy: 'pause', initialVirtualTime: 0 });
+		await this.race(this.page.goto(this.url, { waitUntil: 'load' }));
+		this.vt = 0;
+	}
+
+	async advanceVirtual(ms) {
+		const expired = new Promise((r) => this.s.once('Emulation.virtualTimeBudgetExpired', r));
+		await this.s.send('Emulation.setVirtualTimePolicy', { policy: 'advance', budget: ms });
+		await this.race(expired);
+	}
+
+	async seek(frame) {
+		const fps = this.g.fpsNum / this.g.fpsDen;
+		if (this.how !== 'virtual') {
+			await this.race(this.page.evaluate(seekInPage, frame, fps, this.how));
+			return;
+		}
+		const target = frame * 1000 * this.g.fpsDen / this.g.fpsNum;
+		if (target < this.vt) await this.resetVirtual();
+		if (target > this.vt) await this.advanceVirtual(target - this.vt);
+		this.vt = target;
+	}
+
+	// The screenshot's base64, in the render's format.
+	async capture() {
+		const fmt = this.g.frameFormat;
+		const opts = fmt === 'jpeg'
+			? { format: 'jpeg', quality: this.opts.quality, optimizeForSpeed: true }
+			: { format: 'png', optimizeForSpeed: true };
+		const r = await this.race(this.s.send('Page.captureScreenshot', opts));
+		return r.data;
+	}
+}
+
+async function main() {
+	const opts = parseArgs(process.argv.slice(2));
+	const url = /^[a-z]+:/i.test(opts.page) ? opts.page : pathToFileURL(path.resolve(opts.page)).href;
+	let p, browser = null, ending = false;
+
+	// Every way out goes through here: the frame given back (if held), the
+	// browser closed and its profile removed, detached, then the status.
+	async function leave(status, signal) {
+		if (ending) return;
+		ending = true;
+		if (p) {
+			if (p.claimedFrame !== null) p.abortClaim();
+			p.detach();
+		}
+		await closeBrowser(browser);
+		if (signal) {
+			process.removeAllListeners(signal);
+			process.kill(process.pid, signal);
+		}
+		process.exit(status);
+	}
+	for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'])
+		process.on(sig, () => { leave(1, sig); });
+
+	try {
+		p = await attach();
+	} catch (e) {
+		log(`attach: ${e.message}`);
+		process.exit(1);
+	}
+	const g = p.geometry;
+	if (g.frameFormat !== 'jpeg' && g.frameFormat !== 'png') {
+		p.fail(`worker.mjs: frame format ${g.frameFormat}: a Chrome worker writes images; use --frame-format jpeg or png`);
+		await leave(1);
+	}
+
+	let page;
+	try {
+		browser = await launchBrowser({ engine: opts.engine });
+		page = new Page(browser, g, url, opts);
+		await page.open();
+	} catch (e) {
+		if (e instanceof Crash) {
+			log(`${e.message} while opening ${opts.page}; exit ${RESTART_EXIT_CODE} (restart me)`);
+			await leave(RESTART_EXIT_CODE);
+		}
+		// A page that does not load is the render's failure, not a crash.
+		p.fail(`worker.mjs: cannot open ${opts.page}: ${e.message}`);
+		log(`cannot open ${opts.page}: ${e.message}`);
+		await leave(1);
+	}
+
+	try {
+		for (;;) {
+			const c = await p.claim();
+			if (c === null) break;
+			await page.seek(c.frame);
+			const b64 = await page.capture();
+			const n = Buffer.byteLength(b64, 'base64');
+			if (n > g.slotBytes) {
+				p.fail(`worker.mjs: frame ${c.frame}: the ${g.frameFormat} image is ${n} bytes, ` +
+					`more than a slot's ${g.slotBytes} (raise --slot-bytes)`);
+				await leave(1);
+			}
+			// Decoded from base64 straight into the slot: the one copy.
+			const w = c.data.write(b64, 0, 'base64');
+			p.publish(w);
+		}
+	} catch (e) {
+		if (e instanceof Crash) {
+			log(`${e.message}; frame ${p.claimedFrame} given back; exit ${RESTART_EXIT_CODE} (restart me)`);
+			await leave(RESTART_EXIT_CODE);
+		}
+		if (e.code === 'ECANCELED') await leave(3); // the render was aborted: nothing to say
+		log(e.message);
+		await leave(1);
+	}
+	await leave(0);
+}
+
+await main();
