@@ -31,6 +31,7 @@ import argparse
 import ctypes
 import json
 import os
+import re
 import resource
 import signal
 import statistics
@@ -107,24 +108,23 @@ def cmdline(pid):
 
 
 def kind(pid, argv):
-    """What a process is, for the CPU split."""
+    """What a process is, for the CPU split.  Chrome rewrites its children's
+    command lines into one string (setproctitle): look for --type= in the
+    whole of it."""
     if not argv or not argv[0]:
         return None
-    exe = os.path.basename(argv[0].decode(errors="replace"))
-    if exe in ("chromium", "chrome", "exe", "headless_shell") or b"chromium" in argv[0]:
-        for a in argv[1:]:
-            if a.startswith(b"--type="):
-                t = a[7:].decode(errors="replace")
-                if t == "utility":
-                    return "chrome utility"
-                return "chrome " + t
-        return "chrome browser"
+    whole = b" ".join(argv)
+    exe = os.path.basename(whole.split(b" ", 1)[0].decode(errors="replace"))
+    if b"chrom" in exe.encode() or exe in ("exe", "headless_shell"):
+        m = re.search(rb"--type=(\S+)", whole)
+        if not m:
+            return "chrome browser"
+        t = m.group(1).decode(errors="replace")
+        return "chrome utility" if t == "utility" else "chrome " + t
     if exe == "node":
         return "node"
     if exe in ("ffmpeg", "ffprobe"):
         return "ffmpeg"
-    if exe.startswith("fb-"):
-        return exe
     return exe
 
 
@@ -162,6 +162,7 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.stop = threading.Event()
         self.peak_rss = self.peak_pss = 0
+        self.pss_at_peak = {}  # kind -> Pss kB, in the sample where the sum peaked
         self.ticks = {}      # pid -> (kind, last ticks)
         self.kinds = {}      # pid -> kind (cmdline read once)
         self.samples = 0
@@ -170,6 +171,7 @@ class Sampler(threading.Thread):
         me = os.getpid()
         while not self.stop.is_set():
             rss = pss = 0
+            by_kind = {}
             for pid in tree(me):
                 if pid not in self.kinds:
                     self.kinds[pid] = kind(pid, cmdline(pid))
@@ -180,11 +182,13 @@ class Sampler(threading.Thread):
                 if m:
                     rss += m[0]
                     pss += m[1]
+                    by_kind[k] = by_kind.get(k, 0) + m[1]
                 t = cpu_ticks(pid)
                 if t is not None:
                     self.ticks[pid] = (k, t)
             self.peak_rss = max(self.peak_rss, rss)
-            self.peak_pss = max(self.peak_pss, pss)
+            if pss > self.peak_pss:
+                self.peak_pss, self.pss_at_peak = pss, by_kind
             self.samples += 1
             self.stop.wait(SAMPLE_S)
 
@@ -251,8 +255,7 @@ def run(who, argv, cwd, env, out, frames, kill_at=None):
                 return
             best = None
             for pid in tree(os.getpid()):
-                argv_ = cmdline(pid)
-                if b"--type=renderer" in argv_:
+                if re.search(rb"--type=renderer\b", b" ".join(cmdline(pid))):
                     t = cpu_ticks(pid) or 0
                     if best is None or t > best[1]:
                         best = (pid, t)
@@ -272,7 +275,8 @@ def run(who, argv, cwd, env, out, frames, kill_at=None):
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     got = count_frames(out)
     r = Run(who=who, rc=rc, wall=wall, fps=frames / wall, cpu=cpu, rss_mb=sampler.peak_rss / 1024.0,
-            pss_mb=sampler.peak_pss / 1024.0, split=sampler.split(), frames=got, complete=(rc == 0 and got == frames),
+            pss_mb=sampler.peak_pss / 1024.0, split=sampler.split(),
+            pss_split={k: v / 1024.0 for k, v in sampler.pss_at_peak.items()}, frames=got, complete=(rc == 0 and got == frames),
             killed=killed.get("pid"), killed_at=killed.get("at"), leftovers=leftovers, log=log, out=out,
             samples=sampler.samples)
     if rc != 0 and kill_at is None:
@@ -322,8 +326,18 @@ class Bench:
         self.env, vals = load_env()
         self.node22, self.hf = vals["NODE22"], vals["HF"]
         self.tmp = tempfile.mkdtemp(prefix="fb-bench-chrome.", dir=os.environ.get("TMPDIR", "/tmp"))
-        src = os.environ.get("BENCH_FB_SOURCE", "attach:node examples/chrome/worker.mjs {page}")
-        self.fb_source = src.format(page=self.page)
+        # The same browser binary on both sides (BENCH_CHROME=new: Debian's
+        # chromium, new headless, what hyperframes is pointed at; shell:
+        # Debian's chromium-headless-shell for both, which the worker
+        # prefers when it is installed).
+        self.engine = os.environ.get("BENCH_CHROME", "new")
+        if self.engine not in ("new", "shell"):
+            sys.exit("bench_chrome: BENCH_CHROME=%s: new or shell" % self.engine)
+        if self.engine == "shell":
+            self.env["HYPERFRAMES_BROWSER_PATH"] = "/usr/lib/chromium/chromium-headless-shell"
+        src = os.environ.get("BENCH_FB_SOURCE",
+                             "attach:node examples/chrome/worker.mjs --quality 100 --engine {engine} {page}")
+        self.fb_source = src.format(page=self.page, engine=self.engine)
 
     def hf_argv(self, k, out):
         # --no-browser-gpu: this machine has no GPU, hyperframes would end
@@ -378,6 +392,9 @@ def main():
     only = {"hyperframes": "hf", "framebroker": "fb"}.get(args.only, args.only)
     whos = [only] if only else ["hf", "fb"]
     runs_n = 1 if args.quick else int(os.environ.get("BENCH_RUNS", "3"))
+    # One kill run each by default: hyperframes, as shipped, waits out its
+    # CDP protocol timeout (300 s) before it redoes a dead worker's frames.
+    kill_n = int(os.environ.get("BENCH_KILL_RUNS", "1"))
     ks = [int(x) for x in (args.ks or ("1,2" if args.quick else "1,2,4")).split(",")]
 
     env = dict(os.environ)
@@ -393,7 +410,7 @@ def main():
           % (W, H, FPS, b.frames, b.dur, runs_n, ks, " vs ".join(whos), b.tmp), flush=True)
 
     results = {"frames": b.frames, "size": "%dx%d" % (W, H), "fps": FPS, "runs": runs_n,
-               "quick": args.quick, "machine": machine(), "clean": {}, "kill": {}, "compare": {}}
+               "quick": args.quick, "machine": machine(), "engine": b.engine, "clean": {}, "kill": {}, "compare": {}}
     table = []
     for k in ks:
         rs = {w: [] for w in whos}
@@ -412,7 +429,7 @@ def main():
         k = 2 if 2 in ks else ks[0]
         ref = dict((kk, rs) for kk, rs in table)[k]
         krs = {w: [] for w in whos}
-        for i in range(runs_n):
+        for i in range(kill_n):
             for w in whos:
                 at = med([r.wall for r in ref[w]]) / 3.0
                 r = b.one(w, k, "kill%d" % i, kill_at=at)
@@ -462,9 +479,10 @@ def report(b, whos, table, kill_rows, results):
                                                       if results["quick"] else ""))
     L.append("")
     L.append("%s, %d fps, %d frames, JPEG q100 capture, x264 medium crf 16 (hyperframes' own options); "
-             "median (min-max) of %d interleaved runs; %d CPUs (%s), load at start %s; %s."
+             "median (min-max) of %d interleaved runs; %d CPUs (%s), load at start %s; %s, engine %s "
+             "on both sides."
              % (results["size"], FPS, b.frames, results["runs"], m["cpus"], m["model"], m["loadavg_at_start"],
-                m["chromium"]))
+                m["chromium"], results["engine"]))
     L.append("")
     L.append("| K | renderer | frames/s | CPU s | peak RSS MB | peak PSS MB | fb/hf frames/s | fb/hf PSS |")
     L.append("|---|---|---|---|---|---|---|---|")
@@ -500,14 +518,33 @@ def report(b, whos, table, kill_rows, results):
     L.append("CPU split by process kind (median-wall run, s, sampled from /proc every %d ms):"
              % int(SAMPLE_S * 1000))
     L.append("")
-    kinds = sorted({kk for _, rs in table for w in whos for r in rs[w] for kk in r.split})
-    L.append("| K | renderer | " + " | ".join(kinds) + " |")
-    L.append("|---|---|" + "---|" * len(kinds))
+    def folded(split):
+        out = {}
+        for kk, v in split.items():
+            kk = kk if kk.startswith("chrome") or kk in ("node", "ffmpeg") or kk.startswith("fb-") else "other"
+            out[kk] = out.get(kk, 0.0) + v
+        return out
+    mids = {}
     for k, rs in table:
         for w in whos:
-            rr = sorted(rs[w], key=lambda r: r.wall)[len(rs[w]) // 2]
-            L.append("| %d | %s | " % (k, {"hf": "hyperframes", "fb": "framebroker"}[w])
-                     + " | ".join("%.1f" % rr.split.get(kk, 0.0) for kk in kinds) + " |")
+            mids[k, w] = sorted(rs[w], key=lambda r: r.wall)[len(rs[w]) // 2]
+    kinds = sorted({kk for r in mids.values() for kk in folded(r.split)})
+    L.append("| K | renderer | total (rusage) | " + " | ".join(kinds) + " |")
+    L.append("|---|---|---|" + "---|" * len(kinds))
+    for (k, w), rr in mids.items():
+        f = folded(rr.split)
+        L.append("| %d | %s | %.1f | " % (k, {"hf": "hyperframes", "fb": "framebroker"}[w], rr.cpu)
+                 + " | ".join("%.1f" % f.get(kk, 0.0) for kk in kinds) + " |")
+    L.append("")
+    L.append("PSS by process kind when the tree's PSS peaked (same runs, MB):")
+    L.append("")
+    pk = sorted({kk for r in mids.values() for kk in folded(r.pss_split)})
+    L.append("| K | renderer | peak PSS | " + " | ".join(pk) + " |")
+    L.append("|---|---|---|" + "---|" * len(pk))
+    for (k, w), rr in mids.items():
+        f = folded(rr.pss_split)
+        L.append("| %d | %s | %.0f | " % (k, {"hf": "hyperframes", "fb": "framebroker"}[w], rr.pss_mb)
+                 + " | ".join("%.0f" % f.get(kk, 0.0) for kk in pk) + " |")
     L.append("")
     return "\n".join(L) + "\n"
 

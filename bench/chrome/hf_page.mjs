@@ -66,11 +66,32 @@ const hook = `<script>/* framebroker bench-chrome: fbSeek adapter (bench/chrome/
 window.fbReady = function () {
   return !!(window.__hf && typeof window.__hf.seek === "function" && window.__hf.duration > 0);
 };
+// The first call waits for what hyperframes waits for before its first
+// frame (its GSAP proxy flush, pollHfReady, fonts): a worker may call fbSeek
+// as soon as the page has loaded.  Polled with the real setTimeout (the
+// virtual-time shim owns the page's clocks).
+window.__fbWhenReady = function () {
+  if (window.__fbReadyP) return window.__fbReadyP;
+  var vt = window.__HF_VIRTUAL_TIME__;
+  var later = vt && vt.originalSetTimeout ? vt.originalSetTimeout : window.setTimeout.bind(window);
+  var deadline = 450;  // x 100 ms: hyperframes' 45 s player-ready timeout
+  // hyperframes' order: flush the GSAP tween batching first (it drains on
+  // rAF, which the virtual clock only runs on a seek), then poll.
+  if (typeof window.__hfFlushSync === "function") window.__hfFlushSync();
+  window.__fbReadyP = new Promise(function (resolve, reject) {
+    (function poll() {
+      if (typeof window.__hfStartupError === "string") return reject(new Error(window.__hfStartupError));
+      if (window.fbReady()) return resolve();
+      if (--deadline < 0) return reject(new Error("hyperframes runtime not ready after 45 s (window.__hf)"));
+      later(poll, 100);
+    })();
+  }).then(function () {
+    return document.fonts ? document.fonts.ready : null;
+  });
+  return window.__fbReadyP;
+};
 window.fbSeek = async function (frame, fps) {
-  if (typeof window.__hfFlushSync === "function" && !window.__fbFlushed) {
-    window.__fbFlushed = true;
-    window.__hfFlushSync();
-  }
+  await window.__fbWhenReady();
   var t = Math.round(frame) / fps;
   window.__hf.seek(t);
   if (typeof window.__hfWaitForSeekCompletion === "function") await window.__hfWaitForSeekCompletion();

@@ -28,8 +28,7 @@ try {
   const page = await browser.newPage();
   await page.setViewport({ width: W, height: H, deviceScaleFactor: 1 });
   await page.goto(pathToFileURL(resolve(page_)).href, { waitUntil: "domcontentloaded" });
-  await page.waitForFunction("window.fbReady && window.fbReady()", { timeout: 45000 });
-  await page.evaluate("document.fonts && document.fonts.ready");
+  // fbSeek's first call waits for hyperframes' runtime and the fonts.
   const cdp = await page.createCDPSession();
   const t0 = Date.now();
   for (const f of frames) {

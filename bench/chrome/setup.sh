@@ -65,11 +65,12 @@ cp "$cache/node_modules/gsap/dist/gsap.min.js" "$proj/gsap.min.js"
 # compiled HTML exists only inside a render's work dir, kept by --debug: one
 # draft render, once (redone when index.html changes).
 fps=30
-if [ ! -f "$proj/fb-index.html" ] || [ "$proj/index.html" -nt "$proj/fb-index.html" ]; then
+compiled="$proj.compiled"
+if [ ! -f "$compiled/index.html" ] || [ "$proj/index.html" -nt "$compiled/index.html" ]; then
     log="$cache/setup-render.log"
     echo "setup.sh: one hyperframes --debug render for its compiled page (log: $log)"
     (cd "$proj" && "$NODE22" "$HF" render --debug --quality draft --workers 2 --fps "$fps" \
-        -o "$cache/setup-render.mp4" >"$log" 2>&1) || {
+        --no-browser-gpu -o "$cache/setup-render.mp4" >"$log" 2>&1) || {
         echo "setup.sh: hyperframes render failed; last lines of $log:" >&2
         tail -20 "$log" >&2
         exit 1
@@ -79,11 +80,13 @@ if [ ! -f "$proj/fb-index.html" ] || [ "$proj/index.html" -nt "$proj/fb-index.ht
         echo "setup.sh: no compiled/index.html in the debug work dir '$work' (see $log)" >&2
         exit 1
     }
-    rm -rf "$cache/compiled"
-    cp -r "$work/compiled" "$cache/compiled"
+    rm -rf "$compiled"
+    cp -r "$work/compiled" "$compiled"
     rm -rf "$work"
-    "$NODE22" "$here/hf_page.mjs" "$cache/node_modules/hyperframes" "$cache/compiled" "$proj" "$fps" \
-        "$proj/fb-index.html.tmp"
-    mv "$proj/fb-index.html.tmp" "$proj/fb-index.html"
+fi
+page="$proj/fb-index.html"
+if [ ! -f "$page" ] || [ "$compiled/index.html" -nt "$page" ] || [ "$here/hf_page.mjs" -nt "$page" ]; then
+    "$NODE22" "$here/hf_page.mjs" "$cache/node_modules/hyperframes" "$compiled" "$proj" "$fps" "$page.tmp"
+    mv "$page.tmp" "$page"
 fi
 echo "setup.sh: ready in $cache (project $proj, ${dur}s)"
