@@ -162,7 +162,7 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.stop = threading.Event()
         self.peak_rss = self.peak_pss = 0
-        self.pss_at_peak = {}  # kind -> Pss kB, in the sample where the sum peaked
+        self.pss_peak = {}     # kind -> peak over the samples of that kind's Pss sum, kB
         self.ticks = {}      # pid -> (kind, last ticks)
         self.kinds = {}      # pid -> kind (cmdline read once)
         self.samples = 0
@@ -173,7 +173,9 @@ class Sampler(threading.Thread):
             rss = pss = 0
             by_kind = {}
             for pid in tree(me):
-                if pid not in self.kinds:
+                # A shell may be about to exec (Debian's /usr/bin/chromium is
+                # a script that execs the browser): asked again until not.
+                if self.kinds.get(pid, "sh") in ("sh", "bash", "dash"):
                     self.kinds[pid] = kind(pid, cmdline(pid))
                 k = self.kinds[pid]
                 if k is None:
@@ -187,8 +189,9 @@ class Sampler(threading.Thread):
                 if t is not None:
                     self.ticks[pid] = (k, t)
             self.peak_rss = max(self.peak_rss, rss)
-            if pss > self.peak_pss:
-                self.peak_pss, self.pss_at_peak = pss, by_kind
+            self.peak_pss = max(self.peak_pss, pss)
+            for k, v in by_kind.items():
+                self.pss_peak[k] = max(self.pss_peak.get(k, 0), v)
             self.samples += 1
             self.stop.wait(SAMPLE_S)
 
@@ -276,7 +279,7 @@ def run(who, argv, cwd, env, out, frames, kill_at=None):
     got = count_frames(out)
     r = Run(who=who, rc=rc, wall=wall, fps=frames / wall, cpu=cpu, rss_mb=sampler.peak_rss / 1024.0,
             pss_mb=sampler.peak_pss / 1024.0, split=sampler.split(),
-            pss_split={k: v / 1024.0 for k, v in sampler.pss_at_peak.items()}, frames=got, complete=(rc == 0 and got == frames),
+            pss_split={k: v / 1024.0 for k, v in sampler.pss_peak.items()}, frames=got, complete=(rc == 0 and got == frames),
             killed=killed.get("pid"), killed_at=killed.get("at"), leftovers=leftovers, log=log, out=out,
             samples=sampler.samples)
     if rc != 0 and kill_at is None:
@@ -536,7 +539,8 @@ def report(b, whos, table, kill_rows, results):
         L.append("| %d | %s | %.1f | " % (k, {"hf": "hyperframes", "fb": "framebroker"}[w], rr.cpu)
                  + " | ".join("%.1f" % f.get(kk, 0.0) for kk in kinds) + " |")
     L.append("")
-    L.append("PSS by process kind when the tree's PSS peaked (same runs, MB):")
+    L.append("Peak PSS of each process kind (same runs, MB; each kind's own peak, so the kinds add up to "
+             "more than the tree's peak):")
     L.append("")
     pk = sorted({kk for r in mids.values() for kk in folded(r.pss_split)})
     L.append("| K | renderer | peak PSS | " + " | ".join(pk) + " |")
