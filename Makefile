@@ -195,11 +195,16 @@ node: $(NODE_ADDON)
 $(NODE_ADDON): $(NODE_SRC) bindings/node/src/fb_node.map $(LIB_SRC:%.c=$(BUILD)/pic/%.o) \
 		include/framebroker.h $(STAMP)
 	$(CC) $(CFLAGS) -fPIC -isystem $(NODE_INC) $(LDFLAGS) -shared \
-		-Wl,--version-script=bindings/node/src/fb_node.map -o $@.tmp $(NODE_SRC) \
-		$(filter %.o,$^) -pthread -lrt
-	mv $@.tmp $@
+		-Wl,--version-script=bindings/node/src/fb_node.map -o $@.$$$$.tmp $(NODE_SRC) \
+		$(filter %.o,$^) -pthread -lrt && mv $@.$$$$.tmp $@
 
-.PHONY: node
+# (a temporary of the shell's own, moved in whole: two builds at once, two
+# make checks say, never load a half-written addon)
+clean: clean-node
+clean-node:
+	rm -f $(NODE_ADDON)
+
+.PHONY: node clean-node
 # ---- end of the node binding ---------------------------------------------
 
 # ---- bench-chrome (issue 15): Chrome workers vs hyperframes ---------------

@@ -110,3 +110,5 @@ async function attach(name, options) {
 const RESTART_EXIT_CODE = 4;
 
 module.exports = { attach, Producer, version: native.version(), RESTART_EXIT_CODE };
+// As index.d.ts says: `import fb from 'framebroker'` and require().default alike.
+module.exports.default = module.exports;

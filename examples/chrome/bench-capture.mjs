@@ -158,8 +158,17 @@ async function runCase(a, spec) {
 	const engine = (parts.find((x) => x.startsWith('e=')) || 'e=auto').slice(2);
 	const frameRateLimit = parts.includes('limit');
 	if (!captures[name]) throw new Error(`no case ${name}`);
+	const browsers = [];
+	try {
+		await measure(a, spec, name, k, shared, seekWait, begin, engine, frameRateLimit, browsers);
+	} finally {
+		for (const b of browsers) await closeBrowser(b);
+	}
+}
+
+async function measure(a, spec, name, k, shared, seekWait, begin, engine, frameRateLimit, browsers) {
 	const url = pathToFileURL(a.page).href;
-	const browsers = [], pages = [];
+	const pages = [];
 	const t0 = process.hrtime.bigint();
 	const nb = shared ? 1 : k;
 	for (let i = 0; i < nb; i++) browsers.push(await launchBrowser({ beginFrameControl: begin, engine, frameRateLimit }));
@@ -211,7 +220,6 @@ async function runCase(a, spec) {
 		const flat = again.flat();
 		check = ` deterministic ${flat.filter(Boolean).length}/${flat.length}`;
 	}
-	for (const b of browsers) await closeBrowser(b);
 	const all = sizes.flat();
 	const avg = all.reduce((x, y) => x + y, 0) / all.length;
 	console.log(`${spec.padEnd(30)} ${browsers[0].fbEngine.padEnd(5)} ${a.w}x${a.h} k=${k} ${(a.frames / secs).toFixed(1).padStart(6)} fps  ` +

@@ -123,8 +123,11 @@ class Page {
 
 	async open() {
 		const ctx = this.browser.defaultBrowserContext();
-		const pages = await ctx.pages();
-		this.page = pages[0] || await ctx.newPage();
+		// A page of our own, and the browser's initial about:blank closed:
+		// its renderer would otherwise stay, idle, beside the page's.
+		const initial = await ctx.pages();
+		this.page = await ctx.newPage();
+		for (const pg of initial) await pg.close();
 		this.page.on('error', (e) => this.crash(`the page crashed (${e.message})`));
 		await this.page.setViewport({ width: this.g.width, height: this.g.height, deviceScaleFactor: 1 });
 		this.s = await this.page.createCDPSession();
@@ -195,6 +198,15 @@ async function main() {
 	}
 	for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'])
 		process.on(sig, () => { leave(1, sig); });
+	// failRender(reason): fail the whole render, then wait (up to 3 s) for
+	// fb-render to end us.  Exiting at once races fb-render's report: about
+	// one run in ten it exited 1 without printing the cause.
+	async function failRender(reason) {
+		log(reason);
+		p.fail(`worker.mjs: ${reason}`);
+		await new Promise((r) => setTimeout(r, 3000));
+		await leave(1);
+	}
 
 	try {
 		p = await attach();
@@ -204,8 +216,7 @@ async function main() {
 	}
 	const g = p.geometry;
 	if (g.frameFormat !== 'jpeg' && g.frameFormat !== 'png') {
-		p.fail(`worker.mjs: frame format ${g.frameFormat}: a Chrome worker writes images; use --frame-format jpeg or png`);
-		await leave(1);
+		await failRender(`frame format ${g.frameFormat}: a Chrome worker writes images; use --frame-format jpeg or png`);
 	}
 
 	let page;
@@ -219,9 +230,7 @@ async function main() {
 			await leave(RESTART_EXIT_CODE);
 		}
 		// A page that does not load is the render's failure, not a crash.
-		p.fail(`worker.mjs: cannot open ${opts.page}: ${e.message}`);
-		log(`cannot open ${opts.page}: ${e.message}`);
-		await leave(1);
+		await failRender(`cannot open ${opts.page}: ${e.message}`);
 	}
 
 	try {
@@ -232,9 +241,8 @@ async function main() {
 			const b64 = await page.capture();
 			const n = Buffer.byteLength(b64, 'base64');
 			if (n > g.slotBytes) {
-				p.fail(`worker.mjs: frame ${c.frame}: the ${g.frameFormat} image is ${n} bytes, ` +
+				await failRender(`frame ${c.frame}: the ${g.frameFormat} image is ${n} bytes, ` +
 					`more than a slot's ${g.slotBytes} (raise --slot-bytes)`);
-				await leave(1);
 			}
 			// Decoded from base64 straight into the slot: the one copy.
 			const w = c.data.write(b64, 0, 'base64');

@@ -277,8 +277,12 @@ static void on_readable(uv_poll_t *h, int status, int events)
 	napi_close_handle_scope(env, hs);
 }
 
-/* Detach N now (detach(), or the environment going away). */
-static void detach_now(napi_env env, struct fbn *n, bool js)
+/* detach(): a waiting claim() is rejected, the held frame's Buffer
+ * detached, the uv handle closed — before fb_detach closes the descriptor
+ * it watches (libuv must not see that number again: it may be reused at
+ * once) — then the library gives back any frame held, by us or by its
+ * waiting thread (stopped within 250 ms: the only time detach blocks). */
+static void detach_now(napi_env env, struct fbn *n)
 {
 	if (!n->p)
 		return;
@@ -287,16 +291,14 @@ static void detach_now(napi_env env, struct fbn *n, bool js)
 
 		uv_poll_stop(&n->poll);
 		unpend(env, n);
-		if (js)
-			napi_reject_deferred(env, d, make_error(env, -EBADF,
-				"claim: the producer was detached while claim() waited"));
+		napi_reject_deferred(env, d, make_error(env, -EBADF,
+			"claim: the producer was detached while claim() waited"));
 	}
-	if (js)
-		end_claim(env, n);
-	fb_detach(n->p); /* gives back a held frame; stops the waiting thread */
-	n->p = NULL;
+	end_claim(env, n);
 	close_poll(n);
-	if (n->have_actx && js) {
+	fb_detach(n->p);
+	n->p = NULL;
+	if (n->have_actx) {
 		napi_async_destroy(env, n->actx);
 		n->have_actx = false;
 	}
@@ -309,6 +311,7 @@ static void on_env_teardown(void *arg)
 	struct fbn *n = arg;
 
 	n->hook = false;
+	close_poll(n);
 	if (n->p) {
 		fb_detach(n->p);
 		n->p = NULL;
@@ -406,9 +409,10 @@ static napi_value js_attach(napi_env env, napi_callback_info info)
 {
 	napi_value args[2], promise, rname;
 	size_t argc = 2, len;
-	napi_valuetype t;
+	napi_valuetype t = napi_undefined;
 	struct attach_job *j = calloc(1, sizeof(*j));
 	double ms = FBN_ATTACH_TIMEOUT_MS;
+	bool pending;
 
 	if (!j)
 		return throw_value(env, make_error(env, -ENOMEM, "attach: out of memory"));
@@ -426,20 +430,30 @@ static napi_value js_attach(napi_env env, napi_callback_info info)
 	if (argc >= 2 && napi_typeof(env, args[1], &t) == napi_ok && t == napi_number &&
 	    napi_get_value_double(env, args[1], &ms) != napi_ok)
 		goto fail;
+	if (ms != ms) /* NaN: the default (the wrapper refuses it first) */
+		ms = FBN_ATTACH_TIMEOUT_MS;
 	j->timeout_ms = ms < 0 ? -1 : ms > 2147483647.0 ? 2147483647 : (int)ms;
-	if (napi_create_promise(env, &j->d, &promise) != napi_ok ||
-	    napi_create_string_utf8(env, "framebroker.attach", NAPI_AUTO_LENGTH, &rname) != napi_ok ||
+	if (napi_create_string_utf8(env, "framebroker.attach", NAPI_AUTO_LENGTH, &rname) != napi_ok ||
 	    napi_create_async_work(env, NULL, rname, attach_execute, attach_complete, j, &j->work) != napi_ok)
 		goto fail;
-	if (napi_queue_async_work(env, j->work) != napi_ok) {
+	if (napi_create_promise(env, &j->d, &promise) != napi_ok) {
 		napi_delete_async_work(env, j->work);
 		goto fail;
+	}
+	if (napi_queue_async_work(env, j->work) != napi_ok) {
+		/* A promise made is one to settle. */
+		napi_reject_deferred(env, j->d, make_error(env, -ENOMEM, "attach: cannot queue the wait"));
+		napi_delete_async_work(env, j->work);
+		free(j->name);
+		free(j);
 	}
 	return promise;
 fail:
 	free(j->name);
 	free(j);
-	return NULL; /* napi left an exception pending, or returns undefined */
+	if (napi_is_exception_pending(env, &pending) == napi_ok && !pending)
+		return throw_value(env, make_error(env, -ENOMEM, "attach: out of resources"));
+	return NULL;
 }
 
 /* ---- the producer's calls ---------------------------------------------- */
@@ -562,8 +576,9 @@ static napi_value js_publish(napi_env env, napi_callback_info info)
 		return NULL;
 	if (!n->p)
 		return throw_value(env, detached_error(env, "publish"));
-	if (!argv[0] || napi_get_value_double(env, argv[0], &len) != napi_ok || !(len >= 0) ||
-	    len != (double)(uint64_t)len)
+	/* In range before the cast (2^64 and NaN would not convert). */
+	if (!argv[0] || napi_get_value_double(env, argv[0], &len) != napi_ok ||
+	    !(len >= 0 && len < 18446744073709551616.0) || len != (double)(uint64_t)len)
 		return throw_type(env, "publish: the length must be a non-negative integer");
 	rc = fb_publish(n->p, (uint64_t)len);
 	if (rc == -EINVAL && n->held) {
@@ -647,7 +662,7 @@ static napi_value js_detach(napi_env env, napi_callback_info info)
 		napi_remove_env_cleanup_hook(env, on_env_teardown, n);
 		n->hook = false;
 	}
-	detach_now(env, n, true);
+	detach_now(env, n);
 	return NULL;
 }
 
@@ -656,6 +671,10 @@ static napi_value js_version(napi_env env, napi_callback_info info)
 	(void)info;
 	return str(env, fb_version());
 }
+
+/* NAPI_MODULE_INIT defines the API-version entry point without declaring
+ * it first (clang's -Wmissing-prototypes): declared here. */
+NAPI_MODULE_EXPORT int32_t NODE_API_MODULE_GET_API_VERSION(void);
 
 NAPI_MODULE_INIT()
 {

@@ -44,6 +44,8 @@ test('publish and abortClaim without a claim, a length over the slot', async (t)
 	assert.throws(() => p.abortClaim(), { code: 'EINVAL', message: /no frame is claimed/ });
 	assert.throws(() => p.publish(-1), TypeError);
 	assert.throws(() => p.publish(1.5), TypeError);
+	assert.throws(() => p.publish(2 ** 70), TypeError);
+	assert.throws(() => p.publish(NaN), TypeError);
 	const c = await p.claim();
 	assert.equal(c.frame, 0);
 	assert.throws(() => p.publish(g.slotBytes + 1), { code: 'EINVAL', message: /over the slot/ });

@@ -17,17 +17,27 @@ function outFile(t) {
 	return path.join(dir, 'out.raw');
 }
 
-// Claim and publish frames until a claim does not settle within a timer's
-// few ticks: returns that pending claim and how many ticks fired meanwhile.
+// Claim and publish frames until a claim does not settle while a 10 ms
+// timer fires 5 times: returns that pending claim, and how many times the
+// timer fired while it was pending.  (A claim of a free slot settles at
+// once, before any timer; one that blocked the event loop would let no
+// timer fire, and the test would hang: t_node.sh bounds it.)
 async function fillRing(p, bytes, settled) {
 	for (;;) {
 		const pc = p.claim();
 		let done = false;
 		pc.then(() => { done = true; }, () => { done = true; });
 		let ticks = 0;
-		const timer = setInterval(() => { ticks++; }, 10);
-		await h.sleep(150);
-		clearInterval(timer);
+		await new Promise((resolve) => {
+			const timer = setInterval(() => {
+				if (!done)
+					ticks++;
+				if (ticks >= 5 || done) {
+					clearInterval(timer);
+					resolve();
+				}
+			}, 10);
+		});
 		if (!done)
 			return { pending: pc, ticks };
 		const c = await pc;
@@ -135,4 +145,17 @@ test('detach() while claim() waits: the claim rejects EBADF, no frame is lost', 
 	assert.equal(await h.exitOf(enc), 0);
 	assert.equal(await h.exitOf(broker), 0);
 	assert.ok(h.readOut(out).equals(h.expected(0, N, bytes)));
+});
+
+test('the broker dies while claim() waits: the claim rejects EOWNERDEAD', async (t) => {
+	const name = h.segName();
+	const broker = await h.startBroker(t, name, ['--size', '16x4', '--frames', '8', '--slots', '2']);
+	const p = await attach(name);
+	t.after(() => p.detach());
+	const published = [];
+	const { pending } = await fillRing(p, p.geometry.frameBytes, published);
+	broker.kill('SIGKILL');
+	await assert.rejects(pending, { code: 'EOWNERDEAD', errno: -130, message: /broker is gone/ });
+	// After that the library says the render is over: either name will do.
+	await assert.rejects(p.claim(), (e) => /^(EOWNERDEAD|ECANCELED)$/.test(e.code) && /died|gone/.test(e.message));
 });

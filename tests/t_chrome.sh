@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The Chrome worker (examples/chrome, issue 15): fb-render --source
+# 'attach:node examples/chrome/worker.mjs page.html' with 2 workers, each a
+# headless Chromium driven by puppeteer-core, renders the example page as
+# JPEG frames; the page draws its frame index as the test card's 32-bit
+# band, which tests/decode_band.py (independent of the worker) reads back
+# from the encoded video: every frame there, once, in order.  Then one
+# worker's Chrome renderer process is SIGKILLed mid-render: the worker gives
+# its frame back and exits 4, fb-render restarts it once, and the output is
+# still complete and in order.  No chromium is left behind, and under a
+# sanitizer build node gets the ASan runtime (LD_PRELOAD, as in t_node.sh)
+# while its chromium children do not.
+. "$(dirname "$0")/lib.sh"
+
+EX=$ROOT/examples/chrome
+NODE=$(command -v node)
+CHROME=
+for c in /usr/lib/chromium/chromium-headless-shell /usr/lib/chromium/chromium; do
+	[ -x "$c" ] && CHROME=$c && break
+done
+if [ -z "$NODE" ] || [ -z "$CHROME" ]; then
+	echo "# t_chrome.sh: SKIP: no ${NODE:+chromium}${NODE:-node} (apt-get install nodejs chromium)"
+	finish
+	exit
+fi
+# puppeteer-core from the committed lock; offline when npm's cache has it.
+if [ ! -d "$EX/node_modules/puppeteer-core" ]; then
+	(cd "$EX" && { npm ci --offline --no-audit --no-fund --loglevel=error ||
+		npm ci --no-audit --no-fund --loglevel=error; }) > "$TMP/npm.log" 2>&1
+	if [ ! -d "$EX/node_modules/puppeteer-core" ]; then
+		echo "# t_chrome.sh: SKIP: npm ci in examples/chrome failed: $(tail -3 "$TMP/npm.log" | tr '\n' '~')"
+		finish
+		exit
+	fi
+fi
+
+make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" node > "$TMP/make.log" 2>&1
+check "make node ($(tail -3 "$TMP/make.log" | tr '\n' '~'))" '[ -s "$ROOT/bindings/node/framebroker.node" ]'
+
+# Under a sanitizer the addon is instrumented: node gets the runtime
+# through a wrapper first on PATH (fb-render's own programs carry theirs).
+if [ -n "${FB_SAN:-}" ]; then
+	case ${FB_CC:-cc} in
+	*clang*) rt=$("${FB_CC}" -print-file-name=libclang_rt.asan-x86_64.so) ;;
+	*) rt=$("${FB_CC:-cc}" -print-file-name=libasan.so) ;;
+	esac
+	[[ $FB_SAN == *address* ]] || rt=$("${FB_CC:-cc}" -print-file-name=libclang_rt.ubsan_standalone-x86_64.so)
+	mkdir "$TMP/node"
+	printf '#!/bin/sh\nLD_PRELOAD=%q ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1 exec %q "$@"\n' \
+		"$rt" "$NODE" > "$TMP/node/node"
+	chmod +x "$TMP/node/node"
+	export PATH="$TMP/node:$PATH"
+fi
+
+W=320 H=180 N=48
+SRC="attach:node $EX/worker.mjs $EX/page.html"
+
+# decoded VIDEO: the frame index of each frame of VIDEO, one a line, as
+# ffmpeg decodes it and the band decoder reads it.
+decoded() {
+	ffmpeg -v error -i "$1" -f rawvideo -pix_fmt gray - | /usr/bin/python3 "$ROOT/tests/decode_band.py" $W $H
+}
+seq 0 $((N - 1)) > "$TMP/want"
+
+fb-render --size ${W}x$H --frames $N --workers 2 --frame-format jpeg --source "$SRC" \
+	-o "$TMP/a.mp4" 2> "$TMP/err.a"
+rc=$?
+decoded "$TMP/a.mp4" > "$TMP/a.idx"
+check "2 Chrome workers, jpeg: exit 0, $N frames, each the right one, in order ($(tail -2 "$TMP/err.a" | tr '\n' '~'))" \
+	'[ $rc -eq 0 ] && cmp -s "$TMP/a.idx" "$TMP/want"'
+check "... and one closing line" '[ "$(wc -l < "$TMP/err.a")" -eq 1 ] && grep -q "^fb-render: wrote " "$TMP/err.a"'
+
+# PNG frames: lossless, so the band is exact too.
+fb-render --size ${W}x$H --frames 12 --workers 2 --frame-format png --source "$SRC" \
+	-o "$TMP/p.mkv" -- -c:v ffv1 2> "$TMP/err.p"
+rc=$?
+check "--frame-format png: exit 0, frames 0..11 in order ($(tail -2 "$TMP/err.p" | tr '\n' '~'))" \
+	'[ $rc -eq 0 ] && [ "$(decoded "$TMP/p.mkv" | tr "\n" " ")" = "$(seq 0 11 | tr "\n" " ")" ]'
+
+# A raw render is refused by the worker, with the reason, not hung.
+timeout 120 fb-render --size ${W}x$H --frames 4 --workers 1 --source "$SRC" --sink raw \
+	-o "$TMP/r.raw" 2> "$TMP/err.r"
+rc=$?
+check "--frame-format raw: the worker fails the render, saying why ($(tail -2 "$TMP/err.r" | tr '\n' '~'))" \
+	'[ $rc -ne 0 ] && grep -q "use --frame-format jpeg or png" "$TMP/err.r"'
+
+# One Chrome renderer SIGKILLed once output flows: a slow encoder
+# (--sink-jitter-ms, into ffv1: no encoder lookahead hiding how far the
+# workers are) keeps frames left.  fb-stat's "emitted" (frames the encoder
+# has taken) says how far the render is.  The victim is a --type=renderer
+# child of one of our workers' browsers, the busiest of them (a page's
+# renderer draws and encodes every frame; an idle one would not be missed).
+NK=60
+seq 0 $((NK - 1)) > "$TMP/want.k"
+fb-render --name /$TID-kill --size ${W}x$H --frames $NK --workers 2 --frame-format jpeg --slots 4 \
+	--sink-jitter-ms 100 --progress "$TMP/prog" --source "$SRC" -o "$TMP/k.mkv" -- -c:v ffv1 2> "$TMP/err.k" &
+rpid=$!
+emitted() { fb-stat /$TID-kill --json 2> /dev/null | grep -o '"emitted":[0-9]*' | cut -d: -f2; }
+busiest() {
+	for pid in "$@"; do
+		awk -v p=$pid '{ sub(/.*\) /, ""); split($0, f, " "); print f[12] + f[13], p }' /proc/$pid/stat 2> /dev/null
+	done | sort -n | tail -n 1 | cut -d' ' -f2
+}
+rends= victim= out=
+for _ in $(seq 1200); do
+	out=$(emitted)
+	[ "${out:-0}" -ge 2 ] && [ -z "$rends" ] && rends=$(own_pids --match 'chromium.* [-]-type=renderer')
+	if [ "${out:-0}" -ge 8 ] && [ -n "$rends" ]; then
+		victim=$(busiest $rends)
+		[ -n "$victim" ] && kill -KILL "$victim"
+		break
+	fi
+	sleep 0.05
+done
+wait $rpid
+rc=$?
+decoded "$TMP/k.mkv" > "$TMP/k.idx"
+check "a Chrome renderer SIGKILLed after frame ${out:-?} of $NK (pid ${victim:-none} of $(echo $rends)): exit 0, every frame in order ($(tail -1 "$TMP/err.k"))" \
+	'[ -n "$victim" ] && [ $rc -eq 0 ] && cmp -s "$TMP/k.idx" "$TMP/want.k"'
+check "... one worker gave its frame back and exited 4, restarted once ($(grep -v '^fb-render: wrote' "$TMP/err.k" | tr '\n' '~'))" \
+	'grep -q "exited with status 4; starting a replacement (restart 1 of 10)" "$TMP/err.k" &&
+	 ! grep -q "restart 2 of" "$TMP/err.k" && grep -q "crashed.*given back" "$TMP/err.k"'
+check "... --progress agrees: restarts=1, every frame out" \
+	/usr/bin/python3 "$ROOT/tests/progress.py" "$TMP/prog" 'last["progress"] == "end"' \
+	'last["restarts"] == "1"' "last['frame'] == '$NK'"
+
+# A worker SIGTERMed closes its browser: no chromium of ours is left.
+fb-render --name /$TID-term --size ${W}x$H --frames 400 --workers 1 --frame-format jpeg \
+	--sink-jitter-ms 40 --progress "$TMP/prog2" --source "$SRC" -o "$TMP/t.mp4" 2> "$TMP/err.t" &
+rpid=$!
+for _ in $(seq 600); do
+	out=$(grep '^frame=' "$TMP/prog2" 2> /dev/null | tail -n 1 | cut -d= -f2)
+	[ "${out:-0}" -ge 4 ] && break
+	sleep 0.05
+done
+# Meanwhile: which of our processes carry LD_PRELOAD: node only (under a
+# sanitizer), never chromium.
+sanenv=
+chromes=$(own_pids --match 'chromium')
+for pid in $chromes; do
+	tr '\0' '\n' < /proc/$pid/environ 2> /dev/null | grep -q '^LD_PRELOAD=' && sanenv="$sanenv $pid"
+done
+nodepre=$(for pid in $(own_pids --match 'worker\.mjs'); do
+	tr '\0' '\n' < /proc/$pid/environ 2> /dev/null | grep -c '^LD_PRELOAD=.*asan'
+done | sort -u)
+check "chromium never got LD_PRELOAD ($(echo $chromes | wc -w) chromium processes; ${sanenv:-none did})" \
+	'[ -n "$chromes" ] && [ -z "$sanenv" ]'
+if [ -n "${FB_SAN:-}" ]; then
+	check "... while node ran with the sanitizer runtime preloaded" '[ "$nodepre" = 1 ]'
+fi
+kill -TERM $rpid
+wait $rpid
+left=
+for _ in $(seq 50); do
+	left=$(own_procs --match 'chromium')
+	[ -z "$left" ] && break
+	sleep 0.1
+done
+check "fb-render SIGTERMed mid-render: no chromium of ours left ($(echo $left | cut -c1-200))" '[ -z "$left" ]'
+
+check_clean "chrome"
+left=$(own_procs --match 'chromium|worker\.mjs')
+check "no chromium or worker of ours at all ($(echo $left | cut -c1-200))" '[ -z "$left" ]'
+finish
