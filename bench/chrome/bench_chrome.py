@@ -14,8 +14,9 @@ K = 1, 2, 4; medians (min-max).  Per run: frames/s (frames / wall, spawn to
 reap), CPU s (user+sys of the whole process tree: getrusage(RUSAGE_CHILDREN)
 across the run, the harness being a child subreaper so orphaned Chrome
 processes are reaped and counted here too), peak RSS and peak PSS summed over
-every process of the tree (/proc/PID/smaps_rollup, sampled every
-BENCH_SAMPLE_MS, default 100), and the CPU split by process kind (/proc/PID/
+every process of the tree (RSS from /proc/PID/statm every BENCH_SAMPLE_MS,
+default 100; PSS from /proc/PID/smaps_rollup every BENCH_PSS_MS, default
+500: it costs ~3 ms of CPU per Chrome process), and the CPU split by process kind (/proc/PID/
 stat at the same samples).  Then the same at K=2 with one Chrome renderer
 SIGKILLed after a third of the clean run's median wall time (the busiest
 --type=renderer process of the run's own tree): time to finish, exit code,
@@ -46,6 +47,11 @@ HERE = os.path.join(ROOT, "bench", "chrome")
 CACHE = os.path.abspath(os.environ.get("BENCH_CHROME_CACHE", os.path.join(ROOT, "build", "bench-chrome")))
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "bench", "results"))
 SAMPLE_S = int(os.environ.get("BENCH_SAMPLE_MS", "100")) / 1000.0
+# smaps_rollup costs ~3 ms of CPU per Chrome process (it walks every
+# mapping; Chrome has thousands): PSS every BENCH_PSS_MS, default 500 ms,
+# so the sampler takes ~5 % of a core, not ~30 %.  RSS (statm) and CPU
+# (stat) are cheap: every sample.
+PSS_EVERY = max(1, int(int(os.environ.get("BENCH_PSS_MS", "500")) / 1000.0 / SAMPLE_S + 0.5))
 FPS = 30
 W, H = 1920, 1080
 TICK = os.sysconf("SC_CLK_TCK")
@@ -76,27 +82,50 @@ def become_subreaper():
         sys.exit("bench_chrome: prctl(PR_SET_CHILD_SUBREAPER): %s" % os.strerror(ctypes.get_errno()))
 
 
+def ppid_of(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+        return int(st[st.rindex(")") + 2:].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class ProcTree:
+    """The live descendants of a process.  Each pid's parent is read once
+    and kept (re-read when that parent is gone: an orphan reparented to
+    us); a sample then costs one listdir of /proc and a read per new
+    process, where reading every /proc/*/stat each time cost ~100 ms on
+    this busy machine."""
+
+    def __init__(self):
+        self.parent = {}
+
+    def __call__(self, root):
+        live = set(int(d) for d in os.listdir("/proc") if d.isdigit())
+        for pid in list(self.parent):
+            if pid not in live:
+                del self.parent[pid]
+        kids = {}
+        for pid in live:
+            pp = self.parent.get(pid)
+            if pp is None or (pp not in live and pp != 0):
+                pp = ppid_of(pid)
+                if pp is None:
+                    continue
+                self.parent[pid] = pp
+            kids.setdefault(pp, []).append(pid)
+        out, todo = [], [root]
+        while todo:
+            for c in kids.get(todo.pop(), ()):
+                out.append(c)
+                todo.append(c)
+        return out
+
+
 def tree(root):
-    """Every live descendant of ROOT (by /proc/*/stat ppids)."""
-    parent = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    st = f.read()
-                parent[int(d)] = int(st[st.rindex(")") + 2:].split()[1])
-            except (OSError, ValueError, IndexError):
-                pass
-    kids = {}
-    for c, p in parent.items():
-        kids.setdefault(p, []).append(c)
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
-        for c in kids.get(p, ()):
-            out.append(c)
-            todo.append(c)
-    return out
+    """Every live descendant of ROOT (one full scan)."""
+    return ProcTree()(root)
 
 
 def cmdline(pid):
@@ -138,6 +167,14 @@ def cpu_ticks(pid):
         return None
 
 
+def rss_kb(pid):
+    try:
+        with open("/proc/%d/statm" % pid) as f:
+            return int(f.read().split()[1]) * PAGE_KB
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def rss_pss_kb(pid):
     """(Rss, Pss) kB from smaps_rollup, or None."""
     try:
@@ -169,10 +206,11 @@ class Sampler(threading.Thread):
 
     def run(self):
         me = os.getpid()
+        procs = ProcTree()
         while not self.stop.is_set():
             rss = pss = 0
             by_kind = {}
-            for pid in tree(me):
+            for pid in procs(me):
                 # A shell may be about to exec (Debian's /usr/bin/chromium is
                 # a script that execs the browser): asked again until not.
                 if self.kinds.get(pid, "sh") in ("sh", "bash", "dash"):
@@ -180,11 +218,14 @@ class Sampler(threading.Thread):
                 k = self.kinds[pid]
                 if k is None:
                     continue
-                m = rss_pss_kb(pid)
-                if m:
-                    rss += m[0]
-                    pss += m[1]
-                    by_kind[k] = by_kind.get(k, 0) + m[1]
+                r = rss_kb(pid)
+                if r:
+                    rss += r
+                if self.samples % PSS_EVERY == 0:
+                    m = rss_pss_kb(pid)
+                    if m:
+                        pss += m[1]
+                        by_kind[k] = by_kind.get(k, 0) + m[1]
                 t = cpu_ticks(pid)
                 if t is not None:
                     self.ticks[pid] = (k, t)
