@@ -201,7 +201,6 @@ class Sampler(threading.Thread):
         self.peak_rss = self.peak_pss = 0
         self.pss_peak = {}     # kind -> peak over the samples of that kind's Pss sum, kB
         self.ticks = {}      # pid -> (kind, last ticks)
-        self.kinds = {}      # pid -> kind (cmdline read once)
         self.samples = 0
 
     def run(self):
@@ -211,11 +210,11 @@ class Sampler(threading.Thread):
             rss = pss = 0
             by_kind = {}
             for pid in procs(me):
-                # A shell may be about to exec (Debian's /usr/bin/chromium is
-                # a script that execs the browser): asked again until not.
-                if self.kinds.get(pid, "sh") in ("sh", "bash", "dash"):
-                    self.kinds[pid] = kind(pid, cmdline(pid))
-                k = self.kinds[pid]
+                # Asked every sample (a cheap read): a process first seen
+                # between fork and exec has its parent's command line (a
+                # renderer forked by the zygote, node forked by fb-render,
+                # Debian's /usr/bin/chromium, a script that execs).
+                k = kind(pid, cmdline(pid))
                 if k is None:
                     continue
                 r = rss_kb(pid)
