@@ -489,6 +489,14 @@ int main(int argc, char **argv)
 		fb_seg_detach(seg);
 		return FB_EXIT_OK;
 	}
+	if (rc == -EOWNERDEAD && fb_ring_state(seg) == FB_SEG_ABORTED) {
+		/* Aborted, and its broker gone, before we could register (a
+		 * producer's fb_fail at its first claim, say): aborted
+		 * elsewhere, as in drain(); the cause is the segment's, said
+		 * by whoever started the render, not "a stale segment". */
+		fb_seg_detach(seg);
+		return FB_EXIT_ABORTED;
+	}
 	if (rc) {
 		fb_err(PROG, "cannot register with segment %s: %s", o.name,
 		       rc == -EOWNERDEAD ? "its broker is gone (stale segment)" :

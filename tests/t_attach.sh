@@ -225,6 +225,22 @@ for st in 1 3 2; do
 	check "a producer that calls fb_fail and exits $st at once: exit 1, its reason said (3 runs; $(tr '\n' '~' < "$TMP/err.fl"))" \
 		'[ $rc -eq 1 ] && grep -q "render aborted: the failer.s own reason" "$TMP/err.fl"'
 done
+# The race behind one of those runs, made certain: an encoder that comes to
+# register after the render was aborted and its broker left is "aborted
+# elsewhere" (exit 3, silent: the cause is the segment's), not "a stale
+# segment" (exit 1 and a line that hid the real cause).
+fb-broker --name "/$TID-late" --size ${W}x$H --frames 10 2> "$TMP/err.lb" &
+lb=$!
+for _ in $(seq 100); do [ -e "/dev/shm/$TID-late" ] && break; sleep 0.05; done
+exec 9<> "/dev/shm/$TID-late"
+FB_SEGMENT="/$TID-late" "$TMP/failer" 1
+wait $lb
+lbrc=$?
+fb-encoder --name "/$TID-late" --fd 9 --sink raw -o "$TMP/late.raw" 2> "$TMP/err.le"
+rc=$?
+exec 9>&-
+check "an encoder registering after an aborted render's broker left: exit 3, no line (broker $lbrc; $(tr '\n' '~' < "$TMP/err.le"))" \
+	'[ $lbrc -eq 3 ] && [ $rc -eq 3 ] && [ ! -s "$TMP/err.le" ]'
 # One that lingers after its last frame: the render is complete and exits
 # 0; the producer is ended (TERM after 2 s), not waited for.
 t0=$EPOCHREALTIME
