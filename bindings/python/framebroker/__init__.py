@@ -183,6 +183,24 @@ class _Mem:
         return None if got is None or got == self.failed else got
 
 
+def _forked(ref):
+    """In a child forked (os.fork, multiprocessing) from a process holding
+    a Producer: the aliases were inherited as *shared* mappings of the slots,
+    so a view or array the child still has would write into a slot the
+    parent's ring hands to other frames.  Cut every one of them here: they
+    read zeros and write only the child's own memory.  If the cut fails,
+    unmap instead (a stale write then faults, it never lands in a slot)."""
+    p = ref()
+    if p is None or p._p is None:
+        return
+    for addr in p._aliases.values():
+        try:
+            p._mem.anon(addr, p._span)
+        except FramebrokerError:
+            p._mem.munmap(addr, p._span)
+    p._aliases = {}
+
+
 def _claim_ended(mem, addr, span):
     """Finalizer of a cut view's memory: unmap its anonymous stand-in."""
     mem.munmap(addr, span)
@@ -226,6 +244,8 @@ class Producer:
         self._view = None   # the memoryview handed out
         self._done = False  # claim() returned None
         self._broken = None  # why the handle may no longer be used
+        # A forked child must not inherit writable shared views of the slots.
+        os.register_at_fork(after_in_child=lambda r=weakref.ref(self): _forked(r))
 
     # ---- internals ----
     def _usable(self, what):
