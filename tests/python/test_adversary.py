@@ -51,3 +51,18 @@ def test_forked_child_cannot_scribble(render):
     assert r.wait() == (0, 0)
     assert r.output() == b"\x11" * SIZE + b"\x22" * SIZE
 
+
+def test_publish_lengths_never_wrap(render):
+    r = render("--size", f"{W}x{H}", "--frame-format", "png", "--slot-bytes", "4096",
+               "--frames", "1")
+    img = bytes(range(256)) * 2  # any bytes: the sink is raw
+    with framebroker.attach(r.name) as p:
+        frame, view = p.claim()
+        view[:len(img)] = img
+        for bad in (2**64 + 5, 2**64, -1, 5.0, True, "5", None.__class__):
+            with pytest.raises(framebroker.FramebrokerError, match="not a byte count") as e:
+                p.publish(bad)
+            assert e.value.errno == errno.EINVAL and p.frame == frame
+        p.publish(np.int64(len(img)))  # numpy's integers are integers
+    assert r.wait() == (0, 0)
+    assert r.output() == img

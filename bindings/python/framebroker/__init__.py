@@ -24,6 +24,7 @@ import collections
 import ctypes
 import errno
 import mmap
+import operator
 import os
 import weakref
 
@@ -358,8 +359,15 @@ class Producer:
                 raise FramebrokerError(errno.EINVAL, "publish(): an encoded frame needs its "
                                        "length")
             length = self.geometry.frame_bytes
-        if not isinstance(length, int) or length < 0:
+        try:
+            # Any integer (numpy's too); ctypes would wrap one >= 2**64
+            # silently (2**64 + 5 published as 5): refused here.
+            n = None if isinstance(length, bool) else operator.index(length)
+        except TypeError:
+            n = None
+        if n is None or not 0 <= n < 2**64:
             raise FramebrokerError(errno.EINVAL, f"publish({length!r}): not a byte count")
+        length = n
         self._disarm()
         rc = self._lib.fb_publish(self._p, length)
         if rc == -errno.EINVAL:
