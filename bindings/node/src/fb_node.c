@@ -55,6 +55,9 @@
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4 /* Linux 5.7; shared mappings since 5.13 */
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 
 /* The memory one claim's Buffer points at, shared by the claim (until it
  * ends) and its ArrayBuffer's finalizer (until it is collected); whichever
@@ -84,6 +87,7 @@ struct fbn {
 	struct fbn_alias *aliases; /* g.slots entries */
 	size_t span;      /* slot_bytes rounded up to pages */
 	int cut_errno;    /* a cut failed: the handle refuses to claim */
+	bool no_dontunmap; /* the kernel refused MREMAP_DONTUNMAP: not tried again */
 	napi_deferred pending; /* the claim() waiting on the descriptor, or NULL */
 	napi_ref self;    /* strong, while a claim waits: the external stays alive */
 	napi_async_context actx; /* the callback scope the poll settles promises in */
@@ -234,8 +238,13 @@ static struct fbn_alias *alias_of(struct fbn *n, void *slot)
 static void cut(struct fbn *n, struct fbn_mem *m, void *slot)
 {
 	struct fbn_alias *a = alias_of(n, slot);
-	void *moved = mremap(m->addr, m->span, m->span, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
-	void *anon = mmap(m->addr, m->span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+	void *moved = n->no_dontunmap ? MAP_FAILED
+				      : mremap(m->addr, m->span, m->span, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+	void *anon;
+
+	if (moved == MAP_FAILED)
+		n->no_dontunmap = true; /* EINVAL: an old kernel, or one refusing it for shm */
+	anon = mmap(m->addr, m->span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
 			  -1, 0);
 
 	if (a)
@@ -322,6 +331,10 @@ static napi_value claimed_value(napi_env env, struct fbn *n, uint64_t frame, voi
 
 		if (al == MAP_FAILED)
 			return NULL;
+		/* Its page tables at once, in one call, rather than a fault per
+		 * page as the frame is written (a fresh alias every claim where
+		 * MREMAP_DONTUNMAP cannot keep them); best effort. */
+		(void)madvise(al, n->span, MADV_POPULATE_WRITE);
 		a->alias = al;
 	}
 	if (!(m = calloc(1, sizeof(*m))))
