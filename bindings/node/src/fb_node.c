@@ -503,6 +503,7 @@ struct attach_job {
 	int timeout_ms;
 	int rc;
 	fb_producer *p;
+	bool nul; /* the name has a NUL inside: C would see only its start */
 };
 
 static void attach_execute(napi_env env, void *data)
@@ -510,7 +511,7 @@ static void attach_execute(napi_env env, void *data)
 	struct attach_job *j = data;
 
 	(void)env;
-	j->rc = fb_attach(j->name, j->timeout_ms, &j->p);
+	j->rc = j->nul ? -EINVAL : fb_attach(j->name, j->timeout_ms, &j->p);
 }
 
 static napi_value new_handle(napi_env env, fb_producer *p)
@@ -593,6 +594,8 @@ static napi_value js_attach(napi_env env, napi_callback_info info)
 		    !(j->name = malloc(len + 1)) ||
 		    napi_get_value_string_utf8(env, args[0], j->name, len + 1, &len) != napi_ok)
 			goto fail;
+		/* "/render\0junk" is not "/render": refused, not truncated. */
+		j->nul = strlen(j->name) != len;
 	} else if (argc >= 1 && t != napi_undefined && t != napi_null) {
 		free(j);
 		return throw_type(env, "attach: the name must be a string (or omitted)");

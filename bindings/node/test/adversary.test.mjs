@@ -52,3 +52,12 @@ test('an fs.read in flight at publish cannot write into the next frame', async (
 	assert.equal(await h.exitOf(enc), 0);
 	assert.deepEqual(h.readOut(out), Buffer.concat([0x11, 0x22, 0x33].map((b) => Buffer.alloc(F, b))));
 });
+
+test('a name with a NUL inside is refused, not cut at the NUL', async (t) => {
+	const name = h.segName();
+	await h.startBroker(t, name, ['--size', '4x4', '--frames', '1']);
+	// C sees a char* up to the NUL: this would attach to `name` itself.
+	await assert.rejects(attach(`${name}\0/other`, { timeout: 0 }), (e) => e.code === 'EINVAL');
+	const p = await attach(name, { timeout: 0 }); // the real name still works
+	p.detach();
+});
