@@ -66,3 +66,17 @@ def test_publish_lengths_never_wrap(render):
         p.publish(np.int64(len(img)))  # numpy's integers are integers
     assert r.wait() == (0, 0)
     assert r.output() == img
+
+
+def test_name_with_nul_is_refused(render):
+    r = render("--size", f"{W}x{H}", "--frames", "1")
+    # ctypes passes a char* up to the NUL: this would attach to r.name.
+    with pytest.raises(framebroker.FramebrokerError, match="NUL") as e:
+        framebroker.attach(r.name + "\0/other", timeout=0)
+    assert e.value.errno == errno.EINVAL
+    with framebroker.attach(r.name) as p:  # the render itself is untouched
+        frame, view = p.claim()
+        view[:] = b"\x44" * SIZE
+        p.publish()
+    assert r.wait() == (0, 0)
+    assert r.output() == b"\x44" * SIZE

@@ -224,6 +224,9 @@ class Producer:
         h = ctypes.c_void_p()
         ms = -1 if timeout is None else int(timeout * 1000)
         cname = None if name is None else os.fsencode(name)
+        if cname is not None and b"\0" in cname:
+            # ctypes would pass only the part before it: another segment.
+            raise FramebrokerError(errno.EINVAL, f"attach({name!r}): a NUL inside the name")
         rc = self._lib.fb_attach(cname, ms, ctypes.byref(h))
         if rc < 0:
             buf = ctypes.create_string_buffer(512)
