@@ -470,6 +470,12 @@ static void on_env_teardown(void *arg)
 
 	n->hook = false;
 	close_poll(n);
+	/* A frame held: its memory is cut before fb_detach gives the frame
+	 * back (a write still in flight must not land in the next one). */
+	if (n->mem) {
+		cut(n, n->mem, n->cur_slot);
+		n->mem = NULL;
+	}
 	if (n->p) {
 		fb_detach(n->p);
 		n->p = NULL;
