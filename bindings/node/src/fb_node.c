@@ -771,8 +771,15 @@ static napi_value js_publish(napi_env env, napi_callback_info info)
 		/* A bad length: the claim stays ours (and its Buffer valid). */
 		char msg[200];
 
-		snprintf(msg, sizeof(msg), "publish: length %.0f is over the slot's %llu bytes (the frame is "
-			 "still claimed)", len, (unsigned long long)n->g.slot_bytes);
+		if (len > (double)n->g.slot_bytes)
+			snprintf(msg, sizeof(msg), "publish: length %.0f is over the slot's %llu bytes (the "
+				 "frame is still claimed)", len, (unsigned long long)n->g.slot_bytes);
+		else if (strcmp(n->g.frame_format, "raw") == 0)
+			snprintf(msg, sizeof(msg), "publish: length %.0f refused: a raw frame is exactly %llu "
+				 "bytes (the frame is still claimed)", len, (unsigned long long)n->g.frame_bytes);
+		else
+			snprintf(msg, sizeof(msg), "publish: length %.0f refused: an encoded frame is 1..%llu "
+				 "bytes (the frame is still claimed)", len, (unsigned long long)n->g.slot_bytes);
 		return throw_value(env, make_error(env, rc, msg));
 	}
 	end_claim(env, n);

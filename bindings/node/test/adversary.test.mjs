@@ -61,3 +61,24 @@ test('a name with a NUL inside is refused, not cut at the NUL', async (t) => {
 	const p = await attach(name, { timeout: 0 }); // the real name still works
 	p.detach();
 });
+
+test('a raw publish of a wrong length under the slot says why, and keeps the claim', async (t) => {
+	const dir = tmpDir(t);
+	const out = path.join(dir, 'out.raw');
+	const name = h.segName();
+	await h.startBroker(t, name, ['--size', '4x2', '--frames', '1', '--slots', '1']);
+	const p = await attach(name);
+	t.after(() => p.detach());
+	const enc = h.startEncoder(t, name, out);
+	const F = p.geometry.frameBytes;
+	const c = await p.claim();
+	c.data.fill(0x55, 0, F);
+	for (const bad of [0, F - 1]) // not "over the slot": the slot holds more than F
+		assert.throws(() => p.publish(bad), { code: 'EINVAL', message: new RegExp(`exactly ${F} bytes`) });
+	assert.equal(p.claimedFrame, 0);
+	assert.equal(c.data.length, p.geometry.slotBytes); // still valid
+	p.publish();
+	assert.equal(await p.claim(), null);
+	assert.equal(await h.exitOf(enc), 0);
+	assert.deepEqual(h.readOut(out), Buffer.alloc(F, 0x55));
+});
