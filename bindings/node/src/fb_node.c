@@ -98,6 +98,8 @@ struct fbn {
 	void *cur_slot;   /* the held frame's slot (the library's address) */
 };
 
+static void cut(struct fbn *n, struct fbn_mem *m, void *slot);
+
 /* Unmap every alias (no Buffer is over any of them: called after the
  * claim, if any, was cut). */
 static void drop_aliases(struct fbn *n)
@@ -114,6 +116,17 @@ static void fbn_release(struct fbn *n)
 {
 	if (--n->refs > 0)
 		return;
+	if (n->mem) {
+		/* A claim never ended (the handle and its Buffer were collected
+		 * together): its memory is cut before the frame is given back. */
+		if (n->mem->gone) {
+			(void)munmap(n->mem->addr, n->mem->span);
+			free(n->mem);
+		} else {
+			cut(n, n->mem, n->cur_slot);
+		}
+		n->mem = NULL;
+	}
 	if (n->p)
 		fb_detach(n->p);
 	drop_aliases(n);
