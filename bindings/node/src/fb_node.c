@@ -11,10 +11,17 @@
  *    and its uv_poll handle, so that the segment is never unmapped while a
  *    Buffer over a slot can still be read or a libuv callback can still run.
  *  - Zero copy: a claimed frame's `data` is an external Buffer over the slot
- *    itself.  When the claim ends (publish, abort, the next claim, detach)
- *    its ArrayBuffer is detached (napi_detach_arraybuffer): every view of it
- *    has length 0 from then on, so a stale Buffer cannot write into a slot
- *    that now holds another frame.
+ *    itself, through a private alias of the slot (a second mapping of its
+ *    pages, mremap old_size 0, made once per slot).  When the claim ends
+ *    (publish, abort, the next claim, detach) its ArrayBuffer is detached
+ *    (napi_detach_arraybuffer): every view of it has length 0 from then on.
+ *    Detaching is not enough: native code that took the Buffer's address
+ *    before (an fs.read in flight on the thread pool, an addon) still
+ *    writes there.  So the alias is also cut off the slot: its page tables
+ *    move to a fresh alias (MREMAP_DONTUNMAP, for the slot's next claim)
+ *    and the old address becomes private anonymous memory, unmapped only
+ *    when the ArrayBuffer is collected (Node keeps a Buffer reachable while
+ *    native code uses it).  A late write lands there, never in a slot.
  *  - The wait never blocks the event loop, and the library handle is only
  *    ever used from the JS thread: claim() first tries fb_claim_timed(p, 0)
  *    with the handle's fb_claim_fd descriptor in use; on -EAGAIN the library
@@ -35,6 +42,8 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +51,29 @@
 
 /* The default attach wait when the caller gives none (milliseconds). */
 #define FBN_ATTACH_TIMEOUT_MS 5000
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4 /* Linux 5.7; shared mappings since 5.13 */
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/* The memory one claim's Buffer points at, shared by the claim (until it
+ * ends) and its ArrayBuffer's finalizer (until it is collected); whichever
+ * comes second frees it. */
+struct fbn_mem {
+	void *addr;
+	size_t span;
+	bool cut;  /* the claim ended: addr is our anonymous stand-in */
+	bool gone; /* the ArrayBuffer was collected */
+};
+
+/* One slot and our alias of it (NULL: none yet). */
+struct fbn_alias {
+	void *slot;
+	void *alias;
+};
 
 struct fbn {
 	fb_producer *p;   /* NULL once detached (explicitly or at teardown) */
@@ -51,6 +83,11 @@ struct fbn {
 	bool held;        /* a frame is claimed and its Buffer valid */
 	uint64_t frame;
 	napi_ref ab;      /* weak: the held frame's ArrayBuffer, to detach it */
+	struct fbn_mem *mem;      /* the held frame's memory, or NULL */
+	struct fbn_alias *aliases; /* g.slots entries */
+	size_t span;      /* slot_bytes rounded up to pages */
+	int cut_errno;    /* a cut failed: the handle refuses to claim */
+	bool no_dontunmap; /* the kernel refused MREMAP_DONTUNMAP: not tried again */
 	napi_deferred pending; /* the claim() waiting on the descriptor, or NULL */
 	napi_ref self;    /* strong, while a claim waits: the external stays alive */
 	napi_async_context actx; /* the callback scope the poll settles promises in */
@@ -58,15 +95,42 @@ struct fbn {
 	uv_poll_t poll;
 	bool poll_open;   /* uv_poll_init done, uv_close not yet */
 	bool hook;        /* the env cleanup hook is registered */
+	void *cur_slot;   /* the held frame's slot (the library's address) */
 };
+
+static void cut(struct fbn *n, struct fbn_mem *m, void *slot);
+
+/* Unmap every alias (no Buffer is over any of them: called after the
+ * claim, if any, was cut). */
+static void drop_aliases(struct fbn *n)
+{
+	for (uint32_t i = 0; n->aliases && i < n->g.slots; i++)
+		if (n->aliases[i].alias) {
+			(void)munmap(n->aliases[i].alias, n->span);
+			n->aliases[i].alias = NULL;
+		}
+}
 
 /* Drop one of the struct's owners; the last one detaches and frees. */
 static void fbn_release(struct fbn *n)
 {
 	if (--n->refs > 0)
 		return;
+	if (n->mem) {
+		/* A claim never ended (the handle and its Buffer were collected
+		 * together): its memory is cut before the frame is given back. */
+		if (n->mem->gone) {
+			(void)munmap(n->mem->addr, n->mem->span);
+			free(n->mem);
+		} else {
+			cut(n, n->mem, n->cur_slot);
+		}
+		n->mem = NULL;
+	}
 	if (n->p)
 		fb_detach(n->p);
+	drop_aliases(n);
+	free(n->aliases);
 	free(n);
 }
 
@@ -163,19 +227,96 @@ static struct fbn *arg_handle(napi_env env, napi_callback_info info, size_t want
 	return n;
 }
 
+/* The alias entry of SLOT (an unused one if it has none). */
+static struct fbn_alias *alias_of(struct fbn *n, void *slot)
+{
+	struct fbn_alias *free_one = NULL;
+
+	for (uint32_t i = 0; i < n->g.slots; i++) {
+		if (n->aliases[i].slot == slot)
+			return &n->aliases[i];
+		if (!n->aliases[i].slot && !free_one)
+			free_one = &n->aliases[i];
+	}
+	if (free_one)
+		free_one->slot = slot;
+	return free_one;
+}
+
+/* The ended claim's memory M (its alias of slot SLOT) is cut off the slot
+ * before the frame goes anywhere: the page tables move to a fresh alias,
+ * kept for the slot's next claim, and M becomes private anonymous memory.
+ * If that mmap fails, M is unmapped (a late write then faults); if even
+ * that fails, the handle claims no more. */
+static void cut(struct fbn *n, struct fbn_mem *m, void *slot)
+{
+	struct fbn_alias *a = alias_of(n, slot);
+	void *moved = n->no_dontunmap ? MAP_FAILED
+				      : mremap(m->addr, m->span, m->span, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+	void *anon;
+
+	if (moved == MAP_FAILED)
+		n->no_dontunmap = true; /* EINVAL: an old kernel, or one refusing it for shm */
+	anon = mmap(m->addr, m->span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+			  -1, 0);
+
+	if (a)
+		a->alias = moved == MAP_FAILED ? NULL : moved; /* NULL: remade by the next claim */
+	if (anon == MAP_FAILED) {
+		n->cut_errno = errno;
+		if (munmap(m->addr, m->span) == 0)
+			m->gone = true; /* nothing of ours there now: the finalizer frees only */
+		else
+			n->cut_errno = errno;
+	}
+	m->cut = true;
+}
+
+static void on_mem_gone(napi_env env, void *data, void *hint)
+{
+	struct fbn_mem *m = data;
+
+	(void)env;
+	(void)hint;
+	if (!m->cut) {
+		m->gone = true; /* still claimed: end_claim frees it */
+		return;
+	}
+	if (!m->gone)
+		(void)munmap(m->addr, m->span);
+	free(m);
+}
+
 /* The handle's claim is over (published, given back, taken back): its
- * Buffer becomes a detached, zero-length view that writes nowhere. */
+ * Buffer becomes a detached, zero-length view, and its memory writes
+ * nowhere (cut, above) — unless nothing can refer to it any more. */
 static void end_claim(napi_env env, struct fbn *n)
 {
+	struct fbn_mem *m = n->mem;
 	napi_value ab;
 
 	n->held = false;
-	if (!n->ab)
+	if (n->ab) {
+		if (napi_get_reference_value(env, n->ab, &ab) == napi_ok && ab)
+			(void)napi_detach_arraybuffer(env, ab);
+		napi_delete_reference(env, n->ab);
+		n->ab = NULL;
+	}
+	if (!m)
 		return;
-	if (napi_get_reference_value(env, n->ab, &ab) == napi_ok && ab)
-		(void)napi_detach_arraybuffer(env, ab);
-	napi_delete_reference(env, n->ab);
-	n->ab = NULL;
+	n->mem = NULL;
+	if (m->gone) {
+		/* The ArrayBuffer was collected: the alias is clean, reuse it. */
+		struct fbn_alias *a = alias_of(n, n->cur_slot);
+
+		if (a)
+			a->alias = m->addr;
+		else
+			(void)munmap(m->addr, m->span);
+		free(m);
+		return;
+	}
+	cut(n, m, n->cur_slot);
 }
 
 static void on_buffer_gone(napi_env env, void *data, void *hint)
@@ -193,14 +334,43 @@ static napi_value claimed_value(napi_env env, struct fbn *n, uint64_t frame, voi
 	size_t len, off;
 	void *ptr;
 
-	if (napi_create_external_buffer(env, (size_t)n->g.slot_bytes, data, on_buffer_gone, n, &buf) !=
+	struct fbn_alias *a = alias_of(n, data);
+	struct fbn_mem *m;
+
+	if (!a)
+		return NULL;
+	if (!a->alias) {
+		void *al = mremap(data, 0, n->span, MREMAP_MAYMOVE);
+
+		if (al == MAP_FAILED)
+			return NULL;
+		/* Its page tables at once, in one call, rather than a fault per
+		 * page as the frame is written (a fresh alias every claim where
+		 * MREMAP_DONTUNMAP cannot keep them); best effort. */
+		(void)madvise(al, n->span, MADV_POPULATE_WRITE);
+		a->alias = al;
+	}
+	if (!(m = calloc(1, sizeof(*m))))
+		return NULL;
+	m->addr = a->alias;
+	m->span = n->span;
+	/* The claim owns the alias now; end_claim gives it back or cuts it. */
+	a->alias = NULL;
+	n->mem = m;
+	n->cur_slot = data;
+	n->held = true;
+	/* Until the finalizer is added, a failure leaves no JS value over
+	 * the memory (it is never returned): gone, the alias stays clean. */
+	m->gone = true;
+	if (napi_create_external_buffer(env, (size_t)n->g.slot_bytes, m->addr, on_buffer_gone, n, &buf) !=
 	    napi_ok)
 		return NULL;
 	n->refs++; /* the Buffer's; on_buffer_gone releases it */
 	if (napi_get_typedarray_info(env, buf, &type, &len, &ptr, &ab, &off) != napi_ok ||
-	    napi_create_reference(env, ab, 0, &n->ab) != napi_ok)
+	    napi_create_reference(env, ab, 0, &n->ab) != napi_ok ||
+	    napi_add_finalizer(env, ab, m, on_mem_gone, NULL, NULL) != napi_ok)
 		return NULL;
-	n->held = true;
+	m->gone = false;
 	n->frame = frame;
 	if (napi_create_object(env, &obj) != napi_ok || napi_create_int64(env, (int64_t)frame, &num) != napi_ok ||
 	    napi_set_named_property(env, obj, "frame", num) != napi_ok ||
@@ -298,6 +468,7 @@ static void detach_now(napi_env env, struct fbn *n)
 	close_poll(n);
 	fb_detach(n->p);
 	n->p = NULL;
+	drop_aliases(n);
 	if (n->have_actx) {
 		napi_async_destroy(env, n->actx);
 		n->have_actx = false;
@@ -312,10 +483,17 @@ static void on_env_teardown(void *arg)
 
 	n->hook = false;
 	close_poll(n);
+	/* A frame held: its memory is cut before fb_detach gives the frame
+	 * back (a write still in flight must not land in the next one). */
+	if (n->mem) {
+		cut(n, n->mem, n->cur_slot);
+		n->mem = NULL;
+	}
 	if (n->p) {
 		fb_detach(n->p);
 		n->p = NULL;
 	}
+	drop_aliases(n);
 }
 
 static void on_handle_gone(napi_env env, void *data, void *hint)
@@ -344,6 +522,7 @@ struct attach_job {
 	int timeout_ms;
 	int rc;
 	fb_producer *p;
+	bool nul; /* the name has a NUL inside: C would see only its start */
 };
 
 static void attach_execute(napi_env env, void *data)
@@ -351,7 +530,7 @@ static void attach_execute(napi_env env, void *data)
 	struct attach_job *j = data;
 
 	(void)env;
-	j->rc = fb_attach(j->name, j->timeout_ms, &j->p);
+	j->rc = j->nul ? -EINVAL : fb_attach(j->name, j->timeout_ms, &j->p);
 }
 
 static napi_value new_handle(napi_env env, fb_producer *p)
@@ -365,7 +544,18 @@ static napi_value new_handle(napi_env env, fb_producer *p)
 	n->env = env;
 	n->refs = 1;
 	fb_get_geometry(p, &n->g);
+	{
+		long page = sysconf(_SC_PAGESIZE);
+		size_t pg = page > 0 ? (size_t)page : 4096;
+
+		n->span = ((size_t)n->g.slot_bytes + pg - 1) / pg * pg;
+	}
+	if (!(n->aliases = calloc(n->g.slots ? n->g.slots : 1, sizeof(*n->aliases)))) {
+		free(n);
+		return NULL;
+	}
 	if (napi_create_external(env, n, on_handle_gone, NULL, &ext) != napi_ok) {
+		free(n->aliases);
 		free(n);
 		return NULL;
 	}
@@ -423,6 +613,8 @@ static napi_value js_attach(napi_env env, napi_callback_info info)
 		    !(j->name = malloc(len + 1)) ||
 		    napi_get_value_string_utf8(env, args[0], j->name, len + 1, &len) != napi_ok)
 			goto fail;
+		/* "/render\0junk" is not "/render": refused, not truncated. */
+		j->nul = strlen(j->name) != len;
 	} else if (argc >= 1 && t != napi_undefined && t != napi_null) {
 		free(j);
 		return throw_type(env, "attach: the name must be a string (or omitted)");
@@ -522,6 +714,13 @@ static napi_value js_claim(napi_env env, napi_callback_info info)
 		return NULL;
 	if (!n->p)
 		return rejected(env, detached_error(env, "claim"));
+	if (n->cut_errno) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "claim: a stale Buffer could not be cut off its slot (%s); this "
+			 "producer claims no more", strerror(n->cut_errno));
+		return rejected(env, make_error(env, -EFAULT, msg));
+	}
 	if (n->pending)
 		return rejected(env, make_error(env, -EBUSY,
 			"claim: another claim() of this producer is still waiting (one at a time)"));
@@ -585,8 +784,15 @@ static napi_value js_publish(napi_env env, napi_callback_info info)
 		/* A bad length: the claim stays ours (and its Buffer valid). */
 		char msg[200];
 
-		snprintf(msg, sizeof(msg), "publish: length %.0f is over the slot's %llu bytes (the frame is "
-			 "still claimed)", len, (unsigned long long)n->g.slot_bytes);
+		if (len > (double)n->g.slot_bytes)
+			snprintf(msg, sizeof(msg), "publish: length %.0f is over the slot's %llu bytes (the "
+				 "frame is still claimed)", len, (unsigned long long)n->g.slot_bytes);
+		else if (strcmp(n->g.frame_format, "raw") == 0)
+			snprintf(msg, sizeof(msg), "publish: length %.0f refused: a raw frame is exactly %llu "
+				 "bytes (the frame is still claimed)", len, (unsigned long long)n->g.frame_bytes);
+		else
+			snprintf(msg, sizeof(msg), "publish: length %.0f refused: an encoded frame is 1..%llu "
+				 "bytes (the frame is still claimed)", len, (unsigned long long)n->g.slot_bytes);
 		return throw_value(env, make_error(env, rc, msg));
 	}
 	end_claim(env, n);

@@ -24,6 +24,7 @@ import collections
 import ctypes
 import errno
 import mmap
+import operator
 import os
 import weakref
 
@@ -183,6 +184,24 @@ class _Mem:
         return None if got is None or got == self.failed else got
 
 
+def _forked(ref):
+    """In a child forked (os.fork, multiprocessing) from a process holding
+    a Producer: the aliases were inherited as *shared* mappings of the slots,
+    so a view or array the child still has would write into a slot the
+    parent's ring hands to other frames.  Cut every one of them here: they
+    read zeros and write only the child's own memory.  If the cut fails,
+    unmap instead (a stale write then faults, it never lands in a slot)."""
+    p = ref()
+    if p is None or p._p is None:
+        return
+    for addr in p._aliases.values():
+        try:
+            p._mem.anon(addr, p._span)
+        except FramebrokerError:
+            p._mem.munmap(addr, p._span)
+    p._aliases = {}
+
+
 def _claim_ended(mem, addr, span):
     """Finalizer of a cut view's memory: unmap its anonymous stand-in."""
     mem.munmap(addr, span)
@@ -205,6 +224,9 @@ class Producer:
         h = ctypes.c_void_p()
         ms = -1 if timeout is None else int(timeout * 1000)
         cname = None if name is None else os.fsencode(name)
+        if cname is not None and b"\0" in cname:
+            # ctypes would pass only the part before it: another segment.
+            raise FramebrokerError(errno.EINVAL, f"attach({name!r}): a NUL inside the name")
         rc = self._lib.fb_attach(cname, ms, ctypes.byref(h))
         if rc < 0:
             buf = ctypes.create_string_buffer(512)
@@ -226,6 +248,8 @@ class Producer:
         self._view = None   # the memoryview handed out
         self._done = False  # claim() returned None
         self._broken = None  # why the handle may no longer be used
+        # A forked child must not inherit writable shared views of the slots.
+        os.register_at_fork(after_in_child=lambda r=weakref.ref(self): _forked(r))
 
     # ---- internals ----
     def _usable(self, what):
@@ -338,8 +362,15 @@ class Producer:
                 raise FramebrokerError(errno.EINVAL, "publish(): an encoded frame needs its "
                                        "length")
             length = self.geometry.frame_bytes
-        if not isinstance(length, int) or length < 0:
+        try:
+            # Any integer (numpy's too); ctypes would wrap one >= 2**64
+            # silently (2**64 + 5 published as 5): refused here.
+            n = None if isinstance(length, bool) else operator.index(length)
+        except TypeError:
+            n = None
+        if n is None or not 0 <= n < 2**64:
             raise FramebrokerError(errno.EINVAL, f"publish({length!r}): not a byte count")
+        length = n
         self._disarm()
         rc = self._lib.fb_publish(self._p, length)
         if rc == -errno.EINVAL:
