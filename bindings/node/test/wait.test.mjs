@@ -48,6 +48,20 @@ async function fillRing(p, bytes, settled) {
 	}
 }
 
+// Publish the claim C that ended the wait, render every frame left, and
+// check the render: both workers exit 0, the output is the ramp of 0..N-1.
+async function renderRest(p, c, { enc, broker, out, N }) {
+	const bytes = p.geometry.frameBytes;
+	for (let d = c; d !== null; d = await p.claim()) {
+		h.ramp(d.frame, bytes).copy(d.data);
+		p.publish();
+	}
+	p.detach();
+	assert.equal(await h.exitOf(enc), 0);
+	assert.equal(await h.exitOf(broker), 0);
+	assert.ok(h.readOut(out).equals(h.expected(0, N, bytes)));
+}
+
 test('claim() on a full ring: timers keep firing; the claim resolves once a slot frees', async (t) => {
 	const name = h.segName();
 	const out = outFile(t);
@@ -69,16 +83,7 @@ test('claim() on a full ring: timers keep firing; the claim resolves once a slot
 	const enc = h.startEncoder(t, name, out);
 	const c = await pending;
 	assert.equal(c.frame, 3);
-	h.ramp(c.frame, bytes).copy(c.data);
-	p.publish();
-	for (let d; (d = await p.claim()) !== null;) {
-		h.ramp(d.frame, bytes).copy(d.data);
-		p.publish();
-	}
-	p.detach();
-	assert.equal(await h.exitOf(enc), 0);
-	assert.equal(await h.exitOf(broker), 0);
-	assert.ok(h.readOut(out).equals(h.expected(0, N, bytes)));
+	await renderRest(p, c, { enc, broker, out, N });
 });
 
 test('claim() waits while the encoder is SIGSTOPped, and wakes on SIGCONT', async (t) => {
@@ -104,16 +109,7 @@ test('claim() waits while the encoder is SIGSTOPped, and wakes on SIGCONT', asyn
 	enc.kill('SIGCONT');
 	const c = await pending;
 	assert.equal(c.frame, 5 + published.length);
-	h.ramp(c.frame, bytes).copy(c.data);
-	p.publish();
-	for (let d; (d = await p.claim()) !== null;) {
-		h.ramp(d.frame, bytes).copy(d.data);
-		p.publish();
-	}
-	p.detach();
-	assert.equal(await h.exitOf(enc), 0);
-	assert.equal(await h.exitOf(broker), 0);
-	assert.ok(h.readOut(out).equals(h.expected(0, N, bytes)));
+	await renderRest(p, c, { enc, broker, out, N });
 });
 
 test('detach() while claim() waits: the claim rejects EBADF, no frame is lost', async (t) => {
