@@ -81,6 +81,10 @@ int renderer_start(struct renderer *r, char *const *argv, const struct fb_geomet
 		e = errno;
 		goto close_out;
 	}
+	/* A frame is megabytes: through the default 64 KiB pipe each one is
+	 * over a hundred wake-ups of each side.  Best effort (an unprivileged
+	 * user above /proc/sys/fs/pipe-max-size keeps 64 KiB, which works). */
+	(void)fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
 	r->pid = fork();
 	if (r->pid < 0) {
 		e = errno;
