@@ -37,6 +37,16 @@ const FLAGS = ['--no-sandbox', '--disable-frame-rate-limit', '--disable-gpu', '-
 	'--disable-background-networking', '--disable-component-update', '--disable-sync',
 	'--disable-extensions', '--mute-audio', '--hide-scrollbars', '--force-color-profile=srgb'];
 
+// flagsFor(opts): FLAGS, plus FB_CHROME_ARGS (space-separated, for
+// measuring a flag without editing this file; a --use-gl or --use-angle
+// there replaces --disable-gpu).
+export function flagsFor(opts = {}) {
+	const extra = (process.env.FB_CHROME_ARGS || '').split(/\s+/).filter(Boolean);
+	const gl = extra.some((f) => /^--use-(gl|angle)=/.test(f));
+	return [...FLAGS.filter((f) => !(opts.frameRateLimit && f === '--disable-frame-rate-limit') &&
+		!(gl && f === '--disable-gpu')), ...extra];
+}
+
 // The browser's environment: the worker's, minus what is meant for node
 // only.  Under the sanitizer stage node runs with the ASan runtime in
 // LD_PRELOAD (libframebroker.so is built with ASan); chromium must not get
@@ -59,8 +69,7 @@ function browserEnv() {
 export async function launchBrowser(opts = {}) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fb-chrome-'));
 	const chrome = chromeFor(opts.beginFrameControl ? 'shell' : opts.engine);
-	const args = [...FLAGS.filter((f) => !(opts.frameRateLimit && f === '--disable-frame-rate-limit')),
-		`--user-data-dir=${dir}`];
+	const args = [...flagsFor(opts), `--user-data-dir=${dir}`];
 	if (opts.beginFrameControl) args.push('--enable-begin-frame-control', '--deterministic-mode');
 	let browser;
 	try {
