@@ -32,7 +32,7 @@
 // SIGTERM/SIGINT: the frame given back, the browser closed, then the signal.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { launchBrowser, closeBrowser } from './chrome.mjs';
+import { launchBrowser, closeBrowser, joinBrowser, leaveBrowser } from './chrome.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The binding: FB_NODE_BINDING overrides (an installed copy); else the
@@ -45,17 +45,18 @@ const me = `worker.mjs[${process.pid}]`;
 const log = (msg) => process.stderr.write(`${me}: ${msg}\n`);
 
 function usage(msg) {
-	log(`${msg}\nusage: worker.mjs [--quality Q] [--engine auto|shell|new] [--seek fbseek|gsap|animations|virtual] PAGE`);
+	log(`${msg}\nusage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek fbseek|gsap|animations|virtual] PAGE`);
 	process.exit(1);
 }
 
 function parseArgs(v) {
-	const o = { quality: 90, engine: 'auto', seek: null, page: null };
+	const o = { quality: 90, engine: 'auto', browser: 'own', seek: null, page: null };
 	for (let i = 0; i < v.length; i++) {
 		const a = v[i];
 		if (a === '--quality') o.quality = Number(v[++i]);
 		else if (a === '--engine') o.engine = v[++i];
 		else if (a === '--seek') o.seek = v[++i];
+		else if (a === '--browser') o.browser = v[++i];
 		else if (a.startsWith('--')) usage(`unknown option ${a}`);
 		else if (o.page === null) o.page = a;
 		else usage(`one page only (${o.page}, then ${a})`);
@@ -63,6 +64,7 @@ function parseArgs(v) {
 	if (o.page === null) usage('no page given');
 	if (!(o.quality >= 0 && o.quality <= 100)) usage(`--quality ${o.quality}: 0..100`);
 	if (!['auto', 'shell', 'new'].includes(o.engine)) usage(`--engine ${o.engine}`);
+	if (!['own', 'shared'].includes(o.browser)) usage(`--browser ${o.browser}: own or shared`);
 	if (o.seek !== null && !['fbseek', 'gsap', 'animations', 'virtual'].includes(o.seek)) usage(`--seek ${o.seek}`);
 	return o;
 }
@@ -122,12 +124,16 @@ class Page {
 	}
 
 	async open() {
-		const ctx = this.browser.defaultBrowserContext();
+		// Shared browser: a BrowserContext of our own, so our page has a
+		// renderer process of its own (one worker's crash is its alone).
+		const ctx = this.opts.browser === 'shared'
+			? (this.ctx = await this.browser.createBrowserContext())
+			: this.browser.defaultBrowserContext();
 		// A page of our own, and the browser's initial about:blank closed:
 		// its renderer would otherwise stay, idle, beside the page's.
-		const initial = await ctx.pages();
+		const initial = await this.browser.defaultBrowserContext().pages();
 		this.page = await ctx.newPage();
-		for (const pg of initial) await pg.close();
+		for (const pg of initial) await pg.close().catch(() => {}); // another worker may close it first
 		this.page.on('error', (e) => this.crash(`the page crashed (${e.message})`));
 		await this.page.setViewport({ width: this.g.width, height: this.g.height, deviceScaleFactor: 1 });
 		this.s = await this.page.createCDPSession();
@@ -178,7 +184,7 @@ class Page {
 async function main() {
 	const opts = parseArgs(process.argv.slice(2));
 	const url = /^[a-z]+:/i.test(opts.page) ? opts.page : pathToFileURL(path.resolve(opts.page)).href;
-	let p, browser = null, ending = false;
+	let p, page, browser = null, ending = false;
 
 	// Every way out goes through here: the frame given back (if held), the
 	// browser closed and its profile removed, detached, then the status.
@@ -189,7 +195,15 @@ async function main() {
 			if (p.claimedFrame !== null) p.abortClaim();
 			p.detach();
 		}
-		await closeBrowser(browser);
+		if (opts.browser === 'shared') {
+			// Our context closed (its renderer with it), then left: the
+			// last worker out ends the browser.
+			if (page && page.ctx)
+				await Promise.race([page.ctx.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
+			await leaveBrowser(browser).catch((e) => log(`leaving the shared browser: ${e.message}`));
+		} else {
+			await closeBrowser(browser);
+		}
 		if (signal) {
 			process.removeAllListeners(signal);
 			process.kill(process.pid, signal);
@@ -219,9 +233,9 @@ async function main() {
 		await failRender(`frame format ${g.frameFormat}: a Chrome worker writes images; use --frame-format jpeg or png`);
 	}
 
-	let page;
 	try {
-		browser = await launchBrowser({ engine: opts.engine });
+		browser = opts.browser === 'shared' ? await joinBrowser({ engine: opts.engine })
+			: await launchBrowser({ engine: opts.engine });
 		page = new Page(browser, g, url, opts);
 		await page.open();
 	} catch (e) {
