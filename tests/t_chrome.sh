@@ -4,10 +4,15 @@
 # headless Chromium driven by puppeteer-core, renders the example page as
 # JPEG frames; the page draws its frame index as the test card's 32-bit
 # band, which tests/decode_band.py (independent of the worker) reads back
-# from the encoded video: every frame there, once, in order.  Then one
-# worker's Chrome renderer process is SIGKILLed mid-render: the worker gives
-# its frame back and exits 4, fb-render restarts it once, and the output is
-# still complete and in order.  No chromium is left behind, and under a
+# from the encoded video: every frame there, once, in order — with the
+# default --browser shared (one browser per render, a context per worker)
+# and --browser own.  In both modes one worker's Chrome renderer process is
+# SIGKILLed mid-render: that worker gives its frame back and exits 4,
+# fb-render restarts it once (shared: the other worker is untouched), and
+# the output is still complete and in order; then the shared browser itself
+# is SIGKILLed: both workers give their frames back, restarted once each,
+# output complete.  No chromium nor rendezvous directory is left behind
+# (after the render, after SIGTERM of fb-render), and under a
 # sanitizer build node gets the ASan runtime (LD_PRELOAD, as in t_node.sh)
 # while its chromium children do not.
 . "$(dirname "$0")/lib.sh"
@@ -182,6 +187,37 @@ for mode in own shared; do
 	[ $mode = own ] || check "... nor its rendezvous directory" '[ ! -e "${TMPDIR:-/tmp}/fb-chrome-$(id -u)-_$TID-term-$mode" ]'
 
 done
+
+# The shared browser itself SIGKILLed once output flows: both workers give
+# their frames back and exit 4; the first replacement relaunches it.
+fb-render --name /$TID-bk --size ${W}x$H --frames $NK --workers 2 --frame-format jpeg --slots 4 \
+	--sink-jitter-ms 150 --source "attach:node $EX/worker.mjs --browser shared $EX/page.html" \
+	-o "$TMP/b.mkv" -- -c:v ffv1 2> "$TMP/err.b" &
+rpid=$!
+# browser_of PID: the shared browser (no --type=, listening on a port)
+# descending from PID.
+browser_of() {
+	ps -e -o pid=,ppid=,args= | awk -v root="$1" '
+		{ pp[$1] = $2; if ($0 ~ /chromium.* --remote-debugging-port=0/ && $0 !~ / --type=/) r[$1] = 1 }
+		END { for (p in r) { q = p; while ((q in pp) && q != root && q > 1) q = pp[q]; if (q == root) print p } }'
+}
+bvictim= out=
+for _ in $(seq 1200); do
+	out=$(fb-stat /$TID-bk --json 2> /dev/null | grep -o '"emitted":[0-9]*' | cut -d: -f2)
+	if [ "${out:-0}" -ge 8 ]; then
+		bvictim=$(browser_of $rpid | head -n 1)
+		[ -n "$bvictim" ] && kill -KILL "$bvictim"
+		break
+	fi
+	sleep 0.05
+done
+wait $rpid
+rc=$?
+decoded "$TMP/b.mkv" > "$TMP/b.idx"
+check "--browser shared: the browser SIGKILLed after frame ${out:-?} (pid ${bvictim:-none}): exit 0, every frame in order ($(grep -v '^fb-render: wrote' "$TMP/err.b" | tr '\n' '~' | cut -c1-600))" \
+	'[ -n "$bvictim" ] && [ $rc -eq 0 ] && cmp -s "$TMP/b.idx" "$TMP/want.k"'
+check "... both workers gave their frames back and were restarted, once each" \
+	'[ "$(grep -c "went away; frame [0-9]* given back" "$TMP/err.b")" -eq 2 ] && grep -q "restart 2 of 10" "$TMP/err.b" && ! grep -q "restart 3 of" "$TMP/err.b"'
 
 check_clean "chrome"
 left=$(own_procs --match 'chromium|worker\.mjs')
