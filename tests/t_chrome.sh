@@ -4,10 +4,15 @@
 # headless Chromium driven by puppeteer-core, renders the example page as
 # JPEG frames; the page draws its frame index as the test card's 32-bit
 # band, which tests/decode_band.py (independent of the worker) reads back
-# from the encoded video: every frame there, once, in order.  Then one
-# worker's Chrome renderer process is SIGKILLed mid-render: the worker gives
-# its frame back and exits 4, fb-render restarts it once, and the output is
-# still complete and in order.  No chromium is left behind, and under a
+# from the encoded video: every frame there, once, in order — with the
+# default --browser shared (one browser per render, a context per worker)
+# and --browser own.  In both modes one worker's Chrome renderer process is
+# SIGKILLed mid-render: that worker gives its frame back and exits 4,
+# fb-render restarts it once (shared: the other worker is untouched), and
+# the output is still complete and in order; then the shared browser itself
+# is SIGKILLed: both workers give their frames back, restarted once each,
+# output complete.  No chromium nor rendezvous directory is left behind
+# (after the render, after SIGTERM of fb-render), and under a
 # sanitizer build node gets the ASan runtime (LD_PRELOAD, as in t_node.sh)
 # while its chromium children do not.
 . "$(dirname "$0")/lib.sh"
@@ -70,6 +75,16 @@ check "2 Chrome workers, jpeg: exit 0, $N frames, each the right one, in order (
 	'[ $rc -eq 0 ] && cmp -s "$TMP/a.idx" "$TMP/want"'
 check "... and one closing line" '[ "$(wc -l < "$TMP/err.a")" -eq 1 ] && grep -q "^fb-render: wrote " "$TMP/err.a"'
 
+# --browser shared: the two workers share one browser, a context each.
+fb-render --name /$TID-sh --size ${W}x$H --frames $N --workers 2 --frame-format jpeg \
+	--source "attach:node $EX/worker.mjs --browser shared $EX/page.html" -o "$TMP/s.mp4" 2> "$TMP/err.s"
+rc=$?
+decoded "$TMP/s.mp4" > "$TMP/s.idx"
+check "--browser shared, 2 workers: exit 0, $N frames in order ($(tail -2 "$TMP/err.s" | tr '\n' '~'))" \
+	'[ $rc -eq 0 ] && cmp -s "$TMP/s.idx" "$TMP/want"'
+check "... its rendezvous directory removed by the last worker out" \
+	'[ ! -e "${TMPDIR:-/tmp}/fb-chrome-$(id -u)-_$TID-sh" ]'
+
 # PNG frames: lossless, so the band is exact too.
 fb-render --size ${W}x$H --frames 12 --workers 2 --frame-format png --source "$SRC" \
 	-o "$TMP/p.mkv" -- -c:v ffv1 2> "$TMP/err.p"
@@ -90,80 +105,119 @@ check "--frame-format raw: the worker fails the render, saying why ($(tail -2 "$
 # has taken) says how far the render is.  The victim is a --type=renderer
 # child of one of our workers' browsers, the busiest of them (a page's
 # renderer draws and encodes every frame; an idle one would not be missed).
-NK=60
-seq 0 $((NK - 1)) > "$TMP/want.k"
-fb-render --name /$TID-kill --size ${W}x$H --frames $NK --workers 2 --frame-format jpeg --slots 4 \
-	--sink-jitter-ms 150 --progress "$TMP/prog" --source "$SRC" -o "$TMP/k.mkv" -- -c:v ffv1 2> "$TMP/err.k" &
+for mode in own shared; do
+	NK=60
+	seq 0 $((NK - 1)) > "$TMP/want.k"
+	fb-render --name /$TID-kill-$mode --size ${W}x$H --frames $NK --workers 2 --frame-format jpeg --slots 4 \
+		--sink-jitter-ms 150 --progress "$TMP/prog.$mode" --source "attach:node $EX/worker.mjs --browser $mode $EX/page.html" -o "$TMP/k.$mode.mkv" -- -c:v ffv1 2> "$TMP/err.k.$mode" &
+	rpid=$!
+	emitted() { fb-stat /$TID-kill-$mode --json 2> /dev/null | grep -o '"emitted":[0-9]*' | cut -d: -f2; }
+	busiest() {
+		for pid in "$@"; do
+			awk -v p=$pid '{ sub(/.*\) /, ""); split($0, f, " "); print f[12] + f[13], p }' /proc/$pid/stat 2> /dev/null
+		done | sort -n | tail -n 1 | cut -d' ' -f2
+	}
+	# renderers_of PID: the chromium renderers descending from PID, by one ps
+	# (a procs.py scan can take seconds on a loaded machine: too late).
+	renderers_of() {
+		ps -e -o pid=,ppid=,args= | awk -v root="$1" '
+			{ pp[$1] = $2; if ($0 ~ /chromium.* --type=renderer/) r[$1] = 1 }
+			END { for (p in r) { q = p; while ((q in pp) && q != root && q > 1) q = pp[q]; if (q == root) print p } }'
+	}
+	rends= victim= out=
+	for _ in $(seq 1200); do
+		out=$(emitted)
+		if [ "${out:-0}" -ge 8 ]; then
+			rends=$(renderers_of $rpid)
+			victim=$(busiest $rends)
+			[ -n "$victim" ] && kill -KILL "$victim"
+			break
+		fi
+		sleep 0.05
+	done
+	wait $rpid
+	rc=$?
+	decoded "$TMP/k.$mode.mkv" > "$TMP/k.$mode.idx"
+	check "--browser $mode: a Chrome renderer SIGKILLed after frame ${out:-?} of $NK (pid ${victim:-none} of $(echo $rends)): exit 0, every frame in order ($(tail -1 "$TMP/err.k.$mode"))" \
+		'[ -n "$victim" ] && [ $rc -eq 0 ] && cmp -s "$TMP/k.$mode.idx" "$TMP/want.k"'
+	check "... one worker gave its frame back and exited 4, restarted once ($(grep -v '^fb-render: wrote' "$TMP/err.k.$mode" | tr '\n' '~'))" \
+		'grep -q "exited with status 4; starting a replacement (restart 1 of 10)" "$TMP/err.k.$mode" &&
+		 ! grep -q "restart 2 of" "$TMP/err.k.$mode" && grep -q "crashed.*given back" "$TMP/err.k.$mode"'
+	if [ $mode = shared ]; then
+		check "... the other worker kept its page: one crash only, and the browser left no directory" \
+			'[ "$(grep -c "crashed.*given back" "$TMP/err.k.$mode")" -eq 1 ] && [ ! -e "${TMPDIR:-/tmp}/fb-chrome-$(id -u)-_$TID-kill-$mode" ]'
+	fi
+	check "... --progress agrees: restarts=1, every frame out" \
+		/usr/bin/python3 "$ROOT/tests/progress.py" "$TMP/prog.$mode" 'last["progress"] == "end"' \
+		'last["restarts"] == "1"' "last['frame'] == '$NK'"
+
+	# A worker SIGTERMed closes its browser: no chromium of ours is left.
+	fb-render --name /$TID-term-$mode --size ${W}x$H --frames 400 --workers $([ $mode = shared ] && echo 2 || echo 1) --frame-format jpeg \
+		--sink-jitter-ms 40 --progress "$TMP/prog2.$mode" --source "attach:node $EX/worker.mjs --browser $mode $EX/page.html" -o "$TMP/t.mp4" 2> "$TMP/err.t.$mode" &
+	rpid=$!
+	for _ in $(seq 600); do
+		out=$(grep '^frame=' "$TMP/prog2.$mode" 2> /dev/null | tail -n 1 | cut -d= -f2)
+		[ "${out:-0}" -ge 4 ] && break
+		sleep 0.05
+	done
+	# Meanwhile: which of our processes carry LD_PRELOAD: node only (under a
+	# sanitizer), never chromium.
+	sanenv=
+	chromes=$(own_pids --match 'chromium')
+	for pid in $chromes; do
+		tr '\0' '\n' < /proc/$pid/environ 2> /dev/null | grep -q '^LD_PRELOAD=' && sanenv="$sanenv $pid"
+	done
+	nodepre=$(for pid in $(own_pids --match '^\S*node \S*worker\.mjs'); do
+		tr '\0' '\n' < /proc/$pid/environ 2> /dev/null | grep -c '^LD_PRELOAD=.*asan'
+	done | sort -u)
+	check "--browser $mode: chromium never got LD_PRELOAD ($(echo $chromes | wc -w) chromium processes; ${sanenv:-none did})" \
+		'[ -n "$chromes" ] && [ -z "$sanenv" ]'
+	if [ -n "${FB_SAN:-}" ]; then
+		check "... while node ran with the sanitizer runtime preloaded" '[ "$nodepre" = 1 ]'
+	fi
+	kill -TERM $rpid
+	wait $rpid
+	left=
+	for _ in $(seq 50); do
+		left=$(own_procs --match 'chromium')
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
+	check "--browser $mode: fb-render SIGTERMed mid-render: no chromium of ours left ($(echo $left | cut -c1-200))" '[ -z "$left" ]'
+	[ $mode = own ] || check "... nor its rendezvous directory" '[ ! -e "${TMPDIR:-/tmp}/fb-chrome-$(id -u)-_$TID-term-$mode" ]'
+
+done
+
+# The shared browser itself SIGKILLed once output flows: both workers give
+# their frames back and exit 4; the first replacement relaunches it.
+fb-render --name /$TID-bk --size ${W}x$H --frames $NK --workers 2 --frame-format jpeg --slots 4 \
+	--sink-jitter-ms 150 --source "attach:node $EX/worker.mjs --browser shared $EX/page.html" \
+	-o "$TMP/b.mkv" -- -c:v ffv1 2> "$TMP/err.b" &
 rpid=$!
-emitted() { fb-stat /$TID-kill --json 2> /dev/null | grep -o '"emitted":[0-9]*' | cut -d: -f2; }
-busiest() {
-	for pid in "$@"; do
-		awk -v p=$pid '{ sub(/.*\) /, ""); split($0, f, " "); print f[12] + f[13], p }' /proc/$pid/stat 2> /dev/null
-	done | sort -n | tail -n 1 | cut -d' ' -f2
-}
-# renderers_of PID: the chromium renderers descending from PID, by one ps
-# (a procs.py scan can take seconds on a loaded machine: too late).
-renderers_of() {
+# browser_of PID: the shared browser (no --type=, listening on a port)
+# descending from PID.
+browser_of() {
 	ps -e -o pid=,ppid=,args= | awk -v root="$1" '
-		{ pp[$1] = $2; if ($0 ~ /chromium.* --type=renderer/) r[$1] = 1 }
+		{ pp[$1] = $2; if ($0 ~ /chromium.* --remote-debugging-port=0/ && $0 !~ / --type=/) r[$1] = 1 }
 		END { for (p in r) { q = p; while ((q in pp) && q != root && q > 1) q = pp[q]; if (q == root) print p } }'
 }
-rends= victim= out=
+bvictim= out=
 for _ in $(seq 1200); do
-	out=$(emitted)
+	out=$(fb-stat /$TID-bk --json 2> /dev/null | grep -o '"emitted":[0-9]*' | cut -d: -f2)
 	if [ "${out:-0}" -ge 8 ]; then
-		rends=$(renderers_of $rpid)
-		victim=$(busiest $rends)
-		[ -n "$victim" ] && kill -KILL "$victim"
+		bvictim=$(browser_of $rpid | head -n 1)
+		[ -n "$bvictim" ] && kill -KILL "$bvictim"
 		break
 	fi
 	sleep 0.05
 done
 wait $rpid
 rc=$?
-decoded "$TMP/k.mkv" > "$TMP/k.idx"
-check "a Chrome renderer SIGKILLed after frame ${out:-?} of $NK (pid ${victim:-none} of $(echo $rends)): exit 0, every frame in order ($(tail -1 "$TMP/err.k"))" \
-	'[ -n "$victim" ] && [ $rc -eq 0 ] && cmp -s "$TMP/k.idx" "$TMP/want.k"'
-check "... one worker gave its frame back and exited 4, restarted once ($(grep -v '^fb-render: wrote' "$TMP/err.k" | tr '\n' '~'))" \
-	'grep -q "exited with status 4; starting a replacement (restart 1 of 10)" "$TMP/err.k" &&
-	 ! grep -q "restart 2 of" "$TMP/err.k" && grep -q "crashed.*given back" "$TMP/err.k"'
-check "... --progress agrees: restarts=1, every frame out" \
-	/usr/bin/python3 "$ROOT/tests/progress.py" "$TMP/prog" 'last["progress"] == "end"' \
-	'last["restarts"] == "1"' "last['frame'] == '$NK'"
-
-# A worker SIGTERMed closes its browser: no chromium of ours is left.
-fb-render --name /$TID-term --size ${W}x$H --frames 400 --workers 1 --frame-format jpeg \
-	--sink-jitter-ms 40 --progress "$TMP/prog2" --source "$SRC" -o "$TMP/t.mp4" 2> "$TMP/err.t" &
-rpid=$!
-for _ in $(seq 600); do
-	out=$(grep '^frame=' "$TMP/prog2" 2> /dev/null | tail -n 1 | cut -d= -f2)
-	[ "${out:-0}" -ge 4 ] && break
-	sleep 0.05
-done
-# Meanwhile: which of our processes carry LD_PRELOAD: node only (under a
-# sanitizer), never chromium.
-sanenv=
-chromes=$(own_pids --match 'chromium')
-for pid in $chromes; do
-	tr '\0' '\n' < /proc/$pid/environ 2> /dev/null | grep -q '^LD_PRELOAD=' && sanenv="$sanenv $pid"
-done
-nodepre=$(for pid in $(own_pids --match '^\S*node \S*worker\.mjs'); do
-	tr '\0' '\n' < /proc/$pid/environ 2> /dev/null | grep -c '^LD_PRELOAD=.*asan'
-done | sort -u)
-check "chromium never got LD_PRELOAD ($(echo $chromes | wc -w) chromium processes; ${sanenv:-none did})" \
-	'[ -n "$chromes" ] && [ -z "$sanenv" ]'
-if [ -n "${FB_SAN:-}" ]; then
-	check "... while node ran with the sanitizer runtime preloaded" '[ "$nodepre" = 1 ]'
-fi
-kill -TERM $rpid
-wait $rpid
-left=
-for _ in $(seq 50); do
-	left=$(own_procs --match 'chromium')
-	[ -z "$left" ] && break
-	sleep 0.1
-done
-check "fb-render SIGTERMed mid-render: no chromium of ours left ($(echo $left | cut -c1-200))" '[ -z "$left" ]'
+decoded "$TMP/b.mkv" > "$TMP/b.idx"
+check "--browser shared: the browser SIGKILLed after frame ${out:-?} (pid ${bvictim:-none}): exit 0, every frame in order ($(grep -v '^fb-render: wrote' "$TMP/err.b" | tr '\n' '~' | cut -c1-600))" \
+	'[ -n "$bvictim" ] && [ $rc -eq 0 ] && cmp -s "$TMP/b.idx" "$TMP/want.k"'
+check "... both workers gave their frames back and were restarted, once each" \
+	'[ "$(grep -c "went away; frame [0-9]* given back" "$TMP/err.b")" -eq 2 ] && grep -q "restart 2 of 10" "$TMP/err.b" && ! grep -q "restart 3 of" "$TMP/err.b"'
 
 check_clean "chrome"
 left=$(own_procs --match 'chromium|worker\.mjs')

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import puppeteer from 'puppeteer-core';
 
 // Debian's chromium: /usr/bin/chromium is a shell wrapper that sources
@@ -37,6 +38,16 @@ const FLAGS = ['--no-sandbox', '--disable-frame-rate-limit', '--disable-gpu', '-
 	'--disable-background-networking', '--disable-component-update', '--disable-sync',
 	'--disable-extensions', '--mute-audio', '--hide-scrollbars', '--force-color-profile=srgb'];
 
+// flagsFor(opts): FLAGS, plus FB_CHROME_ARGS (space-separated, for
+// measuring a flag without editing this file; a --use-gl or --use-angle
+// there replaces --disable-gpu).
+export function flagsFor(opts = {}) {
+	const extra = (process.env.FB_CHROME_ARGS || '').split(/\s+/).filter(Boolean);
+	const gl = extra.some((f) => /^--use-(gl|angle)=/.test(f));
+	return [...FLAGS.filter((f) => !(opts.frameRateLimit && f === '--disable-frame-rate-limit') &&
+		!(gl && f === '--disable-gpu')), ...extra];
+}
+
 // The browser's environment: the worker's, minus what is meant for node
 // only.  Under the sanitizer stage node runs with the ASan runtime in
 // LD_PRELOAD (libframebroker.so is built with ASan); chromium must not get
@@ -59,8 +70,7 @@ function browserEnv() {
 export async function launchBrowser(opts = {}) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fb-chrome-'));
 	const chrome = chromeFor(opts.beginFrameControl ? 'shell' : opts.engine);
-	const args = [...FLAGS.filter((f) => !(opts.frameRateLimit && f === '--disable-frame-rate-limit')),
-		`--user-data-dir=${dir}`];
+	const args = [...flagsFor(opts), `--user-data-dir=${dir}`];
 	if (opts.beginFrameControl) args.push('--enable-begin-frame-control', '--deterministic-mode');
 	let browser;
 	try {
@@ -97,4 +107,137 @@ export async function closeBrowser(browser) {
 		try { proc.kill('SIGKILL'); } catch { /* already gone */ }
 	}
 	fs.rmSync(browser.fbProfileDir, { recursive: true, force: true });
+}
+
+// ---- one browser per render, shared by its K workers (--browser shared) ----
+//
+// The K workers of one render (the same FB_SEGMENT) meet in a directory of
+// their own, $TMPDIR/fb-chrome-UID-SEGMENT, mode 0700: `lock` (created with
+// O_EXCL, holding its owner's pid; a dead owner's lock is taken over),
+// `w.PID` (one per worker using the browser: the refcount), `endpoint`
+// (the browser's pid and DevTools websocket) and `profile/`.  Under the
+// lock the first worker spawns the browser detached from itself (it
+// survives its launcher: the others keep it; fb-render, a subreaper, ends
+// it after the render if nobody did), with --remote-debugging-port=0 on
+// 127.0.0.1, and reads the port from the profile's DevToolsActivePort;
+// everyone, the launcher too, puppeteer.connect()s to it.  The last worker
+// to leave kills it and removes the directory.  A dead browser (its pid
+// gone) is relaunched by the next worker that comes in.
+//
+// The risk: Chrome's DevTools port is unauthenticated.  Any local user can
+// connect to 127.0.0.1:PORT during the render and drive the browser (run
+// script in our pages, read file:// URLs as us).  The 0700 directory hides
+// the endpoint file, not the port (a port scan finds it).  On a machine
+// with untrusted local users use --browser own (a pipe per worker).
+function alive(pid) {
+	try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function sharedDir() {
+	const seg = process.env.FB_SEGMENT;
+	if (!seg) throw new Error('--browser shared: no FB_SEGMENT (not started by fb-render --source attach:)');
+	const dir = path.join(os.tmpdir(), `fb-chrome-${process.getuid()}-${seg.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+	try { fs.mkdirSync(dir, { mode: 0o700 }); } catch (e) { if (e.code !== 'EEXIST') throw e; }
+	const st = fs.lstatSync(dir);
+	if (!st.isDirectory() || st.uid !== process.getuid() || (st.mode & 0o077))
+		throw new Error(`${dir}: not a directory of ours with mode 0700; refusing to share a browser through it`);
+	return dir;
+}
+
+async function withLock(dir, fn) {
+	const lock = path.join(dir, 'lock');
+	for (let i = 0; ; i++) {
+		try {
+			fs.writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
+			break;
+		} catch (e) {
+			if (e.code !== 'EEXIST') throw e;
+			const owner = Number(fs.readFileSync(lock, 'utf8') || 0);
+			// A lock just created may not hold its pid yet: only a pid
+			// seen dead is stale.
+			if (owner > 0 && !alive(owner)) fs.rmSync(lock, { force: true });
+			else await sleep(10);
+			if (i > 6000) throw new Error(`${lock}: held by ${owner} for over a minute`);
+		}
+	}
+	try { return await fn(); } finally { fs.rmSync(lock, { force: true }); }
+}
+
+function readEndpoint(dir) {
+	try { return JSON.parse(fs.readFileSync(path.join(dir, 'endpoint'), 'utf8')); } catch { return null; }
+}
+
+async function spawnShared(dir, opts) {
+	const chrome = chromeFor(opts.engine);
+	const prof = path.join(dir, 'profile');
+	fs.rmSync(prof, { recursive: true, force: true });
+	const args = puppeteer.defaultArgs({ headless: chrome.engine === 'shell' ? 'shell' : true,
+		args: flagsFor(opts), userDataDir: prof })
+		.filter((f) => f !== '--enable-automation' && f !== 'about:blank' && !f.startsWith('--remote-debugging'));
+	args.push('--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1', 'about:blank');
+	const child = spawn(chrome.path, args, { detached: true, stdio: process.env.FB_CHROME_DEBUG ? ['ignore', 'inherit', 'inherit'] : 'ignore', env: browserEnv() });
+	child.unref();
+	const portFile = path.join(prof, 'DevToolsActivePort');
+	for (let i = 0; i < 600; i++) {
+		if (child.exitCode !== null || child.signalCode !== null)
+			throw new Error(`${chrome.path} exited (${child.exitCode ?? child.signalCode}) before it listened`);
+		let lines = [];
+		try { lines = fs.readFileSync(portFile, 'utf8').split('\n'); } catch { /* not yet */ }
+		if (lines.length >= 2 && lines[1]) {
+			const ep = { pid: child.pid, ws: `ws://127.0.0.1:${lines[0]}${lines[1]}`, engine: chrome.engine };
+			fs.writeFileSync(path.join(dir, 'endpoint'), JSON.stringify(ep), { mode: 0o600 });
+			return ep;
+		}
+		await sleep(50);
+	}
+	try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+	throw new Error(`${chrome.path} did not listen within 30 s`);
+}
+
+// joinBrowser(opts) -> puppeteer Browser connected to the render's shared
+// browser (launched if none is alive); browser.fbLeave() to leave it.
+export async function joinBrowser(opts = {}) {
+	const dir = sharedDir();
+	let browser, ep;
+	try {
+		ep = await withLock(dir, async () => {
+			fs.writeFileSync(path.join(dir, `w.${process.pid}`), '', { mode: 0o600 });
+			const old = readEndpoint(dir);
+			if (old && alive(old.pid)) return old;
+			return spawnShared(dir, opts);
+		});
+		browser = await puppeteer.connect({ browserWSEndpoint: ep.ws, defaultViewport: null,
+			protocolTimeout: opts.protocolTimeout ?? 60000 });
+	} catch (e) {
+		await leaveShared(dir);
+		throw e;
+	}
+	browser.fbShared = { dir, pid: ep.pid };
+	browser.fbEngine = ep.engine;
+	return browser;
+}
+
+// Leave: unregister; the last one out kills the browser, removes the dir.
+async function leaveShared(dir) {
+	const last = await withLock(dir, async () => {
+		fs.rmSync(path.join(dir, `w.${process.pid}`), { force: true });
+		const others = fs.readdirSync(dir).filter((f) => /^w\.\d+$/.test(f) && alive(Number(f.slice(2))));
+		if (others.length) return false;
+		const ep = readEndpoint(dir);
+		if (ep && alive(ep.pid)) {
+			try { process.kill(ep.pid, 'SIGTERM'); } catch { /* gone */ }
+			for (let i = 0; i < 40 && alive(ep.pid); i++) await sleep(50);
+			if (alive(ep.pid)) try { process.kill(ep.pid, 'SIGKILL'); } catch { /* gone */ }
+		}
+		for (const f of fs.readdirSync(dir)) if (f !== 'lock') fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+		return true;
+	});
+	if (last) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+export async function leaveBrowser(browser) {
+	if (!browser) return;
+	try { await browser.disconnect(); } catch { /* gone */ }
+	await leaveShared(browser.fbShared.dir);
 }
