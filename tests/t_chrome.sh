@@ -5,8 +5,8 @@
 # JPEG frames; the page draws its frame index as the test card's 32-bit
 # band, which tests/decode_band.py (independent of the worker) reads back
 # from the encoded video: every frame there, once, in order — with the
-# default --browser shared (one browser per render, a context per worker)
-# and --browser own.  In both modes one worker's Chrome renderer process is
+# --browser shared (one browser per render, a context per worker) and the
+# default --browser own.  In both modes one worker's Chrome renderer process is
 # SIGKILLed mid-render: that worker gives its frame back and exits 4,
 # fb-render restarts it once (shared: the other worker is untouched), and
 # the output is still complete and in order; then the shared browser itself

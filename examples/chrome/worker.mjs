@@ -23,12 +23,14 @@
 // --seek fbseek|gsap|animations|virtual forces one.
 //
 // Options: --quality Q (jpeg, default 90), --engine auto|shell|new (see
-// chrome.mjs), --seek M, --browser shared|own: shared (the default) — the
-// K workers of the render share one browser, each in a BrowserContext of
-// its own (its own renderer process): one browser and GPU process instead
-// of K (measured K=2 1080p: 1.15x the frames/s, 110 MB less PSS; see
-// chrome.mjs joinBrowser for how, and the unauthenticated DevTools port it
-// opens on 127.0.0.1); own — a browser per worker over a pipe.
+// chrome.mjs), --seek M, --browser own|shared: own (the default) — a
+// browser per worker over a pipe, nothing listening; shared — the K
+// workers of the render share one browser, each in a BrowserContext of its
+// own (its own renderer process): one browser and GPU process instead of K
+// (measured K=2 1080p: 1.15x the frames/s, 110 MB less PSS), but through
+// an unauthenticated DevTools port on 127.0.0.1 that any local user could
+// drive while the render runs (chrome.mjs joinBrowser) — so opt-in, for
+// machines without untrusted local users.
 // Exit: 0 no frame left; 1 an error (the render is failed with its reason
 // when it is the page's fault); 3 the render was aborted; 4 the page or
 // browser crashed: the frame was given back, and fb-render starts a
@@ -58,7 +60,7 @@ function usage(msg) {
 }
 
 function parseArgs(v) {
-	const o = { quality: 90, engine: 'auto', browser: 'shared', seek: null, page: null };
+	const o = { quality: 90, engine: 'auto', browser: 'own', seek: null, page: null };
 	for (let i = 0; i < v.length; i++) {
 		const a = v[i];
 		if (a === '--quality') o.quality = Number(v[++i]);
