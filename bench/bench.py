@@ -384,6 +384,12 @@ def python_rows():
     Steady state: each variant runs SMALL and BIG frames, and a figure is
     (BIG - SMALL) / the difference of the two runs' times, so interpreter
     start-up and numpy's import (a fixed cost) are left out."""
+    if os.environ.get("FB_SAN"):
+        # A sanitizer build's libframebroker.so needs the runtime preloaded
+        # into Python, and the instrumented fb-* programs refuse it: the
+        # rows would measure the sanitizer (tests/t_python.sh covers it).
+        print("bench: FB_SAN build: Python rows skipped")
+        return
     py = find_python()
     if not py:
         print("bench: no interpreter with numpy (Debian: python3-numpy): Python rows skipped")
