@@ -175,9 +175,13 @@ function sharedDir() {
 }
 
 // makeSharedDir(dir): create it (or find it), ours and 0700 or refused.
+// Gone again before the check (another worker came and went): made again.
 function makeSharedDir(dir) {
-	try { fs.mkdirSync(dir, { mode: 0o700 }); } catch (e) { if (e.code !== 'EEXIST') throw e; }
-	const st = fs.lstatSync(dir);
+	let st;
+	for (;;) {
+		try { fs.mkdirSync(dir, { mode: 0o700 }); } catch (e) { if (e.code !== 'EEXIST') throw e; }
+		try { st = fs.lstatSync(dir); break; } catch (e) { if (e.code !== 'ENOENT') throw e; }
+	}
 	if (!st.isDirectory() || st.uid !== process.getuid() || (st.mode & 0o077))
 		throw new Error(`${dir}: not a directory of ours with mode 0700; refusing to share a browser through it`);
 }
