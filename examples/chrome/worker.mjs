@@ -55,7 +55,7 @@ const me = `worker.mjs[${process.pid}]`;
 const log = (msg) => process.stderr.write(`${me}: ${msg}\n`);
 
 function usage(msg) {
-	log(`${msg}\nusage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek fbseek|gsap|animations|virtual] PAGE`);
+	log(`${msg}; usage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek fbseek|gsap|animations|virtual] PAGE`);
 	process.exit(1);
 }
 
@@ -243,6 +243,7 @@ async function main() {
 	async function leave(status, signal) {
 		if (ending) return forever();
 		ending = true;
+		if (debug) log(`leaving: ${signal || `exit ${status}`}`);
 		if (p) {
 			// ECANCELED: the render was aborted meanwhile; the frame is
 			// nobody's to give back.
@@ -275,6 +276,9 @@ async function main() {
 		process.exit(status);
 	}
 	function quiet(e) { if (debug) log(`(leaving) ${what(e)}`); }
+	// The main flow's word: none once leaving (a SIGTERM met it halfway,
+	// its page going away under it is no news).
+	const say = (msg) => { if (!ending) log(msg); };
 	for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'])
 		process.on(sig, () => { leave(1, sig); });
 	// Anything not caught below (a bug, an event handler's throw): one
@@ -337,7 +341,7 @@ async function main() {
 		if (ending) return forever();
 		const e = await cause(e0);
 		if (e instanceof Crash) {
-			log(`${e.message} while opening ${opts.page}; exit ${RESTART_EXIT_CODE} (restart me)`);
+			say(`${e.message} while opening ${opts.page}; exit ${RESTART_EXIT_CODE} (restart me)`);
 			return leave(RESTART_EXIT_CODE);
 		}
 		// A page that does not load is the render's failure, not a crash.
@@ -364,7 +368,7 @@ async function main() {
 		if (ending) return forever();
 		const e = await cause(e0);
 		if (e instanceof Crash) {
-			log(`${e.message}; frame ${p.claimedFrame} given back; exit ${RESTART_EXIT_CODE} (restart me)`);
+			say(`${e.message}; frame ${p.claimedFrame} given back; exit ${RESTART_EXIT_CODE} (restart me)`);
 			return leave(RESTART_EXIT_CODE);
 		}
 		if (e.code === 'ECANCELED') return leave(3); // the render was aborted: nothing to say
