@@ -31,15 +31,22 @@
 // an unauthenticated DevTools port on 127.0.0.1 that any local user could
 // drive while the render runs (chrome.mjs joinBrowser) — so opt-in, for
 // machines without untrusted local users.
-// Exit: 0 no frame left; 1 an error (the render is failed with its reason
-// when it is the page's fault); 3 the render was aborted; 4 the page or
-// browser crashed: the frame was given back, and fb-render starts a
+// Exit: 0 no frame left; 1 an error: the render is failed with it as the
+// cause (fb_fail; fb-render says it, in one line: not us too); 3 the
+// render was aborted elsewhere, or had failed already when we came to fail
+// it (silent, as fb-producer's exit 3); 4 the page or browser crashed: the frame was given back, and fb-render starts a
 // replacement worker (which joins the shared browser, or relaunches it if
 // the browser died) — simpler and safer than recovering in-process:
 // nothing of the dead renderer's state survives, and fb-render counts and
-// bounds the restarts (--max-restarts).  SIGTERM/SIGINT: the frame given
-// back, our context closed and the browser left (closed by the last worker
-// out), then the signal.
+// bounds the restarts (--max-restarts).  SIGTERM/SIGINT/SIGHUP: the frame
+// given back, our context closed and the browser left (closed by the last
+// worker out), then the signal.  A page that navigates away (to another
+// document, a reload) fails the render: "the page navigated away to URL".
+// Errors are one line, their stack only with FB_CHROME_DEBUG=1.
+// Profiles and the shared rendezvous directory go under FB_TMPDIR
+// (fb-render's per-render directory, removed after its last child: the
+// backstop when a worker is SIGKILLed), else os.tmpdir(); the worker
+// removes its own on every way out it lives to take.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { launchBrowser, closeBrowser, joinBrowser, leaveBrowser } from './chrome.mjs';
