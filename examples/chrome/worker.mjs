@@ -230,9 +230,12 @@ class Page {
 }
 
 // An error of ours (puppeteer, the binding, a bug): its message alone,
-// one line; its stack too with FB_CHROME_DEBUG=1.
+// one line; with FB_CHROME_DEBUG=1 its stack is logged too, apart.
 const debug = !!process.env.FB_CHROME_DEBUG;
-const what = (e) => (debug && e && e.stack) || (e && e.message) || String(e);
+const what = (e) => {
+	if (debug && e && e.stack) log(e.stack);
+	return (e && e.message) || String(e);
+};
 // Waiting for leave() to exit: a timer keeps the process up meanwhile.
 const forever = () => new Promise(() => { setInterval(() => {}, 1 << 30); });
 const cap = (ms) => new Promise((r) => setTimeout(r, ms).unref());
