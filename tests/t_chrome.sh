@@ -14,7 +14,13 @@
 # output complete.  No chromium nor rendezvous directory is left behind
 # (after the render, after SIGTERM of fb-render), and under a
 # sanitizer build node gets the ASan runtime (LD_PRELOAD, as in t_node.sh)
-# while its chromium children do not.
+# while its chromium children do not.  Issue 21, both modes: ffmpeg killed
+# while the workers hold frames prints the one cause line only; a page
+# that navigates away fails the render naming it; neither leaves a profile
+# or rendezvous directory in the test's TMPDIR — the workers clean up
+# themselves (FB_TMPDIR unset) — nor does killing every worker (then
+# fb-render's FB_TMPDIR does); workers joining and leaving the shared
+# browser at once never trip on its lock.
 . "$(dirname "$0")/lib.sh"
 
 EX=$ROOT/examples/chrome
@@ -59,6 +65,15 @@ fi
 
 W=320 H=180 N=48
 SRC="attach:node $EX/worker.mjs $EX/page.html"
+# The renders' temp dir is the test's own: whatever a worker or its browser
+# leaves there is judged (empty_tmp).  SELF: the worker without fb-render's
+# FB_TMPDIR (its per-render dir, removed after the last child is reaped):
+# what is left then is the worker's own doing.
+export TMPDIR=$TMP/tmpdir
+mkdir "$TMPDIR"
+SELF="attach:env -u FB_TMPDIR node $EX/worker.mjs"
+empty_tmp() { [ -z "$(ls -A "$TMPDIR")" ]; }
+tmp_left() { ls -A "$TMPDIR" | tr "\n" " "; }
 
 # decoded VIDEO: the frame index of each frame of VIDEO, one a line, as
 # ffmpeg decodes it and the band decoder reads it.
@@ -67,23 +82,46 @@ decoded() {
 }
 seq 0 $((N - 1)) > "$TMP/want"
 
-fb-render --size ${W}x$H --frames $N --workers 2 --frame-format jpeg --source "$SRC" \
+fb-render --size ${W}x$H --frames $N --workers 2 --frame-format jpeg --source "$SELF $EX/page.html" \
 	-o "$TMP/a.mp4" 2> "$TMP/err.a"
 rc=$?
 decoded "$TMP/a.mp4" > "$TMP/a.idx"
 check "2 Chrome workers, jpeg: exit 0, $N frames, each the right one, in order ($(tail -2 "$TMP/err.a" | tr '\n' '~'))" \
 	'[ $rc -eq 0 ] && cmp -s "$TMP/a.idx" "$TMP/want"'
 check "... and one closing line" '[ "$(wc -l < "$TMP/err.a")" -eq 1 ] && grep -q "^fb-render: wrote " "$TMP/err.a"'
+check "... and the workers removed their browser profiles ($(tmp_left))" empty_tmp
 
 # --browser shared: the two workers share one browser, a context each.
 fb-render --name /$TID-sh --size ${W}x$H --frames $N --workers 2 --frame-format jpeg \
-	--source "attach:node $EX/worker.mjs --browser shared $EX/page.html" -o "$TMP/s.mp4" 2> "$TMP/err.s"
+	--source "$SELF --browser shared $EX/page.html" -o "$TMP/s.mp4" 2> "$TMP/err.s"
 rc=$?
 decoded "$TMP/s.mp4" > "$TMP/s.idx"
 check "--browser shared, 2 workers: exit 0, $N frames in order ($(tail -2 "$TMP/err.s" | tr '\n' '~'))" \
 	'[ $rc -eq 0 ] && cmp -s "$TMP/s.idx" "$TMP/want"'
-check "... its rendezvous directory removed by the last worker out" \
-	'[ ! -e "${TMPDIR:-/tmp}/fb-chrome-$(id -u)-_$TID-sh" ]'
+check "... its rendezvous directory removed by the last worker out ($(tmp_left))" empty_tmp
+
+# Workers joining and leaving one rendezvous directory at once (4 node
+# processes, 300 rounds each): no error, nothing left.  The last one out
+# removed the directory after releasing the lock, and a lock released
+# between a waiter's EEXIST and its read of the owner was an ENOENT error:
+# a worker leaving the shared browser failed with ENOENT and left it all.
+cat > "$TMP/lock.mjs" << 'EOF'
+import fs from 'node:fs';
+const { withLock, leaveShared } = await import(process.argv[2]);
+for (let i = 0; i < 300; i++) {
+	await withLock(process.argv[3], async () => fs.writeFileSync(`${process.argv[3]}/w.${process.pid}`, ''), { create: true });
+	await leaveShared(process.argv[3]);
+}
+EOF
+lpids=
+for i in 1 2 3 4; do
+	node "$TMP/lock.mjs" "$EX/chrome.mjs" "$TMPDIR/rdv" 2> "$TMP/err.lock.$i" &
+	lpids="$lpids $!"
+done
+lrc=0
+for pid in $lpids; do wait $pid || lrc=1; done
+check "--browser shared: 4 workers joining and leaving at once: no error, nothing left ($(cat "$TMP"/err.lock.* | grep -m1 Error))" \
+	'[ $lrc -eq 0 ] && empty_tmp'
 
 # PNG frames: lossless, so the band is exact too.
 fb-render --size ${W}x$H --frames 12 --workers 2 --frame-format png --source "$SRC" \
@@ -96,8 +134,8 @@ check "--frame-format png: exit 0, frames 0..11 in order ($(tail -2 "$TMP/err.p"
 timeout 120 fb-render --size ${W}x$H --frames 4 --workers 1 --source "$SRC" --sink raw \
 	-o "$TMP/r.raw" 2> "$TMP/err.r"
 rc=$?
-check "--frame-format raw: the worker fails the render, saying why ($(tail -2 "$TMP/err.r" | tr '\n' '~'))" \
-	'[ $rc -ne 0 ] && grep -q "use --frame-format jpeg or png" "$TMP/err.r"'
+check "--frame-format raw: the worker fails the render, saying why, once ($(tail -2 "$TMP/err.r" | tr '\n' '~'))" \
+	'[ $rc -ne 0 ] && [ "$(wc -l < "$TMP/err.r")" -eq 1 ] && grep -q "use --frame-format jpeg or png" "$TMP/err.r"'
 
 # One Chrome renderer SIGKILLed once output flows: a slow encoder
 # (--sink-jitter-ms, into ffv1: no encoder lookahead hiding how far the
@@ -105,11 +143,25 @@ check "--frame-format raw: the worker fails the render, saying why ($(tail -2 "$
 # has taken) says how far the render is.  The victim is a --type=renderer
 # child of one of our workers' browsers, the busiest of them (a page's
 # renderer draws and encodes every frame; an idle one would not be missed).
+# A page that takes 1.5 s a frame (its workers hold frames most of the
+# time); one that leaves for another document at frame 5.
+cat > "$TMP/slow.html" << 'EOF'
+<!DOCTYPE html><body><script>
+window.fbSeek = (f) => new Promise((r) => setTimeout(() => { document.body.textContent = f; r(); }, 1500));
+</script></body>
+EOF
+cat > "$TMP/nav.html" << 'EOF'
+<!DOCTYPE html><body><script>
+window.fbSeek = (f) => { document.body.textContent = f; if (f === 5) location.href = 'away.html'; };
+</script></body>
+EOF
+echo '<p>away</p>' > "$TMP/away.html"
+
 for mode in own shared; do
 	NK=60
 	seq 0 $((NK - 1)) > "$TMP/want.k"
 	fb-render --name /$TID-kill-$mode --size ${W}x$H --frames $NK --workers 2 --frame-format jpeg --slots 4 \
-		--sink-jitter-ms 150 --progress "$TMP/prog.$mode" --source "attach:node $EX/worker.mjs --browser $mode $EX/page.html" -o "$TMP/k.$mode.mkv" -- -c:v ffv1 2> "$TMP/err.k.$mode" &
+		--sink-jitter-ms 150 --progress "$TMP/prog.$mode" --source "$SELF --browser $mode $EX/page.html" -o "$TMP/k.$mode.mkv" -- -c:v ffv1 2> "$TMP/err.k.$mode" &
 	rpid=$!
 	emitted() { fb-stat /$TID-kill-$mode --json 2> /dev/null | grep -o '"emitted":[0-9]*' | cut -d: -f2; }
 	busiest() {
@@ -153,7 +205,7 @@ for mode in own shared; do
 
 	# A worker SIGTERMed closes its browser: no chromium of ours is left.
 	fb-render --name /$TID-term-$mode --size ${W}x$H --frames 400 --workers $([ $mode = shared ] && echo 2 || echo 1) --frame-format jpeg \
-		--sink-jitter-ms 40 --progress "$TMP/prog2.$mode" --source "attach:node $EX/worker.mjs --browser $mode $EX/page.html" -o "$TMP/t.mp4" 2> "$TMP/err.t.$mode" &
+		--sink-jitter-ms 40 --progress "$TMP/prog2.$mode" --source "$SELF --browser $mode $EX/page.html" -o "$TMP/t.mp4" 2> "$TMP/err.t.$mode" &
 	rpid=$!
 	for _ in $(seq 600); do
 		out=$(grep '^frame=' "$TMP/prog2.$mode" 2> /dev/null | tail -n 1 | cut -d= -f2)
@@ -184,14 +236,63 @@ for mode in own shared; do
 		sleep 0.1
 	done
 	check "--browser $mode: fb-render SIGTERMed mid-render: no chromium of ours left ($(echo $left | cut -c1-200))" '[ -z "$left" ]'
-	[ $mode = own ] || check "... nor its rendezvous directory" '[ ! -e "${TMPDIR:-/tmp}/fb-chrome-$(id -u)-_$TID-term-$mode" ]'
+	check "... nor any profile or rendezvous directory ($(tmp_left))" empty_tmp
 
+	# ffmpeg SIGKILLed while both workers hold frames (a page that takes
+	# 1.5 s a frame): the one cause line and nothing else — the workers
+	# learn of the abort and stay silent (no ECANCELED, no stack) — and
+	# nothing left.
+	fb-render --name /$TID-ab-$mode --size ${W}x$H --frames 40 --workers 2 --frame-format jpeg \
+		--source "$SELF --browser $mode $TMP/slow.html" -o "$TMP/ab.mp4" 2> "$TMP/err.ab.$mode" &
+	rpid=$!
+	ff=
+	for _ in $(seq 1200); do
+		if [ "$(fb-stat /$TID-ab-$mode --json 2> /dev/null | grep -o '"state":"CLAIMED"' | wc -l)" -eq 2 ]; then
+			ff=$(own_pids --match '^\S*ffmpeg .*ab\.mp4')
+			[ -n "$ff" ] && kill -KILL $ff && break
+		fi
+		sleep 0.05
+	done
+	wait $rpid
+	rc=$?
+	left=$(own_procs --match 'chromium')
+	check "--browser $mode: ffmpeg (${ff:-not found}) SIGKILLed while both workers held frames: exit 1, one line, the cause ($(head -c 800 "$TMP/err.ab.$mode" | tr '\n' '~'))" \
+		'[ -n "$ff" ] && [ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err.ab.$mode")" -eq 1 ] && grep -q "ffmpeg killed by signal 9" "$TMP/err.ab.$mode"'
+	check "... no chromium, profile or rendezvous directory left ($(echo $left | cut -c1-200); $(tmp_left))" '[ -z "$left" ] && empty_tmp'
+
+	# Every worker SIGKILLed (no restart allowed): nothing of theirs can
+	# clean up but fb-render, which removes FB_TMPDIR after its last child.
+	fb-render --name /$TID-sk-$mode --size ${W}x$H --frames 400 --workers 2 --frame-format jpeg --max-restarts 0 \
+		--sink-jitter-ms 40 --source "attach:node $EX/worker.mjs --browser $mode $EX/page.html" -o "$TMP/sk.mp4" 2> "$TMP/err.sk.$mode" &
+	rpid=$!
+	victims=
+	for _ in $(seq 1200); do
+		out=$(fb-stat /$TID-sk-$mode --json 2> /dev/null | grep -o '"emitted":[0-9]*' | cut -d: -f2)
+		victims=$(own_pids --match '^\S*node \S*worker\.mjs')
+		[ "${out:-0}" -ge 4 ] && [ "$(echo $victims | wc -w)" -eq 2 ] && kill -KILL $victims && break
+		sleep 0.05
+	done
+	wait $rpid
+	rc=$?
+	left=$(own_procs --match 'chromium')
+	check "--browser $mode: every worker ($(echo $victims)) SIGKILLed: the render fails (fb-render removes FB_TMPDIR), no chromium, profile or rendezvous directory left ($(echo $left | cut -c1-200); $(tmp_left))" \
+		'[ -n "$victims" ] && [ $rc -ne 0 ] && [ -z "$left" ] && empty_tmp'
+	rm -rf "${TMPDIR:?}"/* # judged: the next check starts clean
+
+	# A page that navigates away mid-render: its frames would be another
+	# page's.  The render fails naming it, in one line.
+	fb-render --size ${W}x$H --frames 40 --workers 2 --frame-format jpeg \
+		--source "$SELF --browser $mode $TMP/nav.html" -o "$TMP/nav.mp4" 2> "$TMP/err.nav.$mode"
+	rc=$?
+	check "--browser $mode: a page navigating away: exit 1, one line naming it ($(head -c 600 "$TMP/err.nav.$mode" | tr '\n' '~'))" \
+		'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err.nav.$mode")" -eq 1 ] && grep -q "navigated away to file://.*/away.html" "$TMP/err.nav.$mode"'
+	check "... nothing left ($(tmp_left))" empty_tmp
 done
 
 # The shared browser itself SIGKILLed once output flows: both workers give
 # their frames back and exit 4; the first replacement relaunches it.
 fb-render --name /$TID-bk --size ${W}x$H --frames $NK --workers 2 --frame-format jpeg --slots 4 \
-	--sink-jitter-ms 150 --source "attach:node $EX/worker.mjs --browser shared $EX/page.html" \
+	--sink-jitter-ms 150 --source "$SELF --browser shared $EX/page.html" \
 	-o "$TMP/b.mkv" -- -c:v ffv1 2> "$TMP/err.b" &
 rpid=$!
 # browser_of PID: the shared browser (no --type=, listening on a port)

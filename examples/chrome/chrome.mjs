@@ -7,6 +7,10 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import puppeteer from 'puppeteer-core';
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// A bound on a wait that must not by itself keep the process alive.
+const cap = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+
 // Debian's chromium: /usr/bin/chromium is a shell wrapper that sources
 // /etc/chromium.d (extensions, flags we do not want); the binary it execs
 // is used directly.  Two engines: 'shell', Debian's chromium-headless-shell
@@ -61,14 +65,39 @@ function browserEnv() {
 	return env;
 }
 
+// Where a worker's temporary directories go (a profile; the shared mode's
+// rendezvous): FB_TMPDIR, the private per-render directory fb-render
+// makes and removes after its last child is reaped — so even a worker
+// SIGKILLed leaves nothing — else (a worker started by hand against
+// fb-broker) the usual temp dir, where only our own cleanup helps.
+export function tmpBase() {
+	return process.env.FB_TMPDIR || os.tmpdir();
+}
+
+// Directories made here and not yet removed: removed at exit (process.exit
+// runs 'exit' listeners synchronously) on a path that could not close its
+// browser in time.  A death by signal skips them: the worker re-raises a
+// signal only after its own cleanup.
+const made = new Set();
+process.on('exit', () => { for (const d of made) removeDir(d); });
+
+// removeDir(dir): rm -rf, retrying while a browser child still writes in it.
+export function removeDir(dir) {
+	try {
+		fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+		made.delete(dir);
+	} catch { /* the 'exit' listener tries once more; FB_TMPDIR is the backstop */ }
+}
+
 // launchBrowser({engine, beginFrameControl}) -> puppeteer Browser.  A fresh
-// --user-data-dir in a temp dir, removed by closeBrowser.  The pipe
+// --user-data-dir under tmpBase(), removed by closeBrowser.  The pipe
 // transport, not a TCP port: nothing to race for, and chromium exits
 // when the pipe closes, so a worker killed with SIGKILL leaves no browser.
 // Signals are the worker's to handle (puppeteer's handlers would exit the
 // process without giving the frame back).
 export async function launchBrowser(opts = {}) {
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fb-chrome-'));
+	const dir = fs.mkdtempSync(path.join(tmpBase(), 'fb-chrome-'));
+	made.add(dir);
 	const chrome = chromeFor(opts.beginFrameControl ? 'shell' : opts.engine);
 	const args = [...flagsFor(opts), `--user-data-dir=${dir}`];
 	if (opts.beginFrameControl) args.push('--enable-begin-frame-control', '--deterministic-mode');
@@ -89,7 +118,7 @@ export async function launchBrowser(opts = {}) {
 			timeout: opts.timeout ?? 60000,
 		});
 	} catch (e) {
-		fs.rmSync(dir, { recursive: true, force: true });
+		removeDir(dir);
 		throw e;
 	}
 	browser.fbProfileDir = dir;
@@ -97,23 +126,26 @@ export async function launchBrowser(opts = {}) {
 	return browser;
 }
 
-// closeBrowser(browser): close it (kill it if closing hangs), remove its
-// profile directory.
+// closeBrowser(browser): close it (kill its process group if closing
+// hangs, and wait for it: a dying browser may still write in its profile),
+// remove its profile directory.
 export async function closeBrowser(browser) {
 	if (!browser) return;
 	const proc = browser.process();
-	await Promise.race([browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]);
+	await Promise.race([browser.close().catch(() => {}), cap(5000)]);
 	if (proc && proc.exitCode === null && proc.signalCode === null) {
-		try { proc.kill('SIGKILL'); } catch { /* already gone */ }
+		const gone = new Promise((r) => proc.once('exit', r));
+		try { process.kill(-proc.pid, 'SIGKILL'); } catch { try { proc.kill('SIGKILL'); } catch { /* gone */ } }
+		await Promise.race([gone, cap(2000)]);
 	}
-	fs.rmSync(browser.fbProfileDir, { recursive: true, force: true });
+	removeDir(browser.fbProfileDir);
 }
 
 // ---- one browser per render, shared by its K workers (--browser shared) ----
 //
 // The K workers of one render (the same FB_SEGMENT) meet in a directory of
-// their own, $TMPDIR/fb-chrome-UID-SEGMENT, mode 0700: `lock` (created with
-// O_EXCL, holding its owner's pid; a dead owner's lock is taken over),
+// their own, tmpBase()/fb-chrome-UID-SEGMENT, mode 0700: `lock` (created
+// with O_EXCL, holding its owner's pid; a dead owner's lock is taken over),
 // `w.PID` (one per worker using the browser: the refcount), `endpoint`
 // (the browser's pid and DevTools websocket) and `profile/`.  Under the
 // lock the first worker spawns the browser detached from itself (it
@@ -121,8 +153,11 @@ export async function closeBrowser(browser) {
 // it after the render if nobody did), with --remote-debugging-port=0 on
 // 127.0.0.1, and reads the port from the profile's DevToolsActivePort;
 // everyone, the launcher too, puppeteer.connect()s to it.  The last worker
-// to leave kills it and removes the directory.  A dead browser (its pid
-// gone) is relaunched by the next worker that comes in.
+// to leave kills it and, still holding the lock, renames the directory
+// away (then removes it): a worker waiting for the lock finds the
+// directory gone, never a half-removed one — joining, it makes a fresh
+// one; leaving, it has nothing left to do.  A dead browser (its pid gone)
+// is relaunched by the next worker that comes in.
 //
 // The risk: Chrome's DevTools port is unauthenticated.  Any local user can
 // connect to 127.0.0.1:PORT during the render and drive the browser (run
@@ -132,28 +167,47 @@ export async function closeBrowser(browser) {
 function alive(pid) {
 	try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
 }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function sharedDir() {
 	const seg = process.env.FB_SEGMENT;
 	if (!seg) throw new Error('--browser shared: no FB_SEGMENT (not started by fb-render --source attach:)');
-	const dir = path.join(os.tmpdir(), `fb-chrome-${process.getuid()}-${seg.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
-	try { fs.mkdirSync(dir, { mode: 0o700 }); } catch (e) { if (e.code !== 'EEXIST') throw e; }
-	const st = fs.lstatSync(dir);
-	if (!st.isDirectory() || st.uid !== process.getuid() || (st.mode & 0o077))
-		throw new Error(`${dir}: not a directory of ours with mode 0700; refusing to share a browser through it`);
-	return dir;
+	return path.join(tmpBase(), `fb-chrome-${process.getuid()}-${seg.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
 }
 
-async function withLock(dir, fn) {
+// makeSharedDir(dir): create it (or find it), ours and 0700 or refused.
+// Gone again before the check (another worker came and went): made again.
+function makeSharedDir(dir) {
+	let st;
+	for (;;) {
+		try { fs.mkdirSync(dir, { mode: 0o700 }); } catch (e) { if (e.code !== 'EEXIST') throw e; }
+		try { st = fs.lstatSync(dir); break; } catch (e) { if (e.code !== 'ENOENT') throw e; }
+	}
+	if (!st.isDirectory() || st.uid !== process.getuid() || (st.mode & 0o077))
+		throw new Error(`${dir}: not a directory of ours with mode 0700; refusing to share a browser through it`);
+}
+
+// withLock(dir, fn, {create}): fn() under dir's lock.  The directory gone
+// (the last worker out removed it): remade when `create` (joining), else
+// an ENOENT error (leaving: nothing to leave).  Exported for the tests.
+export async function withLock(dir, fn, { create = false } = {}) {
 	const lock = path.join(dir, 'lock');
 	for (let i = 0; ; i++) {
 		try {
 			fs.writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
 			break;
 		} catch (e) {
+			if (e.code === 'ENOENT' && create) {
+				makeSharedDir(dir);
+				continue;
+			}
 			if (e.code !== 'EEXIST') throw e;
-			const owner = Number(fs.readFileSync(lock, 'utf8') || 0);
+			let owner;
+			try {
+				owner = Number(fs.readFileSync(lock, 'utf8') || 0);
+			} catch (e2) {
+				if (e2.code === 'ENOENT') continue; // released meanwhile: try again
+				throw e2;
+			}
 			// A lock just created may not hold its pid yet: only a pid
 			// seen dead is stale.
 			if (owner > 0 && !alive(owner)) fs.rmSync(lock, { force: true });
@@ -161,7 +215,13 @@ async function withLock(dir, fn) {
 			if (i > 6000) throw new Error(`${lock}: held by ${owner} for over a minute`);
 		}
 	}
-	try { return await fn(); } finally { fs.rmSync(lock, { force: true }); }
+	let kept = true;
+	try {
+		const r = await fn(() => { kept = false; });
+		return r;
+	} finally {
+		if (kept) fs.rmSync(lock, { force: true });
+	}
 }
 
 function readEndpoint(dir) {
@@ -196,9 +256,10 @@ async function spawnShared(dir, opts) {
 }
 
 // joinBrowser(opts) -> puppeteer Browser connected to the render's shared
-// browser (launched if none is alive); browser.fbLeave() to leave it.
+// browser (launched if none is alive); leaveBrowser(browser) to leave it.
 export async function joinBrowser(opts = {}) {
 	const dir = sharedDir();
+	makeSharedDir(dir);
 	let browser, ep;
 	try {
 		ep = await withLock(dir, async () => {
@@ -206,11 +267,11 @@ export async function joinBrowser(opts = {}) {
 			const old = readEndpoint(dir);
 			if (old && alive(old.pid)) return old;
 			return spawnShared(dir, opts);
-		});
+		}, { create: true });
 		browser = await puppeteer.connect({ browserWSEndpoint: ep.ws, defaultViewport: null,
 			protocolTimeout: opts.protocolTimeout ?? 60000 });
 	} catch (e) {
-		await leaveShared(dir);
+		await leaveShared(dir).catch(() => {}); // the join's error is the one to tell
 		throw e;
 	}
 	browser.fbShared = { dir, pid: ep.pid };
@@ -218,22 +279,38 @@ export async function joinBrowser(opts = {}) {
 	return browser;
 }
 
-// Leave: unregister; the last one out kills the browser, removes the dir.
-async function leaveShared(dir) {
-	const last = await withLock(dir, async () => {
-		fs.rmSync(path.join(dir, `w.${process.pid}`), { force: true });
-		const others = fs.readdirSync(dir).filter((f) => /^w\.\d+$/.test(f) && alive(Number(f.slice(2))));
-		if (others.length) return false;
-		const ep = readEndpoint(dir);
-		if (ep && alive(ep.pid)) {
-			try { process.kill(ep.pid, 'SIGTERM'); } catch { /* gone */ }
-			for (let i = 0; i < 40 && alive(ep.pid); i++) await sleep(50);
-			if (alive(ep.pid)) try { process.kill(ep.pid, 'SIGKILL'); } catch { /* gone */ }
-		}
-		for (const f of fs.readdirSync(dir)) if (f !== 'lock') fs.rmSync(path.join(dir, f), { recursive: true, force: true });
-		return true;
-	});
-	if (last) fs.rmSync(dir, { recursive: true, force: true });
+// endBrowser(pid): SIGTERM its process group (the browser, its zygote and
+// renderers), SIGKILL after 2 s.  Its pid may be a zombie of fb-render's
+// for a moment (alive() says yes): the wait is bounded, not a hang.
+async function endBrowser(pid) {
+	const signal = (sig) => { try { process.kill(-pid, sig); } catch { try { process.kill(pid, sig); } catch { /* gone */ } } };
+	signal('SIGTERM');
+	for (let i = 0; i < 40 && alive(pid); i++) await sleep(50);
+	if (alive(pid)) signal('SIGKILL');
+}
+
+// Leave: unregister; the last one out ends the browser and, under the
+// lock, moves the directory out of the way, then removes it.  The
+// directory already gone: someone else was last; nothing to do.
+export async function leaveShared(dir) {
+	const gone = `${dir}.gone.${process.pid}`;
+	let last;
+	try {
+		last = await withLock(dir, async (released) => {
+			fs.rmSync(path.join(dir, `w.${process.pid}`), { force: true });
+			const others = fs.readdirSync(dir).filter((f) => /^w\.\d+$/.test(f) && alive(Number(f.slice(2))));
+			if (others.length) return false;
+			const ep = readEndpoint(dir);
+			if (ep && alive(ep.pid)) await endBrowser(ep.pid);
+			fs.renameSync(dir, gone); // the lock goes with it
+			released();
+			return true;
+		});
+	} catch (e) {
+		if (e.code === 'ENOENT') return; // already cleaned
+		throw e;
+	}
+	if (last) removeDir(gone);
 }
 
 export async function leaveBrowser(browser) {

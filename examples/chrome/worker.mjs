@@ -31,15 +31,22 @@
 // an unauthenticated DevTools port on 127.0.0.1 that any local user could
 // drive while the render runs (chrome.mjs joinBrowser) — so opt-in, for
 // machines without untrusted local users.
-// Exit: 0 no frame left; 1 an error (the render is failed with its reason
-// when it is the page's fault); 3 the render was aborted; 4 the page or
-// browser crashed: the frame was given back, and fb-render starts a
+// Exit: 0 no frame left; 1 an error: the render is failed with it as the
+// cause (fb_fail; fb-render says it, in one line: not us too); 3 the
+// render was aborted elsewhere, or had failed already when we came to fail
+// it (silent, as fb-producer's exit 3); 4 the page or browser crashed: the frame was given back, and fb-render starts a
 // replacement worker (which joins the shared browser, or relaunches it if
 // the browser died) — simpler and safer than recovering in-process:
 // nothing of the dead renderer's state survives, and fb-render counts and
-// bounds the restarts (--max-restarts).  SIGTERM/SIGINT: the frame given
-// back, our context closed and the browser left (closed by the last worker
-// out), then the signal.
+// bounds the restarts (--max-restarts).  SIGTERM/SIGINT/SIGHUP: the frame
+// given back, our context closed and the browser left (closed by the last
+// worker out), then the signal.  A page that navigates away (to another
+// document, a reload) fails the render: "the page navigated away to URL".
+// Errors are one line, their stack only with FB_CHROME_DEBUG=1.
+// Profiles and the shared rendezvous directory go under FB_TMPDIR
+// (fb-render's per-render directory, removed after its last child: the
+// backstop when a worker is SIGKILLed), else os.tmpdir(); the worker
+// removes its own on every way out it lives to take.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { launchBrowser, closeBrowser, joinBrowser, leaveBrowser } from './chrome.mjs';
@@ -55,7 +62,7 @@ const me = `worker.mjs[${process.pid}]`;
 const log = (msg) => process.stderr.write(`${me}: ${msg}\n`);
 
 function usage(msg) {
-	log(`${msg}\nusage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek fbseek|gsap|animations|virtual] PAGE`);
+	log(`${msg}; usage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek fbseek|gsap|animations|virtual] PAGE`);
 	process.exit(1);
 }
 
@@ -82,6 +89,9 @@ function parseArgs(v) {
 // A crash of the page's renderer or of the browser: raised by every await
 // racing against it.
 class Crash extends Error {}
+// The page left for another document (location.href = ..., a reload, a
+// form): the frames would be another page's, so the render is failed.
+class NavigatedAway extends Error {}
 
 // The seek methods, run in the page.  `how` chosen once by detect().
 function detectInPage() {
@@ -122,15 +132,36 @@ class Page {
 		this.opts = opts;
 		this.how = null;
 		this.vt = 0; // virtual time reached, ms
-		let crash;
-		this.crashed = new Promise((_, reject) => { crash = reject; });
-		this.crashed.catch(() => {}); // observed by race()
-		this.crash = (why) => crash(new Crash(why));
+		// trouble: rejected, once, with the first Crash or NavigatedAway.
+		let fault;
+		this.trouble = new Promise((_, reject) => { fault = reject; });
+		this.trouble.catch(() => {}); // observed by race()
+		this.failure = null; // the same, synchronously (check())
+		const raise = (e) => { this.failure ??= e; fault(e); };
+		this.crash = (why) => raise(new Crash(why));
+		this.navigatedAway = (to) => raise(new NavigatedAway(`the page navigated away to ${to.length > 160 ? `${to.slice(0, 160)}...` : to}`));
+		this.ownNavigation = true; // until open() has loaded the page
 		browser.on('disconnected', () => this.crash('the browser went away'));
 	}
 
 	race(p) {
-		return Promise.race([p, this.crashed]);
+		return Promise.race([p, this.trouble]);
+	}
+
+	// Throws the page's trouble if there was any by now.
+	check() {
+		if (this.failure) throw this.failure;
+	}
+
+	// goto(): a navigation of ours (the open, virtual time's reloads), not
+	// the page leaving.
+	async goto() {
+		this.ownNavigation = true;
+		try {
+			await this.race(this.page.goto(this.url, { waitUntil: 'load' }));
+		} finally {
+			this.ownNavigation = false;
+		}
 	}
 
 	async open() {
@@ -149,8 +180,15 @@ class Page {
 		this.s = await this.page.createCDPSession();
 		this.s.on('Inspector.targetCrashed', () => this.crash('the page\'s renderer crashed'));
 		this.s.on('CDPSession.Disconnected', () => this.crash('the page\'s session was closed'));
+		// A main-frame document committed that we did not ask for
+		// (Page.frameNavigated is cross-document only: a hash change or
+		// pushState is not one).
+		this.s.on('Page.frameNavigated', ({ frame }) => {
+			if (!frame.parentId && !this.ownNavigation) this.navigatedAway(frame.url + (frame.urlFragment || ''));
+		});
 		await this.s.send('Inspector.enable');
-		await this.race(this.page.goto(this.url, { waitUntil: 'load' }));
+		await this.s.send('Page.enable');
+		await this.goto();
 		this.how = this.opts.seek || await this.race(this.page.evaluate(detectInPage));
 		if (this.how === 'virtual') await this.resetVirtual();
 	}
@@ -158,7 +196,7 @@ class Page {
 	// Virtual time from 0: reload with time paused from the start.
 	async resetVirtual() {
 		await this.s.send('Emulation.setVirtualTimePolicy', { policy: 'pause', initialVirtualTime: 0 });
-		await this.race(this.page.goto(this.url, { waitUntil: 'load' }));
+		await this.goto();
 		this.vt = 0;
 	}
 
@@ -191,45 +229,94 @@ class Page {
 	}
 }
 
+// An error of ours (puppeteer, the binding, a bug): its message alone,
+// one line; with FB_CHROME_DEBUG=1 its stack is logged too, apart.
+const debug = !!process.env.FB_CHROME_DEBUG;
+const what = (e) => {
+	if (debug && e && e.stack) log(e.stack);
+	return (e && e.message) || String(e);
+};
+// Waiting for leave() to exit: a timer keeps the process up meanwhile.
+const forever = () => new Promise(() => { setInterval(() => {}, 1 << 30); });
+const cap = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+
 async function main() {
 	const opts = parseArgs(process.argv.slice(2));
 	const url = /^[a-z]+:/i.test(opts.page) ? opts.page : pathToFileURL(path.resolve(opts.page)).href;
-	let p, page, browser = null, ending = false;
+	let p = null, page = null, browser = null, ending = false, opening = null;
 
-	// Every way out goes through here: the frame given back (if held), the
-	// browser closed and its profile removed, detached, then the status.
+	// Every way out goes through here, once: the frame given back (if
+	// held), our context closed and the browser left (shared) or closed
+	// and its profile removed (own), detached, then the status (or the
+	// signal).  Whatever called it second waits for the exit, silent: the
+	// main loop, say, whose page goes away under it after a SIGTERM.
 	async function leave(status, signal) {
-		if (ending) return;
+		if (ending) return forever();
 		ending = true;
+		if (debug) log(`leaving: ${signal || `exit ${status}`}`);
 		if (p) {
-			if (p.claimedFrame !== null) p.abortClaim();
-			p.detach();
+			// ECANCELED: the render was aborted meanwhile; the frame is
+			// nobody's to give back.
+			try { if (p.claimedFrame !== null) p.abortClaim(); } catch (e) { if (e.code !== 'ECANCELED') quiet(e); }
+			try { p.detach(); } catch (e) { quiet(e); }
 		}
-		if (opts.browser === 'shared') {
-			// Our context closed (its renderer with it), then left: the
-			// last worker out ends the browser.
-			if (page && page.ctx)
-				await Promise.race([page.ctx.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
-			await leaveBrowser(browser).catch((e) => log(`leaving the shared browser: ${e.message}`));
-		} else {
-			await closeBrowser(browser);
+		// A browser still starting (a signal during the launch): waited
+		// for, to be closed like any.
+		if (!browser && opening) browser = await Promise.race([opening.catch(() => null), cap(15000)]);
+		try {
+			if (opts.browser === 'shared') {
+				// Our context closed (its renderer with it), then left: the
+				// last worker out ends the browser.
+				if (page && page.ctx) await Promise.race([page.ctx.close().catch(() => {}), cap(2000)]);
+				await leaveBrowser(browser);
+			} else {
+				await closeBrowser(browser);
+			}
+		} catch (e) {
+			// Said only when nothing else was: a render that failed has
+			// its one line already.
+			if (status === 0) log(`leaving the browser: ${what(e)}`);
+			else quiet(e);
 		}
 		if (signal) {
 			process.removeAllListeners(signal);
 			process.kill(process.pid, signal);
+			await cap(1000);
 		}
 		process.exit(status);
 	}
+	function quiet(e) { if (debug) log(`(leaving) ${what(e)}`); }
+	// The main flow's word: none once leaving (a SIGTERM met it halfway,
+	// its page going away under it is no news).
+	const say = (msg) => { if (!ending) log(msg); };
 	for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'])
 		process.on(sig, () => { leave(1, sig); });
-	// failRender(reason): fail the whole render, then wait (up to 3 s) for
-	// fb-render to end us.  Exiting at once races fb-render's report: about
-	// one run in ten it exited 1 without printing the cause.
+	// Anything not caught below (a bug, an event handler's throw): one
+	// line, the render failed, the same way out.
+	process.on('uncaughtException', (e) => { failRender(what(e)); });
+	process.on('unhandledRejection', (e) => { failRender(what(e)); });
+
+	// failRender(reason): fail the whole render.  fb-render says the cause
+	// (once: so not us too) when it ends; we wait (up to 3 s) for it to end
+	// us — exiting at once raced fb-render's report: about one run in ten
+	// it exited 1 without printing the cause.  The render ended already
+	// (aborted elsewhere, another worker's failure first): exit 3, silent.
 	async function failRender(reason) {
-		log(reason);
-		p.fail(`worker.mjs: ${reason}`);
+		if (ending) return forever();
+		if (!p) {
+			log(reason);
+			return leave(1);
+		}
+		let first;
+		try {
+			first = p.fail(`worker.mjs: ${reason}`);
+		} catch (e) {
+			log(`${reason} (and fail: ${e.message})`);
+			return leave(1);
+		}
+		if (!first) return leave(3);
 		await new Promise((r) => setTimeout(r, 3000));
-		await leave(1);
+		return leave(1);
 	}
 
 	try {
@@ -243,24 +330,32 @@ async function main() {
 		await failRender(`frame format ${g.frameFormat}: a Chrome worker writes images; use --frame-format jpeg or png`);
 	}
 
+	// An error followed within a second by the page's trouble is that
+	// trouble: a dead browser can first show as another error (over a
+	// websocket, "Attempted to use detached Frame" comes before
+	// 'disconnected'), a page navigating away as "Execution context was
+	// destroyed".
+	async function cause(e) {
+		if (e instanceof Crash || e instanceof NavigatedAway || !page || e.code === 'ECANCELED') return e;
+		const late = await Promise.race([page.trouble.catch((c) => c), cap(1000).then(() => null)]);
+		return late || e;
+	}
+
 	try {
-		browser = opts.browser === 'shared' ? await joinBrowser({ engine: opts.engine })
-			: await launchBrowser({ engine: opts.engine });
+		opening = opts.browser === 'shared' ? joinBrowser({ engine: opts.engine }) : launchBrowser({ engine: opts.engine });
+		browser = await opening;
+		if (ending) return forever();
 		page = new Page(browser, g, url, opts);
 		await page.open();
 	} catch (e0) {
-		let e = e0; // as below: an error followed by the crash is the crash
-		if (!(e instanceof Crash) && page) {
-			const late = await Promise.race([page.crashed.catch((c) => c),
-				new Promise((r) => setTimeout(() => r(null), 1000))]);
-			if (late instanceof Crash) e = late;
-		}
+		if (ending) return forever();
+		const e = await cause(e0);
 		if (e instanceof Crash) {
-			log(`${e.message} while opening ${opts.page}; exit ${RESTART_EXIT_CODE} (restart me)`);
-			await leave(RESTART_EXIT_CODE);
+			say(`${e.message} while opening ${opts.page}; exit ${RESTART_EXIT_CODE} (restart me)`);
+			return leave(RESTART_EXIT_CODE);
 		}
 		// A page that does not load is the render's failure, not a crash.
-		await failRender(`cannot open ${opts.page}: ${e.message}`);
+		return failRender(e instanceof NavigatedAway ? e.message : `cannot open ${opts.page}: ${what(e)}`);
 	}
 
 	try {
@@ -269,9 +364,10 @@ async function main() {
 			if (c === null) break;
 			await page.seek(c.frame);
 			const b64 = await page.capture();
+			page.check(); // a navigation seen by now: this frame may be the new page's
 			const n = Buffer.byteLength(b64, 'base64');
 			if (n > g.slotBytes) {
-				await failRender(`frame ${c.frame}: the ${g.frameFormat} image is ${n} bytes, ` +
+				return failRender(`frame ${c.frame}: the ${g.frameFormat} image is ${n} bytes, ` +
 					`more than a slot's ${g.slotBytes} (raise --slot-bytes)`);
 			}
 			// Decoded from base64 straight into the slot: the one copy.
@@ -279,24 +375,16 @@ async function main() {
 			p.publish(w);
 		}
 	} catch (e0) {
-		// A dead browser can first show as another error (over a websocket,
-		// "Attempted to use detached Frame" comes before 'disconnected'):
-		// an error followed within a second by the crash is the crash.
-		let e = e0;
-		if (!(e instanceof Crash) && page && e.code !== 'ECANCELED') {
-			const late = await Promise.race([page.crashed.catch((c) => c),
-				new Promise((r) => setTimeout(() => r(null), 1000))]);
-			if (late instanceof Crash) e = late;
-		}
+		if (ending) return forever();
+		const e = await cause(e0);
 		if (e instanceof Crash) {
-			log(`${e.message}; frame ${p.claimedFrame} given back; exit ${RESTART_EXIT_CODE} (restart me)`);
-			await leave(RESTART_EXIT_CODE);
+			say(`${e.message}; frame ${p.claimedFrame} given back; exit ${RESTART_EXIT_CODE} (restart me)`);
+			return leave(RESTART_EXIT_CODE);
 		}
-		if (e.code === 'ECANCELED') await leave(3); // the render was aborted: nothing to say
-		log(e.message);
-		await leave(1);
+		if (e.code === 'ECANCELED') return leave(3); // the render was aborted: nothing to say
+		return failRender(e instanceof NavigatedAway ? e.message : what(e));
 	}
-	await leave(0);
+	return leave(0);
 }
 
-await main();
+main().catch((e) => { log(what(e)); process.exit(1); });
