@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* Directories this deep below the top are moved up to the top and emptied
@@ -71,9 +72,33 @@ int fb_tmpdir_make(struct fb_tmpdir *t, const char *base, const char *prog)
 	return 0;
 }
 
+/* What removal needs to know of an entry, never following a symlink. */
+struct entry {
+	mode_t mode;
+	dev_t dev;
+	uint64_t mnt; /* mount id, if has_mnt: a bind mount of the same
+		       * filesystem has the same dev, not the same mount */
+	bool has_mnt;
+};
+
+/* NAME in DFD ("" and AT_EMPTY_PATH: DFD itself): 0 or -1 (errno). */
+static int look(int dfd, const char *name, int flags, struct entry *e)
+{
+	struct statx sx;
+
+	if (statx(dfd, name, flags | AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_MNT_ID,
+		  &sx) < 0)
+		return -1;
+	e->mode = sx.stx_mode;
+	e->dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	e->has_mnt = (sx.stx_mask & STATX_MNT_ID) != 0;
+	e->mnt = sx.stx_mnt_id;
+	return 0;
+}
+
 struct walk {
 	int top;       /* the directory itself, where deep ones are moved */
-	dev_t dev;     /* its filesystem: nothing mounted inside is entered */
+	struct entry at; /* its mount: nothing mounted inside is entered */
 	bool moved;    /* a deep directory was moved up: another pass */
 	unsigned seq;  /* names for the moved ones */
 	int err;       /* the first failure, as errno */
@@ -109,26 +134,26 @@ static void empty_dir(struct walk *w, int dfd, unsigned depth);
 /* One entry of DFD: never followed (lstat semantics throughout). */
 static void remove_entry(struct walk *w, int dfd, const char *name, unsigned depth)
 {
-	struct stat st;
+	struct entry st;
 	int sub;
 
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (look(dfd, name, 0, &st) < 0) {
 		note(w, errno);
 		return;
 	}
-	if (!S_ISDIR(st.st_mode)) {
+	if (!S_ISDIR(st.mode)) {
 		if (unlinkat(dfd, name, 0) < 0)
 			note(w, errno);
 		return;
 	}
-	if (st.st_dev != w->dev) { /* a mount point: leave it, and what it holds */
-		note(w, EXDEV);
+	if (st.dev != w->at.dev || (st.has_mnt && w->at.has_mnt && st.mnt != w->at.mnt)) {
+		note(w, EXDEV); /* a mount point: leave it, and what it holds */
 		return;
 	}
 	/* A child's read-only (or unreadable) directory: ours to empty.
 	 * AT_SYMLINK_NOFOLLOW: glibc changes the very inode it looked at. */
-	if ((st.st_mode & 0700) != 0700 &&
-	    fchmodat(dfd, name, (st.st_mode & 07777) | 0700, AT_SYMLINK_NOFOLLOW) < 0) {
+	if ((st.mode & 0700) != 0700 &&
+	    fchmodat(dfd, name, (st.mode & 07777) | 0700, AT_SYMLINK_NOFOLLOW) < 0) {
 		note(w, errno);
 		return;
 	}
@@ -142,7 +167,7 @@ static void remove_entry(struct walk *w, int dfd, const char *name, unsigned dep
 		return;
 	}
 	empty_dir(w, sub, depth + 1);
-	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && !(errno == ENOTEMPTY && w->moved))
+	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0)
 		note(w, errno);
 }
 
@@ -172,10 +197,10 @@ void fb_tmpdir_remove(struct fb_tmpdir *t, const char *prog)
 		return;
 	/* Through the descriptor: a child that renamed the directory, or put
 	 * a symlink at its name, cannot point this anywhere else. */
-	if (fstat(t->fd, &top) < 0 || fchmod(t->fd, 0700) < 0) {
+	if (fstat(t->fd, &top) < 0 || look(t->fd, "", AT_EMPTY_PATH, &w.at) < 0 ||
+	    fchmod(t->fd, 0700) < 0) {
 		note(&w, errno);
 	} else {
-		w.dev = top.st_dev;
 		do {
 			/* A fresh open file description: each pass reads from
 			 * the start. */
@@ -198,7 +223,8 @@ void fb_tmpdir_remove(struct fb_tmpdir *t, const char *prog)
 	}
 	if (w.err)
 		fb_warn(prog, "could not remove FB_TMPDIR %s: %s", t->path,
-			w.err == ESTALE ? "it was moved or replaced" : strerror(w.err));
+			w.err == ESTALE ? "it was moved or replaced"
+			: w.err == EXDEV ? "something is mounted in it" : strerror(w.err));
 	close(t->fd);
 	t->fd = -1;
 }

@@ -132,5 +132,38 @@ for bad in "$TMP/none" "$TMP/afile"; do
 		 [ ! -e "$TMP/x.raw" ] && [ ! -e /dev/shm/$TID-x ]'
 done
 
+# A producer that moves the directory away and leaves a symlink to a
+# directory outside at its name; one (as root) that bind-mounts a directory
+# outside into it: what is outside stays, one warning says why the
+# directory could not go, the render still succeeds.
+mkdir "$TMP/tmp2" "$TMP/outdir"
+echo precious > "$TMP/outdir/keep"
+cat > "$TMP/adverse.sh" << 'EOF'
+#!/bin/sh
+d=${FB_TMPDIR:?}
+case $1 in
+swap) mkdir "$TMP/swapped" 2> /dev/null && mv "$d" "$d.moved" && ln -s "$TMP/outdir" "$d" ;;
+mount) mkdir "$d/m" 2> /dev/null && mount --bind "$TMP/outdir" "$d/m" && echo "$d/m" > "$TMP/mounted" ;;
+esac
+exec "$TMP/producer"
+EOF
+chmod +x "$TMP/adverse.sh"
+TMPDIR=$TMP/tmp2 fb-render "${R[@]}" -o "$TMP/s.raw" --name /$TID-s --source "attach:$TMP/adverse.sh swap" 2> "$TMP/err.s"
+rc=$?
+check "moved away, a symlink to outside at its name: exit $rc, outside intact, one warning ($(grep -v wrote "$TMP/err.s"))" \
+	'[ $rc -eq 0 ] && [ "$(cat "$TMP/outdir/keep")" = precious ] && [ -n "$(find "$TMP/tmp2" -maxdepth 1 -name "fb-render-*" -type l)" ] &&
+	 grep -q "could not remove FB_TMPDIR .*: it was moved or replaced" "$TMP/err.s"'
+rm -rf "${TMP:?}/tmp2"/*
+if [ "$(id -u)" -eq 0 ] && mkdir "$TMP/mnt" && mount --bind "$TMP/outdir" "$TMP/mnt" 2> /dev/null && umount "$TMP/mnt"; then
+	TMPDIR=$TMP/tmp2 fb-render "${R[@]}" -o "$TMP/m.raw" --name /$TID-m --source "attach:$TMP/adverse.sh mount" 2> "$TMP/err.m"
+	rc=$?
+	check "a bind mount of a directory outside (same filesystem) inside: exit $rc, outside intact, one warning ($(grep -v wrote "$TMP/err.m"))" \
+		'[ $rc -eq 0 ] && [ -s "$TMP/mounted" ] && [ "$(cat "$TMP/outdir/keep")" = precious ] &&
+		 grep -q "could not remove FB_TMPDIR .*: something is mounted in it" "$TMP/err.m"'
+	[ -s "$TMP/mounted" ] && umount -l "$(cat "$TMP/mounted")"
+else
+	echo "# t_tmpdir.sh: no bind-mount case (not root, or mount not permitted)"
+fi
+
 check_clean "t_tmpdir"
 finish
