@@ -198,6 +198,10 @@ static void supervise(struct render *r)
 			fb_orphans_step(&r->orphans, now, ORPHAN_GRACE_MS * 1000000ull);
 			timeout = 50;
 		}
+		/* The moment the render is known to fail (or is stopped), the
+		 * line goes: the cause is the last thing on the terminal. */
+		if (r->stopping || r->failed || r->encoder_gone)
+			status_quiet(&r->status);
 		status_tick(&r->status, false);
 		sig = render_wait_event(r, -1, timeout, NULL);
 		if (sig)
@@ -316,6 +320,8 @@ int main(int argc, char **argv)
 	status_start(&r.status, r.seg_fd, r.o.name, r.progress, r.o.attach);
 	supervise(&r);
 	fb_orphans_free(&r.orphans);
+	if (r.stopping || r.failed || !r.encoder_ok)
+		status_quiet(&r.status); /* no final line over the cause */
 	status_tick(&r.status, true);
 	status_stop(&r.status);
 	/* supervise() returned on ECHILD: nobody is left to write there. */

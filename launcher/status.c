@@ -102,6 +102,10 @@ void status_tick(struct status *s, bool final)
 	if (!s->seg)
 		return;
 	fb_stats_read(s->seg, s->st);
+	/* Aborted (a worker's fb_fail, the broker): failed already, though
+	 * no exit says so yet; its cause may be on the terminal now. */
+	if (s->st->state == FB_SEG_ABORTED)
+		status_quiet(s);
 	if (s->tty)
 		draw_line(s, final);
 	if (s->progress && !s->progress_failed &&
@@ -117,6 +121,12 @@ void status_break_line(struct status *s)
 		fputc('\n', stderr);
 		s->line_drawn = false;
 	}
+}
+
+void status_quiet(struct status *s)
+{
+	status_break_line(s);
+	s->tty = false;
 }
 
 void status_stop(struct status *s)
