@@ -95,6 +95,17 @@ static void write_block(struct status *s, bool final)
 	}
 }
 
+/* Is fb-render a background job of the terminal on stderr (`&`, `bg`)?  Then
+ * the line would be drawn over whatever the shell shows now (and with `stty
+ * tostop` would stop fb-render).  A terminal we cannot ask (not our
+ * controlling one): draw, as before. */
+static bool in_background(void)
+{
+	pid_t fg = tcgetpgrp(STDERR_FILENO);
+
+	return fg > 0 && fg != getpgrp();
+}
+
 void status_tick(struct status *s, bool final)
 {
 	uint64_t now = fb_now_ns();
@@ -106,7 +117,7 @@ void status_tick(struct status *s, bool final)
 	 * no exit says so yet; its cause may be on the terminal now. */
 	if (s->st->state == FB_SEG_ABORTED)
 		status_quiet(s);
-	if (s->tty)
+	if (s->tty && !in_background())
 		draw_line(s, final);
 	if (s->progress && !s->progress_failed &&
 	    (final || now - s->last_block_ns >= 500000000ull)) {

@@ -193,6 +193,15 @@ rc=$(grep -ao 'RC=[0-9]*' "$TMP/z.tty" | head -1 | cut -d= -f2)
 check "Ctrl-Z ($prod): the whole render stopped (states:$zstop), fg: exit ${rc:-none}, all $FRAMES frames" \
 	'[[ $zstop == *" 5 T"* || $zstop == *" 6 T"* ]] && [ "$rc" = 0 ] && [ "$(stat -c %s "$TMP/z.raw")" -eq $((FRAMES * F)) ]'
 
+# ---- A render started in the background (`&`; no tostop here, or its
+# closing line would stop it, as it should): no status line is drawn over
+# the shell's prompt; the producers' lines still show.
+start_term b
+tm send-keys -t b "stty -tostop" Enter
+job b "$render -o $TMP/b.raw --name /$TID-b --source attach:$TMP/cprod & wait \$!"
+check "in the background: exit ${rc:-none}, $(lines b c) of $FRAMES producer lines, the status line drawn $(grep -ac 'fb-render: frame' "$TMP/b.tty") times (want 0)" \
+	'[ "$rc" = 0 ] && [ "$(lines b c)" -eq $FRAMES ] && ! grep -aq "fb-render: frame" "$TMP/b.tty"'
+
 tm kill-server 2> /dev/null
 check_clean "t_terminal"
 finish
