@@ -113,7 +113,7 @@ $(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o 
 		$(LIB_INT)
 $(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/children.o \
 		$(BUILD)/launcher/attached.o $(BUILD)/launcher/options.o $(BUILD)/launcher/spawn.o \
-		$(BUILD)/launcher/status.o $(LIB_INT)
+		$(BUILD)/launcher/status.o $(BUILD)/launcher/tmpdir.o $(LIB_INT)
 $(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(LIB_INT)
 
 $(CPROGS):

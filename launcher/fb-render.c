@@ -198,6 +198,10 @@ static void supervise(struct render *r)
 			fb_orphans_step(&r->orphans, now, ORPHAN_GRACE_MS * 1000000ull);
 			timeout = 50;
 		}
+		/* The moment the render is known to fail (or is stopped), the
+		 * line goes: the cause is the last thing on the terminal. */
+		if (r->stopping || r->failed || r->encoder_gone)
+			status_quiet(&r->status);
 		status_tick(&r->status, false);
 		sig = render_wait_event(r, -1, timeout, NULL);
 		if (sig)
@@ -243,13 +247,17 @@ int main(int argc, char **argv)
 	uint64_t start_ns = fb_now_ns();
 	struct render r;
 	struct fb_geom g;
+	char tmp_base[PATH_MAX];
 	sigset_t set;
 	int code;
 
 	memset(&r, 0, sizeof(r));
+	r.tmp.fd = -1;
 	if (options_parse(argc, argv, &r.o) || fb_params_geom(&r.o.params, &g, PROG))
 		return FB_EXIT_USAGE;
 	code = options_preflight(&r.o, &g);
+	if (!code)
+		code = fb_tmpdir_base(tmp_base, sizeof(tmp_base), PROG);
 	if (code || r.o.check_only)
 		return code;
 	if (bin_dir(r.bindir, sizeof(r.bindir))) {
@@ -292,9 +300,17 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Orphans (ffmpeg when the encoder dies) become ours to reap. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* Before the first child, so every one of them gets FB_TMPDIR. */
+	code = fb_tmpdir_make(&r.tmp, tmp_base, PROG);
+	if (code) {
+		free(r.kids);
+		close(r.sfd);
+		return code;
+	}
 
 	code = render_start_broker(&r);
 	if (code) {
+		fb_tmpdir_remove(&r.tmp, PROG); /* every child reaped (end_orphans) */
 		free(r.kids);
 		close(r.sfd);
 		return code;
@@ -304,8 +320,12 @@ int main(int argc, char **argv)
 	status_start(&r.status, r.seg_fd, r.o.name, r.progress, r.o.attach);
 	supervise(&r);
 	fb_orphans_free(&r.orphans);
+	if (r.stopping || r.failed || !r.encoder_ok)
+		status_quiet(&r.status); /* no final line over the cause */
 	status_tick(&r.status, true);
 	status_stop(&r.status);
+	/* supervise() returned on ECHILD: nobody is left to write there. */
+	fb_tmpdir_remove(&r.tmp, PROG);
 	if (r.progress && r.progress != stdout)
 		fclose(r.progress);
 	/* A failure nobody named (the broker's "aborted" reaped before the

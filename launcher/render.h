@@ -12,6 +12,7 @@
 #include "options.h"
 #include "spawn.h"
 #include "status.h"
+#include "tmpdir.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -88,6 +89,7 @@ struct render {
 	uint64_t linger_deadline; /* attach: when lingering producers are ended, or 0 */
 	bool linger_termed;       /* ... SIGTERM sent; SIGKILL at the next deadline */
 	uint64_t stall_claimed, stall_emitted, stall_since_ns; /* attach: last progress */
+	struct fb_tmpdir tmp; /* FB_TMPDIR: made before the first child, removed after the last */
 };
 
 /* fb-render.c */

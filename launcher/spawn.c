@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -17,7 +18,7 @@
 static void child_setup(pid_t pgid, pid_t parent, int keep_fd)
 {
 	sigset_t none;
-	int sig;
+	int sig, tty;
 
 	/* Both parent and child call setpgid, so the group exists before
 	 * either goes on, whichever runs first. */
@@ -28,7 +29,16 @@ static void child_setup(pid_t pgid, pid_t parent, int keep_fd)
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
-	/* Never the terminal's foreground group: see spawn.h. */
+	/* No controlling terminal (see spawn.h).  Not being a session
+	 * leader, TIOCNOTTY only drops our own tie to it: same session, same
+	 * group.  Without one (cron, a pipe), open fails: nothing to drop. */
+	tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (tty >= 0) {
+		ioctl(tty, TIOCNOTTY);
+		close(tty);
+	}
+	/* And should that fail: a runtime that keeps these ignored is not
+	 * stopped by them either. */
 	signal(SIGTTOU, SIG_IGN);
 	signal(SIGTTIN, SIG_IGN);
 	sigemptyset(&none);

@@ -20,12 +20,16 @@
  * exec.  Returns the child's pid or -errno.  If exec fails the child prints
  * why and exits 127.
  *
- * The child ignores SIGTTOU and SIGTTIN (an ignored disposition survives
- * exec, and is inherited by ffmpeg and renderer commands): the render's
- * group is never the terminal's foreground group, so with `stty tostop` a
- * warning written to the terminal would otherwise stop the whole group for
- * good; now the write goes through, and a read of the terminal fails with
- * EIO instead of stopping.
+ * The child has no controlling terminal (TIOCNOTTY), nor has anything it
+ * starts (ffmpeg, renderer commands, a browser): the render's group is
+ * never the terminal's foreground group, so with `stty tostop` a line
+ * written to the terminal would stop the writer (SIGTTOU), and a read of
+ * it, or a tcsetattr, would too.  The kernel sends these only to processes
+ * whose controlling terminal it is, so now the writes go through, whatever
+ * the program does with its signal dispositions (Node resets SIGTTOU to
+ * the default at start-up: ignoring it, as we also still do, is not
+ * enough), and an open of /dev/tty fails (ENXIO).  The child stays in the
+ * render's session and group: Ctrl-Z (job_stop) and killpg reach it as before.
  */
 pid_t fb_spawn(const char *path, char *const argv[], pid_t pgid, int keep_fd);
 

@@ -95,6 +95,17 @@ static void write_block(struct status *s, bool final)
 	}
 }
 
+/* Is fb-render a background job of the terminal on stderr (`&`, `bg`)?  Then
+ * the line would be drawn over whatever the shell shows now (and with `stty
+ * tostop` would stop fb-render).  A terminal we cannot ask (not our
+ * controlling one): draw, as before. */
+static bool in_background(void)
+{
+	pid_t fg = tcgetpgrp(STDERR_FILENO);
+
+	return fg > 0 && fg != getpgrp();
+}
+
 void status_tick(struct status *s, bool final)
 {
 	uint64_t now = fb_now_ns();
@@ -102,7 +113,11 @@ void status_tick(struct status *s, bool final)
 	if (!s->seg)
 		return;
 	fb_stats_read(s->seg, s->st);
-	if (s->tty)
+	/* Aborted (a worker's fb_fail, the broker): failed already, though
+	 * no exit says so yet; its cause may be on the terminal now. */
+	if (s->st->state == FB_SEG_ABORTED)
+		status_quiet(s);
+	if (s->tty && !in_background())
 		draw_line(s, final);
 	if (s->progress && !s->progress_failed &&
 	    (final || now - s->last_block_ns >= 500000000ull)) {
@@ -117,6 +132,12 @@ void status_break_line(struct status *s)
 		fputc('\n', stderr);
 		s->line_drawn = false;
 	}
+}
+
+void status_quiet(struct status *s)
+{
+	status_break_line(s);
+	s->tty = false;
 }
 
 void status_stop(struct status *s)

@@ -39,6 +39,12 @@ void status_tick(struct status *s, bool final);
 /* Before another line goes to stderr: end the progress line. */
 void status_break_line(struct status *s);
 
+/* The render has failed or is being stopped: end the progress line and
+ * never draw it again (a line redrawn under the cause, for the up to 30 s
+ * ffmpeg may take to finish, says the render goes on).  --progress blocks
+ * go on, to their progress=end. */
+void status_quiet(struct status *s);
+
 void status_stop(struct status *s);
 
 /*

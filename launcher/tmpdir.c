@@ -1,0 +1,230 @@
+/* tmpdir — the render's private directory, FB_TMPDIR (tmpdir.h). */
+#include "tmpdir.h"
+#include "fb_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* Directories this deep below the top are moved up to the top and emptied
+ * on the next pass: a tree of any depth is removed holding at most this
+ * many descriptors. */
+#define MAX_DEPTH 32
+
+int fb_tmpdir_base(char *base, size_t len, const char *prog)
+{
+	const char *env = getenv("TMPDIR");
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (!env || !*env)
+		env = "/tmp";
+	if (!realpath(env, real) || stat(real, &st) < 0) {
+		fb_err(prog, "TMPDIR %s: %s", env, strerror(errno));
+		return FB_EXIT_USAGE;
+	}
+	if (!S_ISDIR(st.st_mode) || access(real, W_OK | X_OK) < 0) {
+		fb_err(prog, "TMPDIR %s: %s", env, S_ISDIR(st.st_mode) ? strerror(errno) : "not a directory");
+		return FB_EXIT_USAGE;
+	}
+	/* "/fb-render-PID-XXXXXX" */
+	if (strlen(real) + 40 >= len || strlen(real) + 40 >= PATH_MAX) {
+		fb_err(prog, "TMPDIR %s: path too long", env);
+		return FB_EXIT_USAGE;
+	}
+	snprintf(base, len, "%s", real);
+	return 0;
+}
+
+int fb_tmpdir_make(struct fb_tmpdir *t, const char *base, const char *prog)
+{
+	t->fd = -1;
+	snprintf(t->path, sizeof(t->path), "%s/fb-render-%d-XXXXXX", base, (int)getpid());
+	if (!mkdtemp(t->path)) {
+		int e = errno;
+		/* $TMPDIR changed under us since the check, or is read-only:
+		 * the environment's fault; no space or descriptors: ours. */
+		bool env = e == ENOENT || e == ENOTDIR || e == EACCES || e == EPERM || e == EROFS ||
+			   e == ELOOP || e == ENAMETOOLONG;
+
+		fb_err(prog, "cannot make a private directory in %s: %s", base, strerror(e));
+		t->path[0] = '\0';
+		return env ? FB_EXIT_USAGE : FB_EXIT_RUNTIME;
+	}
+	t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* 0700 whatever the umask (mkdtemp applies it). */
+	if (t->fd < 0 || fchmod(t->fd, 0700) < 0 || setenv("FB_TMPDIR", t->path, 1) < 0) {
+		fb_err(prog, "cannot set up %s: %s", t->path, strerror(errno));
+		if (t->fd >= 0)
+			close(t->fd);
+		t->fd = -1;
+		rmdir(t->path);
+		t->path[0] = '\0';
+		return FB_EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+/* What removal needs to know of an entry, never following a symlink. */
+struct entry {
+	mode_t mode;
+	dev_t dev;
+	uint64_t mnt; /* mount id, if has_mnt: a bind mount of the same
+		       * filesystem has the same dev, not the same mount */
+	bool has_mnt;
+};
+
+/* NAME in DFD ("" and AT_EMPTY_PATH: DFD itself): 0 or -1 (errno). */
+static int look(int dfd, const char *name, int flags, struct entry *e)
+{
+	struct statx sx;
+
+	if (statx(dfd, name, flags | AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_MNT_ID,
+		  &sx) < 0)
+		return -1;
+	e->mode = sx.stx_mode;
+	e->dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	e->has_mnt = (sx.stx_mask & STATX_MNT_ID) != 0;
+	e->mnt = sx.stx_mnt_id;
+	return 0;
+}
+
+struct walk {
+	int top;       /* the directory itself, where deep ones are moved */
+	struct entry at; /* its mount: nothing mounted inside is entered */
+	bool moved;    /* a deep directory was moved up: another pass */
+	unsigned seq;  /* names for the moved ones */
+	int err;       /* the first failure, as errno */
+};
+
+static void note(struct walk *w, int err)
+{
+	if (!w->err && err != ENOENT)
+		w->err = err;
+}
+
+/* Move the directory NAME in DFD up to the top under a fresh name. */
+static void move_up(struct walk *w, int dfd, const char *name)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		char to[32];
+
+		snprintf(to, sizeof(to), ".fb-deep-%u", w->seq++);
+		if (renameat2(dfd, name, w->top, to, RENAME_NOREPLACE) == 0) {
+			w->moved = true;
+			return;
+		}
+		if (errno != EEXIST) {
+			note(w, errno);
+			return;
+		}
+	}
+	note(w, EEXIST);
+}
+
+static void empty_dir(struct walk *w, int dfd, unsigned depth);
+
+/* One entry of DFD: never followed (lstat semantics throughout). */
+static void remove_entry(struct walk *w, int dfd, const char *name, unsigned depth)
+{
+	struct entry st;
+	int sub;
+
+	if (look(dfd, name, 0, &st) < 0) {
+		note(w, errno);
+		return;
+	}
+	if (!S_ISDIR(st.mode)) {
+		if (unlinkat(dfd, name, 0) < 0)
+			note(w, errno);
+		return;
+	}
+	if (st.dev != w->at.dev || (st.has_mnt && w->at.has_mnt && st.mnt != w->at.mnt)) {
+		note(w, EXDEV); /* a mount point: leave it, and what it holds */
+		return;
+	}
+	/* A child's read-only (or unreadable) directory: ours to empty.
+	 * AT_SYMLINK_NOFOLLOW: glibc changes the very inode it looked at. */
+	if ((st.mode & 0700) != 0700 &&
+	    fchmodat(dfd, name, (st.mode & 07777) | 0700, AT_SYMLINK_NOFOLLOW) < 0) {
+		note(w, errno);
+		return;
+	}
+	if (depth >= MAX_DEPTH) {
+		move_up(w, dfd, name);
+		return;
+	}
+	sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0) {
+		note(w, errno);
+		return;
+	}
+	empty_dir(w, sub, depth + 1);
+	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0)
+		note(w, errno);
+}
+
+/* Remove what DFD holds; closes DFD. */
+static void empty_dir(struct walk *w, int dfd, unsigned depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *e;
+
+	if (!d) {
+		note(w, errno);
+		close(dfd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, ".."))
+			remove_entry(w, dirfd(d), e->d_name, depth);
+	closedir(d);
+}
+
+void fb_tmpdir_remove(struct fb_tmpdir *t, const char *prog)
+{
+	struct walk w = { .top = t->fd };
+	struct stat top, now;
+
+	if (t->fd < 0)
+		return;
+	/* Through the descriptor: a child that renamed the directory, or put
+	 * a symlink at its name, cannot point this anywhere else. */
+	if (fstat(t->fd, &top) < 0 || look(t->fd, "", AT_EMPTY_PATH, &w.at) < 0 ||
+	    fchmod(t->fd, 0700) < 0) {
+		note(&w, errno);
+	} else {
+		do {
+			/* A fresh open file description: each pass reads from
+			 * the start. */
+			int dfd = openat(t->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+			w.moved = false;
+			if (dfd < 0) {
+				note(&w, errno);
+				break;
+			}
+			empty_dir(&w, dfd, 0);
+		} while (w.moved);
+		/* Only if the name still names our directory. */
+		if (fstatat(AT_FDCWD, t->path, &now, AT_SYMLINK_NOFOLLOW) < 0)
+			note(&w, errno == ENOENT ? ESTALE : errno);
+		else if (now.st_dev != top.st_dev || now.st_ino != top.st_ino)
+			note(&w, ESTALE);
+		else if (unlinkat(AT_FDCWD, t->path, AT_REMOVEDIR) < 0)
+			note(&w, errno);
+	}
+	if (w.err)
+		fb_warn(prog, "could not remove FB_TMPDIR %s: %s", t->path,
+			w.err == ESTALE ? "it was moved or replaced"
+			: w.err == EXDEV ? "something is mounted in it" : strerror(w.err));
+	close(t->fd);
+	t->fd = -1;
+}
