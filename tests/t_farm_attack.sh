@@ -52,6 +52,14 @@ check "(c) the dangling symlink's target was not created" '[ ! -e "$TMP/target" 
 : > "$S/out.mp4.fbfarm"
 planted "(e) OUTPUT.fbfarm a file" "is not a directory \(owner [a-z0-9]+, mode 0[0-7]{3}\)"
 
+# A shared directory without the sticky bit: anyone may swap what fb-farm made
+mkdir -m 0777 "$TMP/open"
+fb-farm "${R[@]}" -o "$TMP/open/out.mp4" 2> "$TMP/err"
+rc=$?
+check "(f) the output in a 0777 directory without the sticky bit: exit 2, one line naming it, owner and mode" \
+	'[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -q "is inside $TMP/open, which anyone may write without the sticky bit (owner [a-z0-9]*, mode 0777)" "$TMP/err"'
+check "(f) nothing made in it" '[ -z "$(ls -A "$TMP/open")" ]'
+
 # ---- (d) a planted plan: never run -----------------------------------------
 W=$S/out.mp4.fbfarm
 mkdir -m 0700 "$W"
