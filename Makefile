@@ -1,6 +1,6 @@
 # framebroker — build, test and demo.
 #   make            build bin/fb-broker bin/fb-producer bin/fb-encoder bin/fb-render
-#                   bin/fb-stat, and the scripts bin/fb-stitch bin/fb-farm
+#                   bin/fb-stat, and the Python scripts bin/fb-stitch bin/fb-farm
 #   make check      install test dependencies (Debian), build, run every test
 #   make demo       install ffmpeg if missing, build, render out.mp4 (DEMO_OUT=)
 #   make bench      side-by-side benchmarks -> bench/results/ (docs/performance.md)
@@ -53,10 +53,11 @@ LD      ?= ld
 OBJCOPY ?= objcopy
 
 SCRIPTS := $(BIN)/fb-stitch $(BIN)/fb-farm
+PYMODS  := $(BIN)/fbfarm_common.py
 CPROGS  := $(BIN)/fb-broker $(BIN)/fb-producer $(BIN)/fb-encoder $(BIN)/fb-render $(BIN)/fb-stat
 PROGS   := $(CPROGS) $(SCRIPTS)
 
-all: $(PROGS) lib
+all: $(PROGS) $(PYMODS) lib
 
 # Rebuild everything when the compiler or flags change (e.g. SAN= on/off).
 # The flags as set here (:=), not as a target sees them: the tests' own
@@ -67,10 +68,22 @@ $(STAMP): FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(FLAGS_SIG)' | cmp -s - $@ || echo '$(FLAGS_SIG)' > $@
 
-# The scale-out scripts (docs/scale-out.md): bash, with the version filled in.
+# The scale-out scripts (docs/scale-out.md): Python 3, standard library
+# only, with the version and the interpreter filled in.  PYTHON is an
+# absolute path (the system's, not whichever python3 PATH finds first: the
+# scripts run as root on cluster nodes), started -IB: isolated from
+# PYTHON* variables, the user's site-packages and the current directory,
+# and writing no bytecode next to the installed module.  Their shared
+# module, fbfarm_common.py, sits beside them in bin/ and is installed into
+# PREFIX/lib/framebroker, where they look for it next.
+PYTHON  ?= /usr/bin/python3
 $(SCRIPTS): $(BIN)/%: scripts/%.in include/framebroker.h
 	@mkdir -p $(BIN)
-	sed -e 's|@VERSION@|$(VERSION)|' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+	sed -e 's|@VERSION@|$(VERSION)|' -e '1s|@PYTHON@|$(PYTHON)|' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+
+$(PYMODS): $(BIN)/%: scripts/%
+	@mkdir -p $(BIN)
+	cp $< $@.tmp && chmod 644 $@.tmp && mv $@.tmp $@
 
 $(BUILD)/%.o: %.c $(STAMP)
 	@mkdir -p $(dir $@)
@@ -253,6 +266,8 @@ endif
 install: all
 	install -d $(D)/bin $(D)/lib/pkgconfig $(D)/include
 	install -m 755 $(PROGS) $(D)/bin/
+	install -d $(D)/lib/framebroker
+	install -m 644 $(PYMODS) $(D)/lib/framebroker/
 	install -m 644 $(LIB_A) $(D)/lib/
 	install -m 755 $(LIB_SO) $(D)/lib/
 	ln -sf libframebroker.so.$(VERSION) $(D)/lib/$(SONAME)
@@ -270,7 +285,9 @@ uninstall:
 	rm -f $(PROGS:$(BIN)/%=$(D)/bin/%) $(D)/lib/libframebroker.a \
 		$(D)/lib/libframebroker.so.$(VERSION) $(D)/lib/$(SONAME) $(D)/lib/libframebroker.so \
 		$(D)/include/framebroker.h $(D)/lib/pkgconfig/framebroker.pc \
-		$(MAN1:man/%=$(D)/share/man/man1/%) $(MAN3:man/%=$(D)/share/man/man3/%)
+		$(MAN1:man/%=$(D)/share/man/man1/%) $(MAN3:man/%=$(D)/share/man/man3/%) \
+		$(PYMODS:$(BIN)/%=$(D)/lib/framebroker/%)
+	-rmdir $(D)/lib/framebroker 2> /dev/null
 	$(if $(RUN_LDCONFIG),-$(RUN_LDCONFIG))
 
 clean:

@@ -102,6 +102,30 @@ fb-farm --local --chunks 4 --keep "${GEOM[@]}" --source fill -o "$TMP/res.mp4" 2
 rc=$?
 check "another render in the same work dir: exit 2, named" '[ $rc -eq 2 ] && grep -q "plan of a different render" "$TMP/err"'
 
+# ---- fb-farm --run-chunk WORK: the chunk's index from an array runner
+noidx() { env -u SLURM_ARRAY_TASK_ID -u JOB_COMPLETION_INDEX -u AWS_BATCH_JOB_ARRAY_INDEX \
+	-u CLOUD_RUN_TASK_INDEX "$@"; }
+rm -f "$TMP/res.mp4.fbfarm/chunk-00001.mp4"
+noidx JOB_COMPLETION_INDEX=1 fb-farm --run-chunk "$TMP/res.mp4.fbfarm" > "$TMP/out" 2>&1
+rc=$?
+check "--run-chunk WORK, JOB_COMPLETION_INDEX=1 (a Kubernetes Indexed Job): renders chunk 1" \
+	'[ $rc -eq 0 ] && grep -q "chunk 1: frames 15:30 of $N" "$TMP/out" && [ -s "$TMP/res.mp4.fbfarm/chunk-00001.mp4" ]'
+for v in SLURM_ARRAY_TASK_ID AWS_BATCH_JOB_ARRAY_INDEX CLOUD_RUN_TASK_INDEX; do
+	noidx $v=2 fb-farm --run-chunk "$TMP/res.mp4.fbfarm" > "$TMP/out" 2>&1
+	rc=$?
+	check "--run-chunk WORK, $v=2: chunk 2 (already rendered)" '[ $rc -eq 0 ] && grep -q "chunk 2 (frames 30:45) already rendered" "$TMP/out"'
+done
+noidx SLURM_ARRAY_TASK_ID=1 CLOUD_RUN_TASK_INDEX=2 fb-farm --run-chunk "$TMP/res.mp4.fbfarm" 2> "$TMP/err"
+rc=$?
+check "--run-chunk WORK with two indices that disagree: exit 2, naming both" \
+	'[ $rc -eq 2 ] && grep -q "ambiguous: SLURM_ARRAY_TASK_ID=1, CLOUD_RUN_TASK_INDEX=2" "$TMP/err"'
+noidx fb-farm --run-chunk "$TMP/res.mp4.fbfarm" 2> "$TMP/err"
+rc=$?
+check "--run-chunk WORK with no index at all: exit 2" '[ $rc -eq 2 ] && grep -q "no chunk index" "$TMP/err"'
+noidx fb-farm --run-chunk "$TMP/res.mp4.fbfarm" --index 4 2> "$TMP/err"
+rc=$?
+check "--run-chunk WORK --index 4 of 4 chunks: exit 2" '[ $rc -eq 2 ] && grep -q "bad chunk index .4." "$TMP/err"'
+
 # ---- a chunk killed once (fb-render SIGKILLed mid-chunk) is rerun; exact
 export KILL_AT=20 KILL_MARK=$TMP/killed
 REND=(--source "exec:$ROOT/tests/chunk_renderer.py")
@@ -227,6 +251,12 @@ fb-render "${GEOM[@]}" "${RAW[@]}" --range 30:45 -o "$TMP/fps.mp4" --fps 25 -- "
 refuse "a chunk at another frame rate" "does not match chunk 1" "$c0" "$c1" "$TMP/fps.mp4" "$c3"
 fb-render "${GEOM[@]}" --frames 90 "${RAW[@]}" --range 30:45 -o "$TMP/n90.mp4" -- "${LOSSLESS[@]}"
 refuse "a chunk of another render" "belongs to a 90-frame render" "$c0" "$c1" "$TMP/n90.mp4" "$c3"
+ffmpeg -v error -i "$c2" -c copy -output_ts_offset 0.2333 -metadata "comment=framebroker chunk 30:45/60" "$TMP/off.mp4"
+refuse "a chunk stamped neither from 0 nor at its frames' time" "starts at 0.233.* s, neither at 0 nor where frame 30" \
+	"$c0" "$c1" "$TMP/off.mp4" "$c3"
+ffmpeg -v error -i "$c2" -c copy -metadata "comment=framebroker chunk 30:30/60" "$TMP/none.mp4"
+refuse "a chunk tagged with no frames" "tagged with no frames of a render (30:30/60)" "$c0" "$c1" "$TMP/none.mp4" "$c3"
+rm -f "$TMP/none.mp4"
 refuse "a file that is not a chunk" "is not a framebroker chunk" "$TMP/whole.mp4"
 ffmpeg -v error -f lavfi -i anullsrc -t 1 "$TMP/a.m4a"
 ffmpeg -v error -i "$c2" -i "$TMP/a.m4a" -map 0 -map 1 -c copy -metadata "comment=framebroker chunk 30:45/60" "$TMP/av.mp4"
