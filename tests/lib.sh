@@ -70,6 +70,23 @@ check() {
 	elif "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 
+# wait_until SECONDS COMMAND [ARG...] | wait_until SECONDS 'CONDITION':
+# poll (every 50 ms) until the command succeeds, at most SECONDS (a
+# decimal); 0 once it did, 1 if the deadline passed first.  A test waits
+# for the state it asserts this way, never for a fixed time: under load
+# (another suite, renders beside it) any fixed sleep is sometimes too
+# short.  Deadlines are generous: they only bound a failure.  One string is
+# eval'ed, as in check.
+wait_until() {
+	local end=$((${EPOCHREALTIME/[.,]/} + $(awk -v s="$1" 'BEGIN { printf "%d", s * 1000000 }')))
+	shift
+	for (( ; ; )); do
+		if [ $# -eq 1 ]; then eval "$1" && return 0; else "$@" && return 0; fi
+		[ "${EPOCHREALTIME/[.,]/}" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
 # Nothing of ours may survive a test: no segment, no process, no zombie —
 # of ours (see the top): someone else's live render, zombie or segment is
 # none of our business and never fails us.

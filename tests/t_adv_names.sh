@@ -307,6 +307,81 @@ o8 "a live segment through /proc/PID/fd" "in /dev/shm" --sink raw \
 o8 "a new file in /dev/shm" "created in /dev/shm" --sink raw -o /dev/shm/$TID-new.raw
 o8 "a framebroker segment outside /dev/shm" "a framebroker segment" --sink raw -o "$TMP/seg-copy"
 o8 "the --audio file" "the --audio file" --audio "$TMP/a.wav" -o "$TMP/a.wav"
+# Issue 21: every file the render reads — the exec:/attach: program (found
+# on PATH), its #! interpreter, a file among its arguments, a word of an sh:
+# command, the --progress file — is refused as -o, and each is refused as
+# --progress too.  The file keeps its bytes; nothing starts.
+here=$PWD
+cd "$TMP" || exit 1 # relative names below are relative to it
+mkdir "$TMP/pbin"
+cp "$(type -P bash)" "$TMP/pbin/fbsh" # an interpreter of our own: never the system's
+printf '#!%s\nwhile read -r i; do head -c "$FB_FRAME_BYTES" /dev/zero; done\n' "$TMP/pbin/fbsh" > "$TMP/draw.sh"
+printf '#!/usr/bin/env -S fbsh\nwhile read -r i; do head -c "$FB_FRAME_BYTES" /dev/zero; done\n' > "$TMP/draw-env.sh"
+printf 'import os, sys\nfb = int(os.environ["FB_FRAME_BYTES"])\nfor i in sys.stdin:\n    sys.stdout.buffer.write(bytes([int(i) %% 256]) * fb)\n    sys.stdout.flush()\n' > "$TMP/draw.py"
+chmod +x "$TMP/draw.sh" "$TMP/draw-env.sh"
+cp "$TMP/libprod" "$TMP/prod"
+echo 'palette' > "$TMP/pal.txt"
+echo 'progress=continue' > "$TMP/prog.txt"
+ln "$TMP/draw.py" "$TMP/draw-hard.py"
+ln -s draw.py "$TMP/draw-sym.py"
+for f in draw.sh draw-env.sh draw.py prod pal.txt prog.txt pbin/fbsh; do cp "$TMP/$f" "$TMP/$f.orig"; done
+o21() { # DESC WANT FILE ARGS...: refused, exit 2; FILE unchanged; nothing started or
+	# left (of ours, but the live broker above)
+	local desc=$1 want=$2 file=$3
+	shift 3
+	run env PATH="$TMP/pbin:$PATH" fb-render "${G[@]}" --frames 5 --workers 1 --name /$TID-o8 "$@"
+	check "$desc: exit $rc (want 2), one line naming '$want' ($(say))" \
+		'[ $rc -eq 2 ] && [ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q "^fb-render: refusing .*$want" "$TMP/err"'
+	check "...$desc: $file unchanged, no segment, no process" \
+		'cmp -s "$TMP/$file" "$TMP/$file.orig" && [ ! -e /dev/shm/$TID-o8 ] && [ -z "$(own_pids --fb | grep -vx "$blive")" ]'
+	cp "$TMP/$file.orig" "$TMP/$file" # each case on its own (a binary without the check)
+}
+py=(--source "exec:python3 draw.py")
+o21 "-o the exec: script (the issue's case)" "-o draw.py: it is the renderer's argument draw.py" draw.py \
+	"${py[@]}" -o draw.py -- -f framemd5
+o21 "-o the exec: script by absolute path" "the renderer's argument draw.py" draw.py "${py[@]}" -o "$TMP/draw.py"
+o21 "-o a hard link to the exec: script" "the renderer's argument draw.py" draw.py "${py[@]}" -o draw-hard.py -- -f framemd5
+o21 "-o a symlink to the exec: script" "the renderer's argument draw.py" draw.py "${py[@]}" --sink raw -o draw-sym.py
+o21 "-o a file among exec:'s arguments (--opt=FILE)" "the renderer's argument" pal.txt \
+	--source "exec:$TMP/draw.sh --palette=$TMP/pal.txt" --sink raw -o "$TMP/pal.txt"
+o21 "-o the exec: program found on PATH" "the renderer program $TMP/pbin/fbsh" pbin/fbsh \
+	--source "exec:fbsh $TMP/draw.sh" --sink raw -o "$TMP/pbin/fbsh"
+o21 "-o the #! interpreter of the exec: program" "the renderer's interpreter $TMP/pbin/fbsh" pbin/fbsh \
+	--source "exec:$TMP/draw.sh" --sink raw -o "$TMP/pbin/fbsh"
+o21 "-o what #!/usr/bin/env runs" "the renderer's interpreter $TMP/pbin/fbsh" pbin/fbsh \
+	--source "exec:$TMP/draw-env.sh" --sink raw -o "$TMP/pbin/fbsh"
+o21 "-o the attach: program" "the producer program $TMP/prod" prod --source "attach:$TMP/prod" --sink raw -o "$TMP/prod"
+o21 "-o a word of an sh: command" "the renderer's sh: command's word $TMP/pal.txt" pal.txt \
+	--source "sh:cat $TMP/pal.txt>/dev/null;exec $TMP/draw.sh" --sink raw -o "$TMP/pal.txt"
+o21 "-o a word of an attach:sh: command" "the producer's sh: command's word" prod \
+	--source "attach:sh:exec '$TMP/prod'" --sink raw -o "$TMP/prod"
+o21 "-o the --progress file" "--progress $TMP/prog.txt: it is the -o output" prog.txt \
+	--source "exec:$TMP/draw.sh" --progress "$TMP/prog.txt" --sink raw -o "$TMP/prog.txt"
+o21 "--progress the exec: script" "--progress draw.py: it is the renderer's argument draw.py" draw.py \
+	"${py[@]}" --progress draw.py --sink raw -o "$TMP/fine.raw"
+o21 "--progress the attach: program" "--progress $TMP/prod: it is the producer program" prod \
+	--source "attach:$TMP/prod" --progress "$TMP/prod" --sink raw -o "$TMP/fine.raw"
+check "...and no -o file was created by those" '[ ! -e "$TMP/fine.raw" ]'
+# The system's interpreter, as it is found on PATH (--check: nothing is run
+# even where the refusal is missing, so no system file is ever at risk).
+pyp=$(type -P python3)
+run fb-render "${G[@]}" --frames 5 "${py[@]}" -o "$pyp" --check
+check "-o the system's python3 ($pyp) for exec:python3, --check: exit $rc (want 2) ($(say))" \
+	'[ $rc -eq 2 ] && grep -q "refusing -o $pyp: it is the renderer program" "$TMP/err"'
+run fb-render "${G[@]}" --frames 5 --source "exec:$TMP/draw-env.sh" -o /usr/bin/env --check
+check "-o /usr/bin/env for a #!/usr/bin/env script, --check: exit $rc (want 2) ($(say))" \
+	'[ $rc -eq 2 ] && grep -q "the renderer.s interpreter /usr/bin/env" "$TMP/err"'
+# Not inputs: a device the command names (-o /dev/null beside 2>/dev/null),
+# and a word that names no file.
+run env PATH="$TMP/pbin:$PATH" fb-render "${G[@]}" --frames 5 --workers 1 --name /$TID-o8 \
+	--source "sh:exec fbsh $TMP/draw.sh 2>/dev/null" --sink raw -o /dev/null
+check "sh: naming /dev/null, -o /dev/null: accepted (rc $rc, $(say))" '[ $rc -eq 0 ]'
+run env PATH="$TMP/pbin:$PATH" fb-render "${G[@]}" --frames 5 --workers 1 --name /$TID-o8 \
+	--source "exec:$TMP/draw.sh new.raw" --sink raw -o new.raw
+check "an exec: argument naming the not-yet-existing -o: accepted (rc $rc, $(say))" \
+	'[ $rc -eq 0 ] && [ "$(stat -c %s new.raw)" -eq $((5 * F)) ]'
+rm -f new.raw
+cd "$here" || exit 1
 timeout -k 2 10 fb-render "${G[@]}" --frames 5 --workers 1 --name /$TID-o8 "${src[@]}" --sink raw \
 	-o - >> "$TMP/src.raw" 2> "$TMP/err"
 rc=$?
