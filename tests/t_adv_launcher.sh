@@ -58,7 +58,8 @@ for how in ok fail; do
 	want=$([ $how = ok ] && echo 0 || echo 1)
 	check "renderer leaving helpers ($how): exit $rc (want $want) in $ms ms, not after a helper (limit 10 s)" \
 		'[ $rc -eq $want ] && [ $ms -lt 10000 ]'
-	sleep 0.2
+	# (ended by the render's end; gone once the kernel has reaped them)
+	wait_until 10 '[ -z "$(alive_pids $(cat "$HELPERS"))" ]'
 	left=$(alive_pids $(cat "$HELPERS"))
 	check "renderer leaving helpers ($how): none of its $(wc -l < "$HELPERS") helpers survives (left:$left)" \
 		'[ "$(wc -l < "$HELPERS")" -ge 6 ] && [ -z "$left" ]'
@@ -78,8 +79,7 @@ for sig in INT TERM; do
 	rm -f "$TMP/fake.pid"
 	"$TMP/fake/fb-render" --size 64x48 --frames 10 --sink raw -o "$TMP/f.raw" --name /$TID-f$sig 2> "$TMP/err.f" &
 	rpid=$!
-	for _ in $(seq 100); do [ -s "$TMP/fake.pid" ] && break; sleep 0.05; done
-	sleep 0.3
+	wait_until 60 '[ -s "$TMP/fake.pid" ]' # (it ignores the signals before it writes it)
 	t0=$(date +%s%N)
 	kill -$sig $rpid
 	bounded_wait $rpid 10
@@ -110,7 +110,7 @@ check "broker stopped before ready: it is gone" '[ -n "$fake" ] && [ -z "$(alive
 fb-render --size 64x48 --frames 3000 --workers 2 --slots 4 --delay-ms 5 --sink raw -o "$TMP/s.raw" \
 	--name /$TID-bstop 2> "$TMP/err.bstop" &
 rpid=$!
-for _ in $(seq 100); do [ -s "$TMP/s.raw" ] && break; sleep 0.05; done
+wait_until 60 '[ -s "$TMP/s.raw" ]'
 bpid=$(pgrep -f -- "fb-broker --name /$TID-bstop( |\$)")
 t0=$(date +%s%N)
 [ -n "$bpid" ] && kill -STOP $bpid
@@ -215,7 +215,12 @@ check "stty tostop: nothing left" 'wait_gone /$TID-t 3'
 fb-render --size 64x48 --frames 3000 --workers 2 --slots 4 --delay-ms 5 --sink raw -o "$TMP/c.raw" \
 	--name /$TID-scrib 2> "$TMP/err.scrib" &
 rpid=$!
-for _ in $(seq 100); do [ -s "$TMP/c.raw" ] && break; sleep 0.05; done
+# Mid-render: output written, so fb-render holds the segment's descriptor
+# and inode.  (Before the broker's "ready" it knows neither, and a header
+# scribbled then leaves it no proof the object is its own: it must not
+# unlink it.  Waiting a fixed time let a loaded machine land there.)
+wait_until 60 '[ -s "$TMP/c.raw" ]'
+check "scribbled header: the render is under way first ($(stat -c %s "$TMP/c.raw") bytes out)" '[ -s "$TMP/c.raw" ]'
 bpid=$(pgrep -f -- "fb-broker --name /$TID-scrib( |\$)")
 dd if=/dev/zero of=/dev/shm/$TID-scrib bs=64 count=1 conv=notrunc status=none
 [ -n "$bpid" ] && kill -KILL $bpid

@@ -69,18 +69,21 @@ for k in "${kinds[@]}"; do
 		check "$k at the name: fb-$prog exit $rc (want 2), one line naming $n and $w ($(say))" \
 			'[ $rc -eq 2 ] && [ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q "$p is $w" "$TMP/err"'
 	done
+	before=$(ls -ld "$p" 2> /dev/null || echo "nothing at $p")
 	run "$TMP/libprod" $n
-	check "$k at the name: fb_attach refuses at once (rc $rc, $(say))" \
+	check "$k at the name: fb_attach refuses at once (rc $rc, $(say); before it: $before)" \
 		'[ $rc -eq 1 ] && grep -q "not a shared-memory segment" "$TMP/err"'
 	check "$k at the name: still there, untouched; no output written" \
-		'[ -e "$p" ] || [ -L "$p" ]; [ ! -e "$TMP/o.raw" ]'
+		'{ [ -e "$p" ] || [ -L "$p" ]; } && [ ! -e "$TMP/o.raw" ]'
 	rm -rf "$p"
 done
 check_clean "not a regular file at the name"
 
 # --- item 10: another user's, or a writable, segment ------------------------
 # (as root: a real broker's segment, chown'ed / chmod'ed under it)
-wait_seg() { for _ in $(seq 100); do [ -s /dev/shm$1 ] && break; sleep 0.02; done; }
+wait_seg() { wait_until 60 '[ -s /dev/shm$1 ]'; }
+# flowing NAME: frames are out (fb-stat): the render is under way.
+flowing() { fb-stat "$1" 2> /dev/null | grep -Eq '^frames +[1-9]'; }
 if [ $root = yes ]; then
 	n=/$TID-own
 	fb-broker "${G[@]}" --frames 5 --name $n 2> "$TMP/err.broker" &
@@ -137,13 +140,14 @@ fi
 # name, at once: both succeed, under different names.
 ns_name() { # UNSHARE_PID -> the --name its broker was given
 	local c b
-	for _ in $(seq 100); do
+	broker_name() {
 		c=$(pgrep -P "$1" | head -1)
 		[ -n "$c" ] && for b in $(pgrep -P "$c"); do
-			tr '\0' '\n' < /proc/$b/cmdline 2> /dev/null | grep -A1 -x -- --name | tail -1 && return
+			tr '\0' '\n' < /proc/$b/cmdline 2> /dev/null | grep -A1 -x -- --name | tail -1 | grep . && return
 		done
-		sleep 0.05
-	done
+		return 1
+	}
+	wait_until 60 broker_name "$1"
 }
 if [ $root = yes ] && unshare --pid --fork --mount-proc true 2> /dev/null; then
 	upids=() names=()
@@ -176,8 +180,7 @@ if [ $root = yes ] && unshare --pid --fork --mount-proc true 2> /dev/null; then
 	unshare --pid --fork --kill-child --mount-proc "$BIN/fb-render" "${G[@]}" --frames 60 --delay-ms 25 \
 		--workers 1 --sink raw -o "$TMP/sh1.raw" --name $n 2> "$TMP/err.sh1" &
 	u1=$!
-	wait_seg $n
-	sleep 0.3
+		wait_until 60 flowing $n
 	ino=$(stat -c %i /dev/shm$n)
 	timeout -k 2 10 unshare --pid --fork --kill-child --mount-proc "$BIN/fb-render" "${G[@]}" --frames 5 --workers 1 \
 		--sink raw -o "$TMP/sh2.raw" --name $n 2> "$TMP/err.sh2"
@@ -209,8 +212,7 @@ for how in file fifo copy; do
 	fb-render "${G[@]}" --frames 40 --delay-ms 25 --workers 1 --sink raw -o "$TMP/sw.raw" \
 		--name $n 2> "$TMP/err.sw" &
 	r=$!
-	wait_seg $n
-	sleep 0.3
+		wait_until 60 flowing $n
 	replace_with $how /dev/shm$n
 	ino=$(stat -c %i /dev/shm$n)
 	bounded $r
@@ -228,8 +230,7 @@ done
 n=/$TID-swap-live
 fb-render "${G[@]}" --frames 40 --delay-ms 25 --workers 1 --sink raw -o "$TMP/sw.raw" --name $n 2> "$TMP/err.sw" &
 r=$!
-wait_seg $n
-sleep 0.3
+wait_until 60 flowing $n
 rm -f /dev/shm$n
 fb-broker "${G[@]}" --frames 5 --name $n 2> /dev/null &
 b2=$!
@@ -252,7 +253,7 @@ fb-producer --name $n --delay-ms 25 2> /dev/null &
 p=$!
 fb-encoder --name $n --sink raw -o "$TMP/bk.raw" 2> /dev/null &
 e=$!
-sleep 0.3
+wait_until 60 flowing $n
 replace_with copy /dev/shm$n
 ino=$(stat -c %i /dev/shm$n)
 bounded $b
