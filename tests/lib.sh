@@ -92,13 +92,14 @@ wait_until() {
 # none of our business and never fails us.
 check_clean() {
 	local what=$1 left procs
-	# Up to 2 s: exits and reaping (by init, for orphans) are not instant.
-	for _ in $(seq 20); do
-		sleep 0.1
+	# Exits and reaping (by init, for orphans) are not instant, the less
+	# so on a loaded machine: up to 10 s (a leftover costs the wait).
+	clean_now() {
 		left=$(own_segments)
 		procs=$(own_procs --fb)
-		[ -z "$left$procs" ] && break
-	done
+		[ -z "$left$procs" ]
+	}
+	wait_until 10 clean_now
 	if [ -z "$left" ] && [ -z "$procs" ]; then
 		ok "$what: no segment, process or zombie left"
 	else
