@@ -178,6 +178,7 @@ static void add_interpreter(struct fb_output_inputs *l, const char *what, const 
 {
 	char found[PATH_MAX], line[256], *word, *save = NULL;
 	int fd = open(prog, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	const char *base;
 	ssize_t n;
 
 	if (fd < 0)
@@ -192,7 +193,8 @@ static void add_interpreter(struct fb_output_inputs *l, const char *what, const 
 	if (!word)
 		return;
 	add_file(l, what, keep(l, "%s", word));
-	if (strcmp(basename(word), "env") != 0)
+	base = strrchr(word, '/');
+	if (strcmp(base ? base + 1 : word, "env") != 0)
 		return;
 	while ((word = strtok_r(NULL, " \t", &save)) && word[0] == '-')
 		;
