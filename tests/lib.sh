@@ -76,7 +76,8 @@ check() {
 # for the state it asserts this way, never for a fixed time: under load
 # (another suite, renders beside it) any fixed sleep is sometimes too
 # short.  Deadlines are generous: they only bound a failure.  One string is
-# eval'ed, as in check.
+# eval'ed, as in check — inside wait_until, where $1 is not the caller's:
+# pass a function's arguments as CMD ARG... or through a local variable.
 wait_until() {
 	local end=$((${EPOCHREALTIME/[.,]/} + $(awk -v s="$1" 'BEGIN { printf "%d", s * 1000000 }')))
 	shift

@@ -81,7 +81,7 @@ check_clean "not a regular file at the name"
 
 # --- item 10: another user's, or a writable, segment ------------------------
 # (as root: a real broker's segment, chown'ed / chmod'ed under it)
-wait_seg() { wait_until 60 '[ -s /dev/shm$1 ]'; }
+wait_seg() { wait_until 60 test -s "/dev/shm$1"; }
 # flowing NAME: frames are out (fb-stat): the render is under way.
 flowing() { fb-stat "$1" 2> /dev/null | grep -Eq '^frames +[1-9]'; }
 if [ $root = yes ]; then
