@@ -26,10 +26,10 @@ check "examples/producer.c links against build/libframebroker.a" '[ -x "$TMP/lib
 # run NAME CMD...: run bounded, leaving $rc and $TMP/err.
 run() { timeout -k 2 10 "$@" > "$TMP/out" 2> "$TMP/err"; rc=$?; }
 say() { tr '\n' '~' < "$TMP/err" | cut -c1-300; }
-# bounded PID: wait up to 15 s for PID (a background job) to end; then
+# bounded PID: wait up to 60 s for PID (a background job) to end; then
 # SIGKILL it, so a hang is a failed check and not a stuck test.  1: it hung.
 bounded() {
-	timeout 15 tail --pid="$1" -f /dev/null && return 0
+	timeout 60 tail --pid="$1" -f /dev/null && return 0
 	kill -KILL "$1" 2> /dev/null
 	return 1
 }
@@ -137,26 +137,29 @@ fi
 
 # --- item 13: default names across pid namespaces ---------------------------
 # Two fb-render, each pid 1 of its own pid namespace, both with the default
-# name, at once: both succeed, under different names.
-ns_name() { # UNSHARE_PID -> the --name its broker was given
+# name, at once: both succeed, under different names.  Each lasts 4 s at
+# least (160 frames, 25 ms each): both are looked at while they run.
+broker_name() { # UNSHARE_PID -> the --name its broker was given, or 1
 	local c b
-	broker_name() {
-		c=$(pgrep -P "$1" | head -1)
-		[ -n "$c" ] && for b in $(pgrep -P "$c"); do
-			tr '\0' '\n' < /proc/$b/cmdline 2> /dev/null | grep -A1 -x -- --name | tail -1 | grep . && return
-		done
-		return 1
-	}
-	wait_until 60 broker_name "$1"
+	c=$(pgrep -P "$1" | head -1)
+	[ -n "$c" ] && for b in $(pgrep -P "$c"); do
+		tr '\0' '\n' < /proc/$b/cmdline 2> /dev/null | grep -A1 -x -- --name | tail -1 | grep . && return
+	done
+	return 1
+}
+both_named() { # (a render's name, once seen, is kept: it may end first)
+	local i
+	for i in 0 1; do [ -n "${names[$i]}" ] || names[$i]=$(broker_name ${upids[$i]}); done
+	[ -n "${names[0]}" ] && [ -n "${names[1]}" ]
 }
 if [ $root = yes ] && unshare --pid --fork --mount-proc true 2> /dev/null; then
-	upids=() names=()
+	upids=() names=("" "")
 	for i in 1 2; do
-		unshare --pid --fork --kill-child --mount-proc "$BIN/fb-render" "${G[@]}" --frames 40 --delay-ms 25 \
+		unshare --pid --fork --kill-child --mount-proc "$BIN/fb-render" "${G[@]}" --frames 160 --delay-ms 25 \
 			--workers 1 --sink raw -o "$TMP/ns$i.raw" 2> "$TMP/err.ns$i" &
 		upids+=($!)
 	done
-	for i in 0 1; do names+=("$(ns_name ${upids[$i]})"); done
+	wait_until 60 both_named
 	rcs=()
 	for i in 0 1; do
 		bounded ${upids[$i]}
@@ -169,30 +172,32 @@ if [ $root = yes ] && unshare --pid --fork --mount-proc true 2> /dev/null; then
 		'[ -n "${names[0]}" ] && [ -n "${names[1]}" ] && [ "${names[0]}" != "${names[1]}" ]'
 	check "default names are /fb-render-PID-RANDOM: ${names[0]}" \
 		'[[ ${names[0]} =~ ^/fb-render-1-[0-9a-f]{8}$ ]]'
-	check "both outputs complete" '[ "$(stat -c %s "$TMP/ns1.raw")" = $((40 * F)) ] && cmp -s "$TMP/ns1.raw" "$TMP/ns2.raw"'
+	check "both outputs complete" '[ "$(stat -c %s "$TMP/ns1.raw")" = $((160 * F)) ] && cmp -s "$TMP/ns1.raw" "$TMP/ns2.raw"'
 	for nm in "${names[@]}"; do [ -n "$nm" ] && [ -e "/dev/shm$nm" ] && { not_ok "left behind: $nm"; rm -f "/dev/shm$nm"; }; done
 
 	# One explicit name, two pid namespaces: the second broker's view of
 	# "pid 2" is its own process, not the first render's broker.  The name
 	# must still count as taken (the creator's lock says so), and the
-	# first render must go on unharmed.
+	# first render must go on unharmed.  (200 frames of 25 ms: at least 5 s
+	# left once frames flow, so it is still live when it is judged.)
 	n=/$TID-shared
-	unshare --pid --fork --kill-child --mount-proc "$BIN/fb-render" "${G[@]}" --frames 60 --delay-ms 25 \
+	unshare --pid --fork --kill-child --mount-proc "$BIN/fb-render" "${G[@]}" --frames 200 --delay-ms 25 \
 		--workers 1 --sink raw -o "$TMP/sh1.raw" --name $n 2> "$TMP/err.sh1" &
 	u1=$!
-		wait_until 60 flowing $n
+	wait_until 60 flowing $n
 	ino=$(stat -c %i /dev/shm$n)
 	timeout -k 2 10 unshare --pid --fork --kill-child --mount-proc "$BIN/fb-render" "${G[@]}" --frames 5 --workers 1 \
 		--sink raw -o "$TMP/sh2.raw" --name $n 2> "$TMP/err.sh2"
 	rc2=$?
 	check "same name from another pid namespace while it renders: exit $rc2 (want 2) ($(tr '\n' '~' < "$TMP/err.sh2"))" \
 		'[ $rc2 -eq 2 ] && ! grep -q replaced "$TMP/err.sh2"'
-	check "...and the live segment was not replaced" '[ "$(stat -c %i /dev/shm$n 2> /dev/null)" = "$ino" ]'
+	check "...and the live segment was not replaced (the first render still running: $(flowing $n && echo yes))" \
+		'[ "$(stat -c %i /dev/shm$n 2> /dev/null)" = "$ino" ]'
 	bounded $u1
 	wait $u1
 	rc1=$?
 	check "...and the first render completes: exit $rc1, $(stat -c %s "$TMP/sh1.raw") bytes" \
-		'[ $rc1 -eq 0 ] && [ "$(stat -c %s "$TMP/sh1.raw")" = $((60 * F)) ]'
+		'[ $rc1 -eq 0 ] && [ "$(stat -c %s "$TMP/sh1.raw")" = $((200 * F)) ]'
 	check_clean "pid namespaces"
 fi
 
@@ -212,7 +217,7 @@ for how in file fifo copy; do
 	fb-render "${G[@]}" --frames 40 --delay-ms 25 --workers 1 --sink raw -o "$TMP/sw.raw" \
 		--name $n 2> "$TMP/err.sw" &
 	r=$!
-		wait_until 60 flowing $n
+	wait_until 60 flowing $n
 	replace_with $how /dev/shm$n
 	ino=$(stat -c %i /dev/shm$n)
 	bounded $r

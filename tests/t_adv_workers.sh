@@ -49,20 +49,21 @@ check "the cause names fb-encoder, its pid and that it was stopped: $(tr '\n' '~
 	'grep -q "fb-encoder (pid $E).*stopped" "$TMP/err.stop"'
 check_clean "stopped encoder"
 
-# A slow ffmpeg (realtime, 8 s of video) that keeps reading is progress:
-# never killed, though the render lasts longer than --encoder-timeout.  (The
-# timeout is ffmpeg's silence, its start-up included: at 1 s, a loaded
-# machine's ffmpeg sometimes had not read frame 0 yet.  5 s is far above
-# any gap between reads, and 8 s of video still outlasts it.)
+# A slow ffmpeg (realtime, 12 s of video at 15 fps) that keeps reading is
+# progress: never killed, though the render lasts longer than
+# --encoder-timeout.  (The timeout is ffmpeg's silence, its start-up
+# included: at 1 s, a loaded machine's ffmpeg sometimes had not read frame
+# 0 yet; a starved one (hogs at nice -10) paused 5 s at frame 3 to set up
+# x264.  10 s is far above any gap between reads; 12 s of video outlasts it.)
 t0=$(date +%s%N)
-fb-render --size 320x240 --fps 30 --frames 240 --workers 2 --slots 4 --name /$TID-slow \
-	-o "$TMP/slow.mp4" --encoder-timeout 5 -- -vf realtime -c:v libx264 -preset ultrafast \
+fb-render --size 320x240 --fps 15 --frames 180 --workers 2 --slots 4 --name /$TID-slow \
+	-o "$TMP/slow.mp4" --encoder-timeout 10 -- -vf realtime -c:v libx264 -preset ultrafast \
 	-pix_fmt yuv420p 2> "$TMP/err.slow"
 rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 n=$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$TMP/slow.mp4")
-check "slow but progressing ffmpeg, --encoder-timeout 5: exit $rc, $n frames in $ms ms (more than 5 s); $(tr '\n' '~' < "$TMP/err.slow")" \
-	'[ $rc -eq 0 ] && [ "$n" = 240 ] && [ $ms -gt 5000 ]'
+check "slow but progressing ffmpeg, --encoder-timeout 10: exit $rc, $n frames in $ms ms (more than 10 s); $(tr '\n' '~' < "$TMP/err.slow")" \
+	'[ $rc -eq 0 ] && [ "$n" = 180 ] && [ $ms -gt 10000 ]'
 
 # The whole render stopped (as by Ctrl-Z) for longer than --frame-timeout,
 # then resumed (fg): a pause is no hang, nobody is killed, no restart used.
