@@ -1,15 +1,18 @@
 /* fb_output — refuse an output that would destroy an input or a segment. */
 #include "fb_output.h"
 #include "fb_segment.h"
+#include "fb_source.h"
 #include "fb_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -91,6 +94,182 @@ bool fb_output_names_fd(const char *path)
 		return false;
 	p = path + 6 + strspn(path + 6, "0123456789");
 	return p > path + 6 && strncmp(p, "/fd/", 4) == 0;
+}
+
+/* An executable regular file: access(X_OK) alone also passes a directory
+ * (searchable), which execve then refuses. */
+static bool executable(const char *path)
+{
+	struct stat st;
+
+	return access(path, X_OK) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool fb_output_which(const char *prog, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	int w;
+
+	if (strchr(prog, '/')) {
+		w = snprintf(out, len, "%s", prog);
+		return w >= 0 && (size_t)w < len && executable(out);
+	}
+	if (!path)
+		path = "/bin:/usr/bin"; /* glibc's execvp default (confstr _CS_PATH) */
+	for (;;) {
+		size_t n = strcspn(path, ":");
+
+		w = snprintf(out, len, "%.*s/%s", n ? (int)n : 1, n ? path : ".", prog);
+		if (w >= 0 && (size_t)w < len && executable(out))
+			return true;
+		if (!path[n])
+			return false;
+		path += n + 1;
+	}
+}
+
+void fb_output_add(struct fb_output_inputs *l, const char *what, const char *path)
+{
+	if (l->n < FB_OUTPUT_MAX_INPUTS)
+		l->in[l->n++] = (struct fb_output_input){ what, path };
+}
+
+/* A copy of the formatted string in L's store, or NULL when it is full. */
+__attribute__((format(printf, 2, 3))) static const char *keep(struct fb_output_inputs *l,
+							      const char *fmt, ...)
+{
+	size_t room = sizeof(l->store) - l->used;
+	char *at = l->store + l->used;
+	va_list ap;
+	int w;
+
+	va_start(ap, fmt);
+	w = vsnprintf(at, room, fmt, ap);
+	va_end(ap);
+	if (w < 0 || (size_t)w >= room)
+		return NULL;
+	l->used += (size_t)w + 1;
+	return at;
+}
+
+/* Add PATH (kept by the caller) as WHAT when it is an existing regular
+ * file: a directory, a device or a FIFO holds no bytes an O_TRUNC would
+ * destroy (and -o /dev/null must stay possible beside 2>/dev/null). */
+static void add_file(struct fb_output_inputs *l, const char *what, const char *path)
+{
+	struct stat st;
+
+	if (what && path && *path && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		fb_output_add(l, what, path);
+}
+
+/* Add the program PROG as execvp finds it, as WHAT. */
+static void add_program(struct fb_output_inputs *l, const char *what, const char *prog)
+{
+	char found[PATH_MAX];
+
+	if (fb_output_which(prog, found, sizeof(found)))
+		add_file(l, what, keep(l, "%s", found));
+}
+
+/* The interpreter of PROG's "#!" line (the kernel runs it, reading PROG),
+ * and what "#!/usr/bin/env [-OPTS] NAME" then runs, as WHAT. */
+static void add_interpreter(struct fb_output_inputs *l, const char *what, const char *prog)
+{
+	char found[PATH_MAX], line[256], *word, *save = NULL;
+	int fd = open(prog, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	const char *base;
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n < 2 || line[0] != '#' || line[1] != '!')
+		return;
+	line[n] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	word = strtok_r(line + 2, " \t", &save);
+	if (!word)
+		return;
+	add_file(l, what, keep(l, "%s", word));
+	base = strrchr(word, '/');
+	if (strcmp(base ? base + 1 : word, "env") != 0)
+		return;
+	while ((word = strtok_r(NULL, " \t", &save)) && word[0] == '-')
+		;
+	if (word && !strchr(word, '=') && fb_output_which(word, found, sizeof(found)))
+		add_file(l, what, keep(l, "%s", found));
+}
+
+/* WORD as a file, and the FILE of an --opt=FILE (or a shell's VAR=FILE). */
+static void add_word(struct fb_output_inputs *l, const char *what, const char *word)
+{
+	const char *eq = strchr(word, '=');
+
+	add_file(l, what, word);
+	if (eq)
+		add_file(l, what, eq + 1);
+}
+
+/* The words of the shell command STRING, split as exec: would split it
+ * (quotes honoured; an unterminated one: split at blanks), and split again
+ * at shell operators (<in, >out, a|b, cmd;, (cmd) are files and programs
+ * too): each a file, or a program on $PATH (for sh, any word may be one). */
+static void add_shell_words(struct fb_output_inputs *l, const char *what, const char *string)
+{
+	struct fb_source *src = malloc(sizeof(*src));
+	char spec[sizeof(src->words) + 8];
+
+	if (!src)
+		return;
+	snprintf(spec, sizeof(spec), "exec:%s", string);
+	if (fb_source_parse(spec, src)) {
+		char *save = NULL, *w;
+		int i = 0;
+
+		snprintf(src->words, sizeof(src->words), "%s", string);
+		for (w = strtok_r(src->words, " \t\n", &save); w && i < FB_SOURCE_MAX_ARGS;
+		     w = strtok_r(NULL, " \t\n", &save))
+			src->argv[i++] = w;
+		src->argv[i] = NULL;
+	}
+	for (char **a = src->argv; *a; a++) {
+		char *save = NULL;
+
+		for (char *w = strtok_r(*a, "<>|&;()", &save); w; w = strtok_r(NULL, "<>|&;()", &save)) {
+			const char *word = keep(l, "%s", w);
+
+			if (!word)
+				break;
+			add_word(l, what, word);
+			if (!strchr(word, '/'))
+				add_program(l, what, word);
+		}
+	}
+	free(src);
+}
+
+void fb_output_add_command(struct fb_output_inputs *l, const char *role, char *const argv[],
+			   bool shell)
+{
+	char found[PATH_MAX];
+	const char *what;
+
+	if (!argv[0])
+		return;
+	add_program(l, keep(l, "the %s program", role), argv[0]);
+	if (fb_output_which(argv[0], found, sizeof(found)))
+		add_interpreter(l, keep(l, "the %s's interpreter", role), found);
+	if (shell) {
+		if (argv[1] && argv[2])
+			add_shell_words(l, keep(l, "the %s's sh: command's word", role),
+					argv[2]);
+		return;
+	}
+	what = keep(l, "the %s's argument", role);
+	for (int i = 1; argv[i]; i++)
+		add_word(l, what, argv[i]);
 }
 
 int fb_output_check(const char *output, const struct fb_output_input *inputs, size_t n,

@@ -18,6 +18,47 @@ struct fb_output_input {
 };
 
 /*
+ * Every file a render reads, to be refused as an output: the raw: source,
+ * the --audio file, and what its renderer or producer command reads.  The
+ * paths are the caller's, or kept in STORE (programs found on $PATH).
+ * Sized for the most a command can name: FB_SOURCE_MAX_ARGS words, each a
+ * file, an --opt=FILE and a program on $PATH, plus the interpreters.
+ */
+#define FB_OUTPUT_MAX_INPUTS 224
+
+struct fb_output_inputs {
+	struct fb_output_input in[FB_OUTPUT_MAX_INPUTS];
+	size_t n;
+	char store[16384];
+	size_t used;
+};
+
+/* Add WHAT, PATH (kept by the caller) to L; full: dropped. */
+void fb_output_add(struct fb_output_inputs *l, const char *what, const char *path);
+
+/*
+ * Add to L every existing regular file the command ARGV reads when run as
+ * execvp(ARGV[0], ARGV) (ROLE, "renderer" or "producer", names it in the
+ * messages): the program as execvp finds it on $PATH, the interpreter of
+ * its "#!" line (and what "#!/usr/bin/env NAME" runs), and every argument
+ * that names a file (of "--opt=FILE", FILE too).  For ARGV = sh -c STRING
+ * (SHELL), the words of STRING, best effort — split as exec: splits a
+ * command, no expansion, shell operators stripped: each word that names a
+ * file, or a program on $PATH.  Words that name nothing are not inputs:
+ * only what exists can be destroyed.
+ */
+void fb_output_add_command(struct fb_output_inputs *l, const char *role, char *const argv[],
+			   bool shell);
+
+/*
+ * Where execvp would find PROG into OUT: PROG itself when it holds a '/',
+ * else the first executable regular file PROG in a directory of $PATH
+ * (unset: execvp's default /bin:/usr/bin; an empty entry: the current
+ * directory).  False when there is none.
+ */
+bool fb_output_which(const char *prog, char *out, size_t len);
+
+/*
  * Refuse OUTPUT ("-": what stdout is open on) when it is, or would be
  * created as:
  *   - any of the N INPUTS, compared by inode (so a hard link or a symlink

@@ -203,32 +203,6 @@ int options_parse(int argc, char **argv, struct render_opts *o)
 	return 0;
 }
 
-/* An executable regular file: access(X_OK) alone also passes a directory
- * (searchable), which execve then refuses. */
-static bool executable(const char *path)
-{
-	struct stat st;
-
-	return access(path, X_OK) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* Is PROG an executable file in a directory of $PATH? */
-static bool on_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
-
-	while (path && *path) {
-		size_t n = strcspn(path, ":");
-
-		snprintf(buf, sizeof(buf), "%.*s/%s", n ? (int)n : 1, n ? path : ".", prog);
-		if (executable(buf))
-			return true;
-		path += n + (path[n] == ':');
-	}
-	return false;
-}
-
 /* Can OUTPUT be written (without creating it now)?  NULL, or why not. */
 static const char *output_unwritable(const char *output)
 {
@@ -251,7 +225,9 @@ static const char *output_unwritable(const char *output)
 /* Can execvp run CMD: an executable path, or a name found on PATH? */
 static bool runnable(const char *cmd)
 {
-	return strchr(cmd, '/') ? executable(cmd) : on_path(cmd);
+	char found[PATH_MAX];
+
+	return fb_output_which(cmd, found, sizeof(found));
 }
 
 /* Where PATH is or would be created ("-": stdout), as a canonical path:
@@ -296,9 +272,8 @@ static int same_target(const char *a, const char *b, char *why, size_t len)
 
 int options_preflight(const struct render_opts *o, const struct fb_geom *g)
 {
-	struct fb_output_input inputs[3];
+	static struct fb_output_inputs in; /* 20 KiB: not on the stack */
 	char buf[FB_NAME_MAX + PATH_MAX + 256];
-	size_t n_in = 0;
 	const char *why;
 	struct rlimit rl;
 	struct stat st;
@@ -364,16 +339,22 @@ int options_preflight(const struct render_opts *o, const struct fb_geom *g)
 				      sizeof(buf)));
 		return FB_EXIT_USAGE;
 	}
-	/* -o must not destroy what the render reads, nor any segment. */
+	/* -o must not destroy what the render reads, nor any segment: the
+	 * renderer's or producer's program, script and files among them. */
+	in.n = in.used = 0;
 	if (o->src.kind == FB_SOURCE_RAW)
-		inputs[n_in++] = (struct fb_output_input){ "the raw: source", o->src.path };
+		fb_output_add(&in, "the raw: source", o->src.path);
 	if (o->sink.audio)
-		inputs[n_in++] = (struct fb_output_input){ "the --audio file", o->sink.audio };
+		fb_output_add(&in, "the --audio file", o->sink.audio);
+	if (o->src.kind == FB_SOURCE_EXEC)
+		fb_output_add_command(&in, o->attach ? "producer" : "renderer", o->src.argv,
+				      strcmp(o->src.argv[0], "sh") == 0 && o->src.argv[1] &&
+					      strcmp(o->src.argv[1], "-c") == 0);
 	if (!o->sink.raw && fb_output_names_fd(o->sink.output)) {
 		fb_err(PROG, "refusing -o %s: " FB_OUTPUT_FD_REFUSAL, o->sink.output);
 		return FB_EXIT_USAGE;
 	}
-	if (fb_output_check(o->sink.output, inputs, n_in, o->name, buf, sizeof(buf))) {
+	if (fb_output_check(o->sink.output, in.in, in.n, o->name, buf, sizeof(buf))) {
 		fb_err(PROG, "refusing -o %s: %s", o->sink.output, buf);
 		return FB_EXIT_USAGE;
 	}
@@ -382,9 +363,9 @@ int options_preflight(const struct render_opts *o, const struct fb_geom *g)
 	if (o->progress) {
 		const char *prog_path = strcmp(o->progress, "-") == 0 ? "-" : o->progress;
 
-		inputs[n_in++] = (struct fb_output_input){
-			"the -o output", strcmp(o->sink.output, "-") == 0 ? "/dev/stdout" : o->sink.output };
-		if (fb_output_check(prog_path, inputs, n_in, o->name, buf, sizeof(buf)) ||
+		fb_output_add(&in, "the -o output",
+			      strcmp(o->sink.output, "-") == 0 ? "/dev/stdout" : o->sink.output);
+		if (fb_output_check(prog_path, in.in, in.n, o->name, buf, sizeof(buf)) ||
 		    same_target(prog_path, o->sink.output, buf, sizeof(buf))) {
 			fb_err(PROG, "refusing --progress %s: %s", o->progress, buf);
 			return FB_EXIT_USAGE;
@@ -408,7 +389,7 @@ int options_preflight(const struct render_opts *o, const struct fb_geom *g)
 		       getenv("FB_FAULT"));
 		return FB_EXIT_USAGE;
 	}
-	if (!o->sink.raw && !on_path("ffmpeg")) {
+	if (!o->sink.raw && !runnable("ffmpeg")) {
 		fb_err(PROG, "ffmpeg not found on PATH (install Debian's ffmpeg package)");
 		return FB_EXIT_RUNTIME;
 	}

@@ -70,18 +70,37 @@ check() {
 	elif "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 
+# wait_until SECONDS COMMAND [ARG...] | wait_until SECONDS 'CONDITION':
+# poll (every 50 ms) until the command succeeds, at most SECONDS (a
+# decimal); 0 once it did, 1 if the deadline passed first.  A test waits
+# for the state it asserts this way, never for a fixed time: under load
+# (another suite, renders beside it) any fixed sleep is sometimes too
+# short.  Deadlines are generous: they only bound a failure.  One string is
+# eval'ed, as in check — inside wait_until, where $1 is not the caller's:
+# pass a function's arguments as CMD ARG... or through a local variable.
+wait_until() {
+	local end=$((${EPOCHREALTIME/[.,]/} + $(awk -v s="$1" 'BEGIN { printf "%d", s * 1000000 }')))
+	shift
+	for (( ; ; )); do
+		if [ $# -eq 1 ]; then eval "$1" && return 0; else "$@" && return 0; fi
+		[ "${EPOCHREALTIME/[.,]/}" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
 # Nothing of ours may survive a test: no segment, no process, no zombie —
 # of ours (see the top): someone else's live render, zombie or segment is
 # none of our business and never fails us.
 check_clean() {
 	local what=$1 left procs
-	# Up to 2 s: exits and reaping (by init, for orphans) are not instant.
-	for _ in $(seq 20); do
-		sleep 0.1
+	# Exits and reaping (by init, for orphans) are not instant, the less
+	# so on a loaded machine: up to 10 s (a leftover costs the wait).
+	clean_now() {
 		left=$(own_segments)
 		procs=$(own_procs --fb)
-		[ -z "$left$procs" ] && break
-	done
+		[ -z "$left$procs" ]
+	}
+	wait_until 10 clean_now
 	if [ -z "$left" ] && [ -z "$procs" ]; then
 		ok "$what: no segment, process or zombie left"
 	else

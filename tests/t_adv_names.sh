@@ -26,10 +26,10 @@ check "examples/producer.c links against build/libframebroker.a" '[ -x "$TMP/lib
 # run NAME CMD...: run bounded, leaving $rc and $TMP/err.
 run() { timeout -k 2 10 "$@" > "$TMP/out" 2> "$TMP/err"; rc=$?; }
 say() { tr '\n' '~' < "$TMP/err" | cut -c1-300; }
-# bounded PID: wait up to 15 s for PID (a background job) to end; then
+# bounded PID: wait up to 60 s for PID (a background job) to end; then
 # SIGKILL it, so a hang is a failed check and not a stuck test.  1: it hung.
 bounded() {
-	timeout 15 tail --pid="$1" -f /dev/null && return 0
+	timeout 60 tail --pid="$1" -f /dev/null && return 0
 	kill -KILL "$1" 2> /dev/null
 	return 1
 }
@@ -69,18 +69,21 @@ for k in "${kinds[@]}"; do
 		check "$k at the name: fb-$prog exit $rc (want 2), one line naming $n and $w ($(say))" \
 			'[ $rc -eq 2 ] && [ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q "$p is $w" "$TMP/err"'
 	done
+	before=$(ls -ld "$p" 2> /dev/null || echo "nothing at $p")
 	run "$TMP/libprod" $n
-	check "$k at the name: fb_attach refuses at once (rc $rc, $(say))" \
+	check "$k at the name: fb_attach refuses at once (rc $rc, $(say); before it: $before)" \
 		'[ $rc -eq 1 ] && grep -q "not a shared-memory segment" "$TMP/err"'
 	check "$k at the name: still there, untouched; no output written" \
-		'[ -e "$p" ] || [ -L "$p" ]; [ ! -e "$TMP/o.raw" ]'
+		'{ [ -e "$p" ] || [ -L "$p" ]; } && [ ! -e "$TMP/o.raw" ]'
 	rm -rf "$p"
 done
 check_clean "not a regular file at the name"
 
 # --- item 10: another user's, or a writable, segment ------------------------
 # (as root: a real broker's segment, chown'ed / chmod'ed under it)
-wait_seg() { for _ in $(seq 100); do [ -s /dev/shm$1 ] && break; sleep 0.02; done; }
+wait_seg() { wait_until 60 test -s "/dev/shm$1"; }
+# flowing NAME: frames are out (fb-stat): the render is under way.
+flowing() { fb-stat "$1" 2> /dev/null | grep -Eq '^frames +[1-9]'; }
 if [ $root = yes ]; then
 	n=/$TID-own
 	fb-broker "${G[@]}" --frames 5 --name $n 2> "$TMP/err.broker" &
@@ -134,25 +137,29 @@ fi
 
 # --- item 13: default names across pid namespaces ---------------------------
 # Two fb-render, each pid 1 of its own pid namespace, both with the default
-# name, at once: both succeed, under different names.
-ns_name() { # UNSHARE_PID -> the --name its broker was given
+# name, at once: both succeed, under different names.  Each lasts 4 s at
+# least (160 frames, 25 ms each): both are looked at while they run.
+broker_name() { # UNSHARE_PID -> the --name its broker was given, or 1
 	local c b
-	for _ in $(seq 100); do
-		c=$(pgrep -P "$1" | head -1)
-		[ -n "$c" ] && for b in $(pgrep -P "$c"); do
-			tr '\0' '\n' < /proc/$b/cmdline 2> /dev/null | grep -A1 -x -- --name | tail -1 && return
-		done
-		sleep 0.05
+	c=$(pgrep -P "$1" | head -1)
+	[ -n "$c" ] && for b in $(pgrep -P "$c"); do
+		tr '\0' '\n' < /proc/$b/cmdline 2> /dev/null | grep -A1 -x -- --name | tail -1 | grep . && return
 	done
+	return 1
+}
+both_named() { # (a render's name, once seen, is kept: it may end first)
+	local i
+	for i in 0 1; do [ -n "${names[$i]}" ] || names[$i]=$(broker_name ${upids[$i]}); done
+	[ -n "${names[0]}" ] && [ -n "${names[1]}" ]
 }
 if [ $root = yes ] && unshare --pid --fork --mount-proc true 2> /dev/null; then
-	upids=() names=()
+	upids=() names=("" "")
 	for i in 1 2; do
-		unshare --pid --fork --kill-child --mount-proc "$BIN/fb-render" "${G[@]}" --frames 40 --delay-ms 25 \
+		unshare --pid --fork --kill-child --mount-proc "$BIN/fb-render" "${G[@]}" --frames 160 --delay-ms 25 \
 			--workers 1 --sink raw -o "$TMP/ns$i.raw" 2> "$TMP/err.ns$i" &
 		upids+=($!)
 	done
-	for i in 0 1; do names+=("$(ns_name ${upids[$i]})"); done
+	wait_until 60 both_named
 	rcs=()
 	for i in 0 1; do
 		bounded ${upids[$i]}
@@ -165,31 +172,32 @@ if [ $root = yes ] && unshare --pid --fork --mount-proc true 2> /dev/null; then
 		'[ -n "${names[0]}" ] && [ -n "${names[1]}" ] && [ "${names[0]}" != "${names[1]}" ]'
 	check "default names are /fb-render-PID-RANDOM: ${names[0]}" \
 		'[[ ${names[0]} =~ ^/fb-render-1-[0-9a-f]{8}$ ]]'
-	check "both outputs complete" '[ "$(stat -c %s "$TMP/ns1.raw")" = $((40 * F)) ] && cmp -s "$TMP/ns1.raw" "$TMP/ns2.raw"'
+	check "both outputs complete" '[ "$(stat -c %s "$TMP/ns1.raw")" = $((160 * F)) ] && cmp -s "$TMP/ns1.raw" "$TMP/ns2.raw"'
 	for nm in "${names[@]}"; do [ -n "$nm" ] && [ -e "/dev/shm$nm" ] && { not_ok "left behind: $nm"; rm -f "/dev/shm$nm"; }; done
 
 	# One explicit name, two pid namespaces: the second broker's view of
 	# "pid 2" is its own process, not the first render's broker.  The name
 	# must still count as taken (the creator's lock says so), and the
-	# first render must go on unharmed.
+	# first render must go on unharmed.  (200 frames of 25 ms: at least 5 s
+	# left once frames flow, so it is still live when it is judged.)
 	n=/$TID-shared
-	unshare --pid --fork --kill-child --mount-proc "$BIN/fb-render" "${G[@]}" --frames 60 --delay-ms 25 \
+	unshare --pid --fork --kill-child --mount-proc "$BIN/fb-render" "${G[@]}" --frames 200 --delay-ms 25 \
 		--workers 1 --sink raw -o "$TMP/sh1.raw" --name $n 2> "$TMP/err.sh1" &
 	u1=$!
-	wait_seg $n
-	sleep 0.3
+	wait_until 60 flowing $n
 	ino=$(stat -c %i /dev/shm$n)
 	timeout -k 2 10 unshare --pid --fork --kill-child --mount-proc "$BIN/fb-render" "${G[@]}" --frames 5 --workers 1 \
 		--sink raw -o "$TMP/sh2.raw" --name $n 2> "$TMP/err.sh2"
 	rc2=$?
 	check "same name from another pid namespace while it renders: exit $rc2 (want 2) ($(tr '\n' '~' < "$TMP/err.sh2"))" \
 		'[ $rc2 -eq 2 ] && ! grep -q replaced "$TMP/err.sh2"'
-	check "...and the live segment was not replaced" '[ "$(stat -c %i /dev/shm$n 2> /dev/null)" = "$ino" ]'
+	check "...and the live segment was not replaced (the first render still running: $(flowing $n && echo yes))" \
+		'[ "$(stat -c %i /dev/shm$n 2> /dev/null)" = "$ino" ]'
 	bounded $u1
 	wait $u1
 	rc1=$?
 	check "...and the first render completes: exit $rc1, $(stat -c %s "$TMP/sh1.raw") bytes" \
-		'[ $rc1 -eq 0 ] && [ "$(stat -c %s "$TMP/sh1.raw")" = $((60 * F)) ]'
+		'[ $rc1 -eq 0 ] && [ "$(stat -c %s "$TMP/sh1.raw")" = $((200 * F)) ]'
 	check_clean "pid namespaces"
 fi
 
@@ -209,8 +217,7 @@ for how in file fifo copy; do
 	fb-render "${G[@]}" --frames 40 --delay-ms 25 --workers 1 --sink raw -o "$TMP/sw.raw" \
 		--name $n 2> "$TMP/err.sw" &
 	r=$!
-	wait_seg $n
-	sleep 0.3
+	wait_until 60 flowing $n
 	replace_with $how /dev/shm$n
 	ino=$(stat -c %i /dev/shm$n)
 	bounded $r
@@ -228,8 +235,7 @@ done
 n=/$TID-swap-live
 fb-render "${G[@]}" --frames 40 --delay-ms 25 --workers 1 --sink raw -o "$TMP/sw.raw" --name $n 2> "$TMP/err.sw" &
 r=$!
-wait_seg $n
-sleep 0.3
+wait_until 60 flowing $n
 rm -f /dev/shm$n
 fb-broker "${G[@]}" --frames 5 --name $n 2> /dev/null &
 b2=$!
@@ -252,7 +258,7 @@ fb-producer --name $n --delay-ms 25 2> /dev/null &
 p=$!
 fb-encoder --name $n --sink raw -o "$TMP/bk.raw" 2> /dev/null &
 e=$!
-sleep 0.3
+wait_until 60 flowing $n
 replace_with copy /dev/shm$n
 ino=$(stat -c %i /dev/shm$n)
 bounded $b
@@ -307,6 +313,81 @@ o8 "a live segment through /proc/PID/fd" "in /dev/shm" --sink raw \
 o8 "a new file in /dev/shm" "created in /dev/shm" --sink raw -o /dev/shm/$TID-new.raw
 o8 "a framebroker segment outside /dev/shm" "a framebroker segment" --sink raw -o "$TMP/seg-copy"
 o8 "the --audio file" "the --audio file" --audio "$TMP/a.wav" -o "$TMP/a.wav"
+# Issue 21: every file the render reads — the exec:/attach: program (found
+# on PATH), its #! interpreter, a file among its arguments, a word of an sh:
+# command, the --progress file — is refused as -o, and each is refused as
+# --progress too.  The file keeps its bytes; nothing starts.
+here=$PWD
+cd "$TMP" || exit 1 # relative names below are relative to it
+mkdir "$TMP/pbin"
+cp "$(type -P bash)" "$TMP/pbin/fbsh" # an interpreter of our own: never the system's
+printf '#!%s\nwhile read -r i; do head -c "$FB_FRAME_BYTES" /dev/zero; done\n' "$TMP/pbin/fbsh" > "$TMP/draw.sh"
+printf '#!/usr/bin/env -S fbsh\nwhile read -r i; do head -c "$FB_FRAME_BYTES" /dev/zero; done\n' > "$TMP/draw-env.sh"
+printf 'import os, sys\nfb = int(os.environ["FB_FRAME_BYTES"])\nfor i in sys.stdin:\n    sys.stdout.buffer.write(bytes([int(i) %% 256]) * fb)\n    sys.stdout.flush()\n' > "$TMP/draw.py"
+chmod +x "$TMP/draw.sh" "$TMP/draw-env.sh"
+cp "$TMP/libprod" "$TMP/prod"
+echo 'palette' > "$TMP/pal.txt"
+echo 'progress=continue' > "$TMP/prog.txt"
+ln "$TMP/draw.py" "$TMP/draw-hard.py"
+ln -s draw.py "$TMP/draw-sym.py"
+for f in draw.sh draw-env.sh draw.py prod pal.txt prog.txt pbin/fbsh; do cp "$TMP/$f" "$TMP/$f.orig"; done
+o21() { # DESC WANT FILE ARGS...: refused, exit 2; FILE unchanged; nothing started or
+	# left (of ours, but the live broker above)
+	local desc=$1 want=$2 file=$3
+	shift 3
+	run env PATH="$TMP/pbin:$PATH" fb-render "${G[@]}" --frames 5 --workers 1 --name /$TID-o8 "$@"
+	check "$desc: exit $rc (want 2), one line naming '$want' ($(say))" \
+		'[ $rc -eq 2 ] && [ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q "^fb-render: refusing .*$want" "$TMP/err"'
+	check "...$desc: $file unchanged, no segment, no process" \
+		'cmp -s "$TMP/$file" "$TMP/$file.orig" && [ ! -e /dev/shm/$TID-o8 ] && [ -z "$(own_pids --fb | grep -vx "$blive")" ]'
+	cp "$TMP/$file.orig" "$TMP/$file" # each case on its own (a binary without the check)
+}
+py=(--source "exec:python3 draw.py")
+o21 "-o the exec: script (the issue's case)" "-o draw.py: it is the renderer's argument draw.py" draw.py \
+	"${py[@]}" -o draw.py -- -f framemd5
+o21 "-o the exec: script by absolute path" "the renderer's argument draw.py" draw.py "${py[@]}" -o "$TMP/draw.py"
+o21 "-o a hard link to the exec: script" "the renderer's argument draw.py" draw.py "${py[@]}" -o draw-hard.py -- -f framemd5
+o21 "-o a symlink to the exec: script" "the renderer's argument draw.py" draw.py "${py[@]}" --sink raw -o draw-sym.py
+o21 "-o a file among exec:'s arguments (--opt=FILE)" "the renderer's argument" pal.txt \
+	--source "exec:$TMP/draw.sh --palette=$TMP/pal.txt" --sink raw -o "$TMP/pal.txt"
+o21 "-o the exec: program found on PATH" "the renderer program $TMP/pbin/fbsh" pbin/fbsh \
+	--source "exec:fbsh $TMP/draw.sh" --sink raw -o "$TMP/pbin/fbsh"
+o21 "-o the #! interpreter of the exec: program" "the renderer's interpreter $TMP/pbin/fbsh" pbin/fbsh \
+	--source "exec:$TMP/draw.sh" --sink raw -o "$TMP/pbin/fbsh"
+o21 "-o what #!/usr/bin/env runs" "the renderer's interpreter $TMP/pbin/fbsh" pbin/fbsh \
+	--source "exec:$TMP/draw-env.sh" --sink raw -o "$TMP/pbin/fbsh"
+o21 "-o the attach: program" "the producer program $TMP/prod" prod --source "attach:$TMP/prod" --sink raw -o "$TMP/prod"
+o21 "-o a word of an sh: command" "the renderer's sh: command's word $TMP/pal.txt" pal.txt \
+	--source "sh:cat $TMP/pal.txt>/dev/null;exec $TMP/draw.sh" --sink raw -o "$TMP/pal.txt"
+o21 "-o a word of an attach:sh: command" "the producer's sh: command's word" prod \
+	--source "attach:sh:exec '$TMP/prod'" --sink raw -o "$TMP/prod"
+o21 "-o the --progress file" "--progress $TMP/prog.txt: it is the -o output" prog.txt \
+	--source "exec:$TMP/draw.sh" --progress "$TMP/prog.txt" --sink raw -o "$TMP/prog.txt"
+o21 "--progress the exec: script" "--progress draw.py: it is the renderer's argument draw.py" draw.py \
+	"${py[@]}" --progress draw.py --sink raw -o "$TMP/fine.raw"
+o21 "--progress the attach: program" "--progress $TMP/prod: it is the producer program" prod \
+	--source "attach:$TMP/prod" --progress "$TMP/prod" --sink raw -o "$TMP/fine.raw"
+check "...and no -o file was created by those" '[ ! -e "$TMP/fine.raw" ]'
+# The system's interpreter, as it is found on PATH (--check: nothing is run
+# even where the refusal is missing, so no system file is ever at risk).
+pyp=$(type -P python3)
+run fb-render "${G[@]}" --frames 5 "${py[@]}" -o "$pyp" --check
+check "-o the system's python3 ($pyp) for exec:python3, --check: exit $rc (want 2) ($(say))" \
+	'[ $rc -eq 2 ] && grep -q "refusing -o $pyp: it is the renderer program" "$TMP/err"'
+run fb-render "${G[@]}" --frames 5 --source "exec:$TMP/draw-env.sh" -o /usr/bin/env --check
+check "-o /usr/bin/env for a #!/usr/bin/env script, --check: exit $rc (want 2) ($(say))" \
+	'[ $rc -eq 2 ] && grep -q "the renderer.s interpreter /usr/bin/env" "$TMP/err"'
+# Not inputs: a device the command names (-o /dev/null beside 2>/dev/null),
+# and a word that names no file.
+run env PATH="$TMP/pbin:$PATH" fb-render "${G[@]}" --frames 5 --workers 1 --name /$TID-o8 \
+	--source "sh:exec fbsh $TMP/draw.sh 2>/dev/null" --sink raw -o /dev/null
+check "sh: naming /dev/null, -o /dev/null: accepted (rc $rc, $(say))" '[ $rc -eq 0 ]'
+run env PATH="$TMP/pbin:$PATH" fb-render "${G[@]}" --frames 5 --workers 1 --name /$TID-o8 \
+	--source "exec:$TMP/draw.sh new.raw" --sink raw -o new.raw
+check "an exec: argument naming the not-yet-existing -o: accepted (rc $rc, $(say))" \
+	'[ $rc -eq 0 ] && [ "$(stat -c %s new.raw)" -eq $((5 * F)) ]'
+rm -f new.raw
+cd "$here" || exit 1
 timeout -k 2 10 fb-render "${G[@]}" --frames 5 --workers 1 --name /$TID-o8 "${src[@]}" --sink raw \
 	-o - >> "$TMP/src.raw" 2> "$TMP/err"
 rc=$?

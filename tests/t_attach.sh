@@ -91,11 +91,7 @@ fb-render --name /$TID-kill --size ${W}x$H --pix-fmt rgb24 --frames 200 --worker
 	--sink-jitter-ms 20 --source attach:"$TMP/producer" --sink raw -o "$TMP/f.raw" 2> "$TMP/err.f" &
 rpid=$!
 victim=
-for _ in $(seq 100); do
-	victim=$(own_pids --match "^$TMP/producer" | head -n 1)
-	[ -n "$victim" ] && [ -s "$TMP/f.raw" ] && break
-	sleep 0.05
-done
+wait_until 60 'victim=$(own_pids --match "^$TMP/producer" | head -n 1); [ -n "$victim" ] && [ -s "$TMP/f.raw" ]'
 [ -n "$victim" ] && kill -KILL "$victim"
 wait $rpid
 rc=$?
@@ -231,7 +227,7 @@ done
 # segment" (exit 1 and a line that hid the real cause).
 fb-broker --name "/$TID-late" --size ${W}x$H --frames 10 2> "$TMP/err.lb" &
 lb=$!
-for _ in $(seq 100); do [ -e "/dev/shm/$TID-late" ] && break; sleep 0.05; done
+wait_until 60 '[ -s "/dev/shm/$TID-late" ]' # (else exec 9<> would create it)
 exec 9<> "/dev/shm/$TID-late"
 FB_SEGMENT="/$TID-late" "$TMP/failer" 1
 wait $lb
@@ -260,9 +256,13 @@ check "the example with no argument and no FB_SEGMENT: exit 1, one line ($(cat "
 name=/$TID-byname
 fb-broker --name $name --size ${W}x$H --pix-fmt rgb24 --frames 60 --slots 3 --ready-fd 3 3> "$TMP/ready" &
 broker=$!
-for _ in $(seq 50); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
+wait_until 60 '[ -s "$TMP/ready" ]'
 FB_SEGMENT=$name FB_FD=77 "$TMP/producer" & p1=$!
 "$TMP/producer" $name & p2=$!
+# Both registered before the encoder may end the render: one attaching by
+# name after the broker unlinked it would find nothing (under load it can
+# start that late).  Without an encoder the 3 slots fill and frames wait.
+wait_until 60 'fb-stat $name 2> /dev/null | grep -q "producers 2,"'
 timeout 60 fb-encoder --name $name --sink raw -o "$TMP/m.raw"
 rc=$?
 kill $broker 2> /dev/null

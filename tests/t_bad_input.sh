@@ -57,7 +57,7 @@ expect 2 "make no sense with --sink raw" "ffmpeg options with raw sink" \
 # broker's segment is left alone.
 fb-broker --name /$TID-taken --frames 5 --size 16x16 &
 bpid=$!
-for _ in $(seq 50); do [ -e /dev/shm/$TID-taken ] && break; sleep 0.02; done
+wait_until 60 'fb-stat /$TID-taken > /dev/null 2>&1' # created whole, not being created
 expect 2 "segment /$TID-taken already exists" "segment name that exists" \
 	-- fb-render --name /$TID-taken --size 16x16
 fb-broker --name /$TID-taken 2> "$TMP/err"
