@@ -20,7 +20,8 @@
 # or rendezvous directory in the test's TMPDIR — the workers clean up
 # themselves (FB_TMPDIR unset) — nor does killing every worker (then
 # fb-render's FB_TMPDIR does); workers joining and leaving the shared
-# browser at once never trip on its lock.
+# browser at once never trip on its lock, and a worker opening its page
+# there closes no other worker's.
 . "$(dirname "$0")/lib.sh"
 
 EX=$ROOT/examples/chrome
@@ -122,6 +123,36 @@ lrc=0
 for pid in $lpids; do wait $pid || lrc=1; done
 check "--browser shared: 4 workers joining and leaving at once: no error, nothing left ($(cat "$TMP"/err.lock.* | grep -m1 Error))" \
 	'[ $lrc -eq 0 ] && empty_tmp'
+
+# Two workers of one shared browser open their pages as worker.mjs does
+# (chrome.mjs openPage), both connected first: A's page, then B's.  B
+# closed the pages puppeteer listed in its default context — A's among
+# them (a context created after B connected is counted there) — and A's
+# next capture failed "Target closed" (1 render in 3-4 with 6 workers).
+# A's page must survive B's open; the browser's initial about:blank is
+# closed all the same.
+cat > "$TMP/ctx.mjs" << 'EOF'
+const { joinBrowser, leaveBrowser, openPage } = await import(process.argv[2]);
+const A = await joinBrowser(), B = await joinBrowser();
+const a = await openPage(A, { shared: true });
+const b = await openPage(B, { shared: true });
+const say = [];
+for (const [n, p] of [['A', a.page], ['B', b.page]]) {
+	try { await p.screenshot(); } catch (e) { say.push(`${n}'s capture: ${e.message}`); }
+}
+const s = await A.target().createCDPSession();
+const { defaultBrowserContextId: def } = await s.send('Target.getBrowserContexts');
+const stray = (await s.send('Target.getTargets')).targetInfos.filter((t) => t.type === 'page' && t.browserContextId === def);
+if (stray.length) say.push(`${stray.length} page(s) left in the default context`);
+await s.detach();
+await leaveBrowser(A);
+await leaveBrowser(B);
+console.log(say.join('; ') || 'ok');
+process.exit(0);
+EOF
+FB_SEGMENT=/$TID-ctx timeout 120 node "$TMP/ctx.mjs" "$EX/chrome.mjs" > "$TMP/out.ctx" 2>&1
+check "--browser shared: a worker opening its page closes no other worker's ($(head -c 300 "$TMP/out.ctx" | tr '\n' '~'))" \
+	'[ "$(cat "$TMP/out.ctx")" = ok ] && empty_tmp'
 
 # PNG frames: lossless, so the band is exact too.
 fb-render --size ${W}x$H --frames 12 --workers 2 --frame-format png --source "$SRC" \

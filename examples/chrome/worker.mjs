@@ -49,7 +49,7 @@
 // removes its own on every way out it lives to take.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { launchBrowser, closeBrowser, joinBrowser, leaveBrowser } from './chrome.mjs';
+import { launchBrowser, closeBrowser, joinBrowser, leaveBrowser, openPage } from './chrome.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The binding: FB_NODE_BINDING overrides (an installed copy); else the
@@ -165,16 +165,9 @@ class Page {
 	}
 
 	async open() {
-		// Shared browser: a BrowserContext of our own, so our page has a
-		// renderer process of its own (one worker's crash is its alone).
-		const ctx = this.opts.browser === 'shared'
-			? (this.ctx = await this.browser.createBrowserContext())
-			: this.browser.defaultBrowserContext();
-		// A page of our own, and the browser's initial about:blank closed:
-		// its renderer would otherwise stay, idle, beside the page's.
-		const initial = await this.browser.defaultBrowserContext().pages();
-		this.page = await ctx.newPage();
-		for (const pg of initial) await pg.close().catch(() => {}); // another worker may close it first
+		// Our page (shared: in a context of our own), closing no other
+		// worker's (chrome.mjs openPage).
+		({ ctx: this.ctx, page: this.page } = await openPage(this.browser, { shared: this.opts.browser === 'shared' }));
 		this.page.on('error', (e) => this.crash(`the page crashed (${e.message})`));
 		await this.page.setViewport({ width: this.g.width, height: this.g.height, deviceScaleFactor: 1 });
 		this.s = await this.page.createCDPSession();
