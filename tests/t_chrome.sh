@@ -21,7 +21,8 @@
 # themselves (FB_TMPDIR unset) — nor does killing every worker (then
 # fb-render's FB_TMPDIR does); workers joining and leaving the shared
 # browser at once never trip on its lock, and a worker opening its page
-# there closes no other worker's.
+# there closes no other worker's; a page's alert is dismissed, and a seek
+# that never settles fails the render naming it, at --seek-timeout.
 . "$(dirname "$0")/lib.sh"
 
 EX=$ROOT/examples/chrome
@@ -187,6 +188,18 @@ window.fbSeek = (f) => { document.body.textContent = f; if (f === 5) location.hr
 </script></body>
 EOF
 echo '<p>away</p>' > "$TMP/away.html"
+# A page that alerts at frame 5 (its script blocked until the dialog is
+# answered); one whose fbSeek never settles at frame 5.
+cat > "$TMP/alert.html" << 'EOF'
+<!DOCTYPE html><body><script>
+window.fbSeek = (f) => { if (f === 5) alert('hello'); document.body.textContent = f; };
+</script></body>
+EOF
+cat > "$TMP/hang.html" << 'EOF'
+<!DOCTYPE html><body><script>
+window.fbSeek = (f) => f === 5 ? new Promise(() => {}) : undefined;
+</script></body>
+EOF
 
 for mode in own shared; do
 	NK=60
@@ -317,6 +330,27 @@ for mode in own shared; do
 	rc=$?
 	check "--browser $mode: a page navigating away: exit 1, one line naming it ($(head -c 600 "$TMP/err.nav.$mode" | tr '\n' '~'))" \
 		'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err.nav.$mode")" -eq 1 ] && grep -q "navigated away to file://.*/away.html" "$TMP/err.nav.$mode"'
+	check "... nothing left ($(tmp_left))" empty_tmp
+
+	# An alert is dismissed, said once, and the render goes on (it held
+	# the frame until --frame-timeout: bounded here, no restart).
+	fb-render --size ${W}x$H --frames 12 --workers 2 --frame-format jpeg --frame-timeout 20 --max-restarts 0 \
+		--source "$SELF --browser $mode $TMP/alert.html" -o "$TMP/al.mp4" 2> "$TMP/err.al.$mode"
+	rc=$?
+	check "--browser $mode: a page's alert is dismissed, said once, the render completes ($(head -c 600 "$TMP/err.al.$mode" | tr '\n' '~'))" \
+		'[ $rc -eq 0 ] && [ "$(wc -l < "$TMP/err.al.$mode")" -eq 2 ] &&
+		 grep -q "opened a dialog (alert \"hello\") at frame 5; dismissed" "$TMP/err.al.$mode" && grep -q "^fb-render: wrote " "$TMP/err.al.$mode"'
+
+	# A seek that never settles fails the render at --seek-timeout, in one
+	# line naming it — not at fb-render's --frame-timeout (30 s here, no
+	# restart; the default 60 s and 10 restarts took 11 minutes), unnamed.
+	start=$SECONDS
+	timeout 120 fb-render --size ${W}x$H --frames 12 --workers 2 --frame-format jpeg --frame-timeout 30 --max-restarts 0 \
+		--source "$SELF --browser $mode --seek-timeout 2 $TMP/hang.html" -o "$TMP/hg.mp4" 2> "$TMP/err.hg.$mode"
+	rc=$? took=$((SECONDS - start))
+	check "--browser $mode: a seek that never settles: exit 1 in ${took} s (< 30), one line naming it ($(head -c 600 "$TMP/err.hg.$mode" | tr '\n' '~'))" \
+		'[ $rc -eq 1 ] && [ $took -lt 30 ] && [ "$(wc -l < "$TMP/err.hg.$mode")" -eq 1 ] &&
+		 grep -q "frame 5: window.fbSeek(5, 30) did not finish within --seek-timeout 2 s: the page hangs" "$TMP/err.hg.$mode"'
 	check "... nothing left ($(tmp_left))" empty_tmp
 done
 
