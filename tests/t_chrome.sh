@@ -331,6 +331,16 @@ for mode in own shared; do
 	check "--browser $mode: a page navigating away: exit 1, one line naming it ($(head -c 600 "$TMP/err.nav.$mode" | tr '\n' '~'))" \
 		'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err.nav.$mode")" -eq 1 ] && grep -q "navigated away to file://.*/away.html" "$TMP/err.nav.$mode"'
 	check "... nothing left ($(tmp_left))" empty_tmp
+	if [ $mode = own ]; then
+		# To a URL that does not load: named, not Chrome's error page.
+		sed 's|away\.html|http://127.0.0.1:1/nothing|' "$TMP/nav.html" > "$TMP/navx.html"
+		fb-render --size ${W}x$H --frames 40 --workers 2 --frame-format jpeg \
+			--source "$SELF $TMP/navx.html" -o "$TMP/nav.mp4" 2> "$TMP/err.navx"
+		rc=$?
+		check "... to a URL that does not load: exit 1, one line naming that URL ($(head -c 600 "$TMP/err.navx" | tr '\n' '~'))" \
+			'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err.navx")" -eq 1 ] &&
+			 grep -q "navigated away to http://127.0.0.1:1/nothing (which did not load)" "$TMP/err.navx"'
+	fi
 
 	# An alert is dismissed, said once, and the render goes on (it held
 	# the frame until --frame-timeout: bounded here, no restart).

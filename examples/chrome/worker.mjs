@@ -155,7 +155,7 @@ class Page {
 		this.failure = null; // the same, synchronously (check())
 		const raise = (e) => { this.failure ??= e; fault(e); };
 		this.crash = (why) => raise(new Crash(why));
-		this.navigatedAway = (to) => raise(new NavigatedAway(`the page navigated away to ${to.length > 160 ? `${to.slice(0, 160)}...` : to}`));
+		this.navigatedAway = (to, note = '') => raise(new NavigatedAway(`the page navigated away to ${to.length > 160 ? `${to.slice(0, 160)}...` : to}${note}`));
 		this.ownNavigation = true; // until open() has loaded the page
 		browser.on('disconnected', () => this.crash('the browser went away'));
 	}
@@ -208,8 +208,13 @@ class Page {
 		// A main-frame document committed that we did not ask for
 		// (Page.frameNavigated is cross-document only: a hash change or
 		// pushState is not one).
+		// A URL that failed to load commits Chrome's error page
+		// (chrome-error://chromewebdata/): the frame's unreachableUrl names
+		// the one the page tried.
 		this.s.on('Page.frameNavigated', ({ frame }) => {
-			if (!frame.parentId && !this.ownNavigation) this.navigatedAway(frame.url + (frame.urlFragment || ''));
+			if (frame.parentId || this.ownNavigation) return;
+			if (frame.unreachableUrl) this.navigatedAway(frame.unreachableUrl, ' (which did not load)');
+			else this.navigatedAway(frame.url + (frame.urlFragment || ''));
 		});
 		await this.s.send('Inspector.enable');
 		await this.s.send('Page.enable');
