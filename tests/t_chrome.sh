@@ -20,7 +20,9 @@
 # or rendezvous directory in the test's TMPDIR — the workers clean up
 # themselves (FB_TMPDIR unset) — nor does killing every worker (then
 # fb-render's FB_TMPDIR does); workers joining and leaving the shared
-# browser at once never trip on its lock.
+# browser at once never trip on its lock, and a worker opening its page
+# there closes no other worker's; a page's alert is dismissed, and a seek
+# that never settles fails the render naming it, at --seek-timeout.
 . "$(dirname "$0")/lib.sh"
 
 EX=$ROOT/examples/chrome
@@ -123,6 +125,36 @@ for pid in $lpids; do wait $pid || lrc=1; done
 check "--browser shared: 4 workers joining and leaving at once: no error, nothing left ($(cat "$TMP"/err.lock.* | grep -m1 Error))" \
 	'[ $lrc -eq 0 ] && empty_tmp'
 
+# Two workers of one shared browser open their pages as worker.mjs does
+# (chrome.mjs openPage), both connected first: A's page, then B's.  B
+# closed the pages puppeteer listed in its default context — A's among
+# them (a context created after B connected is counted there) — and A's
+# next capture failed "Target closed" (1 render in 3-4 with 6 workers).
+# A's page must survive B's open; the browser's initial about:blank is
+# closed all the same.
+cat > "$TMP/ctx.mjs" << 'EOF'
+const { joinBrowser, leaveBrowser, openPage } = await import(process.argv[2]);
+const A = await joinBrowser(), B = await joinBrowser();
+const a = await openPage(A, { shared: true });
+const b = await openPage(B, { shared: true });
+const say = [];
+for (const [n, p] of [['A', a.page], ['B', b.page]]) {
+	try { await p.screenshot(); } catch (e) { say.push(`${n}'s capture: ${e.message}`); }
+}
+const s = await A.target().createCDPSession();
+const { defaultBrowserContextId: def } = await s.send('Target.getBrowserContexts');
+const stray = (await s.send('Target.getTargets')).targetInfos.filter((t) => t.type === 'page' && t.browserContextId === def);
+if (stray.length) say.push(`${stray.length} page(s) left in the default context`);
+await s.detach();
+await leaveBrowser(A);
+await leaveBrowser(B);
+console.log(say.join('; ') || 'ok');
+process.exit(0);
+EOF
+FB_SEGMENT=/$TID-ctx timeout 120 node "$TMP/ctx.mjs" "$EX/chrome.mjs" > "$TMP/out.ctx" 2>&1
+check "--browser shared: a worker opening its page closes no other worker's ($(head -c 300 "$TMP/out.ctx" | tr '\n' '~'))" \
+	'[ "$(cat "$TMP/out.ctx")" = ok ] && empty_tmp'
+
 # PNG frames: lossless, so the band is exact too.
 fb-render --size ${W}x$H --frames 12 --workers 2 --frame-format png --source "$SRC" \
 	-o "$TMP/p.mkv" -- -c:v ffv1 2> "$TMP/err.p"
@@ -156,6 +188,18 @@ window.fbSeek = (f) => { document.body.textContent = f; if (f === 5) location.hr
 </script></body>
 EOF
 echo '<p>away</p>' > "$TMP/away.html"
+# A page that alerts at frame 5 (its script blocked until the dialog is
+# answered); one whose fbSeek never settles at frame 5.
+cat > "$TMP/alert.html" << 'EOF'
+<!DOCTYPE html><body><script>
+window.fbSeek = (f) => { if (f === 5) alert('hello'); document.body.textContent = f; };
+</script></body>
+EOF
+cat > "$TMP/hang.html" << 'EOF'
+<!DOCTYPE html><body><script>
+window.fbSeek = (f) => f === 5 ? new Promise(() => {}) : undefined;
+</script></body>
+EOF
 
 for mode in own shared; do
 	NK=60
@@ -286,6 +330,37 @@ for mode in own shared; do
 	rc=$?
 	check "--browser $mode: a page navigating away: exit 1, one line naming it ($(head -c 600 "$TMP/err.nav.$mode" | tr '\n' '~'))" \
 		'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err.nav.$mode")" -eq 1 ] && grep -q "navigated away to file://.*/away.html" "$TMP/err.nav.$mode"'
+	check "... nothing left ($(tmp_left))" empty_tmp
+	if [ $mode = own ]; then
+		# To a URL that does not load: named, not Chrome's error page.
+		sed 's|away\.html|http://127.0.0.1:1/nothing|' "$TMP/nav.html" > "$TMP/navx.html"
+		fb-render --size ${W}x$H --frames 40 --workers 2 --frame-format jpeg \
+			--source "$SELF $TMP/navx.html" -o "$TMP/nav.mp4" 2> "$TMP/err.navx"
+		rc=$?
+		check "... to a URL that does not load: exit 1, one line naming that URL ($(head -c 600 "$TMP/err.navx" | tr '\n' '~'))" \
+			'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err.navx")" -eq 1 ] &&
+			 grep -q "navigated away to http://127.0.0.1:1/nothing (which did not load)" "$TMP/err.navx"'
+	fi
+
+	# An alert is dismissed, said once, and the render goes on (it held
+	# the frame until --frame-timeout: bounded here, no restart).
+	fb-render --size ${W}x$H --frames 12 --workers 2 --frame-format jpeg --frame-timeout 20 --max-restarts 0 \
+		--source "$SELF --browser $mode $TMP/alert.html" -o "$TMP/al.mp4" 2> "$TMP/err.al.$mode"
+	rc=$?
+	check "--browser $mode: a page's alert is dismissed, said once, the render completes ($(head -c 600 "$TMP/err.al.$mode" | tr '\n' '~'))" \
+		'[ $rc -eq 0 ] && [ "$(wc -l < "$TMP/err.al.$mode")" -eq 2 ] &&
+		 grep -q "opened a dialog (alert \"hello\") at frame 5; dismissed" "$TMP/err.al.$mode" && grep -q "^fb-render: wrote " "$TMP/err.al.$mode"'
+
+	# A seek that never settles fails the render at --seek-timeout, in one
+	# line naming it — not at fb-render's --frame-timeout (30 s here, no
+	# restart; the default 60 s and 10 restarts took 11 minutes), unnamed.
+	start=$SECONDS
+	timeout 120 fb-render --size ${W}x$H --frames 12 --workers 2 --frame-format jpeg --frame-timeout 30 --max-restarts 0 \
+		--source "$SELF --browser $mode --seek-timeout 2 $TMP/hang.html" -o "$TMP/hg.mp4" 2> "$TMP/err.hg.$mode"
+	rc=$? took=$((SECONDS - start))
+	check "--browser $mode: a seek that never settles: exit 1 in ${took} s (< 30), one line naming it ($(head -c 600 "$TMP/err.hg.$mode" | tr '\n' '~'))" \
+		'[ $rc -eq 1 ] && [ $took -lt 30 ] && [ "$(wc -l < "$TMP/err.hg.$mode")" -eq 1 ] &&
+		 grep -q "frame 5: window.fbSeek(5, 30) did not finish within --seek-timeout 2 s: the page hangs" "$TMP/err.hg.$mode"'
 	check "... nothing left ($(tmp_left))" empty_tmp
 done
 

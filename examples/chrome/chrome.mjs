@@ -141,6 +141,47 @@ export async function closeBrowser(browser) {
 	removeDir(browser.fbProfileDir);
 }
 
+// openPage(browser, {shared}) -> {ctx, page}: the worker's page, and the
+// browser's initial about:blank closed (its renderer would otherwise stay,
+// idle, beside the page's).  Own browser: the page in its default context,
+// and every page there before it was the browser's own.  Shared browser: a
+// BrowserContext of our own (our page gets a renderer process of its own:
+// one worker's crash is its alone), and of the other pages only those in
+// the browser's real default context are closed, by their
+// browserContextId.  Not puppeteer's defaultBrowserContext().pages(): it
+// also lists the pages of every context created after we connected —
+// other workers' — and closing those failed their captures with "Target
+// closed" (1 render in 3-4 with 6 workers).  Exported for the tests.
+export async function openPage(browser, { shared = false } = {}) {
+	if (!shared) {
+		const initial = await browser.defaultBrowserContext().pages();
+		const page = await browser.newPage();
+		for (const pg of initial) await pg.close().catch(() => {});
+		return { ctx: null, page };
+	}
+	const ctx = await browser.createBrowserContext();
+	const page = await ctx.newPage();
+	await closeDefaultPages(browser);
+	return { ctx, page };
+}
+
+// The pages of the shared browser's default context (none of ours: a
+// worker's page is in its own context).  Another worker may close one
+// first; a Chromium too old to name its default context: nothing closed.
+async function closeDefaultPages(browser) {
+	const s = await browser.target().createCDPSession();
+	try {
+		const { defaultBrowserContextId: def } = await s.send('Target.getBrowserContexts');
+		const { targetInfos } = await s.send('Target.getTargets');
+		for (const t of targetInfos) {
+			if (def && t.type === 'page' && t.browserContextId === def)
+				await s.send('Target.closeTarget', { targetId: t.targetId }).catch(() => {});
+		}
+	} finally {
+		await s.detach().catch(() => {});
+	}
+}
+
 // ---- one browser per render, shared by its K workers (--browser shared) ----
 //
 // The K workers of one render (the same FB_SEGMENT) meet in a directory of

@@ -23,7 +23,11 @@
 // --seek fbseek|gsap|animations|virtual forces one.
 //
 // Options: --quality Q (jpeg, default 90), --engine auto|shell|new (see
-// chrome.mjs), --seek M, --browser own|shared: own (the default) — a
+// chrome.mjs), --seek M, --seek-timeout SEC (default 30: a frame's seek or
+// capture taking longer fails the render naming the page's hang; keep it
+// below fb-render's --frame-timeout, which the worker cannot see, else the
+// broker kills the worker first, and each replacement hangs the same way),
+// --browser own|shared: own (the default) — a
 // browser per worker over a pipe, nothing listening; shared — the K
 // workers of the render share one browser, each in a BrowserContext of its
 // own (its own renderer process): one browser and GPU process instead of K
@@ -42,6 +46,8 @@
 // given back, our context closed and the browser left (closed by the last
 // worker out), then the signal.  A page that navigates away (to another
 // document, a reload) fails the render: "the page navigated away to URL".
+// Dialogs (alert, confirm, prompt) are dismissed, the first one said; a
+// beforeunload dialog is accepted (the page leaves: see above).
 // Errors are one line, their stack only with FB_CHROME_DEBUG=1.
 // Profiles and the shared rendezvous directory go under FB_TMPDIR
 // (fb-render's per-render directory, removed after its last child: the
@@ -49,7 +55,7 @@
 // removes its own on every way out it lives to take.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { launchBrowser, closeBrowser, joinBrowser, leaveBrowser } from './chrome.mjs';
+import { launchBrowser, closeBrowser, joinBrowser, leaveBrowser, openPage } from './chrome.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The binding: FB_NODE_BINDING overrides (an installed copy); else the
@@ -62,18 +68,19 @@ const me = `worker.mjs[${process.pid}]`;
 const log = (msg) => process.stderr.write(`${me}: ${msg}\n`);
 
 function usage(msg) {
-	log(`${msg}; usage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek fbseek|gsap|animations|virtual] PAGE`);
+	log(`${msg}; usage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek fbseek|gsap|animations|virtual] [--seek-timeout SEC] PAGE`);
 	process.exit(1);
 }
 
 function parseArgs(v) {
-	const o = { quality: 90, engine: 'auto', browser: 'own', seek: null, page: null };
+	const o = { quality: 90, engine: 'auto', browser: 'own', seek: null, seekTimeout: 30, page: null };
 	for (let i = 0; i < v.length; i++) {
 		const a = v[i];
 		if (a === '--quality') o.quality = Number(v[++i]);
 		else if (a === '--engine') o.engine = v[++i];
 		else if (a === '--seek') o.seek = v[++i];
 		else if (a === '--browser') o.browser = v[++i];
+		else if (a === '--seek-timeout') o.seekTimeout = Number(v[++i]);
 		else if (a.startsWith('--')) usage(`unknown option ${a}`);
 		else if (o.page === null) o.page = a;
 		else usage(`one page only (${o.page}, then ${a})`);
@@ -83,6 +90,7 @@ function parseArgs(v) {
 	if (!['auto', 'shell', 'new'].includes(o.engine)) usage(`--engine ${o.engine}`);
 	if (!['own', 'shared'].includes(o.browser)) usage(`--browser ${o.browser}: own or shared`);
 	if (o.seek !== null && !['fbseek', 'gsap', 'animations', 'virtual'].includes(o.seek)) usage(`--seek ${o.seek}`);
+	if (!(o.seekTimeout > 0 && o.seekTimeout <= 86400)) usage(`--seek-timeout ${o.seekTimeout}: seconds, 0 < SEC <= 86400`);
 	return o;
 }
 
@@ -92,6 +100,12 @@ class Crash extends Error {}
 // The page left for another document (location.href = ..., a reload, a
 // form): the frames would be another page's, so the render is failed.
 class NavigatedAway extends Error {}
+// A seek or capture that did not finish within --seek-timeout: the page
+// hangs (a promise that never settles, an endless loop).  The render is
+// failed naming it — left to fb-render's --frame-timeout, the worker was
+// killed and each replacement hung on the same frame, unexplained, until
+// --max-restarts ran out (11 minutes with the defaults).
+class Hang extends Error {}
 
 // The seek methods, run in the page.  `how` chosen once by detect().
 function detectInPage() {
@@ -131,6 +145,8 @@ class Page {
 		this.url = url;
 		this.opts = opts;
 		this.how = null;
+		this.frame = null; // the frame being rendered
+		this.dialogs = 0;
 		this.vt = 0; // virtual time reached, ms
 		// trouble: rejected, once, with the first Crash or NavigatedAway.
 		let fault;
@@ -139,13 +155,24 @@ class Page {
 		this.failure = null; // the same, synchronously (check())
 		const raise = (e) => { this.failure ??= e; fault(e); };
 		this.crash = (why) => raise(new Crash(why));
-		this.navigatedAway = (to) => raise(new NavigatedAway(`the page navigated away to ${to.length > 160 ? `${to.slice(0, 160)}...` : to}`));
+		this.navigatedAway = (to, note = '') => raise(new NavigatedAway(`the page navigated away to ${to.length > 160 ? `${to.slice(0, 160)}...` : to}${note}`));
 		this.ownNavigation = true; // until open() has loaded the page
 		browser.on('disconnected', () => this.crash('the browser went away'));
 	}
 
 	race(p) {
 		return Promise.race([p, this.trouble]);
+	}
+
+	// race(p), and a Hang saying `what` did not finish within
+	// --seek-timeout.
+	bounded(p, what) {
+		const s = this.opts.seekTimeout;
+		let timer;
+		const hang = new Promise((_, reject) => {
+			timer = setTimeout(() => reject(new Hang(`${what} did not finish within --seek-timeout ${s} s: the page hangs`)), s * 1000);
+		});
+		return Promise.race([this.race(p), hang]).finally(() => clearTimeout(timer));
 	}
 
 	// Throws the page's trouble if there was any by now.
@@ -165,17 +192,15 @@ class Page {
 	}
 
 	async open() {
-		// Shared browser: a BrowserContext of our own, so our page has a
-		// renderer process of its own (one worker's crash is its alone).
-		const ctx = this.opts.browser === 'shared'
-			? (this.ctx = await this.browser.createBrowserContext())
-			: this.browser.defaultBrowserContext();
-		// A page of our own, and the browser's initial about:blank closed:
-		// its renderer would otherwise stay, idle, beside the page's.
-		const initial = await this.browser.defaultBrowserContext().pages();
-		this.page = await ctx.newPage();
-		for (const pg of initial) await pg.close().catch(() => {}); // another worker may close it first
+		// Our page (shared: in a context of our own), closing no other
+		// worker's (chrome.mjs openPage).
+		({ ctx: this.ctx, page: this.page } = await openPage(this.browser, { shared: this.opts.browser === 'shared' }));
 		this.page.on('error', (e) => this.crash(`the page crashed (${e.message})`));
+		// A dialog (alert, confirm, prompt) would block the page's script,
+		// so the seek, until --seek-timeout: dismissed (confirm false,
+		// prompt null), said once.  A beforeunload one is accepted: the
+		// page then leaves, and the render fails naming where it went.
+		this.page.on('dialog', (d) => this.dialog(d));
 		await this.page.setViewport({ width: this.g.width, height: this.g.height, deviceScaleFactor: 1 });
 		this.s = await this.page.createCDPSession();
 		this.s.on('Inspector.targetCrashed', () => this.crash('the page\'s renderer crashed'));
@@ -183,14 +208,28 @@ class Page {
 		// A main-frame document committed that we did not ask for
 		// (Page.frameNavigated is cross-document only: a hash change or
 		// pushState is not one).
+		// A URL that failed to load commits Chrome's error page
+		// (chrome-error://chromewebdata/): the frame's unreachableUrl names
+		// the one the page tried.
 		this.s.on('Page.frameNavigated', ({ frame }) => {
-			if (!frame.parentId && !this.ownNavigation) this.navigatedAway(frame.url + (frame.urlFragment || ''));
+			if (frame.parentId || this.ownNavigation) return;
+			if (frame.unreachableUrl) this.navigatedAway(frame.unreachableUrl, ' (which did not load)');
+			else this.navigatedAway(frame.url + (frame.urlFragment || ''));
 		});
 		await this.s.send('Inspector.enable');
 		await this.s.send('Page.enable');
 		await this.goto();
-		this.how = this.opts.seek || await this.race(this.page.evaluate(detectInPage));
+		this.how = this.opts.seek || await this.bounded(this.page.evaluate(detectInPage), 'the page\'s script (finding its seek method)');
 		if (this.how === 'virtual') await this.resetVirtual();
+	}
+
+	dialog(d) {
+		const leaving = d.type() === 'beforeunload';
+		(leaving ? d.accept() : d.dismiss()).catch(() => {});
+		if (leaving || this.dialogs++) return;
+		const m = d.message().replace(/\s+/g, ' ');
+		log(`the page opened a dialog (${d.type()} ${JSON.stringify(m.length > 80 ? `${m.slice(0, 80)}...` : m)})` +
+			`${this.frame === null ? ' while opening' : ` at frame ${this.frame}`}; dismissed (and any more, silently)`);
 	}
 
 	// Virtual time from 0: reload with time paused from the start.
@@ -203,13 +242,15 @@ class Page {
 	async advanceVirtual(ms) {
 		const expired = new Promise((r) => this.s.once('Emulation.virtualTimeBudgetExpired', r));
 		await this.s.send('Emulation.setVirtualTimePolicy', { policy: 'advance', budget: ms });
-		await this.race(expired);
+		await this.bounded(expired, `frame ${this.frame}: advancing its virtual time to ${(this.vt + ms).toFixed(1)} ms`);
 	}
 
 	async seek(frame) {
 		const fps = this.g.fpsNum / this.g.fpsDen;
+		this.frame = frame;
 		if (this.how !== 'virtual') {
-			await this.race(this.page.evaluate(seekInPage, frame, fps, this.how));
+			const what = this.how === 'fbseek' ? `window.fbSeek(${frame}, ${fps})` : `seeking (${this.how})`;
+			await this.bounded(this.page.evaluate(seekInPage, frame, fps, this.how), `frame ${frame}: ${what}`);
 			return;
 		}
 		const target = frame * 1000 * this.g.fpsDen / this.g.fpsNum;
@@ -224,7 +265,7 @@ class Page {
 		const opts = fmt === 'jpeg'
 			? { format: 'jpeg', quality: this.opts.quality, optimizeForSpeed: true }
 			: { format: 'png', optimizeForSpeed: true };
-		const r = await this.race(this.s.send('Page.captureScreenshot', opts));
+		const r = await this.bounded(this.s.send('Page.captureScreenshot', opts), `frame ${this.frame}: the capture`);
 		return r.data;
 	}
 }
@@ -336,7 +377,7 @@ async function main() {
 	// 'disconnected'), a page navigating away as "Execution context was
 	// destroyed".
 	async function cause(e) {
-		if (e instanceof Crash || e instanceof NavigatedAway || !page || e.code === 'ECANCELED') return e;
+		if (e instanceof Crash || e instanceof NavigatedAway || e instanceof Hang || !page || e.code === 'ECANCELED') return e;
 		const late = await Promise.race([page.trouble.catch((c) => c), cap(1000).then(() => null)]);
 		return late || e;
 	}
