@@ -30,6 +30,9 @@ wrap lastcut "n=\$#; out=\${!n}; $FF \"\${@:1:n-1}\" -t 0.95 \"\$out\""
 # (e) a shim that clears the environment (no FFREPORT): the statistics come
 # from stderr.
 wrap noenv "exec env -i PATH=/usr/bin:/bin nice -n 1 $FF \"\$@\""
+# (f) ffmpeg cannot open the report (as under another user, for whom our
+# /proc/PID/fd is closed): its "Failed to open report" is no error.
+wrap badrep "FFREPORT=file=/nonexistent/r.log:level=40 $FF \"\$@\""
 
 N=30
 F=$(frame_bytes rgba 320 240)
@@ -80,6 +83,10 @@ check "(env-clearing shim) exit $RC, exact, proof by stderr: $(err noenv)" \
 render noenv noproof -- -c:v ffv1 -loglevel quiet -f framemd5
 check "(env-clearing shim, -loglevel quiet) exit 1: final statistics missing: $(err noproof)" \
 	'[ $RC -eq 1 ] && grep -q "fb-encoder: ffmpeg exited 0 but its final statistics are missing" "$TMP/err.noproof"'
+
+render badrep badrep -- -c:v ffv1 -f framemd5
+check "(report unopenable) exit $RC, exact, proof by stderr: $(err badrep)" \
+	'[ $RC -eq 0 ] && same_md5 badrep && proof stderr badrep'
 
 # (c) The wrapper ends the output after 10 frames: exit 1 naming the early end.
 render early early -- -c:v ffv1 -f framemd5
