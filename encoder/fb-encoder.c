@@ -397,7 +397,7 @@ static int finish_ffmpeg(struct output *out, const struct encoder_opts *o, int r
 	 * else may be left to bound it. */
 	if (ffmpeg_sink_finish(&out->ff, gone ? 3000 : rc == -EINTR ? TERM_GRACE_MS :
 			       rc && rc != -ECANCELED ? 1000 : o->timeout_ms,
-			       ffwhy, sizeof(ffwhy))) {
+			       out->k.stop_fd, TERM_GRACE_MS, ffwhy, sizeof(ffwhy))) {
 		/* ffmpeg's own cause beats our EPIPE. */
 		if (rc == 0 || gone) {
 			snprintf(why, why_len, "%s", ffwhy);
@@ -410,6 +410,10 @@ static int finish_ffmpeg(struct output *out, const struct encoder_opts *o, int r
 			 out->ff.stats_from);
 	}
 	ffmpeg_sink_free(&out->ff);
+	/* Asked to stop while ffmpeg finished (every frame was in its pipe):
+	 * a stop like any other, its cause whoever sent it. */
+	if (out->ff.stopped && rc == 0)
+		rc = -EINTR;
 	return rc;
 }
 

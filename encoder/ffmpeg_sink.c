@@ -1,6 +1,7 @@
 /* ffmpeg_sink — spawn, feed and reap the ffmpeg child. */
 #include "ffmpeg_sink.h"
 #include "fb_pixfmt.h"
+#include "fb_util.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -448,17 +449,37 @@ static int input_count(int fd, long long *count)
 	return rc;
 }
 
-/* Wait up to TIMEOUT_MS for ffmpeg to exit; SIGKILL it after that. */
-static void exit_or_kill(const struct ffmpeg_sink *s, int timeout_ms)
+/* Wait up to TIMEOUT_MS for ffmpeg to exit, and for at most GRACE_MS once
+ * STOP_FD is readable (a stop request: s->stopped); SIGKILL it after that.
+ * The stop must be watched here: the whole render may sit in the pipe
+ * while ffmpeg waits to open its output (a FIFO nobody reads), and the
+ * encoder's SIGTERM is then all that can end it. */
+static void exit_or_kill(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int grace_ms)
 {
-	struct pollfd p = { .fd = s->pid_fd, .events = POLLIN };
+	struct pollfd p[2] = { { .fd = s->pid_fd, .events = POLLIN },
+			       { .fd = stop_fd, .events = POLLIN } };
+	uint64_t end = fb_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 
-	if (p.fd < 0)
+	if (p[0].fd < 0)
 		return; /* waitpid below blocks instead */
-	while (poll(&p, 1, timeout_ms) < 0 && errno == EINTR)
-		;
-	if (!(p.revents & POLLIN))
-		kill(s->pid, SIGKILL);
+	for (;;) {
+		uint64_t now = fb_now_ns();
+		int r = poll(p, 2, now >= end ? 0 : (int)((end - now + 999999) / 1000000));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r > 0 && (p[0].revents & POLLIN))
+			return;
+		if (r > 0 && p[1].revents) {
+			s->stopped = true;
+			p[1].fd = -1; /* left pending for the encoder's own look */
+			if (end > now + (uint64_t)grace_ms * 1000000ull)
+				end = now + (uint64_t)grace_ms * 1000000ull;
+			continue;
+		}
+		break; /* the time is up (or poll failed) */
+	}
+	kill(s->pid, SIGKILL);
 }
 
 /* ffmpeg exited 0: did it take the render's frames and the end marker,
@@ -497,17 +518,19 @@ static int judge(struct ffmpeg_sink *s, char *why, size_t why_len)
 	return -1;
 }
 
-int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, char *why, size_t why_len)
+int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int grace_ms,
+		       char *why, size_t why_len)
 {
 	int status;
 	pid_t r;
 
 	s->decoded = -1;
 	s->stats_from = NULL;
+	s->stopped = false;
 	if (s->in_fd >= 0)
 		close(s->in_fd);
 	s->in_fd = -1;
-	exit_or_kill(s, timeout_ms);
+	exit_or_kill(s, timeout_ms, stop_fd, grace_ms);
 	do
 		r = waitpid(s->pid, &status, 0);
 	while (r < 0 && errno == EINTR);

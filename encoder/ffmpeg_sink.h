@@ -9,6 +9,7 @@
 
 #include "fb_segment.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,6 +42,7 @@ struct ffmpeg_sink {
 	 * was read ("report", "stderr", or NULL). */
 	long long decoded;
 	const char *stats_from;
+	bool stopped; /* a stop request came while finish waited for it */
 };
 
 /*
@@ -71,7 +73,8 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 /*
  * Close ffmpeg's stdin (it reads what is left in the pipe, then EOF, and
  * finishes the file) and reap it, killing it if it has not exited within
- * TIMEOUT_MS.  Returns 0 if it exited 0, its statistics count more than
+ * TIMEOUT_MS, or within GRACE_MS of STOP_FD (or -1) becoming readable
+ * (then s->stopped).  Returns 0 if it exited 0, its statistics count more than
  * the render's frames (the end marker: see above) and it logged no error.
  * Otherwise fills WHY with "ffmpeg exited with status N", "ffmpeg killed
  * by signal N", "ffmpeg exited 0 but stopped reading its input after N of
@@ -80,7 +83,8 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
  * its last error lines (or its last "frame=" line), and returns -1.  No
  * guess about its process tree: a wrapper costs nothing.
  */
-int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, char *why, size_t why_len);
+int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int grace_ms,
+		       char *why, size_t why_len);
 
 /* Append ": " and ffmpeg's last error lines (see above) to WHY. */
 void ffmpeg_sink_quote(const struct ffmpeg_sink *s, char *why, size_t why_len);
