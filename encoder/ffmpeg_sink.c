@@ -70,11 +70,30 @@ static void ticks_str(char *buf, size_t len, uint64_t ticks, uint32_t num, uint3
 }
 
 /*
- * Does ffmpeg copy the video stream (no decoding) by OPTS?  Only the forms
- * that surely name the video stream are read, the last one winning as in
- * ffmpeg; any other codec option ("-c:0", "-c:V:1", ...) makes the answer
- * "no": then a copy is taken for a decode, which fails loudly (see
- * input_duration), never silently.
+ * What a codec option's stream specifier SPEC ("" in "-c", ":v" in "-c:v")
+ * names of our output, whose stream 0 is the video and stream 1 the audio
+ * (if any): 1 the video, 0 another stream, -1 cannot tell ("-c:m:key").
+ */
+static int spec_video(const char *spec)
+{
+	static const char *const video[] = { "", ":v", ":V", ":0", ":v:0", ":V:0" };
+
+	for (size_t i = 0; i < sizeof(video) / sizeof(video[0]); i++)
+		if (strcmp(spec, video[i]) == 0)
+			return 1;
+	if (spec[0] == ':' && spec[1] && strchr("asdt123456789", spec[1]))
+		return 0; /* audio, subtitles, data, attachments, stream 1.. */
+	if ((strncmp(spec, ":v:", 3) == 0 || strncmp(spec, ":V:", 3) == 0) && spec[3] >= '1' &&
+	    spec[3] <= '9')
+		return 0; /* a second video stream: there is none */
+	return -1;
+}
+
+/*
+ * Does ffmpeg copy the video stream (no decoding) by OPTS?  The last codec
+ * option naming it wins, as in ffmpeg; one whose specifier cannot be read
+ * makes the answer "no": then a copy is taken for a decode, which fails
+ * loudly (see input_duration), never silently.
  */
 static bool video_copied(char *const *opts, int n)
 {
@@ -82,20 +101,21 @@ static bool video_copied(char *const *opts, int n)
 
 	for (int i = 0; i + 1 < n; i++) {
 		const char *o = opts[i], *spec;
+		int v;
 
 		if (strcmp(o, "-vcodec") == 0)
 			spec = "";
-		else if (strncmp(o, "-codec", 6) == 0)
+		else if (strncmp(o, "-codec", 6) == 0 && (o[6] == '\0' || o[6] == ':'))
 			spec = o + 6;
 		else if (strncmp(o, "-c", 2) == 0 && (o[2] == '\0' || o[2] == ':'))
 			spec = o + 2;
 		else
 			continue;
-		if (spec[0] == ':' && spec[1] && strchr("asdt", spec[1]))
-			continue; /* audio, subtitles, data, attachments */
-		if (*spec && strcmp(spec, ":v") != 0)
+		v = spec_video(spec);
+		if (v < 0)
 			return false;
-		copy = strcmp(opts[i + 1], "copy") == 0;
+		if (v)
+			copy = strcmp(opts[i + 1], "copy") == 0;
 	}
 	return copy;
 }

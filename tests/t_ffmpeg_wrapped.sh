@@ -101,12 +101,14 @@ done
 
 # The end marker never reaches the output: a --range chunk into Matroska
 # (its timestamps start at frame 10: -itsoffset), decoded and stream-copied.
-for c in ffv1 copy; do
+for c in ffv1 copy 0; do
+	opts=(-c:v $c)
+	[ $c = 0 ] && opts=(-c:0 copy -c:a aac) # the copy named another way
 	fb-render --size 64x48 --fps 30 --frames $N --range 10:20 --workers 2 --name /$TID-chunk$c \
-		-o "$TMP/chunk$c.mkv" -- -c:v $c 2> "$TMP/err.chunk$c"
+		-o "$TMP/chunk$c.mkv" -- "${opts[@]}" 2> "$TMP/err.chunk$c"
 	rc=$?
 	pts=$(ffprobe -v error -show_entries packet=pts_time -of csv=p=0 "$TMP/chunk$c.mkv" | tr '\n' ' ')
-	check "--range 10:20 into mkv, -c:v $c: exit $rc, frames 10..19 stamped 0.333..0.633 ($pts)" \
+	check "--range 10:20 into mkv, ${opts[*]}: exit $rc, frames 10..19 stamped 0.333..0.633 ($pts)" \
 		'[ $rc -eq 0 ] && [ "$pts" = "0.333000 0.367000 0.400000 0.433000 0.467000 0.500000 0.533000 0.567000 0.600000 0.633000 " ]'
 done
 
