@@ -11,6 +11,7 @@
 #include "fb_cli.h"
 #include "fb_fault.h"
 #include "fb_output.h"
+#include "fb_pixfmt.h"
 #include "fb_ring.h"
 #include "fb_util.h"
 #include "ffmpeg_sink.h"
@@ -264,19 +265,24 @@ static int acquire_error(struct fb_seg *seg, int rc, uint64_t f, char *why, size
 	return rc;
 }
 
-/* Keep a copy of frame TOTAL-1 if F[0..N) holds it: the end marker is made
- * of it (a whole image in ffmpeg's input format), and its slot is gone by
- * the time the marker is written.  0 or -ENOMEM. */
-static int keep_last(struct output *out, const struct fb_frame_ref *f, int n, uint64_t total)
+/* Make the end marker's frame when F[0..N) holds frame TOTAL-1: a PNG or
+ * JPEG marker must be a whole image in ffmpeg's input format, a copy of
+ * that frame (its slot is gone by the time the marker is written); a raw
+ * one only a frame's length, zeros: calloc's untouched pages, which cost
+ * no memory (read, they map the kernel's zero page) and no copy.  0 or
+ * -ENOMEM. */
+static int keep_last(struct output *out, const struct fb_seg *seg, const struct fb_frame_ref *f,
+		     int n)
 {
 	const struct fb_frame_ref *last = &f[n - 1];
 
-	if (out->ff.pid <= 0 || last->frame != total - 1)
+	if (out->ff.pid <= 0 || last->frame != seg->geom.total_frames - 1)
 		return 0;
-	out->marker = malloc(last->length ? last->length : 1);
+	out->marker = calloc(1, last->length ? last->length : 1);
 	if (!out->marker)
 		return -ENOMEM;
-	memcpy(out->marker, last->data, last->length);
+	if (seg->geom.frame_format != FB_FRAME_RAW)
+		memcpy(out->marker, last->data, last->length);
 	out->marker_len = last->length;
 	return 0;
 }
@@ -347,7 +353,7 @@ static int drain(struct fb_seg *seg, struct output *out, char *why, size_t why_l
 		}
 		if (n < 0)
 			return acquire_error(seg, n, taken, why, why_len);
-		if (keep_last(out, batch, n, total)) {
+		if (keep_last(out, seg, batch, n)) {
 			snprintf(why, why_len, "copying frame %llu: %s",
 				 (unsigned long long)(total - 1), strerror(ENOMEM));
 			return -ENOMEM;

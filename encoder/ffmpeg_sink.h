@@ -20,8 +20,9 @@
 /*
  * How ffmpeg proves it took every frame, through any wrapper (a shell
  * script, nice, a shim: the process we start need not be ffmpeg).  After
- * the render's N frames the encoder writes an end marker: copies of the
- * last frame (ffmpeg_sink_marker_frames), which ffmpeg is told to drop by
+ * the render's N frames the encoder writes an end marker: frames of zeros
+ * (raw) or copies of the last image (PNG, JPEG; ffmpeg_sink_marker_frames),
+ * which ffmpeg is told to drop by
  * the input option -t (N frames long).  An ffmpeg that still wants input
  * after frame N-1 reads the marker and decodes at least its first frame;
  * one whose output options (-t, -frames) ended the output before has no
