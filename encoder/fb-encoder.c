@@ -11,6 +11,7 @@
 #include "fb_cli.h"
 #include "fb_fault.h"
 #include "fb_output.h"
+#include "fb_pixfmt.h"
 #include "fb_ring.h"
 #include "fb_util.h"
 #include "ffmpeg_sink.h"
@@ -55,9 +56,6 @@ struct encoder_opts {
 /* Asked to stop by SIGTERM: how long ffmpeg may take to finish the file
  * before it is killed (fb-render, if alive, allows 30 s in all). */
 #define TERM_GRACE_MS 10000
-/* After the last byte: how long ffmpeg may take to come back for more
- * input before it is given EOF unseen (wait_reading). */
-#define READING_SETTLE_MS 3000
 
 /* Where frames go: a raw fd, or ffmpeg's stdin. */
 struct output {
@@ -65,6 +63,9 @@ struct output {
 	struct ffmpeg_sink ff; /* ff.pid > 0: ffmpeg */
 	struct sink k;
 	uint64_t taken; /* frames pushed into k */
+	/* ffmpeg: a copy of the last frame, the end marker's (ffmpeg_sink.h) */
+	char *marker;
+	size_t marker_len;
 };
 
 static void usage(FILE *out)
@@ -264,37 +265,47 @@ static int acquire_error(struct fb_seg *seg, int rc, uint64_t f, char *why, size
 	return rc;
 }
 
-/*
- * Every byte is in ffmpeg: wait until it asks for more (ffmpeg_sink.h), so
- * the EOF we then give it is what ends its input.  An ffmpeg that exits
- * instead ended its output on its own, before the end of the frames it had
- * read (-t, -frames): -ECHILD.  0 also when /proc cannot tell, and after
- * READING_SETTLE_MS without a sighting: the process we started may not be
- * the one that reads (a wrapper that forks ffmpeg), and a sighting is only
- * one of the proofs — ffmpeg's exit status, its count of bytes demuxed and
- * its error lines (ffmpeg_sink_finish) still judge the end.  Waiting the
- * whole --encoder-timeout for it would hang every render through such a
- * wrapper.
- */
-static int wait_reading(struct output *out)
+/* Make the end marker's frame when F[0..N) holds frame TOTAL-1: a PNG or
+ * JPEG marker must be a whole image in ffmpeg's input format, a copy of
+ * that frame (its slot is gone by the time the marker is written); a raw
+ * one only a frame's length, zeros: calloc's untouched pages, which cost
+ * no memory (read, they map the kernel's zero page) and no copy.  0 or
+ * -ENOMEM. */
+static int keep_last(struct output *out, const struct fb_seg *seg, const struct fb_frame_ref *f,
+		     int n)
 {
-	uint64_t t0 = fb_now_ns();
+	const struct fb_frame_ref *last = &f[n - 1];
 
-	for (;;) {
-		int r = ffmpeg_sink_reading(&out->ff), rc;
+	if (out->ff.pid <= 0 || last->frame != seg->geom.total_frames - 1)
+		return 0;
+	out->marker = calloc(1, last->length ? last->length : 1);
+	if (!out->marker)
+		return -ENOMEM;
+	if (seg->geom.frame_format != FB_FRAME_RAW)
+		memcpy(out->marker, last->data, last->length);
+	out->marker_len = last->length;
+	return 0;
+}
 
-		if (r != 0)
+/*
+ * Every frame is out: write the end marker (ffmpeg_sink.h).  An ffmpeg
+ * that leaves (its pidfd, EPIPE) has read all it wanted: its statistics
+ * judge it (ffmpeg_sink_finish), and one that read the marker's first
+ * frame stops there.  0, or the errors of sink_push (-ETIMEDOUT, ...).
+ */
+static int write_marker(struct output *out, const struct fb_seg *seg)
+{
+	int n = ffmpeg_sink_marker_frames(&seg->geom);
+
+	for (int i = 0; i < n; i++) {
+		int rc = sink_write(&out->k, out->marker, out->marker_len);
+
+		if (rc == -EPIPE || rc == -ECHILD)
 			return 0;
-		rc = sink_check(&out->k);
 		if (rc)
 			return rc;
-		if (fb_now_ns() - t0 > (uint64_t)READING_SETTLE_MS * 1000000ull) {
-			fb_debug(PROG, "ffmpeg (pid %d) not seen waiting for input after %d ms; "
-				 "giving it EOF anyway", (int)out->ff.pid, READING_SETTLE_MS);
-			return 0;
-		}
-		usleep(2000);
 	}
+	return 0;
 }
 
 /*
@@ -342,6 +353,11 @@ static int drain(struct fb_seg *seg, struct output *out, char *why, size_t why_l
 		}
 		if (n < 0)
 			return acquire_error(seg, n, taken, why, why_len);
+		if (keep_last(out, seg, batch, n)) {
+			snprintf(why, why_len, "copying frame %llu: %s",
+				 (unsigned long long)(total - 1), strerror(ENOMEM));
+			return -ENOMEM;
+		}
 		for (int i = 0; i < n; i++)
 			fb_fault_point(seg, FB_STEP_AFTER_ACQUIRE, batch[i].frame);
 		rc = sink_push(&out->k, batch, (uint32_t)n);
@@ -352,12 +368,10 @@ static int drain(struct fb_seg *seg, struct output *out, char *why, size_t why_l
 		taken += (uint64_t)n;
 		out->taken = taken;
 	}
-	/* ffmpeg must have read every byte before it is told EOF: bytes left
-	 * in the pipe when it exits are frames it never saw (sink.h). */
-	if (out->ff.pid > 0) {
-		rc = sink_flush(&out->k);
-		if (rc == 0)
-			rc = wait_reading(out);
+	/* No need to wait for ffmpeg to read it all: closing its stdin takes
+	 * nothing out of the pipe, EOF comes after the last byte. */
+	if (out->ff.pid > 0 && out->marker) {
+		rc = write_marker(out, seg);
 		if (rc)
 			return sink_error(seg, out, rc, taken, why, why_len);
 	}
@@ -373,11 +387,47 @@ static bool stop_requested(int stop_fd, int ms)
 	return poll(&pf, 1, ms) == 1;
 }
 
+/*
+ * Close ffmpeg's stdin and judge its end (ffmpeg_sink_finish) after drain
+ * returned RC.  Returns RC, or -EIO with WHY replaced by ffmpeg's cause.
+ */
+static int finish_ffmpeg(struct output *out, const struct encoder_opts *o, int rc, char *why,
+			 size_t why_len)
+{
+	bool gone = rc == -EPIPE || rc == -ECHILD; /* ffmpeg left early */
+	char ffwhy[FB_REASON_MAX];
+
+	/* A gone ffmpeg has exited or is exiting: give it the time to say
+	 * why; after our own failure, a second; asked to stop (SIGTERM:
+	 * fb-render died, say), TERM_GRACE_MS to finish the file — nobody
+	 * else may be left to bound it. */
+	if (ffmpeg_sink_finish(&out->ff, gone ? 3000 : rc == -EINTR ? TERM_GRACE_MS :
+			       rc && rc != -ECANCELED ? 1000 : o->timeout_ms,
+			       out->k.stop_fd, TERM_GRACE_MS, ffwhy, sizeof(ffwhy))) {
+		/* ffmpeg's own cause beats our EPIPE. */
+		if (rc == 0 || gone) {
+			snprintf(why, why_len, "%s", ffwhy);
+			rc = -EIO;
+		}
+	} else if (rc == 0) {
+		fb_debug(PROG, "ffmpeg (pid %d) exited 0 having decoded %lld frames of its input "
+			 "(the render's %llu, then the end marker), by its %s",
+			 (int)out->ff.pid, out->ff.decoded, (unsigned long long)out->ff.frames,
+			 out->ff.stats_from);
+	}
+	ffmpeg_sink_free(&out->ff);
+	/* Asked to stop while ffmpeg finished (every frame was in its pipe):
+	 * a stop like any other, its cause whoever sent it. */
+	if (out->ff.stopped && rc == 0)
+		rc = -EINTR;
+	return rc;
+}
+
 /* Drain, then close the sink.  Returns the exit code. */
 static int encode(struct fb_seg *seg, const struct encoder_opts *o, int stop_fd)
 {
-	char why[FB_REASON_MAX] = "", ffwhy[FB_REASON_MAX];
-	struct output out;
+	char why[FB_REASON_MAX] = "";
+	struct output out = { .marker = NULL };
 	int rc;
 
 	rc = open_output(o, seg, &out);
@@ -398,42 +448,9 @@ static int encode(struct fb_seg *seg, const struct encoder_opts *o, int stop_fd)
 			rc = -EIO;
 		}
 	} else {
-		bool gone = rc == -EPIPE || rc == -ECHILD; /* ffmpeg left early */
-		int64_t unread = sink_unread(&out.k);
-
-		/* A gone ffmpeg has exited or is exiting: give it the time to
-		 * say why; after our own failure, a second; asked to stop
-		 * (SIGTERM: fb-render died, say), TERM_GRACE_MS to finish the
-		 * file — nobody else may be left to bound it. */
-		if (ffmpeg_sink_finish(&out.ff, out.k.pushed, unread > 0 ? (uint64_t)unread : 0,
-				       gone ? 3000 : rc == -EINTR ? TERM_GRACE_MS :
-				       rc && rc != -ECANCELED ? 1000 : o->timeout_ms,
-				       ffwhy, sizeof(ffwhy))) {
-			/* ffmpeg's own cause beats our EPIPE. */
-			if (rc == 0 || gone) {
-				snprintf(why, sizeof(why), "%s", ffwhy);
-				rc = -EIO;
-			}
-		} else if (gone && out.taken < seg->geom.total_frames) {
-			/* It exited 0 having read all we sent, but not every
-			 * frame was sent yet: the output is short. */
-			snprintf(why, sizeof(why), "ffmpeg exited 0 but stopped reading its input "
-				 "after %llu of the render's %llu frames; do output options such as -t or -frames end it early?",
-				 (unsigned long long)out.taken,
-				 (unsigned long long)seg->geom.total_frames);
-			ffmpeg_sink_quote(&out.ff, why, sizeof(why));
-			rc = -EIO;
-		} else if (gone) {
-			/* It read every frame but ended without being told EOF:
-			 * its output options, not the input, ended the output. */
-			snprintf(why, sizeof(why), "ffmpeg exited 0 but stopped reading its input "
-				 "before its end (EOF), after all %llu frames; do output options "
-				 "such as -t or -frames end it early?", (unsigned long long)out.taken);
-			ffmpeg_sink_quote(&out.ff, why, sizeof(why));
-			rc = -EIO;
-		}
-		ffmpeg_sink_free(&out.ff);
+		rc = finish_ffmpeg(&out, o, rc, why, sizeof(why));
 	}
+	free(out.marker);
 	sink_free(&out.k);
 	if (rc == -ECANCELED)
 		return FB_EXIT_ABORTED;

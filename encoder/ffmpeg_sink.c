@@ -1,12 +1,12 @@
 /* ffmpeg_sink — spawn, feed and reap the ffmpeg child. */
 #include "ffmpeg_sink.h"
 #include "fb_pixfmt.h"
+#include "fb_util.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -27,16 +27,10 @@ static char *const default_opts[] = {
 };
 
 #define MAX_OUT_OPTS 64
-#define FIXED_ARGS 17 /* "ffmpeg" ... "pipe:0", and the output's "-r" FPS below */
+#define FIXED_ARGS 19 /* "ffmpeg" ... "-t" D "-i" "pipe:0", and the output's "-r" FPS below */
 #define AUDIO_ARGS 11 /* "-i" AUDIO "-map" ... "-shortest" */
 #define CHUNK_ARGS 4  /* "-itsoffset" T "-metadata" "comment=framebroker chunk A:B/N" */
 
-/*
- * When frame FIRST starts, in seconds ("12.012000"), rounded to the
- * microsecond (ffmpeg's unit for -itsoffset).  ffmpeg rescales it into the
- * input's time base of DEN/NUM s, where the rounding (at most 0.5 us, a
- * frame being at least 1000 us) vanishes: the offset is exactly FIRST ticks.
- */
 /*
  * Will ffmpeg write OUTPUT as Matroska or WebM, whose timestamps are whole
  * milliseconds?  The last "-f FMT" of the output options decides, else the
@@ -57,9 +51,15 @@ static bool ms_container(const char *output, char *const *opts, int n)
 	       strcasecmp(dot, ".mk3d") == 0 || strcasecmp(dot, ".webm") == 0;
 }
 
-static void chunk_offset(char *buf, size_t len, uint64_t first, uint32_t num, uint32_t den)
+/*
+ * TICKS frames of NUM/DEN fps in seconds ("12.012000"), rounded to the
+ * microsecond (ffmpeg's unit for -itsoffset and -t).  ffmpeg rescales it
+ * into the input's time base of DEN/NUM s, where the rounding (at most
+ * 0.5 us, a frame being at least 1000 us) vanishes: exactly TICKS ticks.
+ */
+static void ticks_str(char *buf, size_t len, uint64_t ticks, uint32_t num, uint32_t den)
 {
-	uint64_t t = first * den; /* first <= 2^40, den <= 10^6: no overflow */
+	uint64_t t = ticks * den; /* ticks <= 2^40, den <= 10^6: no overflow */
 	uint64_t sec = t / num, us = ((t % num) * 1000000 + num / 2) / num;
 
 	if (us == 1000000) {
@@ -69,13 +69,109 @@ static void chunk_offset(char *buf, size_t len, uint64_t first, uint32_t num, ui
 	snprintf(buf, len, "%llu.%06llu", (unsigned long long)sec, (unsigned long long)us);
 }
 
+/*
+ * What a codec option's stream specifier SPEC ("" in "-c", ":v" in "-c:v")
+ * names of our output, whose stream 0 is the video and stream 1 the audio
+ * (if any): 1 the video, 0 another stream, -1 cannot tell ("-c:m:key").
+ */
+static int spec_video(const char *spec)
+{
+	static const char *const video[] = { "", ":v", ":V", ":0", ":v:0", ":V:0" };
+
+	for (size_t i = 0; i < sizeof(video) / sizeof(video[0]); i++)
+		if (strcmp(spec, video[i]) == 0)
+			return 1;
+	if (spec[0] == ':' && spec[1] && strchr("asdt123456789", spec[1]))
+		return 0; /* audio, subtitles, data, attachments, stream 1.. */
+	if ((strncmp(spec, ":v:", 3) == 0 || strncmp(spec, ":V:", 3) == 0) && spec[3] >= '1' &&
+	    spec[3] <= '9')
+		return 0; /* a second video stream: there is none */
+	return -1;
+}
+
+/*
+ * Does ffmpeg copy the video stream (no decoding) by OPTS?  The last codec
+ * option naming it wins, as in ffmpeg; one whose specifier cannot be read
+ * makes the answer "no": then a copy is taken for a decode, which fails
+ * loudly (see input_duration), never silently.
+ */
+static bool video_copied(char *const *opts, int n)
+{
+	bool copy = false;
+
+	for (int i = 0; i + 1 < n; i++) {
+		const char *o = opts[i], *spec;
+		int v;
+
+		if (strcmp(o, "-vcodec") == 0)
+			spec = "";
+		else if (strncmp(o, "-codec", 6) == 0 && (o[6] == '\0' || o[6] == ':'))
+			spec = o + 6;
+		else if (strncmp(o, "-c", 2) == 0 && (o[2] == '\0' || o[2] == ':'))
+			spec = o + 2;
+		else
+			continue;
+		v = spec_video(spec);
+		if (v < 0)
+			return false;
+		if (v)
+			copy = strcmp(opts[i + 1], "copy") == 0;
+	}
+	return copy;
+}
+
+/*
+ * The input's -t: the render's frames and not one more, so the end marker
+ * (ffmpeg_sink.h) is read, decoded and dropped.  Decoded frames go through
+ * a trim filter that counts from the first frame; a stream copy compares
+ * each packet's own timestamp, which -itsoffset OFFSET has moved.
+ */
+static void input_duration(char *buf, size_t len, const struct fb_geom *g, uint64_t offset,
+			   char *const *opts, int n)
+{
+	uint64_t end = g->total_frames + (video_copied(opts, n) ? offset : 0);
+
+	ticks_str(buf, len, end, g->fps_num, g->fps_den);
+}
+
+/*
+ * ENVIRON with FFREPORT naming the report memfd REP_FD, or NULL (ENOMEM).
+ * ffmpeg opens it by our /proc path, so no descriptor has to survive a
+ * wrapper, and it logs there at level 40 (verbose, the final statistics)
+ * whatever -loglevel says; a FFREPORT of the user's is replaced.  Free
+ * the array and *OURS (the FFREPORT entry).
+ */
+static char **report_env(int rep_fd, char **ours)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	if (!env || asprintf(ours, "FFREPORT=file=/proc/%d/fd/%d:level=40", (int)getpid(),
+			     rep_fd) < 0) {
+		free(env);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "FFREPORT=", 9) != 0)
+			env[k++] = environ[i];
+	env[k++] = *ours;
+	env[k] = NULL;
+	return env;
+}
+
 static int spawn(struct ffmpeg_sink *s, char **argv, int in_rd)
 {
+	char *ours, **env = report_env(s->rep_fd, &ours);
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, dfl;
 	int rc;
 
+	if (!env)
+		return -ENOMEM;
 	sigemptyset(&none);
 	sigemptyset(&dfl);
 	sigaddset(&dfl, SIGPIPE); /* the encoder ignores it; ffmpeg should not */
@@ -86,16 +182,19 @@ static int spawn(struct ffmpeg_sink *s, char **argv, int in_rd)
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &dfl);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawnp(&s->pid, argv[0], &fa, &at, argv, environ);
+	rc = posix_spawnp(&s->pid, argv[0], &fa, &at, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
+	free(ours);
+	free(env);
 	return -rc;
 }
 
 int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 		      char *const *out_opts, int n_opts, const char *output, const char *audio)
 {
-	char size[32], fps[32], tag[96], offset[48], outname[PATH_MAX + 2];
+	char size[32], fps[32], tag[96], offset[48], dur[48], outname[PATH_MAX + 2];
+	uint64_t shift = 0;
 	char *argv[FIXED_ARGS + AUDIO_ARGS + MAX_OUT_OPTS + CHUNK_ARGS + 3]; /* + "-y" OUTPUT NULL */
 	int pipefd[2], n = 0, rc;
 
@@ -113,8 +212,9 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 	argv[n++] = "-hide_banner";
 	argv[n++] = "-nostats";
 	/* Verbose, each line tagged with its level: the memfd then holds the
-	 * final statistics (bytes demuxed from pipe:0, finish checks them)
-	 * and the quote keeps only the error lines, as -loglevel error did. */
+	 * final statistics (also in the report, which a later -loglevel of
+	 * the user's cannot silence) and the quote keeps only the error
+	 * lines, as -loglevel error did. */
 	argv[n++] = "-loglevel";
 	argv[n++] = "level+verbose";
 	if (g->frame_format == FB_FRAME_RAW) {
@@ -142,10 +242,14 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 	 * fill the gap before frame A with copies of it (constant frame
 	 * rate). */
 	if (g->chunk && g->first_frame && ms_container(output, out_opts, n_opts)) {
-		chunk_offset(offset, sizeof(offset), g->first_frame, g->fps_num, g->fps_den);
+		shift = g->first_frame;
+		ticks_str(offset, sizeof(offset), shift, g->fps_num, g->fps_den);
 		argv[n++] = "-itsoffset";
 		argv[n++] = offset;
 	}
+	input_duration(dur, sizeof(dur), g, shift, out_opts, n_opts);
+	argv[n++] = "-t";
+	argv[n++] = dur;
 	argv[n++] = "-i";
 	argv[n++] = "pipe:0";
 	if (audio) {
@@ -191,19 +295,21 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 	argv[n++] = (char *)output;
 	argv[n] = NULL;
 
+	s->frames = g->total_frames;
 	s->err_fd = memfd_create("ffmpeg-stderr", MFD_CLOEXEC);
 	if (s->err_fd < 0)
 		return -errno;
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+	s->rep_fd = memfd_create("ffmpeg-report", MFD_CLOEXEC);
+	if (s->rep_fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
 		rc = -errno;
-		close(s->err_fd);
+		ffmpeg_sink_free(s);
 		return rc;
 	}
 	rc = spawn(s, argv, pipefd[0]);
 	close(pipefd[0]);
 	if (rc) {
 		close(pipefd[1]);
-		close(s->err_fd);
+		ffmpeg_sink_free(s);
 		return rc;
 	}
 	s->in_fd = pipefd[1];
@@ -287,10 +393,14 @@ static bool quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
 		len = strlen(line);
 		while (len > 0 && line[len - 1] == ' ')
 			line[--len] = '\0';
-		if (len == 0)
+		/* The report's own announcement (two untagged lines) is noise;
+		 * one it could not open is no error of the render's: its
+		 * statistics are on stderr too. */
+		if (len == 0 || strncmp(line, "Report written to \"", 19) == 0 ||
+		    strncmp(line, "Log level: ", 11) == 0)
 			continue;
-		err = strcmp(level, "error") == 0 || strcmp(level, "fatal") == 0 ||
-		      strcmp(level, "panic") == 0;
+		err = (strcmp(level, "error") == 0 || strcmp(level, "fatal") == 0 ||
+		       strcmp(level, "panic") == 0) && strncmp(line, "Failed to open report", 21) != 0;
 
 		tagged_err |= err;
 		/* Untagged: the user's own -loglevel dropped the tags; quoted,
@@ -331,84 +441,116 @@ void ffmpeg_sink_quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
 	quote(s, why, why_len);
 }
 
-/* ffmpeg's final count of bytes demuxed from pipe:0 (input file #0), or -1
- * if its stderr does not hold it (a -loglevel of the user's own, a death). */
-static int64_t demuxed_bytes(int fd)
+/*
+ * ffmpeg's final statistics of its pipe:0 video in the memfd FD: the frames
+ * it decoded, or the packets it read if it decoded none (a stream copy),
+ * into *COUNT.  0, or -1 if FD does not hold them.
+ */
+static int input_count(int fd, long long *count)
 {
-	char *buf = read_tail(fd), *p, *q;
-	unsigned long long packets, bytes;
-	int64_t r = -1;
+	static const char file[] = "Input file #0 (pipe:0):";
+	static const char stream[] = "Input stream #0:0 (video): ";
+	char *buf = read_tail(fd), *p, *q = NULL;
+	long long packets, frames;
+	int rc = -1, at = 0;
 
 	if (!buf)
 		return -1;
-	q = NULL;
-	for (p = strstr(buf, "Input file #0 (pipe:0):"); p; p = strstr(p + 1, "Input file #0 (pipe:0):"))
+	for (p = strstr(buf, file); p; p = strstr(p + 1, file))
 		q = p;
-	if (q && (q = strstr(q, "Total: ")) != NULL &&
-	    sscanf(q, "Total: %llu packets (%llu bytes) demuxed", &packets, &bytes) == 2)
-		r = (int64_t)bytes;
-	free(buf);
-	return r;
-}
-
-int ffmpeg_sink_reading(const struct ffmpeg_sink *s)
-{
-	char path[64], line[128];
-	struct dirent *d;
-	int found = 0, known = 0;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)s->pid);
-	dir = opendir(path);
-	if (!dir)
-		return -1;
-	while ((d = readdir(dir)) != NULL) {
-		long nr;
-		unsigned long fd;
-		FILE *f;
-
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/syscall", (int)s->pid, d->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		/* "NR ARG0 ...", "running", or "-1 SP PC" (not in a call). */
-		if (fgets(line, sizeof(line), f)) {
-			known = 1;
-			if (sscanf(line, "%ld 0x%lx", &nr, &fd) == 2 && nr == SYS_read && fd == 0)
-				found = 1;
-		}
-		fclose(f);
+	if (q && (q = strstr(q, stream)) != NULL &&
+	    sscanf(q + sizeof(stream) - 1, "%lld packets read (%*[0-9] bytes); %n", &packets, &at) == 1 &&
+	    at > 0) {
+		*count = sscanf(q + sizeof(stream) - 1 + at, "%lld frames decoded", &frames) == 1 ?
+			 frames : packets;
+		rc = 0;
 	}
-	closedir(dir);
-	return found ? 1 : known ? 0 : -1;
+	free(buf);
+	return rc;
 }
 
-/* Wait up to TIMEOUT_MS for ffmpeg to exit; SIGKILL it after that. */
-static void exit_or_kill(const struct ffmpeg_sink *s, int timeout_ms)
+/* Wait up to TIMEOUT_MS for ffmpeg to exit, and for at most GRACE_MS once
+ * STOP_FD is readable (a stop request: s->stopped); SIGKILL it after that.
+ * The stop must be watched here: the whole render may sit in the pipe
+ * while ffmpeg waits to open its output (a FIFO nobody reads), and the
+ * encoder's SIGTERM is then all that can end it. */
+static void exit_or_kill(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int grace_ms)
 {
-	struct pollfd p = { .fd = s->pid_fd, .events = POLLIN };
+	struct pollfd p[2] = { { .fd = s->pid_fd, .events = POLLIN },
+			       { .fd = stop_fd, .events = POLLIN } };
+	uint64_t end = fb_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 
-	if (p.fd < 0)
+	if (p[0].fd < 0)
 		return; /* waitpid below blocks instead */
-	while (poll(&p, 1, timeout_ms) < 0 && errno == EINTR)
-		;
-	if (!(p.revents & POLLIN))
-		kill(s->pid, SIGKILL);
+	for (;;) {
+		uint64_t now = fb_now_ns();
+		int r = poll(p, 2, now >= end ? 0 : (int)((end - now + 999999) / 1000000));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r > 0 && (p[0].revents & POLLIN))
+			return;
+		if (r > 0 && p[1].revents) {
+			s->stopped = true;
+			p[1].fd = -1; /* left pending for the encoder's own look */
+			if (end > now + (uint64_t)grace_ms * 1000000ull)
+				end = now + (uint64_t)grace_ms * 1000000ull;
+			continue;
+		}
+		break; /* the time is up (or poll failed) */
+	}
+	kill(s->pid, SIGKILL);
 }
 
-int ffmpeg_sink_finish(struct ffmpeg_sink *s, uint64_t sent, uint64_t unread, int timeout_ms,
+/* ffmpeg exited 0: did it take the render's frames and the end marker,
+ * logging no error?  0, or -1 with WHY filled (its lines quoted). */
+static int judge(struct ffmpeg_sink *s, char *why, size_t why_len)
+{
+	const unsigned long long n = (unsigned long long)s->frames;
+
+	s->stats_from = "report";
+	if (input_count(s->rep_fd, &s->decoded)) {
+		s->stats_from = "stderr";
+		if (input_count(s->err_fd, &s->decoded)) {
+			s->stats_from = NULL;
+			snprintf(why, why_len, "ffmpeg exited 0 but its final statistics are missing "
+				 "(FFREPORT and stderr at -loglevel verbose), so nothing says it read "
+				 "every frame");
+			quote(s, why, why_len);
+			return -1;
+		}
+	}
+	if (s->decoded > (long long)n) {
+		/* Some ffmpeg versions exit 0 after failing to write the
+		 * file (ffmpeg 5.1: "Error writing trailer"). */
+		snprintf(why, why_len, "ffmpeg exited 0 but reported errors");
+		return quote(s, why, why_len) ? -1 : 0;
+	}
+	if (s->decoded < (long long)n)
+		snprintf(why, why_len, "ffmpeg exited 0 but stopped reading its input after %lld of "
+			 "%llu frames; do output options such as -t or -frames end it early?",
+			 s->decoded < 0 ? 0 : s->decoded, n);
+	else
+		snprintf(why, why_len, "ffmpeg exited 0 but stopped reading its input before its end, "
+			 "after all %llu frames; do output options such as -t or -frames end it early?",
+			 n);
+	quote(s, why, why_len);
+	return -1;
+}
+
+int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int grace_ms,
 		       char *why, size_t why_len)
 {
-	int64_t demuxed;
 	int status;
 	pid_t r;
 
+	s->decoded = -1;
+	s->stats_from = NULL;
+	s->stopped = false;
 	if (s->in_fd >= 0)
 		close(s->in_fd);
 	s->in_fd = -1;
-	exit_or_kill(s, timeout_ms);
+	exit_or_kill(s, timeout_ms, stop_fd, grace_ms);
 	do
 		r = waitpid(s->pid, &status, 0);
 	while (r < 0 && errno == EINTR);
@@ -419,26 +561,12 @@ int ffmpeg_sink_finish(struct ffmpeg_sink *s, uint64_t sent, uint64_t unread, in
 		snprintf(why, why_len, "waiting for ffmpeg: %s", strerror(errno));
 		return -1;
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		demuxed = demuxed_bytes(s->err_fd);
-		if (unread == 0 && (demuxed < 0 || (uint64_t)demuxed >= sent)) {
-			/* Some ffmpeg versions exit 0 after failing to write
-			 * the file (ffmpeg 5.1: "Error writing trailer"). */
-			snprintf(why, why_len, "ffmpeg exited 0 but reported errors");
-			if (!quote(s, why, why_len))
-				return 0;
-			return -1;
-		}
-		snprintf(why, why_len, "ffmpeg exited 0 but stopped reading its input after %llu of "
-			 "%llu bytes; do output options such as -t or -frames end it early?",
-			 (unsigned long long)(demuxed >= 0 && (uint64_t)demuxed < sent - unread ?
-					      (uint64_t)demuxed : sent - unread),
-			 (unsigned long long)sent);
-	} else if (WIFEXITED(status)) {
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return judge(s, why, why_len);
+	if (WIFEXITED(status))
 		snprintf(why, why_len, "ffmpeg exited with status %d", WEXITSTATUS(status));
-	} else {
+	else
 		snprintf(why, why_len, "ffmpeg killed by signal %d", WTERMSIG(status));
-	}
 	ffmpeg_sink_quote(s, why, why_len);
 	return -1;
 }
@@ -447,5 +575,12 @@ void ffmpeg_sink_free(struct ffmpeg_sink *s)
 {
 	if (s->err_fd >= 0)
 		close(s->err_fd);
-	s->err_fd = -1;
+	if (s->rep_fd >= 0)
+		close(s->rep_fd);
+	s->err_fd = s->rep_fd = -1;
+}
+
+int ffmpeg_sink_marker_frames(const struct fb_geom *g)
+{
+	return g->frame_format == FB_FRAME_RAW ? 1 : 16;
 }

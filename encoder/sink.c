@@ -131,6 +131,18 @@ static int push_iov(struct sink *k, struct iovec *iov, int cnt)
 	return 0;
 }
 
+int sink_write(struct sink *k, const void *buf, size_t len)
+{
+	struct iovec iov = { (void *)buf, len };
+	bool splice = k->splice;
+	int rc;
+
+	k->splice = false;
+	rc = push_iov(k, &iov, 1);
+	k->splice = splice;
+	return rc;
+}
+
 static void jitter(struct sink *k)
 {
 	if (k->jitter_ms)
@@ -241,45 +253,4 @@ int sink_check(const struct sink *k)
 	if (r < 0)
 		return errno == EINTR ? 0 : -errno;
 	return r > 0 ? watch_result(pf) : 0;
-}
-
-int64_t sink_unread(const struct sink *k)
-{
-	int inpipe = 0;
-
-	if (ioctl(k->fd, FIONREAD, &inpipe) < 0 || inpipe < 0)
-		return -1;
-	return inpipe;
-}
-
-int sink_flush(struct sink *k)
-{
-	for (;;) {
-		struct pollfd pf[WATCH_N];
-		int64_t left = sink_unread(k);
-		bool late = fb_now_ns() - k->progress_ns > (uint64_t)k->timeout_ms * 1000000ull;
-		int r;
-
-		if (left == 0)
-			return 0;
-		if (left < 0)
-			return -errno;
-		if (left != k->flush_left) { /* the reader moved */
-			k->flush_left = left;
-			k->progress_ns = fb_now_ns();
-			late = false;
-		}
-		/* No event says "the pipe is empty": look every few ms, while
-		 * the broker's and the reader's deaths end the wait at once. */
-		r = poll(pf, watch_set(k, pf, 0), late ? 0 : 5);
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (r > 0 && (r = watch_result(pf)) != 0) {
-			if (r != -EOWNERDEAD && sink_unread(k) == 0)
-				return 0;
-			return r;
-		}
-		if (late)
-			return -ETIMEDOUT;
-	}
 }

@@ -31,6 +31,7 @@
 #include "fb_ring.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* vmsplice only pays for frames of at least this many bytes: below it the
@@ -56,7 +57,6 @@ struct sink {
 	uint64_t consumed_seen; /* splice: last consumed offset, for the timeout */
 	uint64_t progress_ns;   /* when it last moved */
 	uint64_t wait_ns;       /* sink_wait's current poll step (backs off) */
-	int64_t flush_left;     /* sink_flush: bytes left in the pipe last look */
 };
 
 /*
@@ -90,16 +90,10 @@ int sink_wait(struct sink *k);
  * that dies while no frame comes is noticed within one wait. */
 int sink_check(const struct sink *k);
 
-/*
- * FD is a pipe: wait until the reader has taken every byte pushed (FIONREAD
- * 0), whatever the mode — the proof that the reader read the whole stream
- * before it is told EOF.  0, -ETIMEDOUT (no progress for timeout_ms), or
- * the errors of sink_check when the reader exits with bytes unread.
- */
-int sink_flush(struct sink *k);
-
-/* Bytes pushed that still sit in the pipe (FIONREAD), or -1 (errno). */
-int64_t sink_unread(const struct sink *k);
+/* Copy LEN bytes of BUF to the descriptor (writev, whatever the mode: BUF
+ * is the caller's, no slot), waiting as sink_push does: its errors.  No
+ * frame is tracked: call it once every frame is done. */
+int sink_write(struct sink *k, const void *buf, size_t len);
 
 void sink_free(struct sink *k);
 
