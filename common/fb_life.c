@@ -15,12 +15,20 @@
 #include <string.h>
 
 /* A semaphore whose futex flag word was scribbled makes glibc abort the
- * process inside sem_post/sem_wait: never hand one to it. */
+ * process inside sem_post/sem_wait: never hand one to it.  The cause is
+ * the guard's verdict: a segment truncated past the semaphores reads as
+ * zeros there (the guard's page after the SIGBUS), which looks scribbled
+ * but is the truncation, and the guard checks that first. */
 static bool sem_usable(struct fb_seg *seg, sem_t *s)
 {
+	char why[FB_REASON_MAX];
+	const char *cause;
+
 	if (fb_guard_sem_ok(seg, s))
 		return true;
-	fb_life_abort_first(seg, "segment corrupt: a semaphore scribbled (its futex flags changed)");
+	cause = fb_guard_verify(seg, why, sizeof(why));
+	fb_life_abort_first(seg, cause ? cause :
+			    "segment corrupt: a semaphore scribbled (its futex flags changed)");
 	return false;
 }
 

@@ -18,6 +18,7 @@
 #include "fb_pixfmt.h"
 #include "fb_proc.h"
 #include "fb_guard.h"
+#include "fb_life.h"
 #include "fb_ring.h"
 #include "fb_stats.h"
 #include "fb_util.h"
@@ -1549,6 +1550,37 @@ static void test_truncated_segment(void **state)
 	survives(child_truncated, fx->seg, 0);
 }
 
+/* The same truncation, first seen by a wake-up: the semaphores lie past
+ * the cut, so the guard's zero page makes them look scribbled.  The cause
+ * recorded must still be the truncation (under load, t_adv_corrupt's
+ * truncate case said "a semaphore scribbled"). */
+static int child_truncated_wake(struct fb_seg *creator)
+{
+	char why[FB_REASON_MAX];
+	struct fb_seg *seg;
+	const char *err;
+	int fd;
+
+	(void)creator;
+	if (fb_seg_attach(truncate_name, &seg, &err))
+		return 30;
+	fd = fb_shm_open(truncate_name, O_RDWR, 0, NULL);
+	if (fd < 0 || ftruncate(fd, 4096) < 0)
+		return 31;
+	close(fd);
+	fb_life_wake(seg, &seg->hdr->filled, 1);
+	fb_ring_reason(seg, why, sizeof(why));
+	return strstr(why, "truncated") ? 0 : 32;
+}
+
+static void test_truncated_segment_wake(void **state)
+{
+	struct fixture *fx = *state;
+
+	snprintf(truncate_name, sizeof(truncate_name), "%s", fx->name);
+	survives(child_truncated_wake, fx->seg, 0);
+}
+
 static void test_grown_segment(void **state)
 {
 	struct fixture *fx = *state;
@@ -1626,6 +1658,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_ghost_lock_holder, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_self_lock_holder, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_segment, setup_s3_n5, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_segment_wake, setup_s3_n5, teardown),
 		cmocka_unit_test_setup_teardown(test_grown_segment, setup_s3_n5, teardown),
 	};
 
