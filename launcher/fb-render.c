@@ -82,15 +82,6 @@ static void job_stop(struct render *r)
 void render_on_signal(struct render *r, int sig)
 {
 	switch (sig) {
-	case SIGINT:
-	case SIGTERM:
-	case SIGHUP:
-		if (r->stop_sig && r->pgid > 0) /* asked twice: now */
-			killpg(r->pgid, SIGKILL);
-		if (!r->stop_sig)
-			r->stop_sig = sig;
-		begin_stop(r);
-		break;
 	case SIGTSTP:
 		job_stop(r);
 		break;
@@ -100,9 +91,35 @@ void render_on_signal(struct render *r, int sig)
 			killpg(r->pgid, SIGCONT);
 		r->bw_stopped_ns = 0;
 		break;
-	default: /* SIGCHLD: waitpid will tell */
+	case SIGCHLD: /* waitpid will tell */
+		break;
+	default: /* SIGINT, SIGTERM, SIGHUP and every other signal whose
+		  * default would end us (stop_signals()): a stop */
+		if (r->stop_sig && r->pgid > 0) /* asked twice: now */
+			killpg(r->pgid, SIGKILL);
+		if (!r->stop_sig)
+			r->stop_sig = sig;
+		begin_stop(r);
 		break;
 	}
+}
+
+/* Every signal whose default action ends fb-render and that it can take:
+ * each one ends the render like SIGTERM (128+N), so the cleanup — the
+ * segment, every child, FB_TMPDIR — is never skipped by a default death.
+ * Not the faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP): those
+ * are raised by our own code, and the kernel delivers them blocked or
+ * not.  SIGPIPE is ignored instead (a write to a closed stderr is EPIPE). */
+static void add_stop_signals(sigset_t *set)
+{
+	static const int sigs[] = { SIGINT,    SIGTERM, SIGHUP,  SIGQUIT, SIGUSR1,
+				    SIGUSR2,   SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU,
+				    SIGXFSZ,   SIGPWR,  SIGSTKFLT, SIGIO,   SIGSYS };
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(set, sigs[i]);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(set, sig);
 }
 
 /* Wait up to TIMEOUT_MS for a signal, or for FD (if >= 0) to be readable
@@ -248,7 +265,7 @@ int main(int argc, char **argv)
 	struct render r;
 	struct fb_geom g;
 	char tmp_base[PATH_MAX];
-	sigset_t set;
+	sigset_t set, blocked;
 	int code;
 
 	memset(&r, 0, sizeof(r));
@@ -285,12 +302,11 @@ int main(int argc, char **argv)
 	 * means none is lost while children start.  Children unblock them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	add_stop_signals(&set);
 	sigaddset(&set, SIGTSTP); /* Ctrl-Z: job_stop() */
 	sigaddset(&set, SIGCONT); /* blocking it only defers the notice */
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	blocked = set;
+	sigprocmask(SIG_BLOCK, &blocked, NULL);
 	r.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (r.sfd < 0) {
 		fb_err(PROG, "signalfd: %s", strerror(errno));

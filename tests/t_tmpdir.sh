@@ -4,7 +4,8 @@
 # every child (broker, encoder, producers, an exec: renderer), and removes
 # it with whatever a child left in it — files, a symlink to a file outside
 # (which survives), a FIFO, a read-only directory, a tree deeper than the
-# remover's descriptor budget — on success, failure, SIGTERM, and when
+# remover's descriptor budget — on success, failure, SIGTERM (and SIGQUIT,
+# SIGUSR1, SIGALRM: exit 128+N), and when
 # every producer is SIGKILLed; --check makes none; two renders get two;
 # an unusable $TMPDIR is refused (exit 2, one line, nothing left).
 . "$(dirname "$0")/lib.sh"
@@ -91,6 +92,21 @@ kill -TERM $rp
 wait $rp
 rc=$?
 check "SIGTERM: exit $rc (want 143), directory gone, outside intact" '[ $rc -eq 143 ] && intact t'
+
+# Any other signal whose default would end fb-render (Ctrl-\ is SIGQUIT)
+# ends the render like SIGTERM: exit 128+N, the directory gone.
+for sig in QUIT USR1 ALRM; do
+	rm -f "$TMP"/ready.q.* "$TMP/seen.q"
+	fb-render "${R[@]}" -o "$TMP/q.raw" --name /$TID-q --source "attach:$TMP/mess.sh q hang" 2> "$TMP/err.q" &
+	rp=$!
+	wait_for 30 '[ "$(ls "$TMP"/ready.q.* 2> /dev/null | wc -l)" -eq 2 ]'
+	kill -$sig $rp
+	wait $rp
+	rc=$?
+	want=$((128 + $(kill -l $sig)))
+	check "SIG$sig: exit $rc (want $want), directory gone, outside intact, no process left ($(own_procs --fb | wc -l))" \
+		'[ $rc -eq $want ] && intact q && wait_for 10 "[ -z \"\$(own_procs --fb)\" ]"'
+done
 
 # Every producer SIGKILLed (no restarts left: the render fails).
 fb-render "${R[@]}" -o "$TMP/k.raw" --name /$TID-k --source "attach:$TMP/mess.sh k hang" 2> "$TMP/err.k" &
