@@ -305,7 +305,13 @@ int main(int argc, char **argv)
 	add_stop_signals(&set);
 	sigaddset(&set, SIGTSTP); /* Ctrl-Z: job_stop() */
 	sigaddset(&set, SIGCONT); /* blocking it only defers the notice */
+	/* SIGTTOU blocked too, and never taken: a blocked SIGTTOU counts as
+	 * ignored for the terminal's job-control check, so in the background
+	 * with `stty tostop` our own lines (a warning, "wrote") are written
+	 * rather than stopping fb-render alone while its children run on
+	 * unsupervised — as the children's own lines are (spawn.h). */
 	blocked = set;
+	sigaddset(&blocked, SIGTTOU);
 	sigprocmask(SIG_BLOCK, &blocked, NULL);
 	r.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (r.sfd < 0) {

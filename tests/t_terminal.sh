@@ -7,7 +7,8 @@
 # exits 0, no process of the render is ever in state T, the lines are on
 # the terminal.  And a render that fails stops drawing its status line at
 # once: nothing of it after the cause, though a producer that ignores
-# SIGTERM keeps the render ending for seconds more.
+# SIGTERM keeps the render ending for seconds more.  In the background with
+# `stty tostop`, fb-render's own lines do not stop fb-render either.
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v tmux > /dev/null; then
@@ -201,6 +202,14 @@ tm send-keys -t b "stty -tostop" Enter
 job b "$render -o $TMP/b.raw --name /$TID-b --source attach:$TMP/cprod & wait \$!"
 check "in the background: exit ${rc:-none}, $(lines b c) of $FRAMES producer lines, the status line drawn $(grep -ac 'fb-render: frame' "$TMP/b.tty") times (want 0)" \
 	'[ "$rc" = 0 ] && [ "$(lines b c)" -eq $FRAMES ] && ! grep -aq "fb-render: frame" "$TMP/b.tty"'
+
+# ---- In the background with `stty tostop`: fb-render's own lines (the
+# warning of a replacement, the final "wrote") are written, not a SIGTTOU
+# that would stop fb-render alone while its children run on.
+start_term g
+job g "$render -o $TMP/g.raw --name /$TID-g --source 'sh:if mkdir $TMP/died 2> /dev/null; then read f; exit 9; fi; while read f; do head -c $F /dev/zero; done' & wait \$!"
+check "in the background, stty tostop, a renderer dies once: exit ${rc:-none}, no process stopped (${stopped:-none}), the warning and the last line written" \
+	'[ "$rc" = 0 ] && [ -z "$stopped" ] && grep -aq "starting a replacement" "$TMP/g.tty" && grep -aq "fb-render: wrote" "$TMP/g.tty"'
 
 tm kill-server 2> /dev/null
 check_clean "t_terminal"
