@@ -56,9 +56,10 @@ void render_fail(struct render *r)
 
 
 /* Ctrl-Z (SIGTSTP): the render's group is not the terminal's, so the
- * terminal stopped only fb-render.  Stop the group, then ourselves as the
+ * terminal stopped only fb-render.  Stop the group and every descendant
+ * that left it (fb_tree_stop), then ourselves as the
  * terminal asked (the default action of SIGTSTP, so the shell sees a job
- * stopped by it); once continued, continue the group.  In an orphaned
+ * stopped by it); once continued, continue them all.  In an orphaned
  * process group the kernel discards the stop: the group is continued at
  * once. */
 static void job_stop(struct render *r)
@@ -67,6 +68,8 @@ static void job_stop(struct render *r)
 
 	if (r->pgid > 0)
 		killpg(r->pgid, SIGSTOP);
+	/* And what left the group (a browser launched detached). */
+	fb_tree_stop(&r->tree_stopped, r->pgid);
 	status_break_line(&r->status);
 	sigemptyset(&tstp);
 	sigaddset(&tstp, SIGTSTP);
@@ -75,6 +78,7 @@ static void job_stop(struct render *r)
 	sigprocmask(SIG_BLOCK, &tstp, NULL);
 	if (r->pgid > 0)
 		killpg(r->pgid, SIGCONT);
+	fb_tree_cont(&r->tree_stopped);
 	r->bw_stopped_ns = 0;
 }
 
@@ -342,6 +346,7 @@ int main(int argc, char **argv)
 	status_start(&r.status, r.seg_fd, r.o.name, r.progress, r.o.attach);
 	supervise(&r);
 	fb_orphans_free(&r.orphans);
+	fb_tree_free(&r.tree_stopped);
 	if (r.stopping || r.failed || !r.encoder_ok)
 		status_quiet(&r.status); /* no final line over the cause */
 	status_tick(&r.status, true);
