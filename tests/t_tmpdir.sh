@@ -7,7 +7,8 @@
 # remover's descriptor budget — on success, failure, SIGTERM (and SIGQUIT,
 # SIGUSR1, SIGALRM: exit 128+N), and when
 # every producer is SIGKILLed; --check makes none; two renders get two;
-# an unusable $TMPDIR is refused (exit 2, one line, nothing left); a
+# an unusable $TMPDIR is refused (exit 2, one line, nothing left), a full
+# one is a runtime failure (exit 1); a
 # process outside swapping names in it during the removal never gets a
 # file outside chmodded.
 . "$(dirname "$0")/lib.sh"
@@ -149,6 +150,25 @@ for bad in "$TMP/none" "$TMP/afile"; do
 		'[ $rc -eq 2 ] && [ "$(wc -l < "$TMP/err.x")" -eq 1 ] && grep -q "^fb-render: TMPDIR $bad: " "$TMP/err.x" &&
 		 [ ! -e "$TMP/x.raw" ] && [ ! -e /dev/shm/$TID-x ]'
 done
+
+# A $TMPDIR where the directory cannot be made for lack of room (a full
+# tmpfs: no inode left) is a runtime failure, not a refusal: exit 1, one
+# line naming the cause, nothing started or left.
+if [ "$(id -u)" -eq 0 ] && mkdir "$TMP/full" &&
+	mount -t tmpfs -o size=64k,nr_inodes=2 "fbt-$TID" "$TMP/full" 2> /dev/null; then
+	trap 'umount "$TMP/full" 2> /dev/null; cleanup' EXIT # even if we fail
+	: > "$TMP/full/last-inode"
+	TMPDIR=$TMP/full fb-render "${R[@]}" -o "$TMP/x.raw" --name /$TID-x 2> "$TMP/err.x"
+	rc=$?
+	check "TMPDIR full (no inode left): exit $rc (want 1), one line: $(cat "$TMP/err.x")" \
+		'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err.x")" -eq 1 ] &&
+		 grep -q "^fb-render: cannot make a private directory in $TMP/full: No space left on device" "$TMP/err.x" &&
+		 [ ! -e "$TMP/x.raw" ] && [ ! -e /dev/shm/$TID-x ] && [ "$(ls -A "$TMP/full")" = last-inode ]'
+	umount "$TMP/full"
+	trap cleanup EXIT
+else
+	echo "# t_tmpdir.sh: no full-TMPDIR case (not root, or tmpfs not mountable)"
+fi
 
 # A producer that moves the directory away and leaves a symlink to a
 # directory outside at its name; one (as root) that bind-mounts a directory
