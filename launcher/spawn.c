@@ -314,7 +314,6 @@ static struct proc *scan_tree(size_t *n)
 	if (!all)
 		return NULL;
 	qsort(all, *n, sizeof(*all), by_pid);
-	key.pid = getpid();
 	while (grew) { /* close under "child of": as deep as the tree */
 		grew = false;
 		for (size_t i = 0; i < *n; i++) {
