@@ -56,9 +56,10 @@ void render_fail(struct render *r)
 
 
 /* Ctrl-Z (SIGTSTP): the render's group is not the terminal's, so the
- * terminal stopped only fb-render.  Stop the group, then ourselves as the
+ * terminal stopped only fb-render.  Stop the group and every descendant
+ * that left it (fb_tree_stop), then ourselves as the
  * terminal asked (the default action of SIGTSTP, so the shell sees a job
- * stopped by it); once continued, continue the group.  In an orphaned
+ * stopped by it); once continued, continue them all.  In an orphaned
  * process group the kernel discards the stop: the group is continued at
  * once. */
 static void job_stop(struct render *r)
@@ -67,6 +68,8 @@ static void job_stop(struct render *r)
 
 	if (r->pgid > 0)
 		killpg(r->pgid, SIGSTOP);
+	/* And what left the group (a browser launched detached). */
+	fb_tree_stop(&r->tree_stopped, r->pgid);
 	status_break_line(&r->status);
 	sigemptyset(&tstp);
 	sigaddset(&tstp, SIGTSTP);
@@ -75,6 +78,7 @@ static void job_stop(struct render *r)
 	sigprocmask(SIG_BLOCK, &tstp, NULL);
 	if (r->pgid > 0)
 		killpg(r->pgid, SIGCONT);
+	fb_tree_cont(&r->tree_stopped);
 	r->bw_stopped_ns = 0;
 }
 
@@ -82,15 +86,6 @@ static void job_stop(struct render *r)
 void render_on_signal(struct render *r, int sig)
 {
 	switch (sig) {
-	case SIGINT:
-	case SIGTERM:
-	case SIGHUP:
-		if (r->stop_sig && r->pgid > 0) /* asked twice: now */
-			killpg(r->pgid, SIGKILL);
-		if (!r->stop_sig)
-			r->stop_sig = sig;
-		begin_stop(r);
-		break;
 	case SIGTSTP:
 		job_stop(r);
 		break;
@@ -100,9 +95,35 @@ void render_on_signal(struct render *r, int sig)
 			killpg(r->pgid, SIGCONT);
 		r->bw_stopped_ns = 0;
 		break;
-	default: /* SIGCHLD: waitpid will tell */
+	case SIGCHLD: /* waitpid will tell */
+		break;
+	default: /* SIGINT, SIGTERM, SIGHUP and every other signal whose
+		  * default would end us (stop_signals()): a stop */
+		if (r->stop_sig && r->pgid > 0) /* asked twice: now */
+			killpg(r->pgid, SIGKILL);
+		if (!r->stop_sig)
+			r->stop_sig = sig;
+		begin_stop(r);
 		break;
 	}
+}
+
+/* Every signal whose default action ends fb-render and that it can take:
+ * each one ends the render like SIGTERM (128+N), so the cleanup — the
+ * segment, every child, FB_TMPDIR — is never skipped by a default death.
+ * Not the faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP): those
+ * are raised by our own code, and the kernel delivers them blocked or
+ * not.  SIGPIPE is ignored instead (a write to a closed stderr is EPIPE). */
+static void add_stop_signals(sigset_t *set)
+{
+	static const int sigs[] = { SIGINT,    SIGTERM, SIGHUP,  SIGQUIT, SIGUSR1,
+				    SIGUSR2,   SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU,
+				    SIGXFSZ,   SIGPWR,  SIGSTKFLT, SIGIO,   SIGSYS };
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(set, sigs[i]);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(set, sig);
 }
 
 /* Wait up to TIMEOUT_MS for a signal, or for FD (if >= 0) to be readable
@@ -248,7 +269,7 @@ int main(int argc, char **argv)
 	struct render r;
 	struct fb_geom g;
 	char tmp_base[PATH_MAX];
-	sigset_t set;
+	sigset_t set, blocked;
 	int code;
 
 	memset(&r, 0, sizeof(r));
@@ -285,12 +306,17 @@ int main(int argc, char **argv)
 	 * means none is lost while children start.  Children unblock them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	add_stop_signals(&set);
 	sigaddset(&set, SIGTSTP); /* Ctrl-Z: job_stop() */
 	sigaddset(&set, SIGCONT); /* blocking it only defers the notice */
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* SIGTTOU blocked too, and never taken: a blocked SIGTTOU counts as
+	 * ignored for the terminal's job-control check, so in the background
+	 * with `stty tostop` our own lines (a warning, "wrote") are written
+	 * rather than stopping fb-render alone while its children run on
+	 * unsupervised — as the children's own lines are (spawn.h). */
+	blocked = set;
+	sigaddset(&blocked, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &blocked, NULL);
 	r.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (r.sfd < 0) {
 		fb_err(PROG, "signalfd: %s", strerror(errno));
@@ -320,6 +346,7 @@ int main(int argc, char **argv)
 	status_start(&r.status, r.seg_fd, r.o.name, r.progress, r.o.attach);
 	supervise(&r);
 	fb_orphans_free(&r.orphans);
+	fb_tree_free(&r.tree_stopped);
 	if (r.stopping || r.failed || !r.encoder_ok)
 		status_quiet(&r.status); /* no final line over the cause */
 	status_tick(&r.status, true);

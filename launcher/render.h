@@ -81,6 +81,7 @@ struct render {
 	uint64_t bw_stopped_ns; /* first look that found it stopped, or 0 */
 	bool bw_reported;       /* "is stopped" was said */
 	struct fb_orphans orphans;
+	struct fb_tree_stop tree_stopped; /* Ctrl-Z: stopped outside the group */
 	/* --source attach:CMD: CMD's environment (ours, with FB_SEGMENT and
 	 * FB_FD), and how messages name it. */
 	char **attach_env;

@@ -72,4 +72,25 @@ void fb_orphans_step(struct fb_orphans *o, uint64_t now_ns, uint64_t grace_ns);
 
 void fb_orphans_free(struct fb_orphans *o);
 
+/*
+ * Ctrl-Z reaching the whole tree: a renderer's helper, a browser a worker
+ * launched detached (its own session and group), is out of reach of the
+ * killpg(SIGSTOP) of the render's group, but as subreaper fb-render keeps
+ * every one of them among its descendants.  fb_tree_stop SIGSTOPs each
+ * descendant outside process group PGID that is not stopped already, and
+ * walks /proc again until a walk finds nobody new (one may fork before its
+ * stop takes effect); fb_tree_cont continues exactly those.  A pid is
+ * signalled only if it is still the process the walk saw (its start time,
+ * checked through a pidfd): a pid reused meanwhile is somebody else's.
+ */
+struct fb_tree_stop {
+	pid_t *pid;
+	unsigned long long *start;
+	size_t n, cap;
+};
+
+void fb_tree_stop(struct fb_tree_stop *s, pid_t pgid);
+void fb_tree_cont(struct fb_tree_stop *s);
+void fb_tree_free(struct fb_tree_stop *s);
+
 #endif

@@ -96,10 +96,15 @@ static int look(int dfd, const char *name, int flags, struct entry *e)
 	return 0;
 }
 
+/* Passes over the tree when entries keep changing under the removal (a
+ * process outside the render swapping names): then it gives up. */
+#define MAX_PASSES 64
+
 struct walk {
 	int top;       /* the directory itself, where deep ones are moved */
 	struct entry at; /* its mount: nothing mounted inside is entered */
 	bool moved;    /* a deep directory was moved up: another pass */
+	bool changed;  /* an entry changed between look and act: another pass */
 	unsigned seq;  /* names for the moved ones */
 	int err;       /* the first failure, as errno */
 };
@@ -131,7 +136,65 @@ static void move_up(struct walk *w, int dfd, const char *name)
 
 static void empty_dir(struct walk *w, int dfd, unsigned depth);
 
-/* One entry of DFD: never followed (lstat semantics throughout). */
+/* The errors of an act by NAME that mean NAME is no longer what was looked
+ * at (swapped, replaced by a symlink): nothing was done; look again. */
+static bool changed(int err)
+{
+	return err == ENOTDIR || err == EISDIR || err == ELOOP || err == ENOTEMPTY ||
+	       err == EEXIST;
+}
+
+/* The directory NAME in DFD, opened without following anything and made
+ * ours to read and empty (a child's read-only or unreadable one): every
+ * check and change is made through the descriptor, never by the name
+ * again, so a name swapped after the look changes nothing outside (a hard
+ * link to a file elsewhere is never chmodded).  The descriptor, or -1. */
+static int open_dir(struct walk *w, int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct entry st;
+
+	if (fd < 0 && errno == EACCES) {
+		/* Unreadable to us: a path-only descriptor needs no permission;
+		 * its /proc/self/fd link names that very inode. */
+		int p = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		char via[40];
+
+		if (p < 0)
+			goto fail;
+		snprintf(via, sizeof(via), "/proc/self/fd/%d", p);
+		if (look(p, "", AT_EMPTY_PATH, &st) == 0 && chmod(via, (st.mode & 07777) | 0700) == 0)
+			fd = openat(p, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(p);
+	}
+	if (fd < 0)
+		goto fail;
+	if (look(fd, "", AT_EMPTY_PATH, &st) < 0) {
+		note(w, errno);
+		close(fd);
+		return -1;
+	}
+	if (st.dev != w->at.dev || (st.has_mnt && w->at.has_mnt && st.mnt != w->at.mnt)) {
+		note(w, EXDEV); /* a mount point: leave it, and what it holds */
+		close(fd);
+		return -1;
+	}
+	if ((st.mode & 0700) != 0700 && fchmod(fd, (st.mode & 07777) | 0700) < 0) {
+		note(w, errno);
+		close(fd);
+		return -1;
+	}
+	return fd;
+fail:
+	if (changed(errno))
+		w->changed = true;
+	else
+		note(w, errno);
+	return -1;
+}
+
+/* One entry of DFD: never followed (lstat semantics throughout), never
+ * changed by name but for its removal. */
 static void remove_entry(struct walk *w, int dfd, const char *name, unsigned depth)
 {
 	struct entry st;
@@ -142,33 +205,29 @@ static void remove_entry(struct walk *w, int dfd, const char *name, unsigned dep
 		return;
 	}
 	if (!S_ISDIR(st.mode)) {
-		if (unlinkat(dfd, name, 0) < 0)
-			note(w, errno);
+		if (unlinkat(dfd, name, 0) < 0) {
+			if (changed(errno))
+				w->changed = true;
+			else
+				note(w, errno);
+		}
 		return;
 	}
-	if (st.dev != w->at.dev || (st.has_mnt && w->at.has_mnt && st.mnt != w->at.mnt)) {
-		note(w, EXDEV); /* a mount point: leave it, and what it holds */
+	sub = open_dir(w, dfd, name);
+	if (sub < 0)
 		return;
-	}
-	/* A child's read-only (or unreadable) directory: ours to empty.
-	 * AT_SYMLINK_NOFOLLOW: glibc changes the very inode it looked at. */
-	if ((st.mode & 0700) != 0700 &&
-	    fchmodat(dfd, name, (st.mode & 07777) | 0700, AT_SYMLINK_NOFOLLOW) < 0) {
-		note(w, errno);
-		return;
-	}
 	if (depth >= MAX_DEPTH) {
+		close(sub);
 		move_up(w, dfd, name);
 		return;
 	}
-	sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sub < 0) {
-		note(w, errno);
-		return;
-	}
 	empty_dir(w, sub, depth + 1);
-	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0)
-		note(w, errno);
+	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0) {
+		if (changed(errno))
+			w->changed = true;
+		else
+			note(w, errno);
+	}
 }
 
 /* Remove what DFD holds; closes DFD. */
@@ -201,18 +260,23 @@ void fb_tmpdir_remove(struct fb_tmpdir *t, const char *prog)
 	    fchmod(t->fd, 0700) < 0) {
 		note(&w, errno);
 	} else {
+		unsigned passes = 0;
+
 		do {
 			/* A fresh open file description: each pass reads from
 			 * the start. */
 			int dfd = openat(t->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 			w.moved = false;
+			w.changed = false;
 			if (dfd < 0) {
 				note(&w, errno);
 				break;
 			}
 			empty_dir(&w, dfd, 0);
-		} while (w.moved);
+		} while (w.moved || (w.changed && ++passes < MAX_PASSES));
+		if (w.changed)
+			note(&w, EBUSY); /* kept changing under us */
 		/* Only if the name still names our directory. */
 		if (fstatat(AT_FDCWD, t->path, &now, AT_SYMLINK_NOFOLLOW) < 0)
 			note(&w, errno == ENOENT ? ESTALE : errno);
@@ -224,6 +288,7 @@ void fb_tmpdir_remove(struct fb_tmpdir *t, const char *prog)
 	if (w.err)
 		fb_warn(prog, "could not remove FB_TMPDIR %s: %s", t->path,
 			w.err == ESTALE ? "it was moved or replaced"
+			: w.err == EBUSY ? "its entries kept changing while it was removed"
 			: w.err == EXDEV ? "something is mounted in it" : strerror(w.err));
 	close(t->fd);
 	t->fd = -1;

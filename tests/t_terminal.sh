@@ -7,7 +7,9 @@
 # exits 0, no process of the render is ever in state T, the lines are on
 # the terminal.  And a render that fails stops drawing its status line at
 # once: nothing of it after the cause, though a producer that ignores
-# SIGTERM keeps the render ending for seconds more.
+# SIGTERM keeps the render ending for seconds more.  In the background with
+# `stty tostop`, fb-render's own lines do not stop fb-render either.  Ctrl-Z
+# stops even a helper in a session of its own.
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v tmux > /dev/null; then
@@ -193,6 +195,37 @@ rc=$(grep -ao 'RC=[0-9]*' "$TMP/z.tty" | head -1 | cut -d= -f2)
 check "Ctrl-Z ($prod): the whole render stopped (states:$zstop), fg: exit ${rc:-none}, all $FRAMES frames" \
 	'[[ $zstop == *" 5 T"* || $zstop == *" 6 T"* ]] && [ "$rc" = 0 ] && [ "$(stat -c %s "$TMP/z.raw")" -eq $((FRAMES * F)) ]'
 
+# ---- Ctrl-Z reaches what left the render's group: a producer's helper in
+# a session of its own (as a browser a Chrome worker launches detached),
+# spinning as fast as it can, is stopped (state T, its CPU time still) until
+# fg, then goes on, and the render ends with exit 0.
+cat > "$TMP/hprod.sh" << EOF
+#!/bin/sh
+if mkdir "$TMP/helper" 2> /dev/null; then
+	setsid sh -c 'echo \$\$ > "$TMP/helper.pid"; while :; do :; done' &
+fi
+exec "$TMP/cprod"
+EOF
+chmod +x "$TMP/hprod.sh"
+# hstate: the helper's state letter; count: its CPU time (ticks).
+hstate() { sed 's/.*) //' "/proc/$(cat "$TMP/helper.pid")/stat" 2> /dev/null | cut -c1; }
+count() { sed 's/.*) //' "/proc/$(cat "$TMP/helper.pid")/stat" 2> /dev/null | awk '{print $12 + $13}'; }
+start_term h
+tm send-keys -t h "$BIN/fb-render --size 64x48 --frames 400 --workers 2 --slots 4 --sink raw --frame-timeout 60 -o $TMP/h.raw --name /$TID-h --source attach:$TMP/hprod.sh" Enter
+wait_for 60 "[ -s '$TMP/helper.pid' ] && [ \$(grep -aoc 'c frame [0-9]' '$TMP/h.tty') -ge 6 ]"
+tm send-keys -t h C-z
+wait_for 20 '[ "$(hstate)" = T ]'
+hst=$(hstate) c1=$(count)
+sleep 1 # the window the count must stand still in
+c2=$(count)
+tm send-keys -t h "fg; echo R\"\"C=\$?" Enter
+wait_for 20 '[ "$(hstate)" != T ] && [ "$(count)" != "$c2" ]'
+hcont=$(hstate) c3=$(count)
+wait_for 120 "grep -aq 'RC=[0-9]' '$TMP/h.tty'"
+rc=$(grep -ao 'RC=[0-9]*' "$TMP/h.tty" | head -1 | cut -d= -f2)
+check "Ctrl-Z: a helper in its own session stopped (state $hst, CPU ticks $c1 -> $c2 over 1 s); fg: running again (state $hcont, ticks $c3), exit ${rc:-none}" \
+	'[ "$hst" = T ] && [ -n "$c1" ] && [ "$c1" = "$c2" ] && [ "$hcont" != T ] && [ "$c3" != "$c2" ] && [ "$rc" = 0 ]'
+
 # ---- A render started in the background (`&`; no tostop here, or its
 # closing line would stop it, as it should): no status line is drawn over
 # the shell's prompt; the producers' lines still show.
@@ -201,6 +234,14 @@ tm send-keys -t b "stty -tostop" Enter
 job b "$render -o $TMP/b.raw --name /$TID-b --source attach:$TMP/cprod & wait \$!"
 check "in the background: exit ${rc:-none}, $(lines b c) of $FRAMES producer lines, the status line drawn $(grep -ac 'fb-render: frame' "$TMP/b.tty") times (want 0)" \
 	'[ "$rc" = 0 ] && [ "$(lines b c)" -eq $FRAMES ] && ! grep -aq "fb-render: frame" "$TMP/b.tty"'
+
+# ---- In the background with `stty tostop`: fb-render's own lines (the
+# warning of a replacement, the final "wrote") are written, not a SIGTTOU
+# that would stop fb-render alone while its children run on.
+start_term g
+job g "$render -o $TMP/g.raw --name /$TID-g --source 'sh:if mkdir $TMP/died 2> /dev/null; then read f; exit 9; fi; while read f; do head -c $F /dev/zero; done' & wait \$!"
+check "in the background, stty tostop, a renderer dies once: exit ${rc:-none}, no process stopped (${stopped:-none}), the warning and the last line written" \
+	'[ "$rc" = 0 ] && [ -z "$stopped" ] && grep -aq "starting a replacement" "$TMP/g.tty" && grep -aq "fb-render: wrote" "$TMP/g.tty"'
 
 tm kill-server 2> /dev/null
 check_clean "t_terminal"
