@@ -85,7 +85,9 @@ check "missing renderer: exit 2, one line ($(cat "$TMP/err"))" \
 fb-render --source "exec:python3 'unterminated" --name /$TID-q -o "$TMP/x.mp4" 2> "$TMP/err"
 rc=$?
 check "unterminated quote: exit 2 ($(cat "$TMP/err"))" '[ $rc -eq 2 ]'
-fb-render --size 64x48 --frames 10 --max-restarts 2 --source "exec:head -c 10 /dev/zero" \
+# It reads its request first: a renderer that writes before it is asked
+# is caught as stray bytes instead, whichever the producer sees first.
+fb-render --size 64x48 --frames 10 --max-restarts 2 --source "sh:read n; head -c 10 /dev/zero" \
 	--sink raw -o "$TMP/short.raw" --name /$TID-short 2> "$TMP/err"
 rc=$?
 check "short frames: each a restart, then exit 1 ($(grep -m1 short "$TMP/err"))" \
