@@ -26,7 +26,10 @@ rc=$?
 took=$(($(date +%s) - start))
 sed 's/^/# /' "$TMP/out" | grep -E 'failing|!!|^#   |^# tests:|not ok'
 check "run.sh exits non-zero" '[ $rc -ne 0 ]'
-check "the hung script is stopped by the time limit (${took} s, limit 3 s + grace)" '[ $took -lt 30 ]'
+# Stopped by the limit, not by its own end: far less than its sleep 600
+# (how much less depends on the machine's load: four scripts' start-up and
+# cleanup took 34 s beside two suites and a busy loop per core).
+check "the hung script is stopped by the time limit (${took} s, its sleep 600 s)" '[ $took -lt 300 ]'
 check "the hung script is named" 'grep -q "^!! $TMP/t_hang.sh hung" "$TMP/out"'
 list=$(sed -n '/^== failing tests/,$p' "$TMP/out")
 check "the failing list names t_fail.sh and its not ok line" \
