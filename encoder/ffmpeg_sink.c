@@ -441,29 +441,57 @@ void ffmpeg_sink_quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
 	quote(s, why, why_len);
 }
 
+/* LINE without a level tag at its very start ("[verbose] "): ffmpeg's own
+ * statistics lines have no context ("[ctx @ 0x..]"), and a tag elsewhere
+ * may be a file name's text. */
+static const char *skip_tag(const char *line)
+{
+	static const char *const levels[] = { "[panic] ", "[fatal] ", "[error] ", "[warning] ",
+					      "[info] ", "[verbose] ", "[debug] ", "[trace] " };
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strncmp(line, levels[i], strlen(levels[i])) == 0)
+			return line + strlen(levels[i]);
+	return line;
+}
+
 /*
  * ffmpeg's final statistics of its pipe:0 video in the memfd FD: the frames
  * it decoded, or the packets it read if it decoded none (a stream copy),
- * into *COUNT.  0, or -1 if FD does not hold them.
+ * into *COUNT.  0, or -1 if FD does not hold them.  Read by line: a whole
+ * line "Input file #0 (pipe:0):" followed by a line "  Input stream #0:0
+ * (video): N packets read", the last such pair.  The output's name, in a
+ * later "Output file #0 (NAME):" line, cannot forge either (no line starts
+ * with it, and a name with a newline is refused: fb_output_check).
  */
 static int input_count(int fd, long long *count)
 {
 	static const char file[] = "Input file #0 (pipe:0):";
-	static const char stream[] = "Input stream #0:0 (video): ";
-	char *buf = read_tail(fd), *p, *q = NULL;
-	long long packets, frames;
-	int rc = -1, at = 0;
+	static const char stream[] = "  Input stream #0:0 (video): ";
+	char *buf = read_tail(fd), *line, *next;
+	bool after_file = false;
+	int rc = -1;
 
 	if (!buf)
 		return -1;
-	for (p = strstr(buf, file); p; p = strstr(p + 1, file))
-		q = p;
-	if (q && (q = strstr(q, stream)) != NULL &&
-	    sscanf(q + sizeof(stream) - 1, "%lld packets read (%*[0-9] bytes); %n", &packets, &at) == 1 &&
-	    at > 0) {
-		*count = sscanf(q + sizeof(stream) - 1 + at, "%lld frames decoded", &frames) == 1 ?
-			 frames : packets;
-		rc = 0;
+	for (line = buf; line; line = next) {
+		const char *t;
+		long long packets, frames;
+		int at = 0;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		t = skip_tag(line);
+		if (after_file && strncmp(t, stream, sizeof(stream) - 1) == 0 &&
+		    sscanf(t + sizeof(stream) - 1, "%lld packets read (%*[0-9] bytes); %n", &packets,
+			   &at) == 1 &&
+		    at > 0) {
+			*count = sscanf(t + sizeof(stream) - 1 + at, "%lld frames decoded", &frames) == 1 ?
+					 frames : packets;
+			rc = 0;
+		}
+		after_file = strcmp(t, file) == 0;
 	}
 	free(buf);
 	return rc;

@@ -112,5 +112,16 @@ for c in ffv1 copy 0; do
 		'[ $rc -eq 0 ] && [ "$pts" = "0.333000 0.367000 0.400000 0.433000 0.467000 0.500000 0.533000 0.567000 0.600000 0.633000 " ]'
 done
 
+# The output's name cannot forge the statistics: ffmpeg prints it after
+# them ("Output file #0 (NAME):"); read by line it counts for nothing.
+spoof='Input file #0 (pipe:0): Input stream #0:0 (video): 99 packets read (1 bytes); 99 frames decoded'
+render none spoof -o "$TMP/$spoof.md5" -- -frames:v 3 -f framemd5
+check "(-o naming fake statistics, -frames:v 3) exit 1 naming the early end: $(err spoof)" \
+	'[ $RC -eq 1 ] && grep -q "stopped reading its input after 3 of $N frames" "$TMP/err.spoof"'
+nl=$'x\n[verbose]   Input stream #0:0 (video): 99 packets read (1 bytes); 99 frames decoded'
+render none nl -o "$TMP/$nl.md5" -- -f framemd5
+check "(-o holding a newline) exit 2, refused: $(err nl)" \
+	'[ $RC -eq 2 ] && grep -q "holds a newline" "$TMP/err.nl" && [ ! -e "$TMP/$nl.md5" ]'
+
 check_clean "ffmpeg wrapped"
 finish
