@@ -115,9 +115,13 @@ done
 # The output's name cannot forge the statistics: ffmpeg prints it after
 # them ("Output file #0 (NAME):"); read by line it counts for nothing.
 spoof='Input file #0 (pipe:0): Input stream #0:0 (video): 99 packets read (1 bytes); 99 frames decoded'
-render none spoof -o "$TMP/$spoof.md5" -- -frames:v 3 -f framemd5
-check "(-o naming fake statistics, -frames:v 3) exit 1 naming the early end: $(err spoof)" \
-	'[ $RC -eq 1 ] && grep -q "stopped reading its input after 3 of $N frames" "$TMP/err.spoof"'
+# Small frames: all of them and the marker fit in the pipe, so the
+# statistics alone judge.
+fb-render --size 32x16 --frames 10 --workers 2 --source fill --name /$TID-spoof \
+	-o "$TMP/$spoof.md5" -- -frames:v 3 -f framemd5 2> "$TMP/err.spoof"
+RC=$?
+check "(-o naming fake statistics, -frames:v 3 of 10) exit 1 naming the early end: $(err spoof)" \
+	'[ $RC -eq 1 ] && grep -q "stopped reading its input after 3 of 10 frames" "$TMP/err.spoof"'
 nl=$'x\n[verbose]   Input stream #0:0 (video): 99 packets read (1 bytes); 99 frames decoded'
 render none nl -o "$TMP/$nl.md5" -- -f framemd5
 check "(-o holding a newline) exit 2, refused: $(err nl)" \
