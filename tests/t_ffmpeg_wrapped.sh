@@ -127,5 +127,16 @@ render none nl -o "$TMP/$nl.md5" -- -f framemd5
 check "(-o holding a newline) exit 2, refused: $(err nl)" \
 	'[ $RC -eq 2 ] && grep -q "holds a newline" "$TMP/err.nl" && [ ! -e "$TMP/$nl.md5" ]'
 
+# A write error is found in the report (level verbose) when the user's
+# -loglevel quiet hides it from stderr: ffmpeg 5.1 exits 0 after it.
+render none full -o /dev/full -- -loglevel quiet -c:v ffv1 -f framemd5
+check "(-o /dev/full, -loglevel quiet) exit 1 quoting the write error: $(err full)" \
+	'[ $RC -eq 1 ] && grep -q "reported errors: .*Error" "$TMP/err.full"'
+# A tag is ffmpeg's only at a line's start: an output named "[error] "
+# (untagged on stderr under the user's -loglevel -level+info, and in the
+# report's command line) is no error.
+render none tagname -o "$TMP/x[error] y.md5" -- -loglevel -level+info -c:v ffv1 -f framemd5
+check "(-o named x[error] y.md5, -loglevel -level+info) exit 0: $(err tagname)" \
+	'[ $RC -eq 0 ] && cp "$TMP/x[error] y.md5" "$TMP/tagname.md5" && same_md5 tagname'
 check_clean "ffmpeg wrapped"
 finish
