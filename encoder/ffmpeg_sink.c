@@ -381,13 +381,19 @@ static void untag(char *line, char *level, size_t level_len)
 }
 
 /* Is LINE (untagged, tagged LEVEL) an error of the render's?  Not the
- * report's "Failed to open report" (its statistics are on stderr too). */
+ * report's "Failed to open report" (its statistics are on stderr too),
+ * nor the warning ffmpeg logs at error level for a user's -vsync/-fps_mode
+ * passthrough only because of the output -r we add: that -r is the input's
+ * own exact rate, so passthrough timestamps stay exact. */
 static bool is_error(const char *line, const char *level)
 {
 	if (strcmp(level, "error") != 0 && strcmp(level, "fatal") != 0 &&
 	    strcmp(level, "panic") != 0)
 		return false;
 	if (strncmp(line, "Failed to open report", 21) == 0)
+		return false;
+	if (strncmp(line, "Using -", 7) == 0 &&
+	    strstr(line, " passthrough and -r/-fpsmax can produce invalid output files"))
 		return false;
 	return true;
 }

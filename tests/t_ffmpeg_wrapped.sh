@@ -138,5 +138,12 @@ check "(-o /dev/full, -loglevel quiet) exit 1 quoting the write error: $(err ful
 render none tagname -o "$TMP/x[error] y.md5" -- -loglevel -level+info -c:v ffv1 -f framemd5
 check "(-o named x[error] y.md5, -loglevel -level+info) exit 0: $(err tagname)" \
 	'[ $RC -eq 0 ] && cp "$TMP/x[error] y.md5" "$TMP/tagname.md5" && same_md5 tagname'
+# -vsync/-fps_mode passthrough with our own output -r (the input's exact
+# rate): ffmpeg's warning at error level is no error, the output is exact.
+for o in "-fps_mode passthrough" "-vsync 0"; do
+	render none pass -- $o -c:v ffv1 -f framemd5
+	check "($o) exit 0, exact (pts too): $(err pass)" '[ $RC -eq 0 ] && same_md5 pass'
+done
+
 check_clean "ffmpeg wrapped"
 finish
