@@ -457,7 +457,8 @@ static bool scan(int fd, bool tagged_only, char *lines, size_t size, char *frame
 }
 
 /* ffmpeg_sink_quote into WHY; true if ffmpeg logged a line tagged error,
- * fatal or panic.  The report first: at verbose, it has the error lines
+ * fatal or panic.  Stderr's lines first (the report leaves some untagged:
+ * "Unrecognized option"); else the report's, which has the error lines
  * even when the user's -loglevel quiet or fatal hides them from stderr. */
 static bool quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
 {
@@ -467,7 +468,7 @@ static bool quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
 	bool err_err = scan(s->err_fd, false, elines, sizeof(elines), eframe, sizeof(eframe));
 	size_t len = strlen(why);
 
-	if (!rep_err) { /* stderr's: its untagged lines too */
+	if (err_err || !rep_err) { /* stderr's: its untagged lines too */
 		memcpy(lines, elines, sizeof(lines));
 		if (eframe[0] || !frame[0])
 			memcpy(frame, eframe, sizeof(frame));
