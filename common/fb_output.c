@@ -172,11 +172,18 @@ static void add_program(struct fb_output_inputs *l, const char *what, const char
 		add_file(l, what, keep(l, "%s", found));
 }
 
+/* How deep the kernel follows "#!" interpreters that are scripts
+ * themselves (Linux: BINPRM_MAX_RECURSION); also what ends a loop. */
+#define INTERP_DEPTH 4
+
 /* The interpreter of PROG's "#!" line (the kernel runs it, reading PROG),
- * and what "#!/usr/bin/env [-OPTS] NAME" then runs, as WHAT. */
-static void add_interpreter(struct fb_output_inputs *l, const char *what, const char *prog)
+ * and what "#!/usr/bin/env [-OPTS] NAME" then runs, as WHAT; and theirs in
+ * turn when they are scripts too, DEPTH levels down at most. */
+static void add_interpreter(struct fb_output_inputs *l, const char *what, const char *prog,
+			    int depth)
 {
 	char found[PATH_MAX], line[256], *word, *save = NULL;
+	const char *interp;
 	int fd = open(prog, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	const char *base;
 	ssize_t n;
@@ -192,14 +199,23 @@ static void add_interpreter(struct fb_output_inputs *l, const char *what, const 
 	word = strtok_r(line + 2, " \t", &save);
 	if (!word)
 		return;
-	add_file(l, what, keep(l, "%s", word));
+	interp = keep(l, "%s", word);
+	if (!interp)
+		return;
+	add_file(l, what, interp);
+	if (depth > 1)
+		add_interpreter(l, what, interp, depth - 1);
 	base = strrchr(word, '/');
 	if (strcmp(base ? base + 1 : word, "env") != 0)
 		return;
 	while ((word = strtok_r(NULL, " \t", &save)) && word[0] == '-')
 		;
-	if (word && !strchr(word, '=') && fb_output_which(word, found, sizeof(found)))
+	if (word && !strchr(word, '=') && fb_output_which(word, found, sizeof(found))) {
+		/* env execs it: its own "#!", counted in the same bound. */
 		add_file(l, what, keep(l, "%s", found));
+		if (depth > 1)
+			add_interpreter(l, what, found, depth - 1);
+	}
 }
 
 /* WORD as a file, and the FILE of an --opt=FILE (or a shell's VAR=FILE). */
@@ -260,7 +276,8 @@ void fb_output_add_command(struct fb_output_inputs *l, const char *role, char *c
 		return;
 	add_program(l, keep(l, "the %s program", role), argv[0]);
 	if (fb_output_which(argv[0], found, sizeof(found)))
-		add_interpreter(l, keep(l, "the %s's interpreter", role), found);
+		add_interpreter(l, keep(l, "the %s's interpreter", role), found,
+				INTERP_DEPTH);
 	if (shell) {
 		if (argv[1] && argv[2])
 			add_shell_words(l, keep(l, "the %s's sh: command's word", role),
@@ -279,6 +296,15 @@ int fb_output_check(const char *output, const struct fb_output_input *inputs, si
 	char final[PATH_MAX], dir[PATH_MAX];
 	struct stat out, st;
 
+	/* ffmpeg prints the output's name in its final statistics, which the
+	 * encoder reads line by line: a newline in it could forge a line
+	 * ("Input stream #0:0 (video): 99 packets read") and pass an output
+	 * ended early. */
+	if (strchr(output, '\n')) {
+		snprintf(why, len, "it holds a newline, which could forge a line of ffmpeg's "
+			 "statistics");
+		return -1;
+	}
 	/* Where the file is, or would be created: a symlink (dangling or
 	 * not) leads there, as O_CREAT would follow it. */
 	final_path(is_stdout ? "/proc/self/fd/1" : output, final, sizeof(final));

@@ -349,41 +349,87 @@ static char *read_tail(int fd)
 }
 
 /* LINE (NUL-terminated, "[ctx @ 0x..] [level] text" or "[level] text")
- * without its level tag, moved in place; the level in LEVEL. */
+ * without its level tag, moved in place; the level in LEVEL.  The tag is
+ * looked for only where ffmpeg puts it, at the start after at most two
+ * contexts (a parent's and its own): a "[error] " inside a file name in
+ * the text is no tag. */
 static void untag(char *line, char *level, size_t level_len)
 {
 	static const char *const levels[] = { "quiet", "panic", "fatal", "error", "warning",
 					      "info", "verbose", "debug", "trace" };
-	char *p = line;
+	char *p = line, *end;
 
 	snprintf(level, level_len, "?");
-	while ((p = strchr(p, '[')) != NULL) {
-		for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-			size_t l = strlen(levels[i]);
+	for (int ctx = 0; ctx < 2 && p[0] == '[' && (end = strstr(p, "] ")) != NULL; ctx++) {
+		char *at = strstr(p, " @ 0x");
 
-			if (strncmp(p + 1, levels[i], l) == 0 && p[l + 1] == ']' && p[l + 2] == ' ') {
-				snprintf(level, level_len, "%s", levels[i]);
-				memmove(p, p + l + 3, strlen(p + l + 3) + 1);
-				return;
-			}
+		if (!at || at > end)
+			break;
+		p = end + 2;
+	}
+	if (p[0] != '[')
+		return;
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		size_t l = strlen(levels[i]);
+
+		if (strncmp(p + 1, levels[i], l) == 0 && p[l + 1] == ']' && p[l + 2] == ' ') {
+			snprintf(level, level_len, "%s", levels[i]);
+			memmove(p, p + l + 3, strlen(p + l + 3) + 1);
+			return;
 		}
-		p++;
 	}
 }
 
-/* ffmpeg_sink_quote into WHY; true if ffmpeg logged a line tagged error,
- * fatal or panic. */
-static bool quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
+/* Is LINE (untagged, tagged LEVEL) an error of the render's?  Not the
+ * report's "Failed to open report" (its statistics are on stderr too),
+ * nor the warning ffmpeg logs at error level for a user's -vsync/-fps_mode
+ * passthrough only because of the output -r we add: that -r is the input's
+ * own exact rate, so passthrough timestamps stay exact. */
+static bool is_error(const char *line, const char *level)
 {
-	char *buf = read_tail(s->err_fd), *line, *save = NULL, level[16];
-	char lines[320] = "", frame[160] = "";
+	if (strcmp(level, "error") != 0 && strcmp(level, "fatal") != 0 &&
+	    strcmp(level, "panic") != 0)
+		return false;
+	if (strncmp(line, "Failed to open report", 21) == 0)
+		return false;
+	if (strncmp(line, "Using -", 7) == 0 &&
+	    strstr(line, " passthrough and -r/-fpsmax can produce invalid output files"))
+		return false;
+	return true;
+}
+
+/* Append LINE to the quote LINES (a sliding window: the oldest lines are
+ * dropped to fit). */
+static void keep_line(char *lines, size_t size, const char *line, size_t len)
+{
+	size_t ql = strlen(lines);
+
+	if (ql + len + 3 >= size) { /* drop the oldest lines */
+		char *cut = lines;
+
+		while (cut && strlen(cut) + len + 3 >= size)
+			cut = strstr(cut + 1, " | ") ? strstr(cut + 1, " | ") + 3 : NULL;
+		if (cut)
+			memmove(lines, cut, strlen(cut) + 1);
+		else
+			lines[0] = '\0';
+		ql = strlen(lines);
+	}
+	snprintf(lines + ql, size - ql, "%s%.*s", ql ? " | " : "", (int)(size - ql - 4), line);
+}
+
+/* The memfd FD's last error lines into LINES (SIZE: 320), its last
+ * progress line into FRAME (160); also its untagged lines unless
+ * TAGGED_ONLY (the report: its header and command line are untagged).
+ * True if a line is tagged error, fatal or panic. */
+static bool scan(int fd, bool tagged_only, char *lines, size_t size, char *frame, size_t fsize)
+{
+	char *buf = read_tail(fd), *line, *save = NULL, level[16];
 	bool tagged_err = false;
 	size_t len;
 
 	if (!buf)
 		return false;
-	/* Keep the last error lines (a sliding window of the quote's size)
-	 * and the last progress line, which says how far ffmpeg got. */
 	for (line = strtok_r(buf, "\n\r", &save); line; line = strtok_r(NULL, "\n\r", &save)) {
 		bool err;
 
@@ -393,47 +439,47 @@ static bool quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
 		len = strlen(line);
 		while (len > 0 && line[len - 1] == ' ')
 			line[--len] = '\0';
-		/* The report's own announcement (two untagged lines) is noise;
-		 * one it could not open is no error of the render's: its
-		 * statistics are on stderr too. */
+		/* The report's own announcement (two untagged lines) is noise. */
 		if (len == 0 || strncmp(line, "Report written to \"", 19) == 0 ||
 		    strncmp(line, "Log level: ", 11) == 0)
 			continue;
-		err = (strcmp(level, "error") == 0 || strcmp(level, "fatal") == 0 ||
-		       strcmp(level, "panic") == 0) && strncmp(line, "Failed to open report", 21) != 0;
-
+		err = is_error(line, level);
 		tagged_err |= err;
 		/* Untagged: the user's own -loglevel dropped the tags; quoted,
 		 * but not taken for an error. */
-		if (err || strcmp(level, "?") == 0) {
-			size_t ql = strlen(lines);
-
-			if (ql + len + 3 >= sizeof(lines)) { /* drop the oldest lines */
-				char *cut = lines;
-
-				while (cut && strlen(cut) + len + 3 >= sizeof(lines))
-					cut = strstr(cut + 1, " | ") ? strstr(cut + 1, " | ") + 3 : NULL;
-				if (cut)
-					memmove(lines, cut, strlen(cut) + 1);
-				else
-					lines[0] = '\0';
-				ql = strlen(lines);
-			}
-			snprintf(lines + ql, sizeof(lines) - ql, "%s%.*s", ql ? " | " : "",
-				 (int)(sizeof(lines) - ql - 4), line);
-		} else if (strncmp(line, "frame=", 6) == 0) {
-			snprintf(frame, sizeof(frame), "%s", line);
-		}
+		if (err || (!tagged_only && strcmp(level, "?") == 0))
+			keep_line(lines, size, line, len);
+		else if (strncmp(line, "frame=", 6) == 0)
+			snprintf(frame, fsize, "%s", line);
 	}
 	free(buf);
-	len = strlen(why);
+	return tagged_err;
+}
+
+/* ffmpeg_sink_quote into WHY; true if ffmpeg logged a line tagged error,
+ * fatal or panic.  Stderr's lines first (the report leaves some untagged:
+ * "Unrecognized option"); else the report's, which has the error lines
+ * even when the user's -loglevel quiet or fatal hides them from stderr. */
+static bool quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
+{
+	char lines[320] = "", frame[160] = "", elines[320] = "", eframe[160] = "";
+	bool rep_err = s->rep_fd >= 0 &&
+		       scan(s->rep_fd, true, lines, sizeof(lines), frame, sizeof(frame));
+	bool err_err = scan(s->err_fd, false, elines, sizeof(elines), eframe, sizeof(eframe));
+	size_t len = strlen(why);
+
+	if (err_err || !rep_err) { /* stderr's: its untagged lines too */
+		memcpy(lines, elines, sizeof(lines));
+		if (eframe[0] || !frame[0])
+			memcpy(frame, eframe, sizeof(frame));
+	}
 	if (lines[0])
 		snprintf(why + len, why_len - len, ": %s", lines);
 	else if (frame[0])
 		snprintf(why + len, why_len - len, "; its last report: %s", frame);
 	else
 		snprintf(why + len, why_len - len, "; it printed no error");
-	return tagged_err;
+	return rep_err || err_err;
 }
 
 void ffmpeg_sink_quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
@@ -441,29 +487,57 @@ void ffmpeg_sink_quote(const struct ffmpeg_sink *s, char *why, size_t why_len)
 	quote(s, why, why_len);
 }
 
+/* LINE without a level tag at its very start ("[verbose] "): ffmpeg's own
+ * statistics lines have no context ("[ctx @ 0x..]"), and a tag elsewhere
+ * may be a file name's text. */
+static const char *skip_tag(const char *line)
+{
+	static const char *const levels[] = { "[panic] ", "[fatal] ", "[error] ", "[warning] ",
+					      "[info] ", "[verbose] ", "[debug] ", "[trace] " };
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strncmp(line, levels[i], strlen(levels[i])) == 0)
+			return line + strlen(levels[i]);
+	return line;
+}
+
 /*
  * ffmpeg's final statistics of its pipe:0 video in the memfd FD: the frames
  * it decoded, or the packets it read if it decoded none (a stream copy),
- * into *COUNT.  0, or -1 if FD does not hold them.
+ * into *COUNT.  0, or -1 if FD does not hold them.  Read by line: a whole
+ * line "Input file #0 (pipe:0):" followed by a line "  Input stream #0:0
+ * (video): N packets read", the last such pair.  The output's name, in a
+ * later "Output file #0 (NAME):" line, cannot forge either (no line starts
+ * with it, and a name with a newline is refused: fb_output_check).
  */
 static int input_count(int fd, long long *count)
 {
 	static const char file[] = "Input file #0 (pipe:0):";
-	static const char stream[] = "Input stream #0:0 (video): ";
-	char *buf = read_tail(fd), *p, *q = NULL;
-	long long packets, frames;
-	int rc = -1, at = 0;
+	static const char stream[] = "  Input stream #0:0 (video): ";
+	char *buf = read_tail(fd), *line, *next;
+	bool after_file = false;
+	int rc = -1;
 
 	if (!buf)
 		return -1;
-	for (p = strstr(buf, file); p; p = strstr(p + 1, file))
-		q = p;
-	if (q && (q = strstr(q, stream)) != NULL &&
-	    sscanf(q + sizeof(stream) - 1, "%lld packets read (%*[0-9] bytes); %n", &packets, &at) == 1 &&
-	    at > 0) {
-		*count = sscanf(q + sizeof(stream) - 1 + at, "%lld frames decoded", &frames) == 1 ?
-			 frames : packets;
-		rc = 0;
+	for (line = buf; line; line = next) {
+		const char *t;
+		long long packets, frames;
+		int at = 0;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		t = skip_tag(line);
+		if (after_file && strncmp(t, stream, sizeof(stream) - 1) == 0 &&
+		    sscanf(t + sizeof(stream) - 1, "%lld packets read (%*[0-9] bytes); %n", &packets,
+			   &at) == 1 &&
+		    at > 0) {
+			*count = sscanf(t + sizeof(stream) - 1 + at, "%lld frames decoded", &frames) == 1 ?
+					 frames : packets;
+			rc = 0;
+		}
+		after_file = strcmp(t, file) == 0;
 	}
 	free(buf);
 	return rc;

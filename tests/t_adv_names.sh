@@ -324,13 +324,19 @@ cp "$(type -P bash)" "$TMP/pbin/fbsh" # an interpreter of our own: never the sys
 printf '#!%s\nwhile read -r i; do head -c "$FB_FRAME_BYTES" /dev/zero; done\n' "$TMP/pbin/fbsh" > "$TMP/draw.sh"
 printf '#!/usr/bin/env -S fbsh\nwhile read -r i; do head -c "$FB_FRAME_BYTES" /dev/zero; done\n' > "$TMP/draw-env.sh"
 printf 'import os, sys\nfb = int(os.environ["FB_FRAME_BYTES"])\nfor i in sys.stdin:\n    sys.stdout.buffer.write(bytes([int(i) %% 256]) * fb)\n    sys.stdout.flush()\n' > "$TMP/draw.py"
-chmod +x "$TMP/draw.sh" "$TMP/draw-env.sh"
+# A nested #!: draw-nest.sh's interpreter is a script run by fbsh (the
+# kernel follows 4 levels); loop-a and loop-b name each other.
+printf '#!%s\nexec %s "$@"\n' "$TMP/pbin/fbsh" "$TMP/pbin/fbsh" > "$TMP/interp1"
+sed "1s|.*|#!$TMP/interp1|" "$TMP/draw.sh" > "$TMP/draw-nest.sh"
+printf '#!%s\n' "$TMP/loop-b" > "$TMP/loop-a"
+printf '#!%s\n' "$TMP/loop-a" > "$TMP/loop-b"
+chmod +x "$TMP/draw.sh" "$TMP/draw-env.sh" "$TMP/interp1" "$TMP/draw-nest.sh" "$TMP/loop-a" "$TMP/loop-b"
 cp "$TMP/libprod" "$TMP/prod"
 echo 'palette' > "$TMP/pal.txt"
 echo 'progress=continue' > "$TMP/prog.txt"
 ln "$TMP/draw.py" "$TMP/draw-hard.py"
 ln -s draw.py "$TMP/draw-sym.py"
-for f in draw.sh draw-env.sh draw.py prod pal.txt prog.txt pbin/fbsh; do cp "$TMP/$f" "$TMP/$f.orig"; done
+for f in draw.sh draw-env.sh draw.py prod pal.txt prog.txt pbin/fbsh interp1; do cp "$TMP/$f" "$TMP/$f.orig"; done
 o21() { # DESC WANT FILE ARGS...: refused, exit 2; FILE unchanged; nothing started or
 	# left (of ours, but the live broker above)
 	local desc=$1 want=$2 file=$3
@@ -354,6 +360,14 @@ o21 "-o the exec: program found on PATH" "the renderer program $TMP/pbin/fbsh" p
 	--source "exec:fbsh $TMP/draw.sh" --sink raw -o "$TMP/pbin/fbsh"
 o21 "-o the #! interpreter of the exec: program" "the renderer's interpreter $TMP/pbin/fbsh" pbin/fbsh \
 	--source "exec:$TMP/draw.sh" --sink raw -o "$TMP/pbin/fbsh"
+o21 "-o the interpreter of the #! interpreter (nested #!)" "the renderer's interpreter $TMP/pbin/fbsh" \
+	pbin/fbsh --source "exec:$TMP/draw-nest.sh" --sink raw -o "$TMP/pbin/fbsh"
+o21 "-o the nested #! interpreter itself" "the renderer's interpreter $TMP/interp1" interp1 \
+	--source "exec:$TMP/draw-nest.sh" --sink raw -o "$TMP/interp1"
+run fb-render "${G[@]}" --frames 5 --workers 1 --name /$TID-o8 --source "exec:$TMP/loop-a" \
+	--sink raw -o "$TMP/loop-b" --check
+check "#! loop (loop-a <-> loop-b): -o loop-b refused, the check ends: exit $rc ($(say))" \
+	'[ $rc -eq 2 ] && grep -q "interpreter $TMP/loop-b" "$TMP/err"'
 o21 "-o what #!/usr/bin/env runs" "the renderer's interpreter $TMP/pbin/fbsh" pbin/fbsh \
 	--source "exec:$TMP/draw-env.sh" --sink raw -o "$TMP/pbin/fbsh"
 o21 "-o the attach: program" "the producer program $TMP/prod" prod --source "attach:$TMP/prod" --sink raw -o "$TMP/prod"

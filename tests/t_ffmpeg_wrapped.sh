@@ -112,5 +112,38 @@ for c in ffv1 copy 0; do
 		'[ $rc -eq 0 ] && [ "$pts" = "0.333000 0.367000 0.400000 0.433000 0.467000 0.500000 0.533000 0.567000 0.600000 0.633000 " ]'
 done
 
+# The output's name cannot forge the statistics: ffmpeg prints it after
+# them ("Output file #0 (NAME):"); read by line it counts for nothing.
+spoof='Input file #0 (pipe:0): Input stream #0:0 (video): 99 packets read (1 bytes); 99 frames decoded'
+# Small frames: all of them and the marker fit in the pipe, so the
+# statistics alone judge.
+fb-render --size 32x16 --frames 10 --workers 2 --source fill --name /$TID-spoof \
+	-o "$TMP/$spoof.md5" -- -frames:v 3 -f framemd5 2> "$TMP/err.spoof"
+RC=$?
+check "(-o naming fake statistics, -frames:v 3 of 10) exit 1 naming the early end: $(err spoof)" \
+	'[ $RC -eq 1 ] && grep -q "stopped reading its input after 3 of 10 frames" "$TMP/err.spoof"'
+nl=$'x\n[verbose]   Input stream #0:0 (video): 99 packets read (1 bytes); 99 frames decoded'
+render none nl -o "$TMP/$nl.md5" -- -f framemd5
+check "(-o holding a newline) exit 2, refused: $(err nl)" \
+	'[ $RC -eq 2 ] && grep -q "holds a newline" "$TMP/err.nl" && [ ! -e "$TMP/$nl.md5" ]'
+
+# A write error is found in the report (level verbose) when the user's
+# -loglevel quiet hides it from stderr: ffmpeg 5.1 exits 0 after it.
+render none full -o /dev/full -- -loglevel quiet -c:v ffv1 -f framemd5
+check "(-o /dev/full, -loglevel quiet) exit 1 quoting the write error: $(err full)" \
+	'[ $RC -eq 1 ] && grep -q "reported errors: .*Error" "$TMP/err.full"'
+# A tag is ffmpeg's only at a line's start: an output named "[error] "
+# (untagged on stderr under the user's -loglevel -level+info, and in the
+# report's command line) is no error.
+render none tagname -o "$TMP/x[error] y.md5" -- -loglevel -level+info -c:v ffv1 -f framemd5
+check "(-o named x[error] y.md5, -loglevel -level+info) exit 0: $(err tagname)" \
+	'[ $RC -eq 0 ] && cp "$TMP/x[error] y.md5" "$TMP/tagname.md5" && same_md5 tagname'
+# -vsync/-fps_mode passthrough with our own output -r (the input's exact
+# rate): ffmpeg's warning at error level is no error, the output is exact.
+for o in "-fps_mode passthrough" "-vsync 0"; do
+	render none pass -- $o -c:v ffv1 -f framemd5
+	check "($o) exit 0, exact (pts too): $(err pass)" '[ $RC -eq 0 ] && same_md5 pass'
+done
+
 check_clean "ffmpeg wrapped"
 finish
