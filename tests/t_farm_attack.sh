@@ -57,8 +57,38 @@ mkdir -m 0777 "$TMP/open"
 fb-farm "${R[@]}" -o "$TMP/open/out.mp4" 2> "$TMP/err"
 rc=$?
 check "(f) the output in a 0777 directory without the sticky bit: exit 2, one line naming it, owner and mode" \
-	'[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -q "is inside $TMP/open, which anyone may write without the sticky bit (owner [a-z0-9]*, mode 0777)" "$TMP/err"'
+	'[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -q "is inside $TMP/open (owner [a-z0-9]*, mode 0777), which another user could change" "$TMP/err"'
 check "(f) nothing made in it" '[ -z "$(ls -A "$TMP/open")" ]'
+
+# The safe-path rule: a directory on the way owned by another user, or
+# writable by a group, is refused too (its owner or group could rename the
+# work directory away and plant a symlink at a part file's name).
+# unsafe_parent DESC DIR REGEX ARGS...: exit 2, one line, nothing made in DIR
+unsafe_parent() {
+	local d=$1 dir=$2 re=$3
+	shift 3
+	fb-farm "${R[@]}" "$@" 2> "$TMP/err"
+	rc=$?
+	check "(g) $d: exit 2, one line naming the directory, owner and mode ($(head -c 200 "$TMP/err"))" \
+		'[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -qE -- "$re" "$TMP/err"'
+	check "(g) $d: nothing made in it" '[ -z "$(ls -A "$dir")" ]'
+}
+mkdir -m 0770 "$TMP/grp"
+chmod 0775 "$TMP/grp"
+unsafe_parent "the output's directory group-writable (0775)" "$TMP/grp" \
+	"is inside $TMP/grp \(owner [a-z0-9]+, mode 0775\), which another user could change" -o "$TMP/grp/out.mp4"
+mkdir -m 0700 "$TMP/mine" "$TMP/mine/w"
+chmod 0770 "$TMP/mine"
+unsafe_parent "--work-dir below a group-writable directory" "$TMP/mine/w" \
+	"work directory $TMP/mine/w/x is inside $TMP/mine \(owner [a-z0-9]+, mode 0770\)" --work-dir "$TMP/mine/w/x" -o "$TMP/ok0.mp4"
+if [ $is_root = 1 ]; then
+	mkdir -m 0755 "$TMP/home" && chown nobody "$TMP/home"
+	unsafe_parent "the output in a 0755 directory owned by nobody" "$TMP/home" \
+		"is inside $TMP/home \(owner nobody, mode 0755\)" -o "$TMP/home/out.mp4"
+	rm -rf "$TMP/home"
+else
+	ok "# skip (g) nobody's directory: chown needs root"
+fi
 
 # ---- (d) a planted plan: never run -----------------------------------------
 W=$S/out.mp4.fbfarm
