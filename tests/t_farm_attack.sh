@@ -210,5 +210,22 @@ check "...the concat list names only fb-stitch's own links" \
 	'[ "$(grep -c "^fb-stitch: concat: " "$TMP/err")" -eq 3 ] && ! grep "^fb-stitch: concat: " "$TMP/err" | grep -qvE "^fb-stitch: concat: file c[0-9]{8}\.mp4; duration [0-9.]+; $"'
 check "...and every message is one line (the newline shown as \\x0a)" '! grep -qv "^fb-stitch: " "$TMP/err"'
 
+# fb-stitch standalone keeps the same safe-path rule: its partial file,
+# made O_EXCL, is opened again by ffmpeg by path.
+mkdir -m 0700 "$TMP/sgrp" && chmod 0775 "$TMP/sgrp"
+fb-stitch -o "$TMP/sgrp/j.mp4" "$C/$n0" "$C/$n1" "$C/$n2" < /dev/null 2> "$TMP/err"
+rc=$?
+check "fb-stitch -o in a group-writable (0775) directory: exit 2, one line naming it, owner and mode ($(head -c 200 "$TMP/err"))" \
+	'[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -q "is inside $TMP/sgrp (owner [a-z0-9]*, mode 0775), which another user could change" "$TMP/err"'
+check "...nothing made in it" '[ -z "$(ls -A "$TMP/sgrp")" ]'
+if [ $is_root = 1 ]; then
+	mkdir -m 0755 "$TMP/shome" && chown nobody "$TMP/shome"
+	fb-stitch -o "$TMP/shome/j.mp4" "$C/$n0" "$C/$n1" "$C/$n2" < /dev/null 2> "$TMP/err"
+	rc=$?
+	check "fb-stitch -o in nobody's 0755 directory: exit 2 naming owner nobody" \
+		'[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -q "is inside $TMP/shome (owner nobody, mode 0755)" "$TMP/err" && [ -z "$(ls -A "$TMP/shome")" ]'
+	rm -rf "$TMP/shome"
+fi
+
 check_clean "t_farm_attack"
 finish
