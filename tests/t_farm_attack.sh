@@ -182,14 +182,28 @@ rc=$?
 self=$(realpath "$BIN/fb-farm")
 WS=$TMP/100%.mp4.fbfarm
 check "--slurm --no-wait (fake sbatch): exit 0, ids 4000 4002" '[ $rc -eq 0 ] && [ "$(cat "$TMP/ids")" = "4000 4002" ]'
-check "the chunk task's script is one exec of fb-farm --run-chunk WORK --slurm-requeue" \
-	'[ "$(cat "$TMP/sb/script.0")" = "$(printf "#!/bin/sh\nexec %s --run-chunk %s --slurm-requeue" "$self" "$WS")" ]'
-check "the stitch job's script is one exec of fb-farm --run-stitch WORK" \
-	'[ "$(cat "$TMP/sb/script.2")" = "$(printf "#!/bin/sh\nexec %s --run-stitch %s" "$self" "$WS")" ]'
+check "the chunk task's script is one exec of fb-farm --run-chunk WORK --slurm-requeue --log" \
+	'[ "$(cat "$TMP/sb/script.0")" = "$(printf "#!/bin/sh\nexec %s --run-chunk %s --slurm-requeue --log" "$self" "$WS")" ]'
+check "the stitch job's script is one exec of fb-farm --run-stitch WORK --log" \
+	'[ "$(cat "$TMP/sb/script.2")" = "$(printf "#!/bin/sh\nexec %s --run-stitch %s --log" "$self" "$WS")" ]'
 check "no batch file in the work directory: only plan and logs/" '[ "$(ls -A "$WS" | tr "\n" " ")" = "logs plan " ]'
-check "sbatch --output escapes the % of the path (100%%.mp4.fbfarm)" \
-	'grep -q -- "--output=$TMP/100%%.mp4.fbfarm/logs/chunk-%a.log" "$TMP/sb/args.0"'
 rm -rf "$WS"
+# sbatch reads its --output/--error as patterns ("%" substitutes, a "\"
+# disables substitution): a path with either went elsewhere.  No sbatch
+# option is built from the path: the jobs' own output is /dev/null, and the
+# task opens its log inside the checked work directory itself (--log).
+rm -f "$TMP"/sb/*
+WB="$TMP/b\\s%x.mp4.fbfarm"
+PATH="$F:$PATH" fb-farm --slurm --no-wait --chunks 2 --size 64x48 --frames 6 -o "$TMP/b\\s%x.mp4" > "$TMP/ids" 2> "$TMP/err"
+rc=$?
+check "--slurm with a backslash and % in the path: exit 0" '[ $rc -eq 0 ]'
+check "...both sbatch calls get --output=/dev/null --error=/dev/null and no path of the work directory" \
+	'(for n in 0 2; do grep -q -- "--output=/dev/null --error=/dev/null" "$TMP/sb/args.$n" && ! grep -qF -- "$TMP" "$TMP/sb/args.$n" || exit 1; done)'
+SLURM_ARRAY_TASK_ID=0 sh "$TMP/sb/script.0" > "$TMP/out" 2>&1
+rc=$?
+check "...the chunk task's script renders chunk 0, its output only in WORK/logs/chunk-0.log (mode 0600)" \
+	'[ $rc -eq 0 ] && [ ! -s "$TMP/out" ] && grep -q "chunk 0 done" "$WB/logs/chunk-0.log" && [ "$(stat -c %a "$WB/logs/chunk-0.log")" = 600 ]'
+rm -rf "$WB"
 
 # ---- fb-stitch: chunk names never reach the concat list --------------------
 C=$TMP/names
