@@ -142,7 +142,8 @@ for v in 'str:p["render"]["chunks"] = "2"' 'zero:p["render"]["frames"] = 0' 'boo
 	'unknown:p["run"]["exec"] = "sh"' 'relative:p["run"]["fb_render"] = "ran.sh"' 'argnum:p["render"]["render_args"] = [1]' \
 	'toomany:p["render"]["chunks"] = 7' 'list:text = "[]"' 'noformat:del p["format"]' 'ext:p["render"]["ext"] = "sh"' \
 	'twice:text = json.dumps(p)[:-1] + ", \"format\": \"fb-farm plan 1\"}"' 'nan:text = json.dumps(p).replace("\"retries\": 0", "\"retries\": NaN")' \
-	'binary:text = "\x00\xff"'; do
+	'binary:text = "\x00\xff"' 'deep:text = "[" * 200000 + "]" * 200000' \
+	'deeparg:p["render"]["ffmpeg_args"] = "@"; text = json.dumps(p).replace("\"@\"", "[" * 100000 + "]" * 100000)'; do
 	variant "${v%%:*}" "${v#*:}"
 	run_variant "${v%%:*}"
 	check "malformed plan (${v%%:*}): exit 2, one line naming the plan ($(head -c 160 "$TMP/err"))" \
