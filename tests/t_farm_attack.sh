@@ -90,6 +90,15 @@ else
 	ok "# skip (g) nobody's directory: chown needs root"
 fi
 
+# umask 000: the missing parents of --work-dir are made 0755 (not 0777,
+# which the safe-path rule would refuse, leaving them behind)
+(umask 000 && fb-farm "${R[@]}" --work-dir "$TMP/um/a/b/w" -o "$TMP/um.mp4") 2> "$TMP/err"
+rc=$?
+check "umask 000, --work-dir with missing parents: exit 0 ($(tail -c 200 "$TMP/err"))" '[ $rc -eq 0 ] && [ -s "$TMP/um.mp4" ]'
+check "...the parents it made are 0755, the work directory is removed" \
+	'[ "$(stat -c %a "$TMP/um" "$TMP/um/a" "$TMP/um/a/b" | tr "\n" " ")" = "755 755 755 " ] && [ ! -e "$TMP/um/a/b/w" ]'
+rm -rf "$TMP/um" "$TMP/um.mp4"
+
 # ---- (d) a planted plan: never run -----------------------------------------
 W=$S/out.mp4.fbfarm
 mkdir -m 0700 "$W"
