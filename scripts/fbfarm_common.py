@@ -198,7 +198,7 @@ def call(argv, **popen_args):
         with signals_held():
             p = subprocess.Popen(argv, **popen_args)
     except OSError as e:
-        print(f"{argv[0]}: {e.strerror}", file=sys.stderr, flush=True)
+        print(f"{shown(argv[0])}: {e.strerror}", file=sys.stderr, flush=True)
         return 127
     try:
         return exit_status(p.wait())

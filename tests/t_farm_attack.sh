@@ -121,6 +121,18 @@ rm -rf "$W"
 # from a directory of ours it runs (the control), any change makes it foreign.
 fb-farm "${R[@]}" --keep -o "$TMP/ok.mp4" 2> "$TMP/err"
 check "control: fb-farm --keep wrote a plan" '[ -s "$TMP/ok.mp4.fbfarm/plan" ]'
+# Every message is one line, whatever a path or an environment value holds
+# (one escaping, fbfarm_common.shown: a newline is shown as \x0a).
+fb-farm "${R[@]}" -o "$TMP/no
+dir/o.mp4" 2> "$TMP/err"
+rc=$?
+check "a newline in -o's directory: exit 2, one line, the newline shown as \\x0a" \
+	'[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -qF "no\x0adir" "$TMP/err"'
+AWS_BATCH_JOB_ARRAY_INDEX="1
+2" fb-farm --run-chunk "$TMP/ok.mp4.fbfarm" > "$TMP/out" 2> "$TMP/err"
+rc=$?
+check "a newline in an array index variable: exit 2, one line" \
+	'[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -qF "1\x0a2" "$TMP/err"'
 printf '#!/bin/sh\ntouch %q\nexit 1\n' "$TMP/RAN" > "$TMP/ran.sh"
 chmod +x "$TMP/ran.sh"
 # variant NAME PYTHON-EXPR-ON-p | RAW-TEXT: a 0700 dir TMP/v-NAME holding the plan so changed
