@@ -246,6 +246,33 @@ check "...the concat list names only fb-stitch's own links" \
 	'[ "$(grep -c "^fb-stitch: concat: " "$TMP/err")" -eq 3 ] && ! grep "^fb-stitch: concat: " "$TMP/err" | grep -qvE "^fb-stitch: concat: file c[0-9]{8}\.mp4; duration [0-9.]+; $"'
 check "...and every message is one line (the newline shown as \\x0a)" '! grep -qv "^fb-stitch: " "$TMP/err"'
 
+# -o naming an input, refused before anything is rendered or joined
+sum_before=$(md5sum < "$C/$n2")
+ln "$C/$n0" "$TMP/hard.mp4"
+for out in "$C/$n2" "$TMP/hard.mp4"; do
+	fb-stitch -o "$out" "$C/$n0" "$C/$n1" "$C/$n2" < /dev/null 2> "$TMP/err"
+	rc=$?
+	check "fb-stitch -o ${out#"$TMP"/} (an input, by inode): exit 2, one line" \
+		'[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -q "is an input (chunk " "$TMP/err"'
+done
+check "...the chunks are untouched" '[ "$(md5sum < "$C/$n2")" = "$sum_before" ]'
+rm -f "$TMP/hard.mp4"
+# collide DESC REGEX ARGS...: fb-farm exits 2 at once, one line, nothing made
+collide() {
+	local d=$1 re=$2 before
+	shift 2
+	before=$(ls -lAR "$TMP/col")
+	fb-farm "${R[@]}" "$@" 2> "$TMP/err"
+	rc=$?
+	check "fb-farm $d: exit 2 up front, one line ($(head -c 160 "$TMP/err"))" \
+		'[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -q -- "$re" "$TMP/err" && [ "$(ls -lAR "$TMP/col")" = "$before" ]'
+}
+mkdir -m 0700 "$TMP/col" "$TMP/col/w" && : > "$TMP/col/w/a.wav"
+collide "--work-dir X -o X" "is the work directory" --work-dir "$TMP/col/x.mp4" -o "$TMP/col/x.mp4"
+collide "-o inside the work directory" "is the work directory .* or inside it" --work-dir "$TMP/col/w" -o "$TMP/col/w/o.mp4"
+collide "--audio inside the work directory" "--audio .* is inside the work directory" --work-dir "$TMP/col/w" --audio "$TMP/col/w/a.wav" -o "$TMP/col/o.mp4"
+rm -rf "$TMP/col"
+
 # fb-stitch standalone keeps the same safe-path rule: its partial file,
 # made O_EXCL, is opened again by ffmpeg by path.
 mkdir -m 0700 "$TMP/sgrp" && chmod 0775 "$TMP/sgrp"
