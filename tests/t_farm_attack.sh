@@ -271,6 +271,10 @@ mkdir -m 0700 "$TMP/col" "$TMP/col/w" && : > "$TMP/col/w/a.wav"
 collide "--work-dir X -o X" "is the work directory" --work-dir "$TMP/col/x.mp4" -o "$TMP/col/x.mp4"
 collide "-o inside the work directory" "is the work directory .* or inside it" --work-dir "$TMP/col/w" -o "$TMP/col/w/o.mp4"
 collide "--audio inside the work directory" "--audio .* is inside the work directory" --work-dir "$TMP/col/w" --audio "$TMP/col/w/a.wav" -o "$TMP/col/o.mp4"
+fb-farm "${R[@]}" --sink raw -o "$TMP/col/raw.mp4" 2> "$TMP/err"
+rc=$?
+check "fb-farm --sink raw: exit 2 up front, one line, nothing made ($(head -c 160 "$TMP/err"))" \
+	'[ $rc -eq 2 ] && [ $(wc -l < "$TMP/err") -eq 1 ] && grep -q -- "--sink raw" "$TMP/err" && [ ! -e "$TMP/col/raw.mp4.fbfarm" ]'
 rm -rf "$TMP/col"
 
 # fb-stitch standalone keeps the same safe-path rule: its partial file,
