@@ -10,7 +10,9 @@ Nothing here runs a shell: every child gets an argument list.
 import contextlib
 import os
 import re
+import pwd
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -36,6 +38,59 @@ class Interrupted(Exception):
     def __init__(self, code):
         super().__init__(code)
         self.code = code
+
+
+def shown(text):
+    """TEXT for a message: one line, whatever its bytes (a control
+    character, a newline included, as \\xNN)."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def owner_mode(st):
+    """"owner NAME, mode 0NNN" of a stat result, for a message."""
+    try:
+        name = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        name = f"uid {st.st_uid}"
+    return f"owner {name}, mode {stat.S_IMODE(st.st_mode):04o}"
+
+
+def unsafe_dir(path):
+    """The safe-path rule (OpenSSH's StrictModes, sudo's): PATH, resolved,
+    and every directory above it must be owned by root or by us and be
+    writable by no one else -- unless it has the sticky bit (/tmp), where
+    others may add entries but only an entry's owner may rename or remove
+    it, so only the entry below it matters (and the rule checks that one
+    in turn).  Anyone else who can write a directory on the way could
+    rename what we checked away and put a symbolic link in its place after
+    we looked; a child that opens a file by path (ffmpeg) would follow it.
+    Returns (directory, its stat) of the first one that fails, else None.
+    Directories that do not exist yet are not judged: whoever makes them
+    judges them once made."""
+    real = os.path.realpath(path)
+    d = "/"
+    for part in [""] + [p for p in real.split("/") if p]:
+        d = os.path.join(d, part)
+        try:
+            st = os.stat(d)
+        except OSError:
+            return None
+        if st.st_uid not in (0, os.geteuid()) or \
+                (st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX):
+            return d, st
+    return None
+
+
+def check_safe_dir(path, what, prog):
+    """Raise Fail(2) naming the first directory of PATH that breaks the
+    safe-path rule (see unsafe_dir), its owner and its mode."""
+    bad = unsafe_dir(path)
+    if bad:
+        d, st = bad
+        raise Fail(2, f"{what} is inside {d} ({owner_mode(st)}), which another user could "
+                      f"change: {prog} writes only below directories owned by root or by you "
+                      "that no one else can write (or that have the sticky bit); use a private "
+                      "subdirectory (mkdir -m 700)")
 
 
 def _raise_interrupted(signum, _frame):
@@ -69,7 +124,7 @@ def run_main(prog, main, argv, say_errors=lambda: True):
         return main(argv)
     except Fail as e:
         if say_errors():
-            print(f"{prog}: {e.message}", file=sys.stderr, flush=True)
+            print(f"{prog}: {shown(e.message)}", file=sys.stderr, flush=True)
         return e.code
     except Interrupted as e:
         return e.code
@@ -143,7 +198,7 @@ def call(argv, **popen_args):
         with signals_held():
             p = subprocess.Popen(argv, **popen_args)
     except OSError as e:
-        print(f"{argv[0]}: {e.strerror}", file=sys.stderr, flush=True)
+        print(f"{shown(argv[0])}: {e.strerror}", file=sys.stderr, flush=True)
         return 127
     try:
         return exit_status(p.wait())

@@ -279,5 +279,24 @@ check "fb-stitch --audio: video frames equal the whole render's" '[ "$(hashes "$
 check "fb-stitch --audio: an audio stream as long as the video (2 s, padded)" \
 	'python3 -c "import sys; sys.exit(abs(float(sys.argv[1]) - 2.0) > 0.05)" "$(ffprobe -v error -select_streams a:0 -show_entries stream=duration -of csv=p=0 "$TMP/st.mp4")"'
 
+# A resume checks each chunk already there (its tag and frame count) and
+# renders a damaged one again, saying which and why: a truncated chunk, or
+# another chunk's file in its place, used to count as rendered forever.
+DR=(--local --chunks 3 --frames 6 --size 64x48 --pix-fmt rgb24)
+fb-farm -q "${DR[@]}" --keep -o "$TMP/dmg.mp4" 2> "$TMP/err"
+rm -f "$TMP/dmg.mp4"
+truncate -s 1500 "$TMP/dmg.mp4.fbfarm/chunk-00001.mp4"
+cp "$TMP/dmg.mp4.fbfarm/chunk-00000.mp4" "$TMP/dmg.mp4.fbfarm/chunk-00002.mp4"
+fb-farm "${DR[@]}" -o "$TMP/dmg.mp4" 2> "$TMP/err"
+rc=$?
+check "resume with a truncated chunk 1 and chunk 0's file as chunk 2: exit 0 ($(tail -c 200 "$TMP/err"))" '[ $rc -eq 0 ]'
+check "...one line for each, saying which and why" \
+	'grep -q "^fb-farm: chunk 1 (.*chunk-00001.mp4) is damaged: .*; rendering it again$" "$TMP/err" &&
+	 grep -q "^fb-farm: chunk 2 (.*chunk-00002.mp4) is damaged: its tag is not .framebroker chunk 4:6/6.; rendering it again$" "$TMP/err" &&
+	 grep -q "resuming: 1 of 3 chunks are already rendered" "$TMP/err"'
+check "...the output is the whole render (6 frames)" \
+	'[ "$(ffprobe -v error -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$TMP/dmg.mp4")" = 6 ]'
+rm -rf "$TMP/dmg.mp4" "$TMP/dmg.mp4.fbfarm"
+
 check_clean "t_farm"
 finish

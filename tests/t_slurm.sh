@@ -114,6 +114,19 @@ check "sbatch refuses (no such partition): exit 1, one line with sbatch's reason
 check "...its work directory is removed, no output" '[ ! -e "$TMP/refused.mp4.fbfarm" ] && [ ! -e "$TMP/refused.mp4" ]'
 sed "s/^/# stderr: /" "$TMP/refused.err"
 
+# A backslash in the path (sbatch reads one in --output as "no pattern
+# substitution" and drops it): the tasks open their logs themselves inside
+# the work directory; nothing is written where the path without the
+# backslash points (a decoy directory here).
+BS="$TMP/b\\s"
+mkdir -m 0700 "$BS" && mkdir -p "$TMP/bs/o.mp4.fbfarm/logs"
+fb-farm --slurm --chunks 2 --keep "${GEOM[@]}" -o "$BS/o.mp4" -- "${LOSSLESS[@]}" 2> "$TMP/bs.err"
+rc=$?
+check "a backslash in the output's path: exit 0, the output exact" \
+	'[ $rc -eq 0 ] && [ "$(fmd5 "$BS/o.mp4")" = "$(cat "$TMP/ref.fmd5")" ]'
+check "...the tasks' logs are inside the work directory, nothing in the decoy" \
+	'grep -q "chunk 0 done" "$BS/o.mp4.fbfarm/logs/chunk-0.log" && grep -q "chunk 1 done" "$BS/o.mp4.fbfarm/logs/chunk-1.log" && [ -e "$BS/o.mp4.fbfarm/logs/stitch.log" ] && [ -z "$(ls -A "$TMP/bs/o.mp4.fbfarm/logs")" ]'
+
 check "no job left in the queue" '[ -z "$(squeue -h)" ]'
 check_clean "t_slurm"
 finish
