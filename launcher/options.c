@@ -81,8 +81,9 @@ static void usage(FILE *out)
 		"On success one line on stderr says what was written: \"fb-render: wrote\n"
 		"OUTPUT: N frames, WxH, SIZE in T s (F fps)\".\n"
 		"Exit: 0 output complete; 1 runtime failure (one-line cause); 2 usage error\n"
-		"or refusal (nothing created); 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP\n"
-		"(the output so far is finished and playable).\n");
+		"or refusal (nothing created); 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP,\n"
+		"128+N by any other signal N that would end it (SIGQUIT 131, ...): the same\n"
+		"stop and cleanup (the output so far is finished and playable).\n");
 }
 
 /*
