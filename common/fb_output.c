@@ -289,6 +289,15 @@ void fb_output_add_command(struct fb_output_inputs *l, const char *role, char *c
 		add_word(l, what, argv[i]);
 }
 
+bool fb_output_forges_stats(const char *path)
+{
+	/* ffmpeg prints the output's name in its final statistics, which the
+	 * encoder reads line by line: a newline in it could forge a line
+	 * ("Input stream #0:0 (video): 99 packets read") and pass an output
+	 * ended early. */
+	return strchr(path, '\n') != NULL;
+}
+
 int fb_output_check(const char *output, const struct fb_output_input *inputs, size_t n,
 		    const char *seg_name, char *why, size_t len)
 {
@@ -296,15 +305,6 @@ int fb_output_check(const char *output, const struct fb_output_input *inputs, si
 	char final[PATH_MAX], dir[PATH_MAX];
 	struct stat out, st;
 
-	/* ffmpeg prints the output's name in its final statistics, which the
-	 * encoder reads line by line: a newline in it could forge a line
-	 * ("Input stream #0:0 (video): 99 packets read") and pass an output
-	 * ended early. */
-	if (strchr(output, '\n')) {
-		snprintf(why, len, "it holds a newline, which could forge a line of ffmpeg's "
-			 "statistics");
-		return -1;
-	}
 	/* Where the file is, or would be created: a symlink (dangling or
 	 * not) leads there, as O_CREAT would follow it. */
 	final_path(is_stdout ? "/proc/self/fd/1" : output, final, sizeof(final));

@@ -88,6 +88,16 @@ int fb_output_check(const char *output, const struct fb_output_input *inputs, si
 bool fb_output_names_fd(const char *path);
 /* (--sink raw writes the file itself: there such a name is what it says.) */
 
+/*
+ * Could PATH forge a line of ffmpeg's final statistics (it holds a
+ * newline)?  Not an output into ffmpeg: the encoder judges the end of the
+ * render by those lines.  (--sink raw: no ffmpeg, no statistics.)
+ */
+bool fb_output_forges_stats(const char *path);
+
+#define FB_OUTPUT_FORGES_REFUSAL "it holds a newline, which could forge a line of ffmpeg's " \
+	"statistics"
+
 #define FB_OUTPUT_FD_REFUSAL "it names a descriptor of whichever process opens it (ffmpeg, " \
 	"whose stderr is its log): use -o - for stdout, or a file's path"
 

@@ -486,6 +486,11 @@ int main(int argc, char **argv)
 		fb_err(PROG, "refusing -o %s: " FB_OUTPUT_FD_REFUSAL, o.output);
 		return FB_EXIT_USAGE;
 	}
+	if (!o.raw && fb_output_forges_stats(o.output)) {
+		fb_reason_copy(refusal, sizeof(refusal), o.output, strlen(o.output));
+		fb_err(PROG, "refusing -o %s: " FB_OUTPUT_FORGES_REFUSAL, refusal);
+		return FB_EXIT_USAGE;
+	}
 	if (fb_output_check(o.output, &(struct fb_output_input){ "the --audio file", o.audio },
 			    o.audio ? 1 : 0, o.name, refusal, sizeof(refusal))) {
 		fb_err(PROG, "refusing -o %s: %s", o.output, refusal);

@@ -508,7 +508,7 @@ static const char *skip_tag(const char *line)
  * line "Input file #0 (pipe:0):" followed by a line "  Input stream #0:0
  * (video): N packets read", the last such pair.  The output's name, in a
  * later "Output file #0 (NAME):" line, cannot forge either (no line starts
- * with it, and a name with a newline is refused: fb_output_check).
+ * with it, and a name with a newline is refused: fb_output_forges_stats).
  */
 static int input_count(int fd, long long *count)
 {

@@ -355,6 +355,11 @@ int options_preflight(const struct render_opts *o, const struct fb_geom *g)
 		fb_err(PROG, "refusing -o %s: " FB_OUTPUT_FD_REFUSAL, o->sink.output);
 		return FB_EXIT_USAGE;
 	}
+	if (!o->sink.raw && fb_output_forges_stats(o->sink.output)) {
+		fb_reason_copy(buf, sizeof(buf), o->sink.output, strlen(o->sink.output));
+		fb_err(PROG, "refusing -o %s: " FB_OUTPUT_FORGES_REFUSAL, buf);
+		return FB_EXIT_USAGE;
+	}
 	if (fb_output_check(o->sink.output, in.in, in.n, o->name, buf, sizeof(buf))) {
 		fb_err(PROG, "refusing -o %s: %s", o->sink.output, buf);
 		return FB_EXIT_USAGE;

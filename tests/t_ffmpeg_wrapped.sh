@@ -124,8 +124,9 @@ check "(-o naming fake statistics, -frames:v 3 of 10) exit 1 naming the early en
 	'[ $RC -eq 1 ] && grep -q "stopped reading its input after 3 of 10 frames" "$TMP/err.spoof"'
 nl=$'x\n[verbose]   Input stream #0:0 (video): 99 packets read (1 bytes); 99 frames decoded'
 render none nl -o "$TMP/$nl.md5" -- -f framemd5
-check "(-o holding a newline) exit 2, refused: $(err nl)" \
-	'[ $RC -eq 2 ] && grep -q "holds a newline" "$TMP/err.nl" && [ ! -e "$TMP/$nl.md5" ]'
+check "(-o holding a newline) exit 2, refused in one line: $(err nl)" \
+	'[ $RC -eq 2 ] && grep -q "holds a newline" "$TMP/err.nl" && [ "$(wc -l < "$TMP/err.nl")" -eq 1 ] &&
+	 [ ! -e "$TMP/$nl.md5" ]'
 
 # A write error is found in the report (level verbose) when the user's
 # -loglevel quiet hides it from stderr: ffmpeg 5.1 exits 0 after it.
