@@ -17,6 +17,15 @@ if ! command -v tmux > /dev/null; then
 	finish
 	exit
 fi
+# Terminal job control does not depend on the compiler: this runs in the
+# plain build's suite.  In a sanitizer build its Node and Python producers
+# would need the sanitizer's runtime preloaded (t_node.sh, t_python.sh do
+# that, and test the bindings there).
+if [ -n "${FB_SAN:-}" ]; then
+	echo "# t_terminal.sh: SKIP: FB_SAN=$FB_SAN (compiler-independent; runs in the plain build)"
+	finish
+	exit
+fi
 FRAMES=40
 
 # The producers: each writes "LANG frame N" to stderr for every frame, and

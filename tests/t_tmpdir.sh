@@ -13,8 +13,11 @@
 # file outside chmodded.
 . "$(dirname "$0")/lib.sh"
 
-cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/include" -o "$TMP/producer" "$ROOT/examples/producer.c" \
-	-L"$ROOT/build/lib" -lframebroker -Wl,-rpath,"$ROOT/build/lib" 2> "$TMP/cc.log"
+# Built as the library was (a sanitizer build's library needs its runtime).
+san=()
+[ -n "${FB_SAN:-}" ] && san=(-fsanitize="$FB_SAN")
+"${FB_CC:-cc}" -std=c11 -Wall -Wextra -Werror "${san[@]}" -I"$ROOT/include" -o "$TMP/producer" \
+	"$ROOT/examples/producer.c" -L"$ROOT/build/lib" -lframebroker -Wl,-rpath,"$ROOT/build/lib" 2> "$TMP/cc.log"
 check "examples/producer.c builds" '[ -x "$TMP/producer" ] || { cat "$TMP/cc.log"; false; }'
 
 mkdir "$TMP/tmp"
