@@ -17,7 +17,7 @@ SAN     ?=
 # command line adds to the mandatory flags instead of replacing them.
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-           -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Icommon -Iinclude
+           -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Ilib -Iinclude
 override LDLIBS += -pthread -lrt
 ifneq ($(SAN),)
 override CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -26,14 +26,17 @@ endif
 
 BUILD   := build
 BIN     := bin
-COMMON  := common/fb_util.c common/fb_pixfmt.c common/fb_segment.c common/fb_ring.c \
-           common/fb_lock.c common/fb_life.c common/fb_registry.c \
-           common/fb_params.c common/fb_proc.c common/fb_fault.c \
-           common/fb_source.c common/fb_spin.c common/fb_stats.c common/fb_guard.c \
-           common/fb_output.c common/fb_cli.c
-COMMON_OBJ := $(COMMON:%.c=$(BUILD)/%.o)
+# lib/: the library (libframebroker and the bindings) and nothing else.
+# tools/: what only the programs share (options, output checks, sources,
+# stats formatting), linked into the programs, never into the library.
+LIBC_SRC := lib/fb_util.c lib/fb_pixfmt.c lib/fb_segment.c lib/fb_ring.c \
+           lib/fb_lock.c lib/fb_life.c lib/fb_registry.c lib/fb_proc.c lib/fb_fault.c \
+           lib/fb_spin.c lib/fb_guard.c
+TOOLS_SRC := tools/fb_args.c tools/fb_attach.c tools/fb_params.c tools/fb_source.c \
+           tools/fb_stats.c tools/fb_output.c tools/fb_cli.c
+TOOLS_A := $(BUILD)/libfbtools.a
 
-# libframebroker: the common code plus the public API (include/framebroker.h).
+# libframebroker: lib/ plus the public API (include/framebroker.h).
 # The programs and tests link LIB_INT, an archive of the objects as they are
 # (they use the internals: fb_ring_*, fb_seg_*, ...).  What is installed
 # hides those, in both forms: the shared object exports only the public
@@ -44,7 +47,7 @@ COMMON_OBJ := $(COMMON:%.c=$(BUILD)/%.o)
 # sees the API and nothing else, and cannot clash with our internal names.
 VERSION := $(shell awk '/define FB_VERSION_(MAJOR|MINOR|PATCH)/ {v = v s $$3; s = "."} END {print v}' include/framebroker.h)
 SONAME  := libframebroker.so.0
-LIB_SRC := $(COMMON) common/framebroker.c
+LIB_SRC := $(LIBC_SRC) lib/framebroker.c
 LIB_INT := $(BUILD)/libframebroker-internal.a
 LIB_A   := $(BUILD)/libframebroker.a
 LIB_SO  := $(BUILD)/lib/libframebroker.so.$(VERSION)
@@ -97,8 +100,16 @@ $(LIB_INT): $(LIB_SRC:%.c=$(BUILD)/%.o)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+$(TOOLS_A): $(TOOLS_SRC:%.c=$(BUILD)/%.o)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# The programs (and their tests) see tools/ as well as lib/; lib/ never does.
+PROG_DIRS := tools broker producer encoder launcher stat tests
+$(foreach d,$(PROG_DIRS),$(eval $(BUILD)/$(d)/%.o: override CFLAGS += -Itools))
+
 # The public names, one a line: the global: entries of the version script.
-$(LIB_SYMS): common/framebroker.map
+$(LIB_SYMS): lib/framebroker.map
 	@mkdir -p $(dir $@)
 	awk '/global:/ {g = 1; next} /local:|}/ {g = 0} g && /^[ \t]*fb_[a-z_0-9]+;/ \
 		{gsub(/[ \t;]/, ""); print}' $< > $@.tmp && mv $@.tmp $@
@@ -110,24 +121,24 @@ $(LIB_A): $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_SYMS)
 	rm -f $@
 	$(AR) rcs $@ $(BUILD)/framebroker-public.o
 
-$(LIB_SO): $(LIB_SRC:%.c=$(BUILD)/pic/%.o) common/framebroker.map
+$(LIB_SO): $(LIB_SRC:%.c=$(BUILD)/pic/%.o) lib/framebroker.map
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=common/framebroker.map \
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/framebroker.map \
 		-o $@ $(filter %.o,$^) -pthread -lrt
 	ln -sf libframebroker.so.$(VERSION) $(BUILD)/lib/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/lib/libframebroker.so
 
 lib: $(LIB_A) $(LIB_SO)
 
-$(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(LIB_INT)
+$(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(TOOLS_A) $(LIB_INT)
 $(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o \
-		$(BUILD)/producer/renderer.o $(LIB_INT)
+		$(BUILD)/producer/renderer.o $(TOOLS_A) $(LIB_INT)
 $(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/sink.o \
-		$(LIB_INT)
+		$(TOOLS_A) $(LIB_INT)
 $(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/children.o \
 		$(BUILD)/launcher/attached.o $(BUILD)/launcher/options.o $(BUILD)/launcher/spawn.o \
-		$(BUILD)/launcher/status.o $(BUILD)/launcher/tmpdir.o $(LIB_INT)
-$(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(LIB_INT)
+		$(BUILD)/launcher/status.o $(BUILD)/launcher/tmpdir.o $(TOOLS_A) $(LIB_INT)
+$(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(TOOLS_A) $(LIB_INT)
 
 $(CPROGS):
 	@mkdir -p $(BIN)
@@ -138,7 +149,7 @@ UNIT_TESTS := $(BIN)/test_unit
 
 $(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/tests/test_api.o $(BUILD)/tests/test_seg.o \
 		$(BUILD)/producer/pattern.o \
-		$(BUILD)/encoder/sink.o $(LIB_INT)
+		$(BUILD)/encoder/sink.o $(TOOLS_A) $(LIB_INT)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -158,11 +169,11 @@ model:
 # libFuzzer target (clang): the segment's header and words as hostile input.
 FUZZ_SECONDS ?= 300
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_ring
-$(FUZZ_BIN): tests/fuzz_ring.c $(COMMON) $(wildcard common/*.h) include/framebroker.h
+$(FUZZ_BIN): tests/fuzz_ring.c $(LIBC_SRC) $(wildcard lib/*.h) include/framebroker.h
 	@mkdir -p $(dir $@)
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon -Iinclude \
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib -Iinclude \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ tests/fuzz_ring.c $(COMMON) -pthread -lrt
+		-o $@ tests/fuzz_ring.c $(LIBC_SRC) -pthread -lrt
 
 fuzz: $(FUZZ_BIN)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz.sh $(FUZZ_BIN)

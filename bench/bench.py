@@ -487,7 +487,7 @@ def machine():
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
-    if subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--", "common", "broker",
+    if subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--", "lib", "tools", "broker",
                        "producer", "encoder", "launcher", "bench"]).returncode:
         commit += "-dirty"
     return {"cpu": model, "cpus": CPUS, "mem_gib": round(mem_kb / 2**20, 1),

@@ -26,7 +26,7 @@
 #include "fb_params.h"
 #include "fb_proc.h"
 #include "fb_ring.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <errno.h>
 #include <poll.h>

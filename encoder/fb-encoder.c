@@ -13,7 +13,8 @@
 #include "fb_output.h"
 #include "fb_pixfmt.h"
 #include "fb_ring.h"
-#include "fb_util.h"
+#include "fb_args.h"
+#include "fb_attach.h"
 #include "ffmpeg_sink.h"
 #include "sink.h"
 

@@ -1,7 +1,7 @@
 /* ffmpeg_sink — spawn, feed and reap the ffmpeg child. */
 #include "ffmpeg_sink.h"
 #include "fb_pixfmt.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <errno.h>
 #include <stdbool.h>

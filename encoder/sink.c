@@ -1,6 +1,6 @@
 /* sink — feeding frames to a descriptor by copy or by vmsplice (sink.h). */
 #include "sink.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  */
 #include "render.h"
 #include "fb_stats.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <signal.h>
 #include <stdlib.h>

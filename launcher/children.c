@@ -6,7 +6,7 @@
  */
 #include "render.h"
 #include "fb_stats.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -17,7 +17,7 @@
 #include "fb_proc.h"
 #include "fb_segment.h"
 #include "fb_stats.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
 #include "fb_fault.h"
 #include "fb_output.h"
 #include "fb_pixfmt.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -391,7 +391,7 @@ int options_preflight(const struct render_opts *o, const struct fb_geom *g)
 		return FB_EXIT_USAGE;
 	}
 	if (fb_fault_parse(getenv("FB_FAULT"), 0, &(struct fb_fault){ 0 })) {
-		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME (see common/fb_fault.h)",
+		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME (see lib/fb_fault.h)",
 		       getenv("FB_FAULT"));
 		return FB_EXIT_USAGE;
 	}

@@ -1,6 +1,6 @@
 /* spawn — fork/exec a child into the render's process group. */
 #include "spawn.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* status — fb-render's progress line and --progress blocks (status.h). */
 #include "status.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <errno.h>
 #include <limits.h>

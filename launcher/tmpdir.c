@@ -1,6 +1,6 @@
 /* tmpdir — the render's private directory, FB_TMPDIR (tmpdir.h). */
 #include "tmpdir.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <dirent.h>
 #include <errno.h>

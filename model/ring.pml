@@ -1,9 +1,9 @@
 /*
  * ring.pml — a Promela model of framebroker's slot protocol, for spin.
  *
- * What is modelled, and the C it mirrors (common/fb_ring.c unless noted):
+ * What is modelled, and the C it mirrors (lib/fb_ring.c unless noted):
  *   LOCK/UNLOCK       the robust process-shared mutex (fb_lock_take,
- *                     common/fb_lock.c); a holder that dies releases it with
+ *                     lib/fb_lock.c); a holder that dies releases it with
  *                     lockdead set, and the next locker runs repair()
  *                     (repair_words_locked, on EOWNERDEAD)
  *   producer claim    fb_ring_claim: a REISSUE slot first, else frame
@@ -24,7 +24,7 @@
  *                     vmsplice sink frees a slot only once ffmpeg has read
  *                     it; the C releases a run of n under one lock, which
  *                     is n of these single releases back to back
- *   broker            fb_ring_sweep (common/fb_registry.c; broker/fb-broker.c
+ *   broker            fb_ring_sweep (lib/fb_registry.c; broker/fb-broker.c
  *                     on_death): a CLAIMED slot whose owner is dead becomes
  *                     REISSUE
  *   waiting           a blocking guard stands for "sleep on the semaphore,

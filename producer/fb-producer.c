@@ -4,7 +4,7 @@
  * back-pressure), render it straight into the claimed slot, publish it.  It
  * exits 0 when no frame is left to claim.
  *
- * Sources (common/fb_source.h): "pattern" (the built-in test card), "fill"
+ * Sources (tools/fb_source.h): "pattern" (the built-in test card), "fill"
  * (frame i is bytes of value i mod 256: a render that costs only a memset)
  * "raw:PATH" (frame i is bytes [i*F, (i+1)*F) of PATH, read with pread
  * straight into the slot), or "exec:CMD" / "sh:CMD" (an external renderer
@@ -22,7 +22,7 @@
 #include "fb_pixfmt.h"
 #include "fb_segment.h" /* only for FB_NAME_MAX: --name's buffer (fb_cli checks the name) */
 #include "fb_source.h"
-#include "fb_util.h"
+#include "fb_args.h"
 #include "pattern.h"
 #include "renderer.h"
 

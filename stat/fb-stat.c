@@ -9,7 +9,7 @@
 #include "fb_pixfmt.h"
 #include "fb_proc.h"
 #include "fb_stats.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <errno.h>
 #include <stdio.h>

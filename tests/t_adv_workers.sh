@@ -207,8 +207,8 @@ int main(void)
 	return 0;
 }
 EOF
-cc -D_GNU_SOURCE -I"$ROOT/common" -o "$TMP/off" "$TMP/off.c" && "$TMP/off" > "$TMP/off.env"
-check "header offsets from common/fb_segment.h" '[ -s "$TMP/off.env" ]'
+cc -D_GNU_SOURCE -I"$ROOT/lib" -o "$TMP/off" "$TMP/off.c" && "$TMP/off" > "$TMP/off.env"
+check "header offsets from lib/fb_segment.h" '[ -s "$TMP/off.env" ]'
 
 # scribble NAME WHAT PID START: write into /dev/shm/NAME, as any attached
 # process could.  WHAT: entry (a registry entry naming PID as a producer),

@@ -6,7 +6,7 @@
 # a build directory of the test's own: nothing is built.
 . "$(dirname "$0")/lib.sh"
 
-mandatory="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon -Iinclude"
+mandatory="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib -Iinclude"
 # dry CC-ARGS...: the commands make would run for the programs, the library
 # and the unit tests, into $TMP/b and $TMP/bin.
 dry() {
@@ -35,6 +35,6 @@ for args in "CFLAGS=-O0" "CFLAGS=-O0 SAN=address,undefined LDFLAGS=-g LDLIBS=-lm
 	check "make ${args:-(no flags)}: $n compiles and $(wc -l <<< "$links") links keep every mandatory flag${missing:+ (missing:$missing)}" \
 		'[ ! -s "$TMP/make.err" ] && [ "$n" -ge 20 ] && [ "$(wc -l <<< "$links")" -ge 6 ] && [ -z "$missing" ]'
 done
-check "the dry runs built nothing" '[ ! -e "$TMP/b/common/fb_util.o" ] && [ ! -e "$TMP/bin/fb-render" ]'
+check "the dry runs built nothing" '[ ! -e "$TMP/b/lib/fb_util.o" ] && [ ! -e "$TMP/bin/fb-render" ]'
 check_clean "build"
 finish

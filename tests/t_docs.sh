@@ -9,8 +9,8 @@ version=$(awk '/define FB_VERSION_(MAJOR|MINOR|PATCH)/ {v = v s $3; s = "."} END
 	"$ROOT/include/framebroker.h")
 # options_of SRC: every long option of the program whose option parsing is
 # in SRC: its own table (the entries in SRC), then the tables of the shared
-# groups it asks fb_cli for (FB_OPTS_NAME: opts_name[] in common/fb_cli.c or
-# common/fb_params.c), then the ones every program takes (opts_common[]).
+# groups it asks fb_cli for (FB_OPTS_NAME: opts_name[] in tools/fb_cli.c or
+# tools/fb_params.c), then the ones every program takes (opts_common[]).
 options_of() {
 	local src=$1 groups g
 	groups="$(grep -oE 'FB_OPTS_[A-Z]+' "$src" | sort -u | tr 'A-Z' 'a-z' | sed 's/^fb_//') opts_common"
@@ -18,7 +18,7 @@ options_of() {
 		grep -E '^\s*\{ "[a-z-]+", (required|no)_argument' "$src"
 		for g in $groups; do
 			awk -v g="$g" '$0 ~ "^static const struct option " g "\\[" {t = 1; next}
-				t && /^\};/ {t = 0} t' "$ROOT/common/fb_cli.c" "$ROOT/common/fb_params.c"
+				t && /^\};/ {t = 0} t' "$ROOT/tools/fb_cli.c" "$ROOT/tools/fb_params.c"
 		done
 	} | grep -oE '^\s*\{ "[a-z-]+", (required|no)_argument' | grep -oE '"[a-z-]+"' | tr -d '"'
 }

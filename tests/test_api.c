@@ -15,7 +15,7 @@
 #include "framebroker.h"
 #include "fb_pixfmt.h"
 #include "fb_ring.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <errno.h>
 #include <fcntl.h>

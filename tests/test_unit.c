@@ -21,7 +21,7 @@
 #include "fb_life.h"
 #include "fb_ring.h"
 #include "fb_stats.h"
-#include "fb_util.h"
+#include "fb_args.h"
 #include "sink.h"
 #include "test_api.h"
 

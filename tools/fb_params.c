@@ -1,7 +1,7 @@
 /* fb_params — parse and check the render geometry options. */
 #include "fb_params.h"
 #include "fb_pixfmt.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* fb_cli — the shared getopt loop (fb_cli.h). */
 #include "fb_cli.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <stdlib.h>
 #include <string.h>

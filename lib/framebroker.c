@@ -106,7 +106,7 @@ static int attach(int fd, const char *canon, int timeout_ms, fb_producer **out)
 		free(p);
 		return rc;
 	}
-	/* Fault injection (tests, common/fb_fault.h): every producer step,
+	/* Fault injection (tests, lib/fb_fault.h): every producer step,
 	 * for fb-producer and any library producer alike.  A typo must not
 	 * silently test nothing. */
 	rc = fb_fault_parse(getenv("FB_FAULT"), FB_ROLE_PRODUCER, &p->seg->fault) ? -EINVAL

@@ -1,4 +1,4 @@
-/* fb_util — diagnostics, number parsing and I/O loops shared by all programs. */
+/* fb_util — diagnostics, number parsing, I/O loops and the clock (library). */
 #include "fb_util.h"
 
 #include <errno.h>
@@ -83,23 +83,6 @@ void fb_debug(const char *prog, const char *fmt, ...)
 	va_end(ap);
 }
 
-void fb_exit_version(const char *prog)
-{
-	printf("%s %s\n", prog, FB_VERSION_STRING);
-	exit(FB_EXIT_OK);
-}
-
-int fb_set_log_level(const char *prog, const char *name)
-{
-	if (fb_log_level_parse(name) < 0) {
-		fb_err(prog, "invalid --log-level '%s': expected quiet, error, warning, info or debug",
-		       name);
-		return -1;
-	}
-	setenv("FB_LOG_LEVEL", name, 1);
-	return 0;
-}
-
 int fb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
@@ -115,40 +98,6 @@ int fb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	if (errno == ERANGE || v < min || v > max)
 		return -ERANGE;
 	*out = v;
-	return 0;
-}
-
-int fb_opt_u64(const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
-	       uint64_t *out)
-{
-	if (fb_parse_u64(arg, min, max, out) == 0)
-		return 0;
-	fb_err(prog, "invalid --%s '%s': expected an integer %llu..%llu", opt, arg,
-	       (unsigned long long)min, (unsigned long long)max);
-	return -1;
-}
-
-int fb_parse_size(const char *s, uint32_t max_side, uint32_t *w, uint32_t *h)
-{
-	char buf[64];
-	char *x;
-	uint64_t vw, vh;
-	int rc;
-
-	if (strlen(s) >= sizeof(buf))
-		return -ERANGE;
-	strcpy(buf, s);
-	x = strchr(buf, 'x');
-	if (!x)
-		return -EINVAL;
-	*x = '\0';
-	rc = fb_parse_u64(buf, 1, max_side, &vw);
-	if (rc == 0)
-		rc = fb_parse_u64(x + 1, 1, max_side, &vh);
-	if (rc)
-		return rc;
-	*w = (uint32_t)vw;
-	*h = (uint32_t)vh;
 	return 0;
 }
 
@@ -202,11 +151,6 @@ int fb_pread_all(int fd, void *buf, size_t len, off_t off)
 		off += n;
 	}
 	return 0;
-}
-
-int fb_ended_at_dashdash(char *const *argv, int next, const char *last_arg)
-{
-	return next > 0 && strcmp(argv[next - 1], "--") == 0 && argv[next - 1] != last_arg;
 }
 
 uint64_t fb_now_ns(void)

@@ -1,5 +1,5 @@
 /*
- * fb_util — small helpers every framebroker program needs: diagnostics in the
+ * fb_util — small helpers the library and every program need: diagnostics in the
  * one-line "fb-PROGRAM: message" form, strict number parsing, full-length
  * read/write loops and a monotonic clock.  Nothing here touches the segment.
  */
@@ -11,25 +11,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* "MAJOR.MINOR.PATCH": the version every program prints (--version) and
- * the library reports, spelled from the one definition in
- * include/framebroker.h (never written out here, so it cannot go stale). */
 #include "framebroker.h"
 #define FB_STR2_(x) #x
 #define FB_STR_(x) FB_STR2_(x)
+/* "MAJOR.MINOR.PATCH", spelled from the one definition in include/framebroker.h. */
 #define FB_VERSION_STRING \
 	FB_STR_(FB_VERSION_MAJOR) "." FB_STR_(FB_VERSION_MINOR) "." FB_STR_(FB_VERSION_PATCH)
-
-/* Exit codes shared by every program (documented in README.md). */
-enum {
-	FB_EXIT_OK = 0,
-	FB_EXIT_RUNTIME = 1, /* something failed while running; one-line cause */
-	FB_EXIT_USAGE = 2,   /* bad option or input; nothing was created */
-	FB_EXIT_ABORTED = 3, /* a worker stopped because the render was aborted elsewhere */
-	FB_EXIT_RENDERER = 4, /* fb-producer: its renderer command died or sent a short
-			       * frame; the frame was given back, so a replacement can
-			       * retry (fb-render counts it like a crash) */
-};
 
 /*
  * Diagnostics: "PROG: message\n" on stderr, one write per line.  fb_err for
@@ -50,15 +37,8 @@ void fb_debug(const char *prog, const char *fmt, ...) __attribute__((format(prin
 /* Would a message of LEVEL be printed? */
 bool fb_log_enabled(int level);
 
-/* --version: print "PROG VERSION" and exit 0. */
-__attribute__((noreturn)) void fb_exit_version(const char *prog);
-
 /* The level named NAME, or -1. */
 int fb_log_level_parse(const char *name);
-
-/* --log-level NAME: set it for this process and its children.  0, or -1
- * with the message printed. */
-int fb_set_log_level(const char *prog, const char *name);
 
 /*
  * Parse a whole decimal string into [min, max].  Returns 0 or -EINVAL
@@ -70,28 +50,11 @@ int fb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  * kept as reduced fractions. */
 uint64_t fb_gcd_u64(uint64_t a, uint64_t b);
 
-/*
- * An integer option: parse ARG into [MIN, MAX], or print
- * "PROG: invalid --OPT 'ARG': expected an integer MIN..MAX" and return -1.
- */
-int fb_opt_u64(const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
-	       uint64_t *out);
-
-/* Parse "WxH" with each side in [1, max_side]. */
-int fb_parse_size(const char *s, uint32_t max_side, uint32_t *w, uint32_t *h);
-
 /* write()/pread() until done; retry EINTR.  Return 0 or -errno
  * (-EIO for a short pread at end of file). */
 int fb_write_all(int fd, const void *buf, size_t len);
 int fb_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 int fb_pread_all(int fd, void *buf, size_t len, off_t off);
-
-/*
- * After a getopt loop (NEXT = optind): did getopt stop at a "--" terminator?  (Not merely
- * after an option whose argument was "--", as in "-o --": LAST_ARG is the
- * optarg of the last option parsed, or NULL.)
- */
-int fb_ended_at_dashdash(char *const *argv, int next, const char *last_arg);
 
 /*
  * Copy text that came from shared memory (SRC, at most SRC_LEN bytes, maybe

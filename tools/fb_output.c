@@ -2,7 +2,7 @@
 #include "fb_output.h"
 #include "fb_segment.h"
 #include "fb_source.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <errno.h>
 #include <fcntl.h>

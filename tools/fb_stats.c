@@ -1,7 +1,7 @@
 /* fb_stats — lock-free snapshots of a live render (see fb_stats.h). */
 #include "fb_stats.h"
 #include "fb_pixfmt.h"
-#include "fb_util.h"
+#include "fb_args.h"
 
 #include <errno.h>
 #include <stdio.h>
