@@ -148,12 +148,13 @@ $(CPROGS):
 UNIT_TESTS := $(BIN)/test_unit
 
 $(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/tests/test_api.o $(BUILD)/tests/test_seg.o \
+		$(BUILD)/tests/unit/test_fault.o \
 		$(BUILD)/producer/pattern.o \
 		$(BUILD)/encoder/sink.o $(TOOLS_A) $(LIB_INT)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/%.o: override CFLAGS += -Iproducer -Iencoder
+$(BUILD)/tests/%.o: override CFLAGS += -Iproducer -Iencoder -Itests
 
 $(BIN)/fb-stress: $(BUILD)/tests/stress.o
 	@mkdir -p $(BIN)

@@ -221,11 +221,11 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 
 			if (m->state != FB_SLOT_EMPTY)
 				return corrupt_unlock(seg, "slot in the claim window is not empty");
-			fb_fault_point(seg, FB_STEP_BEFORE_CLAIM, f);
+			fb_fault_point(seg->fault, FB_STEP_BEFORE_CLAIM, f);
 			m->frame = f;
 			own_slot_locked(seg, m);
 			m->state = FB_SLOT_CLAIMED;
-			fb_fault_point(seg, FB_STEP_CLAIM, f);
+			fb_fault_point(seg->fault, FB_STEP_CLAIM, f);
 			h->next_claim = f + 1;
 			account_wait_locked(seg, wait_from);
 			take_slot_locked(seg, s, c);
@@ -308,7 +308,7 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 	if (rc)
 		return rc;
 	m->length = length;
-	fb_fault_point(seg, FB_STEP_PUBLISH, c->frame);
+	fb_fault_point(seg->fault, FB_STEP_PUBLISH, c->frame);
 	m->state = FB_SLOT_READY;
 	e = fb_registry_mine_locked(seg);
 	if (e)

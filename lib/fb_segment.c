@@ -700,6 +700,7 @@ void fb_seg_detach(struct fb_seg *seg)
 	if (seg->lock_fd >= 0)
 		close(seg->lock_fd);
 	munmap(seg->base, seg->geom.segment_size);
+	free(seg->fault);
 	free(seg);
 }
 

@@ -33,7 +33,7 @@
 #include <sys/types.h>
 
 #define FB_MAGIC 0x474e495242524246ull /* "FBRBRING" little-endian */
-#define FB_ABI_VERSION 8u
+#define FB_ABI_VERSION 9u
 #define FB_MAX_SLOTS 256u
 #define FB_MAX_SIDE 16384u
 #define FB_MAX_FPS 1000u
@@ -140,7 +140,6 @@ struct fb_header {
 	uint64_t start_ns;        /* CLOCK_MONOTONIC when the render began (display) */
 	_Atomic uint32_t restarts; /* replacement producers started (fb-render; display) */
 	uint32_t reissue_pending; /* slots in state REISSUE */
-	_Atomic uint32_t fault_fired; /* FB_FAULT injection fires once per segment */
 	char reason[FB_REASON_MAX]; /* NUL-terminated cause of ABORTED */
 	struct fb_slot_meta slots[FB_MAX_SLOTS];
 	struct fb_proc_entry procs[FB_MAX_PROCS];
@@ -162,13 +161,7 @@ struct fb_geom {
 	uint32_t chunk;
 };
 
-/* A fault to inject (tests): SIGKILL (or SIGSTOP) itself at STEP on FRAME.  See fb_fault.h. */
-struct fb_fault {
-	uint32_t role; /* 0: none */
-	uint32_t step;
-	uint64_t frame;
-	int sig; /* SIGKILL, or SIGSTOP for ":stop" */
-};
+struct fb_fault;
 
 /* An attachment: private bookkeeping plus the mapping. */
 struct fb_seg {
@@ -195,7 +188,7 @@ struct fb_seg {
 	uint32_t proc_index; /* our entry in hdr->procs once registered */
 	int readonly;        /* fb_seg_attach_readonly: nothing may be written */
 	struct fb_guard *guard; /* SIGBUS/scribble watch of this mapping (fb_guard.h) */
-	struct fb_fault fault;
+	struct fb_fault *fault; /* a test's armed fault (fb_fault.h), NULL: none; freed by detach */
 	char name[FB_NAME_MAX + 1];
 };
 

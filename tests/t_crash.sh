@@ -17,7 +17,7 @@ same_as_src() { cmp -s "$1" <(head -c $(($2 * F)) "$TMP/src.raw"); }
 for step in before-claim claim after-claim mid-render after-render publish after-publish; do
 	# --delay-ms: the death must be seen before the render is over, or
 	# fb-render rightly has nothing left to restart.
-	FB_FAULT=producer:$step:7 fb-render "${geo[@]}" --frames 30 --workers 3 --slots 3 --delay-ms 5 \
+	FB_FAULT=producer:$step:7 FB_FAULT_ONCE=$TMP/fault.m$step fb-render "${geo[@]}" --frames 30 --workers 3 --slots 3 --delay-ms 5 \
 		-o "$TMP/m.raw" --name /$TID-m$step 2> "$TMP/err"
 	rc=$?
 	if [ $rc -eq 0 ] && same_as_src "$TMP/m.raw" 30 &&
@@ -36,7 +36,7 @@ check_clean "kill matrix"
 
 # The encoder killed at its steps: the render fails cleanly.
 for step in after-acquire after-write; do
-	FB_FAULT=encoder:$step:5 fb-render "${geo[@]}" --frames 30 --workers 2 \
+	FB_FAULT=encoder:$step:5 FB_FAULT_ONCE=$TMP/fault.e$step fb-render "${geo[@]}" --frames 30 --workers 2 \
 		-o "$TMP/e.raw" --name /$TID-e$step 2> "$TMP/err"
 	rc=$?
 	check "encoder killed at $step: exit 1 naming it ($(tr '\n' '~' < "$TMP/err"))" \
@@ -93,7 +93,7 @@ check_clean "hung producer"
 # 60 s frame timeout).
 for step in before-claim claim publish; do
 	t0=$(date +%s%N)
-	FB_FAULT=producer:$step:150:stop fb-render "${geo[@]}" --frames 200 --workers 3 --slots 3 \
+	FB_FAULT=producer:$step:150:stop FB_FAULT_ONCE=$TMP/fault.s$step fb-render "${geo[@]}" --frames 200 --workers 3 --slots 3 \
 		--delay-ms 5 -o "$TMP/s.raw" --name /$TID-s$step 2> "$TMP/err.stop"
 	rc=$?
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
