@@ -29,7 +29,7 @@ BIN     := bin
 # lib/: the library (libframebroker and the bindings) and nothing else.
 # tools/: what only the programs share (options, output checks, sources,
 # stats formatting), linked into the programs, never into the library.
-LIBC_SRC := lib/fb_util.c lib/fb_pixfmt.c lib/fb_segment.c lib/fb_ring.c \
+LIBC_SRC := lib/fb_util.c lib/fb_pixfmt.c lib/fb_shm.c lib/fb_geom.c lib/fb_segment.c lib/fb_ring.c \
            lib/fb_lock.c lib/fb_life.c lib/fb_registry.c lib/fb_proc.c lib/fb_fault.c \
            lib/fb_spin.c lib/fb_guard.c
 TOOLS_SRC := tools/fb_args.c tools/fb_attach.c tools/fb_params.c tools/fb_source.c \
