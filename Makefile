@@ -130,7 +130,8 @@ $(LIB_SO): $(LIB_SRC:%.c=$(BUILD)/pic/%.o) lib/framebroker.map
 
 lib: $(LIB_A) $(LIB_SO)
 
-$(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(TOOLS_A) $(LIB_INT)
+$(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(BUILD)/broker/create.o $(BUILD)/broker/supervise.o \
+		$(BUILD)/broker/watch.o $(TOOLS_A) $(LIB_INT)
 $(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o \
 		$(BUILD)/producer/renderer.o $(TOOLS_A) $(LIB_INT)
 $(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/sink.o \
