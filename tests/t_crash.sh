@@ -50,6 +50,22 @@ FB_FAULT=producer:nowhere:1 fb-render "${geo[@]}" --frames 3 --workers 1 -o "$TM
 rc=$?
 check "malformed FB_FAULT: exit 2 ($(head -1 "$TMP/err"))" [ $rc -eq 2 ]
 check_clean "malformed FB_FAULT"
+# Fire-once needs its marker (lib/fb_fault.h): none named, or one that is
+# there already (a fault fired there before: this render would test
+# nothing), is a usage error too, said before anything starts.
+rm -f "$TMP/x.raw"
+FB_FAULT=producer:after-claim:1 fb-render "${geo[@]}" --frames 3 --workers 1 -o "$TMP/x.raw" \
+	--name /$TID-nomark 2> "$TMP/err"
+rc=$?
+check "FB_FAULT without FB_FAULT_ONCE: exit 2 ($(head -1 "$TMP/err"))" \
+	'[ $rc -eq 2 ] && grep -q "needs FB_FAULT_ONCE" "$TMP/err" && [ ! -e "$TMP/x.raw" ]'
+: > "$TMP/fault.stale"
+FB_FAULT=producer:after-claim:1 FB_FAULT_ONCE=$TMP/fault.stale fb-render "${geo[@]}" --frames 3 \
+	--workers 1 -o "$TMP/x.raw" --name /$TID-stale 2> "$TMP/err"
+rc=$?
+check "FB_FAULT_ONCE naming an existing file: exit 2 ($(head -1 "$TMP/err"))" \
+	'[ $rc -eq 2 ] && grep -q "exists already" "$TMP/err" && [ ! -e "$TMP/x.raw" ]'
+check_clean "FB_FAULT markers"
 
 # --- random kills: >= 20 SIGKILLs to random producers in one render ------
 fb-render "${geo[@]}" --frames 1500 --workers 4 --slots 4 --delay-ms 8 --max-restarts 200 \
