@@ -29,7 +29,7 @@ BIN     := bin
 # lib/: the library (libframebroker and the bindings) and nothing else.
 # tools/: what only the programs share (options, output checks, sources,
 # stats formatting), linked into the programs, never into the library.
-LIBC_SRC := lib/fb_util.c lib/fb_pixfmt.c lib/fb_segment.c lib/fb_ring.c \
+LIBC_SRC := lib/fb_util.c lib/fb_pixfmt.c lib/fb_shm.c lib/fb_geom.c lib/fb_segment.c lib/fb_ring.c \
            lib/fb_lock.c lib/fb_life.c lib/fb_registry.c lib/fb_proc.c lib/fb_fault.c \
            lib/fb_spin.c lib/fb_guard.c
 TOOLS_SRC := tools/fb_args.c tools/fb_attach.c tools/fb_params.c tools/fb_source.c \
@@ -130,11 +130,12 @@ $(LIB_SO): $(LIB_SRC:%.c=$(BUILD)/pic/%.o) lib/framebroker.map
 
 lib: $(LIB_A) $(LIB_SO)
 
-$(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(TOOLS_A) $(LIB_INT)
+$(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(BUILD)/broker/create.o $(BUILD)/broker/supervise.o \
+		$(BUILD)/broker/watch.o $(TOOLS_A) $(LIB_INT)
 $(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o \
 		$(BUILD)/producer/renderer.o $(TOOLS_A) $(LIB_INT)
-$(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/sink.o \
-		$(TOOLS_A) $(LIB_INT)
+$(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/ffmpeg_argv.o \
+		$(BUILD)/encoder/sink.o $(TOOLS_A) $(LIB_INT)
 $(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/children.o \
 		$(BUILD)/launcher/attached.o $(BUILD)/launcher/options.o $(BUILD)/launcher/spawn.o \
 		$(BUILD)/launcher/status.o $(BUILD)/launcher/tmpdir.o $(TOOLS_A) $(LIB_INT)
@@ -148,12 +149,13 @@ $(CPROGS):
 UNIT_TESTS := $(BIN)/test_unit
 
 $(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/tests/test_api.o $(BUILD)/tests/test_seg.o \
+		$(BUILD)/tests/unit/test_fault.o \
 		$(BUILD)/producer/pattern.o \
 		$(BUILD)/encoder/sink.o $(TOOLS_A) $(LIB_INT)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/%.o: override CFLAGS += -Iproducer -Iencoder
+$(BUILD)/tests/%.o: override CFLAGS += -Iproducer -Iencoder -Itests
 
 $(BIN)/fb-stress: $(BUILD)/tests/stress.o
 	@mkdir -p $(BIN)

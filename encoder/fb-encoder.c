@@ -360,12 +360,12 @@ static int drain(struct fb_seg *seg, struct output *out, char *why, size_t why_l
 			return -ENOMEM;
 		}
 		for (int i = 0; i < n; i++)
-			fb_fault_point(seg, FB_STEP_AFTER_ACQUIRE, batch[i].frame);
+			fb_fault_point(seg->fault, FB_STEP_AFTER_ACQUIRE, batch[i].frame);
 		rc = sink_push(&out->k, batch, (uint32_t)n);
 		if (rc)
 			return sink_error(seg, out, rc, taken, why, why_len);
 		for (int i = 0; i < n; i++)
-			fb_fault_point(seg, FB_STEP_AFTER_WRITE, batch[i].frame);
+			fb_fault_point(seg->fault, FB_STEP_AFTER_WRITE, batch[i].frame);
 		taken += (uint64_t)n;
 		out->taken = taken;
 	}
@@ -502,8 +502,8 @@ int main(int argc, char **argv)
 	code = fb_seg_attach_worker(PROG, o.name, o.seg_fd, o.attach_timeout_ms, &seg);
 	if (code) /* 2: what sits at the name was refused (not a segment, not ours) */
 		return code;
-	if (fb_fault_parse(getenv("FB_FAULT"), FB_ROLE_ENCODER, &seg->fault)) {
-		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME", getenv("FB_FAULT"));
+	if (fb_fault_from_env(FB_ROLE_ENCODER, &seg->fault, refusal, sizeof(refusal))) {
+		fb_err(PROG, "%s", refusal);
 		fb_seg_detach(seg);
 		return FB_EXIT_USAGE;
 	}

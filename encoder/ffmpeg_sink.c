@@ -1,138 +1,24 @@
 /* ffmpeg_sink — spawn, feed and reap the ffmpeg child. */
 #include "ffmpeg_sink.h"
+#include "ffmpeg_argv.h"
 #include "fb_pixfmt.h"
-#include "fb_args.h"
+#include "fb_util.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
-
-/* ffmpeg's options for the default output: H.264 playable everywhere. */
-static char *const default_opts[] = {
-	"-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
-};
-
-#define MAX_OUT_OPTS 64
-#define FIXED_ARGS 19 /* "ffmpeg" ... "-t" D "-i" "pipe:0", and the output's "-r" FPS below */
-#define AUDIO_ARGS 11 /* "-i" AUDIO "-map" ... "-shortest" */
-#define CHUNK_ARGS 4  /* "-itsoffset" T "-metadata" "comment=framebroker chunk A:B/N" */
-
-/*
- * Will ffmpeg write OUTPUT as Matroska or WebM, whose timestamps are whole
- * milliseconds?  The last "-f FMT" of the output options decides, else the
- * file's extension, as ffmpeg picks the muxer.
- */
-static bool ms_container(const char *output, char *const *opts, int n)
-{
-	const char *fmt = NULL, *dot = strrchr(output, '.');
-
-	for (int i = 0; i + 1 < n; i++)
-		if (strcmp(opts[i], "-f") == 0)
-			fmt = opts[i + 1];
-	if (fmt)
-		return strcmp(fmt, "matroska") == 0 || strcmp(fmt, "webm") == 0;
-	if (!dot || strchr(dot, '/'))
-		return false;
-	return strcasecmp(dot, ".mkv") == 0 || strcasecmp(dot, ".mka") == 0 ||
-	       strcasecmp(dot, ".mk3d") == 0 || strcasecmp(dot, ".webm") == 0;
-}
-
-/*
- * TICKS frames of NUM/DEN fps in seconds ("12.012000"), rounded to the
- * microsecond (ffmpeg's unit for -itsoffset and -t).  ffmpeg rescales it
- * into the input's time base of DEN/NUM s, where the rounding (at most
- * 0.5 us, a frame being at least 1000 us) vanishes: exactly TICKS ticks.
- */
-static void ticks_str(char *buf, size_t len, uint64_t ticks, uint32_t num, uint32_t den)
-{
-	uint64_t t = ticks * den; /* ticks <= 2^40, den <= 10^6: no overflow */
-	uint64_t sec = t / num, us = ((t % num) * 1000000 + num / 2) / num;
-
-	if (us == 1000000) {
-		sec++;
-		us = 0;
-	}
-	snprintf(buf, len, "%llu.%06llu", (unsigned long long)sec, (unsigned long long)us);
-}
-
-/*
- * What a codec option's stream specifier SPEC ("" in "-c", ":v" in "-c:v")
- * names of our output, whose stream 0 is the video and stream 1 the audio
- * (if any): 1 the video, 0 another stream, -1 cannot tell ("-c:m:key").
- */
-static int spec_video(const char *spec)
-{
-	static const char *const video[] = { "", ":v", ":V", ":0", ":v:0", ":V:0" };
-
-	for (size_t i = 0; i < sizeof(video) / sizeof(video[0]); i++)
-		if (strcmp(spec, video[i]) == 0)
-			return 1;
-	if (spec[0] == ':' && spec[1] && strchr("asdt123456789", spec[1]))
-		return 0; /* audio, subtitles, data, attachments, stream 1.. */
-	if ((strncmp(spec, ":v:", 3) == 0 || strncmp(spec, ":V:", 3) == 0) && spec[3] >= '1' &&
-	    spec[3] <= '9')
-		return 0; /* a second video stream: there is none */
-	return -1;
-}
-
-/*
- * Does ffmpeg copy the video stream (no decoding) by OPTS?  The last codec
- * option naming it wins, as in ffmpeg; one whose specifier cannot be read
- * makes the answer "no": then a copy is taken for a decode, which fails
- * loudly (see input_duration), never silently.
- */
-static bool video_copied(char *const *opts, int n)
-{
-	bool copy = false;
-
-	for (int i = 0; i + 1 < n; i++) {
-		const char *o = opts[i], *spec;
-		int v;
-
-		if (strcmp(o, "-vcodec") == 0)
-			spec = "";
-		else if (strncmp(o, "-codec", 6) == 0 && (o[6] == '\0' || o[6] == ':'))
-			spec = o + 6;
-		else if (strncmp(o, "-c", 2) == 0 && (o[2] == '\0' || o[2] == ':'))
-			spec = o + 2;
-		else
-			continue;
-		v = spec_video(spec);
-		if (v < 0)
-			return false;
-		if (v)
-			copy = strcmp(opts[i + 1], "copy") == 0;
-	}
-	return copy;
-}
-
-/*
- * The input's -t: the render's frames and not one more, so the end marker
- * (ffmpeg_sink.h) is read, decoded and dropped.  Decoded frames go through
- * a trim filter that counts from the first frame; a stream copy compares
- * each packet's own timestamp, which -itsoffset OFFSET has moved.
- */
-static void input_duration(char *buf, size_t len, const struct fb_geom *g, uint64_t offset,
-			   char *const *opts, int n)
-{
-	uint64_t end = g->total_frames + (video_copied(opts, n) ? offset : 0);
-
-	ticks_str(buf, len, end, g->fps_num, g->fps_den);
-}
 
 /*
  * ENVIRON with FFREPORT naming the report memfd REP_FD, or NULL (ENOMEM).
@@ -190,112 +76,13 @@ static int spawn(struct ffmpeg_sink *s, char **argv, int in_rd)
 	return -rc;
 }
 
-int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
-		      char *const *out_opts, int n_opts, const char *output, const char *audio)
+/* Start ffmpeg as ARGV: its stderr and report into memfds, its stdin a
+ * pipe whose write end (non-blocking) is S->in_fd.  0 or -errno; on
+ * failure nothing is left open. */
+static int start_child(struct ffmpeg_sink *s, char **argv)
 {
-	char size[32], fps[32], tag[96], offset[48], dur[48], outname[PATH_MAX + 2];
-	uint64_t shift = 0;
-	char *argv[FIXED_ARGS + AUDIO_ARGS + MAX_OUT_OPTS + CHUNK_ARGS + 3]; /* + "-y" OUTPUT NULL */
-	int pipefd[2], n = 0, rc;
+	int pipefd[2], rc;
 
-	if (!out_opts) {
-		out_opts = default_opts;
-		n_opts = (int)(sizeof(default_opts) / sizeof(default_opts[0]));
-	}
-	if (n_opts > MAX_OUT_OPTS)
-		return -E2BIG;
-	snprintf(size, sizeof(size), "%ux%u", g->width, g->height);
-	/* The exact rational ("30000/1001"): ffmpeg then stamps frame i at
-	 * i * den / num s, in a time base of den/num, with no rounding. */
-	fb_fps_str(fps, sizeof(fps), g->fps_num, g->fps_den);
-	argv[n++] = "ffmpeg";
-	argv[n++] = "-hide_banner";
-	argv[n++] = "-nostats";
-	/* Verbose, each line tagged with its level: the memfd then holds the
-	 * final statistics (also in the report, which a later -loglevel of
-	 * the user's cannot silence) and the quote keeps only the error
-	 * lines, as -loglevel error did. */
-	argv[n++] = "-loglevel";
-	argv[n++] = "level+verbose";
-	if (g->frame_format == FB_FRAME_RAW) {
-		argv[n++] = "-f";
-		argv[n++] = "rawvideo";
-		argv[n++] = "-pix_fmt";
-		argv[n++] = (char *)fb_pixfmt_name(g->pix_fmt);
-		argv[n++] = "-s";
-		argv[n++] = size;
-	} else { /* one image per frame, each a whole PNG or JPEG */
-		argv[n++] = "-f";
-		argv[n++] = "image2pipe";
-		argv[n++] = "-c:v";
-		argv[n++] = g->frame_format == FB_FRAME_PNG ? "png" : "mjpeg";
-	}
-	argv[n++] = "-framerate";
-	argv[n++] = fps;
-	/* A Matroska chunk is stamped with the whole render's timestamps:
-	 * frame A+i at (A+i) * den/num s, rounded to the millisecond by the
-	 * muxer exactly as one render rounds it, and fb-stitch copies them
-	 * unchanged.  From zero it could not be joined exactly: round(A/fps)
-	 * + round(i/fps) is not always round((A+i)/fps).  Other containers
-	 * count in ticks of 1/num s (MP4: 1/30000), where a chunk from zero
-	 * joins exactly, and they must start at zero: for MP4 ffmpeg would
-	 * fill the gap before frame A with copies of it (constant frame
-	 * rate). */
-	if (g->chunk && g->first_frame && ms_container(output, out_opts, n_opts)) {
-		shift = g->first_frame;
-		ticks_str(offset, sizeof(offset), shift, g->fps_num, g->fps_den);
-		argv[n++] = "-itsoffset";
-		argv[n++] = offset;
-	}
-	input_duration(dur, sizeof(dur), g, shift, out_opts, n_opts);
-	argv[n++] = "-t";
-	argv[n++] = dur;
-	argv[n++] = "-i";
-	argv[n++] = "pipe:0";
-	if (audio) {
-		/* The video decides the length: the audio is padded with
-		 * silence (apad) and cut where the last frame ends (-shortest,
-		 * which apad's endless stream turns into "end with the video"). */
-		argv[n++] = "-i";
-		argv[n++] = (char *)audio;
-		argv[n++] = "-map";
-		argv[n++] = "0:v:0";
-		argv[n++] = "-map";
-		argv[n++] = "1:a:0";
-		argv[n++] = "-af";
-		argv[n++] = "apad";
-		argv[n++] = "-shortest";
-	}
-	/* The output's rate too, or ffmpeg guesses one from the input's and
-	 * may round it (119.88 became exactly 120 in MP4).  Before the user's
-	 * options: a -r of theirs is a conversion they asked for, and wins. */
-	argv[n++] = "-r";
-	argv[n++] = fps;
-	for (int i = 0; i < n_opts; i++)
-		argv[n++] = out_opts[i];
-	/* A chunk says which frames it holds, so fb-stitch can refuse a
-	 * missing, repeated or misplaced one.  After the user's options: a
-	 * -metadata comment= of theirs must not erase it. */
-	if (g->chunk) {
-		snprintf(tag, sizeof(tag), "comment=" FB_CHUNK_TAG "%llu:%llu/%llu",
-			 (unsigned long long)g->first_frame,
-			 (unsigned long long)(g->first_frame + g->total_frames),
-			 (unsigned long long)g->render_frames);
-		argv[n++] = "-metadata";
-		argv[n++] = tag;
-	}
-	argv[n++] = "-y";
-	/* A name beginning with '-' is a file, never an option: "./-x.mp4".
-	 * "-" alone stays ffmpeg's stdout. */
-	if (output[0] == '-' && output[1] != '\0') {
-		if ((size_t)snprintf(outname, sizeof(outname), "./%s", output) >= sizeof(outname))
-			return -ENAMETOOLONG;
-		output = outname;
-	}
-	argv[n++] = (char *)output;
-	argv[n] = NULL;
-
-	s->frames = g->total_frames;
 	s->err_fd = memfd_create("ffmpeg-stderr", MFD_CLOEXEC);
 	if (s->err_fd < 0)
 		return -errno;
@@ -324,6 +111,18 @@ int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
 	fcntl(s->in_fd, F_SETFL, O_WRONLY | O_NONBLOCK);
 	fcntl(s->in_fd, F_SETPIPE_SZ, 1 << 20);
 	return 0;
+}
+
+int ffmpeg_sink_start(struct ffmpeg_sink *s, const struct fb_geom *g,
+		      char *const *out_opts, int n_opts, const char *output, const char *audio)
+{
+	struct ffmpeg_argv a;
+	int rc = ffmpeg_argv_build(&a, g, out_opts, n_opts, output, audio);
+
+	if (rc)
+		return rc;
+	s->frames = g->total_frames;
+	return start_child(s, a.v);
 }
 
 /* How much of the memfd's end is read: the final statistics and the last

@@ -231,16 +231,6 @@ int fb_reason(const fb_producer *p, char *buf, size_t len);
 int fb_broker_pid(const fb_producer *p);
 int fb_broker_fd(const fb_producer *p);
 
-/*
- * Tests: FB_FAULT=producer:STEP:FRAME[:stop] (see fb-producer(1)) makes the
- * process SIGKILL (SIGSTOP) itself at STEP on FRAME (its ring index), once
- * per render.  The library marks its own steps (before-claim and claim
- * inside the claim, after-claim, after-render and after-publish around
- * fb_publish, publish inside it); a producer marks "mid-render" half way
- * through rendering the frame it holds.  Unknown steps do nothing.
- */
-void fb_fault_step(fb_producer *p, const char *step);
-
 /* Fill *G with the render's geometry (zeroes for a NULL P). */
 void fb_get_geometry(const fb_producer *p, struct fb_geometry *g);
 

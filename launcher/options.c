@@ -390,9 +390,8 @@ int options_preflight(const struct render_opts *o, const struct fb_geom *g)
 		       o->workers, o->workers + 32, (unsigned long long)rl.rlim_max);
 		return FB_EXIT_USAGE;
 	}
-	if (fb_fault_parse(getenv("FB_FAULT"), 0, &(struct fb_fault){ 0 })) {
-		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME (see lib/fb_fault.h)",
-		       getenv("FB_FAULT"));
+	if (fb_fault_from_env(0, NULL, buf, sizeof(buf))) {
+		fb_err(PROG, "%s", buf);
 		return FB_EXIT_USAGE;
 	}
 	if (!o->sink.raw && !runnable("ffmpeg")) {

@@ -1,11 +1,25 @@
-/* fb_fault — FB_FAULT=ROLE:STEP:FRAME parsing and the kill points. */
+/* fb_fault — FB_FAULT/FB_FAULT_ONCE read once, and the kill points
+ * (fb_fault.h says what they mean). */
 #include "fb_fault.h"
+#include "fb_segment.h" /* FB_ROLE_* */
 #include "fb_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
-#include <stdatomic.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fb_fault {
+	uint32_t step;
+	int sig; /* SIGKILL, or SIGSTOP for ":stop" */
+	uint64_t frame;
+	char once[]; /* the marker: whoever creates it fires */
+};
 
 static const struct {
 	const char *name;
@@ -22,62 +36,105 @@ static const struct {
 	{ "after-write", FB_ROLE_ENCODER, FB_STEP_AFTER_WRITE },
 };
 
-int fb_fault_parse(const char *spec, uint32_t role, struct fb_fault *out)
+/* What FB_FAULT's value SPEC says: *ROLE (0: a role with nothing to arm
+ * here, "broker" or "render"), *STEP, *FRAME, *SIG.  0 or -EINVAL. */
+static int parse_spec(const char *spec, uint32_t *role, uint32_t *step, uint64_t *frame, int *sig)
 {
-	char buf[96], *step, *frame, *mode;
-	uint32_t want_role;
-	uint64_t f;
+	char buf[96], *s, *f, *mode;
 
-	memset(out, 0, sizeof(*out));
-	if (!spec || !*spec)
-		return 0;
+	*role = 0;
 	if (strlen(spec) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, spec);
-	step = strchr(buf, ':');
-	frame = step ? strchr(step + 1, ':') : NULL;
-	if (!frame)
+	s = strchr(buf, ':');
+	f = s ? strchr(s + 1, ':') : NULL;
+	if (!f)
 		return -EINVAL;
-	*step++ = '\0';
-	*frame++ = '\0';
-	mode = strchr(frame, ':');
+	*s++ = '\0';
+	*f++ = '\0';
+	mode = strchr(f, ':');
 	if (mode) {
 		*mode++ = '\0';
 		if (strcmp(mode, "stop") != 0)
 			return -EINVAL;
 	}
-	if (strcmp(buf, "producer") == 0)
-		want_role = FB_ROLE_PRODUCER;
-	else if (strcmp(buf, "encoder") == 0)
-		want_role = FB_ROLE_ENCODER;
-	else if (strcmp(buf, "broker") == 0 || strcmp(buf, "render") == 0)
+	*sig = mode ? SIGSTOP : SIGKILL;
+	if (strcmp(buf, "broker") == 0 || strcmp(buf, "render") == 0)
 		return 0; /* for other programs; nothing to arm here */
+	if (strcmp(buf, "producer") == 0)
+		*role = FB_ROLE_PRODUCER;
+	else if (strcmp(buf, "encoder") == 0)
+		*role = FB_ROLE_ENCODER;
 	else
 		return -EINVAL;
-	if (fb_parse_u64(frame, 0, UINT64_MAX, &f))
+	if (fb_parse_u64(f, 0, UINT64_MAX, frame))
 		return -EINVAL;
-	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		if (strcmp(steps[i].name, step) != 0)
-			continue;
-		if (steps[i].role != want_role)
-			return -EINVAL;
-		if (want_role == role) {
-			out->role = role;
-			out->step = steps[i].step;
-			out->frame = f;
-			out->sig = mode ? SIGSTOP : SIGKILL;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (strcmp(steps[i].name, s) == 0) {
+			*step = steps[i].step;
+			return steps[i].role == *role ? 0 : -EINVAL;
 		}
-		return 0;
-	}
 	return -EINVAL;
 }
 
-void fb_fault_point(struct fb_seg *seg, uint32_t step, uint64_t frame)
+/* Say FMT into WHY (may be NULL); return RC. */
+__attribute__((format(printf, 4, 5)))
+static int refuse(int rc, char *why, size_t len, const char *fmt, ...)
 {
-	uint32_t zero = 0;
+	va_list ap;
 
-	if (seg->fault.role == 0 || seg->fault.step != step || seg->fault.frame != frame)
+	if (why && len) {
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+int fb_fault_from_env(uint32_t role, struct fb_fault **out, char *why, size_t why_len)
+{
+	const char *spec = getenv("FB_FAULT"), *once = getenv("FB_FAULT_ONCE");
+	uint32_t want = 0, step = 0;
+	uint64_t frame = 0;
+	struct stat st;
+	int sig = 0;
+
+	if (out)
+		*out = NULL;
+	if (!spec || !*spec)
+		return 0;
+	if (parse_spec(spec, &want, &step, &frame, &sig))
+		return refuse(-EINVAL, why, why_len, "invalid FB_FAULT '%.96s': expected "
+			      "ROLE:STEP:FRAME[:stop] (steps in lib/fb_fault.h)", spec);
+	if (want == 0)
+		return 0;
+	if (!once || once[0] != '/')
+		return refuse(-EINVAL, why, why_len, "FB_FAULT=%.96s needs FB_FAULT_ONCE=/ABSOLUTE/PATH: "
+			      "the marker file whose creator fires (lib/fb_fault.h)", spec);
+	if (role == 0 && lstat(once, &st) == 0)
+		return refuse(-EEXIST, why, why_len, "FB_FAULT_ONCE=%.200s exists already: a fault "
+			      "fired there before (remove it, or name a new marker)", once);
+	if (role != want || !out)
+		return 0;
+	*out = malloc(sizeof(**out) + strlen(once) + 1);
+	if (!*out)
+		return refuse(-ENOMEM, why, why_len, "FB_FAULT: %s", strerror(ENOMEM));
+	(*out)->step = step;
+	(*out)->frame = frame;
+	(*out)->sig = sig;
+	strcpy((*out)->once, once);
+	return 0;
+}
+
+void fb_fault_point(const struct fb_fault *f, uint32_t step, uint64_t frame)
+{
+	int fd;
+
+	if (!f || f->step != step || f->frame != frame)
 		return;
-	if (atomic_compare_exchange_strong(&seg->hdr->fault_fired, &zero, 1))
-		raise(seg->fault.sig);
+	fd = open(f->once, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return; /* fired already (EEXIST), or cannot prove we are first */
+	close(fd);
+	raise(f->sig);
 }

@@ -173,7 +173,7 @@ int fb_lock_take_for(struct fb_seg *seg, int ms)
 	struct timespec ts = fb_life_deadline(ms);
 	int rc = segment_sound(seg);
 
-	seg->lock_owner_before = 0; /* lock_stuck(): no wait, nobody to blame */
+	seg->lock_owner_before = 0; /* broker_lock_stuck(): no wait, nobody to blame */
 	if (rc)
 		return rc;
 	seg->lock_owner_before = fb_ring_lock_owner(seg);

@@ -23,7 +23,8 @@
  * Nothing that waits or does I/O (a semaphore, poll, /proc, a pidfd) runs
  * with the lock held; what such a call decides is carried into the
  * critical section as a value.  The exceptions are fb_fault_point (a
- * test's SIGKILL/SIGSTOP inside the lock, on purpose) and fb_now_ns (a
+ * test's marker file and SIGKILL/SIGSTOP inside the lock, on purpose, and
+ * only when a test armed that very step and frame) and fb_now_ns (a
  * vDSO clock read, no syscall).
  */
 #ifndef FB_LOCK_H

@@ -145,12 +145,138 @@ static bool claim_may_succeed(const void *arg)
 	       (claim < seg->geom.total_frames && claim - encode < seg->geom.slot_count);
 }
 
+/* A claim's waiting: whether it slept on space (a waiter to count off) or
+ * spun already, and since when it has waited (0: not yet), for fb-stat. */
+struct claim_wait {
+	bool slept, spun;
+	uint64_t from;
+};
+
+/*
+ * Take the lock for a claim, and check that it may go on: the render
+ * RUNNING, its broker alive (LOST: fb_life_broker_lost() before the lock),
+ * the counters sane.  0 with the lock held; else, the lock released, 1
+ * (the render is over: no frame) or -errno (aborted, broker gone, corrupt).
+ */
+static int lock_claim(struct fb_seg *seg, bool lost, struct claim_wait *w)
+{
+	struct fb_header *h = seg->hdr;
+	int rc = fb_lock_take(seg);
+
+	if (rc)
+		return rc;
+	if (w->slept && h->space_waiters > 0)
+		h->space_waiters--;
+	w->slept = false;
+	if (atomic_load(&h->state) != FB_SEG_RUNNING) {
+		bool aborted = atomic_load(&h->state) == FB_SEG_ABORTED;
+
+		fb_lock_release(seg);
+		return aborted ? -ECANCELED : 1;
+	}
+	if (lost)
+		return broker_died_unlock(seg);
+	if (!counters_ok_locked(seg))
+		return corrupt_unlock(seg, "claim/encode counters out of range");
+	return 0;
+}
+
+/* With the lock held: claim into C the REISSUE slot of the lowest frame.
+ * 1 claimed, 0 none, -1 a corrupt slot (the caller aborts). */
+static int claim_reissue_locked(struct fb_seg *seg, struct fb_claim *c, uint64_t wait_from)
+{
+	struct fb_header *h = seg->hdr;
+	struct fb_slot_meta *m;
+	int s = find_reissue_locked(seg);
+
+	FB_ASSERT_LOCKED(seg);
+	if (s == -2)
+		return -1;
+	if (s < 0) {
+		h->reissue_pending = 0; /* count was wrong: no such slot */
+		return 0;
+	}
+	m = &h->slots[s];
+	own_slot_locked(seg, m);
+	m->state = FB_SLOT_CLAIMED;
+	if (h->reissue_pending > 0)
+		h->reissue_pending--;
+	account_wait_locked(seg, wait_from);
+	take_slot_locked(seg, (uint32_t)s, c);
+	return 1;
+}
+
+/* With the lock held: claim into C frame F = next_claim, which lies in the
+ * window, into its slot F % S.  0, or -1 if that slot is not EMPTY (the
+ * caller aborts).  The fault points are the two inside the lock. */
+static int claim_next_locked(struct fb_seg *seg, uint64_t f, struct fb_claim *c,
+			     uint64_t wait_from)
+{
+	uint32_t s = (uint32_t)(f % seg->geom.slot_count);
+	struct fb_slot_meta *m = &seg->hdr->slots[s];
+
+	FB_ASSERT_LOCKED(seg);
+	if (m->state != FB_SLOT_EMPTY)
+		return -1;
+	fb_fault_point(seg->fault, FB_STEP_BEFORE_CLAIM, f);
+	m->frame = f;
+	own_slot_locked(seg, m);
+	m->state = FB_SLOT_CLAIMED;
+	fb_fault_point(seg->fault, FB_STEP_CLAIM, f);
+	seg->hdr->next_claim = f + 1;
+	account_wait_locked(seg, wait_from);
+	take_slot_locked(seg, s, c);
+	return 0;
+}
+
+/* With the lock held, every frame out: release it and pass the wake-up on,
+ * so every sleeping producer gets to see that and exit.  Returns 0. */
+static int all_out_unlock(struct fb_seg *seg)
+{
+	struct fb_header *h = seg->hdr;
+	bool chain;
+
+	FB_ASSERT_LOCKED(seg);
+	chain = h->space_waiters > 0;
+	fb_lock_release(seg);
+	if (chain)
+		fb_life_wake(seg, &h->space, 1);
+	return 0;
+}
+
+/* With the lock held, nothing to claim yet: release it and wait for space
+ * — one spin per wait, then sleep: the encoder usually frees a slot within
+ * microseconds, far sooner than a futex round trip.  0 (look again), or
+ * -EAGAIN for a handle that must not wait (seg->nowait). */
+static int wait_space_unlock(struct fb_seg *seg, struct claim_wait *w)
+{
+	struct fb_header *h = seg->hdr;
+
+	FB_ASSERT_LOCKED(seg);
+	if (__atomic_load_n(&seg->nowait, __ATOMIC_ACQUIRE)) {
+		fb_lock_release(seg);
+		return -EAGAIN;
+	}
+	if (!w->from)
+		w->from = fb_now_ns();
+	if (!w->spun) {
+		fb_lock_release(seg);
+		w->spun = true;
+		fb_spin_until(&seg->spin, claim_may_succeed, seg);
+		return 0;
+	}
+	h->space_waiters++;
+	fb_lock_release(seg);
+	fb_life_sleep_on(seg, &h->space, FB_WAIT_SLICE_MS);
+	w->slept = true;
+	return 0;
+}
+
 int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 {
 	struct fb_header *h = seg->hdr;
 	const struct fb_geom *g = &seg->geom;
-	bool slept = false, spun = false;
-	uint64_t wait_from = 0;
+	struct claim_wait w = { false, false, 0 };
 	int rc;
 
 	for (;;) {
@@ -159,22 +285,9 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 		uint64_t f;
 		bool open;
 
-		rc = fb_lock_take(seg);
+		rc = lock_claim(seg, lost, &w);
 		if (rc)
-			return rc;
-		if (slept && h->space_waiters > 0)
-			h->space_waiters--;
-		slept = false;
-		if (atomic_load(&h->state) != FB_SEG_RUNNING) {
-			bool aborted = atomic_load(&h->state) == FB_SEG_ABORTED;
-
-			fb_lock_release(seg);
-			return aborted ? -ECANCELED : 0;
-		}
-		if (lost)
-			return broker_died_unlock(seg);
-		if (!counters_ok_locked(seg))
-			return corrupt_unlock(seg, "claim/encode counters out of range");
+			return rc > 0 ? 0 : rc;
 		f = h->next_claim;
 		/* The window: frame f may take slot f % S only while
 		 * f < next_encode + S, i.e. once frame f - S has been emitted. */
@@ -185,72 +298,27 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 		 * are searched anyway: a scribbled count of 0 cannot strand a
 		 * REISSUE slot (and the render) forever. */
 		if (h->reissue_pending > 0 || !open) {
-			int s = find_reissue_locked(seg);
-
-			if (s == -2)
+			rc = claim_reissue_locked(seg, c, w.from);
+			if (rc < 0)
 				return corrupt_unlock(seg, "reissued slot holds a frame outside the window");
-			if (s >= 0) {
-				struct fb_slot_meta *m = &h->slots[s];
-
-				own_slot_locked(seg, m);
-				m->state = FB_SLOT_CLAIMED;
-				if (h->reissue_pending > 0)
-					h->reissue_pending--;
-				account_wait_locked(seg, wait_from);
-				take_slot_locked(seg, (uint32_t)s, c);
-				fb_lock_release(seg);
-				return 1;
-			}
-			h->reissue_pending = 0; /* count was wrong: no such slot */
+			if (rc > 0)
+				break;
 		}
-		if (f >= g->total_frames && h->next_encode >= g->total_frames) {
-			/* Every frame is out: pass the wake-up on so every
-			 * sleeping producer gets to see that and exit. */
-			bool chain = h->space_waiters > 0;
-
-			fb_lock_release(seg);
-			if (chain)
-				fb_life_wake(seg, &h->space, 1);
-			return 0;
-		}
+		if (f >= g->total_frames && h->next_encode >= g->total_frames)
+			return all_out_unlock(seg);
 		/* All claimed but some not yet emitted: stay, in case one is
 		 * reissued (its producer dies) and nobody else is left. */
 		if (open) {
-			uint32_t s = (uint32_t)(f % g->slot_count);
-			struct fb_slot_meta *m = &h->slots[s];
-
-			if (m->state != FB_SLOT_EMPTY)
+			if (claim_next_locked(seg, f, c, w.from))
 				return corrupt_unlock(seg, "slot in the claim window is not empty");
-			fb_fault_point(seg, FB_STEP_BEFORE_CLAIM, f);
-			m->frame = f;
-			own_slot_locked(seg, m);
-			m->state = FB_SLOT_CLAIMED;
-			fb_fault_point(seg, FB_STEP_CLAIM, f);
-			h->next_claim = f + 1;
-			account_wait_locked(seg, wait_from);
-			take_slot_locked(seg, s, c);
-			fb_lock_release(seg);
-			return 1;
+			break;
 		}
-		if (__atomic_load_n(&seg->nowait, __ATOMIC_ACQUIRE)) {
-			fb_lock_release(seg);
-			return -EAGAIN;
-		}
-		if (!wait_from)
-			wait_from = fb_now_ns();
-		/* One spin per wait, then sleep: the encoder usually frees a
-		 * slot within microseconds, far sooner than a futex round trip. */
-		if (!spun) {
-			fb_lock_release(seg);
-			spun = true;
-			fb_spin_until(&seg->spin, claim_may_succeed, seg);
-			continue;
-		}
-		h->space_waiters++;
-		fb_lock_release(seg);
-		fb_life_sleep_on(seg, &h->space, FB_WAIT_SLICE_MS);
-		slept = true;
+		rc = wait_space_unlock(seg, &w);
+		if (rc)
+			return rc;
 	}
+	fb_lock_release(seg);
+	return 1;
 }
 
 /* Is LENGTH a valid payload: exactly one raw frame, or an encoded image
@@ -308,7 +376,7 @@ int fb_ring_publish(struct fb_seg *seg, const struct fb_claim *c, uint64_t lengt
 	if (rc)
 		return rc;
 	m->length = length;
-	fb_fault_point(seg, FB_STEP_PUBLISH, c->frame);
+	fb_fault_point(seg->fault, FB_STEP_PUBLISH, c->frame);
 	m->state = FB_SLOT_READY;
 	e = fb_registry_mine_locked(seg);
 	if (e)

@@ -1,6 +1,7 @@
 /*
  * fb_segment — the shared segment: its layout, creation by the broker and
- * validated attachment by everyone else.
+ * validated attachment by everyone else (fb_segment.c).  Its geometry is
+ * fb_geom.h, names and the object at a name fb_shm.h; both are included.
  *
  * Layout (all offsets from the start of the shm object):
  *
@@ -21,6 +22,8 @@
 #ifndef FB_SEGMENT_H
 #define FB_SEGMENT_H
 
+#include "fb_geom.h"
+#include "fb_shm.h"
 #include "fb_spin.h"
 
 #include <errno.h>
@@ -33,20 +36,7 @@
 #include <sys/types.h>
 
 #define FB_MAGIC 0x474e495242524246ull /* "FBRBRING" little-endian */
-#define FB_ABI_VERSION 8u
-#define FB_MAX_SLOTS 256u
-#define FB_MAX_SIDE 16384u
-#define FB_MAX_FPS 1000u
-/* A frame rate is the reduced fraction fps_num/fps_den, in (0, FB_MAX_FPS].
- * den <= 10^6 holds every decimal --fps takes (6 decimals) and every
- * N*1000/1001.  num <= 1001000: ffmpeg reads -framerate and -r as a
- * number and takes the nearest fraction of terms up to 1001000
- * (av_parse_video_rate), so a larger one (1999999/1000000) would silently
- * become another rate (2). */
-#define FB_MAX_FPS_DEN 1000000u
-#define FB_MAX_FPS_NUM 1001000u
-#define FB_MAX_FRAMES (1ull << 40)
-#define FB_NAME_MAX 200
+#define FB_ABI_VERSION 9u
 #define FB_REASON_MAX 192
 #define FB_MAX_PROCS 1040u /* registered workers: 1024 producers, encoder, spare */
 
@@ -140,7 +130,6 @@ struct fb_header {
 	uint64_t start_ns;        /* CLOCK_MONOTONIC when the render began (display) */
 	_Atomic uint32_t restarts; /* replacement producers started (fb-render; display) */
 	uint32_t reissue_pending; /* slots in state REISSUE */
-	_Atomic uint32_t fault_fired; /* FB_FAULT injection fires once per segment */
 	char reason[FB_REASON_MAX]; /* NUL-terminated cause of ABORTED */
 	struct fb_slot_meta slots[FB_MAX_SLOTS];
 	struct fb_proc_entry procs[FB_MAX_PROCS];
@@ -151,24 +140,7 @@ struct fb_header {
 	sem_t broker; /* posted when the life cycle changes */
 };
 
-/* Geometry: a private, validated copy of the header's fixed fields. */
-struct fb_geom {
-	uint32_t width, height, pix_fmt, slot_count, frame_format;
-	uint32_t fps_num, fps_den; /* the frame rate, a reduced fraction (fb_geom_set_fps) */
-	uint64_t frame_bytes; /* one raw frame */
-	uint64_t slot_bytes;  /* what a slot holds: frame_bytes, or an encoded frame's cap */
-	uint64_t slot_stride, data_offset, segment_size, total_frames;
-	uint64_t first_frame, render_frames; /* see struct fb_header */
-	uint32_t chunk;
-};
-
-/* A fault to inject (tests): SIGKILL (or SIGSTOP) itself at STEP on FRAME.  See fb_fault.h. */
-struct fb_fault {
-	uint32_t role; /* 0: none */
-	uint32_t step;
-	uint64_t frame;
-	int sig; /* SIGKILL, or SIGSTOP for ":stop" */
-};
+struct fb_fault;
 
 /* An attachment: private bookkeeping plus the mapping. */
 struct fb_seg {
@@ -195,78 +167,14 @@ struct fb_seg {
 	uint32_t proc_index; /* our entry in hdr->procs once registered */
 	int readonly;        /* fb_seg_attach_readonly: nothing may be written */
 	struct fb_guard *guard; /* SIGBUS/scribble watch of this mapping (fb_guard.h) */
-	struct fb_fault fault;
+	struct fb_fault *fault; /* a test's armed fault (fb_fault.h), NULL: none; freed by detach */
 	char name[FB_NAME_MAX + 1];
 };
 
-/* A POSIX shm name: "/" then 1..FB_NAME_MAX-1 of [A-Za-z0-9._-].  0 or -EINVAL. */
-int fb_seg_name_check(const char *name);
-
-/* A name as users write it, with or without its leading '/': the canonical
- * "/name" into OUT.  0 (given canonical), 1 (the '/' was added: say so), or
- * -EINVAL (OUT then holds nothing usable). */
-int fb_seg_name_canon(const char *in, char out[FB_NAME_MAX + 1]);
-
-/* The same for a program's argument WHAT ("--name", "segment name"): 0, or
- * -1 with the one-line error printed for PROG; an added '/' is said at info
- * level, so the user sees which name was used. */
-int fb_seg_name_arg(const char *prog, const char *what, const char *in, char out[FB_NAME_MAX + 1]);
-
-/*
- * Fill G from the render parameters, computing frame size, stride and the
- * total segment size.  -EINVAL for a parameter out of range, -EFBIG when the
- * segment would not fit in memory (size overflow, or over FB_MAX_SEGMENT).
- */
-#define FB_MAX_SEGMENT (64ull << 30)
-int fb_geom_init(struct fb_geom *g, uint32_t w, uint32_t h, uint32_t fmt,
-		 uint32_t slots, uint32_t fps, uint64_t frames);
-
-/*
- * The frame rate NUM/DEN fps (fb_geom_init sets FPS/1).  Only the reduced
- * form is taken, so every process shows one spelling of a rate: -EINVAL
- * unless gcd(NUM, DEN) = 1, 1 <= DEN <= FB_MAX_FPS_DEN and 0 < NUM/DEN <=
- * FB_MAX_FPS.
- */
-int fb_geom_set_fps(struct fb_geom *g, uint32_t num, uint32_t den);
-
-/* The rate as ffmpeg writes it, into BUF: "30000/1001", or "30" when DEN is 1. */
-const char *fb_fps_str(char *buf, size_t len, uint32_t num, uint32_t den);
-
-/* NUM/DEN rounded to the nearest integer (halves up): what a plain
- * integer "fps" shows. */
-uint32_t fb_fps_rounded(uint32_t num, uint32_t den);
-
-/* When frame FRAMES starts, in microseconds (FRAMES * DEN / NUM s), exact
- * to the microsecond (rounded down), saturating at UINT64_MAX. */
-uint64_t fb_fps_frames_us(uint64_t frames, uint32_t num, uint32_t den);
-
-/*
- * Make G one chunk of a longer render: its ring indices 0..total_frames-1
- * are frames FIRST.. of a render of RENDER_FRAMES (fb_geom_init sets 0 and
- * total_frames: the whole render, not a chunk).  The ring never sees FIRST:
- * it only changes which frame a producer draws.  -EINVAL unless
- * FIRST + total_frames <= RENDER_FRAMES <= FB_MAX_FRAMES.
- */
-int fb_geom_set_range(struct fb_geom *g, uint64_t first, uint64_t render_frames);
-
-/* The render's frame number of ring index I: what users and sources call
- * the frame (they differ in a --range chunk).  Messages use it. */
-static inline uint64_t fb_geom_frame(const struct fb_geom *g, uint64_t i)
-{
-	return g->first_frame + i;
-}
-
-/*
- * Encoded frames (FB_FRAME_PNG, FB_FRAME_JPEG): slots of SLOT_BYTES each
- * instead of one raw frame (0: room for any PNG of the raw frame, which
- * stores at worst the raw bytes plus a little framing).  FB_FRAME_RAW takes
- * SLOT_BYTES 0 only.  Recomputes the derived sizes.  0, -EINVAL, -EFBIG.
- */
-int fb_geom_set_format(struct fb_geom *g, uint32_t frame_format, uint64_t slot_bytes);
-
 /*
  * Check a header read from a segment of FILE_SIZE bytes; on success copy
- * its geometry to G.  Pure function of its inputs (the fuzz target).
+ * its geometry to G (fb_geom.c: the arithmetic creation uses).  Pure
+ * function of its inputs (the fuzz target).
  * Returns 0 or a negative errno; *WHY names the failed check.
  */
 int fb_seg_validate(const struct fb_header *h, uint64_t file_size,
@@ -323,71 +231,6 @@ int fb_seg_owner_alive(const char *name, int32_t *pid);
 /* The same, for an object already open as FD. */
 int fb_seg_owner_alive_fd(int fd, int32_t *pid);
 
-/* Where glibc's shm_open keeps names: NAME is the file FB_SHM_DIR NAME. */
-#define FB_SHM_DIR "/dev/shm"
-
-/*
- * The one way every program opens a segment name: shm_open(NAME, FLAGS |
- * O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, MODE), then fstat.
- * /dev/shm is world-writable and names may be predictable, so anything may
- * sit at NAME: a symlink (refused by O_NOFOLLOW), a FIFO (O_NONBLOCK: the
- * open cannot wait for a writer that never comes), a directory, a socket or
- * a device (looked at with lstat first, so it is not even opened: opening
- * a device can act).  Anything but a regular file is refused with
- * -FB_ENOTSEG.  On success returns the descriptor and fills *ST (may be
- * NULL).  -errno otherwise.
- */
-#define FB_ENOTSEG EMEDIUMTYPE
-int fb_shm_open(const char *name, int flags, mode_t mode, struct stat *st);
-
-/* lstat(2) of NAME's file in FB_SHM_DIR (a symlink is not followed).
- * 0, -EINVAL for a bad name, or -errno (-ENOENT: no such name). */
-int fb_shm_lstat(const char *name, struct stat *st);
-
-/* What NAME's fstat MODE is, for messages: "a FIFO", "a directory", ... */
-const char *fb_file_kind(mode_t mode);
-
-/*
- * May a worker attach by name to the object ST describes?  Only to a
- * regular file owned by our effective uid and writable by nobody else: a
- * name is only a claim, and a segment another user made (or could have
- * rewritten) would have us render into their memory, or trust their
- * header and kill the pids it names.  0, -FB_ENOTSEG, or -EPERM.
- */
-int fb_seg_check_owner(const struct stat *st);
-
-/* Is RC (from an attach or fb_shm_open) a refusal of what sits at the
- * name — not a segment, not ours (-EPERM), not readable (-EACCES)? */
-static inline int fb_seg_refused(int rc)
-{
-	return rc == -FB_ENOTSEG || rc == -EPERM || rc == -EACCES;
-}
-
-/*
- * A one-line explanation, in BUF, of why NAME was refused (RC as in
- * fb_seg_refused), as NAME is now: "/dev/shm/x is a FIFO, not a
- * shared-memory segment", "/dev/shm/x belongs to user nobody (uid 65534),
- * not to user root (uid 0); mode 0600", "/dev/shm/x is writable by
- * everyone (mode 0666)".  Returns BUF.
- */
-const char *fb_seg_refusal(const char *name, int rc, char *buf, size_t len);
-
-/*
- * A default segment name, "/PREFIX-PID-XXXXXXXX": the pid for humans, and
- * 32 random bits (getrandom) because pids are not unique on a machine —
- * every container's first process is pid 1, and containers may share
- * /dev/shm.  PREFIX: letters, digits, '-'.  Writes BUF (FB_NAME_MAX + 1).
- */
-void fb_seg_default_name(char *buf, size_t len, const char *prefix);
-
-/*
- * Unlink NAME only if it still names the object (DEV, INO): whoever
- * created a segment knows its inode, and must never remove a name that now
- * names another render's segment.  0, -ESTALE if NAME names another
- * object, or -errno (-ENOENT: already gone).
- */
-int fb_seg_unlink_same(const char *name, uint64_t dev, uint64_t ino);
-
 /*
  * A launcher's backstop, for when it does not know the inode: unlink NAME
  * only if it is provably the segment broker BROKER_PID created and that
@@ -404,9 +247,6 @@ int fb_seg_unlink_owned(const char *name, int32_t broker_pid);
 /* Creator: remove NAME if it still names the object we created (another
  * broker may have replaced a segment we thought ours).  0 or -errno. */
 int fb_seg_unlink_mine(const struct fb_seg *seg);
-
-/* Remove the name unconditionally: tests only.  0 or -errno. */
-int fb_seg_unlink(const char *name);
 
 /* Start of slot I's data; I < geom.slot_count. */
 static inline unsigned char *fb_seg_slot(const struct fb_seg *seg, uint32_t i)

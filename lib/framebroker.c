@@ -109,8 +109,9 @@ static int attach(int fd, const char *canon, int timeout_ms, fb_producer **out)
 	/* Fault injection (tests, lib/fb_fault.h): every producer step,
 	 * for fb-producer and any library producer alike.  A typo must not
 	 * silently test nothing. */
-	rc = fb_fault_parse(getenv("FB_FAULT"), FB_ROLE_PRODUCER, &p->seg->fault) ? -EINVAL
-		: fb_ring_register(p->seg, FB_ROLE_PRODUCER);
+	rc = fb_fault_from_env(FB_ROLE_PRODUCER, &p->seg->fault, NULL, 0);
+	if (rc == 0)
+		rc = fb_ring_register(p->seg, FB_ROLE_PRODUCER);
 	if (rc < 0) {
 		fb_seg_detach(p->seg);
 		free(p);
@@ -340,7 +341,7 @@ out:
 	efd_ready(p, true);
 	if (rc != 1)
 		return rc;
-	fb_fault_point(p->seg, FB_STEP_AFTER_CLAIM, p->claim.frame);
+	fb_fault_point(p->seg->fault, FB_STEP_AFTER_CLAIM, p->claim.frame);
 	*frame = fb_geom_frame(&p->seg->geom, p->claim.frame); /* the render's, not the ring's */
 	*data = p->claim.data;
 	return 1;
@@ -371,13 +372,13 @@ int fb_publish(fb_producer *p, uint64_t length)
 
 	if (!p || !p->have_claim)
 		return -EINVAL;
-	fb_fault_point(p->seg, FB_STEP_AFTER_RENDER, p->claim.frame);
+	fb_fault_point(p->seg->fault, FB_STEP_AFTER_RENDER, p->claim.frame);
 	rc = fb_ring_publish(p->seg, &p->claim, length);
 	if (rc == -EINVAL) /* a bad length leaves the claim ours to retry */
 		return rc;
 	p->have_claim = 0;
 	if (rc == 0)
-		fb_fault_point(p->seg, FB_STEP_AFTER_PUBLISH, p->claim.frame);
+		fb_fault_point(p->seg->fault, FB_STEP_AFTER_PUBLISH, p->claim.frame);
 	return rc;
 }
 
@@ -413,24 +414,11 @@ int fb_broker_fd(const fb_producer *p)
 	return p ? p->seg->broker_fd : -EINVAL;
 }
 
-void fb_fault_step(fb_producer *p, const char *step)
+/* fb_fault.h: not exported (lib/framebroker.map), for fb-producer. */
+void fb_fault_mid_render(fb_producer *p)
 {
-	static const struct {
-		const char *name;
-		uint32_t step;
-	} steps[] = {
-		{ "after-claim", FB_STEP_AFTER_CLAIM },
-		{ "mid-render", FB_STEP_MID_RENDER },
-		{ "after-render", FB_STEP_AFTER_RENDER },
-		{ "after-publish", FB_STEP_AFTER_PUBLISH },
-	};
-
-	/* No fault armed (every render but a test's): no string compared. */
-	if (!p || !step || !p->have_claim || p->seg->fault.role == 0)
-		return;
-	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
-		if (strcmp(step, steps[i].name) == 0)
-			fb_fault_point(p->seg, steps[i].step, p->claim.frame);
+	if (p && p->have_claim)
+		fb_fault_point(p->seg->fault, FB_STEP_MID_RENDER, p->claim.frame);
 }
 
 void fb_get_geometry(const fb_producer *p, struct fb_geometry *g)

@@ -24,9 +24,9 @@
  *                     vmsplice sink frees a slot only once ffmpeg has read
  *                     it; the C releases a run of n under one lock, which
  *                     is n of these single releases back to back
- *   broker            fb_ring_sweep (lib/fb_registry.c; broker/fb-broker.c
- *                     on_death): a CLAIMED slot whose owner is dead becomes
- *                     REISSUE
+ *   broker            fb_ring_sweep (lib/fb_registry.c; broker/watch.c
+ *                     broker_on_death): a CLAIMED slot whose owner is dead
+ *                     becomes REISSUE
  *   waiting           a blocking guard stands for "sleep on the semaphore,
  *                     re-check under the lock": the semaphores carry no
  *                     state, so only the words matter

@@ -15,10 +15,13 @@
  * It is a client of include/framebroker.h like any other producer: attach
  * (fb_attach, or fb_attach_fd for --fd), fb_claim / fb_publish /
  * fb_abort_claim, fb_fail for a frame that can never be delivered.  The
- * claim loop and the fault steps around it live in the library.
+ * claim loop and the fault steps around it live in the library; the one
+ * step only a renderer can mark, half way through a frame, it marks with
+ * the library's private fb_fault_mid_render (lib/fb_fault.h: tests only).
  */
 #include "framebroker.h"
 #include "fb_cli.h"
+#include "fb_fault.h"
 #include "fb_pixfmt.h"
 #include "fb_segment.h" /* only for FB_NAME_MAX: --name's buffer (fb_cli checks the name) */
 #include "fb_source.h"
@@ -154,7 +157,7 @@ static int render(const struct job *j, uint64_t frame, unsigned char *data, uint
 			rc = renderer_frame(j->rend, frame, data, g->frame_bytes);
 		else
 			rc = renderer_image(j->rend, j->frame_format, frame, data, g->slot_bytes, len);
-		fb_fault_step(j->p, "mid-render");
+		fb_fault_mid_render(j->p);
 		return rc;
 	}
 	if (j->o->src.kind != FB_SOURCE_RAW) {
@@ -162,11 +165,11 @@ static int render(const struct job *j, uint64_t frame, unsigned char *data, uint
 			memset(data, (int)(frame & 0xff), g->frame_bytes);
 		else
 			fb_pattern_render(data, g->width, g->height, j->pix_fmt, frame);
-		fb_fault_step(j->p, "mid-render");
+		fb_fault_mid_render(j->p);
 		return 0;
 	}
 	rc = fb_pread_all(j->raw_fd, data, half, off);
-	fb_fault_step(j->p, "mid-render");
+	fb_fault_mid_render(j->p);
 	if (rc == 0)
 		rc = fb_pread_all(j->raw_fd, data + half, g->frame_bytes - half, off + (off_t)half);
 	return rc;
@@ -290,8 +293,8 @@ static int attach(const struct producer_opts *o, fb_producer **p)
 	}
 	if (rc == 0)
 		return 0;
-	if (rc == -EINVAL && getenv("FB_FAULT")) { /* the name was checked already */
-		fb_err(PROG, "invalid FB_FAULT '%s': expected ROLE:STEP:FRAME", getenv("FB_FAULT"));
+	if (rc == -EINVAL && fb_fault_from_env(FB_ROLE_PRODUCER, NULL, buf, sizeof(buf))) {
+		fb_err(PROG, "%s", buf); /* the name was checked already: FB_FAULT it is */
 		return FB_EXIT_USAGE;
 	}
 	if (rc == -EOWNERDEAD || rc == -ENOSPC || rc == -EBUSY) {

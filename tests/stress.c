@@ -215,24 +215,22 @@ static size_t producers_of(pid_t render, pid_t *out, size_t max)
 	return n;
 }
 
-/* Run one render with its chaos; returns 1 if it passed. */
-static int run_one(const struct plan *p, const char *bindir, const char *dir, unsigned idx,
-		   struct totals *t)
-{
-	char src[PATH_MAX], out[PATH_MAX], log[PATH_MAX], render[PATH_MAX + 16];
-	char size[32], frames[16], workers[16], slots[16], jit[16], sjit[16], name[64];
-	char source[PATH_MAX + 8], range[48], shm[80];
-	uint64_t frame_bytes = (uint64_t)p->width * p->height * p->bpp;
-	struct rng chaos = { p->seed ^ 0xc4a05ull };
+/* One render's files, name and the producers its chaos left stopped. */
+struct run {
+	char src[PATH_MAX], out[PATH_MAX], log[PATH_MAX], name[64], range[48];
 	pid_t stopped[64];
-	size_t nstopped = 0;
-	uint64_t start = now_ms(), deadline, next_chaos;
-	int status = 0, ok, fd, left;
-	pid_t pid;
+	size_t nstopped;
+};
 
-	snprintf(src, sizeof(src), "%s/src.raw", dir);
-	snprintf(out, sizeof(out), "%s/out.raw", dir);
-	snprintf(log, sizeof(log), "%s/render.log", dir);
+/* Start fb-render (from BINDIR) on plan P as R says; its pid (it execs
+ * with stderr into R->log), or -1. */
+static pid_t start_render(const struct plan *p, const char *bindir, const struct run *r)
+{
+	char render[PATH_MAX + 16], size[32], frames[16], workers[16], slots[16], jit[16];
+	char sjit[16], source[PATH_MAX + 8];
+	pid_t pid;
+	int fd;
+
 	snprintf(render, sizeof(render), "%s/fb-render", bindir);
 	snprintf(size, sizeof(size), "%ux%u", p->width, p->height);
 	snprintf(frames, sizeof(frames), "%u", p->frames);
@@ -240,42 +238,49 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 	snprintf(slots, sizeof(slots), "%u", p->slots);
 	snprintf(jit, sizeof(jit), "%u", p->jitter_ms);
 	snprintf(sjit, sizeof(sjit), "%u", p->sink_jitter_ms);
-	snprintf(name, sizeof(name), "/fbstress-%d-%u", (int)getpid(), idx);
-	snprintf(source, sizeof(source), "raw:%s", src);
-	snprintf(range, sizeof(range), "%u:%u", p->range_first, p->range_end);
-	if (write_source(src, p)) {
-		fprintf(stderr, "stress: cannot write %s: %s\n", src, strerror(errno));
-		return 0;
-	}
+	snprintf(source, sizeof(source), "raw:%s", r->src);
 	pid = fork();
-	if (pid == 0) {
-		char *argv[40] = { render, "--size", size, "--pix-fmt", (char *)p->fmt,
-				   "--frames", frames, "--workers", workers, "--slots", slots,
-				   "--source", source, "--sink", p->via_ffmpeg ? "ffmpeg" : "raw",
-				   "-o", out, "--name", name,
-				   "--jitter-ms", jit, "--sink-jitter-ms", sjit,
-				   "--max-restarts", "100000", "--frame-timeout", "1" };
-		int n = 0;
+	if (pid < 0)
+		perror("stress: fork");
+	if (pid != 0)
+		return pid;
+	char *argv[40] = { render, "--size", size, "--pix-fmt", (char *)p->fmt,
+			   "--frames", frames, "--workers", workers, "--slots", slots,
+			   "--source", source, "--sink", p->via_ffmpeg ? "ffmpeg" : "raw",
+			   "-o", (char *)r->out, "--name", (char *)r->name,
+			   "--jitter-ms", jit, "--sink-jitter-ms", sjit,
+			   "--max-restarts", "100000", "--frame-timeout", "1" };
+	int n = 0;
 
-		while (argv[n])
-			n++;
-		if (p->range_end) {
-			argv[n++] = "--range";
-			argv[n++] = range;
-		}
-		if (p->via_ffmpeg) {
-			argv[n++] = "--";
-			argv[n++] = "-f";
-			argv[n++] = "rawvideo";
-		}
-		argv[n] = NULL;
-
-		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			dup2(fd, STDERR_FILENO);
-		execv(render, argv);
-		_exit(127);
+	while (argv[n])
+		n++;
+	if (p->range_end) {
+		argv[n++] = "--range";
+		argv[n++] = (char *)r->range;
 	}
+	if (p->via_ffmpeg) {
+		argv[n++] = "--";
+		argv[n++] = "-f";
+		argv[n++] = "rawvideo";
+	}
+	argv[n] = NULL;
+	fd = open(r->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		dup2(fd, STDERR_FILENO);
+	execv(render, argv);
+	_exit(127);
+}
+
+/* Wait for render PID, begun at START (ms), killing (or stopping, into
+ * R->stopped) a random producer every p->kill_every_ms; past a generous
+ * deadline it is killed.  Its wait status, or -1 if it hung. */
+static int chaos_until_done(const struct plan *p, pid_t pid, uint64_t start, struct run *r,
+			    struct totals *t)
+{
+	struct rng chaos = { p->seed ^ 0xc4a05ull };
+	uint64_t deadline, next_chaos;
+	int status = 0;
+
 	/* Generous: frame count x slowest jitter, plus time for timeouts. */
 	deadline = start + 30000 + (uint64_t)p->frames * (p->jitter_ms + p->sink_jitter_ms + 2);
 	next_chaos = start + (p->kill_every_ms ? p->kill_every_ms : UINT32_MAX);
@@ -285,8 +290,7 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 		if (now > deadline) {
 			kill(pid, SIGKILL); /* its children get PDEATHSIG */
 			waitpid(pid, &status, 0);
-			status = -1;
-			break;
+			return -1;
 		}
 		if (now >= next_chaos) {
 			pid_t victims[64];
@@ -295,9 +299,9 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 			if (n > 0) {
 				pid_t v = victims[pick(&chaos, 0, (uint32_t)n - 1)];
 
-				if (pick(&chaos, 1, 100) <= p->stop_pct && nstopped < 64) {
+				if (pick(&chaos, 1, 100) <= p->stop_pct && r->nstopped < 64) {
 					if (kill(v, SIGSTOP) == 0) {
-						stopped[nstopped++] = v;
+						r->stopped[r->nstopped++] = v;
 						t->stops++;
 					}
 				} else if (kill(v, SIGKILL) == 0) {
@@ -306,43 +310,74 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 			}
 			/* Let most stopped ones go again; the broker kills
 			 * the rest after --frame-timeout. */
-			if (nstopped > 0 && pick(&chaos, 0, 2) > 0)
-				kill(stopped[--nstopped], SIGCONT);
+			if (r->nstopped > 0 && pick(&chaos, 0, 2) > 0)
+				kill(r->stopped[--r->nstopped], SIGCONT);
 			next_chaos = now + p->kill_every_ms;
 		}
 		usleep(2000);
 	}
+	return status;
+}
+
+/* Say why render IDX of plan P failed, with the end of its log. */
+static void report_failure(const struct plan *p, unsigned idx, const struct run *r, int status,
+			   int left)
+{
+	char cmd[PATH_MAX + 64];
+
+	printf("FAIL render %u (replay: bin/fb-stress --plan %llu): %ux%u %s K=%u S=%u N=%u range=%s jitter=%u sink-jitter=%u "
+	       "chaos-every=%ums stop=%u%% sink=%s: %s\n",
+	       idx, (unsigned long long)p->seed, p->width, p->height, p->fmt, p->workers, p->slots,
+	       p->frames, p->range_end ? r->range : "all", p->jitter_ms, p->sink_jitter_ms, p->kill_every_ms, p->stop_pct,
+	       p->via_ffmpeg ? "ffmpeg" : "raw",
+	       status == -1 ? "hung past its deadline" :
+	       status != 0 ? "exit status non-zero" :
+	       left ? "segment left in /dev/shm" : "output differs");
+	snprintf(cmd, sizeof(cmd), "tail -5 %s | sed 's/^/    /'", r->log);
+	fflush(stdout);
+	if (system(cmd) < 0)
+		perror("system");
+}
+
+/* Run one render with its chaos; returns 1 if it passed. */
+static int run_one(const struct plan *p, const char *bindir, const char *dir, unsigned idx,
+		   struct totals *t)
+{
+	struct run r;
+	uint64_t start = now_ms(), frame_bytes = (uint64_t)p->width * p->height * p->bpp;
+	char shm[80];
+	int status, ok, left;
+	pid_t pid;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.src, sizeof(r.src), "%s/src.raw", dir);
+	snprintf(r.out, sizeof(r.out), "%s/out.raw", dir);
+	snprintf(r.log, sizeof(r.log), "%s/render.log", dir);
+	snprintf(r.name, sizeof(r.name), "/fbstress-%d-%u", (int)getpid(), idx);
+	snprintf(r.range, sizeof(r.range), "%u:%u", p->range_first, p->range_end);
+	if (write_source(r.src, p)) {
+		fprintf(stderr, "stress: cannot write %s: %s\n", r.src, strerror(errno));
+		return 0;
+	}
+	pid = start_render(p, bindir, &r);
+	status = pid < 0 ? -1 : chaos_until_done(p, pid, start, &r, t);
 	/* The name is ours (pid-scoped): whatever is left under it goes, and
 	 * a render that ended well must not have left it. */
-	snprintf(shm, sizeof(shm), "/dev/shm%s", name);
+	snprintf(shm, sizeof(shm), "/dev/shm%s", r.name);
 	left = unlink(shm) == 0;
 	ok = status == 0 && !left &&
-	     (p->range_end ? files_equal(src, p->range_first * frame_bytes,
-					 (uint64_t)(p->range_end - p->range_first) * frame_bytes, out)
-			   : files_equal(src, 0, p->frames * frame_bytes, out));
-	if (!ok) {
-		char cmd[PATH_MAX + 64];
-
-		printf("FAIL render %u (replay: bin/fb-stress --plan %llu): %s %s K=%u S=%u N=%u range=%s jitter=%u sink-jitter=%u "
-		       "chaos-every=%ums stop=%u%% sink=%s: %s\n",
-		       idx, (unsigned long long)p->seed, size, p->fmt, p->workers, p->slots,
-		       p->frames, p->range_end ? range : "all", p->jitter_ms, p->sink_jitter_ms, p->kill_every_ms, p->stop_pct,
-		       p->via_ffmpeg ? "ffmpeg" : "raw",
-		       status == -1 ? "hung past its deadline" :
-		       status != 0 ? "exit status non-zero" :
-		       left ? "segment left in /dev/shm" : "output differs");
-		snprintf(cmd, sizeof(cmd), "tail -5 %s | sed 's/^/    /'", log);
-		fflush(stdout);
-		if (system(cmd) < 0)
-			perror("system");
-	}
-	for (size_t i = 0; i < nstopped; i++)
-		kill(stopped[i], SIGCONT);
+	     (p->range_end ? files_equal(r.src, p->range_first * frame_bytes,
+					 (uint64_t)(p->range_end - p->range_first) * frame_bytes, r.out)
+			   : files_equal(r.src, 0, p->frames * frame_bytes, r.out));
+	if (!ok)
+		report_failure(p, idx, &r, status, left);
+	for (size_t i = 0; i < r.nstopped; i++)
+		kill(r.stopped[i], SIGCONT);
 	t->renders++;
 	t->frames += p->frames;
-	unlink(src);
-	unlink(out);
-	unlink(log);
+	unlink(r.src);
+	unlink(r.out);
+	unlink(r.log);
 	return ok;
 }
 

@@ -20,7 +20,7 @@ mine_left() {
 # ---- item 7: FB_FAULT=encoder:after-write:5, --sink raw, 40 runs --------
 fails=0 silent=0 nocause=0
 for i in $(seq 40); do
-	FB_FAULT=encoder:after-write:5 fb-render --sink raw --size 64x48 --frames 20 \
+	FB_FAULT=encoder:after-write:5 FB_FAULT_ONCE=$TMP/fault.$i fb-render --sink raw --size 64x48 --frames 20 \
 		--workers 2 --slots 4 --name /$TID-f$i -o "$TMP/f.raw" 2> "$TMP/f.err"
 	rc=$?
 	if [ $rc -ne 0 ]; then

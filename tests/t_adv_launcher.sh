@@ -46,7 +46,7 @@ for how in ok fail; do
 	fault=
 	[ $how = fail ] && fault=encoder:after-write:5
 	t0=$(date +%s%N)
-	FB_FAULT=$fault fb-render --size 64x48 --frames 30 --workers 2 --source "sh:. '$TMP/helpers.sh'" \
+	FB_FAULT=$fault FB_FAULT_ONCE=$TMP/fault.h$how fb-render --size 64x48 --frames 30 --workers 2 --source "sh:. '$TMP/helpers.sh'" \
 		--sink raw -o "$TMP/h.$how.raw" --name /$TID-h$how 2> "$TMP/err.h$how" &
 	bounded_wait $! 60
 	rc=$?
@@ -203,7 +203,7 @@ check "Ctrl-Z on a terminal stops fb-render and every child (state T): $out" '[[
 check "fg resumes it: exit 0 with all 200 frames ($out, $(stat -c %s "$TMP/z.raw" 2> /dev/null) bytes)" \
 	'[[ $out == *rc=0* ]] && [ "$(stat -c %s "$TMP/z.raw")" -eq $((200 * F)) ]'
 check "Ctrl-Z / fg: nothing left" 'wait_gone /$TID-z 3'
-out=$(python3 "$TMP/tty_job.py" tostop /$TID-t "FB_FAULT=producer:mid-render:20 fb-render --size 64x48 --frames 100 --workers 2 --slots 4 --delay-ms 5 --sink raw -o $TMP/t.raw --name /$TID-t")
+out=$(python3 "$TMP/tty_job.py" tostop /$TID-t "FB_FAULT=producer:mid-render:20 FB_FAULT_ONCE=$TMP/fault.t fb-render --size 64x48 --frames 100 --workers 2 --slots 4 --delay-ms 5 --sink raw -o $TMP/t.raw --name /$TID-t")
 check "stty tostop: a worker's warning to the terminal stops nothing: exit 0 ($out)" \
 	'[[ $out == *rc=0* ]] && [ "$(stat -c %s "$TMP/t.raw")" -eq $((100 * F)) ]'
 check "stty tostop: nothing left" 'wait_gone /$TID-t 3'

@@ -78,7 +78,7 @@ check "attach: into ffmpeg (ffv1): exit 0, decoded frames exact" \
 # is still exact.  A slow encoder (--sink-jitter-ms) keeps frames left when
 # fb-render reaps the dead one: 60 frames otherwise end in 10 ms, before a
 # replacement is worth starting, and "restart 1" would not be said.
-FB_FAULT=producer:publish:17 fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 --sink-jitter-ms 6 \
+FB_FAULT=producer:publish:17 FB_FAULT_ONCE=$TMP/fault.e fb-render --size ${W}x$H --pix-fmt rgb24 --frames 60 --workers 2 --sink-jitter-ms 6 \
 	--slots 4 --source attach:"$TMP/producer" --sink raw -o "$TMP/e.raw" 2> "$TMP/err.e"
 rc=$?
 check "a producer killed in fb_publish of frame 17: exit 0, reissued, restart 1, output exact ($(tr '\n' '~' < "$TMP/err.e"))" \

@@ -17,7 +17,7 @@ same_as_src() { cmp -s "$1" <(head -c $(($2 * F)) "$TMP/src.raw"); }
 for step in before-claim claim after-claim mid-render after-render publish after-publish; do
 	# --delay-ms: the death must be seen before the render is over, or
 	# fb-render rightly has nothing left to restart.
-	FB_FAULT=producer:$step:7 fb-render "${geo[@]}" --frames 30 --workers 3 --slots 3 --delay-ms 5 \
+	FB_FAULT=producer:$step:7 FB_FAULT_ONCE=$TMP/fault.m$step fb-render "${geo[@]}" --frames 30 --workers 3 --slots 3 --delay-ms 5 \
 		-o "$TMP/m.raw" --name /$TID-m$step 2> "$TMP/err"
 	rc=$?
 	if [ $rc -eq 0 ] && same_as_src "$TMP/m.raw" 30 &&
@@ -36,7 +36,7 @@ check_clean "kill matrix"
 
 # The encoder killed at its steps: the render fails cleanly.
 for step in after-acquire after-write; do
-	FB_FAULT=encoder:$step:5 fb-render "${geo[@]}" --frames 30 --workers 2 \
+	FB_FAULT=encoder:$step:5 FB_FAULT_ONCE=$TMP/fault.e$step fb-render "${geo[@]}" --frames 30 --workers 2 \
 		-o "$TMP/e.raw" --name /$TID-e$step 2> "$TMP/err"
 	rc=$?
 	check "encoder killed at $step: exit 1 naming it ($(tr '\n' '~' < "$TMP/err"))" \
@@ -50,6 +50,22 @@ FB_FAULT=producer:nowhere:1 fb-render "${geo[@]}" --frames 3 --workers 1 -o "$TM
 rc=$?
 check "malformed FB_FAULT: exit 2 ($(head -1 "$TMP/err"))" [ $rc -eq 2 ]
 check_clean "malformed FB_FAULT"
+# Fire-once needs its marker (lib/fb_fault.h): none named, or one that is
+# there already (a fault fired there before: this render would test
+# nothing), is a usage error too, said before anything starts.
+rm -f "$TMP/x.raw"
+FB_FAULT=producer:after-claim:1 fb-render "${geo[@]}" --frames 3 --workers 1 -o "$TMP/x.raw" \
+	--name /$TID-nomark 2> "$TMP/err"
+rc=$?
+check "FB_FAULT without FB_FAULT_ONCE: exit 2 ($(head -1 "$TMP/err"))" \
+	'[ $rc -eq 2 ] && grep -q "needs FB_FAULT_ONCE" "$TMP/err" && [ ! -e "$TMP/x.raw" ]'
+: > "$TMP/fault.stale"
+FB_FAULT=producer:after-claim:1 FB_FAULT_ONCE=$TMP/fault.stale fb-render "${geo[@]}" --frames 3 \
+	--workers 1 -o "$TMP/x.raw" --name /$TID-stale 2> "$TMP/err"
+rc=$?
+check "FB_FAULT_ONCE naming an existing file: exit 2 ($(head -1 "$TMP/err"))" \
+	'[ $rc -eq 2 ] && grep -q "exists already" "$TMP/err" && [ ! -e "$TMP/x.raw" ]'
+check_clean "FB_FAULT markers"
 
 # --- random kills: >= 20 SIGKILLs to random producers in one render ------
 fb-render "${geo[@]}" --frames 1500 --workers 4 --slots 4 --delay-ms 8 --max-restarts 200 \
@@ -93,7 +109,7 @@ check_clean "hung producer"
 # 60 s frame timeout).
 for step in before-claim claim publish; do
 	t0=$(date +%s%N)
-	FB_FAULT=producer:$step:150:stop fb-render "${geo[@]}" --frames 200 --workers 3 --slots 3 \
+	FB_FAULT=producer:$step:150:stop FB_FAULT_ONCE=$TMP/fault.s$step fb-render "${geo[@]}" --frames 200 --workers 3 --slots 3 \
 		--delay-ms 5 -o "$TMP/s.raw" --name /$TID-s$step 2> "$TMP/err.stop"
 	rc=$?
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))

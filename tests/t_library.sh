@@ -21,7 +21,7 @@ so=$(readlink -f "$prefix/lib/libframebroker.so")
 check "soname is libframebroker.so.0" 'readelf -d "$so" | grep -q "SONAME.*\[libframebroker.so.0\]"'
 exports=$(nm -D --defined-only "$so" | awk '$2 == "T" {sub(/@.*/, "", $3); print $3}' | sort | tr '\n' ' ')
 api="fb_abort_claim fb_attach fb_attach_fd fb_attach_strerror fb_broker_fd fb_broker_pid fb_claim \
-fb_claim_fd fb_claim_timed fb_detach fb_fail fb_fault_step fb_get_geometry fb_publish fb_reason \
+fb_claim_fd fb_claim_timed fb_detach fb_fail fb_get_geometry fb_publish fb_reason \
 fb_strerror fb_version fb_version_major fb_version_minor fb_version_number fb_version_patch "
 check "the .so exports exactly the public API ($exports)" '[ "$exports" = "$api" ]'
 # The installed archive hides the internals too: its only global

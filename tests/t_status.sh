@@ -6,7 +6,7 @@
 
 N=120
 name=/$TID-st
-FB_FAULT=producer:after-claim:30 fb-render --size 160x120 --frames $N --workers 2 --slots 4 \
+FB_FAULT=producer:after-claim:30 FB_FAULT_ONCE=$TMP/fault fb-render --size 160x120 --frames $N --workers 2 --slots 4 \
 	--delay-ms 15 --name $name -o "$TMP/out.mp4" --progress "$TMP/progress" 2> "$TMP/err" &
 pid=$!
 for _ in $(seq 50); do [ -e /dev/shm$name ] && break; sleep 0.1; done

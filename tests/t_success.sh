@@ -67,7 +67,7 @@ rc=$?
 check "FB_LOG_LEVEL=warning silences it too ($(cat "$TMP/err"))" '[ $rc -eq 0 ] && [ ! -s "$TMP/err" ]'
 
 # ---- failures: no such line
-FB_FAULT=encoder:after-acquire:5 fb-render --size 64x48 --frames 30 --workers 2 --sink raw \
+FB_FAULT=encoder:after-acquire:5 FB_FAULT_ONCE=$TMP/fault.g fb-render --size 64x48 --frames 30 --workers 2 --sink raw \
 	-o "$TMP/g.raw" 2> "$TMP/err"
 rc=$?
 check "encoder killed: exit 1, no 'wrote' line ($(tr '\n' '~' < "$TMP/err"))" \

@@ -24,6 +24,7 @@
 #include "fb_args.h"
 #include "sink.h"
 #include "test_api.h"
+#include "unit/test_fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1664,5 +1665,6 @@ int main(int argc, char **argv)
 
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 
-	return failed + fb_test_api(); /* tests/test_api.c: the 0.8 calls */
+	/* tests/test_api.c: the 0.8 calls; tests/unit/test_fault.c: FB_FAULT */
+	return failed + fb_test_api() + fb_test_fault();
 }

@@ -13,6 +13,7 @@
 #define FB_CLI_H
 
 #include "fb_params.h"
+#include "fb_shm.h" /* FB_NAME_MAX */
 
 #include <getopt.h>
 #include <stdbool.h>

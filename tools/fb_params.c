@@ -61,6 +61,50 @@ static uint64_t ntsc_match(uint64_t v, uint64_t ten_k)
 	return 0;
 }
 
+/*
+ * The decimal S = "HEAD.F" (F: what follows the dot) as the fraction
+ * *N / *D, or as the broadcast rate M*1000/1001 it rounds to (*NTSC set).
+ * 0; 1 for a syntax error; -EINVAL with WHY for too many decimals or a
+ * value that is ambiguous.
+ */
+static int parse_decimal(const char *s, const char *head, const char *f, uint64_t *n,
+			 uint64_t *d, int *ntsc, char *why, size_t len)
+{
+	size_t k = strspn(f, "0123456789");
+	uint64_t ip, fp = 0, m, g;
+
+	if (k == 0 || f[k] != '\0' || fb_parse_u64(head, 0, 1000000000000ull, &ip))
+		return 1;
+	if (k > 6) {
+		snprintf(why, len, "expected at most 6 decimals (or a fraction N/D)");
+		return -EINVAL;
+	}
+	*d = 1;
+	for (size_t i = 0; i < k; i++) {
+		fp = fp * 10 + (uint64_t)(f[i] - '0');
+		*d *= 10;
+	}
+	*n = ip * *d + fp;
+	/* Only a value in range can be a broadcast rate; range errors
+	 * are reported by the caller, on the exact value. */
+	if (fp == 0 || *n > (uint64_t)(FB_MAX_FPS + 1) * *d)
+		return 0;
+	m = ntsc_match(*n, *d);
+	if (m && k >= 2) {
+		*n = m * 1000;
+		*d = 1001;
+		*ntsc = 1;
+	} else if (m) {
+		g = fb_gcd_u64(*n, *d);
+		snprintf(why, len, "ambiguous: give %llu000/1001 for the broadcast rate "
+			 "(%.5g fps) or %llu/%llu for exactly %s fps",
+			 (unsigned long long)m, (double)m * 1000.0 / 1001.0,
+			 (unsigned long long)(*n / g), (unsigned long long)(*d / g), s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 #define FPS_SYNTAX "expected N, N/D or a decimal (30, 30000/1001, 29.97, 12.5)"
 
 int fb_fps_parse(const char *s, uint32_t *num, uint32_t *den, int *ntsc, char *why, size_t len)
@@ -91,39 +135,12 @@ int fb_fps_parse(const char *s, uint32_t *num, uint32_t *den, int *ntsc, char *w
 			return -EINVAL;
 		}
 	} else {
-		const char *f = dot + 1;
-		uint64_t ip, fp = 0;
+		int rc = parse_decimal(s, head, dot + 1, &n, &d, ntsc, why, len);
 
-		k = strspn(f, "0123456789");
-		if (k == 0 || f[k] != '\0' || fb_parse_u64(head, 0, 1000000000000ull, &ip))
+		if (rc > 0)
 			goto syntax;
-		if (k > 6) {
-			snprintf(why, len, "expected at most 6 decimals (or a fraction N/D)");
-			return -EINVAL;
-		}
-		for (size_t i = 0; i < k; i++) {
-			fp = fp * 10 + (uint64_t)(f[i] - '0');
-			d *= 10;
-		}
-		n = ip * d + fp;
-		/* Only a value in range can be a broadcast rate; range errors
-		 * are reported below, on the exact value. */
-		if (fp != 0 && n <= (uint64_t)(FB_MAX_FPS + 1) * d) {
-			uint64_t m = ntsc_match(n, d);
-
-			if (m && k >= 2) {
-				n = m * 1000;
-				d = 1001;
-				*ntsc = 1;
-			} else if (m) {
-				g = fb_gcd_u64(n, d);
-				snprintf(why, len, "ambiguous: give %llu000/1001 for the broadcast rate "
-					 "(%.5g fps) or %llu/%llu for exactly %s fps",
-					 (unsigned long long)m, (double)m * 1000.0 / 1001.0,
-					 (unsigned long long)(n / g), (unsigned long long)(d / g), s);
-				return -EINVAL;
-			}
-		}
+		if (rc < 0)
+			return rc;
 	}
 	/* n/d > FB_MAX_FPS, by division: FB_MAX_FPS * d may not fit */
 	if (n == 0 || n / d > FB_MAX_FPS || (n / d == FB_MAX_FPS && n % d)) {

@@ -9,7 +9,7 @@
 #ifndef FB_PARAMS_H
 #define FB_PARAMS_H
 
-#include "fb_segment.h"
+#include "fb_geom.h"
 
 #include <getopt.h>
 

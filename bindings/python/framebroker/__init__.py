@@ -122,7 +122,6 @@ def _load():
             ("fb_fail", ctypes.c_int, [P, ctypes.c_char_p]),
             ("fb_reason", ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_size_t]),
             ("fb_get_geometry", None, [P, ctypes.POINTER(_Geom)]),
-            ("fb_fault_step", None, [P, ctypes.c_char_p]),
             ("fb_detach", None, [P]),
             ("fb_strerror", ctypes.c_char_p, [ctypes.c_int]),
             ("fb_attach_strerror", ctypes.c_char_p,
@@ -404,11 +403,6 @@ class Producer:
         if rc not in (0, -errno.ECANCELED):
             self._raise(rc, "fail()")
         return rc == 0
-
-    def fault_step(self, step):
-        """Tests (FB_FAULT=producer:STEP:FRAME): mark STEP, e.g. "mid-render"."""
-        self._usable("fault_step()")
-        self._lib.fb_fault_step(self._p, step.encode())
 
     def detach(self):
         """Give back any held frame, unregister, unmap.  Idempotent."""
