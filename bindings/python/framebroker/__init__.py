@@ -256,7 +256,8 @@ class Producer:
         else:
             self._frame = None
         if stale is not None:
-            weakref.finalize(stale, self._lib.fb_view_free, addr, self.geometry.slot_bytes)
+            f = weakref.finalize(stale, self._lib.fb_view_free, addr, self.geometry.slot_bytes)
+            f.atexit = False  # at exit the process goes anyway: never unmap under a live object
         return rc
 
     # ---- the API ----
