@@ -47,7 +47,7 @@ TOOLS_A := $(BUILD)/libfbtools.a
 # sees the API and nothing else, and cannot clash with our internal names.
 VERSION := $(shell awk '/define FB_VERSION_(MAJOR|MINOR|PATCH)/ {v = v s $$3; s = "."} END {print v}' include/framebroker.h)
 SONAME  := libframebroker.so.0
-LIB_SRC := $(LIBC_SRC) lib/framebroker.c
+LIB_SRC := $(LIBC_SRC) lib/fb_view.c lib/framebroker.c
 LIB_INT := $(BUILD)/libframebroker-internal.a
 LIB_A   := $(BUILD)/libframebroker.a
 LIB_SO  := $(BUILD)/lib/libframebroker.so.$(VERSION)
@@ -150,6 +150,7 @@ UNIT_TESTS := $(BIN)/test_unit
 
 $(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/tests/test_api.o $(BUILD)/tests/test_seg.o \
 		$(BUILD)/tests/unit/test_fault.o \
+		$(BUILD)/tests/test_view.o \
 		$(BUILD)/producer/pattern.o \
 		$(BUILD)/encoder/sink.o $(TOOLS_A) $(LIB_INT)
 	@mkdir -p $(BIN)

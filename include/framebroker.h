@@ -49,6 +49,8 @@
  *	-EINVAL		a bad argument (NULL, a length over the slot, no claim
  *			held, a malformed FB_FAULT)
  *	-EDESTADDRREQ	fb_attach(NULL, ...) and FB_SEGMENT is not set
+ *	-EFAULT		the claim's view (fb_claim_view) could not be cut off its
+ *			slot: the frame is still claimed (see fb_claim_view)
  *	-ENOMEM, ...	from the system
  *
  * Timeouts are milliseconds, and mean the same in every call: < 0 waits as
@@ -208,6 +210,54 @@ int fb_publish(fb_producer *p, uint64_t length);
 int fb_abort_claim(fb_producer *p);
 
 /*
+ * Revocable views, for bindings.  *DATA of fb_claim is the slot itself:
+ * fine for code that stops writing when it publishes.  A binding that
+ * hands the slot to code it does not control — a Node Buffer, a numpy
+ * array, which may be kept past publish, or still be written by an I/O in
+ * flight — hands out a view instead: a second mapping of the claimed
+ * slot's pages (writes through it are writes into the slot, zero copy),
+ * which the library cuts off the slot when the claim ends (fb_publish,
+ * fb_abort_claim, the next claim, fb_detach), before the frame can be
+ * anyone else's.  The view's address then holds private memory of the
+ * caller's (the "stand-in": it reads zeros, and a write lands nowhere; if
+ * the system refuses that memory, an access faults instead), to unmap with
+ * fb_view_free once nothing refers to it.  A view nothing refers to any
+ * more (the binding dropped every object over it) is not cut: say so with
+ * fb_view_drop before the claim ends, and it is kept for the slot's next
+ * claim, at no cost.  The cut costs about 15 us for an 8 MB slot (its page
+ * tables move, they are not rebuilt); see docs/performance.md.
+ *
+ * The view of the claimed frame's slot (slot_bytes bytes at *VIEW, page
+ * aligned): the same address until the claim ends; calling it again undoes
+ * fb_view_drop.  0, -EINVAL (no claim held), or -errno from the system.
+ * fb_publish refusing a length (-EINVAL, the claim goes on) leaves the view
+ * as it was, at the same address.  A claim-ending call that cannot cut the
+ * view (the system refusing even an inaccessible mapping) returns -EFAULT
+ * and does nothing: the frame and its view stay.  The one other -EFAULT:
+ * fb_publish refused the length and could not put the view back: the claim
+ * goes on, its old view is a stand-in, fb_claim_view gives a new one.
+ */
+int fb_claim_view(fb_producer *p, void **view);
+
+/* Nothing refers to the claim's view any more: keep it for the slot's next
+ * claim instead of cutting it when the claim ends.  0, or -EINVAL (no view
+ * held). */
+int fb_view_drop(fb_producer *p);
+
+/* Unmap a view that was cut off its slot (the stand-in), once nothing
+ * refers to it; SLOT_BYTES is the render's geometry slot_bytes.  Needs no
+ * handle: the producer may be detached by then.  0 or -errno (-EINVAL for
+ * NULL, a misaligned address or 0 bytes). */
+int fb_view_free(void *view, uint64_t slot_bytes);
+
+/* In a child forked from the process holding P: the child's copies of the
+ * views still map the parent's slots, so cut them all — the claim's becomes
+ * a stand-in (the child's, for fb_view_free), the kept ones are unmapped.
+ * The child must not use P otherwise (it attaches on its own).  0 or the
+ * first -errno (a view that could not be cut is unmapped instead). */
+int fb_view_cut_all(fb_producer *p);
+
+/*
  * Fail the whole render, with REASON (one line) as its cause: for a frame
  * this producer can never deliver (an encoded image larger than its slot,
  * a source file too short).  The first failure wins: 0 if this call ended
@@ -235,7 +285,9 @@ int fb_broker_fd(const fb_producer *p);
 void fb_get_geometry(const fb_producer *p, struct fb_geometry *g);
 
 /* Give back any claimed frame (one the waiting thread holds too: it is
- * stopped first, within 250 ms), unregister, unmap, free.  NULL is fine. */
+ * stopped first, within 250 ms), unregister, unmap, free.  NULL is fine.
+ * The claim's view is cut first (a stand-in of the caller's, as when a claim
+ * ends; unmapped if even that fails), the kept views unmapped. */
 void fb_detach(fb_producer *p);
 
 /* A message for an error returned above (ERR < 0); never NULL. */

@@ -14,6 +14,7 @@
 #include "fb_segment.h"
 #include "fb_guard.h"
 #include "fb_util.h"
+#include "fb_view.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +48,7 @@ struct fb_producer {
 	atomic_int ahead_done; /* release: AHEAD_RC and AHEAD_CLAIM are written */
 	int ahead_rc;
 	struct fb_claim ahead_claim;
+	struct fb_views views; /* fb_claim_view's (lib/fb_view.h) */
 };
 
 /*
@@ -106,6 +108,7 @@ static int attach(int fd, const char *canon, int timeout_ms, fb_producer **out)
 		free(p);
 		return rc;
 	}
+	fb_views_init(&p->views, p->seg->geom.slot_count, p->seg->geom.slot_stride);
 	/* Fault injection (tests, lib/fb_fault.h): every producer step,
 	 * for fb-producer and any library producer alike.  A typo must not
 	 * silently test nothing. */
@@ -177,6 +180,14 @@ const char *fb_attach_strerror(const char *name, int err, char *buf, size_t len)
 		snprintf(buf + n, len - n, ": a worker attaches by name only to a segment of its "
 			 "own user that nobody else can write");
 	return buf;
+}
+
+/* The claim is ending: its view (fb_claim_view), if any, is cut off the
+ * slot first — before the frame can be anyone else's — or kept, dropped.
+ * -EFAULT if it could not be cut (the claim stays ours). */
+static int end_view(fb_producer *p)
+{
+	return fb_views_end(&p->views) ? -EFAULT : 0;
 }
 
 /* Give a held claim back; the handle holds none afterwards. */
@@ -314,8 +325,11 @@ int fb_claim_timed(fb_producer *p, int timeout_ms, uint64_t *frame, void **data)
 
 	if (!p || !frame || !data)
 		return -EINVAL;
-	if (p->have_claim)
+	if (p->have_claim) {
+		if (end_view(p))
+			return -EFAULT;
 		(void)give_back(p); /* -ESTALE: it was taken back already */
+	}
 	if (!p->ahead) {
 		if (timeout_ms < 0) { /* the plain blocking claim: spin, then sleep */
 			rc = fb_ring_claim(p->seg, &p->claim);
@@ -373,9 +387,11 @@ int fb_publish(fb_producer *p, uint64_t length)
 	if (!p || !p->have_claim)
 		return -EINVAL;
 	fb_fault_point(p->seg->fault, FB_STEP_AFTER_RENDER, p->claim.frame);
+	if (end_view(p))
+		return -EFAULT;
 	rc = fb_ring_publish(p->seg, &p->claim, length);
-	if (rc == -EINVAL) /* a bad length leaves the claim ours to retry */
-		return rc;
+	if (rc == -EINVAL) /* a bad length leaves the claim ours to retry, its view back */
+		return fb_views_restore(&p->views) ? -EFAULT : rc;
 	p->have_claim = 0;
 	if (rc == 0)
 		fb_fault_point(p->seg->fault, FB_STEP_AFTER_PUBLISH, p->claim.frame);
@@ -386,7 +402,34 @@ int fb_abort_claim(fb_producer *p)
 {
 	if (!p || !p->have_claim)
 		return -EINVAL;
+	if (end_view(p))
+		return -EFAULT;
 	return give_back(p);
+}
+
+int fb_claim_view(fb_producer *p, void **view)
+{
+	if (!p || !view || !p->have_claim)
+		return -EINVAL;
+	return fb_views_get(&p->views, p->claim.slot, p->claim.data, view);
+}
+
+int fb_view_drop(fb_producer *p)
+{
+	if (!p || !p->views.held)
+		return -EINVAL;
+	fb_views_drop(&p->views);
+	return 0;
+}
+
+int fb_view_free(void *view, uint64_t slot_bytes)
+{
+	return fb_views_unmap(view, slot_bytes);
+}
+
+int fb_view_cut_all(fb_producer *p)
+{
+	return p ? fb_views_cut_all(&p->views) : -EINVAL;
 }
 
 int fb_fail(fb_producer *p, const char *reason)
@@ -447,6 +490,7 @@ void fb_detach(fb_producer *p)
 	if (!p)
 		return;
 	stop_ahead(p);
+	fb_views_fini(&p->views); /* before the frame goes back */
 	if (p->have_claim)
 		(void)give_back(p);
 	fb_ring_unregister(p->seg);
@@ -485,6 +529,8 @@ const char *fb_strerror(int err)
 		return "the render's process table is full";
 	case -ENOMEM:
 		return "out of memory";
+	case -EFAULT:
+		return "the frame's view could not be cut off its slot (the frame is still claimed)";
 	case -FB_ENOTSEG:
 		return "the name is not a shared-memory segment (a FIFO, a directory, a device "
 		       "or a symlink sits there)";

@@ -23,6 +23,8 @@ exports=$(nm -D --defined-only "$so" | awk '$2 == "T" {sub(/@.*/, "", $3); print
 api="fb_abort_claim fb_attach fb_attach_fd fb_attach_strerror fb_broker_fd fb_broker_pid fb_claim \
 fb_claim_fd fb_claim_timed fb_detach fb_fail fb_get_geometry fb_publish fb_reason \
 fb_strerror fb_version fb_version_major fb_version_minor fb_version_number fb_version_patch "
+# The revocable views (fb_claim_view and its companions), in sorted place.
+api="$(printf '%s\n' $api fb_claim_view fb_view_cut_all fb_view_drop fb_view_free | sort | tr '\n' ' ')"
 check "the .so exports exactly the public API ($exports)" '[ "$exports" = "$api" ]'
 # The installed archive hides the internals too: its only global
 # definitions (any kind: code, data, bss) are the public calls.

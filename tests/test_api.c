@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "test_api.h"
+#include "test_view.h"
 #include "test_seg.h"
 #include "framebroker.h"
 #include "fb_pixfmt.h"
@@ -364,6 +365,7 @@ static void test_api_strerror_version(void **state)
 	static const int errs[] = {
 		-ENOENT, -EAGAIN, -ETIMEDOUT, -EPROTO, -EMEDIUMTYPE, -EPERM, -EACCES, -EBADF,
 		-EOWNERDEAD, -ENOSPC, -ECANCELED, -ESTALE, -EINVAL, -EDESTADDRREQ, -ENOMEM, -EXDEV,
+		-EFAULT,
 	};
 	char v[32];
 
@@ -407,5 +409,5 @@ int fb_test_api(void)
 		cmocka_unit_test(test_api_strerror_version),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL) + fb_test_view(); /* tests/test_view.c */
 }

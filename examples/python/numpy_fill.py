@@ -7,8 +7,9 @@ so make bench can compare the transports with the render held constant.
     fb-render --source 'exec:/usr/bin/python3 examples/python/numpy_fill.py --exec' ...  # a pipe
 
 --keep (attach:): keep each frame's array past publish, as a render loop
-that binds `a = p.array()` does: the binding then cuts the stale array off
-the slot every frame (what that guard costs, make bench measures).
+that binds `a = p.array()` does: the stale array is then cut off the slot
+every frame (the library's revocable view; what that costs, make bench
+measures, and docs/performance.md "The revocable view").
 --exec: the exec: protocol (frame indices on stdin, FB_FRAME_BYTES bytes of
 each frame on stdout), the frame filled in a numpy array and written from it.
 """

@@ -93,3 +93,42 @@ def test_held_arrays_leak_no_mapping(render):
         assert n <= 1 + p.geometry.slots
     assert r.wait() == (0, 0)
     assert r.output() == b"".join(bytes([f & 0xFF]) * SIZE for f in range(300))
+
+
+def test_released_view_is_kept_not_cut(render):
+    """Nothing holds the memory at publish: the binding says so
+    (fb_view_drop) and the slot's next claim gets the same mapping back,
+    still the segment; something holds it: cut, the next claim gets
+    another address.  An array kept across a refused length stays the
+    slot (the claim goes on: nothing is cut)."""
+    r = render("--size", f"{W}x{H}", "--frames", "4", "--slots", "1")
+    with framebroker.attach(r.name) as p:
+        frame, view = p.claim()
+        addr = p.array().ctypes.data  # the array dies at once
+        view[:] = b"\x11" * SIZE
+        p.publish()
+        frame, view = p.claim()
+        assert p.array().ctypes.data == addr
+        assert "/dev/shm" + r.name in maps_with(addr)[0]
+        arr = p.array()
+        arr[...] = 0x22
+        with pytest.raises(framebroker.FramebrokerError, match="refused"):
+            p.publish(SIZE + 1)
+        assert arr.ctypes.data == addr and "/dev/shm" + r.name in maps_with(addr)[0]
+        arr[...] = 0x23  # still the slot: this is frame 1
+        p.publish()  # arr alive: cut
+        assert r.name not in maps_with(addr)[0]
+        frame, view = p.claim()
+        assert p.array().ctypes.data != addr
+        view[:] = b"\x33" * SIZE
+        p.abort_claim()
+        frame, view = p.claim()  # given back, claimed again: the same mapping
+        assert bytes(view) == b"\x33" * SIZE
+        view[:] = b"\x34" * SIZE
+        p.publish()
+        frame, view = p.claim()
+        view[:] = b"\x44" * SIZE
+        p.publish()
+        del arr
+    assert r.wait() == (0, 0)
+    assert r.output() == b"\x11" * SIZE + b"\x23" * SIZE + b"\x34" * SIZE + b"\x44" * SIZE

@@ -11,17 +11,18 @@
  *    and its uv_poll handle, so that the segment is never unmapped while a
  *    Buffer over a slot can still be read or a libuv callback can still run.
  *  - Zero copy: a claimed frame's `data` is an external Buffer over the slot
- *    itself, through a private alias of the slot (a second mapping of its
- *    pages, mremap old_size 0, made once per slot).  When the claim ends
- *    (publish, abort, the next claim, detach) its ArrayBuffer is detached
+ *    itself, through the library's revocable view of it (fb_claim_view, a
+ *    second mapping of the slot's pages).  When the claim ends (publish,
+ *    abort, the next claim, detach) its ArrayBuffer is detached
  *    (napi_detach_arraybuffer): every view of it has length 0 from then on.
  *    Detaching is not enough: native code that took the Buffer's address
  *    before (an fs.read in flight on the thread pool, an addon) still
- *    writes there.  So the alias is also cut off the slot: its page tables
- *    move to a fresh alias (MREMAP_DONTUNMAP, for the slot's next claim)
- *    and the old address becomes private anonymous memory, unmapped only
- *    when the ArrayBuffer is collected (Node keeps a Buffer reachable while
- *    native code uses it).  A late write lands there, never in a slot.
+ *    writes there.  So the library also cuts the view off the slot, inside
+ *    the call that ends the claim, before the frame is handed on: the
+ *    address becomes private memory, unmapped (fb_view_free) only when the
+ *    ArrayBuffer is collected (Node keeps a Buffer reachable while native
+ *    code uses it).  A late write lands there, never in a slot.  A Buffer
+ *    already collected when its claim ends needs no cut (fb_view_drop).
  *  - The wait never blocks the event loop, and the library handle is only
  *    ever used from the JS thread: claim() first tries fb_claim_timed(p, 0)
  *    with the handle's fb_claim_fd descriptor in use; on -EAGAIN the library
@@ -42,8 +43,6 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,27 +51,14 @@
 /* The default attach wait when the caller gives none (milliseconds). */
 #define FBN_ATTACH_TIMEOUT_MS 5000
 
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4 /* Linux 5.7; shared mappings since 5.13 */
-#endif
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
-
-/* The memory one claim's Buffer points at, shared by the claim (until it
- * ends) and its ArrayBuffer's finalizer (until it is collected); whichever
- * comes second frees it. */
+/* The memory one claim's Buffer points at (the library's view), shared by
+ * the claim (until it ends) and its ArrayBuffer's finalizer (until it is
+ * collected); whichever comes second frees it. */
 struct fbn_mem {
 	void *addr;
-	size_t span;
-	bool cut;  /* the claim ended: addr is our anonymous stand-in */
+	uint64_t slot_bytes;
+	bool cut;  /* the claim ended: addr is our stand-in (fb_view_free) */
 	bool gone; /* the ArrayBuffer was collected */
-};
-
-/* One slot and our alias of it (NULL: none yet). */
-struct fbn_alias {
-	void *slot;
-	void *alias;
 };
 
 struct fbn {
@@ -84,10 +70,6 @@ struct fbn {
 	uint64_t frame;
 	napi_ref ab;      /* weak: the held frame's ArrayBuffer, to detach it */
 	struct fbn_mem *mem;      /* the held frame's memory, or NULL */
-	struct fbn_alias *aliases; /* g.slots entries */
-	size_t span;      /* slot_bytes rounded up to pages */
-	int cut_errno;    /* a cut failed: the handle refuses to claim */
-	bool no_dontunmap; /* the kernel refused MREMAP_DONTUNMAP: not tried again */
 	napi_deferred pending; /* the claim() waiting on the descriptor, or NULL */
 	napi_ref self;    /* strong, while a claim waits: the external stays alive */
 	napi_async_context actx; /* the callback scope the poll settles promises in */
@@ -95,42 +77,49 @@ struct fbn {
 	uv_poll_t poll;
 	bool poll_open;   /* uv_poll_init done, uv_close not yet */
 	bool hook;        /* the env cleanup hook is registered */
-	void *cur_slot;   /* the held frame's slot (the library's address) */
 };
 
-static void cut(struct fbn *n, struct fbn_mem *m, void *slot);
-
-/* Unmap every alias (no Buffer is over any of them: called after the
- * claim, if any, was cut). */
-static void drop_aliases(struct fbn *n)
+/* A call that ends the held claim is next: a Buffer already collected
+ * needs no cut, the library keeps its view for the slot's next claim. */
+static void before_end(struct fbn *n)
 {
-	for (uint32_t i = 0; n->aliases && i < n->g.slots; i++)
-		if (n->aliases[i].alias) {
-			(void)munmap(n->aliases[i].alias, n->span);
-			n->aliases[i].alias = NULL;
-		}
+	if (n->p && n->mem && n->mem->gone)
+		(void)fb_view_drop(n->p);
 }
 
-/* Drop one of the struct's owners; the last one detaches and frees. */
+/* The held claim ended (its view cut, or kept: before_end): the memory
+ * goes to its ArrayBuffer's finalizer, or is freed now if that ran. */
+static void mem_ended(struct fbn *n)
+{
+	struct fbn_mem *m = n->mem;
+
+	if (!m)
+		return;
+	n->mem = NULL;
+	if (m->gone)
+		free(m);
+	else
+		m->cut = true;
+}
+
+/* fb_detach, the held claim's view first cut by it (or kept). */
+static void detach_lib(struct fbn *n)
+{
+	if (!n->p)
+		return;
+	before_end(n);
+	fb_detach(n->p);
+	n->p = NULL;
+	mem_ended(n);
+}
+
+/* Drop one of the struct's owners; the last one detaches and frees (a
+ * claim never ended: the handle and its Buffer were collected together). */
 static void fbn_release(struct fbn *n)
 {
 	if (--n->refs > 0)
 		return;
-	if (n->mem) {
-		/* A claim never ended (the handle and its Buffer were collected
-		 * together): its memory is cut before the frame is given back. */
-		if (n->mem->gone) {
-			(void)munmap(n->mem->addr, n->mem->span);
-			free(n->mem);
-		} else {
-			cut(n, n->mem, n->cur_slot);
-		}
-		n->mem = NULL;
-	}
-	if (n->p)
-		fb_detach(n->p);
-	drop_aliases(n);
-	free(n->aliases);
+	detach_lib(n);
 	free(n);
 }
 
@@ -227,51 +216,6 @@ static struct fbn *arg_handle(napi_env env, napi_callback_info info, size_t want
 	return n;
 }
 
-/* The alias entry of SLOT (an unused one if it has none). */
-static struct fbn_alias *alias_of(struct fbn *n, void *slot)
-{
-	struct fbn_alias *free_one = NULL;
-
-	for (uint32_t i = 0; i < n->g.slots; i++) {
-		if (n->aliases[i].slot == slot)
-			return &n->aliases[i];
-		if (!n->aliases[i].slot && !free_one)
-			free_one = &n->aliases[i];
-	}
-	if (free_one)
-		free_one->slot = slot;
-	return free_one;
-}
-
-/* The ended claim's memory M (its alias of slot SLOT) is cut off the slot
- * before the frame goes anywhere: the page tables move to a fresh alias,
- * kept for the slot's next claim, and M becomes private anonymous memory.
- * If that mmap fails, M is unmapped (a late write then faults); if even
- * that fails, the handle claims no more. */
-static void cut(struct fbn *n, struct fbn_mem *m, void *slot)
-{
-	struct fbn_alias *a = alias_of(n, slot);
-	void *moved = n->no_dontunmap ? MAP_FAILED
-				      : mremap(m->addr, m->span, m->span, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
-	void *anon;
-
-	if (moved == MAP_FAILED)
-		n->no_dontunmap = true; /* EINVAL: an old kernel, or one refusing it for shm */
-	anon = mmap(m->addr, m->span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-			  -1, 0);
-
-	if (a)
-		a->alias = moved == MAP_FAILED ? NULL : moved; /* NULL: remade by the next claim */
-	if (anon == MAP_FAILED) {
-		n->cut_errno = errno;
-		if (munmap(m->addr, m->span) == 0)
-			m->gone = true; /* nothing of ours there now: the finalizer frees only */
-		else
-			n->cut_errno = errno;
-	}
-	m->cut = true;
-}
-
 static void on_mem_gone(napi_env env, void *data, void *hint)
 {
 	struct fbn_mem *m = data;
@@ -279,20 +223,18 @@ static void on_mem_gone(napi_env env, void *data, void *hint)
 	(void)env;
 	(void)hint;
 	if (!m->cut) {
-		m->gone = true; /* still claimed: end_claim frees it */
+		m->gone = true; /* still claimed: mem_ended frees it */
 		return;
 	}
-	if (!m->gone)
-		(void)munmap(m->addr, m->span);
+	(void)fb_view_free(m->addr, m->slot_bytes);
 	free(m);
 }
 
 /* The handle's claim is over (published, given back, taken back): its
- * Buffer becomes a detached, zero-length view, and its memory writes
- * nowhere (cut, above) — unless nothing can refer to it any more. */
+ * Buffer becomes a detached, zero-length view (the library cut the memory
+ * off the slot already, unless nothing could refer to it any more). */
 static void end_claim(napi_env env, struct fbn *n)
 {
-	struct fbn_mem *m = n->mem;
 	napi_value ab;
 
 	n->held = false;
@@ -302,21 +244,21 @@ static void end_claim(napi_env env, struct fbn *n)
 		napi_delete_reference(env, n->ab);
 		n->ab = NULL;
 	}
-	if (!m)
-		return;
-	n->mem = NULL;
-	if (m->gone) {
-		/* The ArrayBuffer was collected: the alias is clean, reuse it. */
-		struct fbn_alias *a = alias_of(n, n->cur_slot);
+	mem_ended(n);
+}
 
-		if (a)
-			a->alias = m->addr;
-		else
-			(void)munmap(m->addr, m->span);
-		free(m);
+/* After a call that ends the held claim: end_claim — unless the claim goes
+ * on (GOES_ON: a refused length, a view the library could not cut) with
+ * the same view under its Buffer. */
+static void after_end(napi_env env, struct fbn *n, bool goes_on)
+{
+	void *view;
+
+	if (goes_on && n->mem && fb_claim_view(n->p, &view) == 0 && view == n->mem->addr) {
+		before_end(n); /* fb_claim_view undid the drop */
 		return;
 	}
-	cut(n, m, n->cur_slot);
+	end_claim(env, n);
 }
 
 static void on_buffer_gone(napi_env env, void *data, void *hint)
@@ -334,33 +276,22 @@ static napi_value claimed_value(napi_env env, struct fbn *n, uint64_t frame, voi
 	size_t len, off;
 	void *ptr;
 
-	struct fbn_alias *a = alias_of(n, data);
 	struct fbn_mem *m;
+	void *view;
 
-	if (!a)
+	(void)data; /* the slot itself: the Buffer is over its view */
+	if (fb_claim_view(n->p, &view) < 0)
 		return NULL;
-	if (!a->alias) {
-		void *al = mremap(data, 0, n->span, MREMAP_MAYMOVE);
-
-		if (al == MAP_FAILED)
-			return NULL;
-		/* Its page tables at once, in one call, rather than a fault per
-		 * page as the frame is written (a fresh alias every claim where
-		 * MREMAP_DONTUNMAP cannot keep them); best effort. */
-		(void)madvise(al, n->span, MADV_POPULATE_WRITE);
-		a->alias = al;
+	if (!(m = calloc(1, sizeof(*m)))) {
+		(void)fb_view_drop(n->p); /* nothing over it: no cut when the frame goes back */
+		return NULL;
 	}
-	if (!(m = calloc(1, sizeof(*m))))
-		return NULL;
-	m->addr = a->alias;
-	m->span = n->span;
-	/* The claim owns the alias now; end_claim gives it back or cuts it. */
-	a->alias = NULL;
+	m->addr = view;
+	m->slot_bytes = n->g.slot_bytes;
 	n->mem = m;
-	n->cur_slot = data;
 	n->held = true;
 	/* Until the finalizer is added, a failure leaves no JS value over
-	 * the memory (it is never returned): gone, the alias stays clean. */
+	 * the memory (it is never returned): gone, the view is dropped, not cut. */
 	m->gone = true;
 	if (napi_create_external_buffer(env, (size_t)n->g.slot_bytes, m->addr, on_buffer_gone, n, &buf) !=
 	    napi_ok)
@@ -388,8 +319,9 @@ static void settle(napi_env env, struct fbn *n, napi_deferred d, int rc, uint64_
 		v = claimed_value(env, n, frame, data);
 		if (!v) {
 			/* Could not make the Buffer: give the frame back. */
-			end_claim(env, n);
+			before_end(n);
 			(void)fb_abort_claim(n->p);
+			end_claim(env, n);
 			napi_reject_deferred(env, d, make_error(env, -ENOMEM, "claim: cannot make the slot's Buffer"));
 			return;
 		}
@@ -464,11 +396,9 @@ static void detach_now(napi_env env, struct fbn *n)
 		napi_reject_deferred(env, d, make_error(env, -EBADF,
 			"claim: the producer was detached while claim() waited"));
 	}
-	end_claim(env, n);
 	close_poll(n);
-	fb_detach(n->p);
-	n->p = NULL;
-	drop_aliases(n);
+	detach_lib(n);
+	end_claim(env, n);
 	if (n->have_actx) {
 		napi_async_destroy(env, n->actx);
 		n->have_actx = false;
@@ -483,17 +413,9 @@ static void on_env_teardown(void *arg)
 
 	n->hook = false;
 	close_poll(n);
-	/* A frame held: its memory is cut before fb_detach gives the frame
+	/* A frame held: fb_detach cuts its memory before it gives the frame
 	 * back (a write still in flight must not land in the next one). */
-	if (n->mem) {
-		cut(n, n->mem, n->cur_slot);
-		n->mem = NULL;
-	}
-	if (n->p) {
-		fb_detach(n->p);
-		n->p = NULL;
-	}
-	drop_aliases(n);
+	detach_lib(n);
 }
 
 static void on_handle_gone(napi_env env, void *data, void *hint)
@@ -544,18 +466,7 @@ static napi_value new_handle(napi_env env, fb_producer *p)
 	n->env = env;
 	n->refs = 1;
 	fb_get_geometry(p, &n->g);
-	{
-		long page = sysconf(_SC_PAGESIZE);
-		size_t pg = page > 0 ? (size_t)page : 4096;
-
-		n->span = ((size_t)n->g.slot_bytes + pg - 1) / pg * pg;
-	}
-	if (!(n->aliases = calloc(n->g.slots ? n->g.slots : 1, sizeof(*n->aliases)))) {
-		free(n);
-		return NULL;
-	}
 	if (napi_create_external(env, n, on_handle_gone, NULL, &ext) != napi_ok) {
-		free(n->aliases);
 		free(n);
 		return NULL;
 	}
@@ -698,6 +609,20 @@ static napi_value detached_error(napi_env env, const char *what)
 	return make_error(env, -EBADF, msg);
 }
 
+/* arg_handle for WHAT, a call that throws EBADF on a detached producer:
+ * NULL once something was thrown. */
+static struct fbn *attached(napi_env env, napi_callback_info info, size_t want, napi_value *argv,
+			    const char *what)
+{
+	struct fbn *n = arg_handle(env, info, want, argv);
+
+	if (n && !n->p) {
+		throw_value(env, detached_error(env, what));
+		return NULL;
+	}
+	return n;
+}
+
 /* claim(h) -> Promise<{frame, data} | null> */
 static napi_value js_claim(napi_env env, napi_callback_info info)
 {
@@ -714,19 +639,18 @@ static napi_value js_claim(napi_env env, napi_callback_info info)
 		return NULL;
 	if (!n->p)
 		return rejected(env, detached_error(env, "claim"));
-	if (n->cut_errno) {
-		char msg[200];
-
-		snprintf(msg, sizeof(msg), "claim: a stale Buffer could not be cut off its slot (%s); this "
-			 "producer claims no more", strerror(n->cut_errno));
-		return rejected(env, make_error(env, -EFAULT, msg));
-	}
 	if (n->pending)
 		return rejected(env, make_error(env, -EBUSY,
 			"claim: another claim() of this producer is still waiting (one at a time)"));
 	/* A claim while holding one gives the held frame back (as fb_claim
-	 * does): its Buffer goes first. */
-	end_claim(env, n);
+	 * does), its Buffer with it. */
+	if (n->held) {
+		before_end(n);
+		rc = fb_abort_claim(n->p);
+		after_end(env, n, rc == -EFAULT);
+		if (rc == -EFAULT)
+			return rejected(env, lib_error(env, n, "claim", rc));
+	}
 	/* With the descriptor in use, a claim that cannot succeed at once is
 	 * left to the library's waiting thread (-EAGAIN) instead of failing. */
 	fd = fb_claim_fd(n->p);
@@ -763,27 +687,41 @@ static napi_value js_claim(napi_env env, napi_callback_info info)
 	return promise;
 }
 
+/* What a call that ends the held claim (WHAT) returned, RC: the claim's
+ * Buffer ends with it (after_end), and an error is thrown. */
+static napi_value ended(napi_env env, struct fbn *n, const char *what, int rc)
+{
+	char msg[100];
+
+	after_end(env, n, rc == -EFAULT);
+	if (rc == -EINVAL) {
+		snprintf(msg, sizeof(msg), "%s: no frame is claimed", what);
+		return throw_value(env, make_error(env, rc, msg));
+	}
+	return rc < 0 ? throw_value(env, lib_error(env, n, what, rc)) : NULL;
+}
+
 /* publish(h, length) */
 static napi_value js_publish(napi_env env, napi_callback_info info)
 {
 	napi_value argv[1];
-	struct fbn *n = arg_handle(env, info, 2, argv);
+	struct fbn *n = attached(env, info, 2, argv, "publish");
 	double len;
 	int rc;
 
 	if (!n)
 		return NULL;
-	if (!n->p)
-		return throw_value(env, detached_error(env, "publish"));
 	/* In range before the cast (2^64 and NaN would not convert). */
 	if (!argv[0] || napi_get_value_double(env, argv[0], &len) != napi_ok ||
 	    !(len >= 0 && len < 18446744073709551616.0) || len != (double)(uint64_t)len)
 		return throw_type(env, "publish: the length must be a non-negative integer");
+	before_end(n);
 	rc = fb_publish(n->p, (uint64_t)len);
 	if (rc == -EINVAL && n->held) {
 		/* A bad length: the claim stays ours (and its Buffer valid). */
 		char msg[200];
 
+		after_end(env, n, true);
 		if (len > (double)n->g.slot_bytes)
 			snprintf(msg, sizeof(msg), "publish: length %.0f is over the slot's %llu bytes (the "
 				 "frame is still claimed)", len, (unsigned long long)n->g.slot_bytes);
@@ -795,31 +733,18 @@ static napi_value js_publish(napi_env env, napi_callback_info info)
 				 "bytes (the frame is still claimed)", len, (unsigned long long)n->g.slot_bytes);
 		return throw_value(env, make_error(env, rc, msg));
 	}
-	end_claim(env, n);
-	if (rc == -EINVAL)
-		return throw_value(env, make_error(env, rc, "publish: no frame is claimed"));
-	if (rc < 0)
-		return throw_value(env, lib_error(env, n, "publish", rc));
-	return NULL;
+	return ended(env, n, "publish", rc);
 }
 
 /* abortClaim(h) */
 static napi_value js_abort(napi_env env, napi_callback_info info)
 {
-	struct fbn *n = arg_handle(env, info, 1, NULL);
-	int rc;
+	struct fbn *n = attached(env, info, 1, NULL, "abortClaim");
 
 	if (!n)
 		return NULL;
-	if (!n->p)
-		return throw_value(env, detached_error(env, "abortClaim"));
-	end_claim(env, n);
-	rc = fb_abort_claim(n->p);
-	if (rc == -EINVAL)
-		return throw_value(env, make_error(env, rc, "abortClaim: no frame is claimed"));
-	if (rc < 0)
-		return throw_value(env, lib_error(env, n, "abortClaim", rc));
-	return NULL;
+	before_end(n);
+	return ended(env, n, "abortClaim", fb_abort_claim(n->p));
 }
 
 /* fail(h, reason) -> true if this call ended the render, false if it had
@@ -827,15 +752,13 @@ static napi_value js_abort(napi_env env, napi_callback_info info)
 static napi_value js_fail(napi_env env, napi_callback_info info)
 {
 	napi_value argv[1], r;
-	struct fbn *n = arg_handle(env, info, 2, argv);
+	struct fbn *n = attached(env, info, 2, argv, "fail");
 	char reason[256];
 	size_t len;
 	int rc;
 
 	if (!n)
 		return NULL;
-	if (!n->p)
-		return throw_value(env, detached_error(env, "fail"));
 	if (!argv[0] || napi_get_value_string_utf8(env, argv[0], reason, sizeof(reason), &len) != napi_ok)
 		return throw_type(env, "fail: the reason must be a string");
 	rc = fb_fail(n->p, reason);

@@ -8,28 +8,14 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { attach } from '../index.mjs';
 import * as h from './helpers.mjs';
 
-function tmpDir(t) {
-	const dir = fs.mkdtempSync(path.join(tmpdir(), 'fbnode-adv-'));
-	t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-	return dir;
-}
-
 test('an fs.read in flight at publish cannot write into the next frame', async (t) => {
-	const dir = tmpDir(t);
-	const out = path.join(dir, 'out.raw');
-	const fifo = path.join(dir, 'fifo');
+	const fifo = path.join(h.tmpDir(t), 'fifo');
 	execFileSync('mkfifo', [fifo]);
-	const name = h.segName();
 	const W = 8, H = 4;
-	await h.startBroker(t, name, ['--size', `${W}x${H}`, '--frames', '3', '--slots', '1']);
-	const p = await attach(name);
-	t.after(() => p.detach());
-	const enc = h.startEncoder(t, name, out);
-	const F = p.geometry.frameBytes;
+	const { p, enc, out, bytes: F } = await h.render(t, { size: `${W}x${H}`, frames: 3, slots: 1 });
 	const fd = fs.openSync(fifo, fs.constants.O_RDWR); // RDWR: the open does not wait
 	t.after(() => fs.closeSync(fd));
 	let c = await p.claim();
@@ -63,14 +49,7 @@ test('a name with a NUL inside is refused, not cut at the NUL', async (t) => {
 });
 
 test('a raw publish of a wrong length under the slot says why, and keeps the claim', async (t) => {
-	const dir = tmpDir(t);
-	const out = path.join(dir, 'out.raw');
-	const name = h.segName();
-	await h.startBroker(t, name, ['--size', '4x2', '--frames', '1', '--slots', '1']);
-	const p = await attach(name);
-	t.after(() => p.detach());
-	const enc = h.startEncoder(t, name, out);
-	const F = p.geometry.frameBytes;
+	const { p, enc, out, bytes: F } = await h.render(t, { size: '4x2', frames: 1, slots: 1 });
 	const c = await p.claim();
 	c.data.fill(0x55, 0, F);
 	for (const bad of [0, F - 1]) // not "over the slot": the slot holds more than F

@@ -4,28 +4,12 @@
 // over; an aborted frame is rendered anyway; the end is null.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { attach } from '../index.mjs';
 import * as h from './helpers.mjs';
 
-function outFile(t) {
-	const dir = mkdtempSync(path.join(tmpdir(), 'fbnode-'));
-	t.after(() => rmSync(dir, { recursive: true, force: true }));
-	return path.join(dir, 'out.raw');
-}
-
 test('zero-copy claim/publish: the encoder writes exactly the bytes put in data', async (t) => {
-	const name = h.segName();
-	const out = outFile(t);
 	const W = 24, H = 10, N = 40;
-	const broker = await h.startBroker(t, name, ['--size', `${W}x${H}`, '--pix-fmt', 'rgba',
-		'--frames', String(N), '--slots', '2']);
-	const p = await attach(name);
-	t.after(() => p.detach());
-	const enc = h.startEncoder(t, name, out);
-	const bytes = p.geometry.frameBytes;
+	const r = await h.render(t, { size: `${W}x${H}`, frames: N, slots: 2 });
+	const { p, bytes } = r;
 	assert.equal(bytes, W * H * 4);
 	const stale = [];
 	const seen = [];
@@ -55,24 +39,12 @@ test('zero-copy claim/publish: the encoder writes exactly the bytes put in data'
 	}
 	assert.deepEqual(seen, [...Array(N).keys()]);
 	assert.equal(await p.claim(), null, 'the end stays the end');
-	p.detach();
-	assert.equal(await h.exitOf(enc), 0);
-	assert.equal(await h.exitOf(broker), 0);
-	const got = h.readOut(out);
-	assert.equal(got.length, N * bytes);
-	assert.ok(got.equals(h.expected(0, N, bytes)), 'output differs from the formula');
+	await h.rendered(r);
 });
 
 test('abortClaim: the frame is given back, rendered later, the output complete', async (t) => {
-	const name = h.segName();
-	const out = outFile(t);
-	const N = 12;
-	const broker = await h.startBroker(t, name, ['--size', '8x8', '--pix-fmt', 'gray', '--frames',
-		String(N), '--slots', '3']);
-	const p = await attach(name);
-	t.after(() => p.detach());
-	const enc = h.startEncoder(t, name, out);
-	const bytes = p.geometry.frameBytes;
+	const r = await h.render(t, { size: '8x8', pixFmt: 'gray', frames: 12, slots: 3 });
+	const { p, bytes } = r;
 	const seen = [];
 	let aborted = null;
 	let c;
@@ -91,32 +63,18 @@ test('abortClaim: the frame is given back, rendered later, the output complete',
 	}
 	assert.equal(aborted, 5);
 	assert.equal(seen.filter((f) => f === 5).length, 2, `frame 5 claimed twice (${seen})`);
-	assert.deepEqual([...new Set(seen)].sort((a, b) => a - b), [...Array(N).keys()]);
-	p.detach();
-	assert.equal(await h.exitOf(enc), 0);
-	assert.equal(await h.exitOf(broker), 0);
-	assert.ok(h.readOut(out).equals(h.expected(0, N, bytes)), 'output differs from the formula');
+	assert.deepEqual([...new Set(seen)].sort((a, b) => a - b), [...Array(r.frames).keys()]);
+	await h.rendered(r);
 });
 
 test('for await: every frame, in order, published by the loop body; then the loop ends', async (t) => {
-	const name = h.segName();
-	const out = outFile(t);
-	const N = 9;
-	const broker = await h.startBroker(t, name, ['--size', '4x4', '--pix-fmt', 'rgb24', '--frames',
-		String(N), '--slots', '2']);
-	const p = await attach(name);
-	t.after(() => p.detach());
-	const enc = h.startEncoder(t, name, out);
-	const bytes = p.geometry.frameBytes;
+	const r = await h.render(t, { size: '4x4', pixFmt: 'rgb24', frames: 9, slots: 2 });
 	const seen = [];
-	for await (const { frame, data } of p) {
+	for await (const { frame, data } of r.p) {
 		seen.push(frame);
-		h.ramp(frame, bytes).copy(data);
-		p.publish();
+		h.ramp(frame, r.bytes).copy(data);
+		r.p.publish();
 	}
-	assert.deepEqual(seen, [...Array(N).keys()]);
-	p.detach();
-	assert.equal(await h.exitOf(enc), 0);
-	assert.equal(await h.exitOf(broker), 0);
-	assert.ok(h.readOut(out).equals(h.expected(0, N, bytes)));
+	assert.deepEqual(seen, [...Array(r.frames).keys()]);
+	await h.rendered(r);
 });

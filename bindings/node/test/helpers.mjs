@@ -1,12 +1,16 @@
 // test/helpers.mjs — what the binding's tests share: real fb-broker and
 // fb-encoder processes of the test's own (unique segment names under the
 // test's FB_TEST_TAG, killed and removed after each test even when it
-// fails), and the frames' expected bytes computed here, not by framebroker.
+// fails), a render set up and checked in one call each, and the frames'
+// expected bytes computed here, not by framebroker.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { attach } from '../index.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '../../..');
@@ -95,3 +99,37 @@ export function readOut(file) {
 
 // Resolve after MS milliseconds (timers, so the event loop must run).
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A directory of test T's own, removed when T ends.
+export function tmpDir(t) {
+	const dir = mkdtempSync(path.join(tmpdir(), 'fbnode-'));
+	t.after(() => rmSync(dir, { recursive: true, force: true }));
+	return dir;
+}
+
+// A render of test T's own: fb-broker for a fresh segment of FRAMES frames
+// of SIZE (PIXFMT, default rgba) through SLOTS slots, this process attached
+// to it as a producer (detached when T ends) and, unless ENCODER is false
+// (start it later with startEncoder(t, r.name, r.out)), fb-encoder writing
+// the frames into r.out, a raw file in a directory of T's own.  Returns
+// { name, broker, p, enc, out, bytes (a frame's), frames }.
+export async function render(t, { size, frames, slots, pixFmt = 'rgba', encoder = true }) {
+	const name = segName();
+	const broker = await startBroker(t, name, ['--size', size, '--pix-fmt', pixFmt,
+		'--frames', String(frames), '--slots', String(slots)]);
+	const p = await attach(name);
+	t.after(() => p.detach());
+	const out = path.join(tmpDir(t), 'out.raw');
+	const enc = encoder ? startEncoder(t, name, out) : null;
+	return { name, broker, p, enc, out, bytes: p.geometry.frameBytes, frames };
+}
+
+// The end of render R (render() above) whose producer P (R's own unless
+// given) rendered the ramp: P detached, the encoder and the broker exit 0,
+// and the output is every frame of the ramp, byte for byte.
+export async function rendered(r, p = r.p) {
+	p.detach();
+	assert.equal(await exitOf(r.enc), 0);
+	assert.equal(await exitOf(r.broker), 0);
+	assert.ok(readOut(r.out).equals(expected(0, r.frames, r.bytes)), 'output differs from the formula');
+}

@@ -5,17 +5,8 @@
 // test's own encoder is not started yet, or is SIGSTOPped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { attach } from '../index.mjs';
 import * as h from './helpers.mjs';
-
-function outFile(t) {
-	const dir = mkdtempSync(path.join(tmpdir(), 'fbnode-'));
-	t.after(() => rmSync(dir, { recursive: true, force: true }));
-	return path.join(dir, 'out.raw');
-}
 
 // Claim and publish frames until a claim does not settle while a 10 ms
 // timer fires 5 times: returns that pending claim, and how many times the
@@ -49,27 +40,22 @@ async function fillRing(p, bytes, settled) {
 }
 
 // Publish the claim C that ended the wait, render every frame left, and
-// check the render: both workers exit 0, the output is the ramp of 0..N-1.
-async function renderRest(p, c, { enc, broker, out, N }) {
-	const bytes = p.geometry.frameBytes;
-	for (let d = c; d !== null; d = await p.claim()) {
-		h.ramp(d.frame, bytes).copy(d.data);
-		p.publish();
+// check render R (h.render): both workers exit 0, the output is the ramp.
+async function renderRest(r, c) {
+	for (let d = c; d !== null; d = await r.p.claim()) {
+		h.ramp(d.frame, r.bytes).copy(d.data);
+		r.p.publish();
 	}
-	p.detach();
-	assert.equal(await h.exitOf(enc), 0);
-	assert.equal(await h.exitOf(broker), 0);
-	assert.ok(h.readOut(out).equals(h.expected(0, N, bytes)));
+	await h.rendered(r);
 }
 
+// A 16x4 render of N frames through S slots (h.render), its encoder not
+// started unless ENCODER.
+const ring = (t, N, S, encoder = false) => h.render(t, { size: '16x4', frames: N, slots: S, encoder });
+
 test('claim() on a full ring: timers keep firing; the claim resolves once a slot frees', async (t) => {
-	const name = h.segName();
-	const out = outFile(t);
-	const N = 10, S = 3;
-	const broker = await h.startBroker(t, name, ['--size', '16x4', '--frames', String(N), '--slots', String(S)]);
-	const p = await attach(name);
-	t.after(() => p.detach());
-	const bytes = p.geometry.frameBytes;
+	const r = await ring(t, 10, 3);
+	const { p, bytes } = r;
 	const published = [];
 	const { pending, ticks } = await fillRing(p, bytes, published);
 	assert.deepEqual(published, [0, 1, 2], 'the ring of 3 slots took 3 frames, then the claim waited');
@@ -80,21 +66,16 @@ test('claim() on a full ring: timers keep firing; the claim resolves once a slot
 	pending.then(() => { woke = true; });
 	await h.sleep(50);
 	assert.equal(woke, false, 'still waiting: no encoder');
-	const enc = h.startEncoder(t, name, out);
+	r.enc = h.startEncoder(t, r.name, r.out);
 	const c = await pending;
 	assert.equal(c.frame, 3);
-	await renderRest(p, c, { enc, broker, out, N });
+	await renderRest(r, c);
 });
 
 test('claim() waits while the encoder is SIGSTOPped, and wakes on SIGCONT', async (t) => {
-	const name = h.segName();
-	const out = outFile(t);
 	const N = 30, S = 2;
-	const broker = await h.startBroker(t, name, ['--size', '16x4', '--frames', String(N), '--slots', String(S)]);
-	const p = await attach(name);
-	t.after(() => p.detach());
-	const bytes = p.geometry.frameBytes;
-	const enc = h.startEncoder(t, name, out);
+	const r = await ring(t, N, S, true);
+	const { p, bytes, enc } = r;
 	// A few frames through a running encoder first.
 	for (let i = 0; i < 5; i++) {
 		const c = await p.claim();
@@ -109,17 +90,12 @@ test('claim() waits while the encoder is SIGSTOPped, and wakes on SIGCONT', asyn
 	enc.kill('SIGCONT');
 	const c = await pending;
 	assert.equal(c.frame, 5 + published.length);
-	await renderRest(p, c, { enc, broker, out, N });
+	await renderRest(r, c);
 });
 
 test('detach() while claim() waits: the claim rejects EBADF, no frame is lost', async (t) => {
-	const name = h.segName();
-	const out = outFile(t);
-	const N = 8, S = 2;
-	const broker = await h.startBroker(t, name, ['--size', '16x4', '--frames', String(N), '--slots', String(S)]);
-	const p = await attach(name);
-	t.after(() => p.detach());
-	const bytes = p.geometry.frameBytes;
+	const r = await ring(t, 8, 2);
+	const { p, bytes } = r;
 	const published = [];
 	const { pending } = await fillRing(p, bytes, published);
 	assert.deepEqual(published, [0, 1]);
@@ -127,9 +103,9 @@ test('detach() while claim() waits: the claim rejects EBADF, no frame is lost', 
 	await assert.rejects(pending, { code: 'EBADF', message: /detached while claim\(\) waited/ });
 	// The library's waiting thread was stopped, and a frame it may have
 	// claimed given back: a new producer renders the rest exactly.
-	const q = await attach(name);
+	const q = await attach(r.name);
 	t.after(() => q.detach());
-	const enc = h.startEncoder(t, name, out);
+	r.enc = h.startEncoder(t, r.name, r.out);
 	const seen = [];
 	for (let d; (d = await q.claim()) !== null;) {
 		seen.push(d.frame);
@@ -137,17 +113,11 @@ test('detach() while claim() waits: the claim rejects EBADF, no frame is lost', 
 		q.publish();
 	}
 	assert.deepEqual(seen, [2, 3, 4, 5, 6, 7]);
-	q.detach();
-	assert.equal(await h.exitOf(enc), 0);
-	assert.equal(await h.exitOf(broker), 0);
-	assert.ok(h.readOut(out).equals(h.expected(0, N, bytes)));
+	await h.rendered(r, q);
 });
 
 test('the broker dies while claim() waits: the claim rejects EOWNERDEAD', async (t) => {
-	const name = h.segName();
-	const broker = await h.startBroker(t, name, ['--size', '16x4', '--frames', '8', '--slots', '2']);
-	const p = await attach(name);
-	t.after(() => p.detach());
+	const { p, broker } = await ring(t, 8, 2);
 	const published = [];
 	const { pending } = await fillRing(p, p.geometry.frameBytes, published);
 	broker.kill('SIGKILL');

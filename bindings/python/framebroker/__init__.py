@@ -8,22 +8,21 @@ only by Producer.array()).
             render(frame, view)
             p.publish()
 
-Stale views.  Each claim's view (and Producer.array()) is over a private
-alias of the slot: a second mapping of the slot's pages made with
-mremap(old_size=0), so writes through it are writes into the slot (zero
-copy).  When the claim ends (publish, abort_claim, a new claim, detach) the
-view is released, and if anything still refers to the memory (a numpy array,
-a PIL image, a slice of the view) the alias is cut off the slot before the
-frame is handed on: its page tables move to a fresh alias of the slot
-(mremap MREMAP_DONTUNMAP, no fault on the next claim) and the old address
-becomes anonymous private memory (mmap MAP_FIXED).  A stale array then
-reads zeros and writes into memory nobody else sees; it is unmapped once
-the last object over it is freed.  See docs/python.md.
+Stale views.  Each claim's view (and Producer.array()) is over the
+library's revocable view of the slot (fb_claim_view, framebroker(3)): a
+second mapping of the slot's pages, so writes through it are writes into
+the slot (zero copy).  When the claim ends (publish, abort_claim, a new
+claim, detach) the view is released; if nothing else refers to the memory
+the binding says so (fb_view_drop) and the library keeps the mapping for
+the slot's next claim; if anything still does (a numpy array, a PIL image,
+a slice of the view), the library cuts it off the slot before the frame is
+handed on.  A stale array then reads zeros and writes into memory nobody
+else sees; it is unmapped (fb_view_free) once the last object over it is
+freed.  See docs/python.md.
 """
 import collections
 import ctypes
 import errno
-import mmap
 import operator
 import os
 import weakref
@@ -122,12 +121,20 @@ def _load():
             ("fb_fail", ctypes.c_int, [P, ctypes.c_char_p]),
             ("fb_reason", ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_size_t]),
             ("fb_get_geometry", None, [P, ctypes.POINTER(_Geom)]),
+            ("fb_claim_view", ctypes.c_int, [P, vp]),
+            ("fb_view_drop", ctypes.c_int, [P]),
+            ("fb_view_free", ctypes.c_int, [ctypes.c_void_p, ctypes.c_uint64]),
+            ("fb_view_cut_all", ctypes.c_int, [P]),
             ("fb_detach", None, [P]),
             ("fb_strerror", ctypes.c_char_p, [ctypes.c_int]),
             ("fb_attach_strerror", ctypes.c_char_p,
              [ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]),
             ("fb_version", ctypes.c_char_p, [])):
-        f = getattr(lib, name)
+        try:
+            f = getattr(lib, name)
+        except AttributeError:
+            raise FramebrokerError(errno.EPROTO, f"{path} has no {name}(): this binding "
+                                   "needs a newer libframebroker") from None
         f.restype, f.argtypes = res, args
     return lib, path
 
@@ -137,73 +144,17 @@ def version():
     return _load()[0].fb_version().decode()
 
 
-class _Mem:
-    """The mapping calls the stale-view guard needs (libc through ctypes;
-    PyDLL: the GIL is held, they never block)."""
-    MREMAP_MAYMOVE, MREMAP_DONTUNMAP = 1, 4
-
-    def __init__(self):
-        c = ctypes.PyDLL(None, use_errno=True)
-        self.mremap = c.mremap
-        self.mremap.restype = ctypes.c_void_p
-        self.mremap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int,
-                                ctypes.c_void_p]
-        self.mmap = c.mmap
-        self.mmap.restype = ctypes.c_void_p
-        self.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                              ctypes.c_int, ctypes.c_long]
-        self.munmap = c.munmap
-        self.munmap.restype = ctypes.c_int
-        self.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-        self.failed = ctypes.c_void_p(-1).value
-
-    def check(self, addr, what):
-        if addr is None or addr == self.failed:
-            e = ctypes.get_errno()
-            raise FramebrokerError(e, f"{what}: {os.strerror(e)}")
-        return addr
-
-    def alias(self, addr, span):
-        """A second mapping of the shared pages at ADDR."""
-        return self.check(self.mremap(addr, 0, span, self.MREMAP_MAYMOVE, None),
-                          "mremap (alias of a slot)")
-
-    def anon(self, addr, span):
-        """Replace whatever is mapped at ADDR by private anonymous memory."""
-        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x10  # MAP_FIXED
-        got = self.check(self.mmap(addr, span, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0),
-                         "mmap (cutting a stale view off its slot)")
-        if got != addr:
-            raise FramebrokerError(errno.EFAULT, "mmap MAP_FIXED moved the mapping")
-
-    def move(self, addr, span):
-        """Move ADDR's mapping, page tables and all, to a new address,
-        leaving ADDR mapped (MREMAP_DONTUNMAP); None if the kernel cannot."""
-        got = self.mremap(addr, span, span, self.MREMAP_MAYMOVE | self.MREMAP_DONTUNMAP, None)
-        return None if got is None or got == self.failed else got
-
-
 def _forked(ref):
     """In a child forked (os.fork, multiprocessing) from a process holding
-    a Producer: the aliases were inherited as *shared* mappings of the slots,
+    a Producer: the views were inherited as *shared* mappings of the slots,
     so a view or array the child still has would write into a slot the
-    parent's ring hands to other frames.  Cut every one of them here: they
-    read zeros and write only the child's own memory.  If the cut fails,
-    unmap instead (a stale write then faults, it never lands in a slot)."""
+    parent's ring hands to other frames.  The library cuts every one of
+    them (fb_view_cut_all): they read zeros and write only the child's own
+    memory."""
     p = ref()
     if p is None or p._p is None:
         return
-    for addr in p._aliases.values():
-        try:
-            p._mem.anon(addr, p._span)
-        except FramebrokerError:
-            p._mem.munmap(addr, p._span)
-    p._aliases = {}
-
-
-def _claim_ended(mem, addr, span):
-    """Finalizer of a cut view's memory: unmap its anonymous stand-in."""
-    mem.munmap(addr, span)
+    p._lib.fb_view_cut_all(p._p)
 
 
 # (height, width, channels) arrays for raw formats: pix_fmt -> (channels, dtype)
@@ -217,7 +168,6 @@ class Producer:
 
     def __init__(self, name=None, timeout=5.0):
         self._lib, self.library = _load()
-        self._mem = _Mem()
         self._p = None
         self._pid = os.getpid()
         h = ctypes.c_void_p()
@@ -238,15 +188,11 @@ class Producer:
         self.geometry = Geometry(
             g.width, g.height, g.pix_fmt.decode(), g.fps, g.frames, g.frame_bytes,
             g.slot_bytes, g.frame_format.decode(), g.first, g.end, g.fps_num, g.fps_den, g.slots)
-        self._span = -(-g.slot_bytes // mmap.PAGESIZE) * mmap.PAGESIZE
         self._slot_type = ctypes.c_ubyte * g.slot_bytes
-        self._aliases = {}  # slot address -> our alias of it (page tables built)
         self._frame = None  # the frame claimed, or None
-        self._data = None   # its slot's address
-        self._slot = None   # the ctypes object over the alias (exports the buffer)
+        self._slot = None   # the ctypes object over its view (exports the buffer)
         self._view = None   # the memoryview handed out
         self._done = False  # claim() returned None
-        self._broken = None  # why the handle may no longer be used
         # A forked child must not inherit writable shared views of the slots.
         os.register_at_fork(after_in_child=lambda r=weakref.ref(self): _forked(r))
 
@@ -256,8 +202,6 @@ class Producer:
             raise FramebrokerError(errno.EINVAL, f"{what}: the producer is detached")
         if os.getpid() != self._pid:
             raise FramebrokerError(errno.EINVAL, f"{what}: a forked child must attach on its own")
-        if self._broken:
-            raise FramebrokerError(errno.EFAULT, f"{what}: {self._broken}")
 
     def _raise(self, rc, what):
         reason = self._lib.fb_strerror(rc).decode(errors="replace")
@@ -267,38 +211,53 @@ class Producer:
                 reason += " (" + buf.value.decode(errors="replace") + ")"
         raise _error(-rc, what, reason)
 
-    def _arm(self):
-        """A view of the held frame's slot, through our alias of it."""
-        addr = self._aliases.get(self._data)
-        if addr is None:
-            addr = self._aliases[self._data] = self._mem.alias(self._data, self._span)
-        self._slot = self._slot_type.from_address(addr)
-        self._view = memoryview(self._slot).cast("B")
+    def _arm(self, slot=None):
+        """A memoryview of the held frame's slot, through the library's
+        view: over SLOT, the ctypes object of the view at that address if
+        something still holds one (so that it stays tracked), else a new one."""
+        view = ctypes.c_void_p()
+        rc = self._lib.fb_claim_view(self._p, ctypes.byref(view))
+        if rc < 0:
+            self._raise(rc, "claim() (the slot's view)")
+        if slot is None or ctypes.addressof(slot) != view.value:
+            slot = self._slot_type.from_address(view.value)
+        self._slot = slot
+        self._view = memoryview(slot).cast("B")
 
     def _disarm(self):
-        """The claim ends: release the view; if anything still holds the
-        memory, cut it off the slot before the frame goes anywhere."""
-        if self._slot is None:
-            return
+        """The claim is about to end: release the view.  If nothing else
+        holds its memory, tell the library (it keeps the mapping for the
+        slot's next claim); else the call ending the claim cuts it off the
+        slot.  Returns (what still holds it or None, its address)."""
         try:
             self._view.release()
-        except BufferError:  # something holds a buffer of it: cut below
+        except BufferError:  # something holds a buffer of it: cut
             pass
-        ref = weakref.ref(self._slot)
+        ref, addr = weakref.ref(self._slot), ctypes.addressof(self._slot)
         self._view = self._slot = None
         stale = ref()
         if stale is None:
-            return  # nothing refers to the alias: keep it for the slot's next claim
-        addr = self._aliases.pop(self._data)
-        moved = self._mem.move(addr, self._span)
-        try:
-            self._mem.anon(addr, self._span)
-        except FramebrokerError as e:
-            self._broken = f"a stale view could not be cut off its slot ({e.strerror})"
-            raise
-        if moved is not None:
-            self._aliases[self._data] = moved
-        weakref.finalize(stale, _claim_ended, self._mem, addr, self._span)
+            self._lib.fb_view_drop(self._p)
+        return stale, addr
+
+    def _ending(self, call, args=(), goes_on=(-errno.EFAULT,)):
+        """CALL(handle, *ARGS), a library call that ends the held claim,
+        around its view: released before (_disarm), and after, a view cut
+        off its slot is unmapped once its last object goes (fb_view_free).
+        A result in GOES_ON leaves the claim held: armed again (the same
+        view, unless the library could not keep it).  Returns the result."""
+        stale, addr = self._disarm()
+        rc = call(self._p, *args)
+        if rc in goes_on:
+            self._arm(stale)
+            if addr == ctypes.addressof(self._slot):
+                return rc  # not cut: the same view goes on, what holds it too
+        else:
+            self._frame = None
+        if stale is not None:
+            f = weakref.finalize(stale, self._lib.fb_view_free, addr, self.geometry.slot_bytes)
+            f.atexit = False  # at exit the process goes anyway: never unmap under a live object
+        return rc
 
     # ---- the API ----
     @property
@@ -319,17 +278,18 @@ class Producer:
         if self._done:
             raise FramebrokerError(errno.EINVAL, "claim() after the last frame: claim() "
                                    "returned None already")
-        if self._frame is not None:
-            self._disarm()
-            self._frame = None
         frame, data = ctypes.c_uint64(), ctypes.c_void_p()
-        rc = self._lib.fb_claim(self._p, ctypes.byref(frame), ctypes.byref(data))
+        args = (ctypes.byref(frame), ctypes.byref(data))
+        if self._frame is not None:  # given back by the claim, its view first
+            rc = self._ending(self._lib.fb_claim, args)
+        else:
+            rc = self._lib.fb_claim(self._p, *args)
         if rc < 0:
             self._raise(rc, "claim()")
         if rc == 0:
             self._done = True
             return None
-        self._frame, self._data = frame.value, data.value
+        self._frame = frame.value
         self._arm()
         return self._frame, self._view
 
@@ -370,17 +330,15 @@ class Producer:
         if n is None or not 0 <= n < 2**64:
             raise FramebrokerError(errno.EINVAL, f"publish({length!r}): not a byte count")
         length = n
-        self._disarm()
-        rc = self._lib.fb_publish(self._p, length)
+        frame = self._frame
+        rc = self._ending(self._lib.fb_publish, (length,), (-errno.EINVAL, -errno.EFAULT))
         if rc == -errno.EINVAL:
             # The library's own check: a bad length leaves the claim ours.
-            self._arm()
             g = self.geometry
             rule = (f"a raw frame is exactly {g.frame_bytes} bytes" if g.frame_format == "raw"
                     else f"an encoded frame is 1..{g.slot_bytes} bytes")
             raise FramebrokerError(errno.EINVAL, f"publish({length}): refused: {rule}; frame "
                                    f"{self._frame} is still held (p.view: its new view)")
-        frame, self._frame = self._frame, None
         if rc < 0:
             self._raise(rc, f"publish() of frame {frame}")
 
@@ -389,9 +347,8 @@ class Producer:
         self._usable("abort_claim()")
         if self._frame is None:
             raise FramebrokerError(errno.EINVAL, "abort_claim() without a claim")
-        self._disarm()
-        frame, self._frame = self._frame, None
-        rc = self._lib.fb_abort_claim(self._p)
+        frame = self._frame
+        rc = self._ending(self._lib.fb_abort_claim)
         if rc < 0:
             self._raise(rc, f"abort_claim() of frame {frame}")
 
@@ -409,15 +366,12 @@ class Producer:
         if self._p is None or os.getpid() != self._pid:
             return
         try:
-            if self._frame is not None:
-                self._disarm()
-                self._frame = None
+            if self._frame is not None:  # its view cut (or kept) by fb_detach
+                self._ending(self._lib.fb_detach, goes_on=())
+            else:
+                self._lib.fb_detach(self._p)
         finally:
-            self._lib.fb_detach(self._p)
             self._p = None
-            for addr in self._aliases.values():
-                self._mem.munmap(addr, self._span)
-            self._aliases.clear()
 
     close = detach
 
