@@ -100,10 +100,10 @@ extern "C" {
 #endif
 
 #define FB_VERSION_MAJOR 0
-#define FB_VERSION_MINOR 8
+#define FB_VERSION_MINOR 9
 #define FB_VERSION_PATCH 0
 
-/* One number per version, ordered as versions are: 0.8.0 is 0x000800. */
+/* One number per version, ordered as versions are: 0.9.0 is 0x000900. */
 #define FB_VERSION_NUMBER(maj, min, patch) \
 	((((unsigned long)(maj)) << 16) | (((unsigned long)(min)) << 8) | (unsigned long)(patch))
 /* Is this header at least version MAJ.MIN.PATCH?  (For the library linked

@@ -31,8 +31,9 @@ __all__ = ["attach", "Producer", "Geometry", "FramebrokerError", "Canceled", "St
            "library_path", "version"]
 
 # The library version this binding needs: every call below is declared by
-# framebroker.h 0.8.0 (fps_num/fps_den since 0.7, fb_version_number, ...).
-NEEDS = (0, 8, 0)
+# framebroker.h 0.9.0 (fps_num/fps_den since 0.7, fb_version_number since
+# 0.8, the revocable slot view fb_claim_view/fb_view_* since 0.9).
+NEEDS = (0, 9, 0)
 SONAME = "libframebroker.so.0"
 
 Geometry = collections.namedtuple(
