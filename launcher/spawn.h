@@ -29,7 +29,7 @@
  * the program does with its signal dispositions (Node resets SIGTTOU to
  * the default at start-up: ignoring it, as we also still do, is not
  * enough), and an open of /dev/tty fails (ENXIO).  The child stays in the
- * render's session and group: Ctrl-Z (job_stop) and killpg reach it as before.
+ * render's session and group: Ctrl-Z (signals_job_stop) and killpg reach it as before.
  */
 pid_t fb_spawn(const char *path, char *const argv[], pid_t pgid, int keep_fd);
 
