@@ -8,7 +8,7 @@
 #ifndef FB_RENDER_SIGNALS_H
 #define FB_RENDER_SIGNALS_H
 
-#include "spawn.h"
+#include "tree.h"
 #include "status.h"
 
 #include <stdbool.h>

@@ -15,7 +15,8 @@
 #include "children.h"
 #include "options.h"
 #include "outcome.h"
-#include "spawn.h"
+#include "orphans.h"
+#include "tree.h"
 #include "status.h"
 #include "watch.h"
 
