@@ -136,9 +136,7 @@ $(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o 
 		$(BUILD)/producer/renderer.o $(TOOLS_A) $(LIB_INT)
 $(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/ffmpeg_argv.o \
 		$(BUILD)/encoder/sink.o $(TOOLS_A) $(LIB_INT)
-$(BIN)/fb-render: $(BUILD)/launcher/fb-render.o $(BUILD)/launcher/children.o \
-		$(BUILD)/launcher/attached.o $(BUILD)/launcher/options.o $(BUILD)/launcher/spawn.o \
-		$(BUILD)/launcher/status.o $(BUILD)/launcher/tmpdir.o $(TOOLS_A) $(LIB_INT)
+$(BIN)/fb-render: $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard launcher/*.c))) $(TOOLS_A) $(LIB_INT)
 $(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(TOOLS_A) $(LIB_INT)
 
 $(CPROGS):

@@ -1,25 +1,48 @@
-/*
- * children — fb-render's children: start the broker (and wait for its
- * "ready"), the encoder and the producers (fb-producer, or an attach:
- * program), and reap them: decide from each exit whether the render
- * failed, and replace a producer that died while frames remain.
- */
-#include "render.h"
-#include "fb_stats.h"
+/* children — start, reap, replace and end fb-render's children (children.h). */
+#include "children.h"
+#include "spawn.h"
 #include "fb_args.h"
+#include "fb_stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int start_producer(struct render *r);
+#define PROG "fb-render"
 
-const char *render_role_name(const struct render *r, enum role role)
+int children_init(struct children *ch, const struct render_opts *o)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->o = o;
+	ch->seg_fd = -1;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return -1;
+	exe[n] = '\0';
+	snprintf(ch->bindir, sizeof(ch->bindir), "%s", dirname(exe));
+	if (o->attach)
+		snprintf(ch->producer_label, sizeof(ch->producer_label), "producer '%.60s'",
+			 o->source + 7);
+	return 0;
+}
+
+int children_alloc(struct children *ch)
+{
+	ch->kids = calloc(2 + (size_t)ch->o->workers + ch->o->max_restarts, sizeof(*ch->kids));
+	return ch->kids ? 0 : -1;
+}
+
+const char *children_name(const struct children *ch, enum role role)
 {
 	switch (role) {
 	case ROLE_BROKER:
@@ -27,299 +50,74 @@ const char *render_role_name(const struct render *r, enum role role)
 	case ROLE_ENCODER:
 		return "fb-encoder";
 	case ROLE_PRODUCER:
-		return r->o.attach ? r->producer_label : "fb-producer";
+		return ch->o->attach ? ch->producer_label : "fb-producer";
 	default:
 		return "child";
 	}
 }
 
-/* Is any process we started (broker, encoder, producer) still unreaped? */
-bool render_known_running(const struct render *r)
+bool children_running(const struct children *ch)
 {
-	for (size_t i = 0; i < r->nkids; i++)
-		if (r->kids[i].running)
+	for (size_t i = 0; i < ch->nkids; i++)
+		if (ch->kids[i].running)
 			return true;
 	return false;
 }
 
-/* "killed by signal 9 (Killed)" / "exited with status 1" */
-static void describe_exit(int status, char *buf, size_t len)
+struct child *children_broker(struct children *ch)
 {
-	if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	return ch->nkids > 0 ? &ch->kids[0] : NULL;
 }
 
-/* A producer died while frames were still to come: the broker reissues
- * whatever it held; start a replacement while the restart budget lasts. */
-static void producer_died(struct render *r, struct child *k, int status)
+void children_end_producers(struct children *ch)
 {
-	char how[96];
-
-	describe_exit(status, how, sizeof(how));
-	if (!fb_stats_frames_left(r->seg_fd, k->pid)) {
-		fb_warn(PROG, "%s (pid %d) %s after the last frame was taken; no replacement needed",
-		       render_role_name(r, k->role), (int)k->pid, how);
-		return;
-	}
-	if (r->restarts >= r->o.max_restarts) {
-		fb_err(PROG, "%s (pid %d) %s; no restarts left (--max-restarts %u)",
-		       render_role_name(r, k->role), (int)k->pid, how, r->o.max_restarts);
-		render_fail(r);
-		return;
-	}
-	r->restarts++;
-	/* Where fb-stat and the status line see it. */
-	(void)fb_stats_set_restarts(r->seg_fd, r->restarts);
-	fb_warn(PROG, "%s (pid %d) %s; starting a replacement (restart %u of %u)",
-	       render_role_name(r, k->role), (int)k->pid, how, r->restarts, r->o.max_restarts);
-	if (start_producer(r))
-		render_fail(r);
+	for (size_t i = 0; i < ch->nkids; i++)
+		if (ch->kids[i].role == ROLE_PRODUCER && ch->kids[i].running)
+			kill(ch->kids[i].pid, SIGTERM);
 }
 
-/* SIGTERM every producer still running (each ends its renderer with it). */
-static void end_producers(struct render *r)
-{
-	for (size_t i = 0; i < r->nkids; i++)
-		if (r->kids[i].role == ROLE_PRODUCER && r->kids[i].running)
-			kill(r->kids[i].pid, SIGTERM);
-}
-
-/* A child's exit: decide whether the render failed.  Exit 1 and 2 mean the
- * child already printed its one-line cause; 3 means it stopped because
- * somebody else aborted the render.  Only a producer killed by a signal, or
- * one whose renderer command died (exit 4), is a crash to recover from: one
- * that exits 1 failed deliberately (it read a short raw file, say) and a
- * replacement would fail the same way. */
-static void child_exited(struct render *r, struct child *k, int status)
-{
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	char how[96];
-
-	k->running = false;
-	/* Our own programs print their cause before exiting 1 or 2; a user's
-	 * attach: program may exit 1 after fb_fail() without a word, and then
-	 * the cause is the one recorded in the segment, said at the end. */
-	if ((code == FB_EXIT_RUNTIME || code == FB_EXIT_USAGE) &&
-	    !(k->role == ROLE_PRODUCER && r->o.attach))
-		r->child_spoke = true;
-	if (k->role == ROLE_ENCODER && code == FB_EXIT_OK)
-		r->encoder_ok = true;
-	if (k->role == ROLE_ENCODER && code != FB_EXIT_OK) {
-		/* Without the encoder no frame can be emitted any more, so
-		 * the producers' work is lost either way: end them now rather
-		 * than wait for one asleep in a 20 s frame or blocked on a hung
-		 * renderer to notice the abort. */
-		r->encoder_gone = true;
-		end_producers(r);
-	}
-	if (k->role == ROLE_BROKER && code == FB_EXIT_ABORTED && !r->stopping) {
-		/* The render was aborted; workers normally see it and leave.
-		 * One stuck on the ring lock would not: arm the deadline that
-		 * ends in a SIGKILL of the group. */
-		r->stopping = true;
-		r->aborted = true;
-		r->stop_deadline = fb_now_ns() + (uint64_t)STOP_GRACE_MS * 1000000ull;
-		return;
-	}
-	if (r->aborted && !r->child_spoke && k->role == ROLE_ENCODER && WIFSIGNALED(status) &&
-	    r->stop_deadline != UINT64_MAX) {
-		/* The broker's "aborted" was reaped first; the encoder's death
-		 * (not a kill of ours) is what it aborted for: name it. */
-		describe_exit(status, how, sizeof(how));
-		fb_err(PROG, "%s (pid %d) %s", render_role_name(r, k->role), (int)k->pid, how);
-		r->child_spoke = true;
-		return;
-	}
-	if (k->role == ROLE_PRODUCER && r->o.attach && !(WIFSIGNALED(status) || code == FB_EXIT_RENDERER)) {
-		render_attach_exited(r, k, status);
-		return;
-	}
-	if (r->stopping || code == FB_EXIT_OK || code == FB_EXIT_ABORTED)
-		return;
-	/* Killed, or its renderer command died (it gave the frame back), or
-	 * (attach:) the program itself gave its frame back and asks for a
-	 * replacement: the same exit code. */
-	if (k->role == ROLE_PRODUCER && (WIFSIGNALED(status) || code == FB_EXIT_RENDERER)) {
-		if (!r->encoder_ok && !r->encoder_gone)
-			producer_died(r, k, status);
-		return;
-	}
-	/* Exit 1/2: the child printed its cause; 127: spawn printed it. */
-	describe_exit(status, how, sizeof(how));
-	if (code != FB_EXIT_RUNTIME && code != FB_EXIT_USAGE && code != 127)
-		fb_err(PROG, "%s (pid %d) %s", render_role_name(r, k->role), (int)k->pid, how);
-	render_fail(r);
-}
-
-/* Reap every exited child.  Returns false once no child of ours is left
- * (ECHILD), including orphans (ffmpeg) reparented to us as subreaper. */
-bool render_reap(struct render *r)
-{
-	int status;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		/* One status, one child: child_exited may start a replacement
-		 * that reuses this very pid. */
-		for (size_t i = 0; i < r->nkids; i++) {
-			if (r->kids[i].pid == pid && r->kids[i].running) {
-				/* A child that failed or was killed has said (or
-				 * fb-render is about to say) something: end the
-				 * status line first.  Not for a clean exit, nor for
-				 * an orphan: each break makes the next tick draw the
-				 * line anew below, so the final line would be
-				 * printed once per exiting child. */
-				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-					status_break_line(&r->status);
-				child_exited(r, &r->kids[i], status);
-				break;
-			}
-		}
-	}
-	return !(pid < 0 && errno == ECHILD);
-}
-
-static int start(struct render *r, enum role role, char **argv, int keep_fd)
+/* Start our program ARGV[0] (from bindir) as a child of ROLE. */
+static int start(struct children *ch, enum role role, char **argv, int keep_fd, char *cause,
+		 size_t len)
 {
 	char path[PATH_MAX + 32];
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s/%s", r->bindir, argv[0]);
+	snprintf(path, sizeof(path), "%s/%s", ch->bindir, argv[0]);
 	/* argv[0] = the full path, so `ps`/`pgrep -f` show which build runs. */
 	argv[0] = path;
-	pid = fb_spawn(path, argv, r->pgid, keep_fd);
+	pid = fb_spawn(path, argv, ch->pgid, keep_fd);
 	if (pid < 0) {
-		fb_err(PROG, "cannot start %s: %s", argv[0], strerror((int)-pid));
+		snprintf(cause, len, "cannot start %s: %s", argv[0], strerror((int)-pid));
 		return -1;
 	}
-	if (!r->pgid)
-		r->pgid = pid;
-	r->kids[r->nkids++] = (struct child){ .pid = pid, .role = role, .running = true };
+	if (!ch->pgid)
+		ch->pgid = pid;
+	ch->kids[ch->nkids++] = (struct child){ .pid = pid, .role = role, .running = true };
 	return 0;
 }
 
-/*
- * Wait for the broker's "ready" on FD: 0, or -1 if it will not come (the
- * broker closed the pipe, we were asked to stop, the broker stayed stopped,
- * or READY_TIMEOUT_MS passed).  Signals are taken all along: a broker
- * busy reserving gigabytes, or stopped, must not make Ctrl-C wait.
- */
-static int wait_ready(struct render *r, int fd)
+int children_start_broker(struct children *ch, int *ready_fd, char *cause, size_t len)
 {
-	uint64_t deadline = fb_now_ns() + READY_TIMEOUT_MS * 1000000ull;
-	char buf[8];
-	size_t got = 0;
-
-	for (;;) {
-		bool readable;
-		int sig = render_wait_event(r, fd, STATUS_TICK_MS, &readable);
-
-		if (sig)
-			render_on_signal(r, sig);
-		if (r->stopping)
-			return -1;
-		if (readable) {
-			ssize_t n = read(fd, buf + got, sizeof(buf) - got);
-
-			if (n < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (n <= 0)
-				return -1;
-			got += (size_t)n;
-			if (got >= 6)
-				return got == 6 && memcmp(buf, "ready\n", 6) == 0 ? 0 : -1;
-			continue;
-		}
-		render_watch_broker(r);
-		if (r->stopping)
-			return -1;
-		if (fb_now_ns() >= deadline) {
-			fb_err(PROG, "fb-broker (pid %d) did not have segment %s ready within %d s",
-			       (int)r->kids[0].pid, r->o.name, READY_TIMEOUT_MS / 1000);
-			render_fail(r);
-			return -1;
-		}
-	}
-}
-
-/* Before ready: make sure the broker ends, and collect its status.  It
- * was asked to stop (SIGTERM, and SIGCONT in case it is stopped), or it is
- * leaving by itself; past READY_GRACE_MS, or at a second stop request, it
- * is SIGKILLed. */
-static int end_broker(struct render *r)
-{
-	pid_t pid = r->kids[0].pid;
-	uint64_t kill_at = fb_now_ns() + READY_GRACE_MS * 1000000ull;
-	int status, sig, asked = r->stop_sig;
-
-	kill(pid, SIGTERM); /* harmless if it is already leaving */
-	kill(pid, SIGCONT);
-	for (;;) {
-		pid_t got = waitpid(pid, &status, WNOHANG);
-
-		if (got == pid)
-			return status;
-		if (got < 0 && errno != EINTR) {
-			fb_err(PROG, "waitpid: %s", strerror(errno));
-			return 1 << 8; /* "exited with status 1" */
-		}
-		if (fb_now_ns() >= kill_at) {
-			kill(pid, SIGKILL);
-			kill_at = UINT64_MAX;
-		}
-		sig = render_wait_event(r, -1, 50, NULL);
-		if (sig)
-			render_on_signal(r, sig);
-		if (r->stop_sig != asked) { /* a stop request now, or a second one */
-			kill(pid, SIGKILL);
-			asked = r->stop_sig;
-		}
-	}
-}
-
-/* Without a broker, encoder or producer left: end whatever else is left of
- * the tree (a broker-to-be that forked, say) and reap it all. */
-static void end_orphans(struct render *r)
-{
-	int status;
-	pid_t got;
-
-	for (;;) {
-		while ((got = waitpid(-1, &status, WNOHANG)) > 0)
-			;
-		if (got < 0 && errno == ECHILD)
-			break;
-		fb_orphans_step(&r->orphans, fb_now_ns(), ORPHAN_GRACE_MS * 1000000ull);
-		(void)render_wait_event(r, -1, 50, NULL); /* a stop request changes nothing now */
-	}
-	fb_orphans_free(&r->orphans);
-}
-
-/* Start the broker and wait until it says the segment exists.  Returns 0,
- * or the exit code to leave with (the broker printed why). */
-int render_start_broker(struct render *r)
-{
+	const struct render_opts *o = ch->o;
 	struct fb_params_argv_buf pbuf;
 	char fdbuf[16], ftmo[16], etmo[16];
 	char *argv[10 + FB_PARAMS_ARGV_MAX];
-	int pfd[2], n = 0, status, got;
+	int pfd[2], n = 0;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		fb_err(PROG, "pipe: %s", strerror(errno));
-		return FB_EXIT_RUNTIME;
+		snprintf(cause, len, "pipe: %s", strerror(errno));
+		return -1;
 	}
 	snprintf(fdbuf, sizeof(fdbuf), "%d", pfd[1]);
-	snprintf(ftmo, sizeof(ftmo), "%u", r->o.frame_timeout_s);
+	snprintf(ftmo, sizeof(ftmo), "%u", o->frame_timeout_s);
 	/* The broker watches that the encoder makes progress (it may be
 	 * stopped), on the same bound the encoder holds ffmpeg to. */
-	snprintf(etmo, sizeof(etmo), "%u", r->o.sink.encoder_timeout_s);
+	snprintf(etmo, sizeof(etmo), "%u", o->sink.encoder_timeout_s);
 	argv[n++] = "fb-broker";
 	argv[n++] = "--name";
-	argv[n++] = r->o.name;
-	n += fb_params_argv(&r->o.params, argv + n, &pbuf);
+	argv[n++] = (char *)o->name;
+	n += fb_params_argv(&o->params, argv + n, &pbuf);
 	argv[n++] = "--ready-fd";
 	argv[n++] = fdbuf;
 	argv[n++] = "--frame-timeout";
@@ -327,96 +125,206 @@ int render_start_broker(struct render *r)
 	argv[n++] = "--encoder-timeout";
 	argv[n++] = etmo;
 	argv[n] = NULL;
-	if (start(r, ROLE_BROKER, argv, pfd[1])) {
+	if (start(ch, ROLE_BROKER, argv, pfd[1], cause, len)) {
 		close(pfd[0]);
 		close(pfd[1]);
-		return FB_EXIT_RUNTIME;
+		return -1;
 	}
 	close(pfd[1]);
-	got = wait_ready(r, pfd[0]);
-	close(pfd[0]);
-	if (got == 0)
-		return 0;
-	/* The broker gave up (or was killed, or we were asked to stop, or it
-	 * stopped) before the segment was ready. */
-	status = end_broker(r);
-	r->kids[0].running = false;
-	end_orphans(r);
-	/* No descriptor yet, so no inode: the header's broker pid says whose
-	 * it is (written before the memory is reserved). */
-	fb_seg_unlink_owned(r->o.name, r->kids[0].pid);
-	if (r->stop_sig)
-		return 128 + r->stop_sig;
-	if (r->failed)
-		return FB_EXIT_RUNTIME;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == FB_EXIT_USAGE)
-		return FB_EXIT_USAGE;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != FB_EXIT_RUNTIME)
-		fb_err(PROG, "fb-broker failed to start");
-	return FB_EXIT_RUNTIME;
+	*ready_fd = pfd[0];
+	return 0;
 }
 
-static int start_producer(struct render *r)
+enum ready children_read_ready(int fd, char *buf, size_t *got)
 {
+	ssize_t n = read(fd, buf + *got, 8 - *got);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return READY_WAIT;
+	if (n <= 0)
+		return READY_NO;
+	*got += (size_t)n;
+	if (*got < 6)
+		return READY_WAIT;
+	return *got == 6 && memcmp(buf, "ready\n", 6) == 0 ? READY_YES : READY_NO;
+}
+
+/*
+ * CMD's environment: ours, with FB_SEGMENT=/NAME and FB_FD=N, the segment
+ * descriptor it inherits (what fb_attach(NULL, ...) reads: the descriptor,
+ * because a producer started after a short render ended would find the
+ * name already unlinked).
+ */
+static int attach_env(struct children *ch, char *cause, size_t len)
+{
+	size_t n = 0, k = 0;
+
+	while (environ[n])
+		n++;
+	ch->attach_env = calloc(n + 3, sizeof(char *));
+	if (!ch->attach_env) {
+		snprintf(cause, len, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "FB_SEGMENT=", 11) != 0 && strncmp(environ[i], "FB_FD=", 6) != 0)
+			ch->attach_env[k++] = environ[i];
+	snprintf(ch->env_segment, sizeof(ch->env_segment), "FB_SEGMENT=%s", ch->o->name);
+	snprintf(ch->env_fd, sizeof(ch->env_fd), "FB_FD=%d", ch->seg_fd);
+	ch->attach_env[k++] = ch->env_segment;
+	ch->attach_env[k++] = ch->env_fd;
+	ch->attach_env[k] = NULL;
+	return 0;
+}
+
+/* attach:CMD: the producer is CMD itself, started like our programs (the
+ * render's group, parent-death signal, the segment descriptor kept open)
+ * and supervised, reissued and replaced exactly like fb-producer. */
+static int start_attached(struct children *ch, char *cause, size_t len)
+{
+	pid_t pid = fb_spawn_cmd(ch->o->src.argv[0], ch->o->src.argv, ch->attach_env, ch->pgid,
+				 ch->seg_fd);
+
+	if (pid < 0) {
+		snprintf(cause, len, "cannot start %s: %s", ch->producer_label, strerror((int)-pid));
+		return -1;
+	}
+	ch->kids[ch->nkids++] = (struct child){ .pid = pid, .role = ROLE_PRODUCER, .running = true,
+						.started_ns = fb_now_ns() };
+	return 0;
+}
+
+static int start_producer(struct children *ch, char *cause, size_t len)
+{
+	const struct render_opts *o = ch->o;
 	char delay[16], jitter[16], cpu[16];
-	char *argv[] = { "fb-producer", "--name", r->o.name, "--fd", r->seg_fd_arg,
-			 "--source", (char *)r->o.source, "--delay-ms", delay,
+	char *argv[] = { "fb-producer", "--name", (char *)o->name, "--fd", ch->seg_fd_arg,
+			 "--source", (char *)o->source, "--delay-ms", delay,
 			 "--jitter-ms", jitter, "--cpu-us", cpu, NULL };
 
-	snprintf(delay, sizeof(delay), "%u", r->o.delay_ms);
-	snprintf(cpu, sizeof(cpu), "%u", r->o.cpu_us);
-	if (r->o.attach)
-		return render_start_attached(r);
-	snprintf(jitter, sizeof(jitter), "%u", r->o.jitter_ms);
-	return start(r, ROLE_PRODUCER, argv, r->seg_fd);
+	if (o->attach)
+		return start_attached(ch, cause, len);
+	snprintf(delay, sizeof(delay), "%u", o->delay_ms);
+	snprintf(cpu, sizeof(cpu), "%u", o->cpu_us);
+	snprintf(jitter, sizeof(jitter), "%u", o->jitter_ms);
+	return start(ch, ROLE_PRODUCER, argv, ch->seg_fd, cause, len);
 }
 
 /* Workers attach through an inherited descriptor rather than the name: a
  * producer that starts after a short render finished (and the broker
  * unlinked the name) then still attaches, sees DONE and exits 0. */
-int render_start_workers(struct render *r)
+static int open_segment(struct children *ch, char *cause, size_t len)
 {
+	struct stat st;
+	int fd = fb_shm_open(ch->o->name, O_RDWR, 0, &st);
+
+	if (fd < 0) {
+		snprintf(cause, len, "cannot open segment %s: %s", ch->o->name,
+			 fd == -FB_ENOTSEG ? "not a regular file" : strerror(-fd));
+		return -1;
+	}
+	/* What the name must still name when we unlink it at the end: no
+	 * header field needed, so a scribbled header cannot stop it. */
+	ch->seg_fd = fd;
+	ch->seg_known = true;
+	ch->seg_dev = (uint64_t)st.st_dev;
+	ch->seg_ino = (uint64_t)st.st_ino;
+	snprintf(ch->seg_fd_arg, sizeof(ch->seg_fd_arg), "%d", fd);
+	return 0;
+}
+
+int children_start_workers(struct children *ch, char *cause, size_t len)
+{
+	const struct render_opts *o = ch->o;
 	char *argv[8 + FB_CLI_SINK_ARGV_MAX + 64 + 2], tmo[16], jitter[16];
 	int n = 0;
 
-	struct stat st;
-
-	r->seg_fd = fb_shm_open(r->o.name, O_RDWR, 0, &st);
-	if (r->seg_fd >= 0) {
-		/* What the name must still name when we unlink it at the end:
-		 * no header field needed, so a scribbled header cannot stop it. */
-		r->seg_known = true;
-		r->seg_dev = (uint64_t)st.st_dev;
-		r->seg_ino = (uint64_t)st.st_ino;
-	}
-	if (r->seg_fd < 0) {
-		fb_err(PROG, "cannot open segment %s: %s", r->o.name,
-		       r->seg_fd == -FB_ENOTSEG ? "not a regular file" : strerror(-r->seg_fd));
-		r->seg_fd = -1;
+	if (open_segment(ch, cause, len))
 		return -1;
-	}
-	snprintf(r->seg_fd_arg, sizeof(r->seg_fd_arg), "%d", r->seg_fd);
 	argv[n++] = "fb-encoder";
 	argv[n++] = "--name";
-	argv[n++] = r->o.name;
+	argv[n++] = (char *)o->name;
 	argv[n++] = "--fd";
-	argv[n++] = r->seg_fd_arg;
-	n += fb_cli_sink_argv(&r->o.sink, argv + n, tmo);
-	snprintf(jitter, sizeof(jitter), "%u", r->o.sink_jitter_ms);
+	argv[n++] = ch->seg_fd_arg;
+	n += fb_cli_sink_argv(&o->sink, argv + n, tmo);
+	snprintf(jitter, sizeof(jitter), "%u", o->sink_jitter_ms);
 	argv[n++] = "--jitter-ms";
 	argv[n++] = jitter;
-	if (r->o.ff_opts) {
+	if (o->ff_opts) {
 		argv[n++] = "--";
-		for (int i = 0; i < r->o.n_ff_opts; i++)
-			argv[n++] = r->o.ff_opts[i];
+		for (int i = 0; i < o->n_ff_opts; i++)
+			argv[n++] = o->ff_opts[i];
 	}
 	argv[n] = NULL;
-	if (start(r, ROLE_ENCODER, argv, r->seg_fd))
+	if (start(ch, ROLE_ENCODER, argv, ch->seg_fd, cause, len))
 		return -1;
-	if (r->o.attach && render_attach_env(r))
+	if (o->attach && attach_env(ch, cause, len))
 		return -1;
-	for (uint32_t i = 0; i < r->o.workers; i++)
-		if (start_producer(r))
+	for (uint32_t i = 0; i < o->workers; i++)
+		if (start_producer(ch, cause, len))
 			return -1;
 	return 0;
+}
+
+enum reap children_reap(struct children *ch, struct child **k, int *status)
+{
+	pid_t pid = waitpid(-1, status, WNOHANG);
+
+	if (pid < 0 && errno == ECHILD)
+		return REAP_ALL_GONE;
+	if (pid <= 0)
+		return REAP_NONE;
+	/* One status, one child: the caller may start a replacement that
+	 * reuses this very pid. */
+	for (size_t i = 0; i < ch->nkids; i++) {
+		if (ch->kids[i].pid == pid && ch->kids[i].running) {
+			ch->kids[i].running = false;
+			*k = &ch->kids[i];
+			return REAP_OURS;
+		}
+	}
+	return REAP_OTHER;
+}
+
+enum replace children_replace(struct children *ch, const struct child *k, const char *how,
+			      char *cause, size_t len)
+{
+	const char *name = children_name(ch, k->role);
+
+	if (!fb_stats_frames_left(ch->seg_fd, k->pid)) {
+		fb_warn(PROG, "%s (pid %d) %s after the last frame was taken; no replacement needed",
+			name, (int)k->pid, how);
+		return REPLACE_NOT_NEEDED;
+	}
+	if (ch->restarts >= ch->o->max_restarts) {
+		snprintf(cause, len, "%s (pid %d) %s; no restarts left (--max-restarts %u)", name,
+			 (int)k->pid, how, ch->o->max_restarts);
+		return REPLACE_FAILED;
+	}
+	ch->restarts++;
+	/* Where fb-stat and the status line see it. */
+	(void)fb_stats_set_restarts(ch->seg_fd, ch->restarts);
+	fb_warn(PROG, "%s (pid %d) %s; starting a replacement (restart %u of %u)", name,
+		(int)k->pid, how, ch->restarts, ch->o->max_restarts);
+	return start_producer(ch, cause, len) ? REPLACE_FAILED : REPLACE_DONE;
+}
+
+void children_free(struct children *ch)
+{
+	if (ch->seg_fd >= 0)
+		close(ch->seg_fd);
+	ch->seg_fd = -1;
+	/* The broker unlinks on every path it controls; this covers the
+	 * broker itself being killed.  Only the very object we opened (its
+	 * header may be scribbled: the inode is ours to know); without one,
+	 * only a segment whose header names our broker (written before the
+	 * memory is reserved). */
+	if (ch->seg_known)
+		fb_seg_unlink_same(ch->o->name, ch->seg_dev, ch->seg_ino);
+	else if (ch->nkids > 0)
+		fb_seg_unlink_owned(ch->o->name, ch->kids[0].pid);
+	free(ch->kids);
+	free(ch->attach_env);
+	ch->kids = NULL;
+	ch->attach_env = NULL;
 }

@@ -1,6 +1,6 @@
 /*
- * options — fb-render's options (options_parse) and the checks made before
- * anything is created (options_preflight).
+ * options — fb-render's options (options_parse): what each one holds once
+ * parsed.  The checks made before anything is created are preflight.h's.
  */
 #ifndef FB_RENDER_OPTIONS_H
 #define FB_RENDER_OPTIONS_H
@@ -34,10 +34,5 @@ struct render_opts {
 /* ARGV into O (defaults first): 0, or -1 with a one-line message printed
  * (a usage error: exit 2).  --help and --version exit 0 here. */
 int options_parse(int argc, char **argv, struct render_opts *o);
-
-/* Everything that can be checked before a process or segment exists, G
- * being O's geometry (fb_params_geom).  Returns 0, or the exit code to
- * leave with (message printed). */
-int options_preflight(const struct render_opts *o, const struct fb_geom *g);
 
 #endif
