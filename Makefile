@@ -147,7 +147,7 @@ $(CPROGS):
 # ---- tests ---------------------------------------------------------------
 UNIT_TESTS := $(BIN)/test_unit
 
-$(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/tests/test_api.o $(BUILD)/tests/test_seg.o \
+$(BIN)/test_unit: $(BUILD)/tests/unit/test_unit.o $(BUILD)/tests/unit/test_api.o $(BUILD)/tests/unit/test_seg.o \
 		$(BUILD)/producer/pattern.o \
 		$(BUILD)/encoder/sink.o $(TOOLS_A) $(LIB_INT)
 	@mkdir -p $(BIN)
@@ -155,7 +155,7 @@ $(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/tests/test_api.o $(BUILD)/
 
 $(BUILD)/tests/%.o: override CFLAGS += -Iproducer -Iencoder
 
-$(BIN)/fb-stress: $(BUILD)/tests/stress.o
+$(BIN)/fb-stress: $(BUILD)/tests/protocol/stress.o
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^
 
@@ -169,14 +169,14 @@ model:
 # libFuzzer target (clang): the segment's header and words as hostile input.
 FUZZ_SECONDS ?= 300
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_ring
-$(FUZZ_BIN): tests/fuzz_ring.c $(LIBC_SRC) $(wildcard lib/*.h) include/framebroker.h
+$(FUZZ_BIN): tests/fuzz/fuzz_ring.c $(LIBC_SRC) $(wildcard lib/*.h) include/framebroker.h
 	@mkdir -p $(dir $@)
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib -Iinclude \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ tests/fuzz_ring.c $(LIBC_SRC) -pthread -lrt
+		-o $@ tests/fuzz/fuzz_ring.c $(LIBC_SRC) -pthread -lrt
 
 fuzz: $(FUZZ_BIN)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz.sh $(FUZZ_BIN)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/fuzz.sh $(FUZZ_BIN)
 
 deps:
 	@scripts/install-deps.sh
@@ -211,7 +211,7 @@ bench:
 # libframebroker.so of another version than the fb-render it talks to.  Its
 # version script exports only the N-API entry points (the library's
 # internal names stay local).  Under SAN= the addon is instrumented too, and
-# node needs the sanitizer runtime preloaded (tests/t_node.sh does it).
+# node needs the sanitizer runtime preloaded (tests/bindings/t_node.sh does it).
 NODE_INC   ?= /usr/include/node
 NODE_ADDON := bindings/node/framebroker.node
 NODE_SRC   := bindings/node/src/fb_node.c

@@ -9,7 +9,7 @@
 #  * processes: those whose environment holds FB_TEST_TAG=$TID (exported
 #    here, inherited by every child: orphans, setsid'ed ones, Slurm jobs),
 #    those descending from the test's shell, and zombies whose parent is one
-#    of these (tests/procs.py); never a pgrep/pkill by name;
+#    of these (tests/helpers/procs.py); never a pgrep/pkill by name;
 #  * segments: /dev/shm/$TID and /dev/shm/$TID-* only.  A render started as
 #    plain `fb-render` (PATH) or by fb-farm without --name gets
 #    --name /$TID-autoPID from a shim ($TMP/shim/fb-render), so even its
@@ -43,7 +43,7 @@ export PATH="$TMP/shim:$BIN:$PATH"
 # own_procs [--fb] [--match REGEX]: this test's processes (not its shell),
 # one "PID STATE COMM ARGV" line each; --match filters on the command line
 # like pgrep -f.  own_pids: the same, pids only.
-own_procs() { python3 "$ROOT/tests/procs.py" "FB_TEST_TAG=$TID" $$ "$@"; }
+own_procs() { python3 "$ROOT/tests/helpers/procs.py" "FB_TEST_TAG=$TID" $$ "$@"; }
 own_pids() { own_procs "$@" | cut -d' ' -f1; }
 # own_kill [--match REGEX]: SIGKILL this test's processes (those matching).
 own_kill() { own_procs --kill "$@"; }

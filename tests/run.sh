@@ -8,7 +8,7 @@
 # TEST_TIMEOUT=S: a script's time limit (600 s).
 #
 # The machine is shared: this run cleans up only after itself.  Every process
-# it starts carries FB_TEST_RUN=$RUN in its environment (tests/procs.py finds
+# it starts carries FB_TEST_RUN=$RUN in its environment (tests/helpers/procs.py finds
 # them, orphans included); each script gets TID fbt<pid>n<i> (lib.sh), so a
 # script killed for hanging can still have its segments removed; the unit
 # tests, fb-stress and the fuzzer name their segments by their own pid.
@@ -46,12 +46,12 @@ run_timed() {
 reap_leftovers() {
 	local left
 	for _ in $(seq 30); do
-		left=$(python3 tests/procs.py "FB_TEST_RUN=$RUN" $$)
+		left=$(python3 tests/helpers/procs.py "FB_TEST_RUN=$RUN" $$)
 		[ -n "$left" ] || return 0
 		sleep 0.1
 	done
 	echo "!! $1 left processes running (killed): $(tr '\n' ';' <<< "$left")"
-	python3 tests/procs.py "FB_TEST_RUN=$RUN" $$ --kill
+	python3 tests/helpers/procs.py "FB_TEST_RUN=$RUN" $$ --kill
 	return 1
 }
 
@@ -96,7 +96,7 @@ reap_leftovers "bin/test_unit"
 fi
 
 i=0
-for t in ${TESTS:-tests/t_*.sh}; do
+for t in ${TESTS:-tests/*/t_*.sh}; do
 	i=$((i + 1))
 	echo "== $t"
 	FB_TEST_TID=fbt$$n$i run_timed "$t"
@@ -107,7 +107,7 @@ done
 
 if [ -z "${ONLY:-}" ]; then
 echo "== fuzz (FUZZ_SECONDS=${FUZZ_SECONDS:-20})"
-FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_timed tests/fuzz.sh build/fuzz/fuzz_ring
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_timed tests/fuzz/fuzz.sh build/fuzz/fuzz_ring
 judge "fuzz"
 reap_leftovers "fuzz"
 

@@ -6,7 +6,7 @@
 # vmsplice, FB_VMSPLICE=0; a tail that fits in the pipe or not); an output
 # name beginning with '-' is a file.  Bounds allow slack for a loaded
 # 2-core box: the promise is 1 s, the checks allow 2.5 s.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 

@@ -4,7 +4,7 @@
 # processes behind (setsid'd, TERM-proof), Ctrl-Z and `stty tostop` on a
 # real terminal, SIGKILL of fb-render at any moment, a scribbled header.
 # Every wait here is bounded; bounds are generous (2 cores, shared).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 # Processes of ours for segment NAME (argv names it; ffmpeg's names $TMP).
 procs_of() { pgrep -f -- "--name $1( |\$)" || true; }

@@ -4,7 +4,7 @@
 # passes once fixed; the "HELD" checks pin what was tried and held.
 # Judges only its own processes (found by $TID names or $TMP paths) and
 # its own /dev/shm/$TID* segments.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 small=(--size 64x48 --workers 2)
 

@@ -3,7 +3,7 @@
 # truncated, grown or scribbled under a live render ends it with exit 1 and
 # a cause — no process dies of SIGBUS or of abort() inside glibc, no
 # restart is burned, nothing is left behind.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 # Only our own: segments $TID-*, processes naming /$TID-.
 mine_left() {

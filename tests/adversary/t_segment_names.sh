@@ -12,7 +12,7 @@
 #  - -o naming an input (the raw: source, the audio, by inode), the
 #    render's own segment or any segment is exit 2 with the input unchanged.
 # Runs as root (mknod, chown, unshare); as another user it skips those.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 G=(--size 64x48 --pix-fmt rgba)
 F=$((64 * 48 * 4))

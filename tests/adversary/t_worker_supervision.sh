@@ -9,7 +9,7 @@
 #     large segment, leaves nothing in /dev/shm and no process;
 # 12. the broker never signals a process only because the segment names it
 #     (registry entry, claim owner, lock holder).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 # Every pid this test starts, to kill at exit (lib.sh's cleanup kills only
 # what matches our segment names and direct children).

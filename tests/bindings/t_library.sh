@@ -5,7 +5,7 @@
 # hand), output checked byte for byte against bytes computed here; the .so
 # has its soname and exports only the public API; `make uninstall` (and a
 # DESTDIR install/uninstall) leave no file behind.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 mk() { make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" "$@"; }
 prefix=$TMP/prefix

@@ -13,7 +13,7 @@
 # built with the sanitizer, gets its runtime through LD_PRELOAD (a wrapper,
 # $TMP/node/node, so that only node processes get it — fb-render and the
 # other instrumented programs carry their own copy and refuse a second).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NODE=$(command -v node)
 if [ -z "$NODE" ]; then

@@ -4,7 +4,7 @@
 # frames are checked (numpy_waves against its formula recomputed here in
 # pure Python; matplotlib_plot and pillow_card against their drawing code
 # run alone, raw and as PNG frames decoded by ffmpeg); the package installs
-# with pip offline; then the pytest suite (tests/python) runs against live
+# with pip offline; then the pytest suite (tests/bindings/python) runs against live
 # renders, and its closing line is echoed.
 #
 # PY is an interpreter with numpy, matplotlib, PIL and pytest (Debian's
@@ -12,7 +12,7 @@
 # first of $FB_PYTHON, /usr/bin/python3, every python3 on PATH that has them.
 # In a sanitizer build (FB_SAN) the library is instrumented and Python is
 # not: PY is then a wrapper preloading the compiler's ASan runtime.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
 
 PY= tried=()
@@ -152,13 +152,13 @@ check "... and it is the installed copy that was imported" \
 
 # The pytest suite; its closing line is the verdict.
 (cd "$ROOT" && FB_PYTHON=$PY FB_PY_NOTES=$TMP/notes "$PY" -m pytest -q -p no:cacheprovider --basetemp="$TMP/pytest" \
-	tests/python) > "$TMP/pytest.log" 2>&1
+	tests/bindings/python) > "$TMP/pytest.log" 2>&1
 rc=$?
 closing=$(grep -E '[0-9]+ (passed|failed|error)' "$TMP/pytest.log" | tail -n 1)
 [ $rc -eq 0 ] || tail -n 40 "$TMP/pytest.log"
 [ -f "$TMP/notes" ] && sed 's/^/# /' "$TMP/notes"
 echo "# pytest: ${closing:-no closing line}"
-check "pytest tests/python: exit 0 (${closing:-no closing line})" \
+check "pytest tests/bindings/python: exit 0 (${closing:-no closing line})" \
 	'[ $rc -eq 0 ] && [[ $closing == *passed* ]] && [[ $closing != *failed* ]]'
 
 check_clean "python"

@@ -5,7 +5,7 @@
 # nothing with docs/performance.md.  The comparison itself (a full run fails
 # when a row's ratio moved more than 1.5x from the committed table) is
 # checked on the quick run's own figures against fabricated tables.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 BENCH_QUICK=1 BENCH_RUNS=1 BENCH_RESULTS="$TMP/results" "$ROOT/bench/bench.py" > "$TMP/out" 2>&1
 rc=$?

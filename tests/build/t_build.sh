@@ -4,7 +4,7 @@
 # still has -std=c11, -D_GNU_SOURCE, -Werror and the include paths, and
 # every link the libraries and the sanitizer.  Read from make's dry run into
 # a build directory of the test's own: nothing is built.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 mandatory="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib -Iinclude"
 # dry CC-ARGS...: the commands make would run for the programs, the library

@@ -3,7 +3,7 @@
 # accepts (read from the program's own option table), the man pages render
 # without warnings and document exit codes, --version agrees with the
 # library's version.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 version=$(awk '/define FB_VERSION_(MAJOR|MINOR|PATCH)/ {v = v s $3; s = "."} END {print v}' \
 	"$ROOT/include/framebroker.h")

@@ -15,7 +15,7 @@
 # library is instrumented and a program linking it must carry the runtime.  The lines run as fast as bash runs them, as if pasted in one
 # block: fb-stat, started right after the background render, waits for its
 # segment to appear.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 mapfile -t lines < <(awk '/^## A 60-second tour/ {on = 1; next}
 	on && /^## / {exit}

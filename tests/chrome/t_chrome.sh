@@ -23,7 +23,7 @@
 # browser at once never trip on its lock, and a worker opening its page
 # there closes no other worker's; a page's alert is dismissed, and a seek
 # that never settles fails the render naming it, at --seek-timeout.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 EX=$ROOT/examples/chrome
 NODE=$(command -v node)
@@ -80,7 +80,7 @@ tmp_left() { ls -A "$TMPDIR" | tr "\n" " "; }
 # decoded VIDEO: the frame index of each frame of VIDEO, one a line, as
 # ffmpeg decodes it and the band decoder reads it.
 decoded() {
-	ffmpeg -v error -i "$1" -f rawvideo -pix_fmt gray - | /usr/bin/python3 "$ROOT/tests/decode_band.py" $W $H
+	ffmpeg -v error -i "$1" -f rawvideo -pix_fmt gray - | /usr/bin/python3 "$ROOT/tests/helpers/decode_band.py" $W $H
 }
 seq 0 $((N - 1)) > "$TMP/want"
 
@@ -244,7 +244,7 @@ for mode in own shared; do
 			'[ "$(grep -c "crashed.*given back" "$TMP/err.k.$mode")" -eq 1 ] && [ ! -e "${TMPDIR:-/tmp}/fb-chrome-$(id -u)-_$TID-kill-$mode" ]'
 	fi
 	check "... --progress agrees: restarts=1, every frame out" \
-		/usr/bin/python3 "$ROOT/tests/progress.py" "$TMP/prog.$mode" 'last["progress"] == "end"' \
+		/usr/bin/python3 "$ROOT/tests/helpers/progress.py" "$TMP/prog.$mode" 'last["progress"] == "end"' \
 		'last["restarts"] == "1"' "last['frame'] == '$NK'"
 
 	# A worker SIGTERMed closes its browser: no chromium of ours is left.

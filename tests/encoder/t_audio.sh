@@ -2,7 +2,7 @@
 # --audio FILE: the render comes out a finished video with sound.  The video
 # decides the length: a shorter audio is padded with silence, a longer one
 # cut (ffmpeg's apad + -shortest).  Bad audio input fails cleanly.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 ffmpeg -v error -f lavfi -i sine=frequency=440:duration=1 -y "$TMP/short.wav"
 ffmpeg -v error -f lavfi -i sine=frequency=440:duration=5 -y "$TMP/long.wav"

@@ -4,7 +4,7 @@
 # source frames; a JPEG render plays with the right frame count; a frame
 # larger than its slot fails the render naming the frame and both sizes,
 # never truncated; malformed images count as a renderer failure.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 R=$ROOT/examples/ffmpeg-testsrc.py
 ffmpeg -v error -f lavfi -i testsrc2=size=160x120:rate=30 -frames:v 16 -f rawvideo -pix_fmt rgb24 \
@@ -73,7 +73,7 @@ for fmt in rgb48le yuv420p10le; do
 	fb-render --size 256x64 --pix-fmt $fmt --frames 30 --workers 2 -o "$TMP/card.mkv" \
 		--name /$TID-c$fmt -- -c:v ffv1
 	ffmpeg -v error -i "$TMP/card.mkv" -f rawvideo -pix_fmt gray - |
-		python3 "$ROOT/tests/decode_band.py" 256 64 > "$TMP/idx"
+		python3 "$ROOT/tests/helpers/decode_band.py" 256 64 > "$TMP/idx"
 	check "$fmt: the test card's order decodes" diff -q "$TMP/idx" <(seq 0 29)
 done
 

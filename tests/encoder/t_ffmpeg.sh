@@ -3,7 +3,7 @@
 # reading the same raw file directly; a lossless ffv1 render decodes back to
 # the exact source bytes; the test card's frame numbers come out in order,
 # even through the default lossy x264 output.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 W=322 H=242 N=24
 for fmt in rgba bgra rgb24 gray yuv420p; do
@@ -35,7 +35,7 @@ check "ffv1 render decodes to the source bytes" cmp -s "$TMP/back.raw" "$TMP/src
 N=90
 fb-render --size 640x360 --frames $N --workers 3 --slots 4 -o "$TMP/card.mp4" --name /$TID-card
 ffmpeg -v error -i "$TMP/card.mp4" -f rawvideo -pix_fmt gray - |
-	python3 "$ROOT/tests/decode_band.py" 640 360 > "$TMP/idx"
+	python3 "$ROOT/tests/helpers/decode_band.py" 640 360 > "$TMP/idx"
 check "default x264 output holds frames 0..$((N - 1)) in order" diff -q "$TMP/idx" <(seq 0 $((N - 1)))
 nb=$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames,codec_name,width,height \
 	-of csv=p=0 "$TMP/card.mp4")
@@ -46,7 +46,7 @@ for fmt in rgba bgra rgb24 gray yuv420p; do
 	fb-render --size 256x64 --pix-fmt $fmt --frames 40 --workers 2 --slots 3 \
 		-o "$TMP/card.mkv" --name /$TID-c$fmt -- -c:v ffv1
 	ffmpeg -v error -i "$TMP/card.mkv" -f rawvideo -pix_fmt gray - |
-		python3 "$ROOT/tests/decode_band.py" 256 64 > "$TMP/idx"
+		python3 "$ROOT/tests/helpers/decode_band.py" 256 64 > "$TMP/idx"
 	check "test card order decodes ($fmt)" diff -q "$TMP/idx" <(seq 0 39)
 done
 

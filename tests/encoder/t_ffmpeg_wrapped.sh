@@ -9,7 +9,7 @@
 # per render); a wrapper that ends the output early is still caught, also
 # when the cut frames all fit in the pipe.  Speed is not judged here (make
 # bench does); the mechanism is.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 FF=$(command -v ffmpeg)
 # wrap NAME BODY: $TMP/NAME/ffmpeg, a shell script running BODY.

@@ -5,7 +5,7 @@
 # reads slowly (its realtime filter), so any early release would let a
 # producer overwrite pages still queued in the pipe: ffmpeg's rawvideo
 # output must still be byte-for-byte the source file.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 # render NAME SIZE FMT N K S [FFMPEG_FILTER_OPTS...]: raw source -> ffmpeg ->
 # rawvideo file; compared with the source itself.

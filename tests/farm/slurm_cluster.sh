@@ -1,4 +1,4 @@
-# tests/slurm_cluster.sh — a one-node Slurm cluster on loopback, for tests
+# tests/farm/slurm_cluster.sh — a one-node Slurm cluster on loopback, for tests
 # (sourced).  slurm_start DIR writes munge's key and a slurm.conf into DIR,
 # starts munged, slurmctld and slurmd (as root, every file and socket in
 # DIR, free ports) and waits until the node is idle; slurm_stop DIR stops

@@ -3,7 +3,7 @@
 # Frames are judged against ffmpeg reading the raw source itself (lossless
 # RGB H.264 decodes to exactly the source bytes) and against one fb-render
 # of the whole range; fb-stitch's refusals are each provoked on purpose.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 echo "# t_farm.sh"
 
 W=160 H=120 N=60 FPS=30
@@ -81,7 +81,7 @@ fb-farm --local --chunks 3 --size 320x240 --frames 45 -o "$TMP/card.mp4" 2> "$TM
 rc=$?
 check "default x264, 3 chunks: exit 0" '[ $rc -eq 0 ]'
 check "default x264: the card's frame numbers read 0..44 in order" \
-	'[ "$(ffmpeg -v error -i "$TMP/card.mp4" -f rawvideo -pix_fmt gray - | python3 "$ROOT/tests/decode_band.py" 320 240 | tr "\n" " ")" = "$(seq -s " " 0 44) " ]'
+	'[ "$(ffmpeg -v error -i "$TMP/card.mp4" -f rawvideo -pix_fmt gray - | python3 "$ROOT/tests/helpers/decode_band.py" 320 240 | tr "\n" " ")" = "$(seq -s " " 0 44) " ]'
 check "default x264: keyframes at 0, 15, 30 (closed GOP per chunk)" \
 	'ffprobe -v error -show_entries packet=pts,flags -of csv=p=0 "$TMP/card.mp4" | sort -n | awk -F, "\$2 ~ /K/ { print NR - 1 }" | tr "\n" " " | grep -q "^0 15 30 "'
 
@@ -128,7 +128,7 @@ check "--run-chunk WORK --index 4 of 4 chunks: exit 2" '[ $rc -eq 2 ] && grep -q
 
 # ---- a chunk killed once (fb-render SIGKILLed mid-chunk) is rerun; exact
 export KILL_AT=20 KILL_MARK=$TMP/killed
-REND=(--source "exec:$ROOT/tests/chunk_renderer.py")
+REND=(--source "exec:$ROOT/tests/farm/chunk_renderer.py")
 fb-render "${GEOM[@]}" "${REND[@]}" -o "$TMP/rend.mp4" -- "${LOSSLESS[@]}" 2> /dev/null
 rc=$?
 check "the test renderer's kill works: fb-render SIGKILLed (137), marker made" '[ $rc -eq 137 ] && [ -e "$KILL_MARK" ]'

@@ -7,7 +7,7 @@
 # never run; the Slurm batch scripts are one exec of fb-farm, given on
 # sbatch's stdin, with no file in the work directory; chunk names with
 # quotes, newlines and protocol prefixes never reach ffmpeg's concat list.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 echo "# t_farm_attack.sh"
 
 R=(--local --chunks 2 --size 64x48 --pix-fmt rgb24 --frames 6)

@@ -7,7 +7,7 @@
 # Debian sbatch/scontrol (slurm-client) pointed at a controller that does not
 # exist, when installed, and fake scripts everywhere.  Output is judged
 # against one fb-render and against ffmpeg reading the raw source itself.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 echo "# t_farm_engine.sh"
 
 W=96 H=64 N=24 FPS=30 K=4
@@ -209,7 +209,7 @@ check "...the work directory is removed" '[ ! -e "$TMP/sub.mp4.fbfarm" ]'
 
 # ---- a failed partial run, then a resume ------------------------------------
 export PATH="$SYS_PATH"
-REND=(--source "exec:$ROOT/tests/chunk_renderer.py")
+REND=(--source "exec:$ROOT/tests/farm/chunk_renderer.py")
 fb-render "${GEOM[@]}" "${REND[@]}" -o "$TMP/rend.mp4" -- "${LOSSLESS[@]}" 2> /dev/null
 rc=$?
 check "renderer reference: one fb-render, exit 0" '[ $rc -eq 0 ]'

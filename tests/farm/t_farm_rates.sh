@@ -7,7 +7,7 @@
 # pts, dts, duration and hash as ffprobe -show_frames and ffmpeg's framemd5
 # read the single render, and the decoded frames against ffmpeg reading the
 # raw source itself — never with what fb-stitch says.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 echo "# t_farm_rates.sh"
 
 W=64 H=48 N=12

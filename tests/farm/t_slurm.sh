@@ -4,8 +4,8 @@
 # job array plus a stitch job afterok, one chunk's fb-render SIGKILLed
 # once (Slurm requeues the task), a chunk that never succeeds (the stitch
 # never runs), and the output compared frame by frame with one fb-render.
-. "$(dirname "$0")/lib.sh"
-. "$ROOT/tests/slurm_cluster.sh"
+. "$(dirname "$0")/../lib.sh"
+. "$ROOT/tests/farm/slurm_cluster.sh"
 echo "# t_slurm.sh"
 
 missing=""
@@ -36,7 +36,7 @@ ok "one-node Slurm cluster up: $(sinfo -h -o '%P %D %T %c')"
 W=160 H=120 N=60
 LOSSLESS=(-c:v libx264rgb -qp 0)
 GEOM=(--size ${W}x$H --pix-fmt rgb24 --fps 30 --frames $N --workers 2
-	--source "exec:$ROOT/tests/chunk_renderer.py")
+	--source "exec:$ROOT/tests/farm/chunk_renderer.py")
 fmd5() { frames_md5 -i "$1"; }
 export KILL_MARK=$TMP/killed
 touch "$KILL_MARK" # the reference render must not be killed

@@ -11,7 +11,7 @@ mkdir -p "$dir/corpus"
 # fuzz_ring names its segment /fbfuzz-PID and unlinks it at once; should it
 # die in between, only that name (its pid's) is removed here, no one else's.
 fuzz() { "$bin" "$@" & pid=$!; wait $pid; rc=$?; rm -f "/dev/shm/fbfuzz-$pid" 2> /dev/null; return $rc; }
-if ! fuzz -timeout=10 tests/fuzz_regress/* > "$dir/regress.log" 2>&1; then
+if ! fuzz -timeout=10 tests/fuzz/regress/* > "$dir/regress.log" 2>&1; then
 	tail -20 "$dir/regress.log"
 	echo "fuzz: 0 passed, 1 failed"
 	exit 1

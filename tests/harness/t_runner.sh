@@ -3,7 +3,7 @@
 # lines) before the closing line, reports a hung script by name, kills what a
 # script left running, and keeps the plain closing line
 # "tests: N passed, N failed".  Run on three tiny scripts (TESTS=...).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 for n in pass fail hang leave; do
 	{

@@ -6,7 +6,7 @@
 # ours, a zombie fb-encoder whose parent never reaps — must neither fail a
 # real test's check_clean nor be touched by its cleanup.  And check_clean
 # still sees a test's OWN leftovers (a process, a segment, a zombie).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 D=$TMP/decoy
 mkdir "$D"
@@ -63,7 +63,7 @@ check "a real test among decoys passes ($(tail -1 "$TMP/mini.out"))" \
 check "every decoy survives it ($(decoys_intact 2>&1))" decoys_intact
 
 # 2. The same for an existing test of the suite.
-FB_TEST_TID=${IN}2 "$ROOT/tests/t_raw_identity.sh" > "$TMP/raw.out" 2>&1
+FB_TEST_TID=${IN}2 "$ROOT/tests/protocol/t_raw_identity.sh" > "$TMP/raw.out" 2>&1
 rc=$?
 check "t_raw_identity.sh among decoys passes ($(tail -1 "$TMP/raw.out"))" '[ $rc -eq 0 ]'
 check "every decoy survives it ($(decoys_intact 2>&1))" decoys_intact

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tests/progress.py FILE EXPR... — judge a file written by fb-render --progress.
+"""tests/helpers/progress.py FILE EXPR... — judge a file written by fb-render --progress.
 
 The file is key=value lines in blocks, each ended by a "progress=" line
 (ffmpeg's -progress format).  Every EXPR is a Python expression evaluated

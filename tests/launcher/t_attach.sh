@@ -9,7 +9,7 @@
 # with frames left fails rather than hangs, and so does every other way a
 # user's program can leave the render waiting: exit 3 or a silent 1/2, never
 # attaching, attaching and never claiming, lingering after the last frame.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 san=()
 [ -n "${FB_SAN:-}" ] && san=(-fsanitize="$FB_SAN")

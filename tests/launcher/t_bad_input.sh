@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bad input: a one-line error naming the problem, the documented exit code,
 # and nothing created — no segment, no process, no output file.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 gen_bytes $((64 * 48 * 4 * 3)) short > "$TMP/short.raw"
 

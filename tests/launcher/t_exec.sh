@@ -4,7 +4,7 @@
 # the frames from its stdout.  Checked against references computed without
 # framebroker; a renderer killed mid-render costs one frame's redo; a
 # renderer that is missing, or sends short frames, fails cleanly.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 EX=$ROOT/examples
 

@@ -2,8 +2,8 @@
 # Failure paths of the core: stop requests and dying processes end the
 # render fast, with the documented exit code and a one-line cause, and
 # leave no process and no segment.  (Producer death is survived: see
-# tests/t_crash.sh.)
-. "$(dirname "$0")/lib.sh"
+# tests/protocol/t_crash.sh.)
+. "$(dirname "$0")/../lib.sh"
 
 # A long, slow render to interfere with: 1000 frames through x264 at 100 fps
 # realtime takes ~10 s.

@@ -7,7 +7,7 @@
 # are refused with one line and nothing left; and a 4-chunk fb-farm render
 # at 30000/1001 equals one fb-render frame by frame, pts included, in MP4
 # and in Matroska (milliseconds: pts = round(i * 1001 / 30), computed here).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 echo "# t_fps.sh"
 
 W=64 H=48
@@ -106,7 +106,7 @@ check "fb-stat text: '30000/1001 fps' ($(head -1 "$TMP/st.txt"))" 'head -1 "$TMP
 us=$(python3 -c "print($N * 1001 * 1000000 // 30000)")
 # speed is the emitted rate over 30000/1001
 check "--progress: exit 0; frame_rate=30000/1001 in every block, the last out_time_us=$us" \
-	'[ $rc -eq 0 ] && python3 "$ROOT/tests/progress.py" "$TMP/progress" \
+	'[ $rc -eq 0 ] && python3 "$ROOT/tests/helpers/progress.py" "$TMP/progress" \
 		"blocks and last[\"progress\"] == \"end\"" \
 		"all(b[\"frame_rate\"] == \"30000/1001\" for b in blocks)" \
 		"last[\"frame\"] == \"$N\" and last[\"out_time_us\"] == \"$us\"" \

@@ -3,8 +3,8 @@
 # for shm_open(3)) in fb-render, fb-stat, fb-broker, fb-producer and
 # fb-encoder; each says, once, when it added the '/', and --log-level
 # warning silences that; bad names are refused with exit 2 and one line.
-# (The library's fb_attach: tests/t_library.sh and test_unit.)
-. "$(dirname "$0")/lib.sh"
+# (The library's fb_attach: tests/bindings/t_library.sh and bin/test_unit.)
+. "$(dirname "$0")/../lib.sh"
 
 # fb-render without the '/', looked at by fb-stat both ways while it runs.
 fb-render --name "$TID-plain" --size 64x48 --frames 60 --delay-ms 20 --workers 2 --sink raw \

@@ -2,7 +2,7 @@
 # Live status: fb-stat reads a running render (text and --json, --watch
 # until it ends), fb-render writes --progress blocks; their counters agree
 # with what the render produced (frames, restarts).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 N=120
 name=/$TID-st
@@ -43,7 +43,7 @@ em = [s["emitted"] for s in samples]
 assert em == sorted(em), em' "$TMP/watch.jsonl" "$nb" $wrc
 check "fb-render said restart 1" 'grep -q "restart 1 of 10" "$TMP/err"'
 check "--progress: key=value blocks, the last one progress=end with frame=$N and restarts=1" \
-	python3 "$ROOT/tests/progress.py" "$TMP/progress" 'len(blocks) >= 2 and not rest' \
+	python3 "$ROOT/tests/helpers/progress.py" "$TMP/progress" 'len(blocks) >= 2 and not rest' \
 	'all(b["progress"] == "continue" for b in blocks[:-1]) and last["progress"] == "end"' \
 	"last['frame'] == '$N' and last['total_frames'] == '$N'" \
 	'last["restarts"] == "1" and last["out_time"] == "00:00:04.000000"'

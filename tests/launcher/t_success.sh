@@ -4,7 +4,7 @@
 # failure and none below --log-level info; on a terminal the final status
 # line appears once (it used to be drawn again for every child that
 # exited); `make demo` ends with that line.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 # The size as the line must print it, computed here from the file's size:
 # powers of 1000, one decimal (two for GB), "N bytes" below 1000.

@@ -10,7 +10,7 @@
 # SIGTERM keeps the render ending for seconds more.  In the background with
 # `stty tostop`, fb-render's own lines do not stop fb-render either.  Ctrl-Z
 # stops even a helper in a session of its own.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 if ! command -v tmux > /dev/null; then
 	echo "# t_terminal.sh: SKIP: no tmux"

@@ -11,7 +11,7 @@
 # one is a runtime failure (exit 1); a
 # process outside swapping names in it during the removal never gets a
 # file outside chmodded.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 # Built as the library was (a sanitizer build's library needs its runtime).
 san=()

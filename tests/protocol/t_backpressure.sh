@@ -3,18 +3,18 @@
 # filter), producers that could render far faster block on the ring instead
 # of racing ahead; they sleep rather than spin; and no process's private
 # memory grows between a 100-frame and a 2000-frame render.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 # Small frames keep the render itself cheap (even under sanitizers), so a
 # producer's CPU time is almost all waiting: spinning would show at once.
 args=(--size 64x48 --fps 500 --workers 2 --slots 4)
 slow=(-o - -- -vf realtime -f null)
 
-python3 "$ROOT/tests/procwatch.py" "$TMP/fast.json" -- \
+python3 "$ROOT/tests/helpers/procwatch.py" "$TMP/fast.json" -- \
 	fb-render "${args[@]}" --frames 2000 --sink raw -o /dev/null --name /$TID-fast
 check "unthrottled 2000-frame render succeeds" [ $? -eq 0 ]
 for n in 100 2000; do
-	python3 "$ROOT/tests/procwatch.py" "$TMP/slow$n.json" -- \
+	python3 "$ROOT/tests/helpers/procwatch.py" "$TMP/slow$n.json" -- \
 		fb-render "${args[@]}" --frames $n --name /$TID-slow$n "${slow[@]}"
 	check "throttled $n-frame render succeeds" [ $? -eq 0 ]
 done

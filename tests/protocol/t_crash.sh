@@ -3,7 +3,7 @@
 # at random, or hung, costs one frame's redo — the output stays
 # byte-identical to the input — and ffmpeg, encoder and broker failures end
 # everything within their deadlines.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 W=160 H=120 FMT=rgb24
 F=$(frame_bytes $FMT $W $H)

@@ -2,7 +2,7 @@
 # Resource hygiene: the long-lived processes (fb-broker, fb-render) hold the
 # same number of file descriptors after 3000 frames and a run of producer
 # deaths and restarts as they did at the start; nothing is left behind.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 F=$(frame_bytes gray 64 48)
 gen_bytes $((F * 3000)) hygiene > "$TMP/src.raw"

@@ -5,7 +5,7 @@
 # the replacement's stay; fb-render applies the death to one child only, so
 # one death costs one restart.  Runs in a private pid namespace, where
 # /proc/sys/kernel/ns_last_pid makes the next pid predictable.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 if ! unshare --pid --fork --mount-proc true 2> /dev/null; then
 	echo "# skip: cannot create a pid namespace here"

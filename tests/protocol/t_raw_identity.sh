@@ -3,7 +3,7 @@
 # producers x 1,2,3,8 slots x four pixel formats at an odd size, and for
 # odd sides where yuv420p chroma rounds up.  The input bytes come from a
 # hash generator, not from framebroker.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 W=322 H=242 N=12
 run=0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Processes launched separately by a script meet through the named segment
 # and produce the same bytes as the input (scripts/fb-pipeline.sh).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 F=$(frame_bytes rgb24 200 100)
 gen_bytes $((F * 40)) scripted > "$TMP/src.raw"

@@ -2,7 +2,7 @@
 # valgrind memcheck on fb-broker, fb-producer and fb-encoder in a real
 # render (started by hand, as a script would, each under its own valgrind):
 # no memory error and no leak in any of them, and the output is exact.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 if [ -n "${FB_SAN:-}" ]; then
 	# ASan/UBSan binaries cannot run under valgrind; the plain build's

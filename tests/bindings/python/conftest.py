@@ -1,4 +1,4 @@
-"""tests/python/conftest.py — fixtures for the binding's pytest suite: live
+"""tests/bindings/python/conftest.py — fixtures for the binding's pytest suite: live
 renders of the real programs (bin/fb-broker + bin/fb-encoder, or
 bin/fb-render), each under a segment name of this run's own
 (/$FB_TEST_TAG-pyN: tests/lib.sh cleans those too), stopped and unlinked at
@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# tests/bindings/python/ -> the checkout
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 BIN = os.path.join(ROOT, "bin")
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 TAG = os.environ.get("FB_TEST_TAG") or f"fbpy{os.getpid()}"
@@ -21,7 +22,7 @@ PY = os.environ.get("FB_PYTHON") or sys.executable  # the interpreter for produc
 _names = itertools.count()
 # The programs' environment: a sanitizer build's programs carry their own
 # (static) ASan runtime, and refuse a second one preloaded, as Python here
-# needs it (tests/t_python.sh); producer scripts get it back through PY.
+# needs it (tests/bindings/t_python.sh); producer scripts get it back through PY.
 C_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 
 
@@ -118,7 +119,7 @@ def fb_render(tmp_path):
 
 
 def ramp(frames, size, first=0):
-    """The bytes of tests/python/ramp_producer.py, computed here in pure
+    """The bytes of tests/bindings/python/ramp_producer.py, computed here in pure
     Python: byte j of frame f is (7f + j) mod 251."""
     return b"".join(bytes((f * 7 + j) % 251 for j in range(size))
                     for f in range(first, first + frames))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tests/python/ramp_producer.py — a producer for the binding's tests, run
+"""tests/bindings/python/ramp_producer.py — a producer for the binding's tests, run
 by fb-render --source attach:: byte j of frame f is (7f + j) mod 251, written
 with numpy through the view.  Records "PID FRAME" per publish in $PY_LOG.
 PY_ABORT=N: the first producer to claim frame N gives it back and exits 4.
@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
                                 "bindings", "python"))
 import framebroker  # noqa: E402
 

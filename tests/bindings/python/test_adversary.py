@@ -1,4 +1,4 @@
-"""tests/python/test_adversary.py — attacks from outside that once broke a
+"""tests/bindings/python/test_adversary.py — attacks from outside that once broke a
 promise of the binding: a forked child writing through a view it inherited
 (into a slot the parent's ring had handed to the next frame), and publish
 lengths ctypes would silently wrap (2**64 + n published as n).  One slot

@@ -1,4 +1,4 @@
-"""tests/python/test_api.py — the binding against live renders: geometry,
+"""tests/bindings/python/test_api.py — the binding against live renders: geometry,
 frames byte-exact (expected bytes computed here in pure Python), arrays over
 the slot, zero copy (the bytes written through the view are the bytes the
 encoder emits; tracemalloc flat over 1,000 1080p frames)."""

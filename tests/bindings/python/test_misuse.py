@@ -1,4 +1,4 @@
-"""tests/python/test_misuse.py — bad use raises a clear exception and never
+"""tests/bindings/python/test_misuse.py — bad use raises a clear exception and never
 corrupts the render: publish or abort without a claim, a length the library
 refuses (fb_publish's own check), claim after the end or after detach, the
 loop body forgetting to publish.  Every render's output is then checked."""

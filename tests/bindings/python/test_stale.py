@@ -1,4 +1,4 @@
-"""tests/python/test_stale.py — a view, an array or an image kept past
+"""tests/bindings/python/test_stale.py — a view, an array or an image kept past
 publish cannot scribble on the slot once it is reused.  One slot (--slots
 1): every frame is rendered in the same slot, so a stale object written
 while the next frame is held would land in that frame without the guard."""

@@ -1,4 +1,4 @@
-"""tests/python/test_supervision.py — Python producers under fb-render
+"""tests/bindings/python/test_supervision.py — Python producers under fb-render
 --source attach:, supervised like any other: a frame given back
 (abort_claim, exit 4) is rendered by another producer; a producer SIGKILLed
 mid-frame costs exactly one reissue (read from the render's --progress).
