@@ -145,10 +145,12 @@ $(CPROGS):
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests ---------------------------------------------------------------
+# bin/test_unit: every tests/unit/*.c, one cmocka group per module
+# (tests/unit/README.md); a new module's file is picked up as it is.
 UNIT_TESTS := $(BIN)/test_unit
+UNIT_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/*.c))
 
-$(BIN)/test_unit: $(BUILD)/tests/unit/test_unit.o $(BUILD)/tests/unit/test_api.o $(BUILD)/tests/unit/test_seg.o \
-		$(BUILD)/producer/pattern.o \
+$(BIN)/test_unit: $(UNIT_OBJ) $(BUILD)/producer/pattern.o \
 		$(BUILD)/encoder/sink.o $(TOOLS_A) $(LIB_INT)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

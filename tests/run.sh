@@ -86,8 +86,9 @@ ONLY=
 if [ -z "${ONLY:-}" ]; then
 echo "== unit tests (cmocka)"
 run_timed bin/test_unit
-u_pass=$(grep -oE 'PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
-u_fail=$(grep -oE 'FAILED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
+# One cmocka group per module: the sum of their counts.
+u_pass=$(grep -oE 'PASSED  \] [0-9]+' "$log" | awk '{ s += $NF } END { print s + 0 }')
+u_fail=$(grep -oE 'FAILED  \] [0-9]+' "$log" | awk '{ s += $NF } END { print s + 0 }')
 echo "# unit: $u_pass passed, $u_fail failed" >> "$log"
 judge "bin/test_unit"
 reap_leftovers "bin/test_unit"

@@ -37,7 +37,10 @@ check "every failing run says why: $silent silent, $nocause without the encoder 
 mine_left "fault loop"
 
 # ---- item 11: corrupt a live render --------------------------------------
-eval "$("$BIN/test_unit" offsets | sed 's/ /=/')"
+# Header offsets: seg_offsets.c, compiled here from lib/fb_segment.h.
+cc -D_GNU_SOURCE -I"$ROOT/lib" -I"$ROOT/include" -o "$TMP/seg_offsets" "$ROOT/tests/adversary/seg_offsets.c" ||
+	not_ok "seg_offsets.c compiles"
+eval "$("$TMP/seg_offsets")"
 
 # Overwrite LEN bytes at OFFSET of /dev/shm/NAME with random bytes.
 scribble() { # FILE OFFSET LEN

@@ -189,25 +189,8 @@ done
 check "SIGKILL of fb-render 0-300 ms after start, 10 tries: $bad left something ($why)" '[ $bad -eq 0 ]'
 
 # --- 12. the segment names an innocent process ------------------------------
-cat > "$TMP/off.c" << 'EOF'
-#include "fb_segment.h"
-#include <stdio.h>
-#define H(x) printf(#x "=%zu\n", offsetof(struct fb_header, x))
-int main(void)
-{
-	H(next_claim); H(lock); H(slots); H(procs);
-	printf("slot_size=%zu\nproc_size=%zu\n", sizeof(struct fb_slot_meta),
-	       sizeof(struct fb_proc_entry));
-	printf("s_state=%zu\ns_owner=%zu\ns_owner_start=%zu\ns_frame=%zu\ns_claimed_ns=%zu\n",
-	       offsetof(struct fb_slot_meta, state), offsetof(struct fb_slot_meta, owner),
-	       offsetof(struct fb_slot_meta, owner_start), offsetof(struct fb_slot_meta, frame),
-	       offsetof(struct fb_slot_meta, claimed_ns));
-	printf("p_pid=%zu\np_role=%zu\np_start=%zu\n", offsetof(struct fb_proc_entry, pid),
-	       offsetof(struct fb_proc_entry, role), offsetof(struct fb_proc_entry, start));
-	return 0;
-}
-EOF
-cc -D_GNU_SOURCE -I"$ROOT/lib" -o "$TMP/off" "$TMP/off.c" && "$TMP/off" > "$TMP/off.env"
+cc -D_GNU_SOURCE -I"$ROOT/lib" -I"$ROOT/include" -o "$TMP/off" "$ROOT/tests/adversary/seg_offsets.c" &&
+	"$TMP/off" > "$TMP/off.env"
 check "header offsets from lib/fb_segment.h" '[ -s "$TMP/off.env" ]'
 
 # scribble NAME WHAT PID START: write into /dev/shm/NAME, as any attached
