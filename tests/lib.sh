@@ -144,3 +144,16 @@ finish() {
 	echo "# $(basename "$0"): $PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]
 }
+
+# skip WHY...: this script cannot run here — not root, no tmux, no Slurm, a
+# sanitizer build it does not apply to.  Says so in the one line run.sh
+# looks for, "# SKIP t_x.sh: WHY", and exits 77 (automake's code for a
+# skipped test): counted apart, neither a pass nor a failure.  For a whole
+# script, early; one case a script cannot run among others it can is an
+# `ok "# skip: ..."` line instead.  A check that already failed still
+# fails the script.
+skip() {
+	echo "# SKIP $(basename "$0"): $*"
+	[ $((PASS + FAIL)) -eq 0 ] || finish || exit 1
+	exit 77
+}

@@ -16,18 +16,11 @@
 . "$(dirname "$0")/../lib.sh"
 
 NODE=$(command -v node)
-if [ -z "$NODE" ]; then
-	echo "# t_node.sh: SKIP: no node on PATH (the nodejs package)"
-	finish
-	exit
-fi
+[ -n "$NODE" ] || skip "no node on PATH (the nodejs package)"
 # nodesource's nodejs ships the N-API headers; Debian's own nodejs has them
 # in libnode-dev.
-if [ ! -f /usr/include/node/node_api.h ]; then
-	echo "# t_node.sh: SKIP: no /usr/include/node/node_api.h (install libnode-dev, or nodesource's nodejs)"
-	finish
-	exit
-fi
+[ -f /usr/include/node/node_api.h ] ||
+	skip "no /usr/include/node/node_api.h (install libnode-dev, or nodesource's nodejs)"
 
 make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" node > "$TMP/make.log" 2>&1
 rc=$?

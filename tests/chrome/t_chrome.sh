@@ -31,21 +31,12 @@ CHROME=
 for c in /usr/lib/chromium/chromium-headless-shell /usr/lib/chromium/chromium; do
 	[ -x "$c" ] && CHROME=$c && break
 done
-if [ -z "$NODE" ] || [ -z "$CHROME" ]; then
-	echo "# t_chrome.sh: SKIP: no ${NODE:+chromium}${NODE:-node} (apt-get install nodejs chromium)"
-	finish
-	exit
-fi
-# puppeteer-core from the committed lock; offline when npm's cache has it.
-if [ ! -d "$EX/node_modules/puppeteer-core" ]; then
-	(cd "$EX" && { npm ci --offline --no-audit --no-fund --loglevel=error ||
-		npm ci --no-audit --no-fund --loglevel=error; }) > "$TMP/npm.log" 2>&1
-	if [ ! -d "$EX/node_modules/puppeteer-core" ]; then
-		echo "# t_chrome.sh: SKIP: npm ci in examples/chrome failed: $(tail -3 "$TMP/npm.log" | tr '\n' '~')"
-		finish
-		exit
-	fi
-fi
+[ -n "$NODE" ] && [ -n "$CHROME" ] ||
+	skip "no ${NODE:+chromium}${NODE:-node} (make deps, or apt-get install nodejs chromium)"
+# puppeteer-core from the committed lock: installed by make deps (npm ci in
+# examples/chrome), never by a test.
+[ -d "$EX/node_modules/puppeteer-core" ] ||
+	skip "no puppeteer-core in examples/chrome/node_modules (make deps runs npm ci there)"
 
 make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" node > "$TMP/make.log" 2>&1
 check "make node ($(tail -3 "$TMP/make.log" | tr '\n' '~'))" '[ -s "$ROOT/bindings/node/framebroker.node" ]'

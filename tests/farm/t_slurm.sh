@@ -12,16 +12,9 @@ missing=""
 for c in munged slurmctld slurmd sbatch scontrol sinfo; do
 	command -v $c > /dev/null || missing="$missing $c"
 done
-if [ -n "$missing" ]; then
-	echo "# SKIP: Slurm is not installed (missing:$missing); .ci/run installs slurmctld slurmd slurm-client munge"
-	finish
-	exit
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "# SKIP: a test Slurm cluster runs its daemons as root; run as root (CI does)"
-	finish
-	exit
-fi
+[ -z "$missing" ] ||
+	skip "Slurm is not installed (missing:$missing); make deps installs slurmctld slurmd slurm-client munge"
+[ "$(id -u)" = 0 ] || skip "a test Slurm cluster runs its daemons as root; run as root (CI does)"
 
 CL=$TMP/slurm
 stop_cluster() { slurm_stop "$CL"; cleanup; }

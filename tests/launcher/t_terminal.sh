@@ -12,20 +12,12 @@
 # stops even a helper in a session of its own.
 . "$(dirname "$0")/../lib.sh"
 
-if ! command -v tmux > /dev/null; then
-	echo "# t_terminal.sh: SKIP: no tmux"
-	finish
-	exit
-fi
+command -v tmux > /dev/null || skip "no tmux"
 # Terminal job control does not depend on the compiler: this runs in the
 # plain build's suite.  In a sanitizer build its Node and Python producers
 # would need the sanitizer's runtime preloaded (t_node.sh, t_python.sh do
 # that, and test the bindings there).
-if [ -n "${FB_SAN:-}" ]; then
-	echo "# t_terminal.sh: SKIP: FB_SAN=$FB_SAN (compiler-independent; runs in the plain build)"
-	finish
-	exit
-fi
+[ -z "${FB_SAN:-}" ] || skip "FB_SAN=$FB_SAN (compiler-independent; runs in the plain build)"
 FRAMES=40
 
 # The producers: each writes "LANG frame N" to stderr for every frame, and

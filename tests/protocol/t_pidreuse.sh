@@ -7,11 +7,7 @@
 # /proc/sys/kernel/ns_last_pid makes the next pid predictable.
 . "$(dirname "$0")/../lib.sh"
 
-if ! unshare --pid --fork --mount-proc true 2> /dev/null; then
-	echo "# skip: cannot create a pid namespace here"
-	finish
-	exit
-fi
+unshare --pid --fork --mount-proc true 2> /dev/null || skip "cannot create a pid namespace here"
 F=$(frame_bytes rgb24 160 120)
 gen_bytes $((F * 100)) pidreuse > "$TMP/src.raw"
 export BIN TMP TID

@@ -4,13 +4,9 @@
 # no memory error and no leak in any of them, and the output is exact.
 . "$(dirname "$0")/../lib.sh"
 
-if [ -n "${FB_SAN:-}" ]; then
-	# ASan/UBSan binaries cannot run under valgrind; the plain build's
-	# run of this test is the one that counts.
-	echo "# skip: valgrind does not run sanitizer builds (SAN=$FB_SAN)"
-	finish
-	exit
-fi
+# ASan/UBSan binaries cannot run under valgrind; the plain build's run of
+# this test is the one that counts.
+[ -z "${FB_SAN:-}" ] || skip "valgrind does not run sanitizer builds (SAN=$FB_SAN)"
 if ! command -v valgrind > /dev/null; then
 	not_ok "valgrind is not installed (scripts/install-deps.sh installs it)"
 	finish
