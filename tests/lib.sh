@@ -88,6 +88,29 @@ wait_until() {
 	done
 }
 
+# alive PID: PID exists (a zombie too).  wait_until 5 "! alive $pid".
+alive() { kill -0 "$1" 2> /dev/null; }
+
+# sleeping PID...: every PID is asleep (state S: blocked in a wait, not
+# running and not stopped) — a process that has reached its wait.
+sleeping() {
+	local p st
+	for p; do
+		st=$(sed 's/.*) //' /proc/"$p"/stat 2> /dev/null) || return 1
+		[ "${st%% *}" = S ] || return 1
+	done
+}
+
+# rendering NAME [N]: the render on segment NAME runs and its encoder has
+# taken at least N frames (default 1) — broker, producers and encoder are
+# attached and the frames flow, as fb-stat reads the segment.  The state
+# most tests wait for before they disturb a render.
+rendering() {
+	local j
+	j=$("$BIN/fb-stat" "$1" --json 2> /dev/null) || return 1
+	[[ $j =~ \"state\":\"RUNNING\".*\"emitted\":([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge "${2:-1}" ]
+}
+
 # Nothing of ours may survive a test: no segment, no process, no zombie —
 # of ours (see the top): someone else's live render, zombie or segment is
 # none of our business and never fails us.

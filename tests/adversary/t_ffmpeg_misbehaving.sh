@@ -12,21 +12,21 @@ ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 # The ffmpeg child of the encoder of render NAME (waits up to 5 s), or "".
 ffmpeg_of() {
-	local enc ff
-	for _ in $(seq 100); do
-		enc=$(pgrep -f "fb-encoder --name /$TID-$1( |\$)" | head -1)
+	local enc ff= name=$1
+	found() {
+		enc=$(pgrep -f "fb-encoder --name /$TID-$name( |\$)" | head -1)
 		[ -n "$enc" ] && ff=$(pgrep -P "$enc" -x ffmpeg | head -1)
-		[ -n "${ff:-}" ] && { echo "$ff"; return; }
-		sleep 0.05
-	done
+		[ -n "$ff" ]
+	}
+	wait_until 5 found && echo "$ff"
 }
 
 # wait_bounded PID SECONDS: wait for PID; kill it after SECONDS (old code
 # would take far longer).  Sets RC.
 wait_bounded() {
 	local pid=$1 lim=$2
-	for _ in $(seq $((lim * 20))); do kill -0 "$pid" 2> /dev/null || break; sleep 0.05; done
-	kill -0 "$pid" 2> /dev/null && kill -TERM "$pid"
+	wait_until "$lim" "! alive $pid"
+	alive "$pid" && kill -TERM "$pid"
 	wait "$pid"
 	RC=$?
 }
@@ -38,10 +38,10 @@ wait_bounded() {
 # exit; sets MS (since T0), RC, and RNOTE (whether it had to be stopped).
 end_of() {
 	local rpid=$3 t0=$4 lim=$5
-	for _ in $(seq $((lim * 50))); do kill -0 "$rpid" 2> /dev/null || break; sleep 0.02; done
+	wait_until "$lim" "! alive $rpid"
 	MS=$(ms_since "$t0")
 	RNOTE="fb-render exited by itself"
-	kill -0 "$rpid" 2> /dev/null && { RNOTE="fb-render still running after ${lim} s: stopped"; kill -TERM "$rpid"; }
+	alive "$rpid" && { RNOTE="fb-render still running after ${lim} s: stopped"; kill -TERM "$rpid"; }
 	wait "$rpid"
 	RC=$?
 }
@@ -57,7 +57,8 @@ kill_case() {
 	local rpid=$!
 	ff=$(ffmpeg_of "$name")
 	enc=$(pgrep -f "fb-encoder --name /$TID-$name( |\$)" | head -1)
-	sleep 0.3
+	# both at their wait: ffmpeg on its input, the encoder on the ring
+	[ -n "$ff" ] && [ -n "$enc" ] && wait_until 5 sleeping "$ff" "$enc"
 	t0=$(date +%s%N)
 	[ -n "$ff" ] && kill -KILL "$ff"
 	end_of "$name" "${enc:-0}" $rpid "$t0" 8

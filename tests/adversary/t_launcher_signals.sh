@@ -238,7 +238,7 @@ for i in 0 1 2 3 4 5 6 7; do
 		--name /$TID-k$i 2> "$TMP/err.k$i" &
 	rpid=$!
 	disown $rpid
-	sleep "0.$(( (i * 137 + RANDOM) % 10 ))$(( RANDOM % 10 ))"
+	sleep "0.$(( (i * 137 + RANDOM) % 10 ))$(( RANDOM % 10 ))" # a random moment: the test
 	kill -KILL $rpid
 	if ! wait_gone /$TID-k$i 10; then
 		bad="$bad k$i:[$(procs_of /$TID-k$i | tr '\n' ' ')$(ls /dev/shm | grep -x "$TID-k$i")]"

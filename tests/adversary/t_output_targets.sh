@@ -20,23 +20,23 @@ reap_own() { # without judging (a finding already judged it): our own pids only
 }
 clean_own() { # DESC: nothing of ours left, within 3 s
 	local left
-	for _ in $(seq 30); do
-		left=$(own_left)
-		[ -z "$left" ] && break
-		sleep 0.1
-	done
+	none_left() { left=$(own_left); [ -z "$left" ]; }
+	wait_until 3 none_left
 	check "$1: nothing of ours left (${left//$'\n'/ ~ })" '[ -z "$left" ]'
 	# leave nothing for the next check: our own pids only
 	for p in $(pgrep -f -- "$TID"); do kill -KILL "$p" 2> /dev/null; done
 	rm -f /dev/shm/"$TID"* 2> /dev/null
 }
+# in_fifo_open PID: PID sleeps in open(2) of a FIFO whose other end nobody
+# has opened (the kernel's wait_for_partner).
+in_fifo_open() { [ "$(cat /proc/"$1"/wchan 2> /dev/null)" = wait_for_partner ]; }
 # wait_pid PID LIMIT_S: wait up to LIMIT_S for PID (our child) to exit;
 # sets RC (or 999 when it did not exit: it is then SIGKILLed) and MS.
 wait_pid() {
 	local p=$1 lim=$2 t0
 	t0=$(date +%s%N)
-	for _ in $(seq $((lim * 20))); do kill -0 "$p" 2> /dev/null || break; sleep 0.05; done
-	if kill -0 "$p" 2> /dev/null; then
+	wait_until "$lim" "! alive $p"
+	if alive "$p"; then
 		kill -KILL "$p" 2> /dev/null
 		wait "$p" 2> /dev/null
 		RC=999
@@ -56,7 +56,7 @@ mkfifo "$TMP/prog.fifo"
 fb-render "${small[@]}" --frames 10 --name /$TID-prog --progress "$TMP/prog.fifo" \
 	-o "$TMP/prog.mp4" 2> "$TMP/err.prog" &
 p=$!
-sleep 1.5
+wait_until 10 in_fifo_open $p
 kill -INT $p 2> /dev/null
 wait_pid $p 3
 check "FINDING --progress FIFO without reader: fb-render ends within 3 s of SIGINT (rc $RC, $MS ms; stderr: $(tr '\n' '~' < "$TMP/err.prog"))" \
@@ -72,14 +72,12 @@ clean_own "--progress FIFO"
 mkfifo "$TMP/out.fifo"
 fb-render "${small[@]}" --frames 10 --name /$TID-kf -o "$TMP/out.fifo" -- -f matroska 2> "$TMP/err.kf" &
 p=$!
-sleep 1.5
+ffmpeg_blocked() { local f; f=$(own_pids --match "^ffmpeg .*$TMP/out.fifo") && [ -n "$f" ] && in_fifo_open $f; }
+wait_until 10 ffmpeg_blocked
 kill -KILL $p
 wait $p 2> /dev/null
-for _ in $(seq 130); do
-	ff=$(pgrep -af -- "$TMP/out.fifo" | grep -v pgrep || true)
-	[ -z "$ff" ] && break
-	sleep 0.1
-done
+no_ffmpeg() { ff=$(pgrep -af -- "$TMP/out.fifo" | grep -v pgrep || true); [ -z "$ff" ]; }
+wait_until 13 no_ffmpeg
 check "FINDING SIGKILL of fb-render while ffmpeg blocks opening -o FIFO: no ffmpeg left 13 s later (left: $ff)" '[ -z "$ff" ]'
 reap_own
 
@@ -90,7 +88,8 @@ reap_own
 # 1210 s by default).  Expected: SIGINT ends it within a few seconds.
 fb-render "${small[@]}" --frames 10 --name /$TID-rf --sink raw -o "$TMP/out.fifo" 2> "$TMP/err.rf" &
 p=$!
-sleep 1.5
+encoder_blocked() { local e; e=$(own_pids --match "fb-encoder --name /$TID-rf") && [ -n "$e" ] && in_fifo_open $e; }
+wait_until 10 encoder_blocked
 kill -INT $p
 wait_pid $p 40
 check "FINDING --sink raw -o FIFO without reader: SIGINT ends it in <= 5 s (rc $RC, $MS ms; stderr: $(tr '\n' '~' < "$TMP/err.rf"))" \
@@ -178,7 +177,7 @@ clean_own "--progress = audio"
 fb-render --size 64x48 --frames 200 --workers 2 --delay-ms 10 --source fill --sink raw \
 	--name /$TID-xe -o "$TMP/main.raw" 2> "$TMP/err.xe" &
 p=$!
-sleep 0.8
+wait_until 10 rendering /$TID-xe
 timeout 20 fb-encoder --name /$TID-xe --sink raw -o "$TMP/extra.raw" 2> "$TMP/err.xe2"
 rc2=$?
 wait_pid $p 30
@@ -191,7 +190,7 @@ clean_own "extra encoder"
 # the first render completes.
 fb-render --size 64x48 --frames 150 --workers 2 --delay-ms 40 --name /$TID-dup -o "$TMP/dup1.mp4" 2> "$TMP/err.dup1" &
 p=$!
-sleep 0.8
+wait_until 10 rendering /$TID-dup
 fb-render "${small[@]}" --frames 5 --name /$TID-dup -o "$TMP/dup2.mp4" 2> "$TMP/err.dup2"
 rc2=$?
 wait_pid $p 30
@@ -222,8 +221,9 @@ for w in broker encoder producer; do
 	fb-render --size 64x48 --fps 100 --frames 200 --workers 2 --name /$TID-st$w -o "$TMP/st.mp4" \
 		-- -vf realtime -c:v libx264 -preset ultrafast -pix_fmt yuv420p 2> "$TMP/err.st" &
 	p=$!
-	sleep 0.7
+	wait_until 10 rendering /$TID-st$w
 	t=$(pgrep -f "fb-$w --name /$TID-st$w" | head -1)
+	# 2.5 s stopped is the test: longer than the render's own pace.
 	kill -STOP $t; sleep 2.5; kill -CONT $t
 	wait_pid $p 30
 	n=$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$TMP/st.mp4")

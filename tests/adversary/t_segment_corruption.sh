@@ -8,12 +8,12 @@
 # Only our own: segments $TID-*, processes naming /$TID-.
 mine_left() {
 	local left procs
-	for _ in $(seq 30); do
+	none_left() {
 		left=$(ls /dev/shm | grep -E "^$TID" || true)
 		procs=$(pgrep -a -f -- "--name /$TID-" || true)
-		[ -z "$left$procs" ] && break
-		sleep 0.1
-	done
+		[ -z "$left$procs" ]
+	}
+	wait_until 3 none_left
 	check "$1: no segment or process of ours left (${left} ${procs})" '[ -z "$left$procs" ]'
 }
 
@@ -54,11 +54,7 @@ corrupt() {
 	fb-render --sink raw --size 320x240 --frames 400 --workers 2 --slots 4 --delay-ms 50 \
 		--name /$TID-$kind -o "$TMP/$kind.raw" 2> "$TMP/$kind.err" &
 	rpid=$!
-	for _ in $(seq 100); do
-		[ -s "$TMP/$kind.raw" ] && break
-		sleep 0.05
-	done
-	sleep 0.3
+	wait_until 10 rendering /$TID-$kind 5 # frames flow
 	case $kind in
 	truncate) truncate -s 4096 "$seg" ;;
 	truncate0) truncate -s 0 "$seg" ;;
@@ -71,8 +67,8 @@ corrupt() {
 	t0=$(date +%s%N)
 	# Bounded: 10 s (the issue says "within a few seconds"; slack for a
 	# shared 2-core machine).
-	for _ in $(seq 200); do kill -0 $rpid 2> /dev/null || break; sleep 0.05; done
-	kill -0 $rpid 2> /dev/null && kill -KILL $rpid
+	wait_until 10 "! alive $rpid"
+	alive $rpid && kill -KILL $rpid
 	wait $rpid
 	rc=$?
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))

@@ -76,7 +76,7 @@ B=$(pgrep -f -- "fb-broker --name /$TID-pause( |$)")
 G=$(ps -o pgid= "$B" | tr -d ' ')
 kill -STOP $R
 [ -n "$G" ] && kill -STOP -- -"$G"
-sleep 5
+sleep 5 # stopped longer than --frame-timeout: the test
 [ -n "$G" ] && kill -CONT -- -"$G"
 kill -CONT $R
 wait_pid $R
@@ -165,7 +165,7 @@ for i in $(seq 10); do
 		--name /$TID-k$i 2> /dev/null &
 	R=$!
 	MINE+=($R)
-	sleep "0.$(printf %03d $((RANDOM % 300)))"
+	sleep "0.$(printf %03d $((RANDOM % 300)))" # a random moment: the test
 	# the broker and workers, to judge "no process left" by pid
 	kids=$(pgrep -f -- "--name /$TID-k$i( |$)" | tr '\n' ' ')
 	kill -KILL $R

@@ -51,7 +51,7 @@ name=/$TID-lib
 "$prefix/bin/fb-broker" --name $name --size ${W}x$H --pix-fmt rgb24 --frames $N --slots 3 \
 	--ready-fd 3 3> "$TMP/ready" &
 broker=$!
-for _ in $(seq 50); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
+wait_until 10 '[ -s "$TMP/ready" ]'
 check "broker ready" '[ -s "$TMP/ready" ]'
 # Both run with nothing inherited (env -i); the second names the segment
 # without its leading '/', as shm_open users write it.

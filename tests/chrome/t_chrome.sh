@@ -212,16 +212,12 @@ for mode in own shared; do
 			END { for (p in r) { q = p; while ((q in pp) && q != root && q > 1) q = pp[q]; if (q == root) print p } }'
 	}
 	rends= victim= out=
-	for _ in $(seq 1200); do
-		out=$(emitted)
-		if [ "${out:-0}" -ge 8 ]; then
-			rends=$(renderers_of $rpid)
-			victim=$(busiest $rends)
-			[ -n "$victim" ] && kill -KILL "$victim"
-			break
-		fi
-		sleep 0.05
-	done
+	past8() { out=$(emitted); [ "${out:-0}" -ge 8 ]; }
+	if wait_until 60 past8; then
+		rends=$(renderers_of $rpid)
+		victim=$(busiest $rends)
+		[ -n "$victim" ] && kill -KILL "$victim"
+	fi
 	wait $rpid
 	rc=$?
 	decoded "$TMP/k.$mode.mkv" > "$TMP/k.$mode.idx"
@@ -242,11 +238,8 @@ for mode in own shared; do
 	fb-render --name /$TID-term-$mode --size ${W}x$H --frames 400 --workers $([ $mode = shared ] && echo 2 || echo 1) --frame-format jpeg \
 		--sink-jitter-ms 40 --progress "$TMP/prog2.$mode" --source "$SELF --browser $mode $EX/page.html" -o "$TMP/t.mp4" 2> "$TMP/err.t.$mode" &
 	rpid=$!
-	for _ in $(seq 600); do
-		out=$(grep '^frame=' "$TMP/prog2.$mode" 2> /dev/null | tail -n 1 | cut -d= -f2)
-		[ "${out:-0}" -ge 4 ] && break
-		sleep 0.05
-	done
+	past4() { out=$(grep '^frame=' "$TMP/prog2.$mode" 2> /dev/null | tail -n 1 | cut -d= -f2); [ "${out:-0}" -ge 4 ]; }
+	wait_until 30 past4
 	# Meanwhile: which of our processes carry LD_PRELOAD: node only (under a
 	# sanitizer), never chromium.
 	sanenv=
@@ -265,11 +258,8 @@ for mode in own shared; do
 	kill -TERM $rpid
 	wait $rpid
 	left=
-	for _ in $(seq 50); do
-		left=$(own_procs --match 'chromium')
-		[ -z "$left" ] && break
-		sleep 0.1
-	done
+	no_chromium() { left=$(own_procs --match 'chromium'); [ -z "$left" ]; }
+	wait_until 5 no_chromium
 	check "--browser $mode: fb-render SIGTERMed mid-render: no chromium of ours left ($(echo $left | cut -c1-200))" '[ -z "$left" ]'
 	check "... nor any profile or rendezvous directory ($(tmp_left))" empty_tmp
 
@@ -281,13 +271,11 @@ for mode in own shared; do
 		--source "$SELF --browser $mode $TMP/slow.html" -o "$TMP/ab.mp4" 2> "$TMP/err.ab.$mode" &
 	rpid=$!
 	ff=
-	for _ in $(seq 1200); do
-		if [ "$(fb-stat /$TID-ab-$mode --json 2> /dev/null | grep -o '"state":"CLAIMED"' | wc -l)" -eq 2 ]; then
-			ff=$(own_pids --match '^\S*ffmpeg .*ab\.mp4')
-			[ -n "$ff" ] && kill -KILL $ff && break
-		fi
-		sleep 0.05
-	done
+	both_held() {
+		[ "$(fb-stat /$TID-ab-$mode --json 2> /dev/null | grep -o '"state":"CLAIMED"' | wc -l)" -eq 2 ] &&
+			ff=$(own_pids --match '^\S*ffmpeg .*ab\.mp4') && [ -n "$ff" ]
+	}
+	wait_until 60 both_held && kill -KILL $ff
 	wait $rpid
 	rc=$?
 	left=$(own_procs --match 'chromium')
@@ -301,12 +289,12 @@ for mode in own shared; do
 		--sink-jitter-ms 40 --source "attach:node $EX/worker.mjs --browser $mode $EX/page.html" -o "$TMP/sk.mp4" 2> "$TMP/err.sk.$mode" &
 	rpid=$!
 	victims=
-	for _ in $(seq 1200); do
+	both_at_work() {
 		out=$(fb-stat /$TID-sk-$mode --json 2> /dev/null | grep -o '"emitted":[0-9]*' | cut -d: -f2)
 		victims=$(own_pids --match '^\S*node \S*worker\.mjs')
-		[ "${out:-0}" -ge 4 ] && [ "$(echo $victims | wc -w)" -eq 2 ] && kill -KILL $victims && break
-		sleep 0.05
-	done
+		[ "${out:-0}" -ge 4 ] && [ "$(echo $victims | wc -w)" -eq 2 ]
+	}
+	wait_until 60 both_at_work && kill -KILL $victims
 	wait $rpid
 	rc=$?
 	left=$(own_procs --match 'chromium')
@@ -369,15 +357,11 @@ browser_of() {
 		END { for (p in r) { q = p; while ((q in pp) && q != root && q > 1) q = pp[q]; if (q == root) print p } }'
 }
 bvictim= out=
-for _ in $(seq 1200); do
-	out=$(fb-stat /$TID-bk --json 2> /dev/null | grep -o '"emitted":[0-9]*' | cut -d: -f2)
-	if [ "${out:-0}" -ge 8 ]; then
-		bvictim=$(browser_of $rpid | head -n 1)
-		[ -n "$bvictim" ] && kill -KILL "$bvictim"
-		break
-	fi
-	sleep 0.05
-done
+past8() { out=$(fb-stat /$TID-bk --json 2> /dev/null | grep -o '"emitted":[0-9]*' | cut -d: -f2); [ "${out:-0}" -ge 8 ]; }
+if wait_until 60 past8; then
+	bvictim=$(browser_of $rpid | head -n 1)
+	[ -n "$bvictim" ] && kill -KILL "$bvictim"
+fi
 wait $rpid
 rc=$?
 decoded "$TMP/b.mkv" > "$TMP/b.idx"

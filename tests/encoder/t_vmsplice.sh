@@ -55,8 +55,8 @@ check "FB_VMSPLICE=0: no vmsplice, same bytes" \
 fb-render --size 160x120 --fps 400 --frames 100000 --workers 2 --slots 2 --source fill \
 	-o "$TMP/dies.out" --name "/$TID-dies" -- -vf realtime -f rawvideo 2> "$TMP/dies.err" &
 pid=$!
-for _ in $(seq 50); do pgrep -f "^ffmpeg .*$TMP/dies.out" > /dev/null && break; sleep 0.1; done
-sleep 0.5
+# frames in ffmpeg's pipe: it runs, and the encoder has pushed 40 at it
+wait_until 10 "pgrep -f '^ffmpeg .*$TMP/dies.out' > /dev/null && rendering /$TID-dies 40"
 pkill -KILL -f "^ffmpeg .*$TMP/dies.out"
 wait $pid
 rc=$?

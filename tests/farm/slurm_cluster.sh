@@ -1,5 +1,5 @@
 # tests/farm/slurm_cluster.sh — a one-node Slurm cluster on loopback, for tests
-# (sourced).  slurm_start DIR writes munge's key and a slurm.conf into DIR,
+# (sourced after lib.sh: it uses wait_until).  slurm_start DIR writes munge's key and a slurm.conf into DIR,
 # starts munged, slurmctld and slurmd (as root, every file and socket in
 # DIR, free ports) and waits until the node is idle; slurm_stop DIR stops
 # them.  Exports SLURM_CONF so sbatch/scontrol/squeue talk to this cluster.
@@ -61,12 +61,7 @@ CONF
 	export SLURM_CONF=$d/slurm.conf
 	slurmctld -i -f "$d/slurm.conf" || { echo "slurmctld failed: $(tail -3 "$d/log/slurmctld.log")"; return 1; }
 	slurmd -N fbnode -f "$d/slurm.conf" || { echo "slurmd failed: $(tail -3 "$d/log/slurmd.log")"; return 1; }
-	for _ in $(seq 60); do
-		if sinfo -h -N -o '%T' 2> /dev/null | grep -qx idle; then
-			return 0
-		fi
-		sleep 0.5
-	done
+	wait_until 30 "sinfo -h -N -o '%T' 2> /dev/null | grep -qx idle" && return 0
 	echo "the Slurm node never became idle: $(sinfo -h -N -o '%T %E' 2>&1 | head -1); slurmd log: $(tail -2 "$d/log/slurmd.log")"
 	return 1
 }
@@ -79,19 +74,13 @@ slurm_stop() {
 	if [ -n "$jobs" ]; then
 		# shellcheck disable=SC2086
 		SLURM_CONF=$d/slurm.conf scancel $jobs 2> /dev/null
-		for _ in $(seq 50); do
-			[ -z "$(SLURM_CONF=$d/slurm.conf squeue -h 2> /dev/null)" ] && break
-			sleep 0.2
-		done
+		wait_until 10 "[ -z \"\$(SLURM_CONF=$d/slurm.conf squeue -h 2> /dev/null)\" ]"
 	fi
 	for f in slurmd slurmctld; do
 		[ -s "$d/$f.pid" ] && kill -TERM "$(cat "$d/$f.pid")" 2> /dev/null
 	done
 	[ -s "$d/munge/munged.pid" ] && kill -TERM "$(cat "$d/munge/munged.pid")" 2> /dev/null
-	for _ in $(seq 50); do
-		pgrep -f -- "$d/slurm.conf" > /dev/null || break
-		sleep 0.1
-	done
+	wait_until 5 "! pgrep -f -- '$d/slurm.conf' > /dev/null"
 	pkill -KILL -f -- "$d/slurm.conf" 2> /dev/null
 	pkill -KILL -f -- "$d/munge/socket" 2> /dev/null
 	return 0

@@ -43,7 +43,7 @@ check "--range 17:41: starts with a keyframe" \
 # fb-stat says what a chunk is, and shows the render's frame numbers
 fb-render --size 64x48 --frames 100 --range 40:90 --delay-ms 60 --workers 1 --name "/$TID-st" \
 	-o "$TMP/st.mp4" 2> /dev/null &
-for _ in $(seq 50); do fb-stat "/$TID-st" --json > "$TMP/st.json" 2> /dev/null && break; sleep 0.1; done
+wait_until 10 'fb-stat "/$TID-st" --json > "$TMP/st.json" 2> /dev/null'
 fb-stat "/$TID-st" > "$TMP/st.txt" 2> /dev/null
 check "fb-stat --json of a chunk: chunk, first_frame 40, render_frames 100, frames 50" \
 	'python3 -c "import json,sys; d = json.load(open(sys.argv[1])); sys.exit(not (d[\"chunk\"] and d[\"first_frame\"] == 40 and d[\"render_frames\"] == 100 and d[\"frames\"] == 50))" "$TMP/st.json"'
@@ -199,14 +199,16 @@ check "--local inside a Slurm job: the failed chunk fails (exit 1), scontrol nev
 # ---- SIGTERM to fb-farm --local stops every chunk's whole tree
 fb-farm --local --chunks 2 --size 64x48 --frames 400 --delay-ms 20 -o "$TMP/term.mp4" 2> /dev/null &
 farm=$!
-for _ in $(seq 50); do [ "$(own_pids --match "$BIN/fb-render .*--range" | wc -l)" -ge 2 ] && break; sleep 0.1; done
-check "SIGTERM: two chunk renders were running" '[ "$(own_pids --match "$BIN/fb-render .*--range" | wc -l)" -ge 2 ]'
+two_chunks() { [ "$(own_pids --match "$BIN/fb-render .*--range" | wc -l)" -ge 2 ]; }
+wait_until 10 two_chunks
+check "SIGTERM: two chunk renders were running" two_chunks
 kill -TERM $farm
 wait $farm
 rc=$?
 check "SIGTERM: fb-farm exits 143" '[ $rc -eq 143 ]'
-check "SIGTERM: no chunk render, fb-farm or ffmpeg left" \
-	'sleep 1; [ -z "$(own_pids --match "$BIN/fb-(render|farm)|fb-farm --run-chunk")" ]'
+none_left() { [ -z "$(own_pids --match "$BIN/fb-(render|farm)|fb-farm --run-chunk")" ]; }
+wait_until 5 none_left
+check "SIGTERM: no chunk render, fb-farm or ffmpeg left" none_left
 check "SIGTERM: no chunk renamed into place afterwards" '[ -z "$(ls "$TMP/term.mp4.fbfarm" | grep "^chunk-")" ]'
 
 # ---- usage errors: exit 2, nothing made

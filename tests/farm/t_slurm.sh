@@ -83,10 +83,7 @@ fb-farm --slurm --no-wait --chunks 2 "${GEOM[@]}" -o "$TMP/nowait.mp4" -- "${LOS
 rc=$?
 check "--no-wait: exit 0, two job ids printed" '[ $rc -eq 0 ] && grep -qE "^[0-9]+ [0-9]+$" "$TMP/ids"'
 stitch=$(cut -d' ' -f2 "$TMP/ids")
-for _ in $(seq 120); do
-	scontrol -o show job "$stitch" | grep -q "JobState=COMPLETED" && break
-	sleep 0.5
-done
+wait_until 60 'scontrol -o show job "$stitch" | grep -q "JobState=COMPLETED"'
 check "--no-wait: the stitch job completes by itself and the output is exact" \
 	'[ "$(fmd5 "$TMP/nowait.mp4")" = "$(cat "$TMP/ref.fmd5")" ]'
 

@@ -35,7 +35,7 @@ time.sleep(60)
 ' "$D/fb-encoder" > "$TMP/zpid" &
 p_zpar=$!
 zombie() { [ -s "$TMP/zpid" ] && [ "$(awk '{print $3}' "/proc/$(cat "$TMP/zpid")/stat" 2> /dev/null)" = Z ]; }
-for _ in $(seq 50); do zombie && break; sleep 0.1; done
+wait_until 10 zombie
 check "decoys planted: live fb-producer, ffmpeg, zombie fb-encoder" \
 	'kill -0 $p_prod && kill -0 $p_ff && zombie && [ "$(cat /proc/$p_prod/comm)" = fb-producer ]'
 
@@ -81,7 +81,8 @@ if os.fork() == 0:
     os.execv(sys.argv[1], ["fb-encoder"])
 time.sleep(60)
 ' "$1" &
-sleep 0.5
+planted() { local p; p=$(own_procs --fb); [[ $p == *" Z fb-encoder"* && $p == *"fb-broker 60"* ]]; }
+wait_until 10 planted
 check_clean "leak"
 finish
 LEAK
@@ -92,9 +93,9 @@ check "check_clean fails a test's own leftovers: $(grep -m1 '^not ok' "$TMP/leak
 	'[ $rc -ne 0 ] && grep -q "^not ok - leak: left behind: ${IN}3-left" "$TMP/leak.out" &&
 	 grep "^not ok - leak" "$TMP/leak.out" | grep -q "sleep fb-broker 60" &&
 	 grep "^not ok - leak" "$TMP/leak.out" | grep -q " Z fb-encoder"'
-sleep 0.3
-check "...and its cleanup removed them (only them)" \
-	'[ ! -e /dev/shm/${IN}3-left ] && [ -z "$(own_procs --match "^(fb-broker|sleep) 60$")" ] && decoys_intact'
+removed() { [ ! -e /dev/shm/${IN}3-left ] && [ -z "$(own_procs --match "^(fb-broker|sleep) 60$")" ] && decoys_intact; }
+wait_until 5 removed
+check "...and its cleanup removed them (only them)" removed
 
 # The decoys are ours: gone now.
 kill -KILL $p_prod $p_ff $p_zpar 2> /dev/null

@@ -50,8 +50,7 @@ fb-render --size 96x64 --pix-fmt rgb24 --frames 300 --workers 2 --slots 4 --dela
 	--source "exec:python3 '$EX/draw.py'" --sink raw -o "$TMP/kill.raw" --name /$TID-kill \
 	2> "$TMP/kill.err" &
 pid=$!
-for _ in $(seq 100); do [ -n "$(own_pids --match "python3 $EX/draw.py")" ] && break; sleep 0.05; done
-sleep 0.3
+wait_until 10 rendering /$TID-kill 5 # renderers running, frames flowing
 kill -KILL "$(own_pids --match "python3 $EX/draw.py" | head -1)" # the first renderer of ours
 wait $pid
 rc=$?
@@ -59,20 +58,20 @@ check "renderer SIGKILLed mid-render: exit 0, output exact (rc=$rc)" \
 	'[ $rc -eq 0 ] && cmp -s "$TMP/kill.raw" "$TMP/pyref300.raw"'
 check "the frame was given back and the producer replaced ($(grep -m1 renderer "$TMP/kill.err"))" \
 	'grep -q "frame given back" "$TMP/kill.err" && grep -q "starting a replacement" "$TMP/kill.err"'
-sleep 0.3
-check "no renderer left running" '[ -z "$(own_pids --match "$EX/draw.py")" ]'
+no_renderer() { [ -z "$(own_pids --match "$EX/draw.py")" ]; }
+wait_until 5 no_renderer
+check "no renderer left running" no_renderer
 
 # 4. A producer killed (or timed out) takes its renderer along.
 fb-render --size 96x64 --pix-fmt rgb24 --frames 300 --workers 1 --delay-ms 5 \
 	--source "exec:python3 '$EX/draw.py'" --sink raw -o "$TMP/k2.raw" --name /$TID-k2 \
 	2> "$TMP/k2.err" &
 pid=$!
-for _ in $(seq 100); do [ -n "$(own_pids --match "python3 $EX/draw.py")" ] && break; sleep 0.05; done
-sleep 0.3
+wait_until 10 rendering /$TID-k2 5
 own_kill --match "fb-producer --name /$TID-k2"
 wait $pid
 rc=$?
-sleep 0.3
+wait_until 5 no_renderer
 check "producer SIGKILLed: replaced, its renderer died with it, render exact (rc=$rc)" \
 	'[ $rc -eq 0 ] && grep -q "starting a replacement" "$TMP/k2.err" &&
 	 [ -z "$(own_pids --match "$EX/draw.py")" ] && cmp -s "$TMP/k2.raw" "$TMP/pyref300.raw"'

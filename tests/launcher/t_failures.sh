@@ -15,12 +15,8 @@ start_render() { # NAME OUTPUT [extra args...]
 	fb-render "${long[@]}" --name /$TID-$name -o "$out" "$@" -- -vf realtime \
 		-c:v libx264 -preset ultrafast -pix_fmt yuv420p 2> "$TMP/err.$name" &
 	RPID=$!
-	# wait until frames flow (the encoder's ffmpeg exists)
-	for _ in $(seq 100); do
-		pgrep -f "fb-encoder --name /$TID-$name" > /dev/null && [ -s "$out" ] && break
-		sleep 0.05
-	done
-	sleep 0.5
+	# wait until frames flow: the encoder has taken 20, ffmpeg has written
+	wait_until 10 "rendering /$TID-$name 20 && [ -s '$out' ]"
 }
 
 # finish_render NAME WANT_RC DESC [LIMIT_MS]: wait (bounded) and check the
@@ -30,7 +26,7 @@ start_render() { # NAME OUTPUT [extra args...]
 finish_render() {
 	local name=$1 want=$2 desc=$3 limit=${4:-5000} rc t0 ms
 	t0=$(date +%s%N)
-	for _ in $(seq 100); do kill -0 $RPID 2> /dev/null || break; sleep 0.02; done
+	wait_until 2 "! alive $RPID"
 	wait $RPID
 	rc=$?
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -53,7 +49,12 @@ done
 fb-render --size 1280x720 --frames 3000 --workers 2 --name /$TID-slow -o "$TMP/slow.mp4" \
 	-- -c:v libx264 -preset slow -pix_fmt yuv420p 2> "$TMP/err.slow" &
 RPID=$!
-sleep 3
+# back-pressure: past x264's look-ahead, the encoder asleep on the full pipe
+blocked() {
+	local e
+	e=$(pgrep -f "fb-encoder --name /$TID-slow") && rendering /$TID-slow 60 && sleeping $e
+}
+wait_until 60 blocked
 kill -INT $RPID
 wait $RPID
 rc=$?
@@ -95,7 +96,7 @@ start_render orphan "$TMP/orphan.mp4"
 disown $RPID # no job notice for the SIGKILL below
 kill -KILL $RPID
 none_left() { ! pgrep -f "fb-[a-z]* --name /$TID-orphan" > /dev/null; }
-for _ in $(seq 40); do none_left && break; sleep 0.05; done
+wait_until 2 none_left
 check "SIGKILL fb-render: children gone within 2 s" none_left
 check_clean "SIGKILL fb-render"
 

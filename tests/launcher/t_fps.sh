@@ -92,7 +92,7 @@ name=/$TID-st
 fb-render --size ${W}x$H --frames $N --workers 1 --delay-ms 25 --fps 30000/1001 --name $name \
 	-o "$TMP/st.mp4" --progress "$TMP/progress" 2> "$TMP/err" &
 pid=$!
-for _ in $(seq 50); do fb-stat $name --json > "$TMP/st.json" 2> /dev/null && break; sleep 0.1; done
+wait_until 10 'fb-stat $name --json > "$TMP/st.json" 2> /dev/null'
 fb-stat $name > "$TMP/st.txt" 2> /dev/null
 wait $pid
 rc=$?

@@ -10,7 +10,7 @@
 fb-render --name "$TID-plain" --size 64x48 --frames 60 --delay-ms 20 --workers 2 --sink raw \
 	-o "$TMP/render.raw" 2> "$TMP/render.err" &
 render=$!
-for _ in $(seq 100); do [ -e "/dev/shm/$TID-plain" ] && break; sleep 0.05; done
+wait_until 10 rendering /$TID-plain 0
 fb-stat "$TID-plain" > "$TMP/stat1" 2> "$TMP/stat1.err"
 rc1=$?
 fb-stat "/$TID-plain" > "$TMP/stat2" 2> "$TMP/stat2.err"
@@ -31,7 +31,7 @@ check "fb-stat /$TID-plain finds the same render and says nothing about its name
 W=32 H=16 N=20
 fb-broker --name "$TID-hand" --size ${W}x$H --frames $N --ready-fd 3 3> "$TMP/ready" 2> "$TMP/broker.err" &
 broker=$!
-for _ in $(seq 100); do [ -s "$TMP/ready" ] && break; sleep 0.05; done
+wait_until 10 '[ -s "$TMP/ready" ]'
 fb-producer --name "$TID-hand" --source fill 2> "$TMP/producer.err" &
 producer=$!
 timeout 60 fb-encoder --name "$TID-hand" --sink raw -o "$TMP/hand.raw" 2> "$TMP/encoder.err"
@@ -59,7 +59,7 @@ for x in A B; do
 	fb-broker --name "/$TID-$x" --size ${W}x$H --frames $N --ready-fd 3 3> "$TMP/ready.$x" 2> /dev/null &
 	eval "broker_$x=\$!"
 done
-for _ in $(seq 100); do [ -s "$TMP/ready.A" ] && [ -s "$TMP/ready.B" ] && break; sleep 0.05; done
+wait_until 10 '[ -s "$TMP/ready.A" ] && [ -s "$TMP/ready.B" ]'
 fb-producer --name "/$TID-A" --fd 5 --source fill 5<> "/dev/shm/$TID-B" 2> "$TMP/err"
 rc=$?
 check "fb-producer --name A --fd (B): exit 2, one line ($(cat "$TMP/err"))" \

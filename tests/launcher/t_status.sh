@@ -9,10 +9,10 @@ name=/$TID-st
 FB_FAULT=producer:after-claim:30 fb-render --size 160x120 --frames $N --workers 2 --slots 4 \
 	--delay-ms 15 --name $name -o "$TMP/out.mp4" --progress "$TMP/progress" 2> "$TMP/err" &
 pid=$!
-for _ in $(seq 50); do [ -e /dev/shm$name ] && break; sleep 0.1; done
+wait_until 10 rendering $name 0
 fb-stat $name --json --watch --interval 100 > "$TMP/watch.jsonl" 2> "$TMP/watch.err" &
 wpid=$!
-sleep 0.5
+wait_until 10 rendering $name 10 # producers at work, frames through
 fb-stat $name --json > "$TMP/one.json"
 fb-stat $name > "$TMP/one.txt"
 wait $pid

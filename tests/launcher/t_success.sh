@@ -78,7 +78,7 @@ check "ffmpeg refuses its options: exit 1, no 'wrote' line" \
 	'[ $rc -eq 1 ] && ! grep -q "wrote" "$TMP/err"'
 fb-render --size 64x48 --frames 3000 --workers 2 --delay-ms 5 --sink raw -o "$TMP/i.raw" 2> "$TMP/err" &
 pid=$!
-for _ in $(seq 100); do [ -s "$TMP/i.raw" ] && break; sleep 0.05; done
+wait_until 10 '[ -s "$TMP/i.raw" ]'
 kill -INT $pid
 wait $pid
 rc=$?

@@ -92,24 +92,17 @@ start_term() {
 	tm pipe-pane -t "$1" -o "cat >> $TMP/$1.tty"
 	# ("T""OSTOP" etc.: the echo of what is typed does not match.)
 	tm send-keys -t "$1" "PS1='$ '; stty tostop && stty -a | grep -qw -- -tostop || echo T\"\"OSTOP_ON" Enter
-	wait_for 20 "grep -aqs TOSTOP_ON '$TMP/$1.tty'"
-}
-# wait_for SECS 'CONDITION': poll until it holds or SECS pass.
-wait_for() {
-	local end=$((SECONDS + $1))
-	until eval "$2"; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.1
-	done
+	wait_until 20 "grep -aqs TOSTOP_ON '$TMP/$1.tty'"
 }
 # job NAME CMD: type CMD in terminal NAME; until it has printed RC=N (120 s
 # at most), look at every process of this test (the render's own among
 # them) for state T.  Sets stopped ("" or the stopped ones) and rc.
 job() {
-	local name=$1 cmd=$2 end=$((SECONDS + 120)) t
+	local name=$1 cmd=$2 t
 	stopped=""
 	tm send-keys -t "$name" "$cmd; echo R\"\"C=\$?" Enter
-	while [ $SECONDS -lt $end ] && ! grep -aq 'RC=[0-9]' "$TMP/$name.tty"; do
+	# ended: RC printed; on the way, every look at the processes counts
+	ended() {
 		t=$(own_procs | awk '$2 == "T"')
 		if [ -n "$t" ] && [ -z "$stopped" ]; then
 			stopped=$(echo "$t" | cut -c1-100 | tr '\n' ';')
@@ -118,8 +111,9 @@ job() {
 			own_kill --match "/$TID-$name"
 			for p in $(echo "$t" | cut -d' ' -f1); do kill -KILL "$p" 2> /dev/null; done
 		fi
-		sleep 0.2
-	done
+		grep -aq 'RC=[0-9]' "$TMP/$name.tty"
+	}
+	wait_until 120 ended
 	rc=$(grep -ao 'RC=[0-9]*' "$TMP/$name.tty" | head -1 | cut -d= -f2)
 }
 # lines NAME LANG: distinct "LANG frame N" lines the terminal showed.
@@ -185,13 +179,13 @@ start_term z
 prod="attach:$TMP/cprod"
 command -v node > /dev/null && [ -s "$ROOT/bindings/node/framebroker.node" ] && prod="attach:node $TMP/nprod.mjs"
 tm send-keys -t z "$render -o $TMP/z.raw --name /$TID-z --source '$prod'" Enter
-wait_for 60 "[ \$(grep -aoc 'frame [0-9]' '$TMP/z.tty') -ge 6 ]"
+wait_until 60 "[ \$(grep -aoc 'frame [0-9]' '$TMP/z.tty') -ge 6 ]"
 tm send-keys -t z C-z
 # fb-render, broker, encoder, 2 producers: all stopped
-wait_for 20 '[ "$(own_procs --match "$TID-z|$TMP/(cprod|nprod)" | awk "\$2 == \"T\"" | wc -l)" -ge 5 ]'
+wait_until 20 '[ "$(own_procs --match "$TID-z|$TMP/(cprod|nprod)" | awk "\$2 == \"T\"" | wc -l)" -ge 5 ]'
 zstop=$(own_procs --match "$TID-z|$TMP/(cprod|nprod)" | awk '{print $2}' | sort | uniq -c | tr -s ' \n' ' ')
 tm send-keys -t z "fg; echo R\"\"C=\$?" Enter
-wait_for 120 "grep -aq 'RC=[0-9]' '$TMP/z.tty'"
+wait_until 120 "grep -aq 'RC=[0-9]' '$TMP/z.tty'"
 rc=$(grep -ao 'RC=[0-9]*' "$TMP/z.tty" | head -1 | cut -d= -f2)
 check "Ctrl-Z ($prod): the whole render stopped (states:$zstop), fg: exit ${rc:-none}, all $FRAMES frames" \
 	'[[ $zstop == *" 5 T"* || $zstop == *" 6 T"* ]] && [ "$rc" = 0 ] && [ "$(stat -c %s "$TMP/z.raw")" -eq $((FRAMES * F)) ]'
@@ -213,16 +207,16 @@ hstate() { sed 's/.*) //' "/proc/$(cat "$TMP/helper.pid")/stat" 2> /dev/null | c
 count() { sed 's/.*) //' "/proc/$(cat "$TMP/helper.pid")/stat" 2> /dev/null | awk '{print $12 + $13}'; }
 start_term h
 tm send-keys -t h "$BIN/fb-render --size 64x48 --frames 400 --workers 2 --slots 4 --sink raw --frame-timeout 60 -o $TMP/h.raw --name /$TID-h --source attach:$TMP/hprod.sh" Enter
-wait_for 60 "[ -s '$TMP/helper.pid' ] && [ \$(grep -aoc 'c frame [0-9]' '$TMP/h.tty') -ge 6 ]"
+wait_until 60 "[ -s '$TMP/helper.pid' ] && [ \$(grep -aoc 'c frame [0-9]' '$TMP/h.tty') -ge 6 ]"
 tm send-keys -t h C-z
-wait_for 20 '[ "$(hstate)" = T ]'
+wait_until 20 '[ "$(hstate)" = T ]'
 hst=$(hstate) c1=$(count)
 sleep 1 # the window the count must stand still in
 c2=$(count)
 tm send-keys -t h "fg; echo R\"\"C=\$?" Enter
-wait_for 20 '[ "$(hstate)" != T ] && [ "$(count)" != "$c2" ]'
+wait_until 20 '[ "$(hstate)" != T ] && [ "$(count)" != "$c2" ]'
 hcont=$(hstate) c3=$(count)
-wait_for 120 "grep -aq 'RC=[0-9]' '$TMP/h.tty'"
+wait_until 120 "grep -aq 'RC=[0-9]' '$TMP/h.tty'"
 rc=$(grep -ao 'RC=[0-9]*' "$TMP/h.tty" | head -1 | cut -d= -f2)
 check "Ctrl-Z: a helper in its own session stopped (state $hst, CPU ticks $c1 -> $c2 over 1 s); fg: running again (state $hcont, ticks $c3), exit ${rc:-none}" \
 	'[ "$hst" = T ] && [ -n "$c1" ] && [ "$c1" = "$c2" ] && [ "$hcont" != T ] && [ "$c3" != "$c2" ] && [ "$rc" = 0 ]'

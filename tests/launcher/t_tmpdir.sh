@@ -50,15 +50,6 @@ EOF
 chmod +x "$TMP/mess.sh"
 export TMP
 
-# wait_for SECS 'CONDITION': poll until it holds (true) or SECS pass (false).
-wait_for() {
-	local end=$((SECONDS + $1))
-	while [ $SECONDS -lt $end ]; do
-		eval "$2" && return 0
-		sleep 0.1
-	done
-	eval "$2"
-}
 # intact R: every directory the run R saw is gone, $TMPDIR holds nothing, the
 # outside file and dir are untouched.
 intact() {
@@ -87,7 +78,7 @@ check "failure: exit $rc (want 1), directory gone, outside intact" '[ $rc -eq 1 
 # FB_TMPDIR too.
 fb-render "${R[@]}" -o "$TMP/t.raw" --name /$TID-t --source "attach:$TMP/mess.sh t hang" 2> "$TMP/err.t" &
 rp=$!
-wait_for 30 '[ "$(ls "$TMP"/ready.t.* 2> /dev/null | wc -l)" -eq 2 ]'
+wait_until 30 '[ "$(ls "$TMP"/ready.t.* 2> /dev/null | wc -l)" -eq 2 ]'
 dir=$(head -1 "$TMP/seen.t" | cut -d' ' -f1)
 envs=""
 for p in $(own_pids --match "fb-(broker|encoder) .*--name /$TID-t"); do
@@ -105,19 +96,19 @@ for sig in QUIT USR1 ALRM; do
 	rm -f "$TMP"/ready.q.* "$TMP/seen.q"
 	fb-render "${R[@]}" -o "$TMP/q.raw" --name /$TID-q --source "attach:$TMP/mess.sh q hang" 2> "$TMP/err.q" &
 	rp=$!
-	wait_for 30 '[ "$(ls "$TMP"/ready.q.* 2> /dev/null | wc -l)" -eq 2 ]'
+	wait_until 30 '[ "$(ls "$TMP"/ready.q.* 2> /dev/null | wc -l)" -eq 2 ]'
 	kill -$sig $rp
 	wait $rp
 	rc=$?
 	want=$((128 + $(kill -l $sig)))
 	check "SIG$sig: exit $rc (want $want), directory gone, outside intact, no process left ($(own_procs --fb | wc -l))" \
-		'[ $rc -eq $want ] && intact q && wait_for 10 "[ -z \"\$(own_procs --fb)\" ]"'
+		'[ $rc -eq $want ] && intact q && wait_until 10 "[ -z \"\$(own_procs --fb)\" ]"'
 done
 
 # Every producer SIGKILLed (no restarts left: the render fails).
 fb-render "${R[@]}" -o "$TMP/k.raw" --name /$TID-k --source "attach:$TMP/mess.sh k hang" 2> "$TMP/err.k" &
 rp=$!
-wait_for 30 '[ "$(ls "$TMP"/ready.k.* 2> /dev/null | wc -l)" -eq 2 ]'
+wait_until 30 '[ "$(ls "$TMP"/ready.k.* 2> /dev/null | wc -l)" -eq 2 ]'
 kill -KILL $(cat "$TMP"/ready.k.*)
 wait $rp
 rc=$?
@@ -312,7 +303,7 @@ lost="" left=0 run=0
 	TMPDIR=$TMP/tmp3 fb-render --size 32x24 --frames 4 --workers 1 --sink raw -o "$TMP/r.raw" --name /$TID-r \
 		--source "sh:for i in \$(seq 3000); do [ -e $TMP/armed ] && break; sleep 0.01; done; while read f; do head -c 3072 /dev/zero; done" 2> "$TMP/err.r" &
 	rp=$!
-	wait_for 30 'd=$(ls -d "$TMP"/tmp3/fb-render-* 2> /dev/null)'
+	wait_until 30 'd=$(ls -d "$TMP"/tmp3/fb-render-* 2> /dev/null)'
 	"$TMP/swap" "$d" "$TMP/victim" 20 "$TMP/armed" $rp &
 	ap=$!
 	wait $rp

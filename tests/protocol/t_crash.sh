@@ -56,11 +56,11 @@ fb-render "${geo[@]}" --frames 1500 --workers 4 --slots 4 --delay-ms 8 --max-res
 	-o "$TMP/r.raw" --name /$TID-rand 2> "$TMP/err.rand" &
 rpid=$!
 kills=0
-sleep 0.3
+wait_until 10 rendering /$TID-rand
 while kill -0 $rpid 2> /dev/null; do
 	victim=$(pgrep -f "fb-producer --name /$TID-rand" | shuf -n 1)
 	[ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null && kills=$((kills + 1))
-	sleep 0.08
+	sleep 0.08 # the kills' pace: the test
 done
 wait $rpid
 rc=$?
@@ -74,7 +74,7 @@ check_clean "random kills"
 fb-render "${geo[@]}" --frames 200 --workers 2 --slots 3 --delay-ms 10 --frame-timeout 1 \
 	-o "$TMP/h.raw" --name /$TID-hang 2> "$TMP/err.hang" &
 rpid=$!
-sleep 0.4
+wait_until 10 rendering /$TID-hang
 victim=$(pgrep -f "fb-producer --name /$TID-hang" | head -1)
 kill -STOP "$victim"
 wait $rpid
@@ -108,7 +108,8 @@ fb-render "${geo[@]}" --frames 400 --workers 2 --delay-ms 10 --max-restarts 2 \
 	-o "$TMP/x.raw" --name /$TID-max 2> "$TMP/err.max" &
 rpid=$!
 for _ in 1 2 3 4 5 6; do
-	sleep 0.3
+	# a producer of the render (the first or a replacement) runs, or it ended
+	wait_until 10 "pgrep -f 'fb-producer --name /$TID-max' > /dev/null || ! alive $rpid"
 	pkill -KILL -f "fb-producer --name /$TID-max"
 done
 wait $rpid
@@ -121,10 +122,9 @@ check_clean "max restarts"
 fb-render --size 160x120 --frames 500 --workers 2 --encoder-timeout 1 -o "$TMP/t.mp4" \
 	--name /$TID-stall -- -c:v libx264 -preset ultrafast 2> "$TMP/err.stall" &
 rpid=$!
-for _ in $(seq 100); do
-	epid=$(pgrep -f "fb-encoder --name /$TID-stall") && ff=$(pgrep -P "$epid" ffmpeg) && break
-	sleep 0.02
-done
+ff=
+ffmpeg_runs() { epid=$(pgrep -f "fb-encoder --name /$TID-stall") && ff=$(pgrep -P "$epid" ffmpeg); }
+wait_until 10 ffmpeg_runs
 kill -STOP "$ff"
 t0=$(date +%s%N)
 wait $rpid
@@ -138,7 +138,7 @@ check_clean "stalled ffmpeg"
 fb-render "${geo[@]}" --frames 300 --workers 1 --delay-ms 10 -o "$TMP/one.raw" \
 	--name /$TID-enc 2> /dev/null &
 rpid=$!
-sleep 0.3
+wait_until 10 rendering /$TID-enc
 fb-encoder --name /$TID-enc --sink raw -o "$TMP/two.raw" 2> "$TMP/err"
 check "a second encoder is refused ($(cat "$TMP/err"))" grep -q "another encoder is attached" "$TMP/err"
 wait $rpid
@@ -154,7 +154,7 @@ bpid=$!
 fb-encoder --name /$TID-last --sink raw -o "$TMP/last.raw" 2>> "$TMP/err.last" &
 epid=$!
 fb-producer --name /$TID-last --source raw:"$TMP/src.raw" --delay-ms 50 2>> "$TMP/err.last" &
-for _ in $(seq 200); do [ "$(stat -c %s "$TMP/last.raw" 2> /dev/null || echo 0)" -ge $((14 * F)) ] && break; sleep 0.01; done
+wait_until 10 '[ "$(stat -c %s "$TMP/last.raw" 2> /dev/null || echo 0)" -ge $((14 * F)) ]'
 fb-producer --name /$TID-last --source raw:"$TMP/src.raw" --delay-ms 30000 2>> "$TMP/err.last" &
 { wait $epid; } 2> /dev/null
 rc=$?
@@ -169,7 +169,7 @@ cp "$TMP/src.raw" "$TMP/trunc.raw"
 fb-render "${geo[@]/$TMP\/src.raw/$TMP/trunc.raw}" --frames 300 --workers 2 --delay-ms 10 \
 	-o "$TMP/tr.raw" --name /$TID-trunc 2> "$TMP/err.trunc" &
 rpid=$!
-sleep 0.3
+wait_until 10 rendering /$TID-trunc
 truncate -s $((100 * F)) "$TMP/trunc.raw"
 wait $rpid
 rc=$?
@@ -180,7 +180,7 @@ check_clean "truncated source"
 # --- a broker killed while reserving a big segment leaves it stale -------
 fb-broker --name /$TID-big --size 4096x4096 --slots 16 --frames 1 2> /dev/null &
 bpid=$!
-sleep 0.05
+wait_until 5 '[ -e /dev/shm/$TID-big ]' # reserving its memory
 kill -KILL $bpid
 { wait $bpid; } 2> /dev/null
 existed=$([ -e /dev/shm/$TID-big ] && echo yes || echo no)
@@ -196,10 +196,12 @@ for i in 1 2 3 4 5 6; do
 	: > /dev/shm/$TID-race   # an object with no identity: "abandoned"
 	fb-broker --name /$TID-race --frames 5 --size 16x16 2> /dev/null &
 	a=$!
-	sleep 0.00$i
+	sleep 0.00$i # the second one's head start: the test
 	fb-broker --name /$TID-race --frames 5 --size 16x16 2> /dev/null &
 	b=$!
-	sleep 1.5
+	# the race settled: the loser has exited (a winner waits for workers)
+	at_most_one() { ! { alive $a && alive $b; }; }
+	wait_until 10 at_most_one
 	alive=0
 	for p in $a $b; do kill -0 $p 2> /dev/null && alive=$((alive + 1)); done
 	[ $alive -eq 1 ] && wins=$((wins + 1))
@@ -213,7 +215,7 @@ check_clean "broker race"
 # --- attaching by name while the broker is still reserving memory --------
 fb-producer --name /$TID-early --attach-timeout 10000 2> "$TMP/err.early" &
 ppid=$!
-sleep 0.1
+wait_until 5 sleeping $ppid # waiting for a segment that is not there yet
 fb-broker --name /$TID-early --size 4096x4096 --slots 16 --frames 2 2>> "$TMP/err.early" &
 fb-encoder --name /$TID-early --attach-timeout 10000 --sink raw -o /dev/null 2>> "$TMP/err.early"
 rc=$?
@@ -228,15 +230,15 @@ check_clean "early workers"
 fb-broker --name /$TID-b --size ${W}x${H} --pix-fmt $FMT --frames 1000 &
 bpid=$!
 disown $bpid # no job notice when it is SIGKILLed below
-for _ in $(seq 50); do [ -e /dev/shm/$TID-b ] && break; sleep 0.02; done
+wait_until 5 '[ -e /dev/shm/$TID-b ]'
 for _ in 1 2; do fb-producer --name /$TID-b --source raw:"$TMP/src.raw" --delay-ms 5 2> /dev/null & done
 fb-encoder --name /$TID-b -o "$TMP/b.mp4" -- -vf realtime -c:v libx264 -preset ultrafast \
 	-pix_fmt yuv420p 2> "$TMP/err.b" &
-sleep 0.5
+wait_until 10 rendering /$TID-b 2
 kill -KILL $bpid
 t0=$(date +%s%N)
 gone() { ! pgrep -f -- "--name /$TID-b" > /dev/null && ! pgrep -f "$TMP/b.mp4" > /dev/null; }
-for _ in $(seq 60); do gone && break; sleep 0.05; done
+wait_until 3 gone
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "broker SIGKILLed: producers, encoder and ffmpeg gone in $ms ms (<= 2000)" gone
 check "broker SIGKILLed: encoder says so ($(cat "$TMP/err.b"))" grep -q "broker (pid $bpid) died" "$TMP/err.b"

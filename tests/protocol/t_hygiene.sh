@@ -11,15 +11,29 @@ fdcount() { ls "/proc/$1/fd" 2> /dev/null | wc -l; }
 fb-render --size 64x48 --pix-fmt gray --frames 3000 --workers 3 --delay-ms 3 --max-restarts 100 \
 	--source raw:"$TMP/src.raw" --sink raw -o "$TMP/out.raw" --name /$TID-h 2> "$TMP/err" &
 rpid=$!
-sleep 0.4
-bpid=$(pgrep -f "fb-broker --name /$TID-h")
+# Our own processes only: fb-render's children, never a pkill by pattern.
+producers() { pgrep -P $rpid -x fb-producer; }
+# all three producers running (the first ones, or after a round of deaths
+# their replacements), the render going on
+all_three() { [ "$(producers | wc -l)" -eq 3 ] && rendering /$TID-h; }
+wait_until 10 all_three
+bpid=$(pgrep -P $rpid -x fb-broker)
 b0=$(fdcount "$bpid")
 r0=$(fdcount $rpid)
+# replaced: none of the producers in $old runs any more (gone, or a
+# zombie), and three others do
+replaced() {
+	local p
+	for p in $old; do
+		[[ "$(sed 's/.*) //' /proc/$p/stat 2> /dev/null)" == [^Z]* ]] && return 1
+	done
+	all_three
+}
 for _ in 1 2 3 4 5 6; do
-	pkill -KILL -f "fb-producer --name /$TID-h" # all of them at once
-	sleep 0.25
+	old=$(producers)
+	kill -KILL $old # all of them at once
+	wait_until 10 replaced
 done
-sleep 0.3
 b1=$(fdcount "$bpid")
 r1=$(fdcount $rpid)
 wait $rpid

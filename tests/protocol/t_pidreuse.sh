@@ -11,6 +11,7 @@ unshare --pid --fork --mount-proc true 2> /dev/null || skip "cannot create a pid
 F=$(frame_bytes rgb24 160 120)
 gen_bytes $((F * 100)) pidreuse > "$TMP/src.raw"
 export BIN TMP TID
+export -f wait_until rendering # for the shell in the namespace
 unshare --pid --fork --mount-proc bash -c '
 	"$BIN/fb-render" --size 160x120 --pix-fmt rgb24 --source raw:"$TMP/src.raw" --sink raw \
 		--frames 100 --workers 2 --slots 4 --delay-ms 20 --max-restarts 1 \
@@ -18,12 +19,13 @@ unshare --pid --fork --mount-proc bash -c '
 	rp=$!
 	mkfifo "$TMP/fifo"
 	exec 9<> "$TMP/fifo"
-	sleep 0.5
+	wait_until 10 rendering /$TID-reuse
 	victim=$(pgrep -f "fb-producer --name /$TID-reuse" | head -1)
 	echo "$victim" > "$TMP/victim"
 	# From here until fb-render forks the replacement, this shell must not
 	# fork: kill and read are builtins, and read -t on an empty fifo is a
-	# sleep without a child.
+	# sleep without a child (a fixed time: polling would fork, and the
+	# fork could take the very pid).
 	echo $((victim - 1)) > /proc/sys/kernel/ns_last_pid
 	kill -KILL "$victim"
 	read -r -t 0.3 -u 9 _

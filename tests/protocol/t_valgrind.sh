@@ -24,7 +24,7 @@ start_broker() { # NAME FRAMES SLOTS LOG
 	"${vg[@]}" --log-file="$4" "$BIN/fb-broker" --name "$1" --size 96x64 --pix-fmt rgb24 \
 		--frames "$2" --slots "$3" --ready-fd 3 3> "$TMP/ready.${1#/}" &
 	bpid=$!
-	for _ in $(seq 300); do [ -s "$TMP/ready.${1#/}" ] && break; sleep 0.1; done
+	wait_until 30 "[ -s '$TMP/ready.${1#/}' ]"
 	# Only once the broker made it (a redirection would create it).
 	if [ -e "/dev/shm$1" ]; then exec 4<> "/dev/shm$1"; else exec 4< /dev/null; fi
 }
