@@ -5,9 +5,9 @@ mid-frame costs exactly one reissue (read from the render's --progress).
 Expected bytes: conftest.ramp, pure Python."""
 import os
 
-from conftest import PY, ROOT, ramp
+from conftest import PY, ramp
 
-PRODUCER = os.path.join(ROOT, "tests", "python", "ramp_producer.py")
+PRODUCER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ramp_producer.py")
 W, H, N = 48, 32, 40
 SIZE = W * H * 3
 
