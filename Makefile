@@ -208,7 +208,7 @@ check: deps
 	$(MAKE) test
 
 quick:
-	$(MAKE) $(JOBS) all $(UNIT_TESTS)
+	$(MAKE) $(JOBS) all $(UNIT_TESTS) $(BIN)/fb-stress
 	FB_SAN=$(SAN) FB_CC=$(CC) FB_TIER=quick tests/run.sh
 
 # Ends with fb-render's own line naming what it wrote (--log-level info:

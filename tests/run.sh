@@ -14,7 +14,8 @@
 #   independent  the rest, which no compiler flag changes: the model, the
 #                fuzzer (its own clang ASan build whatever CC is), and the
 #                scripts of the other areas (build, chrome, farm, harness)
-#   quick        make quick: the unit tests and the scripts in QUICK
+#   quick        make quick: the unit tests, the scripts in QUICK, 10 s of
+#                stress
 # TESTS="a.sh b.sh": run only these scripts (no unit/fuzz/model/stress),
 # whatever FB_TIER says.  TEST_TIMEOUT=S: a script's time limit (600 s).
 #
@@ -36,9 +37,12 @@ TIER=${FB_TIER:-all}
 # The areas whose scripts a compiler or sanitizer can change; the others
 # (build, chrome, farm, harness) are compiler-independent.
 COMPILER="unit protocol launcher encoder bindings adversary"
-# make quick: the core protocol and crash promises, a few minutes in all.
-QUICK="tests/protocol/t_crash.sh tests/protocol/t_raw_identity.sh tests/protocol/t_scripted.sh
-	tests/launcher/t_failures.sh tests/launcher/t_bad_input.sh tests/encoder/t_ffmpeg.sh"
+# make quick: the core protocol and crash promises (and 10 s of stress), a
+# few minutes in all.
+QUICK="tests/protocol/t_crash.sh tests/protocol/t_raw_identity.sh tests/protocol/t_pidreuse.sh
+	tests/protocol/t_hygiene.sh tests/protocol/t_scripted.sh tests/launcher/t_failures.sh
+	tests/launcher/t_bad_input.sh tests/launcher/t_attach.sh tests/encoder/t_ffmpeg.sh
+	tests/encoder/t_vmsplice.sh"
 case $TIER in
 all | compiler | independent | quick) ;;
 *) echo "run.sh: FB_TIER=$TIER: not all, compiler, independent or quick" >&2; exit 2 ;;
@@ -172,9 +176,10 @@ if [ -z "$ONLY" ] && { [ "$TIER" = all ] || [ "$TIER" = independent ]; }; then
 	judge "model"
 fi
 
-if [ -z "$ONLY" ] && { [ "$TIER" = all ] || [ "$TIER" = compiler ]; }; then
-	echo "== stress (STRESS_SECONDS=${STRESS_SECONDS:-20})"
-	STRESS_SECONDS=${STRESS_SECONDS:-20} timed stress bin/fb-stress
+if [ -z "$ONLY" ] && [ "$TIER" != independent ]; then
+	secs=${STRESS_SECONDS:-$([ "$TIER" = quick ] && echo 10 || echo 20)}
+	echo "== stress (STRESS_SECONDS=$secs)"
+	STRESS_SECONDS=$secs timed stress bin/fb-stress
 	judge "stress"
 	reap_leftovers "stress"
 	[ -n "$tpid" ] && rm -f /dev/shm/fbstress-"$tpid"-* 2> /dev/null
