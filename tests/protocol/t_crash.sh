@@ -187,7 +187,7 @@ existed=$([ -e /dev/shm/$TID-big ] && echo yes || echo no)
 fb-render "${geo[@]}" --frames 5 --workers 1 -o "$TMP/big.raw" --name /$TID-big 2> "$TMP/err"
 rc=$?
 check "name of a broker killed mid-creation is reusable (left behind: $existed; $(cat "$TMP/err"))" \
-	'[ $rc -eq 0 ] && { [ $existed = no ] || grep -q "replaced stale segment /$TID-big" "$TMP/err"; }'
+	'[ $rc -eq 0 ] && { [ $existed = no ] || grep -qE "replaced (stale|abandoned) segment /$TID-big" "$TMP/err"; }'
 check_clean "broker killed mid-creation"
 
 # --- two brokers racing to replace one abandoned segment: one wins --------
