@@ -1,7 +1,10 @@
 # framebroker — build, test and demo.
 #   make            build bin/fb-broker bin/fb-producer bin/fb-encoder bin/fb-render
 #                   bin/fb-stat, and the Python scripts bin/fb-stitch bin/fb-farm
-#   make check      install test dependencies (Debian), build, run every test
+#   make check      make deps, then make test: the one command that sets up and runs it all
+#   make deps       install what the tests need (Debian packages, the Chrome worker's npm ones)
+#   make test       build and run every test, installing nothing (TIER=compiler|independent)
+#   make quick      build, unit tests, the core protocol and crash scripts: a few minutes
 #   make demo       install ffmpeg if missing, build, render out.mp4 (DEMO_OUT=)
 #   make bench      side-by-side benchmarks -> bench/results/ (docs/performance.md)
 #   make bench-chrome  Chrome workers vs hyperframes -> bench/results/chrome.md
@@ -144,19 +147,19 @@ $(CPROGS):
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests ---------------------------------------------------------------
+# bin/test_unit: every tests/unit/*.c, one cmocka group per module
+# (tests/unit/README.md); a new module's file is picked up as it is.
 UNIT_TESTS := $(BIN)/test_unit
+UNIT_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/*.c))
 
-$(BIN)/test_unit: $(BUILD)/tests/test_unit.o $(BUILD)/tests/test_api.o $(BUILD)/tests/test_seg.o \
-		$(BUILD)/tests/unit/test_fault.o \
-		$(BUILD)/tests/test_view.o \
-		$(BUILD)/producer/pattern.o \
+$(BIN)/test_unit: $(UNIT_OBJ) $(BUILD)/producer/pattern.o \
 		$(BUILD)/encoder/sink.o $(TOOLS_A) $(LIB_INT)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/%.o: override CFLAGS += -Iproducer -Iencoder -Itests
 
-$(BIN)/fb-stress: $(BUILD)/tests/stress.o
+$(BIN)/fb-stress: $(BUILD)/tests/protocol/stress.o
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^
 
@@ -170,21 +173,42 @@ model:
 # libFuzzer target (clang): the segment's header and words as hostile input.
 FUZZ_SECONDS ?= 300
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_ring
-$(FUZZ_BIN): tests/fuzz_ring.c $(LIBC_SRC) $(wildcard lib/*.h) include/framebroker.h
+$(FUZZ_BIN): tests/fuzz/fuzz_ring.c $(LIBC_SRC) $(wildcard lib/*.h) include/framebroker.h
 	@mkdir -p $(dir $@)
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib -Iinclude \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ tests/fuzz_ring.c $(LIBC_SRC) -pthread -lrt
+		-o $@ tests/fuzz/fuzz_ring.c $(LIBC_SRC) -pthread -lrt
 
 fuzz: $(FUZZ_BIN)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz.sh $(FUZZ_BIN)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/fuzz.sh $(FUZZ_BIN)
+
+# ---- running the tests (tests/README.md) ----------------------------------
+# make deps installs, and nothing else does: make test runs the suite on
+# what is there (a script whose tools are missing says SKIP and why).
+# TIER=compiler runs only what a compiler or sanitizer can change (the unit
+# tests, stress, the C programs' scripts), TIER=independent the rest (model,
+# fuzzer, farm, Chrome, docs, build): CI runs the second once, the first
+# under each compiler.  make quick is the loop to run while working.  The
+# builds use every core unless make was given -j already.
+TIER ?= all
+NPROC := $(shell nproc 2> /dev/null || echo 2)
+JOBS   = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
+TEST_BUILD := all $(UNIT_TESTS) $(if $(filter independent,$(TIER)),,$(BIN)/fb-stress) \
+	$(if $(filter compiler,$(TIER)),,$(FUZZ_BIN))
 
 deps:
 	@scripts/install-deps.sh
 
+test:
+	$(MAKE) $(JOBS) $(TEST_BUILD)
+	FB_SAN=$(SAN) FB_CC=$(CC) FB_TIER=$(TIER) tests/run.sh
+
 check: deps
-	$(MAKE) all $(UNIT_TESTS) $(BIN)/fb-stress $(FUZZ_BIN)
-	FB_SAN=$(SAN) FB_CC=$(CC) tests/run.sh
+	$(MAKE) test
+
+quick:
+	$(MAKE) $(JOBS) all $(UNIT_TESTS) $(BIN)/fb-stress
+	FB_SAN=$(SAN) FB_CC=$(CC) FB_TIER=quick tests/run.sh
 
 # Ends with fb-render's own line naming what it wrote (--log-level info:
 # even with FB_LOG_LEVEL=warning in the environment); DEMO_OUT=PATH elsewhere.
@@ -212,7 +236,7 @@ bench:
 # libframebroker.so of another version than the fb-render it talks to.  Its
 # version script exports only the N-API entry points (the library's
 # internal names stay local).  Under SAN= the addon is instrumented too, and
-# node needs the sanitizer runtime preloaded (tests/t_node.sh does it).
+# node needs the sanitizer runtime preloaded (tests/bindings/t_node.sh does it).
 NODE_INC   ?= /usr/include/node
 NODE_ADDON := bindings/node/framebroker.node
 NODE_SRC   := bindings/node/src/fb_node.c
@@ -308,5 +332,5 @@ clean:
 	rm -rf $(BUILD) $(BIN)
 
 FORCE:
-.PHONY: all lib check deps demo bench install uninstall clean stress model fuzz FORCE
+.PHONY: all lib check deps test quick demo bench install uninstall clean stress model fuzz FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

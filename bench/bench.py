@@ -14,7 +14,7 @@ measured) when one moved by more than a factor BENCH_TOLERANCE (default
 benchmark, and must not pass unnoticed.  BENCH_ACCEPT=1 (or `bench.py
 --accept`, from the last results without a run) writes the new table into
 the document instead.  BENCH_QUICK=1 shrinks every size to check that the
-harness itself works (tests/t_bench_smoke.sh); its figures mean nothing,
+harness itself works (tests/build/t_bench_smoke.sh); its figures mean nothing,
 so it compares nothing.  `bench.py --check JSON DOC` compares a saved run
 with a document (the smoke test checks the check with a fabricated one).
 """
@@ -402,7 +402,7 @@ def python_rows():
     if os.environ.get("FB_SAN"):
         # A sanitizer build's libframebroker.so needs the runtime preloaded
         # into Python, and the instrumented fb-* programs refuse it: the
-        # rows would measure the sanitizer (tests/t_python.sh covers it).
+        # rows would measure the sanitizer (tests/bindings/t_python.sh covers it).
         print("bench: FB_SAN build: Python rows skipped")
         return
     py = find_python()

@@ -11,7 +11,7 @@
  * the render of that segment name (started with fb-broker, say).
  *
  * Its "renderer" draws a ramp: byte j of frame f is (7f + j) mod 251, so the
- * output can be checked byte for byte without it (tests/t_library.sh).
+ * output can be checked byte for byte without it (tests/bindings/t_library.sh).
  * Exit: 0 every frame it could claim is published; 1 an error (printed);
  * 2 a usage error; 3 the render was aborted elsewhere.
  */

@@ -1,22 +1,43 @@
 #!/usr/bin/env bash
-# Install the Debian packages framebroker needs, only those missing.
-#   scripts/install-deps.sh            everything for build + tests
-#   scripts/install-deps.sh PKG...     just these (make demo asks for ffmpeg)
-# Needs root (or sudo) when something is missing; says so otherwise.
+# Install what framebroker needs, only what is missing (make deps).
+#   scripts/install-deps.sh            everything for build + tests: the Debian
+#                                      packages, then the Chrome worker's npm
+#                                      packages (npm ci in examples/chrome,
+#                                      pinned by its lock file)
+#   scripts/install-deps.sh PKG...     just these Debian packages (make demo
+#                                      asks for ffmpeg)
+# Needs root (or sudo) when a package is missing; says so otherwise.  The
+# tests themselves install nothing: a test whose tools are missing skips,
+# naming this script.
 set -eu
+cd "$(dirname "$0")/.."
+all=
 pkgs=("$@")
-[ ${#pkgs[@]} -gt 0 ] || pkgs=(ffmpeg libcmocka-dev python3 gcc clang make pkg-config procps valgrind spin libclang-rt-14-dev strace nodejs gnuplot-nox slurmctld slurmd slurm-client munge chromium python3-numpy python3-matplotlib python3-pil python3-pytest python3-setuptools python3-pip python3-wheel chromium-headless-shell)
+if [ ${#pkgs[@]} -eq 0 ]; then
+	all=1
+	pkgs=(ffmpeg libcmocka-dev python3 gcc clang make pkg-config procps valgrind spin libclang-rt-14-dev strace
+		tmux nodejs gnuplot-nox slurmctld slurmd slurm-client munge chromium python3-numpy python3-matplotlib
+		python3-pil python3-pytest python3-setuptools python3-pip python3-wheel chromium-headless-shell)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "install-deps: installing ${missing[*]}"
-sudo=
-[ "$(id -u)" -eq 0 ] || sudo=sudo
-if ! command -v apt-get > /dev/null; then
-	echo "install-deps: no apt-get here; please install: ${missing[*]}" >&2
-	exit 1
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "install-deps: installing ${missing[*]}"
+	sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	if ! command -v apt-get > /dev/null; then
+		echo "install-deps: no apt-get here; please install: ${missing[*]}" >&2
+		exit 1
+	fi
+	$sudo apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
 fi
-$sudo apt-get update -q
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+[ -n "$all" ] || exit 0
+# The Chrome worker's puppeteer-core: offline when npm's cache has it.
+if [ ! -d examples/chrome/node_modules/puppeteer-core ]; then
+	echo "install-deps: npm ci in examples/chrome"
+	(cd examples/chrome && { npm ci --offline --no-audit --no-fund --loglevel=error 2> /dev/null ||
+		npm ci --no-audit --no-fund --loglevel=error; })
+fi

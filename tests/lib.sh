@@ -9,7 +9,7 @@
 #  * processes: those whose environment holds FB_TEST_TAG=$TID (exported
 #    here, inherited by every child: orphans, setsid'ed ones, Slurm jobs),
 #    those descending from the test's shell, and zombies whose parent is one
-#    of these (tests/procs.py); never a pgrep/pkill by name;
+#    of these (tests/helpers/procs.py); never a pgrep/pkill by name;
 #  * segments: /dev/shm/$TID and /dev/shm/$TID-* only.  A render started as
 #    plain `fb-render` (PATH) or by fb-farm without --name gets
 #    --name /$TID-autoPID from a shim ($TMP/shim/fb-render), so even its
@@ -43,7 +43,7 @@ export PATH="$TMP/shim:$BIN:$PATH"
 # own_procs [--fb] [--match REGEX]: this test's processes (not its shell),
 # one "PID STATE COMM ARGV" line each; --match filters on the command line
 # like pgrep -f.  own_pids: the same, pids only.
-own_procs() { python3 "$ROOT/tests/procs.py" "FB_TEST_TAG=$TID" $$ "$@"; }
+own_procs() { python3 "$ROOT/tests/helpers/procs.py" "FB_TEST_TAG=$TID" $$ "$@"; }
 own_pids() { own_procs "$@" | cut -d' ' -f1; }
 # own_kill [--match REGEX]: SIGKILL this test's processes (those matching).
 own_kill() { own_procs --kill "$@"; }
@@ -86,6 +86,29 @@ wait_until() {
 		[ "${EPOCHREALTIME/[.,]/}" -lt "$end" ] || return 1
 		sleep 0.05
 	done
+}
+
+# alive PID: PID exists (a zombie too).  wait_until 5 "! alive $pid".
+alive() { kill -0 "$1" 2> /dev/null; }
+
+# sleeping PID...: every PID is asleep (state S: blocked in a wait, not
+# running and not stopped) — a process that has reached its wait.
+sleeping() {
+	local p st
+	for p; do
+		st=$(sed 's/.*) //' /proc/"$p"/stat 2> /dev/null) || return 1
+		[ "${st%% *}" = S ] || return 1
+	done
+}
+
+# rendering NAME [N]: the render on segment NAME runs and its encoder has
+# taken at least N frames (default 1) — broker, producers and encoder are
+# attached and the frames flow, as fb-stat reads the segment.  The state
+# most tests wait for before they disturb a render.
+rendering() {
+	local j
+	j=$("$BIN/fb-stat" "$1" --json 2> /dev/null) || return 1
+	[[ $j =~ \"state\":\"RUNNING\".*\"emitted\":([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge "${2:-1}" ]
 }
 
 # Nothing of ours may survive a test: no segment, no process, no zombie —
@@ -143,4 +166,17 @@ frame_bytes() {
 finish() {
 	echo "# $(basename "$0"): $PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]
+}
+
+# skip WHY...: this script cannot run here — not root, no tmux, no Slurm, a
+# sanitizer build it does not apply to.  Says so in the one line run.sh
+# looks for, "# SKIP t_x.sh: WHY", and exits 77 (automake's code for a
+# skipped test): counted apart, neither a pass nor a failure.  For a whole
+# script, early; one case a script cannot run among others it can is an
+# `ok "# skip: ..."` line instead.  A check that already failed still
+# fails the script.
+skip() {
+	echo "# SKIP $(basename "$0"): $*"
+	[ $((PASS + FAIL)) -eq 0 ] || finish || exit 1
+	exit 77
 }

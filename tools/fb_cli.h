@@ -7,7 +7,7 @@
  * program's own options back to it.  One message for an unknown option or
  * a missing value, one for a stray argument, one way to take what follows
  * "--".  The tables of the groups are the static opts_* arrays of fb_cli.c
- * and fb_params.c (tests/t_docs.sh reads them to check every --help).
+ * and fb_params.c (tests/build/t_docs.sh reads them to check every --help).
  */
 #ifndef FB_CLI_H
 #define FB_CLI_H

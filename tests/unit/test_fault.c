@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "test_fault.h"
+#include "unit.h"
 #include "test_seg.h"
 #include "fb_fault.h"
 #include "framebroker.h"
