@@ -228,9 +228,15 @@ int fb_views_cut_all(struct fb_views *v)
 		keep(v, v->held_slot, v->held);
 		v->held = NULL;
 	}
-	if (v->held && (rc = cut(v, false)) < 0) {
+	if (v->held && cut(v, false) < 0) {
+		/* Not even inaccessible in place (stand_in's last resort): it
+		 * still maps the slot, which is about to be someone else's, so
+		 * it goes — and the caller, told so (-EFAULT), must not unmap
+		 * it again: the range may be reused by then.  If even munmap
+		 * fails, the view stays, still not the caller's (a leak). */
 		(void)munmap(v->held, v->span);
 		v->held = NULL;
+		rc = -EFAULT;
 	}
 	for (uint32_t i = 0; v->kept && i < v->slots; i++)
 		if (v->kept[i]) {
@@ -241,11 +247,13 @@ int fb_views_cut_all(struct fb_views *v)
 	return rc;
 }
 
-void fb_views_fini(struct fb_views *v)
+int fb_views_fini(struct fb_views *v)
 {
-	(void)fb_views_cut_all(v);
+	int rc = fb_views_cut_all(v);
+
 	free(v->kept);
 	v->kept = NULL;
+	return rc;
 }
 
 int fb_views_unmap(void *view, uint64_t slot_bytes)

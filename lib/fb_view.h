@@ -62,13 +62,14 @@ int fb_views_end(struct fb_views *v);
 int fb_views_restore(struct fb_views *v);
 
 /* In a forked child: every view of the parent's slots goes — the held one
- * cut (a stand-in, the caller's), the kept ones unmapped.  0 or the first
- * -errno (a view that could not even be cut is unmapped). */
+ * cut (a stand-in, the caller's), the kept ones unmapped.  0, or -EFAULT:
+ * the held view could not even be made inaccessible, so it was unmapped
+ * here (or, failing that too, left): not the caller's to unmap. */
 int fb_views_cut_all(struct fb_views *v);
 
-/* The handle goes away: the held view ended (cut, or unmapped if even that
- * fails), the kept aliases unmapped. */
-void fb_views_fini(struct fb_views *v);
+/* The handle goes away: the held view ended as by fb_views_cut_all, the
+ * kept aliases unmapped, the set freed.  0 or -EFAULT as fb_views_cut_all. */
+int fb_views_fini(struct fb_views *v);
 
 /* Unmap a stand-in the caller owns (a view cut off its slot). */
 int fb_views_unmap(void *view, uint64_t slot_bytes);

@@ -485,12 +485,14 @@ void fb_get_geometry(const fb_producer *p, struct fb_geometry *g)
 	};
 }
 
-void fb_detach(fb_producer *p)
+int fb_detach(fb_producer *p)
 {
+	int rc;
+
 	if (!p)
-		return;
+		return 0;
 	stop_ahead(p);
-	fb_views_fini(&p->views); /* before the frame goes back */
+	rc = fb_views_fini(&p->views); /* before the frame goes back */
 	if (p->have_claim)
 		(void)give_back(p);
 	fb_ring_unregister(p->seg);
@@ -498,6 +500,7 @@ void fb_detach(fb_producer *p)
 	if (p->efd >= 0)
 		close(p->efd);
 	free(p);
+	return rc;
 }
 
 const char *fb_strerror(int err)
