@@ -55,7 +55,7 @@
  * the claim (until it ends) and its ArrayBuffer's finalizer (until it is
  * collected); whichever comes second frees it. */
 struct fbn_mem {
-	void *addr;
+	void *addr;       /* NULL: the library unmapped it (not ours to free) */
 	uint64_t slot_bytes;
 	bool cut;  /* the claim ended: addr is our stand-in (fb_view_free) */
 	bool gone; /* the ArrayBuffer was collected */
@@ -88,14 +88,18 @@ static void before_end(struct fbn *n)
 }
 
 /* The held claim ended (its view cut, or kept: before_end): the memory
- * goes to its ArrayBuffer's finalizer, or is freed now if that ran. */
-static void mem_ended(struct fbn *n)
+ * goes to its ArrayBuffer's finalizer, or is freed now if that ran.
+ * LOST: the library could not cut the view and unmapped it itself
+ * (fb_detach's -EFAULT) — the finalizer must not unmap that range again. */
+static void mem_ended(struct fbn *n, bool lost)
 {
 	struct fbn_mem *m = n->mem;
 
 	if (!m)
 		return;
 	n->mem = NULL;
+	if (lost)
+		m->addr = NULL;
 	if (m->gone)
 		free(m);
 	else
@@ -105,12 +109,14 @@ static void mem_ended(struct fbn *n)
 /* fb_detach, the held claim's view first cut by it (or kept). */
 static void detach_lib(struct fbn *n)
 {
+	int rc;
+
 	if (!n->p)
 		return;
 	before_end(n);
-	fb_detach(n->p);
+	rc = fb_detach(n->p);
 	n->p = NULL;
-	mem_ended(n);
+	mem_ended(n, rc == -EFAULT);
 }
 
 /* Drop one of the struct's owners; the last one detaches and frees (a
@@ -226,7 +232,8 @@ static void on_mem_gone(napi_env env, void *data, void *hint)
 		m->gone = true; /* still claimed: mem_ended frees it */
 		return;
 	}
-	(void)fb_view_free(m->addr, m->slot_bytes);
+	if (m->addr)
+		(void)fb_view_free(m->addr, m->slot_bytes);
 	free(m);
 }
 
@@ -244,21 +251,7 @@ static void end_claim(napi_env env, struct fbn *n)
 		napi_delete_reference(env, n->ab);
 		n->ab = NULL;
 	}
-	mem_ended(n);
-}
-
-/* After a call that ends the held claim: end_claim — unless the claim goes
- * on (GOES_ON: a refused length, a view the library could not cut) with
- * the same view under its Buffer. */
-static void after_end(napi_env env, struct fbn *n, bool goes_on)
-{
-	void *view;
-
-	if (goes_on && n->mem && fb_claim_view(n->p, &view) == 0 && view == n->mem->addr) {
-		before_end(n); /* fb_claim_view undid the drop */
-		return;
-	}
-	end_claim(env, n);
+	mem_ended(n, false);
 }
 
 static void on_buffer_gone(napi_env env, void *data, void *hint)
@@ -268,18 +261,17 @@ static void on_buffer_gone(napi_env env, void *data, void *hint)
 	fbn_release(hint);
 }
 
-/* {frame, data}: the frame N just claimed, DATA its slot. */
-static napi_value claimed_value(napi_env env, struct fbn *n, uint64_t frame, void *data)
+/* A Buffer over the held claim's view (fb_claim_view), frame FRAME: the
+ * claim's Buffer from now on.  NULL on failure (the caller gives the frame
+ * back: nothing refers to the view, it is dropped, not cut). */
+static napi_value claim_buffer(napi_env env, struct fbn *n, uint64_t frame)
 {
-	napi_value obj, num, buf, ab;
+	napi_value buf, ab;
 	napi_typedarray_type type;
 	size_t len, off;
-	void *ptr;
-
+	void *ptr, *view;
 	struct fbn_mem *m;
-	void *view;
 
-	(void)data; /* the slot itself: the Buffer is over its view */
 	if (fb_claim_view(n->p, &view) < 0)
 		return NULL;
 	if (!(m = calloc(1, sizeof(*m)))) {
@@ -290,6 +282,7 @@ static napi_value claimed_value(napi_env env, struct fbn *n, uint64_t frame, voi
 	m->slot_bytes = n->g.slot_bytes;
 	n->mem = m;
 	n->held = true;
+	n->frame = frame;
 	/* Until the finalizer is added, a failure leaves no JS value over
 	 * the memory (it is never returned): gone, the view is dropped, not cut. */
 	m->gone = true;
@@ -302,12 +295,52 @@ static napi_value claimed_value(napi_env env, struct fbn *n, uint64_t frame, voi
 	    napi_add_finalizer(env, ab, m, on_mem_gone, NULL, NULL) != napi_ok)
 		return NULL;
 	m->gone = false;
-	n->frame = frame;
-	if (napi_create_object(env, &obj) != napi_ok || napi_create_int64(env, (int64_t)frame, &num) != napi_ok ||
+	return buf;
+}
+
+/* {frame, data}: the frame N just claimed, DATA its slot. */
+static napi_value claimed_value(napi_env env, struct fbn *n, uint64_t frame, void *data)
+{
+	napi_value obj, num, buf;
+
+	(void)data; /* the slot itself: the Buffer is over its view */
+	if (!(buf = claim_buffer(env, n, frame)) || napi_create_object(env, &obj) != napi_ok ||
+	    napi_create_int64(env, (int64_t)frame, &num) != napi_ok ||
 	    napi_set_named_property(env, obj, "frame", num) != napi_ok ||
 	    napi_set_named_property(env, obj, "data", buf) != napi_ok)
 		return NULL;
 	return obj;
+}
+
+/* After a call that ends the held claim: end_claim — unless the claim goes
+ * on (GOES_ON: a refused length, a view the library could not cut).  Then
+ * the same view keeps its Buffer; but after fb_publish's other -EFAULT (the
+ * view could not be put back after a refused length: the old one is a
+ * stand-in, ours) the old Buffer ends and the claim, still the library's,
+ * goes on with a fresh Buffer over its new view — returned, for the error
+ * thrown to carry (else NULL).  A claim that cannot get one is given back:
+ * held must never be false while the library holds the claim. */
+static napi_value after_end(napi_env env, struct fbn *n, bool goes_on)
+{
+	napi_value buf;
+	uint64_t frame = n->frame;
+	void *view;
+
+	if (!goes_on || !n->mem) {
+		end_claim(env, n);
+		return NULL;
+	}
+	if (fb_claim_view(n->p, &view) == 0 && view == n->mem->addr) {
+		before_end(n); /* fb_claim_view undid the drop */
+		return NULL;
+	}
+	end_claim(env, n); /* the old Buffer detached, its stand-in its finalizer's */
+	if ((buf = claim_buffer(env, n, frame)))
+		return buf;
+	before_end(n);
+	(void)fb_abort_claim(n->p);
+	end_claim(env, n);
+	return NULL;
 }
 
 /* What claim()'s promise settles with for fb_claim_timed's RC. */
@@ -692,13 +725,18 @@ static napi_value js_claim(napi_env env, napi_callback_info info)
 static napi_value ended(napi_env env, struct fbn *n, const char *what, int rc)
 {
 	char msg[100];
+	napi_value data = after_end(env, n, rc == -EFAULT), err;
 
-	after_end(env, n, rc == -EFAULT);
 	if (rc == -EINVAL) {
 		snprintf(msg, sizeof(msg), "%s: no frame is claimed", what);
 		return throw_value(env, make_error(env, rc, msg));
 	}
-	return rc < 0 ? throw_value(env, lib_error(env, n, what, rc)) : NULL;
+	if (rc >= 0)
+		return NULL;
+	err = lib_error(env, n, what, rc);
+	if (err && data) /* the claim goes on over a new view: its Buffer */
+		(void)napi_set_named_property(env, err, "data", data);
+	return throw_value(env, err);
 }
 
 /* publish(h, length) */
