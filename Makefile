@@ -239,11 +239,11 @@ bench:
 # node needs the sanitizer runtime preloaded (tests/bindings/t_node.sh does it).
 NODE_INC   ?= /usr/include/node
 NODE_ADDON := bindings/node/framebroker.node
-NODE_SRC   := bindings/node/src/fb_node.c
+NODE_SRC   := $(wildcard bindings/node/src/*.c)
 
 node: $(NODE_ADDON)
 
-$(NODE_ADDON): $(NODE_SRC) bindings/node/src/fb_node.map $(LIB_SRC:%.c=$(BUILD)/pic/%.o) \
+$(NODE_ADDON): $(NODE_SRC) $(wildcard bindings/node/src/*.h) bindings/node/src/fb_node.map $(LIB_SRC:%.c=$(BUILD)/pic/%.o) \
 		include/framebroker.h $(STAMP)
 	$(CC) $(CFLAGS) -fPIC -isystem $(NODE_INC) $(LDFLAGS) -shared \
 		-Wl,--version-script=bindings/node/src/fb_node.map -o $@.$$$$.tmp $(NODE_SRC) \

@@ -51,7 +51,7 @@ static int replace_stale(const char *name, const struct fb_geom *g, struct fb_se
 	}
 	/* Only the very object we judged: never a name that now names
 	 * another render's segment. */
-	if (!rc || fb_seg_unlink_same(name, (uint64_t)held.st_dev, (uint64_t)held.st_ino)) {
+	if (!rc || fb_shm_unlink_same(name, (uint64_t)held.st_dev, (uint64_t)held.st_ino)) {
 		close(fd);
 		return -EAGAIN;
 	}
@@ -67,7 +67,7 @@ static int refused(const char *name, int rc)
 	char why[FB_NAME_MAX + 256];
 
 	fb_err(PROG, "segment %s: %s; remove it or choose another --name", name,
-	       fb_seg_refusal(name, rc, why, sizeof(why)));
+	       fb_shm_refusal(name, rc, why, sizeof(why)));
 	return -EEXIST;
 }
 
@@ -89,7 +89,7 @@ static int create_once(const char *name, const struct fb_geom *g, struct fb_seg 
 		       name, (int)owner);
 		return -EEXIST;
 	}
-	if (rc < 0 && rc != -EAGAIN && !fb_seg_refused(rc)) {
+	if (rc < 0 && rc != -EAGAIN && !fb_shm_refused(rc)) {
 		fb_err(PROG, "segment %s already exists and is not a framebroker segment of "
 		       "this version; remove /dev/shm%s if it is stale", name, name);
 		return -EEXIST;
@@ -107,7 +107,7 @@ static int create_once(const char *name, const struct fb_geom *g, struct fb_seg 
 	else if (rc == -EEXIST)
 		fb_err(PROG, "segment %s is held by a live broker (one in another pid namespace, "
 		       "or one replacing it right now)", name);
-	else if (fb_seg_refused(rc))
+	else if (fb_shm_refused(rc))
 		return refused(name, rc);
 	return rc;
 }

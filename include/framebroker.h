@@ -253,8 +253,11 @@ int fb_view_free(void *view, uint64_t slot_bytes);
 /* In a child forked from the process holding P: the child's copies of the
  * views still map the parent's slots, so cut them all — the claim's becomes
  * a stand-in (the child's, for fb_view_free), the kept ones are unmapped.
- * The child must not use P otherwise (it attaches on its own).  0 or the
- * first -errno (a view that could not be cut is unmapped instead). */
+ * The child must not use P otherwise (it attaches on its own).  0, -EINVAL
+ * (NULL), or -EFAULT: the claim's view could not be cut (the system
+ * refused even to make it inaccessible), so the library unmapped it (or,
+ * if even that failed, left it): it is NOT the caller's — never
+ * fb_view_free it (the range may hold something else by then). */
 int fb_view_cut_all(fb_producer *p);
 
 /*
@@ -287,8 +290,10 @@ void fb_get_geometry(const fb_producer *p, struct fb_geometry *g);
 /* Give back any claimed frame (one the waiting thread holds too: it is
  * stopped first, within 250 ms), unregister, unmap, free.  NULL is fine.
  * The claim's view is cut first (a stand-in of the caller's, as when a claim
- * ends; unmapped if even that fails), the kept views unmapped. */
-void fb_detach(fb_producer *p);
+ * ends), the kept views unmapped.  0, or -EFAULT as fb_view_cut_all: the
+ * claim's view could not be cut and is not the caller's to fb_view_free.
+ * The handle is gone either way. */
+int fb_detach(fb_producer *p);
 
 /* A message for an error returned above (ERR < 0); never NULL. */
 const char *fb_strerror(int err);

@@ -320,7 +320,7 @@ void children_free(struct children *ch)
 	 * only a segment whose header names our broker (written before the
 	 * memory is reserved). */
 	if (ch->seg_known)
-		fb_seg_unlink_same(ch->o->name, ch->seg_dev, ch->seg_ino);
+		fb_shm_unlink_same(ch->o->name, ch->seg_dev, ch->seg_ino);
 	else if (ch->nkids > 0)
 		fb_seg_unlink_owned(ch->o->name, ch->kids[0].pid);
 	free(ch->kids);

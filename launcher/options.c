@@ -191,7 +191,7 @@ int options_parse(int argc, char **argv, struct render_opts *o)
 	o->frame_timeout_s = 60;
 	/* Unique across pid namespaces that share /dev/shm (every container's
 	 * first process is pid 1): the pid, and random bits. */
-	fb_seg_default_name(o->name, sizeof(o->name), "fb-render");
+	fb_shm_default_name(o->name, sizeof(o->name), "fb-render");
 	while ((c = fb_cli_next(&cli, argc, argv)) > 0)
 		if (own_option(o, c, cli.arg))
 			return -1;

@@ -146,7 +146,7 @@ static int check_segment_name(const struct render_opts *o)
 
 	if (fb_shm_lstat(o->name, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_uid != geteuid()))
 		return refuse("segment %s: %s; remove it or choose another --name", o->name,
-			      fb_seg_refusal(o->name, S_ISREG(st.st_mode) ? -EPERM : -FB_ENOTSEG, buf,
+			      fb_shm_refusal(o->name, S_ISREG(st.st_mode) ? -EPERM : -FB_ENOTSEG, buf,
 					     sizeof(buf)));
 	return 0;
 }

@@ -133,7 +133,7 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 	void *map;
 	int fd, rc;
 
-	if (fb_seg_name_check(name))
+	if (fb_shm_name_check(name))
 		return -EINVAL;
 	fd = fb_shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, &st);
 	if (fd < 0)
@@ -192,7 +192,7 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 fail:
 	/* Our own object only, and before the lock goes: once it is released
 	 * another broker may replace the name, and that one is not ours. */
-	(void)fb_seg_unlink_same(name, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+	(void)fb_shm_unlink_same(name, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
 	close(fd);
 	return rc;
 }
@@ -260,7 +260,7 @@ int fb_seg_attach_readonly(const char *name, struct fb_seg **out, const char **w
 	int fd, rc;
 
 	*why = NULL;
-	if (fb_seg_name_check(name)) {
+	if (fb_shm_name_check(name)) {
 		*why = "invalid segment name";
 		return -EINVAL;
 	}
@@ -278,14 +278,14 @@ int fb_seg_attach(const char *name, struct fb_seg **out, const char **why)
 	int fd, rc;
 
 	*why = NULL;
-	if (fb_seg_name_check(name)) {
+	if (fb_shm_name_check(name)) {
 		*why = "invalid segment name";
 		return -EINVAL;
 	}
 	fd = fb_shm_open(name, O_RDWR, 0, &st);
 	if (fd < 0)
 		return fd;
-	rc = fb_seg_check_owner(&st);
+	rc = fb_shm_check_owner(&st);
 	if (rc == 0)
 		rc = fb_seg_attach_fd(fd, name, out, why);
 	else
@@ -417,7 +417,7 @@ int fb_seg_unlink_owned(const char *name, int32_t broker_pid)
 		/* Ours, and its broker is gone (it held the lock for life).
 		 * Unlinked while we hold the lock, and only if the name still
 		 * names this very object. */
-		rc = fb_seg_unlink_same(name, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+		rc = fb_shm_unlink_same(name, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
 		if (rc == -ESTALE)
 			rc = -EPERM;
 	}
@@ -428,7 +428,7 @@ int fb_seg_unlink_owned(const char *name, int32_t broker_pid)
 
 int fb_seg_unlink_mine(const struct fb_seg *seg)
 {
-	int rc = fb_seg_unlink_same(seg->name, seg->dev, seg->ino);
+	int rc = fb_shm_unlink_same(seg->name, seg->dev, seg->ino);
 
 	return rc == -ESTALE ? -EPERM : rc;
 }

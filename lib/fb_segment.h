@@ -191,7 +191,7 @@ int fb_seg_create(const char *name, const struct fb_geom *g, struct fb_seg **out
 /*
  * Everyone else: open NAME read-write, validate, map.  *WHY as in validate.
  * A name is refused unless it is a regular file we own that nobody else
- * may write (fb_seg_check_owner): -FB_ENOTSEG, -EPERM.
+ * may write (fb_shm_check_owner): -FB_ENOTSEG, -EPERM.
  */
 int fb_seg_attach(const char *name, struct fb_seg **out, const char **why);
 
@@ -240,7 +240,7 @@ int fb_seg_owner_alive_fd(int fd, int32_t *pid);
  * BROKER_PID; the header's inode (written by the creator) is this object's
  * own (a copy, or another object put at the name, is not ours); and no
  * live broker holds the object's flock (every creator holds it for life).
- * 0, -EPERM if not provably ours, or -errno.  Prefer fb_seg_unlink_same.
+ * 0, -EPERM if not provably ours, or -errno.  Prefer fb_shm_unlink_same.
  */
 int fb_seg_unlink_owned(const char *name, int32_t broker_pid);
 

@@ -24,7 +24,7 @@ int fb_shm_lstat(const char *name, struct stat *st)
 {
 	char path[sizeof(FB_SHM_DIR) + FB_NAME_MAX + 1];
 
-	if (fb_seg_name_check(name))
+	if (fb_shm_name_check(name))
 		return -EINVAL;
 	snprintf(path, sizeof(path), FB_SHM_DIR "%s", name);
 	return lstat(path, st) < 0 ? -errno : 0;
@@ -67,7 +67,7 @@ int fb_shm_open(const char *name, int flags, mode_t mode, struct stat *st)
 	return fd;
 }
 
-int fb_seg_check_owner(const struct stat *st)
+int fb_shm_check_owner(const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode))
 		return -FB_ENOTSEG;
@@ -88,7 +88,7 @@ static void user_name(uid_t uid, char *buf, size_t len)
 		snprintf(buf, len, "uid %u", (unsigned)uid);
 }
 
-const char *fb_seg_refusal(const char *name, int rc, char *buf, size_t len)
+const char *fb_shm_refusal(const char *name, int rc, char *buf, size_t len)
 {
 	char owner[96], me[96];
 	struct stat st;
@@ -115,7 +115,7 @@ const char *fb_seg_refusal(const char *name, int rc, char *buf, size_t len)
 	return buf;
 }
 
-void fb_seg_default_name(char *buf, size_t len, const char *prefix)
+void fb_shm_default_name(char *buf, size_t len, const char *prefix)
 {
 	uint32_t r;
 
@@ -153,7 +153,7 @@ const char *fb_file_kind(mode_t mode)
 	}
 }
 
-int fb_seg_unlink_same(const char *name, uint64_t dev, uint64_t ino)
+int fb_shm_unlink_same(const char *name, uint64_t dev, uint64_t ino)
 {
 	struct stat st;
 	int fd = fb_shm_open(name, O_RDONLY, 0, &st);
@@ -167,10 +167,10 @@ int fb_seg_unlink_same(const char *name, uint64_t dev, uint64_t ino)
 	close(fd);
 	if ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
 		return -ESTALE;
-	return fb_seg_unlink(name);
+	return fb_shm_unlink(name);
 }
 
-int fb_seg_name_check(const char *name)
+int fb_shm_name_check(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -188,7 +188,7 @@ int fb_seg_name_check(const char *name)
 	return 0;
 }
 
-int fb_seg_name_canon(const char *in, char out[FB_NAME_MAX + 1])
+int fb_shm_name_canon(const char *in, char out[FB_NAME_MAX + 1])
 {
 	/* shm_open(3) users write "name" as often as "/name"; both mean the
 	 * same object (/dev/shm/name), so both are accepted and the rest of
@@ -202,14 +202,14 @@ int fb_seg_name_canon(const char *in, char out[FB_NAME_MAX + 1])
 		return -EINVAL;
 	out[0] = '/';
 	memcpy(out + added, in, n + 1);
-	if (fb_seg_name_check(out))
+	if (fb_shm_name_check(out))
 		return -EINVAL;
 	return added;
 }
 
-int fb_seg_name_arg(const char *prog, const char *what, const char *in, char out[FB_NAME_MAX + 1])
+int fb_shm_name_arg(const char *prog, const char *what, const char *in, char out[FB_NAME_MAX + 1])
 {
-	int rc = fb_seg_name_canon(in, out);
+	int rc = fb_shm_name_canon(in, out);
 
 	if (rc < 0) {
 		fb_err(prog, "invalid %s '%s': expected letters, digits, '.', '_' or '-' "
@@ -221,7 +221,7 @@ int fb_seg_name_arg(const char *prog, const char *what, const char *in, char out
 	return 0;
 }
 
-int fb_seg_unlink(const char *name)
+int fb_shm_unlink(const char *name)
 {
 	return shm_unlink(name) ? -errno : 0;
 }

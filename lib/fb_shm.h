@@ -16,17 +16,17 @@
 #define FB_NAME_MAX 200
 
 /* A POSIX shm name: "/" then 1..FB_NAME_MAX-1 of [A-Za-z0-9._-].  0 or -EINVAL. */
-int fb_seg_name_check(const char *name);
+int fb_shm_name_check(const char *name);
 
 /* A name as users write it, with or without its leading '/': the canonical
  * "/name" into OUT.  0 (given canonical), 1 (the '/' was added: say so), or
  * -EINVAL (OUT then holds nothing usable). */
-int fb_seg_name_canon(const char *in, char out[FB_NAME_MAX + 1]);
+int fb_shm_name_canon(const char *in, char out[FB_NAME_MAX + 1]);
 
 /* The same for a program's argument WHAT ("--name", "segment name"): 0, or
  * -1 with the one-line error printed for PROG; an added '/' is said at info
  * level, so the user sees which name was used. */
-int fb_seg_name_arg(const char *prog, const char *what, const char *in, char out[FB_NAME_MAX + 1]);
+int fb_shm_name_arg(const char *prog, const char *what, const char *in, char out[FB_NAME_MAX + 1]);
 
 /* Where glibc's shm_open keeps names: NAME is the file FB_SHM_DIR NAME. */
 #define FB_SHM_DIR "/dev/shm"
@@ -59,23 +59,23 @@ const char *fb_file_kind(mode_t mode);
  * rewritten) would have us render into their memory, or trust their
  * header and kill the pids it names.  0, -FB_ENOTSEG, or -EPERM.
  */
-int fb_seg_check_owner(const struct stat *st);
+int fb_shm_check_owner(const struct stat *st);
 
 /* Is RC (from an attach or fb_shm_open) a refusal of what sits at the
  * name — not a segment, not ours (-EPERM), not readable (-EACCES)? */
-static inline int fb_seg_refused(int rc)
+static inline int fb_shm_refused(int rc)
 {
 	return rc == -FB_ENOTSEG || rc == -EPERM || rc == -EACCES;
 }
 
 /*
  * A one-line explanation, in BUF, of why NAME was refused (RC as in
- * fb_seg_refused), as NAME is now: "/dev/shm/x is a FIFO, not a
+ * fb_shm_refused), as NAME is now: "/dev/shm/x is a FIFO, not a
  * shared-memory segment", "/dev/shm/x belongs to user nobody (uid 65534),
  * not to user root (uid 0); mode 0600", "/dev/shm/x is writable by
  * everyone (mode 0666)".  Returns BUF.
  */
-const char *fb_seg_refusal(const char *name, int rc, char *buf, size_t len);
+const char *fb_shm_refusal(const char *name, int rc, char *buf, size_t len);
 
 /*
  * A default segment name, "/PREFIX-PID-XXXXXXXX": the pid for humans, and
@@ -83,7 +83,7 @@ const char *fb_seg_refusal(const char *name, int rc, char *buf, size_t len);
  * every container's first process is pid 1, and containers may share
  * /dev/shm.  PREFIX: letters, digits, '-'.  Writes BUF (FB_NAME_MAX + 1).
  */
-void fb_seg_default_name(char *buf, size_t len, const char *prefix);
+void fb_shm_default_name(char *buf, size_t len, const char *prefix);
 
 /*
  * Unlink NAME only if it still names the object (DEV, INO): whoever
@@ -91,9 +91,9 @@ void fb_seg_default_name(char *buf, size_t len, const char *prefix);
  * names another render's segment.  0, -ESTALE if NAME names another
  * object, or -errno (-ENOENT: already gone).
  */
-int fb_seg_unlink_same(const char *name, uint64_t dev, uint64_t ino);
+int fb_shm_unlink_same(const char *name, uint64_t dev, uint64_t ino);
 
 /* Remove the name unconditionally: tests only.  0 or -errno. */
-int fb_seg_unlink(const char *name);
+int fb_shm_unlink(const char *name);
 
 #endif

@@ -90,7 +90,7 @@ static void *alias_new(void *slot_addr, size_t span)
 }
 
 /* The slot's alias A is nobody's: kept for its next claim (one per slot). */
-static void keep(struct fb_views *v, uint32_t slot, void *a)
+static void keep(struct fb_vset *v, uint32_t slot, void *a)
 {
 	if (v->kept[slot])
 		(void)munmap(a, v->span);
@@ -117,7 +117,7 @@ static int stand_in(void *addr, size_t span)
 
 /* Cut the held view off its slot; with MOVE, its page tables go to a fresh
  * alias kept for the slot's next claim first.  0 or -errno (still held). */
-static int cut(struct fb_views *v, bool move)
+static int cut(struct fb_vset *v, bool move)
 {
 	void *moved = MAP_FAILED;
 	int rc;
@@ -139,14 +139,14 @@ static int cut(struct fb_views *v, bool move)
 	return 0;
 }
 
-void fb_views_init(struct fb_views *v, uint32_t slots, uint64_t slot_bytes)
+void fb_vset_init(struct fb_vset *v, uint32_t slots, uint64_t slot_bytes)
 {
 	size_t pg = page_bytes();
 
-	*v = (struct fb_views){ .slots = slots, .span = ((size_t)slot_bytes + pg - 1) / pg * pg };
+	*v = (struct fb_vset){ .slots = slots, .span = ((size_t)slot_bytes + pg - 1) / pg * pg };
 }
 
-int fb_views_get(struct fb_views *v, uint32_t slot, void *slot_addr, void **view)
+int fb_vset_get(struct fb_vset *v, uint32_t slot, void *slot_addr, void **view)
 {
 	void *a;
 
@@ -172,13 +172,13 @@ int fb_views_get(struct fb_views *v, uint32_t slot, void *slot_addr, void **view
 	return 0;
 }
 
-void fb_views_drop(struct fb_views *v)
+void fb_vset_drop(struct fb_vset *v)
 {
 	if (v->held)
 		v->dropped = true;
 }
 
-int fb_views_end(struct fb_views *v)
+int fb_vset_end(struct fb_vset *v)
 {
 	v->last_cut = v->last_kept = NULL;
 	if (!v->held)
@@ -191,7 +191,7 @@ int fb_views_end(struct fb_views *v)
 	return 0;
 }
 
-int fb_views_restore(struct fb_views *v)
+int fb_vset_restore(struct fb_vset *v)
 {
 	void *at = v->last_cut, *from, *m;
 
@@ -220,7 +220,7 @@ int fb_views_restore(struct fb_views *v)
 	return 0;
 }
 
-int fb_views_cut_all(struct fb_views *v)
+int fb_vset_cut_all(struct fb_vset *v)
 {
 	int rc = 0;
 
@@ -228,9 +228,15 @@ int fb_views_cut_all(struct fb_views *v)
 		keep(v, v->held_slot, v->held);
 		v->held = NULL;
 	}
-	if (v->held && (rc = cut(v, false)) < 0) {
+	if (v->held && cut(v, false) < 0) {
+		/* Not even inaccessible in place (stand_in's last resort): it
+		 * still maps the slot, which is about to be someone else's, so
+		 * it goes — and the caller, told so (-EFAULT), must not unmap
+		 * it again: the range may be reused by then.  If even munmap
+		 * fails, the view stays, still not the caller's (a leak). */
 		(void)munmap(v->held, v->span);
 		v->held = NULL;
+		rc = -EFAULT;
 	}
 	for (uint32_t i = 0; v->kept && i < v->slots; i++)
 		if (v->kept[i]) {
@@ -241,14 +247,16 @@ int fb_views_cut_all(struct fb_views *v)
 	return rc;
 }
 
-void fb_views_fini(struct fb_views *v)
+int fb_vset_fini(struct fb_vset *v)
 {
-	(void)fb_views_cut_all(v);
+	int rc = fb_vset_cut_all(v);
+
 	free(v->kept);
 	v->kept = NULL;
+	return rc;
 }
 
-int fb_views_unmap(void *view, uint64_t slot_bytes)
+int fb_vset_unmap(void *view, uint64_t slot_bytes)
 {
 	size_t pg = page_bytes();
 

@@ -48,7 +48,7 @@ struct fb_producer {
 	atomic_int ahead_done; /* release: AHEAD_RC and AHEAD_CLAIM are written */
 	int ahead_rc;
 	struct fb_claim ahead_claim;
-	struct fb_views views; /* fb_claim_view's (lib/fb_view.h) */
+	struct fb_vset views; /* fb_claim_view's (lib/fb_view.h) */
 };
 
 /*
@@ -108,7 +108,7 @@ static int attach(int fd, const char *canon, int timeout_ms, fb_producer **out)
 		free(p);
 		return rc;
 	}
-	fb_views_init(&p->views, p->seg->geom.slot_count, p->seg->geom.slot_stride);
+	fb_vset_init(&p->views, p->seg->geom.slot_count, p->seg->geom.slot_stride);
 	/* Fault injection (tests, lib/fb_fault.h): every producer step,
 	 * for fb-producer and any library producer alike.  A typo must not
 	 * silently test nothing. */
@@ -141,7 +141,7 @@ int fb_attach(const char *name, int timeout_ms, fb_producer **out)
 			return fd;
 	}
 	/* "name" and "/name" are the same object, as for shm_open(3). */
-	if (fb_seg_name_canon(name, canon) < 0)
+	if (fb_shm_name_canon(name, canon) < 0)
 		return -EINVAL;
 	/* Through the descriptor when we have one (kept open: it is what a
 	 * second fb_attach(NULL) uses again); else by name, waiting. */
@@ -157,7 +157,7 @@ int fb_attach_fd(int fd, const char *name, fb_producer **out)
 	if (!name)
 		name = getenv("FB_SEGMENT");
 	if (name && *name) {
-		if (fb_seg_name_canon(name, canon) < 0)
+		if (fb_shm_name_canon(name, canon) < 0)
 			return -EINVAL;
 	} else {
 		snprintf(canon, sizeof(canon), "/fd-%d", fd);
@@ -172,9 +172,9 @@ const char *fb_attach_strerror(const char *name, int err, char *buf, size_t len)
 	char canon[FB_NAME_MAX + 1];
 	size_t n;
 
-	if (!buf || len == 0 || !name || !fb_seg_refused(err) || fb_seg_name_canon(name, canon) < 0)
+	if (!buf || len == 0 || !name || !fb_shm_refused(err) || fb_shm_name_canon(name, canon) < 0)
 		return fb_strerror(err);
-	fb_seg_refusal(canon, err, buf, len);
+	fb_shm_refusal(canon, err, buf, len);
 	n = strlen(buf);
 	if (err == -EPERM)
 		snprintf(buf + n, len - n, ": a worker attaches by name only to a segment of its "
@@ -187,7 +187,7 @@ const char *fb_attach_strerror(const char *name, int err, char *buf, size_t len)
  * -EFAULT if it could not be cut (the claim stays ours). */
 static int end_view(fb_producer *p)
 {
-	return fb_views_end(&p->views) ? -EFAULT : 0;
+	return fb_vset_end(&p->views) ? -EFAULT : 0;
 }
 
 /* Give a held claim back; the handle holds none afterwards. */
@@ -391,7 +391,7 @@ int fb_publish(fb_producer *p, uint64_t length)
 		return -EFAULT;
 	rc = fb_ring_publish(p->seg, &p->claim, length);
 	if (rc == -EINVAL) /* a bad length leaves the claim ours to retry, its view back */
-		return fb_views_restore(&p->views) ? -EFAULT : rc;
+		return fb_vset_restore(&p->views) ? -EFAULT : rc;
 	p->have_claim = 0;
 	if (rc == 0)
 		fb_fault_point(p->seg->fault, FB_STEP_AFTER_PUBLISH, p->claim.frame);
@@ -411,25 +411,25 @@ int fb_claim_view(fb_producer *p, void **view)
 {
 	if (!p || !view || !p->have_claim)
 		return -EINVAL;
-	return fb_views_get(&p->views, p->claim.slot, p->claim.data, view);
+	return fb_vset_get(&p->views, p->claim.slot, p->claim.data, view);
 }
 
 int fb_view_drop(fb_producer *p)
 {
 	if (!p || !p->views.held)
 		return -EINVAL;
-	fb_views_drop(&p->views);
+	fb_vset_drop(&p->views);
 	return 0;
 }
 
 int fb_view_free(void *view, uint64_t slot_bytes)
 {
-	return fb_views_unmap(view, slot_bytes);
+	return fb_vset_unmap(view, slot_bytes);
 }
 
 int fb_view_cut_all(fb_producer *p)
 {
-	return p ? fb_views_cut_all(&p->views) : -EINVAL;
+	return p ? fb_vset_cut_all(&p->views) : -EINVAL;
 }
 
 int fb_fail(fb_producer *p, const char *reason)
@@ -485,12 +485,14 @@ void fb_get_geometry(const fb_producer *p, struct fb_geometry *g)
 	};
 }
 
-void fb_detach(fb_producer *p)
+int fb_detach(fb_producer *p)
 {
+	int rc;
+
 	if (!p)
-		return;
+		return 0;
 	stop_ahead(p);
-	fb_views_fini(&p->views); /* before the frame goes back */
+	rc = fb_vset_fini(&p->views); /* before the frame goes back */
 	if (p->have_claim)
 		(void)give_back(p);
 	fb_ring_unregister(p->seg);
@@ -498,6 +500,7 @@ void fb_detach(fb_producer *p)
 	if (p->efd >= 0)
 		close(p->efd);
 	free(p);
+	return rc;
 }
 
 const char *fb_strerror(int err)

@@ -72,7 +72,7 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 		       "a segment name is required%s", optind < argc ? argv[argc - 1] : "");
 		return -1;
 	}
-	return fb_seg_name_arg(PROG, "segment name", argv[optind], o->name);
+	return fb_shm_name_arg(PROG, "segment name", argv[optind], o->name);
 }
 
 static double pct(double share)
@@ -155,9 +155,9 @@ int main(int argc, char **argv)
 	for (int tries = 0; ((rc = fb_seg_attach_readonly(o.name, &seg, &why)) == -EAGAIN ||
 			     rc == -ENOENT) && tries < 40; tries++)
 		usleep(50000);
-	if (rc && fb_seg_refused(rc)) { /* not a segment, or not readable: at once */
+	if (rc && fb_shm_refused(rc)) { /* not a segment, or not readable: at once */
 		fb_err(PROG, "cannot read render %s: %s", o.name,
-		       fb_seg_refusal(o.name, rc, buf, sizeof(buf)));
+		       fb_shm_refusal(o.name, rc, buf, sizeof(buf)));
 		free(st);
 		return FB_EXIT_USAGE;
 	}
@@ -170,9 +170,9 @@ int main(int argc, char **argv)
 	/* Looking at another user's segment harms nobody, so it is shown; but
 	 * whoever may write it could have put anything there, pids included:
 	 * say so rather than present it as a render's true state. */
-	if (fb_shm_lstat(o.name, &sb) == 0 && fb_seg_check_owner(&sb))
+	if (fb_shm_lstat(o.name, &sb) == 0 && fb_shm_check_owner(&sb))
 		fb_warn(PROG, "%s: shown as found, but its owner or anyone who may write it could "
-			"have forged any of it", fb_seg_refusal(o.name, -EPERM, buf, sizeof(buf)));
+			"have forged any of it", fb_shm_refusal(o.name, -EPERM, buf, sizeof(buf)));
 	broker_pid = seg->hdr->broker_pid;
 	broker_start = seg->hdr->broker_start;
 	for (;;) {

@@ -16,14 +16,14 @@ int fb_seg_attach_worker(const char *prog, const char *name, int fd, int timeout
 
 	if (rc == 0)
 		return 0;
-	if (fd < 0 && fb_seg_refused(rc)) {
+	if (fd < 0 && fb_shm_refused(rc)) {
 		fb_err(prog, "cannot attach to segment %s: %s%s", name,
-		       fb_seg_refusal(name, rc, buf, sizeof(buf)),
+		       fb_shm_refusal(name, rc, buf, sizeof(buf)),
 		       rc == -EPERM ? ": a worker attaches by name only to a segment of its own user "
 				      "that nobody else can write" : "");
 		return FB_EXIT_USAGE;
 	}
 	fb_err(prog, "cannot attach to segment %s: %s", name, why ? why : strerror(-rc));
 	/* -EXDEV: --fd and --name name two objects; nothing was touched. */
-	return fb_seg_refused(rc) || rc == -EXDEV ? FB_EXIT_USAGE : FB_EXIT_RUNTIME;
+	return fb_shm_refused(rc) || rc == -EXDEV ? FB_EXIT_USAGE : FB_EXIT_RUNTIME;
 }

@@ -105,10 +105,10 @@ static int shared(struct fb_cli *c, int code, const char *arg)
 	case CLI_NAME: {
 		/* A bad name is said at once; the note that a '/' was added
 		 * waits for fb_cli_end, after a --log-level that may follow. */
-		int rc = fb_seg_name_canon(arg, c->name);
+		int rc = fb_shm_name_canon(arg, c->name);
 
 		if (rc < 0)
-			return fb_seg_name_arg(c->prog, "--name", arg, c->name) ? -1 : 0;
+			return fb_shm_name_arg(c->prog, "--name", arg, c->name) ? -1 : 0;
 		c->name_added = rc == 1 ? arg : NULL;
 		return 0;
 	}

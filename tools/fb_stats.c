@@ -81,7 +81,7 @@ void fb_stats_json(FILE *out, const char *name, const struct fb_geom *g,
 {
 	const char *sep = "";
 
-	/* NAME passed fb_seg_name_check: no character needs escaping. */
+	/* NAME passed fb_shm_name_check: no character needs escaping. */
 	fprintf(out, "{\"name\":\"%s\",\"state\":\"%s\",\"width\":%u,\"height\":%u,"
 		"\"pix_fmt\":\"%s\",\"frame_format\":\"%s\",\"fps\":%.7g,\"fps_num\":%u,"
 		"\"fps_den\":%u,\"frames\":%llu,"

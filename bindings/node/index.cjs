@@ -1,7 +1,7 @@
 // index.cjs — the framebroker Node binding's public API (CommonJS; index.mjs
 // re-exports it for ESM): the Producer class around the native addon
-// framebroker.node (src/fb_node.c, built by `make node`).  README.md is the
-// documentation; index.d.ts the types.
+// framebroker.node (src/*.c, listed in src/fb_node.h; built by `make
+// node`).  README.md is the documentation; index.d.ts the types.
 'use strict';
 
 const path = require('node:path');

@@ -50,7 +50,9 @@ export declare class Producer implements AsyncIterable<Claim> {
   readonly geometry: Geometry;
   /** The next frame, or null when no frame is left.  One claim() at a time (a second one rejects with EBUSY). */
   claim(): Promise<Claim | null>;
-  /** Hand the claimed frame to the encoder; length defaults to frameBytes for raw renders. */
+  /** Hand the claimed frame to the encoder; length defaults to frameBytes for raw renders.
+   *  A refused length throws EINVAL, the frame still claimed; EFAULT with a `data` Buffer on
+   *  the error: refused, and its view could not be put back — still claimed, `data` its new Buffer. */
   publish(length?: number): void;
   /** Give the claimed frame back, for another producer (or this one, later). */
   abortClaim(): void;

@@ -37,7 +37,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(name, sizeof(name), "/fbfuzz-%d", (int)getpid());
 	if (fb_geom_init(&g, 8, 8, FB_PIX_GRAY, 4, 30, 64) || fb_seg_create(name, &g, &seg))
 		abort();
-	fb_seg_unlink(name); /* the mapping stays; nothing is left in /dev/shm */
+	fb_shm_unlink(name); /* the mapping stays; nothing is left in /dev/shm */
 	seg->nowait = 1;
 	pristine = malloc(sizeof(*pristine));
 	memcpy(pristine, seg->hdr, sizeof(*pristine));

@@ -296,7 +296,7 @@ static void test_api_pollers_and_sleepers(void **state)
 			assert_true(each[k] > 0);
 	}
 	close(out[0]);
-	fb_seg_unlink(fx.name);
+	fb_shm_unlink(fx.name);
 	fb_seg_detach(fx.seg);
 }
 

@@ -28,17 +28,17 @@ static void test_name_check(void **state)
 	char longname[FB_NAME_MAX + 2];
 
 	(void)state;
-	assert_int_equal(fb_seg_name_check("/fb-render-1"), 0);
-	assert_int_equal(fb_seg_name_check("/a.b_c-D9"), 0);
-	assert_int_equal(fb_seg_name_check("fb"), -EINVAL);
-	assert_int_equal(fb_seg_name_check("/"), -EINVAL);
-	assert_int_equal(fb_seg_name_check("/a/b"), -EINVAL);
-	assert_int_equal(fb_seg_name_check("/.."), -EINVAL);
-	assert_int_equal(fb_seg_name_check("/a b"), -EINVAL);
+	assert_int_equal(fb_shm_name_check("/fb-render-1"), 0);
+	assert_int_equal(fb_shm_name_check("/a.b_c-D9"), 0);
+	assert_int_equal(fb_shm_name_check("fb"), -EINVAL);
+	assert_int_equal(fb_shm_name_check("/"), -EINVAL);
+	assert_int_equal(fb_shm_name_check("/a/b"), -EINVAL);
+	assert_int_equal(fb_shm_name_check("/.."), -EINVAL);
+	assert_int_equal(fb_shm_name_check("/a b"), -EINVAL);
 	memset(longname, 'a', sizeof(longname));
 	longname[0] = '/';
 	longname[sizeof(longname) - 1] = '\0';
-	assert_int_equal(fb_seg_name_check(longname), -EINVAL);
+	assert_int_equal(fb_shm_name_check(longname), -EINVAL);
 }
 
 static void test_name_canon(void **state)
@@ -46,28 +46,28 @@ static void test_name_canon(void **state)
 	char out[FB_NAME_MAX + 1], in[FB_NAME_MAX + 1];
 
 	(void)state;
-	assert_int_equal(fb_seg_name_canon("/tour", out), 0);
+	assert_int_equal(fb_shm_name_canon("/tour", out), 0);
 	assert_string_equal(out, "/tour");
-	assert_int_equal(fb_seg_name_canon("tour", out), 1);
+	assert_int_equal(fb_shm_name_canon("tour", out), 1);
 	assert_string_equal(out, "/tour");
-	assert_int_equal(fb_seg_name_canon("", out), -EINVAL);
-	assert_int_equal(fb_seg_name_canon("/", out), -EINVAL);
-	assert_int_equal(fb_seg_name_canon(".", out), -EINVAL);
-	assert_int_equal(fb_seg_name_canon("..", out), -EINVAL);
-	assert_int_equal(fb_seg_name_canon("a/b", out), -EINVAL);
-	assert_int_equal(fb_seg_name_canon("//a", out), -EINVAL);
-	assert_int_equal(fb_seg_name_canon("a b", out), -EINVAL);
+	assert_int_equal(fb_shm_name_canon("", out), -EINVAL);
+	assert_int_equal(fb_shm_name_canon("/", out), -EINVAL);
+	assert_int_equal(fb_shm_name_canon(".", out), -EINVAL);
+	assert_int_equal(fb_shm_name_canon("..", out), -EINVAL);
+	assert_int_equal(fb_shm_name_canon("a/b", out), -EINVAL);
+	assert_int_equal(fb_shm_name_canon("//a", out), -EINVAL);
+	assert_int_equal(fb_shm_name_canon("a b", out), -EINVAL);
 	/* The longest name fits either way; one byte more does not, and
 	 * the '/' that would be added counts. */
 	memset(in, 'a', FB_NAME_MAX - 1);
 	in[FB_NAME_MAX - 1] = '\0';
-	assert_int_equal(fb_seg_name_canon(in, out), 1);
+	assert_int_equal(fb_shm_name_canon(in, out), 1);
 	assert_int_equal((int)strlen(out), FB_NAME_MAX);
 	in[FB_NAME_MAX - 1] = 'a';
 	in[FB_NAME_MAX] = '\0';
-	assert_int_equal(fb_seg_name_canon(in, out), -EINVAL);
+	assert_int_equal(fb_shm_name_canon(in, out), -EINVAL);
 	in[0] = '/';
-	assert_int_equal(fb_seg_name_canon(in, out), 0);
+	assert_int_equal(fb_shm_name_canon(in, out), 0);
 }
 
 static void test_geom(void **state)

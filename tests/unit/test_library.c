@@ -106,7 +106,7 @@ static void test_library_chunk(void **state)
 	}
 	assert_int_equal(fx.seg->hdr->slots[0].frame, 0); /* the ring's own index */
 	fb_detach(p);
-	fb_seg_unlink(fx.name);
+	fb_shm_unlink(fx.name);
 	fb_seg_detach(fx.seg);
 }
 

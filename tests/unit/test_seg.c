@@ -40,7 +40,7 @@ int fb_test_seg_teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	fb_seg_unlink(fx->name);
+	fb_shm_unlink(fx->name);
 	fb_seg_detach(fx->seg);
 	free(fx);
 	return 0;

@@ -7,6 +7,9 @@
  * not even after the slot holds the next frame); a dropped view is kept and
  * handed out again for the slot's next claim; a refused length leaves the
  * view as it was; detach and a forked child's fb_view_cut_all cut too.
+ * When the system refuses even an inaccessible stand-in (forced here with a
+ * seccomp filter, in a child of its own), detach and fb_view_cut_all unmap
+ * the view themselves and say so (-EFAULT: not the caller's to free).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,9 +22,13 @@
 #include "fb_ring.h"
 
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -196,12 +203,91 @@ static void test_view_fork(void **state)
 	assert_int_equal(fb_view_free(held, g.slot_bytes), 0);
 }
 
+/*
+ * From now on this process cannot replace or re-protect a mapping: mmap
+ * with MAP_FIXED, mprotect and mremap fail with ENOMEM (a seccomp filter:
+ * the one way to make every fallback of a cut fail for real).  munmap and
+ * the rest still work.  0, or -1 if the filter cannot be installed.
+ */
+static int deny_remapping(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mprotect, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mremap, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[3])),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_FIXED, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOMEM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+		return -1;
+	return 0;
+}
+
+/* In a child of its own (the filter cannot be undone): attach, claim,
+ * fill the view, forbid remapping, then end the handle's views with
+ * fb_detach (CUT_ALL false) or fb_view_cut_all then fb_detach.  Exit 0 if
+ * the library reported the view as not ours (-EFAULT) and it is unmapped,
+ * 2 if the filter could not be installed, 1 otherwise. */
+static int child_denied(const struct fixture *fx, bool cut_all)
+{
+	struct fb_geometry g;
+	fb_producer *p;
+	uint64_t f;
+	void *d, *v;
+	int rc;
+
+	if (fb_attach(fx->name, 0, &p) != 0 || fb_claim(p, &f, &d) != 1 || fb_claim_view(p, &v) != 0)
+		return 1;
+	fb_get_geometry(p, &g);
+	memset(v, 0x5A, g.frame_bytes);
+	if (deny_remapping() != 0)
+		return 2;
+	if (cut_all) {
+		rc = fb_view_cut_all(p);
+		if (fb_detach(p) != 0) /* no view held any more */
+			return 1;
+	} else {
+		rc = fb_detach(p);
+	}
+	return rc == -EFAULT && !mapped(v) ? 0 : 1;
+}
+
+/* A view that cannot be cut at all is unmapped by the library, reported
+ * (-EFAULT), by fb_detach and fb_view_cut_all alike; the frame it held
+ * goes back all the same, for the next claim. */
+static void test_view_uncuttable(void **state)
+{
+	struct fixture *fx = *state;
+
+	for (int cut_all = 0; cut_all < 2; cut_all++) {
+		pid_t child = fork();
+		int st;
+
+		assert_true(child >= 0);
+		if (child == 0)
+			_exit(child_denied(fx, cut_all));
+		assert_int_equal(waitpid(child, &st, 0), child);
+		assert_true(WIFEXITED(st));
+		if (WEXITSTATUS(st) == 2)
+			skip(); /* no seccomp here: nothing can force the failure */
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	assert_int_equal(fb_detach(NULL), 0);
+}
+
 int fb_test_view(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_view_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_fork, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_uncuttable, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,10 +1,13 @@
 // errors.test.mjs — every error is an Error with the errno name as code and
 // the negative errno as errno: a bad name, publish without a claim, a
-// length over the slot (the claim stays usable), a failed render
+// length over the slot (the claim stays usable, also when its view cannot
+// be put back: a fresh Buffer on the error), a failed render
 // (ECANCELED with its reason), a detached producer, a loop body that
 // neither publishes nor aborts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { attach } from '../index.mjs';
 import * as h from './helpers.mjs';
 
@@ -56,6 +59,53 @@ test('publish and abortClaim without a claim, a length over the slot', async (t)
 	p.publish(g.frameBytes);
 	assert.equal(c.data.length, 0);
 	assert.throws(() => p.publish(), { code: 'EINVAL' });
+});
+
+// The child of the next test: attach to process.argv[1], claim, write
+// through the Buffer, publish a refused length with the view's way back
+// denied (deny_fixed_remap.py): EFAULT, the frame still claimed, its new
+// Buffer on the error (the old one detached), and it publishes.
+const publishUnrestorable = `
+import { attach } from ${JSON.stringify(new URL('../index.mjs', import.meta.url).href)};
+const p = await attach(process.argv[1]);
+const g = p.geometry;
+const c = await p.claim();
+c.data.fill(7);
+let e = null;
+try { p.publish(g.slotBytes + 1); } catch (err) { e = err; }
+const data = e && e.data;
+const seen = { code: e && e.code, held: p.claimedFrame, old: c.data.length,
+	fresh: data ? data.length : -1, slotBytes: g.slotBytes, carried: data ? data[0] : -1 };
+if (data) { data.fill(9); p.publish(g.frameBytes); }
+seen.after = p.claimedFrame;
+console.log(JSON.stringify(seen));
+p.detach();
+`;
+
+test('publish: a refused length whose view cannot be put back (EFAULT) keeps the claim, a new Buffer on the error', async (t) => {
+	const name = h.segName();
+	await h.startBroker(t, name, ['--size', '8x8', '--frames', '3', '--slots', '2']);
+	const env = { ...process.env };
+	delete env.LD_PRELOAD; // python must not get a sanitizer runtime: the helper hands it on
+	if (process.env.LD_PRELOAD)
+		env.FB_PRELOAD = process.env.LD_PRELOAD;
+	const child = spawn('python3', [path.join(h.ROOT, 'tests/helpers/deny_fixed_remap.py'), process.execPath,
+		'--input-type=module', '-e', publishUnrestorable, name], { stdio: ['ignore', 'pipe', 'inherit'], env });
+	let out = '';
+	child.stdout.setEncoding('utf8');
+	child.stdout.on('data', (d) => { out += d; });
+	const code = await h.exitOf(child);
+	if (code === 3) {
+		t.skip('no seccomp filter here: the failure cannot be forced');
+		return;
+	}
+	assert.equal(code, 0, out);
+	const seen = JSON.parse(out);
+	// fb_publish said EFAULT, the claim went on: frame 0 still held, over a
+	// fresh Buffer of the whole slot (the view lost what was written: a
+	// new alias of the slot holds it — 7 — and the old Buffer is detached).
+	assert.deepEqual(seen, { code: 'EFAULT', held: 0, old: 0, fresh: seen.slotBytes,
+		slotBytes: seen.slotBytes, carried: 7, after: null });
 });
 
 test('fail(reason): the render ends, claims reject ECANCELED with the reason', async (t) => {

@@ -126,7 +126,7 @@ def _load():
             ("fb_view_drop", ctypes.c_int, [P]),
             ("fb_view_free", ctypes.c_int, [ctypes.c_void_p, ctypes.c_uint64]),
             ("fb_view_cut_all", ctypes.c_int, [P]),
-            ("fb_detach", None, [P]),
+            ("fb_detach", ctypes.c_int, [P]),
             ("fb_strerror", ctypes.c_char_p, [ctypes.c_int]),
             ("fb_attach_strerror", ctypes.c_char_p,
              [ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]),
@@ -155,6 +155,9 @@ def _forked(ref):
     p = ref()
     if p is None or p._p is None:
         return
+    # Its result needs no check: even a held view the library had to
+    # unmap (-EFAULT) is safe, as the child never frees it (detach() does
+    # nothing in a child).
     p._lib.fb_view_cut_all(p._p)
 
 
@@ -241,14 +244,19 @@ class Producer:
             self._lib.fb_view_drop(self._p)
         return stale, addr
 
-    def _ending(self, call, args=(), goes_on=(-errno.EFAULT,)):
+    def _ending(self, call, args=(), goes_on=(-errno.EFAULT,), lost=()):
         """CALL(handle, *ARGS), a library call that ends the held claim,
         around its view: released before (_disarm), and after, a view cut
         off its slot is unmapped once its last object goes (fb_view_free).
         A result in GOES_ON leaves the claim held: armed again (the same
-        view, unless the library could not keep it).  Returns the result."""
+        view, unless the library could not keep it).  A result in LOST:
+        the library could not cut the view and unmapped it itself — never
+        ours to unmap (the range may be reused).  Returns the result."""
         stale, addr = self._disarm()
         rc = call(self._p, *args)
+        if rc in lost:
+            self._frame = None
+            return rc
         if rc in goes_on:
             self._arm(stale)
             if addr == ctypes.addressof(self._slot):
@@ -368,7 +376,7 @@ class Producer:
             return
         try:
             if self._frame is not None:  # its view cut (or kept) by fb_detach
-                self._ending(self._lib.fb_detach, goes_on=())
+                self._ending(self._lib.fb_detach, goes_on=(), lost=(-errno.EFAULT,))
             else:
                 self._lib.fb_detach(self._p)
         finally:
