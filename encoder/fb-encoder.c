@@ -502,10 +502,11 @@ int main(int argc, char **argv)
 	code = fb_seg_attach_worker(PROG, o.name, o.seg_fd, o.attach_timeout_ms, &seg);
 	if (code) /* 2: what sits at the name was refused (not a segment, not ours) */
 		return code;
-	if (fb_fault_from_env(FB_ROLE_ENCODER, &seg->fault, refusal, sizeof(refusal))) {
+	rc = fb_fault_from_env(FB_ROLE_ENCODER, &seg->fault, refusal, sizeof(refusal));
+	if (rc) { /* malformed is a usage error; out of memory is not */
 		fb_err(PROG, "%s", refusal);
 		fb_seg_detach(seg);
-		return FB_EXIT_USAGE;
+		return rc == -ENOMEM ? FB_EXIT_RUNTIME : FB_EXIT_USAGE;
 	}
 	rc = fb_ring_register(seg, FB_ROLE_ENCODER);
 	if (rc == 1) { /* the render is already over */

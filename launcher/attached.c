@@ -2,8 +2,11 @@
 #include "attached.h"
 #include "fb_args.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #define PROG "fb-render"
@@ -41,33 +44,64 @@ bool attach_exit_fails(const struct children *ch, const struct child *k, int sta
 	return true;
 }
 
-void attach_watch_linger(struct attach_watch *w, struct children *ch, uint64_t now,
-			 int *timeout)
+int attach_watch_start(struct attach_watch *w, int fd, const char *name, char *cause,
+		       size_t len)
+{
+	const char *why = NULL;
+	int rc;
+
+	*w = (struct attach_watch){ 0 };
+	w->st = malloc(sizeof(*w->st));
+	if (!w->st) {
+		snprintf(cause, len, "cannot watch the attach: producers: %s", strerror(ENOMEM));
+		return -1;
+	}
+	rc = fb_seg_attach_readonly_fd(fd, name, &w->seg, &why);
+	if (rc) {
+		snprintf(cause, len, "cannot watch the attach: producers: segment %s: %s", name,
+			 why ? why : strerror(-rc));
+		attach_watch_stop(w);
+		return -1;
+	}
+	return 0;
+}
+
+void attach_watch_stop(struct attach_watch *w)
+{
+	if (w->seg)
+		fb_seg_detach(w->seg);
+	free(w->st);
+	w->seg = NULL;
+	w->st = NULL;
+}
+
+int attach_watch_linger(struct attach_watch *w, const struct children *ch, uint64_t now,
+			int *timeout)
 {
 	bool any = false;
+	int sig = 0;
 
 	for (size_t i = 2; i < ch->nkids; i++)
 		any |= ch->kids[i].role == ROLE_PRODUCER && ch->kids[i].running;
 	if (!any)
-		return;
+		return 0;
 	if (!w->linger_deadline) {
 		w->linger_deadline = now + ATTACH_LINGER_MS * 1000000ull;
 	} else if (now >= w->linger_deadline) {
-		for (size_t i = 2; i < ch->nkids; i++) {
-			struct child *k = &ch->kids[i];
+		for (size_t i = 2; i < ch->nkids && !w->linger_termed; i++) {
+			const struct child *k = &ch->kids[i];
 
-			if (k->role != ROLE_PRODUCER || !k->running)
-				continue;
-			if (!w->linger_termed)
+			if (k->role == ROLE_PRODUCER && k->running)
 				fb_warn(PROG, "%s (pid %d) still running %d s after the last frame "
 					"was written; ending it", children_name(ch, k->role), (int)k->pid,
 					ATTACH_LINGER_MS / 1000);
-			kill(k->pid, w->linger_termed ? SIGKILL : SIGTERM);
 		}
+		sig = w->linger_termed ? SIGKILL : SIGTERM;
 		w->linger_termed = true;
 		w->linger_deadline = now + ATTACH_LINGER_MS * 1000000ull;
 	}
 	*timeout = *timeout < 100 ? *timeout : 100;
+	return sig;
 }
 
 /* Could a producer claim a frame right now: one up for reissue, or the next
@@ -89,44 +123,52 @@ static bool registered(const struct fb_stats *st, pid_t pid)
 	return false;
 }
 
-/* A program that has not registered within LIMIT_NS of its start is
- * killed: the broker supervises only producers that registered. */
-static void kill_unattached(struct children *ch, const struct fb_stats *st, uint64_t now,
-			    uint64_t limit_ns)
+void attach_watch_look(struct attach_watch *w)
 {
+	fb_stats_read(w->seg, w->st);
+}
+
+/* A program that has not registered within --frame-timeout of its start:
+ * the broker supervises only producers that registered. */
+struct child *attach_watch_unattached(const struct attach_watch *w, struct children *ch,
+				      uint64_t now)
+{
+	uint64_t limit = (uint64_t)ch->o->frame_timeout_s * 1000000000ull;
+
 	for (size_t i = 2; i < ch->nkids; i++) {
 		struct child *k = &ch->kids[i];
 
 		if (k->role != ROLE_PRODUCER || !k->running || k->attached)
 			continue;
-		k->attached = registered(st, k->pid);
+		k->attached = registered(w->st, k->pid);
 		/* NOW was read before this tick's reap, which may have started
 		 * K just now. */
-		if (!k->attached && now > k->started_ns && now - k->started_ns > limit_ns) {
+		if (!k->attached && now > k->started_ns && now - k->started_ns > limit) {
 			fb_warn(PROG, "%s (pid %d) has not attached within --frame-timeout %u s; killing it",
 				children_name(ch, k->role), (int)k->pid, ch->o->frame_timeout_s);
-			kill(k->pid, SIGKILL);
 			k->attached = true; /* said once; its death is a crash like any */
+			return k;
 		}
 	}
+	return NULL;
 }
 
 /*
  * What the broker cannot see, because it supervises only producers that
- * registered and claims they hold: a program that never attaches (killed
- * after --frame-timeout and replaced, like a producer stuck in a frame),
- * and producers that attached and let frames wait in free slots for
- * --frame-timeout without claiming (the render fails: replacing them would
- * not help).  Reads the status view (display counters, never trusted
- * beyond these decisions).
+ * registered and claims they hold: a program that never attaches (above:
+ * killed after --frame-timeout and replaced, like a producer stuck in a
+ * frame), and producers that attached and let frames wait in free slots
+ * for --frame-timeout without claiming (the render fails: replacing them
+ * would not help).  Reads the watch's view (display counters, never
+ * trusted beyond these decisions).
  */
-bool attach_watch_stalled(struct attach_watch *w, struct children *ch, const struct fb_seg *seg,
-			  struct fb_stats *st, uint64_t now, char *cause, size_t len)
+bool attach_watch_stalled(struct attach_watch *w, const struct children *ch, uint64_t now,
+			  char *cause, size_t len)
 {
 	uint64_t limit = (uint64_t)ch->o->frame_timeout_s * 1000000000ull;
+	const struct fb_stats *st = w->st;
+	const struct fb_seg *seg = w->seg;
 
-	fb_stats_read(seg, st);
-	kill_unattached(ch, st, now, limit);
 	if (st->claimed != w->stall_claimed || st->emitted != w->stall_emitted ||
 	    !claimable(st, &seg->geom) || st->producers == 0 || !w->stall_since_ns) {
 		w->stall_claimed = st->claimed;

@@ -69,11 +69,11 @@ struct child *children_broker(struct children *ch)
 	return ch->nkids > 0 ? &ch->kids[0] : NULL;
 }
 
-void children_end_producers(struct children *ch)
+void children_signal_producers(struct children *ch, int sig)
 {
 	for (size_t i = 0; i < ch->nkids; i++)
 		if (ch->kids[i].role == ROLE_PRODUCER && ch->kids[i].running)
-			kill(ch->kids[i].pid, SIGTERM);
+			kill(ch->kids[i].pid, sig);
 }
 
 /* Start our program ARGV[0] (from bindir) as a child of ROLE. */

@@ -82,8 +82,9 @@ bool children_running(const struct children *ch);
 /* The broker, or NULL before it was started. */
 struct child *children_broker(struct children *ch);
 
-/* SIGTERM every producer still running (each ends its renderer with it). */
-void children_end_producers(struct children *ch);
+/* Send SIG to every producer still running (SIGTERM: each ends its
+ * renderer with it). */
+void children_signal_producers(struct children *ch, int sig);
 
 /* How messages name a child of ROLE: "fb-broker", or the attach: program. */
 const char *children_name(const struct children *ch, enum role role);

@@ -155,18 +155,16 @@ static int check_segment_name(const struct render_opts *o)
  * renderer's or producer's program, script and files among them.  And
  * --progress is an output too: it must not destroy an input, a segment, or
  * the video itself (the same file, or both stdout). */
-static int check_outputs(const struct render_opts *o)
+static int check_outputs_in(const struct render_opts *o, struct fb_output_inputs *l)
 {
-	static struct fb_output_inputs in; /* 20 KiB: not on the stack */
 	char buf[FB_NAME_MAX + PATH_MAX + 256];
 
-	in.n = in.used = 0;
 	if (o->src.kind == FB_SOURCE_RAW)
-		fb_output_add(&in, "the raw: source", o->src.path);
+		fb_output_add(l, "the raw: source", o->src.path);
 	if (o->sink.audio)
-		fb_output_add(&in, "the --audio file", o->sink.audio);
+		fb_output_add(l, "the --audio file", o->sink.audio);
 	if (o->src.kind == FB_SOURCE_EXEC)
-		fb_output_add_command(&in, o->attach ? "producer" : "renderer", o->src.argv,
+		fb_output_add_command(l, o->attach ? "producer" : "renderer", o->src.argv,
 				      strcmp(o->src.argv[0], "sh") == 0 && o->src.argv[1] &&
 					      strcmp(o->src.argv[1], "-c") == 0);
 	if (!o->sink.raw && fb_output_names_fd(o->sink.output))
@@ -175,16 +173,31 @@ static int check_outputs(const struct render_opts *o)
 		fb_reason_copy(buf, sizeof(buf), o->sink.output, strlen(o->sink.output));
 		return refuse("refusing -o %s: " FB_OUTPUT_FORGES_REFUSAL, buf);
 	}
-	if (fb_output_check(o->sink.output, in.in, in.n, o->name, buf, sizeof(buf)))
+	if (fb_output_check(o->sink.output, l->in, l->n, o->name, buf, sizeof(buf)))
 		return refuse("refusing -o %s: %s", o->sink.output, buf);
 	if (!o->progress)
 		return 0;
-	fb_output_add(&in, "the -o output",
+	fb_output_add(l, "the -o output",
 		      strcmp(o->sink.output, "-") == 0 ? "/dev/stdout" : o->sink.output);
-	if (fb_output_check(o->progress, in.in, in.n, o->name, buf, sizeof(buf)) ||
+	if (fb_output_check(o->progress, l->in, l->n, o->name, buf, sizeof(buf)) ||
 	    same_target(o->progress, o->sink.output, buf, sizeof(buf)))
 		return refuse("refusing --progress %s: %s", o->progress, buf);
 	return 0;
+}
+
+static int check_outputs(const struct render_opts *o)
+{
+	/* 20 KiB: on the heap, not the stack, and no static left behind. */
+	struct fb_output_inputs *l = calloc(1, sizeof(*l));
+	int code;
+
+	if (!l) {
+		fb_err(PROG, "checking the outputs: %s", strerror(ENOMEM));
+		return FB_EXIT_RUNTIME;
+	}
+	code = check_outputs_in(o, l);
+	free(l);
+	return code;
 }
 
 /* What the machine must allow: writing -o, enough descriptors, a valid

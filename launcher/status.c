@@ -10,14 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void status_start(struct status *s, int fd, const char *name, FILE *progress, bool view)
+void status_start(struct status *s, int fd, const char *name, FILE *progress)
 {
 	const char *why;
 
 	/* The line is a notice: --log-level warning or below hides it. */
 	*s = (struct status){ .progress = progress,
 			      .tty = isatty(STDERR_FILENO) == 1 && fb_log_enabled(FB_LOG_INFO) };
-	if (!s->tty && !progress && !view)
+	if (!s->tty && !progress)
 		return;
 	s->st = malloc(sizeof(*s->st));
 	if (!s->st || fb_seg_attach_readonly_fd(fd, name, &s->seg, &why)) {

@@ -27,11 +27,11 @@ struct status {
 };
 
 /* Open the view through the segment descriptor FD.  PROGRESS is the already
- * opened --progress stream or NULL.  The view (seg, st) is opened when
- * something shows it, or VIEW asks for it anyway (fb-render's watch of
- * attach: producers).  A view that cannot be had only means no status;
- * never an error. */
-void status_start(struct status *s, int fd, const char *name, FILE *progress, bool view);
+ * opened --progress stream or NULL.  The view (seg, st) is opened only when
+ * something shows it.  A view that cannot be had only means no status;
+ * never an error (nothing else depends on it: the watch of attach:
+ * producers has a view of its own, attached.h). */
+void status_start(struct status *s, int fd, const char *name, FILE *progress);
 
 /* Show what is due; FINAL: the render is over (last line, progress=end). */
 void status_tick(struct status *s, bool final);

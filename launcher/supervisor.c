@@ -127,7 +127,10 @@ static int to_run(struct render *r)
 	r->ready_fd = -1;
 	if (children_start_workers(&r->ch, cause, sizeof(cause)))
 		fail(r, OUTCOME_SAY, cause);
-	status_start(&r->status, r->ch.seg_fd, r->o->name, r->progress, r->o->attach);
+	else if (r->o->attach &&
+		 attach_watch_start(&r->aw, r->ch.seg_fd, r->o->name, cause, sizeof(cause)))
+		fail(r, OUTCOME_SAY, cause);
+	status_start(&r->status, r->ch.seg_fd, r->o->name, r->progress);
 	r->phase = PHASE_RUN;
 	return NOW;
 }
@@ -243,7 +246,7 @@ static void child_exited(struct render *r, struct child *k, int status)
 		 * wait for one asleep in a 20 s frame or blocked on a hung
 		 * renderer to notice the abort. */
 		r->encoder = ENCODER_GONE;
-		children_end_producers(&r->ch);
+		children_signal_producers(&r->ch, SIGTERM);
 	}
 	f = (struct exit_facts){ .stopping = r->stopping, .aborted = r->aborted,
 				 .killed = r->stop_deadline == UINT64_MAX, .said = r->out.said,
@@ -274,17 +277,26 @@ static void child_exited(struct render *r, struct child *k, int status)
 	}
 }
 
-/* attach: what the broker cannot see (attached.h). */
+/* attach: what the broker cannot see (attached.h), through the watch's
+ * own view of the segment; its verdicts are carried out here. */
 static void watch_attached(struct render *r, uint64_t now, int *timeout)
 {
 	char cause[OUTCOME_CAUSE_MAX];
+	struct child *k;
+	int sig;
 
-	if (!r->o->attach || !r->status.seg || r->stopping || r->encoder == ENCODER_GONE)
+	if (!r->o->attach || !r->aw.seg || r->stopping || r->encoder == ENCODER_GONE)
 		return;
-	if (r->encoder == ENCODER_DONE)
-		attach_watch_linger(&r->aw, &r->ch, now, timeout);
-	else if (attach_watch_stalled(&r->aw, &r->ch, r->status.seg, r->status.st, now, cause,
-				      sizeof(cause)))
+	if (r->encoder == ENCODER_DONE) {
+		sig = attach_watch_linger(&r->aw, &r->ch, now, timeout);
+		if (sig)
+			children_signal_producers(&r->ch, sig);
+		return;
+	}
+	attach_watch_look(&r->aw);
+	while ((k = attach_watch_unattached(&r->aw, &r->ch, now)))
+		kill(k->pid, SIGKILL);
+	if (attach_watch_stalled(&r->aw, &r->ch, now, cause, sizeof(cause)))
 		fail(r, OUTCOME_SAY, cause);
 }
 
@@ -377,4 +389,5 @@ void supervise_end(struct render *r)
 		status_quiet(&r->status); /* no final line over the cause */
 	status_tick(&r->status, true);
 	status_stop(&r->status);
+	attach_watch_stop(&r->aw);
 }

@@ -36,8 +36,10 @@ static const struct {
 	{ "after-write", FB_ROLE_ENCODER, FB_STEP_AFTER_WRITE },
 };
 
-/* What FB_FAULT's value SPEC says: *ROLE (0: a role with nothing to arm
- * here, "broker" or "render"), *STEP, *FRAME, *SIG.  0 or -EINVAL. */
+/* What FB_FAULT's value SPEC says: *ROLE, *STEP, *FRAME, *SIG.  0 or
+ * -EINVAL.  Only producers and encoders have steps (the table above): any
+ * other role, a step of another role, or a frame that is no number is
+ * malformed, whoever reads it — a typo must not silently test nothing. */
 static int parse_spec(const char *spec, uint32_t *role, uint32_t *step, uint64_t *frame, int *sig)
 {
 	char buf[96], *s, *f, *mode;
@@ -59,8 +61,6 @@ static int parse_spec(const char *spec, uint32_t *role, uint32_t *step, uint64_t
 			return -EINVAL;
 	}
 	*sig = mode ? SIGSTOP : SIGKILL;
-	if (strcmp(buf, "broker") == 0 || strcmp(buf, "render") == 0)
-		return 0; /* for other programs; nothing to arm here */
 	if (strcmp(buf, "producer") == 0)
 		*role = FB_ROLE_PRODUCER;
 	else if (strcmp(buf, "encoder") == 0)
@@ -106,8 +106,6 @@ int fb_fault_from_env(uint32_t role, struct fb_fault **out, char *why, size_t wh
 	if (parse_spec(spec, &want, &step, &frame, &sig))
 		return refuse(-EINVAL, why, why_len, "invalid FB_FAULT '%.96s': expected "
 			      "ROLE:STEP:FRAME[:stop] (steps in lib/fb_fault.h)", spec);
-	if (want == 0)
-		return 0;
 	if (!once || once[0] != '/')
 		return refuse(-EINVAL, why, why_len, "FB_FAULT=%.96s needs FB_FAULT_ONCE=/ABSOLUTE/PATH: "
 			      "the marker file whose creator fires (lib/fb_fault.h)", spec);

@@ -20,8 +20,9 @@
  * for any reason but EEXIST fires nothing (the test, which expects a death,
  * sees none and fails): firing without one could fire in every worker.
  * fb-render refuses to start with a marker that exists already (a stale one
- * would silently test nothing), and FB_FAULT naming a producer or encoder
- * step without FB_FAULT_ONCE is malformed.
+ * would silently test nothing), and FB_FAULT without FB_FAULT_ONCE is
+ * malformed.  So is any ROLE but producer or encoder (no other has a
+ * step), a STEP not of ROLE, or a FRAME that is no number.
  *
  * Steps, in protocol order:
  *

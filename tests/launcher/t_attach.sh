@@ -170,6 +170,43 @@ secs=$(awk -v a=$t0 -v b=$EPOCHREALTIME 'BEGIN { printf "%.1f", b - a }')
 check "a producer that never attaches: killed after --frame-timeout 1, replaced once, exit 1 in ${secs} s ($(tr '\n' '~' < "$TMP/err.o"))" \
 	'[ $rc -eq 1 ] && [ "$(grep -c "has not attached within --frame-timeout 1 s; killing it" "$TMP/err.o")" -eq 2 ] &&
 	 grep -q "restart 1 of 1" "$TMP/err.o" && grep -q "no restarts left" "$TMP/err.o"'
+# The watch of attach: programs reads the segment through a view of its
+# own, not the status line's (which exists only when something is shown):
+# with every read-only shared mapping refused to fb-render alone (an
+# LD_PRELOAD shim; the other programs map the segment writable), the
+# render must fail at once, saying why — not wait forever for a program
+# that never attaches, watched by nobody (it used to: the watch ran only
+# if the status line had got its view).
+cat > "$TMP/noview.c" << 'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *(*real)(void *, size_t, int, int, int, off_t) =
+		(void *(*)(void *, size_t, int, int, int, off_t))dlsym(RTLD_NEXT, "mmap");
+
+	if (fd >= 0 && (flags & MAP_SHARED) && !(prot & PROT_WRITE) &&
+	    strcmp(program_invocation_short_name, "fb-render") == 0) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return real(addr, len, prot, flags, fd, off);
+}
+EOF
+"${FB_CC:-cc}" -shared -fPIC -o "$TMP/noview.so" "$TMP/noview.c" -ldl 2> "$TMP/cc.nv"
+check "the no-view shim builds ($(head -c 200 "$TMP/cc.nv"))" '[ -s "$TMP/noview.so" ]'
+t0=$EPOCHREALTIME
+LD_PRELOAD=$TMP/noview.so ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+	timeout 30 fb-render --size ${W}x$H --frames 10 --workers 1 --frame-timeout 1 \
+	--source "attach:sh:exec sleep 100" --sink raw -o "$TMP/nv.raw" 2> "$TMP/err.nv"
+rc=$?
+secs=$(awk -v a=$t0 -v b=$EPOCHREALTIME 'BEGIN { printf "%.1f", b - a }')
+check "no read-only view for fb-render: exit 1 in ${secs} s (not a hang), the cause said ($(tr '\n' '~' < "$TMP/err.nv"))" \
+	'[ $rc -eq 1 ] && grep -q "cannot watch the attach: producers" "$TMP/err.nv"'
 # One that attaches and never claims, frames waiting in free slots: the
 # render fails after --frame-timeout, naming the frame.
 cat > "$TMP/idle.c" << 'EOF'

@@ -44,11 +44,16 @@ for step in after-acquire after-write; do
 	check_clean "encoder killed at $step"
 done
 
-# A malformed fault spec is a usage error, not a silent no-op.
-FB_FAULT=producer:nowhere:1 fb-render "${geo[@]}" --frames 3 --workers 1 -o "$TMP/x.raw" \
-	--name /$TID-badfault 2> "$TMP/err"
-rc=$?
-check "malformed FB_FAULT: exit 2 ($(head -1 "$TMP/err"))" [ $rc -eq 2 ]
+# A malformed fault spec is a usage error, not a silent no-op: a step of
+# no role, or a role with no steps (broker, render: a typo there would
+# test nothing as surely as one in the step).
+for spec in producer:nowhere:1 broker:typo:x render:after-claim:1; do
+	FB_FAULT=$spec FB_FAULT_ONCE=$TMP/fault.bad fb-render "${geo[@]}" --frames 3 --workers 1 \
+		-o "$TMP/x.raw" --name /$TID-badfault 2> "$TMP/err"
+	rc=$?
+	check "malformed FB_FAULT=$spec: exit 2 ($(head -1 "$TMP/err"))" \
+		'[ $rc -eq 2 ] && grep -q "invalid FB_FAULT" "$TMP/err"'
+done
 check_clean "malformed FB_FAULT"
 # Fire-once needs its marker (lib/fb_fault.h): none named, or one that is
 # there already (a fault fired there before: this render would test

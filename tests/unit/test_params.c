@@ -51,81 +51,84 @@ struct fps_case {
 	const char *why;   /* refused: a part of the message */
 };
 
+/* --fps inputs and what each must give: a table at file scope, so the
+ * test below stays a short loop over it. */
+static const struct fps_case fps_cases[] = {
+	{ "30", 30, 1, 0, NULL },
+	{ "1", 1, 1, 0, NULL },
+	{ "1000", 1000, 1, 0, NULL },
+	{ "30000/1001", 30000, 1001, 0, NULL },
+	{ "24000/1001", 24000, 1001, 0, NULL },
+	{ "60000/2002", 30000, 1001, 0, NULL }, /* reduced */
+	{ "60/2", 30, 1, 0, NULL },
+	{ "30/1", 30, 1, 0, NULL },
+	{ "1/1000000", 1, 1000000, 0, NULL },
+	{ "29.97", 30000, 1001, 1, NULL },
+	{ "29.970", 30000, 1001, 1, NULL },
+	{ "29.97003", 30000, 1001, 1, NULL },
+	{ "29.970030", 30000, 1001, 1, NULL },
+	{ "23.976", 24000, 1001, 1, NULL },
+	{ "23.98", 24000, 1001, 1, NULL },
+	{ "59.94", 60000, 1001, 1, NULL },
+	{ "119.88", 120000, 1001, 1, NULL },
+	{ "47.952", 48000, 1001, 1, NULL },
+	{ "14.99", 15000, 1001, 1, NULL },
+	{ "12.5", 25, 2, 0, NULL },
+	{ "12.50", 25, 2, 0, NULL },
+	{ "29.96", 749, 25, 0, NULL },   /* near 29.97 but not its rounding */
+	{ "29.971", 29971, 1000, 0, NULL }, /* 29.97003 rounds to 29.970 */
+	{ "23.97", 2397, 100, 0, NULL }, /* 23.976 rounds to 23.98 */
+	{ "29.9", 299, 10, 0, NULL },    /* no M*1000/1001 rounds to it */
+	{ "30.0", 30, 1, 0, NULL },      /* all zeros: the integer, not 29.97 */
+	{ "1.00", 1, 1, 0, NULL },       /* not 1000/1001 (0.999 rounds to 1.00) */
+	{ "0.5", 1, 2, 0, NULL },
+	/* ffmpeg would read these as 1000 and 2: refused, not rounded */
+	{ "999.999999", 0, 0, 0, "at most 1001000" },
+	{ "1.999999", 0, 0, 0, "at most 1001000" },
+	{ "1000999/1001", 1000999, 1001, 0, NULL },
+	{ "1001003/1003", 0, 0, 0, "at most 1001000" },
+	{ "1000.0", 1000, 1, 0, NULL },
+	{ "59.9", 0, 0, 0, "ambiguous: give 60000/1001 for the broadcast rate (59.94 fps) or 599/10" },
+	{ "119.9", 0, 0, 0, "120000/1001" },
+	{ "0", 0, 0, 0, "above 0" },
+	{ "0/5", 0, 0, 0, "above 0" },
+	{ "0.0", 0, 0, 0, "above 0" },
+	{ "1001", 0, 0, 0, "at most 1000" },
+	{ "1000.000001", 0, 0, 0, "at most 1000" },
+	{ "2001/2", 0, 0, 0, "at most 1000" },
+	{ "1000000001/1000000", 0, 0, 0, "at most 1000" },
+	{ "18446744073709551615/18446744073709551615", 1, 1, 0, NULL },
+	{ "5/18446744073709551615", 0, 0, 0, "denominator" }, /* 1000 * D wraps */
+	{ "18446744073709551615/1", 0, 0, 0, "at most 1000" },
+	{ "99999999999999999999", 0, 0, 0, "expected N, N/D" },
+	{ "1/0", 0, 0, 0, "D at least 1" },
+	{ "30/1001000000", 0, 0, 0, "a denominator of at most 1000000 once reduced, which ffmpeg takes exactly (it is 3/100100000)" },
+	{ "1/1000001", 0, 0, 0, "denominator" },
+	{ "1.2345678", 0, 0, 0, "at most 6 decimals" },
+	{ "-1", 0, 0, 0, "expected N, N/D" },
+	{ "+30", 0, 0, 0, "expected N, N/D" },
+	{ "abc", 0, 0, 0, "expected N, N/D" },
+	{ "", 0, 0, 0, "expected N, N/D" },
+	{ "30 ", 0, 0, 0, "expected N, N/D" },
+	{ " 30", 0, 0, 0, "expected N, N/D" },
+	{ "30.", 0, 0, 0, "expected N, N/D" },
+	{ ".5", 0, 0, 0, "expected N, N/D" },
+	{ "1.2.3", 0, 0, 0, "expected N, N/D" },
+	{ "1/2/3", 0, 0, 0, "expected N, N/D" },
+	{ "1.5/2", 0, 0, 0, "expected N, N/D" },
+	{ "30/", 0, 0, 0, "expected N, N/D" },
+	{ "/30", 0, 0, 0, "expected N, N/D" },
+	{ "30/-1", 0, 0, 0, "expected N, N/D" },
+	{ "3e1", 0, 0, 0, "expected N, N/D" },
+	{ "0x1e", 0, 0, 0, "expected N, N/D" },
+	{ "29,97", 0, 0, 0, "expected N, N/D" },
+};
+
 static void test_fps_parse(void **state)
 {
-	static const struct fps_case cases[] = {
-		{ "30", 30, 1, 0, NULL },
-		{ "1", 1, 1, 0, NULL },
-		{ "1000", 1000, 1, 0, NULL },
-		{ "30000/1001", 30000, 1001, 0, NULL },
-		{ "24000/1001", 24000, 1001, 0, NULL },
-		{ "60000/2002", 30000, 1001, 0, NULL }, /* reduced */
-		{ "60/2", 30, 1, 0, NULL },
-		{ "30/1", 30, 1, 0, NULL },
-		{ "1/1000000", 1, 1000000, 0, NULL },
-		{ "29.97", 30000, 1001, 1, NULL },
-		{ "29.970", 30000, 1001, 1, NULL },
-		{ "29.97003", 30000, 1001, 1, NULL },
-		{ "29.970030", 30000, 1001, 1, NULL },
-		{ "23.976", 24000, 1001, 1, NULL },
-		{ "23.98", 24000, 1001, 1, NULL },
-		{ "59.94", 60000, 1001, 1, NULL },
-		{ "119.88", 120000, 1001, 1, NULL },
-		{ "47.952", 48000, 1001, 1, NULL },
-		{ "14.99", 15000, 1001, 1, NULL },
-		{ "12.5", 25, 2, 0, NULL },
-		{ "12.50", 25, 2, 0, NULL },
-		{ "29.96", 749, 25, 0, NULL },   /* near 29.97 but not its rounding */
-		{ "29.971", 29971, 1000, 0, NULL }, /* 29.97003 rounds to 29.970 */
-		{ "23.97", 2397, 100, 0, NULL }, /* 23.976 rounds to 23.98 */
-		{ "29.9", 299, 10, 0, NULL },    /* no M*1000/1001 rounds to it */
-		{ "30.0", 30, 1, 0, NULL },      /* all zeros: the integer, not 29.97 */
-		{ "1.00", 1, 1, 0, NULL },       /* not 1000/1001 (0.999 rounds to 1.00) */
-		{ "0.5", 1, 2, 0, NULL },
-		/* ffmpeg would read these as 1000 and 2: refused, not rounded */
-		{ "999.999999", 0, 0, 0, "at most 1001000" },
-		{ "1.999999", 0, 0, 0, "at most 1001000" },
-		{ "1000999/1001", 1000999, 1001, 0, NULL },
-		{ "1001003/1003", 0, 0, 0, "at most 1001000" },
-		{ "1000.0", 1000, 1, 0, NULL },
-		{ "59.9", 0, 0, 0, "ambiguous: give 60000/1001 for the broadcast rate (59.94 fps) or 599/10" },
-		{ "119.9", 0, 0, 0, "120000/1001" },
-		{ "0", 0, 0, 0, "above 0" },
-		{ "0/5", 0, 0, 0, "above 0" },
-		{ "0.0", 0, 0, 0, "above 0" },
-		{ "1001", 0, 0, 0, "at most 1000" },
-		{ "1000.000001", 0, 0, 0, "at most 1000" },
-		{ "2001/2", 0, 0, 0, "at most 1000" },
-		{ "1000000001/1000000", 0, 0, 0, "at most 1000" },
-		{ "18446744073709551615/18446744073709551615", 1, 1, 0, NULL },
-		{ "5/18446744073709551615", 0, 0, 0, "denominator" }, /* 1000 * D wraps */
-		{ "18446744073709551615/1", 0, 0, 0, "at most 1000" },
-		{ "99999999999999999999", 0, 0, 0, "expected N, N/D" },
-		{ "1/0", 0, 0, 0, "D at least 1" },
-		{ "30/1001000000", 0, 0, 0, "a denominator of at most 1000000 once reduced, which ffmpeg takes exactly (it is 3/100100000)" },
-		{ "1/1000001", 0, 0, 0, "denominator" },
-		{ "1.2345678", 0, 0, 0, "at most 6 decimals" },
-		{ "-1", 0, 0, 0, "expected N, N/D" },
-		{ "+30", 0, 0, 0, "expected N, N/D" },
-		{ "abc", 0, 0, 0, "expected N, N/D" },
-		{ "", 0, 0, 0, "expected N, N/D" },
-		{ "30 ", 0, 0, 0, "expected N, N/D" },
-		{ " 30", 0, 0, 0, "expected N, N/D" },
-		{ "30.", 0, 0, 0, "expected N, N/D" },
-		{ ".5", 0, 0, 0, "expected N, N/D" },
-		{ "1.2.3", 0, 0, 0, "expected N, N/D" },
-		{ "1/2/3", 0, 0, 0, "expected N, N/D" },
-		{ "1.5/2", 0, 0, 0, "expected N, N/D" },
-		{ "30/", 0, 0, 0, "expected N, N/D" },
-		{ "/30", 0, 0, 0, "expected N, N/D" },
-		{ "30/-1", 0, 0, 0, "expected N, N/D" },
-		{ "3e1", 0, 0, 0, "expected N, N/D" },
-		{ "0x1e", 0, 0, 0, "expected N, N/D" },
-		{ "29,97", 0, 0, 0, "expected N, N/D" },
-	};
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const struct fps_case *c = &cases[i];
+	for (size_t i = 0; i < sizeof(fps_cases) / sizeof(fps_cases[0]); i++) {
+		const struct fps_case *c = &fps_cases[i];
 		uint32_t num = 7, den = 7;
 		int ntsc = 7, rc;
 		char why[160] = "";
