@@ -465,7 +465,12 @@ static int encode(struct fb_seg *seg, const struct encoder_opts *o, int stop_fd)
 	}
 	if (rc) {
 		fb_ring_abort(seg, why);
-		fb_err(PROG, "%s", why);
+		/* The broker's death, under fb-render: fb-render says it, once
+		 * (it reaps the broker before us). */
+		if (rc == -EOWNERDEAD && fb_supervised())
+			fb_debug(PROG, "%s", why);
+		else
+			fb_err(PROG, "%s", why);
 		return FB_EXIT_RUNTIME;
 	}
 	fb_ring_finish(seg);

@@ -268,7 +268,16 @@ int children_start_workers(struct children *ch, char *cause, size_t len)
 
 enum reap children_reap(struct children *ch, struct child **k, int *status)
 {
-	pid_t pid = waitpid(-1, status, WNOHANG);
+	struct child *b = children_broker(ch);
+	pid_t pid = 0;
+
+	/* The broker first, when it has exited: a worker that saw it die
+	 * exits after it (silently, under us: fb_supervised), so its death
+	 * is the render's first cause, whatever order the kernel reports. */
+	if (b && b->running)
+		pid = waitpid(b->pid, status, WNOHANG);
+	if (pid <= 0)
+		pid = waitpid(-1, status, WNOHANG);
 
 	if (pid < 0 && errno == ECHILD)
 		return REAP_ALL_GONE;

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -50,6 +51,18 @@ static FILE *open_progress(const char *path)
 		errno = e;
 	}
 	return f;
+}
+
+/* FB_RENDER_PID=our pid, in the environment every child inherits. */
+static int export_render_pid(void)
+{
+	char pid[24];
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (setenv("FB_RENDER_PID", pid, 1) == 0)
+		return 0;
+	fb_err(PROG, "cannot set FB_RENDER_PID: %s", strerror(errno));
+	return -1;
 }
 
 /* Everything the render needs before its first child: where our programs
@@ -84,6 +97,14 @@ static int setup(struct render *r, struct fb_tmpdir *tmp, const char *tmp_base)
 	}
 	/* Orphans (ffmpeg when the encoder dies) become ours to reap. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* Every child learns who supervises it: a worker whose broker dies
+	 * leaves the saying of it to us (fb-producer), so the user reads
+	 * one line, not one per worker that noticed first. */
+	if (export_render_pid()) {
+		children_free(&r->ch);
+		close(r->sfd);
+		return FB_EXIT_RUNTIME;
+	}
 	/* Before the first child, so every one of them gets FB_TMPDIR. */
 	code = fb_tmpdir_make(tmp, tmp_base, PROG);
 	if (code) {

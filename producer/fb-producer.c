@@ -239,6 +239,8 @@ static int produce(const struct job *j)
 		if (rc == -EOWNERDEAD) { /* waiting for the renderer */
 			snprintf(why, sizeof(why), "broker (pid %d) died", fb_broker_pid(j->p));
 			(void)fb_fail(j->p, why);
+			if (fb_supervised())
+				return FB_EXIT_ABORTED; /* fb-render says it, once */
 			fb_err(PROG, "broker (pid %d) died while renderer '%s' worked on frame %llu; "
 			       "stopping", fb_broker_pid(j->p), o->src.argv[0], (unsigned long long)frame);
 			return FB_EXIT_RUNTIME;
@@ -263,6 +265,12 @@ static int produce(const struct job *j)
 	if (rc == -ECANCELED)
 		return FB_EXIT_ABORTED;
 	if (rc == -EOWNERDEAD) {
+		/* Under fb-render (our parent, FB_RENDER_PID) the broker's death
+		 * is fb-render's to say, once: leave as if aborted. */
+		if (fb_supervised()) {
+			fb_debug(PROG, "broker (pid %d) died; fb-render says so", fb_broker_pid(j->p));
+			return FB_EXIT_ABORTED;
+		}
 		fb_err(PROG, "broker (pid %d) died; stopping", fb_broker_pid(j->p));
 		return FB_EXIT_RUNTIME;
 	}

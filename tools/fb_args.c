@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void fb_exit_version(const char *prog)
 {
@@ -61,4 +62,12 @@ int fb_parse_size(const char *s, uint32_t max_side, uint32_t *w, uint32_t *h)
 int fb_ended_at_dashdash(char *const *argv, int next, const char *last_arg)
 {
 	return next > 0 && strcmp(argv[next - 1], "--") == 0 && argv[next - 1] != last_arg;
+}
+
+bool fb_supervised(void)
+{
+	uint64_t pid;
+
+	return fb_parse_u64(getenv("FB_RENDER_PID"), 1, INT32_MAX, &pid) == 0 &&
+	       (pid_t)pid == getppid();
 }

@@ -5,6 +5,7 @@
 #ifndef FB_ARGS_H
 #define FB_ARGS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "fb_util.h"
@@ -43,5 +44,13 @@ int fb_parse_size(const char *s, uint32_t max_side, uint32_t *w, uint32_t *h);
  * optarg of the last option parsed, or NULL.)
  */
 int fb_ended_at_dashdash(char *const *argv, int next, const char *last_arg);
+
+/*
+ * Was this process started by fb-render, which is still its parent
+ * (FB_RENDER_PID, set by fb-render for its children)?  Then a failure
+ * fb-render sees for itself (the broker's death) is fb-render's to say,
+ * once, and the worker leaves without a line of its own.
+ */
+bool fb_supervised(void);
 
 #endif

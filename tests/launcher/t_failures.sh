@@ -76,6 +76,29 @@ kill_one() {
 }
 kill_one encoder "fb-encoder --name /$TID-encoder" "fb-encoder (pid [0-9]*) killed by signal 9" 1000
 kill_one broker "fb-broker --name /$TID-broker" "fb-broker (pid [0-9]*) killed by signal 9" 2000
+# The broker's death seen by the producers first: fb-render is stopped
+# while the broker is SIGKILLed, and continued only once every producer has
+# noticed and exited (a zombie fb-render cannot reap yet).  Still one line:
+# a producer under fb-render (FB_RENDER_PID, its parent) leaves the saying
+# to it.  (Without that, each producer printed "broker (pid N) died".)
+start_render first "$TMP/first.mp4"
+prods=$(pgrep -f "fb-producer --name /$TID-first" | tr '\n' ' ')
+bpid=$(pgrep -f "fb-broker --name /$TID-first" | head -1)
+gone_or_zombie() { # PID...: each has exited (a zombie) or is gone
+	local p
+	for p in "$@"; do
+		[ ! -e /proc/$p/stat ] || [ "$(cut -d' ' -f3 /proc/$p/stat 2> /dev/null)" = Z ] || return 1
+	done
+}
+kill -STOP $RPID
+kill -KILL "$bpid"
+wait_until 30 "gone_or_zombie $prods"
+kill -CONT $RPID
+finish_render first 1 "broker SIGKILLed, producers first ($(wc -w <<< "$prods") producers)" 2000
+check "broker SIGKILLed, producers first: one line naming the broker" \
+	'[ "$(wc -l < "$TMP/err.first")" -eq 1 ] && grep -q "fb-broker (pid $bpid) killed by signal 9" "$TMP/err.first"'
+check_clean "broker SIGKILLed, producers first"
+
 # ffmpeg: the encoder's child, found by its parent.
 start_render ffmpeg "$TMP/ff.mp4"
 epid=$(pgrep -f "fb-encoder --name /$TID-ffmpeg")
