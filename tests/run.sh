@@ -91,13 +91,16 @@ reap_leftovers() {
 # failure more.  A failing test is remembered with its failure lines; a
 # skipped one (exit 77 and its "# SKIP" line) with its reason.
 judge() {
-	local name=$1 line p=0 f=0 why=
+	local name=$1 line p=0 f=0 nok why=
 	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 	if [ -n "$line" ]; then
 		p=$(sed -E 's/.* ([0-9]+) passed.*/\1/' <<< "$line")
 		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<< "$line")
 	fi
-	if [ "$rc" -eq 77 ] && grep -q '^# SKIP ' "$log"; then
+	# Its own "not ok" lines count, whatever its summary says: a script
+	# cannot report a failure and then pass (or skip) by its closing line.
+	nok=$(grep -c '^not ok' "$log")
+	if [ "$rc" -eq 77 ] && grep -q '^# SKIP ' "$log" && [ "$f" -eq 0 ] && [ "$nok" -eq 0 ]; then
 		skips+=("$name: $(grep -m1 '^# SKIP ' "$log" | sed -E 's/^# SKIP [^:]*: //')")
 		passed=$((passed + p))
 		return
@@ -106,6 +109,9 @@ judge() {
 		why="hung: killed after ${TIMEOUT} s"
 	elif [ -z "$line" ]; then
 		why="printed no summary (exit $rc)"
+	elif [ "$nok" -gt "$f" ]; then
+		why="$nok 'not ok' lines, but its summary says $f failed"
+		f=$((nok - 1))
 	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		why="exit $rc with no failed check"
 	fi

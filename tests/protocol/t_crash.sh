@@ -175,8 +175,20 @@ bpid=$!
 fb-encoder --name /$TID-last --sink raw -o "$TMP/last.raw" 2>> "$TMP/err.last" &
 epid=$!
 fb-producer --name /$TID-last --source raw:"$TMP/src.raw" --delay-ms 50 2>> "$TMP/err.last" &
+p1=$!
 wait_until 10 '[ "$(stat -c %s "$TMP/last.raw" 2> /dev/null || echo 0)" -ge $((14 * F)) ]'
+# The hanging producer must hold a frame before the first one runs out of
+# frames to take (under load it may start late): the first is stopped until
+# a slot is the hanging one's.
+kill -STOP $p1
 fb-producer --name /$TID-last --source raw:"$TMP/src.raw" --delay-ms 30000 2>> "$TMP/err.last" &
+p2=$!
+holds() { # PID NAME: a slot of NAME is claimed by PID
+	fb-stat "$2" --json 2> /dev/null | python3 -c 'import json, sys
+sys.exit(not any(s["owner"] == int(sys.argv[1]) for s in json.load(sys.stdin)["slots"]))' "$1"
+}
+wait_until 30 holds $p2 /$TID-last
+kill -CONT $p1
 { wait $epid; } 2> /dev/null
 rc=$?
 check "hung last producer, no launcher: encoder completes ($(tr '\n' '~' < "$TMP/err.last"))" \
