@@ -87,6 +87,11 @@ static int refuse(int rc, char *why, size_t len, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(why, len, fmt, ap);
 		va_end(ap);
+		/* The environment's text is shown: one line, whatever it holds
+		 * (a newline in FB_FAULT must not forge a line of its own). */
+		for (char *c = why; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
 	}
 	return rc;
 }

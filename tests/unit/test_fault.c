@@ -126,6 +126,11 @@ static void test_fault_parse(void **state)
 		assert_int_equal(fb_fault_from_env(0, NULL, why, sizeof(why)), -EINVAL);
 		assert_non_null(strstr(why, "invalid FB_FAULT"));
 	}
+	/* A newline in the spec is shown as '?': the refusal stays one line. */
+	env("producer:after-claim:10\nfb-render: wrote fake", m);
+	assert_int_equal(fb_fault_from_env(0, NULL, why, sizeof(why)), -EINVAL);
+	assert_null(strchr(why, '\n'));
+	assert_non_null(strstr(why, "10?fb-render"));
 	/* No marker, or one relative to whichever directory a worker runs in:
 	 * it could not fire once. */
 	env("producer:after-claim:7", NULL);
