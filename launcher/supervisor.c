@@ -34,6 +34,10 @@ static void begin_stop(struct render *r)
 		kill(b->pid, SIGTERM);
 	else if (r->ch.pgid > 0)
 		killpg(r->ch.pgid, SIGTERM);
+	/* A child someone stopped (SIGSTOP) cannot end: continued, it sees
+	 * the abort or the SIGTERM now, not at the grace's SIGKILL. */
+	if (r->ch.pgid > 0)
+		killpg(r->ch.pgid, SIGCONT);
 }
 
 /* The render fails, for CAUSE (said as SAY says): end it. */

@@ -99,6 +99,20 @@ check "broker SIGKILLed, producers first: one line naming the broker" \
 	'[ "$(wc -l < "$TMP/err.first")" -eq 1 ] && grep -q "fb-broker (pid $bpid) killed by signal 9" "$TMP/err.first"'
 check_clean "broker SIGKILLed, producers first"
 
+# The encoder stopped (SIGSTOP) when the broker is SIGKILLed: fb-render
+# continues what it ends, so the render ends within the broker's 2 s, not
+# at the 30 s grace's SIGKILL.
+start_render stopped "$TMP/stopped.mp4"
+epid=$(pgrep -f "fb-encoder --name /$TID-stopped" | head -1)
+bpid=$(pgrep -f "fb-broker --name /$TID-stopped" | head -1)
+kill -STOP "$epid"
+wait_until 10 "[ \"\$(cut -d' ' -f3 /proc/$epid/stat)\" = T ]"
+kill -KILL "$bpid"
+finish_render stopped 1 "SIGKILL broker, encoder stopped" 2000
+check "SIGKILL broker, encoder stopped: one line naming the broker" \
+	'[ "$(wc -l < "$TMP/err.stopped")" -eq 1 ] && grep -q "fb-broker (pid $bpid) killed by signal 9" "$TMP/err.stopped"'
+check_clean "SIGKILL broker, encoder stopped"
+
 # ffmpeg: the encoder's child, found by its parent.
 start_render ffmpeg "$TMP/ff.mp4"
 epid=$(pgrep -f "fb-encoder --name /$TID-ffmpeg")
