@@ -9,11 +9,10 @@
 #include "exits.h"
 #include "signals.h"
 #include "fb_args.h"
+#include "fb_proc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,24 +29,8 @@ static void continue_stopped(const struct children *ch)
 {
 	for (size_t i = 0; i < ch->nkids; i++) {
 		const struct child *k = &ch->kids[i];
-		char path[64], buf[256], *state;
-		ssize_t n;
-		int fd;
 
-		if (!k->running || k->pid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)k->pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		/* "PID (COMM) STATE ...": COMM may hold spaces and ')'. */
-		state = strrchr(buf, ')');
-		if (state && state[1] == ' ' && state[2] == 'T')
+		if (k->running && k->pid > 0 && fb_proc_state(k->pid) == 'T')
 			kill(k->pid, SIGCONT);
 	}
 }
