@@ -259,12 +259,12 @@ clean-node:
 # ---- end of the node binding ---------------------------------------------
 
 # ---- bench-chrome (issue 15): Chrome workers vs hyperframes ---------------
-# make bench-chrome: framebroker's Chrome workers (examples/chrome) vs the
+# make bench-chrome: framebroker's Chrome workers (html) vs the
 # hyperframes CLI on one of its templates, interleaved, K = 1 2 4 (about 15
 # minutes; not part of make check).  Installs what it needs: Debian packages
 # here, hyperframes + a Node 22 binary + gsap into build/bench-chrome
 # (bench/chrome/setup.sh, npm ci from bench/chrome/package-lock.json), the
-# worker's puppeteer-core (npm ci in examples/chrome).  Prints the tables and
+# worker's puppeteer-core (npm ci in html).  Prints the tables and
 # writes bench/results/chrome.{md,json}.  BENCH_CHROME_ARGS=--quick: a
 # 1-second smoke run of the harness (figures mean nothing); see
 # bench/chrome/README.md for BENCH_RUNS, BENCH_CHROME, BENCH_CHROME_DURATION.
@@ -272,8 +272,8 @@ BENCH_CHROME_ARGS ?=
 bench-chrome:
 	@scripts/install-deps.sh ffmpeg nodejs chromium python3
 	$(MAKE) all node
-	@[ -d examples/chrome/node_modules/puppeteer-core ] || \
-		(cd examples/chrome && npm ci --no-audit --no-fund --loglevel=error)
+	@[ -d html/node_modules/puppeteer-core ] || \
+		(cd html && npm ci --no-audit --no-fund --loglevel=error)
 	/usr/bin/python3 bench/chrome/bench_chrome.py $(BENCH_CHROME_ARGS)
 
 .PHONY: bench-chrome

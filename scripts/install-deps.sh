@@ -2,7 +2,7 @@
 # Install what framebroker needs, only what is missing (make deps).
 #   scripts/install-deps.sh            everything for build + tests: the Debian
 #                                      packages, then the Chrome worker's npm
-#                                      packages (npm ci in examples/chrome,
+#                                      packages (npm ci in html,
 #                                      pinned by its lock file)
 #   scripts/install-deps.sh PKG...     just these Debian packages (make demo
 #                                      asks for ffmpeg)
@@ -36,8 +36,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ -n "$all" ] || exit 0
 # The Chrome worker's puppeteer-core: offline when npm's cache has it.
-if [ ! -d examples/chrome/node_modules/puppeteer-core ]; then
-	echo "install-deps: npm ci in examples/chrome"
-	(cd examples/chrome && { npm ci --offline --no-audit --no-fund --loglevel=error 2> /dev/null ||
+if [ ! -d html/node_modules/puppeteer-core ]; then
+	echo "install-deps: npm ci in html"
+	(cd html && { npm ci --offline --no-audit --no-fund --loglevel=error 2> /dev/null ||
 		npm ci --no-audit --no-fund --loglevel=error; })
 fi

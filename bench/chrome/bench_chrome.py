@@ -6,7 +6,7 @@ animated, 1920x1080, 30 fps, BENCH_CHROME_DURATION s, default 5 = 150
 frames), rendered by
   hf  `hyperframes render --workers K` (its CLI, Node 22, Debian chromium)
   fb  `fb-render --workers K --frame-format jpeg --source attach:node
-       examples/chrome/worker.mjs PAGE` with hyperframes' own ffmpeg output
+       html/worker.mjs PAGE` with hyperframes' own ffmpeg output
        options (libx264 medium crf 16 ...), PAGE = the page hyperframes
        serves Chrome for that project (setup.sh, hf_page.mjs)
 alternately (hf, fb, hf, fb ...), BENCH_RUNS times each (default 3), for
@@ -379,7 +379,7 @@ class Bench:
         if self.engine == "shell":
             self.env["HYPERFRAMES_BROWSER_PATH"] = "/usr/lib/chromium/chromium-headless-shell"
         src = os.environ.get("BENCH_FB_SOURCE",
-                             "attach:node examples/chrome/worker.mjs --quality 100 --engine {engine} {page}")
+                             "attach:node html/worker.mjs --quality 100 --engine {engine} {page}")
         self.fb_source = src.format(page=self.page, engine=self.engine)
 
     def hf_argv(self, k, out):
@@ -445,7 +445,7 @@ def main():
     subprocess.run(["sh", os.path.join(HERE, "setup.sh"), CACHE], check=True, env=env)
     if "fb" in whos and not os.path.exists(os.path.join(ROOT, "examples", "chrome", "worker.mjs")) \
             and "BENCH_FB_SOURCE" not in os.environ:
-        sys.exit("bench_chrome: examples/chrome/worker.mjs is missing (merge the Chrome worker, "
+        sys.exit("bench_chrome: html/worker.mjs is missing (merge the Chrome worker, "
                  "or run --only hyperframes)")
     become_subreaper()
     b = Bench(args)

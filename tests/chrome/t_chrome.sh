@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The Chrome worker (examples/chrome, issue 15): fb-render --source
-# 'attach:node examples/chrome/worker.mjs page.html' with 2 workers, each a
+# The Chrome worker (html, issue 15): fb-render --source
+# 'attach:node html/worker.mjs page.html' with 2 workers, each a
 # headless Chromium driven by puppeteer-core, renders the example page as
 # JPEG frames; the page draws its frame index as the test card's 32-bit
 # band, which tests/decode_band.py (independent of the worker) reads back
@@ -25,7 +25,7 @@
 # that never settles fails the render naming it, at --seek-timeout.
 . "$(dirname "$0")/../lib.sh"
 
-EX=$ROOT/examples/chrome
+EX=$ROOT/html
 NODE=$(command -v node)
 CHROME=
 for c in /usr/lib/chromium/chromium-headless-shell /usr/lib/chromium/chromium; do
@@ -34,9 +34,9 @@ done
 [ -n "$NODE" ] && [ -n "$CHROME" ] ||
 	skip "no ${NODE:+chromium}${NODE:-node} (make deps, or apt-get install nodejs chromium)"
 # puppeteer-core from the committed lock: installed by make deps (npm ci in
-# examples/chrome), never by a test.
+# html), never by a test.
 [ -d "$EX/node_modules/puppeteer-core" ] ||
-	skip "no puppeteer-core in examples/chrome/node_modules (make deps runs npm ci there)"
+	skip "no puppeteer-core in html/node_modules (make deps runs npm ci there)"
 
 make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" node > "$TMP/make.log" 2>&1
 check "make node ($(tail -3 "$TMP/make.log" | tr '\n' '~'))" '[ -s "$ROOT/bindings/node/framebroker.node" ]'

@@ -1,7 +1,7 @@
-// examples/chrome/worker.mjs — a framebroker producer that renders an HTML
+// html/worker.mjs — a framebroker producer that renders an HTML
 // page with headless Chromium: one of the K workers of
 //
-//	fb-render --workers K --frame-format jpeg --source 'attach:node examples/chrome/worker.mjs PAGE' -o out.mp4
+//	fb-render --workers K --frame-format jpeg --source 'attach:node html/worker.mjs PAGE' -o out.mp4
 //
 // It attaches to the render that started it, opens PAGE (a file or a URL)
 // once at the render's size, and for each claimed frame seeks the page to
@@ -61,7 +61,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // The binding: FB_NODE_BINDING overrides (an installed copy); else the
 // source tree's, which `make node` builds.
 const binding = process.env.FB_NODE_BINDING ||
-	pathToFileURL(path.join(here, '..', '..', 'bindings', 'node', 'index.mjs')).href;
+	pathToFileURL(path.join(here, '..', 'bindings', 'node', 'index.mjs')).href;
 const { attach, RESTART_EXIT_CODE } = await import(binding);
 
 const me = `worker.mjs[${process.pid}]`;

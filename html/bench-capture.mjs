@@ -1,4 +1,4 @@
-// examples/chrome/bench-capture.mjs — measures the ways worker.mjs could
+// html/bench-capture.mjs — measures the ways worker.mjs could
 // capture a frame, without framebroker: which CDP call, which image format
 // and settings, and how browsers are shared between workers.  Each case
 // renders page.html's frames into a preallocated Buffer (standing in for

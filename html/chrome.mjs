@@ -1,4 +1,4 @@
-// examples/chrome/chrome.mjs — starting and stopping the headless Chromium
+// html/chrome.mjs — starting and stopping the headless Chromium
 // that worker.mjs (and bench-capture.mjs) drive: which binary, which flags,
 // a profile directory of its own, and an environment without LD_PRELOAD.
 import fs from 'node:fs';
