@@ -59,9 +59,10 @@ LD      ?= ld
 OBJCOPY ?= objcopy
 
 SCRIPTS := $(BIN)/fb-stitch $(BIN)/fb-farm
+HTMLPROG := $(BIN)/fb-html
 PYMODS  := $(BIN)/fbfarm_common.py
 CPROGS  := $(BIN)/fb-broker $(BIN)/fb-producer $(BIN)/fb-encoder $(BIN)/fb-render $(BIN)/fb-stat
-PROGS   := $(CPROGS) $(SCRIPTS)
+PROGS   := $(CPROGS) $(SCRIPTS) $(HTMLPROG)
 
 all: $(PROGS) $(PYMODS) lib
 
@@ -84,6 +85,11 @@ $(STAMP): FORCE
 # PREFIX/lib/framebroker, where they look for it next.
 PYTHON  ?= /usr/bin/python3
 $(SCRIPTS): $(BIN)/%: scripts/%.in include/framebroker.h
+	@mkdir -p $(BIN)
+	sed -e 's|@VERSION@|$(VERSION)|' -e '1s|@PYTHON@|$(PYTHON)|' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+
+# fb-html (docs/html.md): the same, from html/, where its Chrome worker is.
+$(HTMLPROG): $(BIN)/%: html/%.in include/framebroker.h
 	@mkdir -p $(BIN)
 	sed -e 's|@VERSION@|$(VERSION)|' -e '1s|@PYTHON@|$(PYTHON)|' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
@@ -318,6 +324,24 @@ install: all
 	install -m 644 $(MAN3) $(D)/share/man/man3/
 	$(if $(RUN_LDCONFIG),$(RUN_LDCONFIG) || echo "make install: $(RUN_LDCONFIG) failed: run it (as root) \
 		before starting a program linked with -lframebroker" >&2)
+	$(MAKE) --no-print-directory install-html
+
+# fb-html's Chrome worker and the Node binding it attaches with, as in the
+# source tree (html/ beside bindings/node/: the worker finds the binding
+# there), under PREFIX/lib/framebroker, with the worker's npm packages
+# (html/node_modules, from `cd html && npm ci`) copied if present.  Without
+# the binding (make node: needs nodejs's headers) fb-html is installed but
+# says, when run, what is missing.
+HTML_FILES := $(wildcard html/*.mjs html/*.js) html/package.json html/package-lock.json
+install-html:
+	install -d $(D)/lib/framebroker/html $(D)/lib/framebroker/bindings/node
+	install -m 644 $(HTML_FILES) $(D)/lib/framebroker/html/
+	install -m 644 bindings/node/index.mjs bindings/node/index.cjs bindings/node/index.d.ts bindings/node/package.json $(D)/lib/framebroker/bindings/node/
+	@if [ -f $(NODE_ADDON) ]; then install -m 755 $(NODE_ADDON) $(D)/lib/framebroker/bindings/node/; \
+	else echo "make install: no $(NODE_ADDON) (make node): fb-html will not run until it is installed" >&2; fi
+	@if [ -d html/node_modules ]; then rm -rf $(D)/lib/framebroker/html/node_modules && \
+		cp -a html/node_modules $(D)/lib/framebroker/html/; \
+	else echo "make install: no html/node_modules (cd html && npm ci): fb-html needs puppeteer-core there" >&2; fi
 
 uninstall:
 	rm -f $(PROGS:$(BIN)/%=$(D)/bin/%) $(D)/lib/libframebroker.a \
@@ -325,6 +349,7 @@ uninstall:
 		$(D)/include/framebroker.h $(D)/lib/pkgconfig/framebroker.pc \
 		$(MAN1:man/%=$(D)/share/man/man1/%) $(MAN3:man/%=$(D)/share/man/man3/%) \
 		$(PYMODS:$(BIN)/%=$(D)/lib/framebroker/%)
+	rm -rf $(D)/lib/framebroker/html $(D)/lib/framebroker/bindings
 	-rmdir $(D)/lib/framebroker 2> /dev/null
 	$(if $(RUN_LDCONFIG),-$(RUN_LDCONFIG))
 
@@ -332,5 +357,5 @@ clean:
 	rm -rf $(BUILD) $(BIN)
 
 FORCE:
-.PHONY: all lib check deps test quick demo bench install uninstall clean stress model fuzz FORCE
+.PHONY: all lib check deps test quick demo bench install install-html uninstall clean stress model fuzz FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
