@@ -9,18 +9,13 @@
 // and decodes CDP's base64 straight into the claimed slot (Buffer.write:
 // no intermediate Buffer), then publishes the image's exact length.
 //
-// Seeking, first found on the loaded page wins:
-//   1. window.fbSeek(frame, fps): the page's own hook; may return a Promise,
-//      which is awaited before the capture;
-//   2. window.__timelines (an object or array of GSAP timelines, as
-//      hyperframes registers them), then gsap.globalTimeline: paused and
-//      seeked to frame/fps seconds;
-//   3. document.getAnimations() (CSS animations and transitions, Web
-//      Animations): each paused at currentTime = frame/fps s;
-//   4. otherwise virtual time (CDP Emulation.setVirtualTimePolicy): the page
-//      is reloaded with time paused and advanced to frame/fps s; virtual time
-//      only runs forward, so an earlier frame than the last one reloads.
-// --seek fbseek|gsap|animations|virtual forces one.
+// Seeking (seek.mjs): window.fbSeek(frame, fps), the page's own hook, when
+// it has one (it may return a Promise, awaited before the capture); else
+// the virtual clock (clock.js, in the page before any of its scripts):
+// timers, rAF, Date, performance.now, CSS/Web Animations, media and GSAP
+// driven to exactly frame/fps, in any frame order, then a readiness wait
+// (fonts, images, media, window.fbReady).  --seek auto|fbseek|clock forces
+// one (virtual: the clock).
 //
 // Options: --quality Q (jpeg, default 90), --engine auto|shell|new (see
 // chrome.mjs), --seek M, --seek-timeout SEC (default 30: a frame's seek or
@@ -56,6 +51,7 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { launchBrowser, closeBrowser, joinBrowser, leaveBrowser, openPage } from './chrome.mjs';
+import { Seeker, SEEK_MODES } from './seek.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The binding: FB_NODE_BINDING overrides (an installed copy); else the
@@ -68,7 +64,7 @@ const me = `worker.mjs[${process.pid}]`;
 const log = (msg) => process.stderr.write(`${me}: ${msg}\n`);
 
 function usage(msg) {
-	log(`${msg}; usage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek fbseek|gsap|animations|virtual] [--seek-timeout SEC] PAGE`);
+	log(`${msg}; usage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek auto|fbseek|clock] [--seek-timeout SEC] PAGE`);
 	process.exit(1);
 }
 
@@ -89,7 +85,7 @@ function parseArgs(v) {
 	if (!(o.quality >= 0 && o.quality <= 100)) usage(`--quality ${o.quality}: 0..100`);
 	if (!['auto', 'shell', 'new'].includes(o.engine)) usage(`--engine ${o.engine}`);
 	if (!['own', 'shared'].includes(o.browser)) usage(`--browser ${o.browser}: own or shared`);
-	if (o.seek !== null && !['fbseek', 'gsap', 'animations', 'virtual'].includes(o.seek)) usage(`--seek ${o.seek}`);
+	if (o.seek !== null && !SEEK_MODES.includes(o.seek)) usage(`--seek ${o.seek}: auto, fbseek or clock`);
 	if (!(o.seekTimeout > 0 && o.seekTimeout <= 86400)) usage(`--seek-timeout ${o.seekTimeout}: seconds, 0 < SEC <= 86400`);
 	return o;
 }
@@ -107,47 +103,14 @@ class NavigatedAway extends Error {}
 // --max-restarts ran out (11 minutes with the defaults).
 class Hang extends Error {}
 
-// The seek methods, run in the page.  `how` chosen once by detect().
-function detectInPage() {
-	if (typeof window.fbSeek === 'function') return 'fbseek';
-	const tl = window.__timelines;
-	if ((tl && Object.keys(tl).length) || (window.gsap && window.gsap.globalTimeline)) return 'gsap';
-	if (document.getAnimations && document.getAnimations().length) return 'animations';
-	return 'virtual';
-}
-
-function seekInPage(frame, fps, how) {
-	const t = frame / fps;
-	if (how === 'fbseek') return window.fbSeek(frame, fps);
-	if (how === 'gsap') {
-		const tls = window.__timelines ? Object.values(window.__timelines) : [];
-		if (!tls.length && window.gsap) tls.push(window.gsap.globalTimeline);
-		for (const tl of tls) {
-			tl.pause();
-			tl.seek(t, false);
-		}
-		return undefined;
-	}
-	if (how === 'animations') {
-		for (const a of document.getAnimations()) {
-			a.pause();
-			a.currentTime = t * 1000;
-		}
-		return undefined;
-	}
-	throw new Error(`seek method ${how} is not run in the page`);
-}
-
 class Page {
 	constructor(browser, geometry, url, opts) {
 		this.browser = browser;
 		this.g = geometry;
 		this.url = url;
 		this.opts = opts;
-		this.how = null;
 		this.frame = null; // the frame being rendered
 		this.dialogs = 0;
-		this.vt = 0; // virtual time reached, ms
 		// trouble: rejected, once, with the first Crash or NavigatedAway.
 		let fault;
 		this.trouble = new Promise((_, reject) => { fault = reject; });
@@ -180,7 +143,7 @@ class Page {
 		if (this.failure) throw this.failure;
 	}
 
-	// goto(): a navigation of ours (the open, virtual time's reloads), not
+	// goto(): a navigation of ours (the open, the clock's replays), not
 	// the page leaving.
 	async goto() {
 		this.ownNavigation = true;
@@ -218,9 +181,10 @@ class Page {
 		});
 		await this.s.send('Inspector.enable');
 		await this.s.send('Page.enable');
+		this.seeker = new Seeker(this, { log: debug ? log : null });
+		await this.seeker.install(); // before the page's first script
 		await this.goto();
-		this.how = this.opts.seek || await this.bounded(this.page.evaluate(detectInPage), 'the page\'s script (finding its seek method)');
-		if (this.how === 'virtual') await this.resetVirtual();
+		await this.seeker.choose();
 	}
 
 	dialog(d) {
@@ -232,31 +196,9 @@ class Page {
 			`${this.frame === null ? ' while opening' : ` at frame ${this.frame}`}; dismissed (and any more, silently)`);
 	}
 
-	// Virtual time from 0: reload with time paused from the start.
-	async resetVirtual() {
-		await this.s.send('Emulation.setVirtualTimePolicy', { policy: 'pause', initialVirtualTime: 0 });
-		await this.goto();
-		this.vt = 0;
-	}
-
-	async advanceVirtual(ms) {
-		const expired = new Promise((r) => this.s.once('Emulation.virtualTimeBudgetExpired', r));
-		await this.s.send('Emulation.setVirtualTimePolicy', { policy: 'advance', budget: ms });
-		await this.bounded(expired, `frame ${this.frame}: advancing its virtual time to ${(this.vt + ms).toFixed(1)} ms`);
-	}
-
 	async seek(frame) {
-		const fps = this.g.fpsNum / this.g.fpsDen;
 		this.frame = frame;
-		if (this.how !== 'virtual') {
-			const what = this.how === 'fbseek' ? `window.fbSeek(${frame}, ${fps})` : `seeking (${this.how})`;
-			await this.bounded(this.page.evaluate(seekInPage, frame, fps, this.how), `frame ${frame}: ${what}`);
-			return;
-		}
-		const target = frame * 1000 * this.g.fpsDen / this.g.fpsNum;
-		if (target < this.vt) await this.resetVirtual();
-		if (target > this.vt) await this.advanceVirtual(target - this.vt);
-		this.vt = target;
+		await this.seeker.seek(frame);
 	}
 
 	// The screenshot's base64, in the render's format.

@@ -45,7 +45,7 @@ for p in render:launcher/options.c broker:broker/fb-broker.c producer:producer/f
 	check "$prog --log-level nonsense: exit 2" '[ $rc -eq 2 ] && grep -q "invalid --log-level" "$TMP/err"'
 done
 # The scripts: their --help is the option table; the man page must name it all.
-for prog in fb-stitch fb-farm; do
+for prog in fb-stitch fb-farm fb-html; do
 	man=$ROOT/man/$prog.1
 	opts=$("$prog" --help | grep -oE -- '(^|[ ,])--[a-z-]+' | grep -oE -- '--[a-z-]+' | sort -u)
 	text=$(groff -man -Tascii -P-c -P-b -P-u "$man" 2> "$TMP/groff.err")
