@@ -264,16 +264,18 @@ clean-node:
 .PHONY: node clean-node
 # ---- end of the node binding ---------------------------------------------
 
-# ---- bench-chrome (issue 15): Chrome workers vs hyperframes ---------------
-# make bench-chrome: framebroker's Chrome workers (html) vs the
-# hyperframes CLI on one of its templates, interleaved, K = 1 2 4 (about 15
-# minutes; not part of make check).  Installs what it needs: Debian packages
-# here, hyperframes + a Node 22 binary + gsap into build/bench-chrome
+# ---- bench-chrome (issues 15, 22): fb-html vs hyperframes ---------------
+# make bench-chrome: fb-html (K Chrome workers under fb-render) vs the
+# hyperframes CLI (0.9.84, also with HF_STATIC_DEDUP=0) on two of
+# hyperframes' registry examples (../shared/compositions, copied untouched),
+# interleaved, K = 1 2 4, median of BENCH_RUNS (not part of make check; the
+# full matrix takes hours on 2 cores).  Installs what it needs: Debian
+# packages here, hyperframes + a Node 22 binary + gsap into build/bench-chrome
 # (bench/chrome/setup.sh, npm ci from bench/chrome/package-lock.json), the
-# worker's puppeteer-core (npm ci in html).  Prints the tables and
-# writes bench/results/chrome.{md,json}.  BENCH_CHROME_ARGS=--quick: a
-# 1-second smoke run of the harness (figures mean nothing); see
-# bench/chrome/README.md for BENCH_RUNS, BENCH_CHROME, BENCH_CHROME_DURATION.
+# worker's puppeteer-core (npm ci in html).  Prints the tables and writes
+# bench/results/chrome.{md,json}.  BENCH_CHROME_ARGS=--quick: one project's
+# first second, K=1,2, one run: the harness works (figures mean nothing);
+# see bench/chrome/README.md for BENCH_PROJECTS, BENCH_RUNS and the rest.
 BENCH_CHROME_ARGS ?=
 bench-chrome:
 	@scripts/install-deps.sh ffmpeg nodejs chromium python3
