@@ -175,10 +175,13 @@ export async function intercept(session, opts) {
 		return fileResponse(r.file, r.size, header(req.headers, 'range'));
 	}
 
-	async function handle({ requestId, request }) {
+	async function handle({ requestId, request, resourceType, frameId }) {
 		const u = new URL(request.url);
 		if (opts.passThrough?.(u)) return session.send('Fetch.continueRequest', { requestId });
 		if (u.hostname === HOST) return answer(requestId, await local(u, request));
+		// The page itself leaving for elsewhere: the worker fails the
+		// render naming where (worker.mjs NavigatedAway); not said twice.
+		if (resourceType === 'Document' && frameId === mainFrame) return session.send('Fetch.failRequest', { requestId, errorReason: 'BlockedByClient' });
 		for (const h of opts.handlers || []) {
 			const res = await h(u, request);
 			if (res === 'abort') break;
@@ -187,6 +190,7 @@ export async function intercept(session, opts) {
 		return session.send('Fetch.failRequest', { requestId, errorReason: 'BlockedByClient' });
 	}
 
+	const mainFrame = (await session.send('Page.getFrameTree')).frameTree.frame.id;
 	session.on('Fetch.requestPaused', (ev) => {
 		handle(ev).catch((e) => {
 			// The page may be gone (a reload, the end): nothing to answer.
