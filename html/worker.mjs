@@ -52,6 +52,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { launchBrowser, closeBrowser, joinBrowser, leaveBrowser, openPage } from './chrome.mjs';
 import { Seeker, SEEK_MODES } from './seek.mjs';
+import { content, installContent, contentLoaded } from './content.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The binding: FB_NODE_BINDING overrides (an installed copy); else the
@@ -64,12 +65,12 @@ const me = `worker.mjs[${process.pid}]`;
 const log = (msg) => process.stderr.write(`${me}: ${msg}\n`);
 
 function usage(msg) {
-	log(`${msg}; usage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek auto|fbseek|clock] [--seek-timeout SEC] PAGE`);
+	log(`${msg}; usage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek auto|fbseek|clock] [--seek-timeout SEC] [--root DIR] [--modules DIR]... [--hyperframes DIR] PAGE`);
 	process.exit(1);
 }
 
 function parseArgs(v) {
-	const o = { quality: 90, engine: 'auto', browser: 'own', seek: null, seekTimeout: 30, page: null };
+	const o = { quality: 90, engine: 'auto', browser: 'own', seek: null, seekTimeout: 30, page: null, root: null, modules: [], hyperframes: null };
 	for (let i = 0; i < v.length; i++) {
 		const a = v[i];
 		if (a === '--quality') o.quality = Number(v[++i]);
@@ -77,11 +78,14 @@ function parseArgs(v) {
 		else if (a === '--seek') o.seek = v[++i];
 		else if (a === '--browser') o.browser = v[++i];
 		else if (a === '--seek-timeout') o.seekTimeout = Number(v[++i]);
+		else if (a === '--root') o.root = v[++i];
+		else if (a === '--modules') o.modules.push(v[++i]);
+		else if (a === '--hyperframes') o.hyperframes = v[++i];
 		else if (a.startsWith('--')) usage(`unknown option ${a}`);
 		else if (o.page === null) o.page = a;
 		else usage(`one page only (${o.page}, then ${a})`);
 	}
-	if (o.page === null) usage('no page given');
+	if (o.page === null && o.root === null) usage('no page given');
 	if (!(o.quality >= 0 && o.quality <= 100)) usage(`--quality ${o.quality}: 0..100`);
 	if (!['auto', 'shell', 'new'].includes(o.engine)) usage(`--engine ${o.engine}`);
 	if (!['own', 'shared'].includes(o.browser)) usage(`--browser ${o.browser}: own or shared`);
@@ -104,10 +108,11 @@ class NavigatedAway extends Error {}
 class Hang extends Error {}
 
 class Page {
-	constructor(browser, geometry, url, opts) {
+	constructor(browser, geometry, cont, opts) {
 		this.browser = browser;
 		this.g = geometry;
-		this.url = url;
+		this.content = cont;
+		this.url = cont.url;
 		this.opts = opts;
 		this.frame = null; // the frame being rendered
 		this.dialogs = 0;
@@ -183,7 +188,11 @@ class Page {
 		await this.s.send('Page.enable');
 		this.seeker = new Seeker(this, { log: debug ? log : null });
 		await this.seeker.install(); // before the page's first script
+		// The project's files, CDN and font URLs answered by us (serve.mjs,
+		// offline.mjs), a hyperframes project's runtime injected.
+		await installContent(this.s, this.content, log);
 		await this.goto();
+		await contentLoaded(this.page, this.content, this.opts.seekTimeout * 1000);
 		await this.seeker.choose();
 	}
 
@@ -225,7 +234,6 @@ const cap = (ms) => new Promise((r) => setTimeout(r, ms).unref());
 
 async function main() {
 	const opts = parseArgs(process.argv.slice(2));
-	const url = /^[a-z]+:/i.test(opts.page) ? opts.page : pathToFileURL(path.resolve(opts.page)).href;
 	let p = null, page = null, browser = null, ending = false, opening = null;
 
 	// Every way out goes through here, once: the frame given back (if
@@ -309,6 +317,14 @@ async function main() {
 		process.exit(1);
 	}
 	const g = p.geometry;
+	// What is served and how (a one-line error: a missing file, a
+	// hyperframes project without its package).
+	let cont;
+	try {
+		cont = content(opts, g.fpsNum / g.fpsDen);
+	} catch (e) {
+		return failRender(e.message);
+	}
 	if (g.frameFormat !== 'jpeg' && g.frameFormat !== 'png') {
 		await failRender(`frame format ${g.frameFormat}: a Chrome worker writes images; use --frame-format jpeg or png`);
 	}
@@ -328,7 +344,7 @@ async function main() {
 		opening = opts.browser === 'shared' ? joinBrowser({ engine: opts.engine }) : launchBrowser({ engine: opts.engine });
 		browser = await opening;
 		if (ending) return forever();
-		page = new Page(browser, g, url, opts);
+		page = new Page(browser, g, cont, opts);
 		await page.open();
 	} catch (e0) {
 		if (ending) return forever();

@@ -35,9 +35,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
 fi
 [ -n "$all" ] || exit 0
-# The Chrome worker's puppeteer-core: offline when npm's cache has it.
-if [ ! -d html/node_modules/puppeteer-core ]; then
-	echo "install-deps: npm ci in html"
-	(cd html && { npm ci --offline --no-audit --no-fund --loglevel=error 2> /dev/null ||
+# npm ci (offline when npm's cache has it) where the lock file is newer
+# than the installed tree: html (the Chrome worker's puppeteer-core, and
+# gsap and @fontsource fonts served to pages offline), tests/chrome/hf
+# (test-only: hyperframes and its Node, the reference t_hyperframes.sh
+# compares against).
+for d in html tests/chrome/hf; do
+	[ "$d/node_modules/.package-lock.json" -nt "$d/package-lock.json" ] && continue
+	echo "install-deps: npm ci in $d"
+	(cd "$d" && { npm ci --offline --no-audit --no-fund --loglevel=error 2> /dev/null ||
 		npm ci --no-audit --no-fund --loglevel=error; })
-fi
+done

@@ -308,7 +308,7 @@ for mode in own shared; do
 		--source "$SELF --browser $mode $TMP/nav.html" -o "$TMP/nav.mp4" 2> "$TMP/err.nav.$mode"
 	rc=$?
 	check "--browser $mode: a page navigating away: exit 1, one line naming it ($(head -c 600 "$TMP/err.nav.$mode" | tr '\n' '~'))" \
-		'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err.nav.$mode")" -eq 1 ] && grep -q "navigated away to file://.*/away.html" "$TMP/err.nav.$mode"'
+		'[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err.nav.$mode")" -eq 1 ] && grep -q "navigated away to https://fb-html.invalid/away.html" "$TMP/err.nav.$mode"'
 	check "... nothing left ($(tmp_left))" empty_tmp
 	if [ $mode = own ]; then
 		# To a URL that does not load: named, not Chrome's error page.

@@ -1,0 +1,141 @@
+// html/hyperframes.mjs — a hyperframes project rendered as `hyperframes
+// render` renders it: the page gets hyperframes' runtime (clip visibility,
+// sub-compositions, captions are the runtime's work, not GSAP's), and each
+// frame is sought through the runtime's player.
+//
+// The runtime comes from the installed npm package `hyperframes` (--hyperframes
+// DIR, the package directory), found ONLY through its published, stably
+// named files: dist/hyperframe.manifest.json -> artifacts.iife (the
+// runtime, checked against the manifest's sha256) and contract.globals
+// (the names of __player, __renderReady ...).  Never a hash-named chunk:
+// those change with every release.
+//
+// What `hyperframes render` does to the page (read from its file server;
+// none of its code is loaded here): render capture mode on
+// (globalThis.__HF_RENDER_CAPTURE_MODE), the render's seek configuration
+// (fps), the runtime before </head>, then per frame
+// __player.renderSeek(t) once __renderReady.  Its virtual time shim is the
+// clock's (clock.js); its GSAP tween-batching stub only speeds up building.
+//
+// In the page the adapter registers with the clock
+// (window.__fbClock.register({seek, ready, ownsTimelines: true}), clock.js:
+// installed before any page script, so it is there); window.__fbHyperframes
+// is the same adapter, for waitLoaded().
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { fileResponse } from './serve.mjs';
+
+export const RUNTIME_HOST = 'fb-hyperframes.invalid';
+const MIN_VERSION = [0, 9];
+
+// Is the page (HTML text) a hyperframes project's composition?
+export const isProject = (html) => /\sdata-composition-id\s*=/.test(html);
+
+// The runtime of the package at `dir`: { version, iife, globals }, or
+// throws one line saying what is missing.  `project` names the project.
+export function findRuntime(dir, project) {
+	const need = `${project} is a hyperframes project; its runtime needs the npm package hyperframes (>= ${MIN_VERSION.join('.')})`;
+	if (!dir) throw new Error(`${need}: give its directory with --hyperframes DIR`);
+	let pkg, manifest;
+	try {
+		pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+	} catch {
+		throw new Error(`${need}: not found in ${dir}`);
+	}
+	const v = String(pkg.version || '').split('.').map(Number);
+	if (pkg.name !== 'hyperframes' || !(v[0] > MIN_VERSION[0] || (v[0] === MIN_VERSION[0] && v[1] >= MIN_VERSION[1]))) {
+		throw new Error(`${need}: ${dir} holds ${pkg.name} ${pkg.version}`);
+	}
+	const mpath = path.join(dir, 'dist', 'hyperframe.manifest.json');
+	try {
+		manifest = JSON.parse(fs.readFileSync(mpath, 'utf8'));
+	} catch (e) {
+		throw new Error(`${need}: hyperframes ${pkg.version} in ${dir} has no readable ${path.relative(dir, mpath)} (${e.code || e.message})`);
+	}
+	const iifeName = manifest.artifacts?.iife;
+	const globals = manifest.contract?.globals;
+	if (typeof iifeName !== 'string' || !globals?.player || !globals?.renderReady) {
+		throw new Error(`${need}: ${mpath} names no artifacts.iife or contract.globals player/renderReady`);
+	}
+	const iife = path.join(dir, 'dist', path.basename(iifeName));
+	let body;
+	try { body = fs.readFileSync(iife); } catch (e) { throw new Error(`${need}: its runtime ${iife}: ${e.code || e.message}`); }
+	if (manifest.sha256) {
+		const got = crypto.createHash('sha256').update(body).digest('hex');
+		if (got !== manifest.sha256) throw new Error(`${iife}: sha256 ${got}, not the manifest's ${manifest.sha256}`);
+	}
+	return { version: pkg.version, iife, size: body.length, globals };
+}
+
+// The render-mode settings hyperframes' file server gives the runtime:
+// its renderSeek reads the fps from it (frame-quantised seeks) and
+// media preseeking is off in a render.  Not in the manifest's contract:
+// without it the runtime falls back to the root's data-fps.
+function renderConfig(fps) {
+	return { mode: 'preview-phase', diagnostics: false, step: 1 / 120, offsetFraction: 0.5,
+		fps, fpsSource: 'render-options', owner: 'runtime' };
+}
+
+// The page's adapter, run in the page after the runtime.
+function adapterInPage(g) {
+	const adapter = {
+		ownsTimelines: true,
+		seek(t) {
+			const p = window[g.player];
+			if (p && typeof p.renderSeek === 'function') p.renderSeek(t);
+		},
+		// The runtime's own wait for seeks it left pending (media, late
+		// images), when it has one; then fonts.
+		async ready() {
+			if (typeof window.__hfWaitForSeekCompletion === 'function') await window.__hfWaitForSeekCompletion();
+			await document.fonts.ready;
+		},
+		// Ready to render: the runtime bound its timeline.
+		loaded: () => window[g.renderReady] === true && !!window[g.player] && typeof window[g.player].renderSeek === 'function',
+	};
+	window.__fbHyperframes = adapter;
+	if (window.__fbClock) window.__fbClock.register(adapter);
+	else (window.__fbClockQueue = window.__fbClockQueue || []).push(adapter); // clock.js takes it at its start
+}
+
+const inline = (js) => `<script>${js.replace(/<\/script/gi, '<\\/script')}</script>`;
+
+// The HTML transform (serve.mjs intercept's html) for the composition
+// rendered: capture mode and the render's config at the head's start, the
+// runtime and our adapter before </head>.  Other HTML files (the
+// sub-compositions the runtime fetches) are served as they are.
+export function htmlTransform(runtime, pageRel, fps) {
+	const early = inline(`globalThis.__HF_RENDER_CAPTURE_MODE = true; window.__HF_EXPORT_RENDER_SEEK_CONFIG = ${JSON.stringify(renderConfig(fps))};`);
+	const late = `<script src="https://${RUNTIME_HOST}/${path.basename(runtime.iife)}"></script>` +
+		inline(`(${adapterInPage.toString()})(${JSON.stringify(runtime.globals)});`);
+	return (rel, html) => {
+		if (rel !== pageRel) return html;
+		const head = /<head(\s[^>]*)?>/i.exec(html);
+		html = head ? html.slice(0, head.index + head[0].length) + early + html.slice(head.index + head[0].length) : early + html;
+		const close = html.search(/<\/head\s*>/i);
+		return close >= 0 ? html.slice(0, close) + late + html.slice(close) : html.replace(/<body/i, `${late}<body`);
+	};
+}
+
+// The interception handler serving the runtime file.
+export function runtimeHandler(runtime) {
+	return async (u) => {
+		if (u.hostname !== RUNTIME_HOST) return null;
+		if (u.pathname !== `/${path.basename(runtime.iife)}`) return { status: 404, headers: {}, body: Buffer.alloc(0) };
+		return fileResponse(runtime.iife, runtime.size);
+	};
+}
+
+// After the load: wait (bounded by `ms`) until the runtime is ready to
+// render; throws one line saying what it was waiting for.
+export async function waitLoaded(page, ms, globals) {
+	try {
+		await page.waitForFunction(() => window.__fbHyperframes?.loaded(), { timeout: ms, polling: 50 });
+	} catch (e) {
+		const st = await page.evaluate((g) => ({ player: !!window[g.player], ready: window[g.renderReady] }), globals).catch(() => null);
+		throw new Error(`the hyperframes runtime did not become ready within ${ms / 1000} s` +
+			(st ? ` (window.${globals.player} ${st.player ? 'present' : 'absent'}, ${globals.renderReady} ${st.ready})` : '') +
+			(e.name === 'TimeoutError' ? '' : `: ${e.message}`));
+	}
+}
