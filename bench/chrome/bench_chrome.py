@@ -495,11 +495,14 @@ def say(proj, k, who, label, r):
               % (proj.name, k, who, label, r.killed, r.killed_at or -1, r.wall, r.rc, r.frames, proj.frames),
               flush=True)
         return
+    if not r.complete:
+        print("  %s K=%d %s %s: FAILED after %.1f s (exit %d, %d of %d frames): %s"
+              % (proj.name, k, who, label, r.wall, r.rc, r.frames, proj.frames, r.error), flush=True)
+        return
     print("  %s K=%d %s %s: %.1f s, %.2f frames/s, CPU %.1f s, wall/(CPU/%d) %.2f, RSS %.0f MB, PSS %.0f MB, "
-          "%d frames%s%s" % (proj.name, k, who, label, r.wall, r.fps, r.cpu, CORES, r.wall_per_cpu, r.rss_mb,
+          "%d frames%s" % (proj.name, k, who, label, r.wall, r.fps, r.cpu, CORES, r.wall_per_cpu, r.rss_mb,
                              r.pss_mb, r.frames,
-                             "" if r.leftovers == 0 else ", %d leftover processes killed" % r.leftovers,
-                             "" if r.complete else "; FAILED (exit %d): %s" % (r.rc, r.error)), flush=True)
+                             "" if r.leftovers == 0 else ", %d leftover processes killed" % r.leftovers), flush=True)
 
 
 def main():
