@@ -271,16 +271,16 @@ clean-node:
 # interleaved, K = 1 2 4, median of BENCH_RUNS (not part of make check; the
 # full matrix takes hours on 2 cores).  Installs what it needs: Debian
 # packages here, hyperframes + a Node 22 binary + gsap into build/bench-chrome
-# (bench/chrome/setup.sh, npm ci from bench/chrome/package-lock.json), the
-# worker's puppeteer-core (npm ci in html).  Prints the tables and writes
-# bench/results/chrome.{md,json}.  BENCH_CHROME_ARGS=--quick: one project's
+# (bench/chrome/setup.sh, npm ci from bench/chrome/package-lock.json), and
+# html's packages when npm ls finds one missing (npm ci in html).  Prints
+# the tables and writes bench/results/chrome.{md,json}.  BENCH_CHROME_ARGS=--quick: one project's
 # first second, K=1,2, one run: the harness works (figures mean nothing);
 # see bench/chrome/README.md for BENCH_PROJECTS, BENCH_RUNS and the rest.
 BENCH_CHROME_ARGS ?=
 bench-chrome:
 	@scripts/install-deps.sh ffmpeg nodejs chromium python3
 	$(MAKE) all node
-	@[ -d html/node_modules/puppeteer-core ] || \
+	@(cd html && npm ls --depth=0 > /dev/null 2>&1) || \
 		(cd html && npm ci --no-audit --no-fund --loglevel=error)
 	/usr/bin/python3 bench/chrome/bench_chrome.py $(BENCH_CHROME_ARGS)
 
