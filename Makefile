@@ -273,9 +273,10 @@ clean-node:
 # packages here, hyperframes + a Node 22 binary + gsap into build/bench-chrome
 # (bench/chrome/setup.sh, npm ci from bench/chrome/package-lock.json), and
 # html's packages when npm ls finds one missing (npm ci in html).  Prints
-# the tables and writes bench/results/chrome.{md,json}.  BENCH_CHROME_ARGS=--quick: one project's
-# first second, K=1,2, one run: the harness works (figures mean nothing);
-# see bench/chrome/README.md for BENCH_PROJECTS, BENCH_RUNS and the rest.
+# the tables and writes bench/results/chrome.{md,json}.
+# BENCH_CHROME_ARGS=--quick: one project's first second, K=1,2, one run:
+# the harness works (figures mean nothing); see bench/chrome/README.md for
+# BENCH_PROJECTS, BENCH_RUNS and the rest.
 BENCH_CHROME_ARGS ?=
 bench-chrome:
 	@scripts/install-deps.sh ffmpeg nodejs chromium python3
