@@ -537,7 +537,10 @@ def main():
           % (", ".join("%s %dx%d %g fps %d frames" % (p.name, p.w, p.h, p.fps, p.frames) for p in projs),
              runs_n, ks, " vs ".join(whos), CORES, "%.2f %.2f %.2f" % os.getloadavg(), b.tmp), flush=True)
 
-    results = {"runs": runs_n, "quick": args.quick, "machine": machine(), "engine": b.engine,
+    knobs = " ".join("%s=%s" % (k, v) for k, v in sorted(os.environ.items())
+                     if k.startswith("BENCH_") and k not in ("BENCH_RESULTS", "BENCH_CHROME_CACHE"))
+    results = {"command": " ".join(x for x in [knobs, "bench/chrome/bench_chrome.py"] + sys.argv[1:] if x),
+               "runs": runs_n, "quick": args.quick, "machine": machine(), "engine": b.engine,
                "ffmpeg_out": HF_FFMPEG_OUT, "projects": {}}
     tables = []
     for p in projs:
@@ -633,6 +636,8 @@ def report(whos, tables, results):
              "load at start %s, the machine shared with other work; %s, engine %s on both sides."
              % (" ".join(results["ffmpeg_out"]), results["runs"], m["cpus"], m["model"], m["loadavg_at_start"],
                 m["chromium"], results["engine"]))
+    L.append("")
+    L.append("Command: `%s`" % results["command"])
     for p, table, kill_rows, pr in tables:
         L.append("")
         L.append("#### %s: %dx%d, %g fps, %d frames%s" % (p.name, p.w, p.h, p.fps, p.frames,
