@@ -49,7 +49,21 @@ export function flagsFor(opts = {}) {
 	const extra = (process.env.FB_CHROME_ARGS || '').split(/\s+/).filter(Boolean);
 	const gl = extra.some((f) => /^--use-(gl|angle)=/.test(f));
 	return [...FLAGS.filter((f) => !(opts.frameRateLimit && f === '--disable-frame-rate-limit') &&
-		!(gl && f === '--disable-gpu')), ...extra];
+		!(gl && f === '--disable-gpu')), ...noNetwork(opts.netHosts || []), ...extra];
+}
+
+// No connection leaves the browser on its own.  The worker answers the
+// page's requests itself (serve.mjs: CDP Fetch), but Fetch never sees a
+// WebSocket, nor the requests of a window the page opens: every
+// connection the browser would make goes to a proxy that cannot exist (an
+// .invalid name: nobody, not even a local user, can answer for it), with
+// loopback included (<-loopback>: Chrome bypasses proxies for it by
+// default).  `hosts` (HOST[:PORT]) go direct: the origin of a URL the user
+// asked to render.
+function noNetwork(hosts) {
+	const bad = hosts.find((h) => !/^[A-Za-z0-9.:[\]-]+$/.test(h));
+	if (bad !== undefined) throw new Error(`${JSON.stringify(bad)}: not a host`);
+	return ['--proxy-server=http://no-network.invalid:9', `--proxy-bypass-list=${['<-loopback>', ...hosts].join(';')}`];
 }
 
 // The browser's environment: the worker's, minus what is meant for node
