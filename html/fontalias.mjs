@@ -65,8 +65,7 @@ function families(value) {
 }
 
 const FACE = /@font-face\s*\{[^}]*\}/gi;
-// A font-family declaration, in a style sheet or a style="" attribute
-// (where a double quote ends it).
+// A font-family declaration's value.
 const DECL = /font-family\s*:\s*((?:"[^"]*"|'[^']*'|[^;{}<>"'])+)/gi;
 
 // The families a text of CSS or HTML declares with @font-face, and the
@@ -117,8 +116,13 @@ export function fontAliases(root, pageRel, dirs) {
 	const have = new Set(), named = new Map();
 	for (const t of texts) provided(t, have);
 	for (const t of texts) {
-		for (const m of t.replace(FACE, '').matchAll(DECL)) {
-			for (const f of families(m[1])) if (!named.has(f.toLowerCase())) named.set(f.toLowerCase(), f);
+		// style="" attributes apart: their quote ends the declaration.
+		const attrs = [];
+		const rest = t.replace(FACE, '').replace(/\sstyle\s*=\s*(?:"([^"]*)"|'([^']*)')/gi, (_, a, b) => { attrs.push(a ?? b); return ' '; });
+		for (const css of [rest, ...attrs.map((a) => a.replace(/&quot;/g, '"').replace(/&#39;/g, "'"))]) {
+			for (const m of css.matchAll(DECL)) {
+				for (const f of families(m[1])) if (!named.has(f.toLowerCase())) named.set(f.toLowerCase(), f);
+			}
 		}
 	}
 	const out = [];
