@@ -38,9 +38,16 @@ export function chromeFor(engine = 'auto') {
 // here and cost time.
 // --disable-frame-rate-limit: without it every capture waits for the
 // next 60 Hz display tick (44 -> 15 ms a frame at 320x180 measured here).
+// Text drawn the same on every machine (the flags `hyperframes render`
+// gives its Chrome): no font hinting (else glyph advances follow the
+// machine's fontconfig hinting setting, and lines wrap differently), no
+// subpixel (LCD) antialiasing (colour fringes that depend on the
+// display's subpixel order), one CSS pixel per device pixel whatever the
+// host's scale.
+const TEXT = ['--font-render-hinting=none', '--disable-lcd-text', '--force-device-scale-factor=1'];
 const FLAGS = ['--no-sandbox', '--disable-frame-rate-limit', '--disable-gpu', '--disable-quic', '--no-first-run',
 	'--disable-background-networking', '--disable-component-update', '--disable-sync',
-	'--disable-extensions', '--mute-audio', '--hide-scrollbars', '--force-color-profile=srgb'];
+	'--disable-extensions', '--mute-audio', '--hide-scrollbars', '--force-color-profile=srgb', ...TEXT];
 
 // flagsFor(opts): FLAGS, plus FB_CHROME_ARGS (space-separated, for
 // measuring a flag without editing this file; a --use-gl or --use-angle

@@ -117,13 +117,26 @@ function adapterInPage(g) {
 
 const inline = (js) => `<script>${js.replace(/<\/script/gi, '<\\/script')}</script>`;
 
+// hyperframes' compiler puts this first in the head of what it renders:
+// glyph positions unrounded (geometricPrecision), so text is laid out at
+// its exact width, not the hinted one (measurably narrower lines).  A
+// low-priority rule (first, universal selector): the project's own
+// text-rendering still wins.
+const TEXT_RENDERING = '<style data-hyperframes-text-rendering="true">html,body,*{text-rendering:geometricPrecision}</style>';
+
 // The HTML transform (serve.mjs intercept's html) for the composition
-// rendered: capture mode and the render's config at the head's start, the
-// runtime and our adapter before </head>.  Other HTML files (the
-// sub-compositions the runtime fetches) are served as they are.
-export function htmlTransform(runtime, pageRel, fps) {
-	const early = inline(`globalThis.__HF_RENDER_CAPTURE_MODE = true; window.__HF_EXPORT_RENDER_SEEK_CONFIG = ${JSON.stringify(renderConfig(fps))};`);
-	const late = `<script src="https://${RUNTIME_HOST}/${path.basename(runtime.iife)}"></script>` +
+// rendered: the text-rendering rule, capture mode and the render's config
+// at the head's start; `fontCss` (fontalias.mjs: the families hyperframes
+// would draw with its bundled fonts), the runtime and our adapter before
+// </head>.  Other HTML files (the sub-compositions the runtime fetches)
+// are served as they are: the runtime mounts them into this document (not
+// in frames), so the head's rules cover them, as in hyperframes' compiled
+// page where they are inlined.
+export function htmlTransform(runtime, pageRel, fps, fontCss = '') {
+	const early = TEXT_RENDERING +
+		inline(`globalThis.__HF_RENDER_CAPTURE_MODE = true; window.__HF_EXPORT_RENDER_SEEK_CONFIG = ${JSON.stringify(renderConfig(fps))};`);
+	const late = (fontCss ? `<style data-fb-font-aliases>${fontCss.replace(/<\/style/gi, '')}</style>` : '') +
+		`<script src="https://${RUNTIME_HOST}/${path.basename(runtime.iife)}"></script>` +
 		inline(`(${adapterInPage.toString()})(${JSON.stringify(runtime.globals)});`);
 	return (rel, html) => {
 		if (rel !== pageRel) return html;

@@ -24,6 +24,8 @@ import { resolveUnder, fileResponse, warnOnce } from './serve.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FONT_HOST = 'fonts.gstatic.com';
 const FONT_PREFIX = '/fb-local/';
+// Where a @fontsource package's files are served: BASE + @fontsource/NAME/FILE.
+export const LOCAL_FONT_BASE = `https://${FONT_HOST}${FONT_PREFIX}`;
 
 // npm's rule for a package name (lower case, no leading . or _): a URL's
 // "..", "." or "a/../b" is no package, so no path out of node_modules.
