@@ -10,7 +10,8 @@
 # silently), the frame count ffprobe counts, frames that move (ffmpeg's
 # own difference between the first and last frame) and are not blank; the
 # GSAP page twice gives byte-identical JPEG frames (a playing timeline and
-# a rAF loop, in any frame order). Then the failure paths through fb-html:
+# a rAF loop, in any frame order), and motion-blur (a blur drawn from the
+# previous frame's position) the same bytes with 1 worker and with 3. Then the failure paths through fb-html:
 # a SIGTERM mid-render (exit 143, no node, chromium or profile left), and a
 # Chrome renderer SIGKILLed mid-render of the project (one restart, every
 # frame there).
@@ -57,6 +58,16 @@ ffmpeg -nostdin -v error -i "$TMP/ga.mkv" -c copy -f framemd5 - | grep -v '^#' |
 ffmpeg -nostdin -v error -i "$TMP/gb.mkv" -c copy -f framemd5 - | grep -v '^#' | cut -d, -f6 > "$TMP/gb.md5"
 check "gsap.html: 30 JPEG frames, byte-identical run after run ($(sort -u "$TMP/ga.md5" | wc -l) distinct)" \
 	'[ "$(wc -l < "$TMP/ga.md5")" -eq 30 ] && cmp -s "$TMP/ga.md5" "$TMP/gb.md5" && [ "$(sort -u "$TMP/ga.md5" | wc -l)" -gt 20 ]'
+
+# 2b. A page that draws from what it drew last (motion-blur's blur is the
+# motion since the previous seek): 1 worker and 3 give the same bytes
+# (each frame is placed after the frame before it: html/clock.js).
+for k in 1 3; do
+	fb-html "$COMP/motion-blur" --range 0:24 --workers $k -o "$TMP/mb$k.mkv" -- -c:v copy > /dev/null 2>&1
+	ffmpeg -nostdin -v error -i "$TMP/mb$k.mkv" -c copy -f framemd5 - | grep -v '^#' | cut -d, -f6 > "$TMP/mb$k.md5"
+done
+check "motion-blur, 24 frames: 1 worker and 3 give byte-identical JPEGs ($(sort -u "$TMP/mb1.md5" | wc -l) distinct)" \
+	'[ "$(wc -l < "$TMP/mb1.md5")" -eq 24 ] && cmp -s "$TMP/mb1.md5" "$TMP/mb3.md5" && [ "$(sort -u "$TMP/mb1.md5" | wc -l)" -gt 12 ]'
 
 # 3. SIGTERM to fb-html (it is fb-render by then: exec) mid-render.
 fb-html "$COMP/decision-tree" --workers 2 -o "$TMP/term.mp4" > /dev/null 2> "$TMP/term.err" &
