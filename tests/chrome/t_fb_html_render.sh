@@ -93,5 +93,17 @@ wait $pid
 rc=$?
 check "a renderer (pid ${victim:-none}) SIGKILLed: exit 0, one restart, 90 frames ($(grep -c . "$TMP/kill.err") lines: $(head -c 300 "$TMP/kill.err" | tr '\n' '~'))" \
 	'[ -n "$victim" ] && [ $rc -eq 0 ] && grep -q "exit 4 (restart me)" "$TMP/kill.err" && [ "$(packets "$TMP/kill.mp4")" = 90 ]'
+# 5. Installed (make install into a prefix of the test's own): the worker,
+# its npm packages and the Node binding under PREFIX/lib/framebroker;
+# that fb-html renders from there, from another directory; uninstall
+# leaves nothing of it.
+make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" install PREFIX="$TMP/prefix" > "$TMP/inst.log" 2>&1
+(cd / && "$TMP/prefix/bin/fb-html" "$ROOT/examples/html/gsap.html" --duration 0.2 --workers 2 -o "$TMP/inst.mp4") > /dev/null 2> "$TMP/inst.err"
+rc=$?
+check "installed: fb-html renders from PREFIX/lib/framebroker ($(tail -1 "$TMP/inst.err"))" \
+	'[ $rc -eq 0 ] && [ "$(packets "$TMP/inst.mp4")" = 6 ] && grep -q "wrote" "$TMP/inst.err"'
+make -s -C "$ROOT" uninstall PREFIX="$TMP/prefix" > /dev/null 2>&1
+left=$(cd "$TMP/prefix" && find . -type f | head -3)
+check "uninstalled: no file left in the prefix (${left:-none})" '[ -z "$left" ]'
 check_clean "fb-html renders"
 finish
