@@ -38,9 +38,16 @@ export function chromeFor(engine = 'auto') {
 // here and cost time.
 // --disable-frame-rate-limit: without it every capture waits for the
 // next 60 Hz display tick (44 -> 15 ms a frame at 320x180 measured here).
+// Text drawn the same on every machine (the flags `hyperframes render`
+// gives its Chrome): no font hinting (else glyph advances follow the
+// machine's fontconfig hinting setting, and lines wrap differently), no
+// subpixel (LCD) antialiasing (colour fringes that depend on the
+// display's subpixel order), one CSS pixel per device pixel whatever the
+// host's scale.
+const TEXT = ['--font-render-hinting=none', '--disable-lcd-text', '--force-device-scale-factor=1'];
 const FLAGS = ['--no-sandbox', '--disable-frame-rate-limit', '--disable-gpu', '--disable-quic', '--no-first-run',
 	'--disable-background-networking', '--disable-component-update', '--disable-sync',
-	'--disable-extensions', '--mute-audio', '--hide-scrollbars', '--force-color-profile=srgb'];
+	'--disable-extensions', '--mute-audio', '--hide-scrollbars', '--force-color-profile=srgb', ...TEXT];
 
 // flagsFor(opts): FLAGS, plus FB_CHROME_ARGS (space-separated, for
 // measuring a flag without editing this file; a --use-gl or --use-angle
@@ -49,7 +56,21 @@ export function flagsFor(opts = {}) {
 	const extra = (process.env.FB_CHROME_ARGS || '').split(/\s+/).filter(Boolean);
 	const gl = extra.some((f) => /^--use-(gl|angle)=/.test(f));
 	return [...FLAGS.filter((f) => !(opts.frameRateLimit && f === '--disable-frame-rate-limit') &&
-		!(gl && f === '--disable-gpu')), ...extra];
+		!(gl && f === '--disable-gpu')), ...noNetwork(opts.netHosts || []), ...extra];
+}
+
+// No connection leaves the browser on its own.  The worker answers the
+// page's requests itself (serve.mjs: CDP Fetch), but Fetch never sees a
+// WebSocket, nor the requests of a window the page opens: every
+// connection the browser would make goes to a proxy that cannot exist (an
+// .invalid name: nobody, not even a local user, can answer for it), with
+// loopback included (<-loopback>: Chrome bypasses proxies for it by
+// default).  `hosts` (HOST[:PORT]) go direct: the origin of a URL the user
+// asked to render.
+function noNetwork(hosts) {
+	const bad = hosts.find((h) => !/^[A-Za-z0-9.:[\]-]+$/.test(h));
+	if (bad !== undefined) throw new Error(`${JSON.stringify(bad)}: not a host`);
+	return ['--proxy-server=http://no-network.invalid:9', `--proxy-bypass-list=${['<-loopback>', ...hosts].join(';')}`];
 }
 
 // The browser's environment: the worker's, minus what is meant for node

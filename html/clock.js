@@ -261,6 +261,42 @@
 		});
 	}
 
+	// Time, timelines, adapters and animations at frame `frame` (no media,
+	// no readiness: seek() adds those for the frame captured): its time in
+	// ms, or 'reload' (see the top).
+	let placed = -1; // the frame last placed
+	async function place(frame) {
+		const target = tickTime(frame);
+		gsapHeld();
+		scan(); // what appeared since the last seek appeared at `now`
+		if (target < now) {
+			if (history) return 'reload';
+			now = target;
+			lastTick = Math.min(lastTick, frame);
+		}
+		await advance(target);
+		syncGsap();
+		scan();
+		const t = target / 1000;
+		const tls = W.__timelines;
+		if (tls && typeof tls === 'object' && !owned()) {
+			for (const tl of Object.values(tls)) {
+				if (!tl || typeof tl.seek !== 'function' || (tl.parent && gsap() && tl.parent !== gsap().globalTimeline)) continue;
+				tl.pause();
+				tl.seek(t, false);
+			}
+		}
+		for (const a of adapters) if (a.seek) await a.seek(t, frame, num / den);
+		scan(); // animations the adapters' seeks started start now
+		for (const [a, s] of anims) {
+			if (a.playState === 'idle') { anims.delete(a); continue; } // cancelled: never revived
+			if (a.playState !== 'paused') a.pause();
+			a.currentTime = (target - s) * a.playbackRate;
+		}
+		placed = frame;
+		return target;
+	}
+
 	const clock = {
 		waiting: null, // what readiness waits for now (named when it hangs)
 		now: vnow,
@@ -276,33 +312,14 @@
 		async seek(frame, n, d) {
 			if (released) throw new Error('the clock was released (the page has window.fbSeek)');
 			num = n; den = d;
-			const target = tickTime(frame);
-			gsapHeld();
-			scan(); // what appeared since the last seek appeared at `now`
-			if (target < now) {
-				if (history) return 'reload';
-				now = target;
-				lastTick = Math.min(lastTick, frame);
-			}
-			await advance(target);
-			syncGsap();
-			scan();
-			const t = target / 1000;
-			const tls = W.__timelines;
-			if (tls && typeof tls === 'object' && !owned()) {
-				for (const tl of Object.values(tls)) {
-					if (!tl || typeof tl.seek !== 'function' || (tl.parent && gsap() && tl.parent !== gsap().globalTimeline)) continue;
-					tl.pause();
-					tl.seek(t, false);
-				}
-			}
-			for (const a of adapters) if (a.seek) await a.seek(t, frame, n / d);
-			scan(); // animations the adapters' seeks started start now
-			for (const [a, s] of anims) {
-				if (a.playState === 'idle') { anims.delete(a); continue; } // cancelled: never revived
-				if (a.playState !== 'paused') a.pause();
-				a.currentTime = (target - s) * a.playbackRate;
-			}
+			// The frame before first, unless it was the last one placed: a
+			// page that draws from what it drew last (a motion blur from
+			// the previous position, a velocity) then shows frame N as
+			// after N-1, whichever worker renders it and whatever that
+			// worker rendered before — as a render in order shows it.
+			if (frame > 0 && placed !== frame - 1 && await place(frame - 1) === 'reload') return 'reload';
+			const target = await place(frame);
+			if (target === 'reload') return 'reload';
 			const seeks = [];
 			for (const [m, s] of media) {
 				if (!m.isConnected) { media.delete(m); continue; }

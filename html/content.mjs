@@ -5,8 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ORIGIN, intercept, pageLocation } from './serve.mjs';
-import { offlineHandler } from './offline.mjs';
+import { ORIGIN, intercept, pageLocation, warnOnce } from './serve.mjs';
+import { offlineHandler, LOCAL_FONT_BASE } from './offline.mjs';
+import { fontAliases, aliasCss, aliasWarning } from './fontalias.mjs';
 import { isProject, findRuntime, htmlTransform, runtimeHandler, waitLoaded } from './hyperframes.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -16,7 +17,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export function content(opts, fps) {
 	if (opts.page === null) opts.page = 'index.html';
 	const { root, url } = pageLocation(opts.page, opts.root);
-	const c = { url, root, pageRel: null, runtime: null, modules: opts.modules, fps, origin: null };
+	const c = { url, root, pageRel: null, runtime: null, modules: opts.modules, fps, origin: null, fonts: [] };
 	if (!url.startsWith(`${ORIGIN}/`)) {
 		c.origin = new URL(url).origin; // a URL page: its own origin is fetched as is
 		return c;
@@ -30,18 +31,21 @@ export function content(opts, fps) {
 		const dir = opts.hyperframes || dirs.find((d) => fs.existsSync(path.join(d, 'package.json'))) || null;
 		const project = opts.root || path.dirname(opts.page);
 		c.runtime = findRuntime(dir, project);
+		// The families hyperframes would draw with its bundled fonts.
+		c.fonts = fontAliases(root, c.pageRel, [...opts.modules.map((d) => path.resolve(d)), path.join(here, 'node_modules')]);
 	}
 	return c;
 }
 
 // Interception on the page's CDP session, before its first load.
 export async function installContent(session, c, log) {
+	for (const a of c.fonts) warnOnce(log, aliasWarning(a));
 	const handlers = [];
 	if (c.runtime) handlers.push(runtimeHandler(c.runtime));
 	handlers.push(offlineHandler({ modules: c.modules, log }));
 	await intercept(session, {
 		root: c.root, handlers, log,
-		html: c.runtime ? htmlTransform(c.runtime, c.pageRel, c.fps) : null,
+		html: c.runtime ? htmlTransform(c.runtime, c.pageRel, c.fps, aliasCss(c.fonts, LOCAL_FONT_BASE)) : null,
 		passThrough: c.origin ? (u) => u.origin === c.origin : null,
 	});
 }

@@ -24,6 +24,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import { fileResponse } from './serve.mjs';
 
 export const RUNTIME_HOST = 'fb-hyperframes.invalid';
@@ -39,7 +40,7 @@ export function findRuntime(dir, project) {
 	if (!dir) throw new Error(`${need}: give its directory with --hyperframes DIR`);
 	let pkg, manifest;
 	try {
-		pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+		pkg = JSON.parse(readRegular(path.join(dir, 'package.json'), 1 << 20));
 	} catch {
 		throw new Error(`${need}: not found in ${dir}`);
 	}
@@ -49,7 +50,7 @@ export function findRuntime(dir, project) {
 	}
 	const mpath = path.join(dir, 'dist', 'hyperframe.manifest.json');
 	try {
-		manifest = JSON.parse(fs.readFileSync(mpath, 'utf8'));
+		manifest = JSON.parse(readRegular(mpath, 1 << 20));
 	} catch (e) {
 		throw new Error(`${need}: hyperframes ${pkg.version} in ${dir} has no readable ${path.relative(dir, mpath)} (${e.code || e.message})`);
 	}
@@ -60,12 +61,27 @@ export function findRuntime(dir, project) {
 	}
 	const iife = path.join(dir, 'dist', path.basename(iifeName));
 	let body;
-	try { body = fs.readFileSync(iife); } catch (e) { throw new Error(`${need}: its runtime ${iife}: ${e.code || e.message}`); }
+	try { body = readRegular(iife, 64 << 20, null); } catch (e) { throw new Error(`${need}: its runtime ${iife}: ${e.code || e.message}`); }
 	if (manifest.sha256) {
 		const got = crypto.createHash('sha256').update(body).digest('hex');
 		if (got !== manifest.sha256) throw new Error(`${iife}: sha256 ${got}, not the manifest's ${manifest.sha256}`);
 	}
 	return { version: pkg.version, iife, size: body.length, globals };
+}
+
+// A regular file's content, at most `max` bytes (the package is input: a
+// FIFO there would block the worker, /dev/zero fill its memory).
+function readRegular(file, max, encoding = 'utf8') {
+	const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+	try {
+		const st = fs.fstatSync(fd);
+		if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
+		if (st.size > max) throw Object.assign(new Error(`larger than ${max} bytes`), { code: `larger than ${max} bytes` });
+		const b = fs.readFileSync(fd);
+		return encoding ? b.toString(encoding) : b;
+	} finally {
+		fs.closeSync(fd);
+	}
 }
 
 // The render-mode settings hyperframes' file server gives the runtime:
@@ -101,13 +117,26 @@ function adapterInPage(g) {
 
 const inline = (js) => `<script>${js.replace(/<\/script/gi, '<\\/script')}</script>`;
 
+// hyperframes' compiler puts this first in the head of what it renders:
+// glyph positions unrounded (geometricPrecision), so text is laid out at
+// its exact width, not the hinted one (measurably narrower lines).  A
+// low-priority rule (first, universal selector): the project's own
+// text-rendering still wins.
+const TEXT_RENDERING = '<style data-hyperframes-text-rendering="true">html,body,*{text-rendering:geometricPrecision}</style>';
+
 // The HTML transform (serve.mjs intercept's html) for the composition
-// rendered: capture mode and the render's config at the head's start, the
-// runtime and our adapter before </head>.  Other HTML files (the
-// sub-compositions the runtime fetches) are served as they are.
-export function htmlTransform(runtime, pageRel, fps) {
-	const early = inline(`globalThis.__HF_RENDER_CAPTURE_MODE = true; window.__HF_EXPORT_RENDER_SEEK_CONFIG = ${JSON.stringify(renderConfig(fps))};`);
-	const late = `<script src="https://${RUNTIME_HOST}/${path.basename(runtime.iife)}"></script>` +
+// rendered: the text-rendering rule, capture mode and the render's config
+// at the head's start; `fontCss` (fontalias.mjs: the families hyperframes
+// would draw with its bundled fonts), the runtime and our adapter before
+// </head>.  Other HTML files (the sub-compositions the runtime fetches)
+// are served as they are: the runtime mounts them into this document (not
+// in frames), so the head's rules cover them, as in hyperframes' compiled
+// page where they are inlined.
+export function htmlTransform(runtime, pageRel, fps, fontCss = '') {
+	const early = TEXT_RENDERING +
+		inline(`globalThis.__HF_RENDER_CAPTURE_MODE = true; window.__HF_EXPORT_RENDER_SEEK_CONFIG = ${JSON.stringify(renderConfig(fps))};`);
+	const late = (fontCss ? `<style data-fb-font-aliases>${fontCss.replace(/<\/style/gi, '')}</style>` : '') +
+		`<script src="https://${RUNTIME_HOST}/${path.basename(runtime.iife)}"></script>` +
 		inline(`(${adapterInPage.toString()})(${JSON.stringify(runtime.globals)});`);
 	return (rel, html) => {
 		if (rel !== pageRel) return html;
@@ -130,12 +159,36 @@ export function runtimeHandler(runtime) {
 // After the load: wait (bounded by `ms`) until the runtime is ready to
 // render; throws one line saying what it was waiting for.
 export async function waitLoaded(page, ms, globals) {
+	// Polled from here: puppeteer's waitForFunction polls with the page's
+	// own setInterval, which is the clock's (clock.js): virtual, standing
+	// still until the first seek, so it looked once and then timed out.
+	const deadline = Date.now() + ms;
+	let last = null;
+	for (;;) {
+		try {
+			if (await page.evaluate(() => !!window.__fbHyperframes?.loaded())) return;
+			last = null;
+		} catch (e) {
+			last = e;
+		}
+		if (Date.now() >= deadline) break;
+		await new Promise((r) => setTimeout(r, 50));
+	}
+	const st = await page.evaluate((g) => ({ player: !!window[g.player], seek: typeof window[g.player]?.renderSeek,
+		ready: window[g.renderReady] }), globals).catch(() => null);
+	throw new Error(`the hyperframes runtime did not become ready within ${ms / 1000} s` +
+		(st ? ` (window.${globals.player} ${st.player ? `present, renderSeek ${st.seek}` : 'absent'}, ${globals.renderReady} ${st.ready})` : '') +
+		(last ? `: ${last.message}` : ''));
+}
+
+// `node hyperframes.mjs --check DIR PROJECT`: fb-html's check before it
+// starts anything (the same findRuntime, not a copy in Python): exit 0,
+// or 2 with the one line.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === '--check') {
 	try {
-		await page.waitForFunction(() => window.__fbHyperframes?.loaded(), { timeout: ms, polling: 50 });
+		findRuntime(process.argv[3] || null, process.argv[4] || '.');
 	} catch (e) {
-		const st = await page.evaluate((g) => ({ player: !!window[g.player], ready: window[g.renderReady] }), globals).catch(() => null);
-		throw new Error(`the hyperframes runtime did not become ready within ${ms / 1000} s` +
-			(st ? ` (window.${globals.player} ${st.player ? 'present' : 'absent'}, ${globals.renderReady} ${st.ready})` : '') +
-			(e.name === 'TimeoutError' ? '' : `: ${e.message}`));
+		process.stderr.write(`${e.message}\n`);
+		process.exit(2);
 	}
 }

@@ -24,9 +24,16 @@ import { resolveUnder, fileResponse, warnOnce } from './serve.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FONT_HOST = 'fonts.gstatic.com';
 const FONT_PREFIX = '/fb-local/';
+// Where a @fontsource package's files are served: BASE + @fontsource/NAME/FILE.
+export const LOCAL_FONT_BASE = `https://${FONT_HOST}${FONT_PREFIX}`;
+
+// npm's rule for a package name (lower case, no leading . or _): a URL's
+// "..", "." or "a/../b" is no package, so no path out of node_modules.
+const PACKAGE_NAME = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*$/;
 
 // A package's directory and version, or null: the first DIR holding it.
 function findPackage(dirs, name) {
+	if (!PACKAGE_NAME.test(name) || name.length > 214) return null;
 	for (const d of dirs) {
 		try {
 			const dir = fs.realpathSync(path.join(d, name));
@@ -138,6 +145,12 @@ function fontCss(u, dirs, log) {
 	const display = u.searchParams.get('display') || 'swap';
 	let css = '';
 	for (const { family, faces } of parseFontQuery(u)) {
+		// The family goes into CSS and a package name: letters, digits,
+		// spaces and hyphens only (Google's own names), else not served.
+		if (!/^[A-Za-z0-9][A-Za-z0-9 -]{0,63}$/.test(family)) {
+			warnOnce(log, `${u.href}: a font family ${JSON.stringify(family.slice(0, 64))} not served offline (not a font family name)`);
+			continue;
+		}
 		const name = `@fontsource/${family.toLowerCase().replace(/\s+/g, '-')}`;
 		const pkg = findPackage(dirs, name);
 		if (!pkg) {
@@ -148,6 +161,7 @@ function fontCss(u, dirs, log) {
 		for (const { weight, style } of faces) {
 			// A range (wght@100..900, a variable font): the package's
 			// static weights in it.
+			if (!/^\d{1,4}(\.\.\d{1,4})?$/.test(weight)) { lacking.push(JSON.stringify(weight.slice(0, 16))); continue; }
 			const ws = weight.includes('..') ? staticWeights(pkg.dir, weight) : [weight];
 			for (const w of ws) {
 				const file = path.join(pkg.dir, `${w}${style === 'italic' ? '-italic' : ''}.css`);
@@ -156,7 +170,7 @@ function fontCss(u, dirs, log) {
 				const base = `https://${FONT_HOST}${FONT_PREFIX}${name}/`;
 				css += text
 					.replace(/url\(\.\/([^)]+)\)/g, (_, f) => `url(${base}${f})`)
-					.replace(/font-family:\s*[^;]+;/g, `font-family: '${family.replace(/'/g, '')}';`)
+					.replace(/font-family:\s*[^;]+;/g, `font-family: '${family}';`)
 					.replace(/font-display:\s*[^;]+;/g, `font-display: ${display};`);
 			}
 		}

@@ -198,6 +198,12 @@ export async function intercept(session, opts) {
 			session.send('Fetch.failRequest', { requestId: ev.requestId, errorReason: 'Failed' }).catch(() => {});
 		});
 	});
+	// What Fetch never sees: a window the page opens and a WebSocket.
+	// Neither gets anywhere (chrome.mjs: new windows blocked, every
+	// connection through a proxy that does not exist); each is said.
+	session.on('Page.windowOpen', ({ url }) => warnOnce(log, `${url || 'about:blank'}: not loaded (a window the page opened)`));
+	session.on('Network.webSocketCreated', ({ url }) => warnOnce(log, `${url}: not loaded (a WebSocket)`));
+	await session.send('Network.enable');
 	await session.send('Fetch.enable', { patterns: [{ urlPattern: '*', requestStage: 'Request' }] });
 }
 

@@ -62,10 +62,12 @@ const binding = process.env.FB_NODE_BINDING ||
 const { attach, RESTART_EXIT_CODE } = await import(binding);
 
 const me = `worker.mjs[${process.pid}]`;
-const log = (msg) => process.stderr.write(`${me}: ${msg}\n`);
+// One line each, whatever it quotes: a page's URLs, font names and dialog
+// texts are the page's to choose, newlines and terminal escapes included.
+const log = (msg) => process.stderr.write(`${me}: ${String(msg).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')}\n`);
 
 function usage(msg) {
-	log(`${msg}; usage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek auto|fbseek|clock] [--seek-timeout SEC] [--root DIR] [--modules DIR]... [--hyperframes DIR] PAGE`);
+	log(`${msg}; usage: worker.mjs [--quality Q] [--engine auto|shell|new] [--browser own|shared] [--seek auto|fbseek|clock] [--seek-timeout SEC] [--root DIR] [--modules DIR]... [--hyperframes DIR] [--] PAGE`);
 	process.exit(1);
 }
 
@@ -81,6 +83,7 @@ function parseArgs(v) {
 		else if (a === '--root') o.root = v[++i];
 		else if (a === '--modules') o.modules.push(v[++i]);
 		else if (a === '--hyperframes') o.hyperframes = v[++i];
+		else if (a === '--' && i === v.length - 2) o.page = v[++i]; // a PAGE named like an option
 		else if (a.startsWith('--')) usage(`unknown option ${a}`);
 		else if (o.page === null) o.page = a;
 		else usage(`one page only (${o.page}, then ${a})`);
@@ -169,6 +172,9 @@ class Page {
 		// prompt null), said once.  A beforeunload one is accepted: the
 		// page then leaves, and the render fails naming where it went.
 		this.page.on('dialog', (d) => this.dialog(d));
+		// A window the page opens (said by serve.mjs; it reaches no
+		// network anyway): closed, not left to run beside the render.
+		this.page.on('popup', (w) => { if (w) w.close().catch(() => {}); });
 		await this.page.setViewport({ width: this.g.width, height: this.g.height, deviceScaleFactor: 1 });
 		this.s = await this.page.createCDPSession();
 		this.s.on('Inspector.targetCrashed', () => this.crash('the page\'s renderer crashed'));
@@ -341,7 +347,9 @@ async function main() {
 	}
 
 	try {
-		opening = opts.browser === 'shared' ? joinBrowser({ engine: opts.engine }) : launchBrowser({ engine: opts.engine });
+		// Only a URL page's own origin is reached over the network.
+		const bopts = { engine: opts.engine, netHosts: cont.origin ? [new URL(cont.origin).host] : [] };
+		opening = opts.browser === 'shared' ? joinBrowser(bopts) : launchBrowser(bopts);
 		browser = await opening;
 		if (ending) return forever();
 		page = new Page(browser, g, cont, opts);

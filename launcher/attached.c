@@ -75,6 +75,15 @@ void attach_watch_stop(struct attach_watch *w)
 	w->st = NULL;
 }
 
+/* Is PID a registered producer that has published no frame yet? */
+static bool registered_idle(const struct fb_stats *st, pid_t pid)
+{
+	for (uint32_t i = 0; i < st->nprocs && i < FB_MAX_PROCS; i++)
+		if (st->proc[i].pid == pid && st->proc[i].role == FB_ROLE_PRODUCER)
+			return st->proc[i].frames == 0;
+	return false;
+}
+
 int attach_watch_linger(struct attach_watch *w, const struct children *ch, uint64_t now,
 			int *timeout)
 {
@@ -91,7 +100,16 @@ int attach_watch_linger(struct attach_watch *w, const struct children *ch, uint6
 		for (size_t i = 2; i < ch->nkids && !w->linger_termed; i++) {
 			const struct child *k = &ch->kids[i];
 
-			if (k->role == ROLE_PRODUCER && k->running)
+			if (k->role != ROLE_PRODUCER || !k->running)
+				continue;
+			/* One that attached but never published a frame was still
+			 * starting (a browser opening its page) when the others
+			 * finished: ending it is no news.  One that rendered and
+			 * lingers, or a wrapper whose worker was another process, is. */
+			if (registered_idle(w->st, k->pid))
+				fb_debug(PROG, "%s (pid %d) published no frame and is still starting; ending it",
+					 children_name(ch, k->role), (int)k->pid);
+			else
 				fb_warn(PROG, "%s (pid %d) still running %d s after the last frame "
 					"was written; ending it", children_name(ch, k->role), (int)k->pid,
 					ATTACH_LINGER_MS / 1000);

@@ -305,6 +305,7 @@ static void watch_attached(struct render *r, uint64_t now, int *timeout)
 	if (!r->o->attach || !r->aw.seg || r->stopping || r->encoder == ENCODER_GONE)
 		return;
 	if (r->encoder == ENCODER_DONE) {
+		attach_watch_look(&r->aw); /* whose frames: a lingerer or a late starter */
 		sig = attach_watch_linger(&r->aw, &r->ch, now, timeout);
 		if (sig)
 			children_signal_producers(&r->ch, sig);

@@ -25,36 +25,8 @@
 # that never settles fails the render naming it, at --seek-timeout.
 . "$(dirname "$0")/../lib.sh"
 
-EX=$ROOT/html
-NODE=$(command -v node)
-CHROME=
-for c in /usr/lib/chromium/chromium-headless-shell /usr/lib/chromium/chromium; do
-	[ -x "$c" ] && CHROME=$c && break
-done
-[ -n "$NODE" ] && [ -n "$CHROME" ] ||
-	skip "no ${NODE:+chromium}${NODE:-node} (make deps, or apt-get install nodejs chromium)"
-# puppeteer-core from the committed lock: installed by make deps (npm ci in
-# html), never by a test.
-[ -d "$EX/node_modules/puppeteer-core" ] ||
-	skip "no puppeteer-core in html/node_modules (make deps runs npm ci there)"
-
-make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" node > "$TMP/make.log" 2>&1
-check "make node ($(tail -3 "$TMP/make.log" | tr '\n' '~'))" '[ -s "$ROOT/bindings/node/framebroker.node" ]'
-
-# Under a sanitizer the addon is instrumented: node gets the runtime
-# through a wrapper first on PATH (fb-render's own programs carry theirs).
-if [ -n "${FB_SAN:-}" ]; then
-	case ${FB_CC:-cc} in
-	*clang*) rt=$("${FB_CC}" -print-file-name=libclang_rt.asan-x86_64.so) ;;
-	*) rt=$("${FB_CC:-cc}" -print-file-name=libasan.so) ;;
-	esac
-	[[ $FB_SAN == *address* ]] || rt=$("${FB_CC:-cc}" -print-file-name=libclang_rt.ubsan_standalone-x86_64.so)
-	mkdir "$TMP/node"
-	printf '#!/bin/sh\nLD_PRELOAD=%q ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1 exec %q "$@"\n' \
-		"$rt" "$NODE" > "$TMP/node/node"
-	chmod +x "$TMP/node/node"
-	export PATH="$TMP/node:$PATH"
-fi
+. "$(dirname "$0")/chrome.sh"
+chrome_setup
 
 W=320 H=180 N=48
 SRC="attach:node $EX/worker.mjs $EX/page.html"

@@ -20,18 +20,8 @@
 # fails the render at --seek-timeout in one line naming it.
 . "$(dirname "$0")/../lib.sh"
 
-EX=$ROOT/html
-NODE=$(command -v node)
-CHROME=
-for c in /usr/lib/chromium/chromium-headless-shell /usr/lib/chromium/chromium; do
-	[ -x "$c" ] && CHROME=$c && break
-done
-[ -n "$NODE" ] && [ -n "$CHROME" ] ||
-	skip "no ${NODE:+chromium}${NODE:-node} (make deps, or apt-get install nodejs chromium)"
-[ -d "$EX/node_modules/puppeteer-core" ] ||
-	skip "no puppeteer-core in html/node_modules (make deps runs npm ci there)"
-make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" node > "$TMP/make.log" 2>&1
-check "make node ($(tail -3 "$TMP/make.log" | tr '\n' '~'))" '[ -s "$ROOT/bindings/node/framebroker.node" ]'
+. "$(dirname "$0")/chrome.sh"
+chrome_setup
 
 W=320 H=180 N=45
 P=$TMP/pages

@@ -8,15 +8,23 @@
 . "$(dirname "$0")/../lib.sh"
 
 COMP=$(cd "$ROOT/../shared/compositions" 2> /dev/null && pwd || echo "$ROOT/../shared/compositions")
+command -v node > /dev/null || skip "no node (fb-html checks a hyperframes package with it; make deps)"
 FBH=$BIN/fb-html
 make -s -C "$ROOT" CC="${FB_CC:-cc}" SAN="${FB_SAN:-}" all > "$TMP/make.log" 2>&1
 check "fb-html built" '[ -x "$FBH" ]'
 
-# A fake hyperframes package: fb-html only looks for its manifest (the
-# worker reads it); the render is not started here.
+# A hyperframes package made here (fb-html checks it as the worker will,
+# html/hyperframes.mjs --check: its name and version, the manifest, the
+# runtime it names and that file's sha256); the render is not started.
+fakehf() { # fakehf DIR [SHA256]
+	mkdir -p "$1/dist"
+	echo '{"name": "hyperframes", "version": "0.9.84"}' > "$1/package.json"
+	echo 'window.__player = {};' > "$1/dist/rt.js"
+	printf '{"artifacts": {"iife": "rt.js"}, "sha256": "%s", "contract": {"globals": {"player": "__player", "renderReady": "__renderReady"}}}\n' \
+		"${2:-$(sha256sum < "$1/dist/rt.js" | cut -d' ' -f1)}" > "$1/dist/hyperframe.manifest.json"
+}
 HFP=$TMP/hf/node_modules/hyperframes
-mkdir -p "$HFP/dist"
-echo '{}' > "$HFP/dist/hyperframe.manifest.json"
+fakehf "$HFP"
 
 # dry ARGS...: fb-html's fb-render command, one word per line.
 dry() { "$FBH" --dry-run "$@" | python3 -c 'import shlex,sys; print("\n".join(shlex.split(sys.stdin.read())))'; }
@@ -35,7 +43,7 @@ if [ -d "$COMP/decision-tree" ]; then
 	check "decision-tree: jpeg frames by default" '[ "$(value "$out" --frame-format)" = jpeg ]'
 	src=$(value "$out" --source)
 	check "the source is the Chrome worker with the project's root and runtime" \
-		'[[ $src == attach:*/html/worker.mjs\ --root\ "$dt"\ --hyperframes\ "$HFP"\ index.html ]]'
+		'[[ $src == attach:*/html/worker.mjs\ --root\ "$dt"\ --hyperframes\ "$HFP"\ --\ index.html ]]'
 	out=$(dry "$dt" --hyperframes "$HFP" --size 640x360 --fps 24 --frames 10 --frame-format png --workers 3 --range 2:5 -o x.mkv -- -c:v ffv1)
 	check "options given win over the content (size, fps, frames, format)" \
 		'[ "$(value "$out" --size)" = 640x360 ] && [ "$(value "$out" --fps)" = 24 ] && [ "$(value "$out" --frames)" = 10 ] && [ "$(value "$out" --frame-format)" = png ]'
@@ -56,7 +64,7 @@ check "a plain page: --size from its viewport meta, --duration 2.5 = 75 frames a
 	'[ "$(value "$out" --size)" = 640x360 ] && [ "$(value "$out" --frames)" = 75 ]'
 src=$(value "$out" --source)
 check "a path with a space and a quote reaches fb-render's source quoted" \
-	'[[ $src == *"--root '"'"'$TMP/it'"'"'\"'"'"'\"'"'"'s a dir'"'"' p.html" ]]'
+	'[[ $src == *"--root '"'"'$TMP/it'"'"'\"'"'"'\"'"'"'s a dir'"'"' -- p.html" ]]'
 "$FBH" "$page" --duration 0.5 --check -o "$TMP/o.mp4" 2> "$TMP/check.err"
 check "fb-render --check accepts that source ($(head -c 200 "$TMP/check.err"))" '[ $? -eq 0 ] || false'
 out=$(dry "https://example.invalid/x.html" --size 320x240 --frames 5)
@@ -94,8 +102,8 @@ bad "--duration -1" "--duration -1" "$page" --duration -1 -o "$TMP/o.mp4"
 bad "--fps 0" "--fps 0" "$page" --duration 1 --fps 0 -o "$TMP/o.mp4"
 mkproj "$TMP/bad/w" 'data-width="abc" data-height="1080" data-duration="1"'
 bad "data-width abc" "data-width/data-height" "$TMP/bad/w" --hyperframes "$HFP" -o "$TMP/o.mp4"
-mkproj "$TMP/bad/huge" 'data-width="99999" data-height="1080" data-duration="1"'
-bad "data-width 99999" "data-width/data-height" "$TMP/bad/huge" --hyperframes "$HFP" -o "$TMP/o.mp4"
+mkproj "$TMP/bad/huge" 'data-width="16384" data-height="16384" data-duration="1"'
+bad "data-width 16384 (8 GiB of slots, then ffmpeg refuses it)" "data-width/data-height" "$TMP/bad/huge" --hyperframes "$HFP" -o "$TMP/o.mp4"
 mkproj "$TMP/bad/d" 'data-width="64" data-height="64" data-duration="1e999"'
 bad "data-duration 1e999" "data-duration" "$TMP/bad/d" --hyperframes "$HFP" -o "$TMP/o.mp4"
 mkproj "$TMP/bad/fps" 'data-width="64" data-height="64" data-duration="1" data-fps="30;rm"'
@@ -104,6 +112,13 @@ mkproj "$TMP/bad/nodur" 'data-width="64" data-height="64"'
 bad "a project with no duration anywhere" "states no duration" "$TMP/bad/nodur" --hyperframes "$HFP" -o "$TMP/o.mp4"
 mkproj "$TMP/bad/nohf" 'data-width="64" data-height="64" data-duration="1"'
 bad "a project, no hyperframes package" "needs the npm package hyperframes" "$TMP/bad/nohf" --hyperframes "$TMP/empty" -o "$TMP/o.mp4"
+fakehf "$TMP/hfsum" 0000
+bad "a runtime whose sha256 is not the manifest's" "not the manifest's" "$TMP/bad/nohf" --hyperframes "$TMP/hfsum" -o "$TMP/o.mp4"
+fakehf "$TMP/hffifo"
+rm "$TMP/hffifo/dist/rt.js" && mkfifo "$TMP/hffifo/dist/rt.js"
+bad "a runtime that is a FIFO (no hang)" "not a regular file" "$TMP/bad/nohf" --hyperframes "$TMP/hffifo" -o "$TMP/o.mp4"
+fakehf "$TMP/hfold" && sed -i 's/0.9.84/0.8.170/' "$TMP/hfold/package.json"
+bad "hyperframes 0.8.170 (its runtime has no manifest contract)" "holds hyperframes 0.8.170" "$TMP/bad/nohf" --hyperframes "$TMP/hfold" -o "$TMP/o.mp4"
 bad "--hyperframes on a plain page" "no root composition" "$page" --duration 1 --hyperframes "$HFP" -o "$TMP/o.mp4"
 # A project whose duration is its sub-compositions' (as hyperframes derives it).
 mkdir -p "$TMP/subs"

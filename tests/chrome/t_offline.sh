@@ -14,13 +14,8 @@
 # input give byte-identical JPEG frames (framemd5 of -c:v copy).
 . "$(dirname "$0")/../lib.sh"
 
-EX=$ROOT/html
-command -v node > /dev/null && [ -x /usr/lib/chromium/chromium-headless-shell ] || [ -x /usr/lib/chromium/chromium ] ||
-	skip "no node or chromium (make deps)"
-for m in puppeteer-core gsap @fontsource/inter; do
-	[ -d "$EX/node_modules/$m" ] || skip "no $m in html/node_modules (make deps runs npm ci there)"
-done
-make -s -C "$ROOT" node > "$TMP/make.log" 2>&1 || { cat "$TMP/make.log"; exit 1; }
+. "$(dirname "$0")/chrome.sh"
+chrome_setup gsap @fontsource/inter
 
 W=480 H=270 N=12
 S=$TMP/site
