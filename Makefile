@@ -7,7 +7,7 @@
 #   make quick      build, unit tests, the core protocol and crash scripts: a few minutes
 #   make demo       install ffmpeg if missing, build, render out.mp4 (DEMO_OUT=)
 #   make bench      side-by-side benchmarks -> bench/results/ (docs/performance.md)
-#   make bench-chrome  Chrome workers vs hyperframes -> bench/results/chrome.md
+#   make bench-chrome  fb-html vs hyperframes render -> bench/results/chrome.md
 #   make install    PREFIX=/usr/local DESTDIR=: programs, libframebroker (.a, .so),
 #                   include/framebroker.h, framebroker.pc; make uninstall removes them
 #   make CC=clang   any C11 compiler; SAN=address,undefined adds sanitizers
