@@ -106,7 +106,7 @@ int attach_watch_linger(struct attach_watch *w, const struct children *ch, uint6
 			 * starting (a browser opening its page) when the others
 			 * finished: ending it is no news.  One that rendered and
 			 * lingers, or a wrapper whose worker was another process, is. */
-			if (registered_idle(w->st, k->pid))
+			if (w->st && registered_idle(w->st, k->pid))
 				fb_debug(PROG, "%s (pid %d) published no frame and is still starting; ending it",
 					 children_name(ch, k->role), (int)k->pid);
 			else

@@ -24,10 +24,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* attach: producers still running this long after the last frame was
- * written get SIGTERM, then SIGKILL as long again later (an exec: renderer
- * that lingers is cut off by its fb-producer the same way): they are the
- * user's programs, so fb-render bounds what fb-producer never does. */
+/* Producers still running this long after the last frame was written get
+ * SIGTERM (continued first if stopped), then SIGKILL as long again later:
+ * attach: ones are the user's programs (an exec: renderer that lingers is
+ * cut off by its fb-producer the same way), and an fb-producer stopped
+ * before it registered is nothing the broker knows of — without this the
+ * render, complete, waited for it forever. */
 #define ATTACH_LINGER_MS 2000
 
 struct attach_watch {
@@ -55,7 +57,8 @@ bool attach_exit_fails(const struct children *ch, const struct child *k, int sta
 /* After the last frame was written (the encoder finished), with producers
  * still running: the signal every running producer must now get (SIGTERM
  * first, SIGKILL ATTACH_LINGER_MS later; the first one said here), or 0
- * while their time lasts.  May shorten *TIMEOUT. */
+ * while their time lasts.  May shorten *TIMEOUT.  Any render's producers:
+ * W without a view (not attach:) judges every lingerer worth a warning. */
 int attach_watch_linger(struct attach_watch *w, const struct children *ch, uint64_t now,
 			int *timeout);
 

@@ -296,26 +296,35 @@ static void child_exited(struct render *r, struct child *k, int status)
 
 /* attach: what the broker cannot see (attached.h), through the watch's
  * own view of the segment; its verdicts are carried out here. */
-static void watch_attached(struct render *r, uint64_t now, int *timeout)
+static void watch_attached(struct render *r, uint64_t now)
 {
 	char cause[OUTCOME_CAUSE_MAX];
 	struct child *k;
-	int sig;
 
-	if (!r->o->attach || !r->aw.seg || r->stopping || r->encoder == ENCODER_GONE)
+	if (!r->o->attach || !r->aw.seg || r->stopping || r->encoder != ENCODER_RUNNING)
 		return;
-	if (r->encoder == ENCODER_DONE) {
-		attach_watch_look(&r->aw); /* whose frames: a lingerer or a late starter */
-		sig = attach_watch_linger(&r->aw, &r->ch, now, timeout);
-		if (sig)
-			children_signal_producers(&r->ch, sig);
-		return;
-	}
 	attach_watch_look(&r->aw);
 	while ((k = attach_watch_unattached(&r->aw, &r->ch, now)))
 		kill(k->pid, SIGKILL);
 	if (attach_watch_stalled(&r->aw, &r->ch, now, cause, sizeof(cause)))
 		fail(r, OUTCOME_SAY, cause);
+}
+
+/* Every frame is written (the encoder finished) and producers still run:
+ * bounded (attached.h, ATTACH_LINGER_MS), whatever the source. */
+static void end_lingering(struct render *r, uint64_t now, int *timeout)
+{
+	int sig;
+
+	if (r->stopping || r->encoder != ENCODER_DONE)
+		return;
+	if (r->aw.seg)
+		attach_watch_look(&r->aw); /* whose frames: a lingerer or a late starter */
+	sig = attach_watch_linger(&r->aw, &r->ch, now, timeout);
+	if (sig) {
+		children_signal_producers(&r->ch, sig);
+		continue_stopped(&r->ch); /* a stopped one takes its SIGTERM now */
+	}
 }
 
 /* Supervising: react to child exits and stop requests until no child is
@@ -345,7 +354,8 @@ static int step_run(struct render *r)
 	}
 	if (children_running(&r->ch)) {
 		look_at_broker(r);
-		watch_attached(r, now, &timeout);
+		watch_attached(r, now);
+		end_lingering(r, now, &timeout);
 	} else {
 		fb_orphans_step(&r->orphans, now, ORPHAN_GRACE_MS * MS);
 		timeout = 50;

@@ -96,7 +96,17 @@ fb-render "${geo[@]}" --frames 200 --workers 2 --slots 3 --delay-ms 10 --frame-t
 	-o "$TMP/h.raw" --name /$TID-hang 2> "$TMP/err.hang" &
 rpid=$!
 wait_until 10 rendering /$TID-hang
-victim=$(pgrep -f "fb-producer --name /$TID-hang" | head -1)
+# A producer the broker knows (registered, in fb-stat's list): one stopped
+# before it registered is no one's to time out (it is ended only once the
+# render is over, below) — under load pgrep found such a one, and the
+# render it then waited for never ended (fixed: end_lingering).
+registered_producer() {
+	victim=$(fb-stat /$TID-hang --json 2> /dev/null | python3 -c 'import json, sys
+p = json.load(sys.stdin)["producers"]
+print(p[0]["pid"] if p else "")')
+	[ -n "$victim" ]
+}
+wait_until 30 registered_producer
 kill -STOP "$victim"
 wait $rpid
 rc=$?
@@ -105,6 +115,20 @@ check "SIGSTOPped producer: timeout logged with frame and pid" \
 	grep -q "frame [0-9]*: producer $victim held it over --frame-timeout 1s; killing it" "$TMP/err.hang"
 check "SIGSTOPped producer: output byte-identical" same_as_src "$TMP/h.raw" 200
 check_clean "hung producer"
+
+# --- a producer stopped after its last frame, holding nothing ------------
+# The broker has nothing to time out (no claim, no lock); the render
+# completes without it, and fb-render must not wait for it forever (it
+# did): continued and ended 2 s after the last frame, with a line.
+t0=$(date +%s%N)
+FB_FAULT=producer:after-publish:5:stop FB_FAULT_ONCE=$TMP/fault.idle timeout 60 fb-render "${geo[@]}" \
+	--frames 60 --workers 2 --delay-ms 5 -o "$TMP/idle.raw" --name /$TID-idle 2> "$TMP/err.idle"
+rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "a producer stopped after its frames: exit 0 in $ms ms, ended with a line ($(tr '\n' '~' < "$TMP/err.idle"))" \
+	'[ $rc -eq 0 ] && [ -e "$TMP/fault.idle" ] && grep -q "still running 2 s after the last frame was written; ending it" "$TMP/err.idle"'
+check "a producer stopped after its frames: output exact" same_as_src "$TMP/idle.raw" 60
+check_clean "stopped after its frames"
 
 # --- a producer stopped while it holds the ring lock -----------------------
 # Everybody else queues on the mutex, which only a death hands on: the
