@@ -58,7 +58,7 @@ static bool counters_ok_locked(const struct fb_seg *seg)
 	return h->next_encode <= h->next_claim &&
 	       h->next_claim <= seg->geom.total_frames &&
 	       h->next_claim - h->next_encode <= seg->geom.slot_count &&
-	       h->reissue_pending <= seg->geom.slot_count;
+	       h->reissue_pending <= seg->geom.slot_count && h->rewind <= 1;
 }
 
 /* With the lock held: write our ownership into M — every word but state,
@@ -292,6 +292,10 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 		/* The window: frame f may take slot f % S only while
 		 * f < next_encode + S, i.e. once frame f - S has been emitted. */
 		open = f < g->total_frames && f - h->next_encode < g->slot_count;
+		/* A rewind (fb_rewind.h) shuts it to fresh claims until the
+		 * frames in flight are drained; and nobody is done during one,
+		 * since the frames of its segment are to be rendered again. */
+		open = open && !h->rewind;
 		/* Frames taken back from dead producers go first: the encoder
 		 * may be waiting for one, and its slot is already its own.  The
 		 * count is segment input, so when the window is shut the slots
@@ -304,7 +308,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 			if (rc > 0)
 				break;
 		}
-		if (f >= g->total_frames && h->next_encode >= g->total_frames)
+		if (f >= g->total_frames && h->next_encode >= g->total_frames && !h->rewind)
 			return all_out_unlock(seg);
 		/* All claimed but some not yet emitted: stay, in case one is
 		 * reissued (its producer dies) and nobody else is left. */

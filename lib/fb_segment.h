@@ -36,7 +36,7 @@
 #include <sys/types.h>
 
 #define FB_MAGIC 0x474e495242524246ull /* "FBRBRING" little-endian */
-#define FB_ABI_VERSION 9u
+#define FB_ABI_VERSION 10u
 #define FB_REASON_MAX 192
 #define FB_MAX_PROCS 1040u /* registered workers: 1024 producers, encoder, spare */
 
@@ -130,6 +130,14 @@ struct fb_header {
 	uint64_t start_ns;        /* CLOCK_MONOTONIC when the render began (display) */
 	_Atomic uint32_t restarts; /* replacement producers started (fb-render; display) */
 	uint32_t reissue_pending; /* slots in state REISSUE */
+	uint32_t rewind;          /* 1: the encoder drains for a rewind (fb_rewind.c,
+				   * ABI 10): no fresh claim, nobody is done */
+	/* Display counters of a segmented render, written by the encoder
+	 * (fb_ring_count_segment): never trusted for a decision. */
+	uint32_t segments_done;     /* segments whose ffmpeg finished and was verified */
+	uint32_t segments_redone;   /* segments started again after their ffmpeg died */
+	uint32_t reserved3;
+	uint64_t frames_rerendered; /* frames released once, rendered again (rewinds) */
 	char reason[FB_REASON_MAX]; /* NUL-terminated cause of ABORTED */
 	struct fb_slot_meta slots[FB_MAX_SLOTS];
 	struct fb_proc_entry procs[FB_MAX_PROCS];

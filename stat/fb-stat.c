@@ -109,6 +109,10 @@ static void show_text(const char *name, const struct fb_geom *g, const struct fb
 	printf("producers %u, blocked %.1f%% of their time; restarts %u, reissued %llu; encoder pid %d\n",
 	       st->producers, pct(st->blocked_share), st->restarts,
 	       (unsigned long long)st->reissued, (int)st->encoder_pid);
+	if (st->segments_done || st->segments_redone || st->frames_rerendered)
+		printf("segments  %u written, %u of them redone after ffmpeg died; %llu frames "
+		       "rendered again\n", st->segments_done, st->segments_redone,
+		       (unsigned long long)st->frames_rerendered);
 	for (uint32_t i = 0; i < st->nprocs; i++) {
 		const struct fb_stats_proc *p = &st->proc[i];
 		double secs = (double)p->alive_ns / 1e9;

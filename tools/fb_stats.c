@@ -42,6 +42,9 @@ void fb_stats_read(const struct fb_seg *seg, struct fb_stats *st)
 	st->claimed = PEEK(h->next_claim);
 	st->reissued = PEEK(h->reissued);
 	st->restarts = atomic_load_explicit(&h->restarts, memory_order_relaxed);
+	st->segments_done = PEEK(h->segments_done);
+	st->segments_redone = PEEK(h->segments_redone);
+	st->frames_rerendered = PEEK(h->frames_rerendered);
 	for (uint32_t s = 0; s < seg->geom.slot_count; s++) {
 		struct fb_stats_slot *o = &st->slot[s];
 
@@ -87,7 +90,8 @@ void fb_stats_json(FILE *out, const char *name, const struct fb_geom *g,
 		"\"fps_den\":%u,\"frames\":%llu,"
 		"\"chunk\":%s,\"first_frame\":%llu,\"render_frames\":%llu,"
 		"\"slot_count\":%u,\"emitted\":%llu,\"claimed\":%llu,\"elapsed_s\":%.3f,"
-		"\"encoder_fps\":%.3f,\"restarts\":%u,\"reissued\":%llu,"
+		"\"encoder_fps\":%.3f,\"restarts\":%u,\"reissued\":%llu,\"segments_done\":%u,"
+		"\"segments_redone\":%u,\"frames_rerendered\":%llu,"
 		"\"producers_blocked_share\":%.4f,\"encoder_pid\":%d,\"slots\":[",
 		name, fb_stats_seg_state(st->state), g->width, g->height,
 		fb_pixfmt_name(g->pix_fmt), fb_frame_format_name(g->frame_format),
@@ -97,7 +101,8 @@ void fb_stats_json(FILE *out, const char *name, const struct fb_geom *g,
 		g->slot_count,
 		(unsigned long long)st->emitted, (unsigned long long)st->claimed,
 		(double)st->elapsed_ns / 1e9, st->fps, st->restarts,
-		(unsigned long long)st->reissued, st->blocked_share, (int)st->encoder_pid);
+		(unsigned long long)st->reissued, st->segments_done, st->segments_redone,
+		(unsigned long long)st->frames_rerendered, st->blocked_share, (int)st->encoder_pid);
 	for (uint32_t s = 0; s < g->slot_count; s++) {
 		const struct fb_stats_slot *o = &st->slot[s];
 

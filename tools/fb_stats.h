@@ -31,6 +31,8 @@ struct fb_stats {
 	uint64_t emitted, claimed;    /* next_encode, next_claim */
 	uint64_t reissued;
 	uint32_t restarts;
+	uint32_t segments_done, segments_redone; /* a segmented render's (fb_rewind.h) */
+	uint64_t frames_rerendered;              /* released once, rendered again */
 	uint32_t slots_by_state[5];   /* EMPTY, CLAIMED, READY, ENCODING, REISSUE */
 	struct fb_stats_slot slot[FB_MAX_SLOTS];
 	uint32_t nprocs;              /* entries in proc[] */
