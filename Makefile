@@ -32,7 +32,7 @@ BIN     := bin
 # lib/: the library (libframebroker and the bindings) and nothing else.
 # tools/: what only the programs share (options, output checks, sources,
 # stats formatting), linked into the programs, never into the library.
-LIBC_SRC := lib/fb_util.c lib/fb_pixfmt.c lib/fb_shm.c lib/fb_geom.c lib/fb_segment.c lib/fb_ring.c \
+LIBC_SRC := lib/fb_util.c lib/fb_pixfmt.c lib/fb_shm.c lib/fb_geom.c lib/fb_segment.c lib/fb_ring.c lib/fb_rewind.c \
            lib/fb_lock.c lib/fb_life.c lib/fb_registry.c lib/fb_proc.c lib/fb_fault.c \
            lib/fb_spin.c lib/fb_guard.c
 TOOLS_SRC := tools/fb_args.c tools/fb_attach.c tools/fb_params.c tools/fb_source.c \
@@ -143,7 +143,8 @@ $(BIN)/fb-broker: $(BUILD)/broker/fb-broker.o $(BUILD)/broker/create.o $(BUILD)/
 		$(BUILD)/broker/watch.o $(TOOLS_A) $(LIB_INT)
 $(BIN)/fb-producer: $(BUILD)/producer/fb-producer.o $(BUILD)/producer/pattern.o \
 		$(BUILD)/producer/renderer.o $(TOOLS_A) $(LIB_INT)
-$(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/ffmpeg_argv.o \
+$(BIN)/fb-encoder: $(BUILD)/encoder/fb-encoder.o $(BUILD)/encoder/output.o $(BUILD)/encoder/segments.o \
+		$(BUILD)/encoder/ffmpeg_sink.o $(BUILD)/encoder/ffmpeg_argv.o \
 		$(BUILD)/encoder/sink.o $(TOOLS_A) $(LIB_INT)
 $(BIN)/fb-render: $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard launcher/*.c))) $(TOOLS_A) $(LIB_INT)
 $(BIN)/fb-stat: $(BUILD)/stat/fb-stat.o $(TOOLS_A) $(LIB_INT)

@@ -343,18 +343,19 @@ static int input_count(int fd, long long *count)
 }
 
 /* Wait up to TIMEOUT_MS for ffmpeg to exit, and for at most GRACE_MS once
- * STOP_FD is readable (a stop request: s->stopped); SIGKILL it after that.
+ * STOP_FD is readable (a stop request: s->stopped); SIGKILL it after that
+ * (true: we killed it).
  * The stop must be watched here: the whole render may sit in the pipe
  * while ffmpeg waits to open its output (a FIFO nobody reads), and the
  * encoder's SIGTERM is then all that can end it. */
-static void exit_or_kill(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int grace_ms)
+static bool exit_or_kill(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int grace_ms)
 {
 	struct pollfd p[2] = { { .fd = s->pid_fd, .events = POLLIN },
 			       { .fd = stop_fd, .events = POLLIN } };
 	uint64_t end = fb_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 
 	if (p[0].fd < 0)
-		return; /* waitpid below blocks instead */
+		return false; /* waitpid below blocks instead */
 	for (;;) {
 		uint64_t now = fb_now_ns();
 		int r = poll(p, 2, now >= end ? 0 : (int)((end - now + 999999) / 1000000));
@@ -362,7 +363,7 @@ static void exit_or_kill(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r > 0 && (p[0].revents & POLLIN))
-			return;
+			return false;
 		if (r > 0 && p[1].revents) {
 			s->stopped = true;
 			p[1].fd = -1; /* left pending for the encoder's own look */
@@ -373,6 +374,7 @@ static void exit_or_kill(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int
 		break; /* the time is up (or poll failed) */
 	}
 	kill(s->pid, SIGKILL);
+	return true;
 }
 
 /* ffmpeg exited 0: did it take the render's frames and the end marker,
@@ -414,16 +416,18 @@ static int judge(struct ffmpeg_sink *s, char *why, size_t why_len)
 int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int grace_ms,
 		       char *why, size_t why_len)
 {
+	bool killed;
 	int status;
 	pid_t r;
 
+	s->signo = 0;
 	s->decoded = -1;
 	s->stats_from = NULL;
 	s->stopped = false;
 	if (s->in_fd >= 0)
 		close(s->in_fd);
 	s->in_fd = -1;
-	exit_or_kill(s, timeout_ms, stop_fd, grace_ms);
+	killed = exit_or_kill(s, timeout_ms, stop_fd, grace_ms);
 	do
 		r = waitpid(s->pid, &status, 0);
 	while (r < 0 && errno == EINTR);
@@ -440,6 +444,8 @@ int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int g
 		snprintf(why, why_len, "ffmpeg exited with status %d", WEXITSTATUS(status));
 	else
 		snprintf(why, why_len, "ffmpeg killed by signal %d", WTERMSIG(status));
+	if (WIFSIGNALED(status) && !killed)
+		s->signo = WTERMSIG(status);
 	ffmpeg_sink_quote(s, why, why_len);
 	return -1;
 }

@@ -44,6 +44,9 @@ struct ffmpeg_sink {
 	long long decoded;
 	const char *stats_from;
 	bool stopped; /* a stop request came while finish waited for it */
+	/* After ffmpeg_sink_finish: the signal that killed it, 0 if it exited
+	 * (or if we killed it: a timeout or a stop is no crash). */
+	int signo;
 };
 
 /*

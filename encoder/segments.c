@@ -1,0 +1,228 @@
+/*
+ * segments — one ffmpeg per segment, and a dead ffmpeg's segment rendered
+ * again in place (segments.h).  Ring indices (what the ring counts) and
+ * absolute frames (what the files and the plan name) differ by the
+ * render's first frame: a resumed render is a chunk of the whole.
+ */
+#include "segments.h"
+#include "fb_plan.h"
+#include "fb_rewind.h"
+#include "fb_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DRAIN_SLICE_MS 100
+
+struct seg_run {
+	struct fb_seg *seg;
+	const struct encoder_opts *o;
+	int stop_fd;
+	int dir_fd;
+	char ext[FB_PLAN_EXT_MAX + 1];
+	uint32_t restarts;
+};
+
+/* The extension of -o (ffmpeg picks the container by it), into EXT.
+ * 0, or -EINVAL: none, or not plain letters and digits. */
+static int output_ext(const char *output, char *ext, size_t len)
+{
+	const char *base = strrchr(output, '/'), *dot;
+	size_t n;
+
+	dot = strrchr(base ? base + 1 : output, '.');
+	if (!dot || dot[1] == '\0')
+		return -EINVAL;
+	n = strlen(dot + 1);
+	if (n >= len)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!((dot[1 + i] >= 'a' && dot[1 + i] <= 'z') ||
+		      (dot[1 + i] >= 'A' && dot[1 + i] <= 'Z') || (dot[1 + i] >= '0' && dot[1 + i] <= '9')))
+			return -EINVAL;
+	memcpy(ext, dot + 1, n + 1);
+	return 0;
+}
+
+/* The work directory fb-render made: ours, a directory, no one else's to
+ * write.  Its descriptor, or -1 with WHY filled. */
+static int open_dir(const char *dir, char *why, size_t why_len)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0) {
+		snprintf(why, why_len, "segment directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		snprintf(why, why_len, "segment directory %s is not ours alone", dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The end (ring index) of the segment that begins at ring index A. */
+static uint64_t segment_end(const struct fb_geom *g, uint64_t len, uint64_t a)
+{
+	uint64_t abs = g->first_frame + a, end = a + (len - abs % len);
+
+	return end < g->total_frames ? end : g->total_frames;
+}
+
+/* The geometry ffmpeg is told for ring frames [A, B): a chunk of the
+ * render, tagged and stamped with its absolute frames (ffmpeg_argv.h). */
+static void segment_geom(struct fb_geom *sg, const struct fb_geom *g, uint64_t a, uint64_t b)
+{
+	*sg = *g;
+	sg->first_frame = g->first_frame + a;
+	sg->total_frames = b - a;
+	sg->render_frames = g->chunk ? g->render_frames : g->total_frames;
+	sg->chunk = 1;
+}
+
+/*
+ * Take back every frame from ring index NEXT on and move the window back
+ * to A (fb_rewind.h): the frames in flight are acquired and released
+ * unwritten.  0, or -errno with WHY filled.
+ */
+static int rewind_to(struct seg_run *r, uint64_t next, uint64_t a, char *why, size_t why_len)
+{
+	struct fb_seg *seg = r->seg;
+	uint32_t max = seg->geom.slot_count;
+	struct fb_frame_ref batch[FB_MAX_SLOTS];
+	int rc = fb_ring_rewind_begin(seg), n;
+
+	while (rc == 0 && (rc = fb_ring_rewind_to(seg, a)) == -EAGAIN) {
+		if (output_stop_requested(r->stop_fd, 0))
+			return -EINTR;
+		n = fb_ring_acquire(seg, next, batch, max, DRAIN_SLICE_MS);
+		if (n == -EAGAIN) {
+			rc = 0;
+			continue;
+		}
+		if (n < 0)
+			return n; /* aborted (-ECANCELED), corrupt (recorded), broker gone */
+		rc = fb_ring_release(seg, next, (uint32_t)n);
+		next += (uint64_t)n;
+	}
+	if (rc && rc != -ECANCELED && rc != -EINTR)
+		snprintf(why, why_len, "rewinding the ring to frame %llu: %s",
+			 (unsigned long long)(seg->geom.first_frame + a), strerror(-rc));
+	return rc;
+}
+
+/*
+ * Write segment [A, B) (ring indices) with a new ffmpeg.  0 recorded;
+ * -ERESTART its ffmpeg was killed by a signal (OUT released, *NEXT the
+ * first frame not taken); else -errno with WHY filled.
+ */
+static int one_segment(struct seg_run *r, uint64_t a, uint64_t b, uint64_t *next, char *why,
+		       size_t why_len)
+{
+	const struct fb_geom *g = &r->seg->geom;
+	const uint64_t fa = g->first_frame + a, fb = g->first_frame + b;
+	char name[NAME_MAX + 1], path[PATH_MAX];
+	struct output out = { .fd = -1, .taken = a, .freed = a, .sunk = a };
+	bool hold = b == g->total_frames;
+	struct fb_geom sg;
+	int rc;
+
+	if (fb_plan_segment_name(name, sizeof(name), fa, fb, r->ext, true) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", r->o->segment_dir, name) >= sizeof(path)) {
+		snprintf(why, why_len, "segment path too long in %s", r->o->segment_dir);
+		return -ENAMETOOLONG;
+	}
+	if (unlinkat(r->dir_fd, name, 0) < 0 && errno != ENOENT) {
+		snprintf(why, why_len, "removing %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	segment_geom(&sg, g, a, b);
+	rc = output_open(&out, r->o, r->seg, &sg, path, r->stop_fd);
+	if (rc)
+		return rc == -2 ? -ECANCELED : -ENOTCONN;
+	rc = output_drain(r->seg, &out, b, hold, why, why_len);
+	if (rc == -EOWNERDEAD && output_stop_requested(r->stop_fd, 200))
+		rc = -EINTR;
+	rc = output_finish_ffmpeg(&out, r->o, rc, why, why_len);
+	if (rc == 0)
+		rc = fb_plan_record(r->dir_fd, fa, fb, r->ext, why, why_len);
+	if (rc == 0 && hold && output_release_held(r->seg, &out))
+		rc = -ECANCELED;
+	if (rc == -EIO && out.ff.signo) {
+		*next = out.taken;
+		rc = output_release_held(r->seg, &out) ? -ECANCELED : -ERESTART;
+	}
+	output_close(&out);
+	return rc;
+}
+
+/* ffmpeg died by a signal in segment [A, B): rewind and say so, or give
+ * up past the budget.  0 (go again) or -errno with WHY filled. */
+static int restart_segment(struct seg_run *r, uint64_t a, uint64_t b, uint64_t next, char *why,
+			   size_t why_len)
+{
+	const uint64_t first = r->seg->geom.first_frame;
+	char cause[FB_REASON_MAX];
+
+	snprintf(cause, sizeof(cause), "%s", why);
+	if (r->restarts >= r->o->max_restarts) {
+		snprintf(why, why_len, "%.120s in segment %llu:%llu; %u restarts spent (--max-restarts)",
+			 cause, (unsigned long long)(first + a), (unsigned long long)(first + b),
+			 r->restarts);
+		return -EIO;
+	}
+	r->restarts++;
+	fb_warn(PROG, "%.120s in segment %llu:%llu, at frame %llu: a crash, not an error of its "
+		"own, so the segment is started again (restart %u of %u)", cause,
+		(unsigned long long)(first + a), (unsigned long long)(first + b),
+		(unsigned long long)(first + next), r->restarts, r->o->max_restarts);
+	return rewind_to(r, next, a, why, why_len);
+}
+
+int segments_encode(struct fb_seg *seg, const struct encoder_opts *o, int stop_fd, char *why,
+		    size_t why_len, uint64_t *at)
+{
+	struct seg_run r = { .seg = seg, .o = o, .stop_fd = stop_fd, .dir_fd = -1 };
+	const uint64_t total = seg->geom.total_frames;
+	uint64_t a = 0, b, next = 0;
+	bool redo = false;
+	int rc = 0;
+
+	*at = 0;
+	if (output_ext(o->output, r.ext, sizeof(r.ext))) {
+		snprintf(why, why_len, "-o %s has no container extension to name segments by",
+			 o->output);
+		return -EINVAL;
+	}
+	r.dir_fd = open_dir(o->segment_dir, why, why_len);
+	if (r.dir_fd < 0)
+		return -EINVAL;
+	while (a < total) {
+		b = segment_end(&seg->geom, o->segment_frames, a);
+		rc = one_segment(&r, a, b, &next, why, why_len);
+		if (rc == -ERESTART) {
+			rc = restart_segment(&r, a, b, next, why, why_len);
+			redo = true;
+			if (rc)
+				break;
+			continue;
+		}
+		if (rc)
+			break;
+		fb_ring_count_segment(seg, redo);
+		fb_debug(PROG, "segment %llu:%llu written", (unsigned long long)(seg->geom.first_frame + a),
+			 (unsigned long long)(seg->geom.first_frame + b));
+		redo = false;
+		a = b;
+	}
+	*at = a;
+	close(r.dir_fd);
+	return rc;
+}
