@@ -304,6 +304,30 @@ def end_to_end():
     os.unlink(src)
 
 
+def segments():
+    """The cost of segments (fb-render --segment, issue 24): the default
+    (10 s of video per segment: a new x264 per segment, each starting with
+    a keyframe, then fb-stitch's checked join) against --segment 0, the same
+    frames and x264 options: frames/s and output size."""
+    n = q(1800, 20)  # 60 s of video at 30 fps: the default is 6 segments
+    outs = {v: os.path.join(TMP, f"seg-{v}.mp4") for v in ("seg", "one")}
+    base = ["fb-render", "--size", "1280x720", "--frames", str(n), "--workers", "2",
+            "--source", "pattern"]
+    seg = ["--segment", "1"] if QUICK else []  # QUICK: too short for the default to segment
+    res = alternate([("seg", base + seg + ["-o", outs["seg"]], None),
+                     ("one", base + ["--segment", "0", "-o", outs["one"]], None)])
+    fps = {k: [n / r.wall for r in v] for k, v in res.items()}
+    rw = row("segments", "720p x264 veryfast, K=2, default segments (10 s)", "frames/s",
+             fps["seg"], "the same render, --segment 0", fps["one"], "ratio >= 0.97")
+    rw["met"] = rw["ratio"] >= 0.97
+    sizes = [os.path.getsize(outs["seg"])], [os.path.getsize(outs["one"])]
+    rw = row("segments", "same, output size", "bytes", sizes[0], "--segment 0", sizes[1],
+             "ratio <= 1.02")
+    rw["met"] = rw["ratio"] <= 1.02
+    for f in outs.values():
+        os.unlink(f)
+
+
 def node_row(fb_runs):
     n = q(300, 10)
     node = ["node", os.path.join(ROOT, "bench", "node_pipe.js"), "1920", "1080", str(n),
@@ -717,6 +741,7 @@ def main():
     fb_runs = into_ffmpeg(src)
     os.unlink(src)
     end_to_end()
+    segments()
     grow = node_row(fb_runs)
     memory()
     scaling()

@@ -6,7 +6,9 @@ With KILL_AT=F and KILL_MARK=PATH it crashes the render once: asked for
 frame F while PATH does not exist, it creates PATH and SIGKILLs fb-render
 (its producer's parent), as the OOM killer or a dying node would.  With
 FAIL_AT=F it always exits when asked for frame F (a chunk that cannot be
-rendered)."""
+rendered).  With RENDER_LOG=PATH it appends each frame index it is asked
+for to PATH (one line each, before drawing it): the work a render did,
+counted outside framebroker."""
 import os
 import signal
 import sys
@@ -15,9 +17,14 @@ w, h = int(os.environ["FB_WIDTH"]), int(os.environ["FB_HEIGHT"])
 size = int(os.environ["FB_FRAME_BYTES"])
 kill_at, mark = os.environ.get("KILL_AT"), os.environ.get("KILL_MARK")
 fail_at = os.environ.get("FAIL_AT")
+log = os.environ.get("RENDER_LOG")
 out = sys.stdout.buffer
 for line in sys.stdin:
     i = int(line)
+    if log:
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(fd, b"%d\n" % i)
+        os.close(fd)
     if fail_at is not None and i == int(fail_at):
         sys.exit(1)
     if kill_at is not None and i == int(kill_at) and not os.path.exists(mark):

@@ -14,7 +14,11 @@
  * through ffmpeg -f rawvideo with frames of 64 KiB and more, which the
  * encoder splices) must reproduce it exactly
  * and exit 0, within a deadline.  A quarter of the renders are --range A:B
- * chunks, whose output must be exactly frames A..B-1 of the source.  A failure prints the render's seed and
+ * chunks, whose output must be exactly frames A..B-1 of the source.  Half
+ * of those through ffmpeg are segmented (--segment L, rawvideo in
+ * Matroska, decoded back to raw frames for the check), and their chaos
+ * also SIGKILLs the encoder's ffmpeg: each such death costs its segment,
+ * rendered again in place (lib/fb_rewind.h).  A failure prints the render's seed and
  * parameters and plan seed; `--plan P` replays exactly that render.  The closing line reads
  * "stress: N passed, N failed".
  */
@@ -69,11 +73,12 @@ struct plan {
 	uint32_t stop_pct;      /* share of chaos events that SIGSTOP instead */
 	uint32_t via_ffmpeg;    /* 1: through ffmpeg (-f rawvideo): the vmsplice path */
 	uint32_t range_first, range_end; /* --range A:B of the frames; end 0: all */
+	uint32_t segment; /* --segment L (through ffmpeg, whole renders); 0: none */
 };
 
 struct totals {
 	unsigned renders, failures;
-	unsigned long long frames, kills, stops;
+	unsigned long long frames, kills, stops, ffmpeg_kills;
 };
 
 static void make_plan(struct plan *p, uint64_t seed)
@@ -126,6 +131,9 @@ static void make_plan(struct plan *p, uint64_t seed)
 		p->range_first = pick(&r, 0, p->frames - 2);
 		p->range_end = pick(&r, p->range_first + 1, p->frames);
 	}
+	p->segment = 0;
+	if (p->via_ffmpeg && !p->range_end && pick(&r, 0, 1))
+		p->segment = pick(&r, 2, p->frames / 2 > 2 ? p->frames / 2 : 2);
 }
 
 static int write_source(const char *path, const struct plan *p)
@@ -180,8 +188,8 @@ static int files_equal(const char *a, uint64_t off, uint64_t len, const char *b)
 	return same;
 }
 
-/* Pids of RENDER's children that are fb-producer processes. */
-static size_t producers_of(pid_t render, pid_t *out, size_t max)
+/* Pids of PARENT's children whose command is COMM ("(fb-producer)"). */
+static size_t children_of(pid_t parent, const char *comm, pid_t *out, size_t max)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
@@ -205,19 +213,31 @@ static size_t producers_of(pid_t render, pid_t *out, size_t max)
 		if (len <= 0)
 			continue;
 		buf[len] = '\0';
-		if (!strstr(buf, "(fb-producer)"))
+		if (!strstr(buf, comm))
 			continue;
 		p = strrchr(buf, ')');
-		if (p && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == render)
+		if (p && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == parent)
 			out[n++] = (pid_t)atoi(e->d_name);
 	}
 	closedir(d);
 	return n;
 }
 
+/* SIGKILL RENDER's encoder's ffmpeg, if one runs: 1 if killed. */
+static int kill_ffmpeg(pid_t render)
+{
+	pid_t enc[2], ff[4];
+
+	if (children_of(render, "(fb-encoder)", enc, 2) != 1 ||
+	    children_of(enc[0], "(ffmpeg)", ff, 4) != 1)
+		return 0;
+	return kill(ff[0], SIGKILL) == 0;
+}
+
 /* One render's files, name and the producers its chaos left stopped. */
 struct run {
-	char src[PATH_MAX], out[PATH_MAX], log[PATH_MAX], name[64], range[48];
+	char src[PATH_MAX], out[PATH_MAX], raw[PATH_MAX], log[PATH_MAX], name[64], range[48];
+	char seglen[16];
 	pid_t stopped[64];
 	size_t nstopped;
 };
@@ -258,7 +278,13 @@ static pid_t start_render(const struct plan *p, const char *bindir, const struct
 		argv[n++] = "--range";
 		argv[n++] = (char *)r->range;
 	}
-	if (p->via_ffmpeg) {
+	if (p->segment) { /* joinable: rawvideo in Matroska, decoded for the check */
+		argv[n++] = "--segment";
+		argv[n++] = (char *)r->seglen;
+		argv[n++] = "--";
+		argv[n++] = "-c:v";
+		argv[n++] = "rawvideo";
+	} else if (p->via_ffmpeg) {
 		argv[n++] = "--";
 		argv[n++] = "-f";
 		argv[n++] = "rawvideo";
@@ -294,9 +320,11 @@ static int chaos_until_done(const struct plan *p, pid_t pid, uint64_t start, str
 		}
 		if (now >= next_chaos) {
 			pid_t victims[64];
-			size_t n = producers_of(pid, victims, 64);
+			size_t n = children_of(pid, "(fb-producer)", victims, 64);
 
-			if (n > 0) {
+			if (p->segment && pick(&chaos, 0, 3) == 0) {
+				t->ffmpeg_kills += (unsigned long long)kill_ffmpeg(pid);
+			} else if (n > 0) {
 				pid_t v = victims[pick(&chaos, 0, (uint32_t)n - 1)];
 
 				if (pick(&chaos, 1, 100) <= p->stop_pct && r->nstopped < 64) {
@@ -326,17 +354,35 @@ static void report_failure(const struct plan *p, unsigned idx, const struct run 
 	char cmd[PATH_MAX + 64];
 
 	printf("FAIL render %u (replay: bin/fb-stress --plan %llu): %ux%u %s K=%u S=%u N=%u range=%s jitter=%u sink-jitter=%u "
-	       "chaos-every=%ums stop=%u%% sink=%s: %s\n",
+	       "chaos-every=%ums stop=%u%% sink=%s segment=%u: %s\n",
 	       idx, (unsigned long long)p->seed, p->width, p->height, p->fmt, p->workers, p->slots,
 	       p->frames, p->range_end ? r->range : "all", p->jitter_ms, p->sink_jitter_ms, p->kill_every_ms, p->stop_pct,
-	       p->via_ffmpeg ? "ffmpeg" : "raw",
+	       p->via_ffmpeg ? "ffmpeg" : "raw", p->segment,
 	       status == -1 ? "hung past its deadline" :
+	       status == -2 ? "ffmpeg could not decode the joined output" :
 	       status != 0 ? "exit status non-zero" :
 	       left ? "segment left in /dev/shm" : "output differs");
 	snprintf(cmd, sizeof(cmd), "tail -5 %s | sed 's/^/    /'", r->log);
 	fflush(stdout);
 	if (system(cmd) < 0)
 		perror("system");
+}
+
+/* A segmented render's output, R->out, decoded back into the raw frames
+ * of pixel format FMT, R->raw, by ffmpeg: 0, or -1. */
+static int decode(const struct run *r, const char *fmt)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execlp("ffmpeg", "ffmpeg", "-v", "error", "-y", "-i", r->out, "-f", "rawvideo",
+		       "-pix_fmt", fmt, r->raw, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
 /* Run one render with its chaos; returns 1 if it passed. */
@@ -351,7 +397,9 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 
 	memset(&r, 0, sizeof(r));
 	snprintf(r.src, sizeof(r.src), "%s/src.raw", dir);
-	snprintf(r.out, sizeof(r.out), "%s/out.raw", dir);
+	snprintf(r.out, sizeof(r.out), "%s/out.%s", dir, p->segment ? "mkv" : "raw");
+	snprintf(r.raw, sizeof(r.raw), "%s/out.raw", dir);
+	snprintf(r.seglen, sizeof(r.seglen), "%u", p->segment);
 	snprintf(r.log, sizeof(r.log), "%s/render.log", dir);
 	snprintf(r.name, sizeof(r.name), "/fbstress-%d-%u", (int)getpid(), idx);
 	snprintf(r.range, sizeof(r.range), "%u:%u", p->range_first, p->range_end);
@@ -365,10 +413,12 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 	 * a render that ended well must not have left it. */
 	snprintf(shm, sizeof(shm), "/dev/shm%s", r.name);
 	left = unlink(shm) == 0;
+	if (status == 0 && p->segment && decode(&r, p->fmt))
+		status = -2;
 	ok = status == 0 && !left &&
 	     (p->range_end ? files_equal(r.src, p->range_first * frame_bytes,
-					 (uint64_t)(p->range_end - p->range_first) * frame_bytes, r.out)
-			   : files_equal(r.src, 0, p->frames * frame_bytes, r.out));
+					 (uint64_t)(p->range_end - p->range_first) * frame_bytes, r.raw)
+			   : files_equal(r.src, 0, p->frames * frame_bytes, r.raw));
 	if (!ok)
 		report_failure(p, idx, &r, status, left);
 	for (size_t i = 0; i < r.nstopped; i++)
@@ -377,6 +427,7 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 	t->frames += p->frames;
 	unlink(r.src);
 	unlink(r.out);
+	unlink(r.raw);
 	unlink(r.log);
 	return ok;
 }
@@ -430,8 +481,8 @@ int main(int argc, char **argv)
 			t.failures++;
 	}
 	rmdir(dir);
-	printf("stress: %u renders, %llu frames, %llu kills, %llu stops, %u failures\n",
-	       t.renders, t.frames, t.kills, t.stops, t.failures);
+	printf("stress: %u renders, %llu frames, %llu kills, %llu stops, %llu ffmpeg kills, "
+	       "%u failures\n", t.renders, t.frames, t.kills, t.stops, t.ffmpeg_kills, t.failures);
 	printf("stress: %u passed, %u failed\n", t.renders - t.failures, t.failures);
 	return t.failures ? 1 : 0;
 }

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# t_resume.sh — segmented renders (fb-render --segment), ffmpeg's death
+# survived in place, and --resume after every other death.
+#
+# The reference is always another render of the same frames: the same
+# render with --segment 0 (ffv1 is lossless, so decoded frames and pts must
+# be identical: ffmpeg's framemd5), or, for x264 (whose keyframes differ),
+# an uninterrupted segmented render.  Frames come from an exec: renderer
+# (tests/farm/chunk_renderer.py) that logs every frame it renders, so the
+# work redone is counted by someone else than the code under test.
+# RESUME_KILLS (default 6) is the number of deaths in the kill-and-resume
+# loop; the hand-run long version is RESUME_FRAMES=3000 RESUME_KILLS=25.
+. "$(dirname "$0")/../lib.sh"
+command -v ffmpeg > /dev/null || skip "ffmpeg not installed"
+command -v ffprobe > /dev/null || skip "ffprobe not installed"
+
+RENDERER="exec:python3 $ROOT/tests/farm/chunk_renderer.py"
+export RENDER_LOG=$TMP/rendered.log
+# render OUT [OPTIONS...]: 64x48 frames from the logging renderer.
+render() {
+	local out=$1
+	shift
+	fb-render --size 64x48 --workers 2 --slots 4 --source "$RENDERER" -o "$out" "$@"
+}
+md5s() { ffmpeg -v error -i "$1" -f framemd5 - | grep -v '^#'; }
+same_frames() { [ -n "$(md5s "$1")" ] && [ "$(md5s "$1")" = "$(md5s "$2")" ]; }
+rendered() { [ -f "$RENDER_LOG" ] && wc -l < "$RENDER_LOG" || echo 0; }
+# child PARENT COMM: the pid of PARENT's child named COMM, if one runs.
+child() { (cat /proc/"$1"/task/*/children 2> /dev/null | tr ' ' '\n' | while read -r p; do
+	[ -n "$p" ] && [ "$(cat /proc/"$p"/comm 2> /dev/null)" = "$2" ] && echo "$p"; done) | head -1; }
+segments_in() { grep -c '^segment ' "$1/plan" 2> /dev/null || echo 0; }
+
+# 1. Segments against one output: the same decoded frames and timestamps.
+render "$TMP/one.mkv" --frames 100 --segment 0 -- -c:v ffv1 2> "$TMP/one.err"
+rc=$?
+check "--segment 0: a plain render (exit 0), no work directory" \
+	'[ $rc -eq 0 ] && [ ! -e "$TMP/one.mkv.fbsegments" ]'
+render "$TMP/seg.mkv" --frames 100 --segment 30 -- -c:v ffv1 2> "$TMP/seg.err"
+rc=$?
+check "--segment 30: exit 0 ($(tail -1 "$TMP/seg.err"))" '[ $rc -eq 0 ]'
+check "--segment 30 (ffv1): every decoded frame and pts as without segments" \
+	same_frames "$TMP/seg.mkv" "$TMP/one.mkv"
+check "--segment 30: the work directory is gone after the join" '[ ! -e "$TMP/seg.mkv.fbsegments" ]'
+check "--segment 30: the closing line counts 4 segments" 'grep -q "4 segments" "$TMP/seg.err"'
+
+# 2. x264: the same frame count and timestamps (the bitstream differs).
+render "$TMP/one.mp4" --frames 90 --segment 0 2> /dev/null
+render "$TMP/seg.mp4" --frames 90 --segment 25 2> /dev/null
+pts() { ffprobe -v error -select_streams v -show_entries packet=pts -of csv=p=0 "$1" | sort -n; }
+check "--segment 25 (x264 mp4): 90 frames, the same pts as one output" \
+	'[ "$(pts "$TMP/seg.mp4" | wc -l)" = 90 ] && [ "$(pts "$TMP/seg.mp4")" = "$(pts "$TMP/one.mp4")" ]'
+
+# 3. ffmpeg killed twice during a render: in place, each costing a segment.
+rm -f "$RENDER_LOG"
+render "$TMP/k.mkv" --frames 240 --segment 40 --jitter-ms 8 -- -c:v ffv1 2> "$TMP/k.err" &
+rp=$!
+kills=0
+for _ in 1 2; do
+	wait_until 60 '[ -n "$(child "$(child $rp fb-encoder)" ffmpeg)" ] && [ "$(rendered)" -gt $((kills * 60 + 50)) ]' &&
+		kill -9 "$(child "$(child $rp fb-encoder)" ffmpeg)" 2> /dev/null && kills=$((kills + 1))
+done
+wait $rp
+rc=$?
+check "ffmpeg SIGKILLed $kills times: the render goes on, exit 0 ($(tail -1 "$TMP/k.err"))" \
+	'[ $rc -eq 0 ] && [ $kills -eq 2 ]'
+check "ffmpeg SIGKILLed: one warning per death, naming the signal and the segment" \
+	'[ "$(grep -c "killed by signal 9.*segment .* started again" "$TMP/k.err")" = 2 ]'
+redone=$(($(rendered) - 240))
+RENDER_LOG='' render "$TMP/ref240.mkv" --frames 240 --segment 0 -- -c:v ffv1 2> /dev/null
+check "ffmpeg SIGKILLed: equal to the uninterrupted render" same_frames "$TMP/k.mkv" "$TMP/ref240.mkv"
+check "ffmpeg SIGKILLed: at most a segment and a ring redone per death ($redone frames)" \
+	'[ $redone -le $((2 * (40 + 4))) ]'
+check "ffmpeg SIGKILLed: the closing line says how many frames were rendered again" \
+	'grep -q "rendered again" "$TMP/k.err"'
+
+# 4. ffmpeg refusing (an exit status, not a crash): the render ends at once,
+#    saying so; the segments before are kept and --resume finishes it.
+mkdir "$TMP/ff"
+cat > "$TMP/ff/ffmpeg" << EOF
+#!/usr/bin/env bash
+n=\$(cat "$TMP/ff/count" 2> /dev/null || echo 0); echo \$((n + 1)) > "$TMP/ff/count"
+[ "\$n" -eq 2 ] && { echo "[error] No space left on device" >&2; exit 1; }
+exec $(command -v ffmpeg) "\$@"
+EOF
+chmod +x "$TMP/ff/ffmpeg"
+rm -f "$RENDER_LOG"
+PATH="$TMP/ff:$PATH" render "$TMP/d.mkv" --frames 150 --segment 30 -- -c:v ffv1 2> "$TMP/d.err"
+rc=$?
+check "ffmpeg exits 1 in segment 3: exit 1, not restarted ($(grep -v '^fb-render: .* kept' "$TMP/d.err" | tail -1))" \
+	'[ $rc -eq 1 ] && grep -q "status 1" "$TMP/d.err" && ! grep -q "started again" "$TMP/d.err"'
+check "ffmpeg exits 1: 2 segments kept in the work directory, one line saying --resume" \
+	'[ "$(segments_in "$TMP/d.mkv.fbsegments")" = 2 ] && grep -q -- "--resume" "$TMP/d.err"'
+render "$TMP/d.mkv" --frames 150 --segment 30 --resume -- -c:v ffv1 2> "$TMP/d2.err"
+rc=$?
+check "--resume: exit 0 ($(tail -1 "$TMP/d2.err"))" '[ $rc -eq 0 ]'
+RENDER_LOG='' render "$TMP/ref150.mkv" --frames 150 --segment 0 -- -c:v ffv1 2> /dev/null
+check "--resume: equal to the uninterrupted render" same_frames "$TMP/d.mkv" "$TMP/ref150.mkv"
+check "--resume: only the missing frames rendered again ($(rendered) for 150)" \
+	'[ "$(rendered)" -le $((150 + 30 + 4)) ]'
+
+# 5. Kill and resume: SIGKILL fb-render, the broker, the encoder, ffmpeg or
+#    a producer at random moments, resume until done.
+frames=${RESUME_FRAMES:-400} want=${RESUME_KILLS:-6} L=${RESUME_SEGMENT:-40}
+out=$TMP/loop.mp4 work=$TMP/loop.mp4.fbsegments
+rm -f "$RENDER_LOG"
+fails=0 runs=0 roles=""
+for ((i = 0; i < want * 3 && runs < want * 3; i++)); do
+	resume=()
+	[ -d "$work" ] && resume=(--resume)
+	render "$out" --frames "$frames" --segment "$L" --jitter-ms 3 "${resume[@]}" 2> "$TMP/loop.err" &
+	rp=$!
+	runs=$((runs + 1))
+	before=$(segments_in "$work")
+	if [ $fails -lt "$want" ] &&
+		wait_until 120 '! alive $rp || [ "$(segments_in "$work")" -gt "$before" ]' && alive $rp; then
+		sleep "0.$((RANDOM % 6))"
+		role=$(( (fails + RANDOM % 2) % 5 ))
+		case $role in
+		0) victim=$rp name=fb-render ;;
+		1) victim=$(child $rp fb-broker) name=broker ;;
+		2) victim=$(child $rp fb-encoder) name=encoder ;;
+		3) victim=$(child "$(child $rp fb-encoder)" ffmpeg) name=ffmpeg ;;
+		4) victim=$(child $rp fb-producer) name=producer ;;
+		esac
+		[ -n "$victim" ] && kill -9 "$victim" 2> /dev/null && roles="$roles $name"
+	fi
+	wait $rp
+	rc=$?
+	[ $rc -eq 0 ] && break
+	fails=$((fails + 1))
+done
+redone=$(($(rendered) - frames))
+echo "# kill and resume: $fails failures ($roles), $runs runs, $(rendered) frames rendered for $frames"
+check "kill and resume: done after $fails deaths ($(tail -1 "$TMP/loop.err"))" '[ $rc -eq 0 ] && [ $fails -ge 1 ]'
+RENDER_LOG='' render "$TMP/loopref.mp4" --frames "$frames" --segment "$L" 2> /dev/null
+check "kill and resume: the output's frames equal an uninterrupted segmented render's" \
+	'[ "$(md5s "$out")" = "$(md5s "$TMP/loopref.mp4")" ]'
+check "kill and resume: at most a segment and a ring redone per death ($redone frames for $fails)" \
+	'[ $redone -le $((fails * (L + 4 + 2))) ]'
+check_clean "segments and resume"
+finish
