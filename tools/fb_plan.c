@@ -10,6 +10,7 @@
 #include "fb_sha256.h"
 #include "fb_util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -176,10 +177,33 @@ int fb_plan_write(int dir_fd, const char *render, char *why, size_t why_len)
 	return e;
 }
 
+/* Remove every "seg-*" entry of DIR_FD but directories: segment files,
+ * finished or not (a .part one of an ffmpeg stopped), none recorded. */
+static int remove_segments(int dir_fd)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), e = 0;
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	if (!d) {
+		e = -errno;
+		if (fd >= 0)
+			close(fd);
+		return e;
+	}
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, "seg-", 4) == 0 && de->d_type != DT_DIR &&
+		    unlinkat(dir_fd, de->d_name, 0) < 0 && errno != ENOENT)
+			e = -errno;
+	closedir(d);
+	return e;
+}
+
 int fb_plan_remove(int dir_fd, const char *path, const struct fb_plan *p, char *why,
 		   size_t why_len)
 {
 	char name[64];
+	int e;
 
 	for (size_t i = 0; i < p->nsegs; i++) {
 		fb_plan_segment_name(name, sizeof(name), p->segs[i].first, p->segs[i].end, p->ext,
@@ -187,6 +211,9 @@ int fb_plan_remove(int dir_fd, const char *path, const struct fb_plan *p, char *
 		if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
 			return FAIL(errno, "removing %s/%s: %s", path, name, strerror(errno));
 	}
+	e = remove_segments(dir_fd);
+	if (e)
+		return FAIL(-e, "removing the segments in %s: %s", path, strerror(-e));
 	if (unlinkat(dir_fd, FB_PLAN_FILE, 0) < 0 && errno != ENOENT)
 		return FAIL(errno, "removing %s/plan: %s", path, strerror(errno));
 	if (rmdir(path) < 0)

@@ -123,8 +123,9 @@ int fb_plan_load(int dir_fd, const char *render, bool repair, const char *prog,
 void fb_plan_free(struct fb_plan *p);
 
 /*
- * The render is joined: remove P's segment files and the plan from DIR_FD
- * by name, then the directory PATH itself.  0, or -errno with WHY (what is
+ * The render is over: remove P's segment files, every other seg-* file
+ * (unfinished or unrecorded) and the plan from DIR_FD by name, then the
+ * directory PATH itself.  0, or -errno with WHY (what is
  * left is kept: -ENOTEMPTY when the directory holds files not ours).
  */
 int fb_plan_remove(int dir_fd, const char *path, const struct fb_plan *p, char *why,
