@@ -36,6 +36,7 @@ LIBC_SRC := lib/fb_util.c lib/fb_pixfmt.c lib/fb_shm.c lib/fb_geom.c lib/fb_segm
            lib/fb_lock.c lib/fb_life.c lib/fb_registry.c lib/fb_proc.c lib/fb_fault.c \
            lib/fb_spin.c lib/fb_guard.c
 TOOLS_SRC := tools/fb_args.c tools/fb_attach.c tools/fb_params.c tools/fb_source.c \
+           tools/fb_sha256.c tools/fb_plan.c tools/fb_plan_load.c \
            tools/fb_stats.c tools/fb_output.c tools/fb_cli.c
 TOOLS_A := $(BUILD)/libfbtools.a
 

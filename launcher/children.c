@@ -236,7 +236,7 @@ static int open_segment(struct children *ch, char *cause, size_t len)
 int children_start_workers(struct children *ch, char *cause, size_t len)
 {
 	const struct render_opts *o = ch->o;
-	char *argv[8 + FB_CLI_SINK_ARGV_MAX + 64 + 2], tmo[16], jitter[16];
+	char *argv[14 + FB_CLI_SINK_ARGV_MAX + 64 + 2], tmo[16], jitter[16], segs[24], restarts[16];
 	int n = 0;
 
 	if (open_segment(ch, cause, len))
@@ -250,6 +250,18 @@ int children_start_workers(struct children *ch, char *cause, size_t len)
 	snprintf(jitter, sizeof(jitter), "%u", o->sink_jitter_ms);
 	argv[n++] = "--jitter-ms";
 	argv[n++] = jitter;
+	/* A segmented render (workdir.h): only then, so an encoder without
+	 * these options still runs every other render. */
+	if (o->seg_frames) {
+		snprintf(segs, sizeof(segs), "%llu", (unsigned long long)o->seg_frames);
+		snprintf(restarts, sizeof(restarts), "%u", o->max_restarts);
+		argv[n++] = "--segment-frames";
+		argv[n++] = segs;
+		argv[n++] = "--segment-dir";
+		argv[n++] = (char *)o->seg_dir;
+		argv[n++] = "--max-restarts";
+		argv[n++] = restarts;
+	}
 	if (o->ff_opts) {
 		argv[n++] = "--";
 		for (int i = 0; i < o->n_ff_opts; i++)

@@ -18,6 +18,7 @@
 #include "supervisor.h"
 #include "signals.h"
 #include "tmpdir.h"
+#include "workdir.h"
 #include "fb_args.h"
 #include "fb_params.h"
 
@@ -120,20 +121,32 @@ int main(int argc, char **argv)
 	struct render_opts o;
 	struct render r = { .o = &o, .sfd = -1, .ready_fd = -1 };
 	struct fb_tmpdir tmp = { .fd = -1 };
+	struct workdir work;
 	struct fb_geom g;
-	char tmp_base[PATH_MAX];
+	char tmp_base[PATH_MAX], more[48] = "";
 	int code;
 
-	if (options_parse(argc, argv, &o) || fb_params_geom(&o.params, &g, PROG))
+	if (options_parse(argc, argv, &o))
+		return FB_EXIT_USAGE;
+	if (o.plan_check) /* fb-farm's question: nothing rendered */
+		return workdir_plan_check(o.plan_check);
+	if (fb_params_geom(&o.params, &g, PROG))
 		return FB_EXIT_USAGE;
 	code = options_preflight(&o, &g);
 	if (!code)
 		code = fb_tmpdir_base(tmp_base, sizeof(tmp_base), PROG);
+	/* Last of the checks: from here on, the work directory may exist. */
+	if (!code)
+		code = workdir_prepare(&work, &o, &g, o.check_only);
 	if (code || o.check_only)
 		return code;
+	if (work.fd >= 0)
+		r.work = &work;
 	code = setup(&r, &tmp, tmp_base);
-	if (code)
+	if (code) {
+		workdir_end(&work, false);
 		return code;
+	}
 	supervise(&r);
 	supervise_end(&r);
 	/* supervise() returned on ECHILD: nobody is left to write there. */
@@ -143,8 +156,12 @@ int main(int argc, char **argv)
 	code = outcome_finish(&r.out, r.ch.seg_fd);
 	children_free(&r.ch);
 	close(r.sfd);
+	/* Joined: the segments go; else they stay if one is finished. */
+	workdir_end(&work, code == FB_EXIT_OK && r.joined);
+	if (r.joined)
+		snprintf(more, sizeof(more), ", %zu segments", r.join.segments);
 	/* Only now, when every process is gone and the file complete. */
 	if (code == FB_EXIT_OK)
-		status_summary(o.sink.output, &g, fb_now_ns() - start_ns);
+		status_summary(o.sink.output, &g, fb_now_ns() - start_ns, more);
 	return code;
 }

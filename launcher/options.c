@@ -31,6 +31,7 @@ static void usage(FILE *out)
 		"                 [--max-restarts N] [--frame-timeout SEC] [--encoder-timeout SEC]\n"
 		"                 [--delay-ms MS] [--cpu-us US] [--jitter-ms J] [--sink-jitter-ms J]\n"
 		"                 [--audio FILE] [--progress FILE] [--check] [--log-level L]\n"
+		"                 [--segment N|Ns|0] [--resume] [--work-dir DIR] [--plan-check DIR]\n"
 		"                 [--help] [--version] [-- FFMPEG_OUTPUT_OPTIONS...]\n"
 		"Render N frames with K producer processes through a ring of S shared-memory\n"
 		"slots into ffmpeg (or a raw file), strictly in frame order.\n"
@@ -71,6 +72,15 @@ static void usage(FILE *out)
 		"                  progress line goes to stderr anyway when it is a terminal\n"
 		"  --audio FILE    mux FILE's audio in; it is padded with silence or cut to\n"
 		"                  the video's length (ffmpeg apad + -shortest)\n"
+		"  --segment N|Ns|0  write the video as segments of N frames (Ns: N seconds)\n"
+		"                  into a work directory, then join them into OUTPUT; 0: off.\n"
+		"                  Default: 10s when the render is 60 s or longer, the sink\n"
+		"                  ffmpeg, -o a file with an extension, no --audio, no --range\n"
+		"  --resume        go on with the work directory of an interrupted render\n"
+		"                  (the same arguments): its verified segments are kept\n"
+		"  --work-dir DIR  the segments' directory (default OUTPUT.fbsegments)\n"
+		"  --plan-check DIR  check DIR's plan and segments, change nothing: one line\n"
+		"                  \"FIRST END\" per valid segment, exit 0; or exit 2\n"
 		"  --check         check every option as a render would, start nothing: exit 0,\n"
 		"                  or the render's exit code (fb-farm checks its plan this way)\n"
 		"  --log-level L   quiet, error, warning, info (default) or debug; children follow;\n"
@@ -123,6 +133,24 @@ static int number(const char *opt, const char *arg, uint64_t min, uint64_t max,
 	return 0;
 }
 
+/* --segment N (frames, >= 1), Ns (seconds, >= 1) or 0 (off). */
+static int segment_option(struct render_opts *o, const char *arg)
+{
+	size_t n = strlen(arg);
+	char num[24];
+
+	o->segment = arg;
+	o->segment_secs = n > 1 && arg[n - 1] == 's';
+	if (n == 0 || n >= sizeof(num))
+		return usage_error("invalid --segment '%s': expected N frames, Ns seconds or 0", arg);
+	memcpy(num, arg, n + 1);
+	if (o->segment_secs)
+		num[n - 1] = '\0';
+	if (fb_parse_u64(num, o->segment_secs ? 1 : 0, 1ull << 40, &o->seg_count))
+		return usage_error("invalid --segment '%s': expected N frames, Ns seconds or 0", arg);
+	return 0;
+}
+
 /* One of fb-render's own options (the shared ones are fb_cli's). */
 static int own_option(struct render_opts *o, int c, const char *arg)
 {
@@ -152,6 +180,17 @@ static int own_option(struct render_opts *o, int c, const char *arg)
 	case 'P':
 		o->progress = arg;
 		return 0;
+	case 'S':
+		return segment_option(o, arg);
+	case 'r':
+		o->resume = true;
+		return 0;
+	case 'W':
+		o->work_dir = arg;
+		return 0;
+	case 'Q':
+		o->plan_check = arg;
+		return 0;
 	default: /* 'C' */
 		o->check_only = true;
 		return 0;
@@ -171,6 +210,10 @@ int options_parse(int argc, char **argv, struct render_opts *o)
 		{ "cpu-us", required_argument, NULL, 'U' },
 		{ "progress", required_argument, NULL, 'P' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "segment", required_argument, NULL, 'S' },
+		{ "resume", no_argument, NULL, 'r' },
+		{ "work-dir", required_argument, NULL, 'W' },
+		{ "plan-check", required_argument, NULL, 'Q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fb_cli cli = { .prog = PROG, .usage = usage, .shortopts = "+o:", .own = own,

@@ -29,6 +29,16 @@ struct render_opts {
 	uint32_t jitter_ms, sink_jitter_ms;
 	char **ff_opts;
 	int n_ff_opts;
+	/* Segments (workdir.h): --segment as given (NULL: the default), and
+	 * what it says once the frame rate is known (workdir_prepare). */
+	const char *segment;
+	bool segment_secs;    /* "Ns": seg_count is seconds */
+	uint64_t seg_count;   /* N (0: off) */
+	bool resume;          /* --resume */
+	const char *work_dir; /* --work-dir DIR, or NULL: OUTPUT.fbsegments */
+	const char *plan_check; /* --plan-check DIR: check its plan, render nothing */
+	uint64_t seg_frames;  /* resolved: frames a segment (0: not segmented) */
+	const char *seg_dir;  /* resolved: the work directory, for fb-encoder */
 };
 
 /* ARGV into O (defaults first): 0, or -1 with a one-line message printed

@@ -63,7 +63,7 @@ static void report_exec_failure(const char *path, int err)
 /* ENVP NULL: one of our programs, exec'd by path with our environment;
  * else a command found on PATH, with ENVP and the stdio of fb_spawn_cmd. */
 static pid_t spawn(const char *path, char *const argv[], char *const envp[], pid_t pgid,
-		   int keep_fd)
+		   int keep_fd, int err_fd)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -72,6 +72,8 @@ static pid_t spawn(const char *path, char *const argv[], char *const envp[], pid
 		return -errno;
 	if (pid == 0) {
 		child_setup(pgid, parent, keep_fd);
+		if (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0)
+			_exit(127);
 		if (envp) {
 			/* (Unless the descriptor to keep is that very one: a
 			 * fb-render started with stdio closed.) */
@@ -97,11 +99,16 @@ static pid_t spawn(const char *path, char *const argv[], char *const envp[], pid
 
 pid_t fb_spawn(const char *path, char *const argv[], pid_t pgid, int keep_fd)
 {
-	return spawn(path, argv, NULL, pgid, keep_fd);
+	return spawn(path, argv, NULL, pgid, keep_fd, -1);
+}
+
+pid_t fb_spawn_stderr(const char *path, char *const argv[], pid_t pgid, int err_fd)
+{
+	return spawn(path, argv, NULL, pgid, -1, err_fd);
 }
 
 pid_t fb_spawn_cmd(const char *file, char *const argv[], char *const envp[], pid_t pgid,
 		   int keep_fd)
 {
-	return spawn(file, argv, envp, pgid, keep_fd);
+	return spawn(file, argv, envp, pgid, keep_fd, -1);
 }

@@ -31,6 +31,10 @@
  */
 pid_t fb_spawn(const char *path, char *const argv[], pid_t pgid, int keep_fd);
 
+/* fb_spawn, with the child's stderr on ERR_FD (fb-render reads what
+ * fb-stitch says, to say it in one line of its own). */
+pid_t fb_spawn_stderr(const char *path, char *const argv[], pid_t pgid, int err_fd);
+
 /*
  * The same for a program that is not one of ours (--source attach:CMD): FILE
  * is looked up on PATH unless it holds a '/' (execvpe), ENVP is its whole

@@ -175,7 +175,8 @@ static void shown_path(char *buf, size_t len, const char *path)
 	buf[n] = '\0';
 }
 
-void status_summary(const char *output, const struct fb_geom *g, uint64_t elapsed_ns)
+void status_summary(const char *output, const struct fb_geom *g, uint64_t elapsed_ns,
+		    const char *more)
 {
 	bool to_stdout = strcmp(output, "-") == 0;
 	double secs = (double)elapsed_ns / 1e9, fps;
@@ -199,7 +200,7 @@ void status_summary(const char *output, const struct fb_geom *g, uint64_t elapse
 	snprintf(took, sizeof(took), "%.*f s", secs < 1 ? 2 : secs < 100 ? 1 : 0, secs);
 	fps = secs > 0 ? (double)g->total_frames / secs : 0;
 	shown_path(shown, sizeof(shown), to_stdout ? "stdout" : output);
-	fb_info("fb-render", "wrote %s: %llu frame%s%s, %ux%u%s in %s (%.*f fps)", shown, (unsigned long long)g->total_frames,
+	fb_info("fb-render", "wrote %s: %llu frame%s%s, %ux%u%s in %s (%.*f fps)%s", shown, (unsigned long long)g->total_frames,
 		g->total_frames == 1 ? "" : "s", range, g->width, g->height, size, took,
-		fps < 10 ? 1 : 0, fps);
+		fps < 10 ? 1 : 0, fps, more);
 }

@@ -51,9 +51,11 @@ void status_stop(struct status *s);
  * After a successful render: the one line that says what was written, on
  * stderr whether or not it is a terminal (unless --log-level is below
  * info): "fb-render: wrote out.mp4: 300 frames, 1280x720, 2.1 MB in 3.4 s
- * (88 fps)".  OUTPUT "-" is "stdout" (its size only when it is a regular
+ * (88 fps)" and MORE (", 7 segments", or "").  OUTPUT "-" is "stdout" (its
+ * size only when it is a regular
  * file); G the render's geometry; ELAPSED_NS fb-render's wall time.
  */
-void status_summary(const char *output, const struct fb_geom *g, uint64_t elapsed_ns);
+void status_summary(const char *output, const struct fb_geom *g, uint64_t elapsed_ns,
+		    const char *more);
 
 #endif

@@ -327,6 +327,77 @@ static void end_lingering(struct render *r, uint64_t now, int *timeout)
 	}
 }
 
+/* Every frame is in the segments: fb-stitch joins them into -o. */
+static int to_join(struct render *r)
+{
+	char cause[OUTCOME_CAUSE_MAX];
+
+	fb_orphans_free(&r->orphans);
+	memset(&r->orphans, 0, sizeof(r->orphans));
+	r->phase = PHASE_OVER;
+	if (join_start(&r->join, r->ch.bindir, r->work, r->o->sink.output, cause, sizeof(cause))) {
+		outcome_set(&r->out, FB_EXIT_RUNTIME, OUTCOME_SAY, "%s", cause);
+		return NOW;
+	}
+	r->ch.pgid = r->join.pid; /* its group: a stop or Ctrl-Z reaches its ffmpeg */
+	r->phase = PHASE_JOIN;
+	return NOW;
+}
+
+/* fb-stitch has exited (STATUS): joined, or the render fails with its
+ * last line.  A stop request outranks it anyway (outcome.h). */
+static void joined(struct render *r, int status)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		r->joined = true;
+		return;
+	}
+	join_read(&r->join);
+	if (r->join.last[0])
+		outcome_set(&r->out, FB_EXIT_RUNTIME, OUTCOME_SAY, "joining the segments failed: %s",
+			    r->join.last);
+	else if (WIFEXITED(status))
+		outcome_set(&r->out, FB_EXIT_RUNTIME, OUTCOME_SAY,
+			    "joining the segments failed: fb-stitch exited with status %d",
+			    WEXITSTATUS(status));
+	else
+		outcome_set(&r->out, FB_EXIT_RUNTIME, OUTCOME_SAY,
+			    "joining the segments failed: fb-stitch was killed by signal %d",
+			    WTERMSIG(status));
+}
+
+/* Waiting for fb-stitch, its stderr read as it comes; once it is reaped,
+ * what it left running (an ffmpeg, adopted) is ended as orphans are. */
+static int step_join(struct render *r)
+{
+	uint64_t now = fb_now_ns();
+	int status;
+	pid_t pid;
+
+	if (r->join.readable) {
+		r->join.readable = false;
+		join_read(&r->join);
+	}
+	if (r->stopping && now >= r->stop_deadline && r->stop_deadline != UINT64_MAX) {
+		killpg(r->ch.pgid, SIGKILL);
+		r->stop_deadline = UINT64_MAX;
+	}
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (pid == r->join.pid) {
+			r->join.pid = -pid; /* reaped */
+			joined(r, status);
+		}
+	if (pid < 0 && errno == ECHILD) {
+		if (r->join.err_fd >= 0)
+			join_read(&r->join);
+		r->phase = PHASE_OVER;
+		return NOW;
+	}
+	if (r->join.pid < 0)
+		fb_orphans_step(&r->orphans, now, ORPHAN_GRACE_MS * MS);
+	return r->join.pid < 0 ? 50 : STATUS_TICK_MS;
+}
+
 /* Supervising: react to child exits and stop requests until no child is
  * left.  Once broker, encoder and producers are all reaped, any child left
  * is an orphan we adopted (a renderer's helper, in whatever session or
@@ -350,7 +421,7 @@ static int step_run(struct render *r)
 			child_exited(r, k, status);
 	if (got == REAP_ALL_GONE) {
 		r->phase = PHASE_OVER;
-		return NOW;
+		return r->work && !outcome_failed(&r->out) && !r->stopping ? to_join(r) : NOW;
 	}
 	if (children_running(&r->ch)) {
 		look_at_broker(r);
@@ -373,18 +444,23 @@ void supervise(struct render *r)
 	char cause[OUTCOME_CAUSE_MAX];
 	int timeout = STATUS_TICK_MS;
 
-	if (children_start_broker(&r->ch, &r->ready_fd, cause, sizeof(cause))) {
+	if (r->work && r->work->start >= r->work->frames) /* a resume with nothing to render */
+		timeout = to_join(r);
+	else if (children_start_broker(&r->ch, &r->ready_fd, cause, sizeof(cause))) {
 		outcome_set(&r->out, FB_EXIT_RUNTIME, OUTCOME_SAY, "%s", cause);
 		r->phase = PHASE_OVER;
 		return;
+	} else {
+		r->phase = PHASE_READY;
+		r->ready_deadline = fb_now_ns() + READY_TIMEOUT_MS * MS;
 	}
-	r->phase = PHASE_READY;
-	r->ready_deadline = fb_now_ns() + READY_TIMEOUT_MS * MS;
 	for (;;) {
 		if (timeout != NOW) {
-			bool ready = r->phase == PHASE_READY;
-			int sig = signals_wait(r->sfd, ready ? r->ready_fd : -1, timeout,
-					       ready ? &r->ready_readable : NULL);
+			bool ready = r->phase == PHASE_READY, join = r->phase == PHASE_JOIN;
+			int sig = signals_wait(r->sfd, ready ? r->ready_fd : join ? r->join.err_fd : -1,
+					       timeout, ready  ? &r->ready_readable
+							: join ? &r->join.readable
+							       : NULL);
 
 			/* Reaping what is left, a stop request changes nothing. */
 			if (sig && r->phase != PHASE_DRAIN)
@@ -402,6 +478,9 @@ void supervise(struct render *r)
 			break;
 		case PHASE_RUN:
 			timeout = step_run(r);
+			break;
+		case PHASE_JOIN:
+			timeout = step_join(r);
 			break;
 		case PHASE_OVER:
 			return;

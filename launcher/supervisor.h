@@ -13,6 +13,7 @@
 
 #include "attached.h"
 #include "children.h"
+#include "join.h"
 #include "options.h"
 #include "outcome.h"
 #include "orphans.h"
@@ -46,6 +47,7 @@ enum phase {
 	PHASE_ABANDON, /* it will not be ready: end it, collect its exit */
 	PHASE_DRAIN,   /* ... and reap whatever else is left of the tree */
 	PHASE_RUN,     /* broker, encoder, producers: until no child is left */
+	PHASE_JOIN,    /* segmented: fb-stitch joins the segments (join.h) */
 	PHASE_OVER,
 };
 
@@ -76,9 +78,16 @@ struct render {
 	struct attach_watch aw;
 	struct fb_orphans orphans;
 	struct fb_tree_stop tree_stopped; /* Ctrl-Z: stopped outside the group */
+	/* A segmented render (workdir.h; NULL: not segmented): the join. */
+	struct workdir *work;
+	struct join join;
+	int join_status;
+	bool joined;    /* fb-stitch wrote -o: the directory can go */
 };
 
-/* Start the broker and supervise the render until no child is left.  R
+/* Start the broker and supervise the render until no child is left (a
+ * segmented render: then join the segments; with every frame in them
+ * already, only that).  R
  * holds the options, the children's table (children_init, _alloc), the
  * signalfd and the --progress stream; R->out says how the render ended. */
 void supervise(struct render *r);

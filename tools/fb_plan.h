@@ -64,4 +64,71 @@ int fb_plan_segment_name(char *buf, size_t len, uint64_t first, uint64_t end, co
 int fb_plan_record(int dir_fd, uint64_t first, uint64_t end, const char *ext, char *why,
 		   size_t why_len);
 
+/* ---- fb-render's side: the directory, the plan, a resume ---------------- */
+
+#define FB_PLAN_LINE_MAX 1024 /* a render line, "render ..." without its '\n' */
+
+/*
+ * Open the work directory PATH: a directory (O_NOFOLLOW: not a symlink)
+ * owned by us and writable by no one else.  Missing, with CREATE: made
+ * (mode 0700) and *MADE set.  The descriptor (O_PATH never: names are
+ * opened relative to it), or -errno with WHY: -ENOENT (missing, not
+ * CREATE), -ENOTDIR, -ELOOP (a symlink), -EPERM (another's, or group or
+ * world writable), anything else mkdir or open said.
+ */
+int fb_plan_dir_open(const char *path, bool create, bool *made, char *why, size_t why_len);
+
+/* Does DIR_FD hold an entry named "plan" (whatever it is)?  1, 0, or -errno. */
+int fb_plan_exists(int dir_fd);
+
+/*
+ * A new plan in DIR_FD: FB_PLAN_MAGIC and RENDER (the render line, "render
+ * KEY=VALUE ...", no '\n') in one write to a file created exclusively
+ * (O_EXCL, 0600), fsynced, then the directory fsynced.  0 or -errno, WHY.
+ */
+int fb_plan_write(int dir_fd, const char *render, char *why, size_t why_len);
+
+/* A plan as fb_plan_load read and checked it. */
+struct fb_plan {
+	uint64_t frames, seg_frames; /* R and L: the render line's frames= and segment= */
+	char ext[FB_PLAN_EXT_MAX + 1]; /* its ext= */
+	struct fb_plan_seg *segs;    /* the valid segments, in frame order, one per FIRST */
+	size_t nsegs;
+	size_t prefix;  /* segs[0..prefix) run contiguously from frame 0 ... */
+	uint64_t start; /* ... to this frame: where a resumed render starts */
+	size_t recorded; /* distinct segments the plan records (valid or not) */
+};
+
+/*
+ * Read DIR_FD's plan strictly and check every segment it records.  The plan
+ * file: regular, ours, at most FB_PLAN_MAX_BYTES, opened O_NOFOLLOW; line 1
+ * FB_PLAN_MAGIC, line 2 the one render line (frames=, segment= and ext=
+ * well formed), then segment lines, each FIRST on the segment grid, END =
+ * min(FIRST + L, R), BYTES and SHA256 well formed; of two lines for one
+ * FIRST the later counts (a resumed render records a segment again).  A
+ * last line without '\n' was torn by a crash and is ignored; anything else
+ * malformed is refused naming its line.  RENDER (or NULL: no comparison)
+ * must equal the plan's render line, else the first KEY that differs is
+ * named.  A segment is valid if its file is there, regular (O_NOFOLLOW),
+ * ours, of BYTES bytes hashing to SHA256.
+ * With REPAIR, every recorded segment that is not valid, every seg-*.EXT
+ * the plan does not record and every *.part.* file is removed, each said in
+ * one line (PROG: ...); without, nothing is changed.
+ * 0 with *P filled (fb_plan_free), or -errno with WHY: -EINVAL for a plan
+ * refused, -ENOMEM, or what the file system said.
+ */
+int fb_plan_load(int dir_fd, const char *render, bool repair, const char *prog,
+		 struct fb_plan *p, char *why, size_t why_len);
+
+void fb_plan_free(struct fb_plan *p);
+
+/*
+ * The render is over: remove P's segment files, every other seg-* file
+ * (unfinished or unrecorded) and the plan from DIR_FD by name, then the
+ * directory PATH itself.  0, or -errno with WHY (what is
+ * left is kept: -ENOTEMPTY when the directory holds files not ours).
+ */
+int fb_plan_remove(int dir_fd, const char *path, const struct fb_plan *p, char *why,
+		   size_t why_len);
+
 #endif

@@ -50,5 +50,6 @@ int fb_test_library(void);  /* test_library.c: the public API up to 0.7 */
 int fb_test_sink(void);     /* test_sink.c: the encoder's vmsplice accounting */
 int fb_test_view(void);     /* test_view.c: the revocable slot views (0.9) */
 int fb_test_fault(void);    /* test_fault.c: FB_FAULT, fire-once markers, steps */
+int fb_test_plan(void);    /* test_plan.c: SHA-256, the plan of a segmented render */
 
 #endif

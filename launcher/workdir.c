@@ -1,0 +1,222 @@
+/*
+ * workdir — fb-render's side of a segmented render's work directory
+ * (workdir.h): the segment length, the render line a resume must match,
+ * the directory's refusals before anything exists, its making, a resume's
+ * start, and its end.
+ */
+#include "workdir.h"
+#include "fb_args.h"
+#include "fb_pixfmt.h"
+#include "fb_sha256.h"
+#include "fb_util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PROG "fb-render"
+#define refuse(...) (fb_err(PROG, __VA_ARGS__), FB_EXIT_USAGE)
+#define DEFAULT_SEGMENT_S 10 /* the default segment: 10 s of video ... */
+#define DEFAULT_MIN_S 60     /* ... for a render of at least 60 s */
+
+/* OUTPUT's extension (what ffmpeg picks the container by) into EXT, or
+ * false: none, or not 1..FB_PLAN_EXT_MAX letters and digits. */
+static bool output_ext(const char *output, char ext[FB_PLAN_EXT_MAX + 1])
+{
+	const char *base = strrchr(output, '/'), *dot;
+	size_t n;
+
+	base = base ? base + 1 : output;
+	dot = strrchr(base, '.');
+	if (!dot || dot == base)
+		return false;
+	n = strlen(dot + 1);
+	if (n == 0 || n > FB_PLAN_EXT_MAX ||
+	    strspn(dot + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != n)
+		return false;
+	memcpy(ext, dot + 1, n + 1);
+	return true;
+}
+
+/* Frames in S seconds at NUM/DEN fps, rounded up. */
+static uint64_t secs_to_frames(uint64_t s, uint32_t num, uint32_t den)
+{
+	return (s * num + den - 1) / den;
+}
+
+/* Why O's output cannot be joined from segments, or NULL. */
+static const char *unjoinable(const struct render_opts *o, char ext[FB_PLAN_EXT_MAX + 1])
+{
+	if (o->sink.raw)
+		return "--sink raw (fb-stitch joins ffmpeg's files)";
+	if (strcmp(o->sink.output, "-") == 0)
+		return "-o - (the join writes a file)";
+	if (o->sink.audio)
+		return "--audio (give the audio to fb-stitch)";
+	if (o->params.range_end)
+		return "--range (a chunk is one file already)";
+	if (!output_ext(o->sink.output, ext))
+		return "an -o without an extension such as .mp4 (the segments' container)";
+	return NULL;
+}
+
+/* W->seg_frames: --segment, or the default; 0: not segmented. */
+static int segment_length(struct workdir *w, const struct render_opts *o, const struct fb_geom *g)
+{
+	const char *why = unjoinable(o, w->ext);
+
+	w->frames = g->total_frames;
+	if (!o->segment) { /* the default: on for a long render that can be joined */
+		bool longish = g->total_frames * g->fps_den >= (uint64_t)DEFAULT_MIN_S * g->fps_num;
+
+		w->seg_frames = !why && longish
+					? secs_to_frames(DEFAULT_SEGMENT_S, g->fps_num, g->fps_den)
+					: 0;
+	} else if (o->seg_count && why) {
+		return refuse("--segment %s: the segments cannot be joined with %s", o->segment, why);
+	} else {
+		w->seg_frames = o->segment_secs ? secs_to_frames(o->seg_count, g->fps_num, g->fps_den)
+						: o->seg_count;
+	}
+	if (!w->seg_frames && (o->resume || o->work_dir))
+		return refuse("%s needs a segmented render (--segment; %s)",
+			      o->resume ? "--resume" : "--work-dir",
+			      o->segment ? "it is 0" : why ? why : "the render is under 60 s");
+	return 0;
+}
+
+/* The render line: what a resume must match, every value one token. */
+static void render_line(struct workdir *w, const struct render_opts *o, const struct fb_geom *g)
+{
+	char src[FB_SHA256_HEX], ff[FB_SHA256_HEX] = "default";
+	struct fb_sha256 s;
+
+	fb_sha256_buf(o->source, strlen(o->source), src);
+	if (o->ff_opts) {
+		fb_sha256_init(&s);
+		for (int i = 0; i < o->n_ff_opts; i++) /* NUL-joined */
+			fb_sha256_update(&s, o->ff_opts[i], strlen(o->ff_opts[i]) + (i + 1 < o->n_ff_opts));
+		fb_sha256_hex(&s, ff);
+	}
+	snprintf(w->render, sizeof(w->render),
+		 "render size=%ux%u pix_fmt=%s fps=%u/%u frames=%" PRIu64 " segment=%" PRIu64
+		 " format=%s sink=ffmpeg ext=%s source=%s ffmpeg=%s",
+		 g->width, g->height, fb_pixfmt_name(g->pix_fmt), g->fps_num, g->fps_den, w->frames,
+		 w->seg_frames, fb_frame_format_name(g->frame_format), w->ext, src, ff);
+}
+
+/* The directory exists: may this render use it, and from which frame? */
+static int existing(struct workdir *w, const struct render_opts *o, bool dry)
+{
+	char why[512];
+	struct fb_plan p;
+	int e = fb_plan_exists(w->fd);
+
+	if (e < 0)
+		return refuse("work directory %s: %s", w->path, strerror(-e));
+	if (e && !o->resume)
+		return refuse("work directory %s holds the plan of an earlier render: add --resume "
+			      "or remove it", w->path);
+	if (!e) {
+		if (!dry && fb_plan_write(w->fd, w->render, why, sizeof(why)))
+			return fb_err(PROG, "work directory %s: %s", w->path, why), FB_EXIT_RUNTIME;
+		return 0;
+	}
+	e = fb_plan_load(w->fd, w->render, !dry, PROG, &p, why, sizeof(why));
+	if (e)
+		return fb_err(PROG, "cannot resume from %s: %s", w->path, why),
+		       e == -ENOMEM ? FB_EXIT_RUNTIME : FB_EXIT_USAGE;
+	w->start = p.start;
+	fb_info(PROG, "resuming: %zu of %" PRIu64 " segments kept in %s, frames %" PRIu64
+		"..%" PRIu64 " to render", p.prefix, workdir_segments(w), w->path, p.start,
+		w->frames);
+	fb_plan_free(&p);
+	return 0;
+}
+
+int workdir_prepare(struct workdir *w, struct render_opts *o, const struct fb_geom *g, bool dry)
+{
+	char why[512];
+	struct stat st;
+	bool made;
+	int code, w_;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	code = segment_length(w, o, g);
+	if (code || !w->seg_frames)
+		return code;
+	w_ = o->work_dir ? snprintf(w->path, sizeof(w->path), "%s", o->work_dir)
+			 : snprintf(w->path, sizeof(w->path), "%s.fbsegments", o->sink.output);
+	if (w_ < 0 || (size_t)w_ >= sizeof(w->path))
+		return refuse("the work directory's name is too long");
+	render_line(w, o, g);
+	if (dry && lstat(w->path, &st) < 0 && errno == ENOENT)
+		return 0; /* it would be made */
+	w->fd = fb_plan_dir_open(w->path, !dry, &made, why, sizeof(why));
+	if (w->fd < 0)
+		return refuse("%s", why);
+	code = existing(w, o, dry);
+	if (code || dry) {
+		close(w->fd);
+		w->fd = -1;
+		if (code && made)
+			rmdir(w->path);
+		return code;
+	}
+	o->seg_frames = w->seg_frames;
+	o->seg_dir = w->path;
+	if (w->start > 0 && w->start < w->frames) {
+		o->params.range_first = w->start;
+		o->params.range_end = w->frames;
+	}
+	return 0;
+}
+
+int workdir_plan_check(const char *dir)
+{
+	char why[512];
+	struct fb_plan p;
+	bool made;
+	int fd = fb_plan_dir_open(dir, false, &made, why, sizeof(why)), e;
+
+	if (fd < 0)
+		return refuse("%s", why);
+	e = fb_plan_load(fd, NULL, false, PROG, &p, why, sizeof(why));
+	close(fd);
+	if (e)
+		return fb_err(PROG, "%s: %s", dir, why), e == -ENOMEM ? FB_EXIT_RUNTIME : FB_EXIT_USAGE;
+	for (size_t i = 0; i < p.nsegs; i++)
+		printf("%" PRIu64 " %" PRIu64 "\n", p.segs[i].first, p.segs[i].end);
+	fb_plan_free(&p);
+	return fflush(stdout) == 0 ? FB_EXIT_OK : FB_EXIT_RUNTIME;
+}
+
+uint64_t workdir_segments(const struct workdir *w)
+{
+	return (w->frames + w->seg_frames - 1) / w->seg_frames;
+}
+
+void workdir_end(struct workdir *w, bool joined)
+{
+	struct fb_plan p = { 0 };
+	char why[512];
+
+	if (w->fd < 0)
+		return;
+	if (fb_plan_load(w->fd, NULL, false, PROG, &p, why, sizeof(why)) && joined)
+		fb_warn(PROG, "kept %s: %s", w->path, why);
+	else if (!joined && p.nsegs)
+		fb_warn(PROG, "%zu of %" PRIu64 " segments kept in %s; run again with --resume",
+			p.nsegs, workdir_segments(w), w->path);
+	else if (fb_plan_remove(w->fd, w->path, &p, why, sizeof(why)))
+		fb_warn(PROG, "kept %s: %s", w->path, why);
+	fb_plan_free(&p);
+	close(w->fd);
+	w->fd = -1;
+}
