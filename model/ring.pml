@@ -8,6 +8,7 @@
  *                     (repair_words_locked, on EOWNERDEAD)
  *   producer claim    fb_ring_claim: a REISSUE slot first, else frame
  *                     next_claim while it lies in [next_encode, next_encode+S)
+ *                     and rewind is 0; "all out" (exit) only with rewind 0
  *   producer publish  fb_ring_publish: only if the slot is still CLAIMED by
  *                     this incarnation (owner/generation check, else -ESTALE)
  *   producer unclaim  fb_ring_unclaim (fb_abort_claim in the library): a
@@ -24,6 +25,26 @@
  *                     vmsplice sink frees a slot only once ffmpeg has read
  *                     it; the C releases a run of n under one lock, which
  *                     is n of these single releases back to back
+ *   segments          fb-encoder's ffmpeg per segment of SEGLEN frames: the
+ *                     encoder writes no frame of segment k+1 before segment
+ *                     k is verified (its ffmpeg exited 0: `verified` moves
+ *                     on); it keeps the render's last frame until the last
+ *                     segment is verified, so no producer can exit before a
+ *                     rewind
+ *   rewind            ffmpeg killed by a signal while a segment is open (at
+ *                     most MAXREWINDS times), lib/fb_rewind.c:
+ *                     1. fb_ring_rewind_begin: under the lock, rewind = 1
+ *                     2. the encoder releases what it holds and acquires and
+ *                        releases, discarding, every frame in flight, in
+ *                        order, until next_encode == next_claim
+ *                     3. fb_ring_rewind_to(seg, A), A = verified (the open
+ *                        segment's first frame): under the lock, only if
+ *                        rewind, next_encode == next_claim, reissue_pending
+ *                        0 and every slot EMPTY (else -EAGAIN), next_claim =
+ *                        next_encode = A, rewind = 0, every sleeper woken
+ *                        (`rewinds` counts them: the producers' wait)
+ *                     4. a new ffmpeg: the sink's output restarts at A, the
+ *                        frames >= A written before are unwritten
  *   broker            fb_ring_sweep (lib/fb_registry.c; broker/watch.c
  *                     broker_on_death): a CLAIMED slot whose owner is dead
  *                     becomes REISSUE
@@ -32,11 +53,16 @@
  *                     state, so only the words matter
  *
  * Checked (make model): no invalid end state (deadlock), every assertion:
- * frames reach the sink in order, each exactly once, never more than S in
- * flight, a fresh claim always finds its slot EMPTY.  To show the check can
- * fail, make model also verifies two broken variants and demands errors:
- * BUG_WINDOW (claims one frame beyond the window) and BUG_NO_REISSUE_WAKE
- * (a producer asleep on a full window is not woken by a reissue).
+ * frames reach the sink in order, each exactly once (in the final pass,
+ * after the last rewind), never more than S in flight, a fresh claim
+ * always finds its slot EMPTY.  Three runs: two deaths without rewind; one
+ * death and an unclaim; one death and one rewind (-DMAXREWINDS=1
+ * -DMAXDEATHS=1: two deaths and a rewind are 9*10^7 states).  To show the
+ * check can fail, make model also verifies broken variants, demands errors:
+ * BUG_WINDOW (claims one frame beyond the window), BUG_NO_REISSUE_WAKE (a
+ * producer asleep on a full window is not woken by a reissue) and
+ * BUG_REWIND_NO_DRAIN (rewind_to moves the window back while slots are
+ * still occupied).
  */
 #define S 2
 #define N 4
@@ -46,6 +72,10 @@
 #ifndef MAXUNCLAIMS
 #define MAXUNCLAIMS 0   /* make model also runs 1, with one death */
 #endif
+#ifndef MAXREWINDS
+#define MAXREWINDS 1    /* the main run has 0; its own run has 1 */
+#endif
+#define SEGLEN 2        /* segments [0,2) and [2,4) */
 #define NOBODY 0
 #define ENC 100
 #define BRK 101
@@ -70,6 +100,11 @@ byte lock = NOBODY;
 bool lockdead = false;
 byte written[N];
 byte emitted = 0;
+bool rewind = false;    /* the header word: the encoder drains for a rewind */
+byte rewinds = 0;       /* fb_ring_rewind_to calls that succeeded */
+byte verified = 0;      /* frames [0, verified): in segments ffmpeg finished */
+
+#define ALL_EMPTY (state[0] == EMPTY && state[1] == EMPTY)
 
 inline repair() {
 	if
@@ -110,7 +145,7 @@ inline DIE() {
 
 proctype producer()
 {
-	byte me, f, s, e0;
+	byte me, f, s, e0, r0;
 	bool found;
 
 restart:
@@ -134,13 +169,13 @@ claim:
 	:: else -> skip
 	fi;
 	if
-	:: next_claim >= N && next_encode >= N ->
+	:: !rewind && next_claim >= N && next_encode >= N ->
 		UNLOCK();
 		goto quit
 #ifdef BUG_WINDOW
-	:: next_claim < N && next_claim - next_encode <= S ->   /* one too many */
+	:: !rewind && next_claim < N && next_claim - next_encode <= S ->   /* one too many */
 #else
-	:: next_claim < N && next_claim - next_encode < S ->
+	:: !rewind && next_claim < N && next_claim - next_encode < S ->
 #endif
 		f = next_claim;
 		s = f % S;
@@ -151,14 +186,16 @@ claim:
 		next_claim++;
 		UNLOCK()
 	:: else ->
-		/* window full, or all claimed but not all emitted: sleep until
-		 * the encoder moves on or a frame is reissued */
+		/* window full or shut for a rewind, or all claimed but not all
+		 * emitted: sleep until the encoder moves on, a frame is
+		 * reissued, or a rewind ends (fb_ring_rewind_to wakes all) */
 		e0 = next_encode;
+		r0 = rewinds;
 		UNLOCK();
 #ifdef BUG_NO_REISSUE_WAKE
-		(next_encode != e0);   /* a reissued frame wakes nobody */
+		(next_encode != e0 || rewinds != r0);   /* a reissued frame wakes nobody */
 #else
-		(next_encode != e0 || pending > 0);
+		(next_encode != e0 || pending > 0 || rewinds != r0);
 #endif
 		goto claim
 	fi;
@@ -192,11 +229,14 @@ quit:
 
 proctype encoder()
 {
-	byte t = 0; /* next frame to take: the encoder holds [next_encode, t) */
+	byte t = 0;             /* next frame to take: the encoder holds [next_encode, t) */
+	bool draining = false;  /* between rewind_begin and rewind_to */
+	byte f = 0;
 
 	do
-	:: next_encode == N -> break
-	:: t < N && t - next_encode < S ->
+	:: !draining && next_encode == N -> break
+	:: t < N && t - next_encode < S &&
+	   (draining && t < next_claim || !draining && t < verified + SEGLEN) ->
 		LOCK(ENC);
 		assert(t >= next_encode);
 		assert(state[t % S] == EMPTY || frame[t % S] == t);
@@ -204,22 +244,69 @@ proctype encoder()
 		:: state[t % S] == READY ->
 			state[t % S] = ENCODING;
 			UNLOCK();
-			written[t]++;          /* pushed to the sink (writev / vmsplice) */
-			assert(written[t] == 1 && emitted == t);
-			emitted++;
+			if
+			:: draining -> skip    /* acquired to be discarded */
+			:: else ->
+				written[t]++;  /* pushed to the sink (writev / vmsplice) */
+				assert(written[t] == 1 && emitted == t);
+				emitted++
+			fi;
 			t++
 		:: else ->
 			UNLOCK();
 			if
 			:: t > next_encode -> skip     /* holding frames: a bounded wait */
-			:: else -> (state[t % S] == READY)
+			:: else ->                     /* or ffmpeg dies meanwhile */
+				(state[t % S] == READY || !draining && rewinds < MAXREWINDS && emitted > verified)
 			fi
 		fi
-	:: t > next_encode ->          /* the sink is done with the oldest frame */
+	:: t > next_encode && (next_encode < N - 1 || verified == N || draining) ->
+		/* the sink is done with the oldest frame; the render's last
+		 * frame is kept until no rewind can come */
 		LOCK(ENC);
 		assert(state[next_encode % S] == ENCODING && frame[next_encode % S] == next_encode);
 		state[next_encode % S] = EMPTY; owner[next_encode % S] = NOBODY;
 		next_encode++;
+		UNLOCK()
+	:: !draining && emitted == verified + SEGLEN ->
+		verified = emitted     /* ffmpeg closed the segment, exited 0, verified */
+	:: !draining && rewinds < MAXREWINDS && emitted > verified ->
+		/* ffmpeg killed by a signal in segment [verified, ..):
+		 * fb_ring_rewind_begin */
+		LOCK(ENC);
+		rewind = true;
+		UNLOCK();
+		draining = true
+#ifdef BUG_REWIND_NO_DRAIN
+	:: draining && t == next_encode ->     /* only its own frames released */
+#else
+	:: draining && t == next_encode && next_encode == next_claim ->
+#endif
+		/* fb_ring_rewind_to(seg, A): A = verified, the open segment's
+		 * first frame */
+		LOCK(ENC);
+		if
+#ifdef BUG_REWIND_NO_DRAIN
+		:: rewind ->
+#else
+		:: rewind && next_encode == next_claim && pending == 0 && ALL_EMPTY ->
+#endif
+			d_step {
+				next_claim = verified; next_encode = verified;
+				rewind = false; rewinds++;
+				/* a new ffmpeg writes the segment again from A */
+				emitted = verified;
+				f = verified;
+				do
+				:: f < N -> written[f] = 0; f++
+				:: else -> break
+				od;
+				f = 0;
+				t = verified;
+				draining = false
+			}
+		:: else -> skip        /* -EAGAIN: still in flight */
+		fi;
 		UNLOCK()
 	od
 }
@@ -261,7 +348,8 @@ init
 		run producer();
 		run broker()
 	}
-	/* the render completes: every frame out once, in order */
-	(emitted == N);
+	/* the render completes: every frame out once, in order, in the
+	 * final pass (after the last rewind) */
+	(verified == N && next_encode == N);
 	assert(written[0] == 1 && written[1] == 1 && written[2] == 1 && written[3] == 1)
 }
