@@ -132,9 +132,12 @@ static int existing(struct workdir *w, const struct render_opts *o, bool dry)
 		return fb_err(PROG, "cannot resume from %s: %s", w->path, why),
 		       e == -ENOMEM ? FB_EXIT_RUNTIME : FB_EXIT_USAGE;
 	w->start = p.start;
-	fb_info(PROG, "resuming: %zu of %" PRIu64 " segments kept in %s, frames %" PRIu64
-		"..%" PRIu64 " to render", p.prefix, workdir_segments(w), w->path, p.start,
-		w->frames);
+	if (p.start < w->frames)
+		fb_info(PROG, "resuming: %zu of %" PRIu64 " segments kept in %s, frames %" PRIu64
+			"..%" PRIu64 " to render", p.prefix, workdir_segments(w), w->path, p.start,
+			w->frames - 1);
+	else
+		fb_info(PROG, "resuming: all %zu segments are in %s: joining them", p.prefix, w->path);
 	fb_plan_free(&p);
 	return 0;
 }
