@@ -312,7 +312,8 @@ enum replace children_replace(struct children *ch, const struct child *k, const 
 {
 	const char *name = children_name(ch, k->role);
 
-	if (!fb_stats_frames_left(ch->seg_fd, k->pid)) {
+	if (!fb_stats_frames_left(ch->seg_fd, k->pid) &&
+	    !(ch->o->seg_frames && fb_stats_unemitted(ch->seg_fd))) {
 		fb_warn(PROG, "%s (pid %d) %s after the last frame was taken; no replacement needed",
 			name, (int)k->pid, how);
 		return REPLACE_NOT_NEEDED;

@@ -21,6 +21,7 @@
 #include "workdir.h"
 #include "fb_args.h"
 #include "fb_params.h"
+#include "fb_stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,7 +124,9 @@ int main(int argc, char **argv)
 	struct fb_tmpdir tmp = { .fd = -1 };
 	struct workdir work;
 	struct fb_geom g;
-	char tmp_base[PATH_MAX], more[48] = "";
+	char tmp_base[PATH_MAX], more[128] = "";
+	uint64_t again = 0;
+	uint32_t redone = 0;
 	int code;
 
 	if (options_parse(argc, argv, &o))
@@ -154,12 +157,17 @@ int main(int argc, char **argv)
 	if (r.progress && r.progress != stdout)
 		fclose(r.progress);
 	code = outcome_finish(&r.out, r.ch.seg_fd);
+	fb_stats_redone(r.ch.seg_fd, &redone, &again);
 	children_free(&r.ch);
 	close(r.sfd);
 	/* Joined: the segments go; else they stay if one is finished. */
 	workdir_end(&work, code == FB_EXIT_OK && r.joined);
 	if (r.joined)
 		snprintf(more, sizeof(more), ", %zu segments", r.join.segments);
+	if (r.joined && again)
+		snprintf(more + strlen(more), sizeof(more) - strlen(more),
+			 " (%u redone after ffmpeg died: %llu frames rendered again)", redone,
+			 (unsigned long long)again);
 	/* Only now, when every process is gone and the file complete. */
 	if (code == FB_EXIT_OK)
 		status_summary(o.sink.output, &g, fb_now_ns() - start_ns, more);

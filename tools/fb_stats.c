@@ -195,6 +195,26 @@ int fb_stats_frames_left(int fd, pid_t dead)
 	return yes;
 }
 
+int fb_stats_unemitted(int fd)
+{
+	struct fb_geom g;
+	struct fb_header *h = read_header(fd, &g);
+	int yes = !h || h->next_encode < g.total_frames || h->rewind;
+
+	free(h);
+	return yes;
+}
+
+void fb_stats_redone(int fd, uint32_t *segments, uint64_t *frames)
+{
+	struct fb_geom g;
+	struct fb_header *h = fd >= 0 ? read_header(fd, &g) : NULL;
+
+	*segments = h ? h->segments_redone : 0;
+	*frames = h ? h->frames_rerendered : 0;
+	free(h);
+}
+
 int fb_stats_set_restarts(int fd, uint32_t n)
 {
 	struct fb_geom g;

@@ -70,6 +70,17 @@ int fb_stats_cause_fd(int fd, char *buf, size_t len);
  */
 int fb_stats_frames_left(int fd, pid_t dead);
 
+/* fb_stats_unemitted: are frames not yet emitted by the encoder?  In a
+ * segmented render those may still come back (a rewind, lib/fb_rewind.h),
+ * so a producer that dies is replaced until the last segment is written.
+ * When in doubt: 1. */
+int fb_stats_unemitted(int fd);
+
+/* fb_stats_redone: a segmented render's segments redone after their
+ * ffmpeg died and the frames rendered again for them (0 when FD is not a
+ * valid segment). */
+void fb_stats_redone(int fd, uint32_t *segments, uint64_t *frames);
+
 /*
  * fb_stats_set_restarts: record N replacement producers started in the
  * header's display counter (fb-stat, the status line).  0, or -errno

@@ -8,7 +8,7 @@
 # an uninterrupted segmented render.  Frames come from an exec: renderer
 # (tests/farm/chunk_renderer.py) that logs every frame it renders, so the
 # work redone is counted by someone else than the code under test.
-# RESUME_KILLS (default 6) is the number of deaths in the kill-and-resume
+# RESUME_KILLS (default 5: one of each role) is the number of deaths in the kill-and-resume
 # loop; the hand-run long version is RESUME_FRAMES=3000 RESUME_KILLS=25.
 . "$(dirname "$0")/../lib.sh"
 command -v ffmpeg > /dev/null || skip "ffmpeg not installed"
@@ -22,13 +22,20 @@ render() {
 	shift
 	fb-render --size 64x48 --workers 2 --slots 4 --source "$RENDERER" -o "$out" "$@"
 }
+# render_bg OUT [OPTIONS...] &: the same, fb-render itself the background
+# job ($! its pid, the parent of broker, encoder and producers).
+render_bg() {
+	local out=$1
+	shift
+	exec fb-render --size 64x48 --workers 2 --slots 4 --source "$RENDERER" -o "$out" "$@"
+}
 md5s() { ffmpeg -v error -i "$1" -f framemd5 - | grep -v '^#'; }
 same_frames() { [ -n "$(md5s "$1")" ] && [ "$(md5s "$1")" = "$(md5s "$2")" ]; }
 rendered() { [ -f "$RENDER_LOG" ] && wc -l < "$RENDER_LOG" || echo 0; }
 # child PARENT COMM: the pid of PARENT's child named COMM, if one runs.
 child() { (cat /proc/"$1"/task/*/children 2> /dev/null | tr ' ' '\n' | while read -r p; do
 	[ -n "$p" ] && [ "$(cat /proc/"$p"/comm 2> /dev/null)" = "$2" ] && echo "$p"; done) | head -1; }
-segments_in() { grep -c '^segment ' "$1/plan" 2> /dev/null || echo 0; }
+segments_in() { if [ -f "$1/plan" ]; then awk '/^segment /{n++} END{print n+0}' "$1/plan"; else echo 0; fi; }
 
 # 1. Segments against one output: the same decoded frames and timestamps.
 render "$TMP/one.mkv" --frames 100 --segment 0 -- -c:v ffv1 2> "$TMP/one.err"
@@ -52,7 +59,7 @@ check "--segment 25 (x264 mp4): 90 frames, the same pts as one output" \
 
 # 3. ffmpeg killed twice during a render: in place, each costing a segment.
 rm -f "$RENDER_LOG"
-render "$TMP/k.mkv" --frames 240 --segment 40 --jitter-ms 8 -- -c:v ffv1 2> "$TMP/k.err" &
+render_bg "$TMP/k.mkv" --frames 240 --segment 40 --jitter-ms 15 -- -c:v ffv1 2> "$TMP/k.err" &
 rp=$!
 kills=0
 for _ in 1 2; do
@@ -100,42 +107,46 @@ check "--resume: only the missing frames rendered again ($(rendered) for 150)" \
 
 # 5. Kill and resume: SIGKILL fb-render, the broker, the encoder, ffmpeg or
 #    a producer at random moments, resume until done.
-frames=${RESUME_FRAMES:-400} want=${RESUME_KILLS:-6} L=${RESUME_SEGMENT:-40}
+frames=${RESUME_FRAMES:-600} want=${RESUME_KILLS:-5} L=${RESUME_SEGMENT:-40}
 out=$TMP/loop.mp4 work=$TMP/loop.mp4.fbsegments
 rm -f "$RENDER_LOG"
-fails=0 runs=0 roles=""
-for ((i = 0; i < want * 3 && runs < want * 3; i++)); do
+kills=0 runs=0 roles="" rc=1
+while [ $runs -lt $((want * 2 + 3)) ]; do
 	resume=()
 	[ -d "$work" ] && resume=(--resume)
-	render "$out" --frames "$frames" --segment "$L" --jitter-ms 3 "${resume[@]}" 2> "$TMP/loop.err" &
+	render_bg "$out" --frames "$frames" --segment "$L" --jitter-ms 8 "${resume[@]}" 2> "$TMP/loop.err" &
 	rp=$!
 	runs=$((runs + 1))
-	before=$(segments_in "$work")
-	if [ $fails -lt "$want" ] &&
-		wait_until 120 '! alive $rp || [ "$(segments_in "$work")" -gt "$before" ]' && alive $rp; then
-		sleep "0.$((RANDOM % 6))"
-		role=$(( (fails + RANDOM % 2) % 5 ))
-		case $role in
+	while [ $kills -lt "$want" ]; do
+		before=$(segments_in "$work")
+		wait_until 120 '! alive $rp || [ "$(segments_in "$work")" -gt "$before" ]' && alive $rp || break
+		sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
+		case $((kills % 5)) in # every role in turn
 		0) victim=$rp name=fb-render ;;
 		1) victim=$(child $rp fb-broker) name=broker ;;
 		2) victim=$(child $rp fb-encoder) name=encoder ;;
 		3) victim=$(child "$(child $rp fb-encoder)" ffmpeg) name=ffmpeg ;;
 		4) victim=$(child $rp fb-producer) name=producer ;;
 		esac
-		[ -n "$victim" ] && kill -9 "$victim" 2> /dev/null && roles="$roles $name"
-	fi
+		[ -n "$victim" ] && kill -9 "$victim" 2> /dev/null || continue
+		kills=$((kills + 1))
+		roles="$roles $name"
+		# ffmpeg and a producer are survived in place: the same run goes on.
+		case $name in ffmpeg | producer) ;; *) break ;; esac
+	done
 	wait $rp
 	rc=$?
+	sed 's/^/#   /' "$TMP/loop.err" | grep -v "^#   fb-producer" | tail -2
 	[ $rc -eq 0 ] && break
-	fails=$((fails + 1))
 done
 redone=$(($(rendered) - frames))
-echo "# kill and resume: $fails failures ($roles), $runs runs, $(rendered) frames rendered for $frames"
-check "kill and resume: done after $fails deaths ($(tail -1 "$TMP/loop.err"))" '[ $rc -eq 0 ] && [ $fails -ge 1 ]'
+echo "# kill and resume: $kills deaths ($roles), $runs runs, $(rendered) frames rendered for $frames"
+check "kill and resume: done after $kills deaths, every role in turn ($(tail -1 "$TMP/loop.err"))" \
+	'[ $rc -eq 0 ] && [ $kills -eq "$want" ]'
 RENDER_LOG='' render "$TMP/loopref.mp4" --frames "$frames" --segment "$L" 2> /dev/null
 check "kill and resume: the output's frames equal an uninterrupted segmented render's" \
 	'[ "$(md5s "$out")" = "$(md5s "$TMP/loopref.mp4")" ]'
-check "kill and resume: at most a segment and a ring redone per death ($redone frames for $fails)" \
-	'[ $redone -le $((fails * (L + 4 + 2))) ]'
+check "kill and resume: at most a segment and a ring redone per death ($redone frames for $kills)" \
+	'[ $redone -le $((kills * (L + 4 + 2))) ]'
 check_clean "segments and resume"
 finish
