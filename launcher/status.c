@@ -44,16 +44,19 @@ static void draw_line(struct status *s, bool final)
 	const struct fb_stats *st = s->st;
 	double left = st->fps > 0 ? (double)(g->total_frames - st->emitted) / st->fps : 0;
 	double rate = (double)g->fps_num / (double)g->fps_den;
-	char eta[32], fps[32];
+	char eta[32], fps[32], segs[64] = "";
 
 	clock_str(eta, sizeof(eta), left);
+	if (st->segments_done || st->segments_redone)
+		snprintf(segs, sizeof(segs), "  segments %u (%u redone)", st->segments_done,
+			 st->segments_redone);
 	fb_fps_str(fps, sizeof(fps), g->fps_num, g->fps_den);
 	fprintf(stderr, "\rfb-render: frame %llu/%llu (%.0f%%)  %.1f fps  %.2fx of %s  ETA %s  "
-		"slots %u/%u full  producers %u  restarts %u\033[K%s",
+		"slots %u/%u full  producers %u  restarts %u%s\033[K%s",
 		(unsigned long long)st->emitted, (unsigned long long)g->total_frames,
 		100.0 * (double)st->emitted / (double)g->total_frames, st->fps,
 		st->fps / rate, fps, final ? "0:00" : eta, g->slot_count - st->slots_by_state[0],
-		g->slot_count, st->producers, st->restarts, final ? "\n" : "");
+		g->slot_count, st->producers, st->restarts, segs, final ? "\n" : "");
 	s->line_drawn = !final;
 }
 
@@ -77,7 +80,7 @@ static void write_block(struct status *s, bool final)
 		"frame=%llu\ntotal_frames=%llu\nframe_rate=%s\nfps=%.2f\nspeed=%.3fx\nout_time_us=%llu\n"
 		"out_time=%02llu:%02llu:%02llu.%06llu\nelapsed_s=%.3f\nslots_full=%u\n"
 		"slots_empty=%u\nproducers=%u\nrestarts=%u\nreissued=%llu\nblocked_share=%.4f\n"
-		"progress=%s\n",
+		"segments_done=%u\nsegments_redone=%u\nframes_rerendered=%llu\nprogress=%s\n",
 		(unsigned long long)st->emitted, (unsigned long long)g->total_frames,
 		fb_fps_str(rate, sizeof(rate), g->fps_num, g->fps_den), st->fps,
 		st->fps * (double)g->fps_den / (double)g->fps_num, (unsigned long long)us, (unsigned long long)(us / 3600000000ull),
@@ -85,6 +88,7 @@ static void write_block(struct status *s, bool final)
 		(unsigned long long)(us % 1000000ull), (double)st->elapsed_ns / 1e9,
 		g->slot_count - st->slots_by_state[0], st->slots_by_state[0], st->producers,
 		st->restarts, (unsigned long long)st->reissued, st->blocked_share,
+		st->segments_done, st->segments_redone, (unsigned long long)st->frames_rerendered,
 		final ? "end" : "continue");
 	if (n > 0 && write(pf.fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1) < 0 &&
 	    errno != EAGAIN && !s->progress_failed) {

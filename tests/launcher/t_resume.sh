@@ -59,7 +59,8 @@ check "--segment 25 (x264 mp4): 90 frames, the same pts as one output" \
 
 # 3. ffmpeg killed twice during a render: in place, each costing a segment.
 rm -f "$RENDER_LOG"
-render_bg "$TMP/k.mkv" --frames 240 --segment 40 --jitter-ms 15 -- -c:v ffv1 2> "$TMP/k.err" &
+render_bg "$TMP/k.mkv" --frames 240 --segment 40 --jitter-ms 15 --progress "$TMP/k.progress" \
+	-- -c:v ffv1 2> "$TMP/k.err" &
 rp=$!
 kills=0
 for _ in 1 2; do
@@ -78,7 +79,11 @@ check "ffmpeg SIGKILLed: equal to the uninterrupted render" same_frames "$TMP/k.
 check "ffmpeg SIGKILLed: at most a segment and a ring redone per death ($redone frames)" \
 	'[ $redone -le $((2 * (40 + 4))) ]'
 check "ffmpeg SIGKILLed: the closing line says how many frames were rendered again" \
-	'grep -q "rendered again" "$TMP/k.err"'
+	'grep -q "2 redone after ffmpeg died: $redone frames rendered again" "$TMP/k.err"'
+last() { tac "$TMP/k.progress" | grep -m1 "^$1=" | cut -d= -f2; }
+check "ffmpeg SIGKILLed: --progress's last block: 6 segments, 2 redone, $redone frames again" \
+	'[ "$(last segments_done)" = 6 ] && [ "$(last segments_redone)" = 2 ] &&
+	 [ "$(last frames_rerendered)" = "$redone" ] && [ "$(last progress)" = end ]'
 
 # 4. ffmpeg refusing (an exit status, not a crash): the render ends at once,
 #    saying so; the segments before are kept and --resume finishes it.
