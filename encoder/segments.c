@@ -214,6 +214,19 @@ int segments_encode(struct fb_seg *seg, const struct encoder_opts *o, int stop_f
 				break;
 			continue;
 		}
+		if (rc == -EIO && strncmp(why, "ffmpeg ", 7) == 0) {
+			/* ffmpeg exited with a status, or failed its statistics:
+			 * its own verdict on its input or its output, which a
+			 * new ffmpeg would give again.  Said first: the quote
+			 * of its lines may be cut. */
+			char cause[FB_REASON_MAX];
+
+			snprintf(cause, sizeof(cause), "%s", why);
+			snprintf(why, why_len, "segment %llu:%llu: %s (ffmpeg's own error, not a "
+				 "crash: not restarted)",
+				 (unsigned long long)(seg->geom.first_frame + a),
+				 (unsigned long long)(seg->geom.first_frame + b), cause);
+		}
 		if (rc)
 			break;
 		fb_ring_count_segment(seg, redo);

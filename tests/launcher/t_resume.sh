@@ -85,6 +85,24 @@ check "ffmpeg SIGKILLed: --progress's last block: 6 segments, 2 redone, $redone 
 	'[ "$(last segments_done)" = 6 ] && [ "$(last segments_redone)" = 2 ] &&
 	 [ "$(last frames_rerendered)" = "$redone" ] && [ "$(last progress)" = end ]'
 
+# 3b. Past the budget: --max-restarts 1 and ffmpeg killed twice.
+render_bg "$TMP/b.mkv" --frames 240 --segment 40 --jitter-ms 15 --max-restarts 1 \
+	-- -c:v ffv1 2> "$TMP/b.err" &
+rp=$!
+kills=0
+for _ in 1 2; do
+	wait_until 60 '[ -n "$(child "$(child $rp fb-encoder)" ffmpeg)" ] && grep -q "^segment " "$TMP/b.mkv.fbsegments/plan" 2> /dev/null' &&
+		kill -9 "$(child "$(child $rp fb-encoder)" ffmpeg)" 2> /dev/null && kills=$((kills + 1))
+	wait_until 60 '[ "$(grep -c "started again" "$TMP/b.err")" -ge $kills ] || ! alive $rp'
+done
+wait $rp
+rc=$?
+check "ffmpeg killed twice with --max-restarts 1: exit 1 naming the budget ($(grep "max-restarts" "$TMP/b.err" | tail -1))" \
+	'[ $kills -eq 2 ] && [ $rc -eq 1 ] && grep -q "killed by signal 9.*1 restarts spent (--max-restarts)" "$TMP/b.err"'
+check "past the budget: the finished segments kept for --resume" \
+	'[ "$(segments_in "$TMP/b.mkv.fbsegments")" -ge 1 ] && grep -q -- "--resume" "$TMP/b.err"'
+rm -rf "$TMP/b.mkv.fbsegments"
+
 # 4. ffmpeg refusing (an exit status, not a crash): the render ends at once,
 #    saying so; the segments before are kept and --resume finishes it.
 mkdir "$TMP/ff"
@@ -99,7 +117,7 @@ rm -f "$RENDER_LOG"
 PATH="$TMP/ff:$PATH" render "$TMP/d.mkv" --frames 150 --segment 30 -- -c:v ffv1 2> "$TMP/d.err"
 rc=$?
 check "ffmpeg exits 1 in segment 3: exit 1, not restarted ($(grep -v '^fb-render: .* kept' "$TMP/d.err" | tail -1))" \
-	'[ $rc -eq 1 ] && grep -q "status 1" "$TMP/d.err" && ! grep -q "started again" "$TMP/d.err"'
+	'[ $rc -eq 1 ] && grep -q "status 1.*not restarted" "$TMP/d.err" && ! grep -q "started again" "$TMP/d.err"'
 check "ffmpeg exits 1: 2 segments kept in the work directory, one line saying --resume" \
 	'[ "$(segments_in "$TMP/d.mkv.fbsegments")" = 2 ] && grep -q -- "--resume" "$TMP/d.err"'
 render "$TMP/d.mkv" --frames 150 --segment 30 --resume -- -c:v ffv1 2> "$TMP/d2.err"
@@ -112,7 +130,7 @@ check "--resume: only the missing frames rendered again ($(rendered) for 150)" \
 
 # 5. Kill and resume: SIGKILL fb-render, the broker, the encoder, ffmpeg or
 #    a producer at random moments, resume until done.
-frames=${RESUME_FRAMES:-600} want=${RESUME_KILLS:-5} L=${RESUME_SEGMENT:-40}
+frames=${RESUME_FRAMES:-1200} want=${RESUME_KILLS:-5} L=${RESUME_SEGMENT:-40}
 out=$TMP/loop.mp4 work=$TMP/loop.mp4.fbsegments
 rm -f "$RENDER_LOG"
 kills=0 runs=0 roles="" rc=1
@@ -125,7 +143,7 @@ while [ $runs -lt $((want * 2 + 3)) ]; do
 	while [ $kills -lt "$want" ]; do
 		before=$(segments_in "$work")
 		wait_until 120 '! alive $rp || [ "$(segments_in "$work")" -gt "$before" ]' && alive $rp || break
-		sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
+		sleep "0.$((RANDOM % 2))$((RANDOM % 10))"
 		case $((kills % 5)) in # every role in turn
 		0) victim=$rp name=fb-render ;;
 		1) victim=$(child $rp fb-broker) name=broker ;;
