@@ -65,6 +65,7 @@ static int read_plan(int dir_fd, char **text, size_t *len, char *why, size_t why
 	close(fd);
 	if (e) {
 		free(*text);
+		*text = NULL; /* the caller frees it too */
 		return FAIL(-e, "reading the plan: %s", strerror(-e));
 	}
 	(*text)[st.st_size] = '\0';
