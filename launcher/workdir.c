@@ -123,6 +123,11 @@ static int existing(struct workdir *w, const struct render_opts *o, bool dry)
 		return refuse("work directory %s holds the plan of an earlier render: add --resume "
 			      "or remove it", w->path);
 	if (!e) {
+		e = fb_plan_dir_empty(w->fd);
+		if (e <= 0)
+			return e < 0 ? refuse("work directory %s: %s", w->path, strerror(-e))
+				     : refuse("work directory %s holds files but no plan: give an "
+					      "empty or new directory", w->path);
 		if (!dry && fb_plan_write(w->fd, w->render, why, sizeof(why)))
 			return fb_err(PROG, "work directory %s: %s", w->path, why), FB_EXIT_RUNTIME;
 		return 0;

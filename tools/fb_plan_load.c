@@ -282,18 +282,13 @@ static void check_file(int dir_fd, const struct fb_plan *p, struct rec *r)
 	close(fd);
 }
 
-/* Is NAME (a directory entry) a segment of P's, finished or not?  Its
- * first frame into *FIRST for a finished one's name. */
+/* Is NAME (a directory entry) a segment file of P's, finished or not?
+ * Exactly the names fb_plan_segment_name writes: nothing else is ours. */
 static bool segment_like(const char *name, const struct fb_plan *p, bool *part, uint64_t *first)
 {
-	size_t n = strlen(name), e = strlen(p->ext);
+	uint64_t end;
 
-	*part = strstr(name, ".part.") != NULL;
-	if (strncmp(name, "seg-", 4) != 0 || n < e + 6 || name[n - e - 1] != '.' ||
-	    strcmp(name + n - e, p->ext) != 0)
-		return *part;
-	*first = strtoull(name + 4, NULL, 10);
-	return true;
+	return fb_plan_segment_parse(name, p->ext, first, &end, part);
 }
 
 /* The record for a finished segment's NAME, or NULL: RS is by first. */
