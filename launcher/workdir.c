@@ -13,9 +13,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -169,7 +171,15 @@ int workdir_prepare(struct workdir *w, struct render_opts *o, const struct fb_ge
 	w->fd = fb_plan_dir_open(w->path, !dry, &made, why, sizeof(why));
 	if (w->fd < 0)
 		return refuse("%s", why);
-	code = existing(w, o, dry);
+	/* One render per directory: held until workdir_end (a second one
+	 * would remove the first's .part files and write the same names). */
+	if (flock(w->fd, LOCK_EX | LOCK_NB) < 0)
+		code = errno == EWOULDBLOCK ? refuse("work directory %s is in use by another render",
+						     w->path)
+					    : refuse("work directory %s: lock: %s", w->path,
+						     strerror(errno));
+	else
+		code = existing(w, o, dry);
 	if (code || dry) {
 		close(w->fd);
 		w->fd = -1;
