@@ -112,6 +112,42 @@ static void render_line(struct workdir *w, const struct render_opts *o, const st
 		 w->seg_frames, fb_frame_format_name(g->frame_format), w->ext, src, ff);
 }
 
+/* PATH as it is or would be made: its directory resolved (symlinks, ..),
+ * the last component as given; false if the directory does not resolve. */
+static bool canonical(const char *path, char out[PATH_MAX])
+{
+	char dir[PATH_MAX], base[PATH_MAX], real[PATH_MAX];
+	int w;
+
+	if (realpath(path, out))
+		return true;
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return false;
+	memcpy(base, dir, sizeof(base));
+	if (!realpath(dirname(dir), real))
+		return false;
+	w = snprintf(out, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "", basename(base));
+	return w > 0 && w < PATH_MAX;
+}
+
+/* -o is the work directory or inside it: the join would write it among
+ * the segments (or fail on a directory), after the whole render. */
+static int output_inside(const struct workdir *w, const char *output)
+{
+	char wd[PATH_MAX], out[PATH_MAX];
+	size_t n;
+
+	if (!canonical(w->path, wd) || !canonical(output, out))
+		return 0; /* -o's directory was checked by the preflight */
+	n = strlen(wd);
+	if (strcmp(out, wd) == 0)
+		return refuse("refusing -o %s: it is the work directory %s", output, w->path);
+	if (strncmp(out, wd, n) == 0 && (out[n] == '/' || n == 1))
+		return refuse("refusing -o %s: it is inside the work directory %s (give another "
+			      "--work-dir)", output, w->path);
+	return 0;
+}
+
 /* The directory exists: may this render use it, and from which frame? */
 static int existing(struct workdir *w, const struct render_opts *o, bool dry)
 {
@@ -166,6 +202,9 @@ int workdir_prepare(struct workdir *w, struct render_opts *o, const struct fb_ge
 	if (w_ < 0 || (size_t)w_ >= sizeof(w->path))
 		return refuse("the work directory's name is too long");
 	render_line(w, o, g);
+	code = output_inside(w, o->sink.output);
+	if (code)
+		return code;
 	if (dry && lstat(w->path, &st) < 0 && errno == ENOENT)
 		return 0; /* it would be made */
 	w->fd = fb_plan_dir_open(w->path, !dry, &made, why, sizeof(why));
