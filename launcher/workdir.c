@@ -266,8 +266,8 @@ void workdir_end(struct workdir *w, bool joined)
 
 	if (w->fd < 0)
 		return;
-	if (fb_plan_load(w->fd, NULL, false, PROG, &p, why, sizeof(why)) && joined)
-		fb_warn(PROG, "kept %s: %s", w->path, why);
+	if (fb_plan_load(w->fd, NULL, false, PROG, &p, why, sizeof(why)))
+		fb_warn(PROG, "kept %s: %s", w->path, why); /* nothing vouched for: nothing removed */
 	else if (!joined && p.nsegs)
 		fb_warn(PROG, "%zu of %" PRIu64 " segments kept in %s; run again with --resume",
 			p.nsegs, workdir_segments(w), w->path);
