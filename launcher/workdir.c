@@ -13,9 +13,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -110,6 +112,42 @@ static void render_line(struct workdir *w, const struct render_opts *o, const st
 		 w->seg_frames, fb_frame_format_name(g->frame_format), w->ext, src, ff);
 }
 
+/* PATH as it is or would be made: its directory resolved (symlinks, ..),
+ * the last component as given; false if the directory does not resolve. */
+static bool canonical(const char *path, char out[PATH_MAX])
+{
+	char dir[PATH_MAX], base[PATH_MAX], real[PATH_MAX];
+	int w;
+
+	if (realpath(path, out))
+		return true;
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return false;
+	memcpy(base, dir, sizeof(base));
+	if (!realpath(dirname(dir), real))
+		return false;
+	w = snprintf(out, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "", basename(base));
+	return w > 0 && w < PATH_MAX;
+}
+
+/* -o is the work directory or inside it: the join would write it among
+ * the segments (or fail on a directory), after the whole render. */
+static int output_inside(const struct workdir *w, const char *output)
+{
+	char wd[PATH_MAX], out[PATH_MAX];
+	size_t n;
+
+	if (!canonical(w->path, wd) || !canonical(output, out))
+		return 0; /* -o's directory was checked by the preflight */
+	n = strlen(wd);
+	if (strcmp(out, wd) == 0)
+		return refuse("refusing -o %s: it is the work directory %s", output, w->path);
+	if (strncmp(out, wd, n) == 0 && (out[n] == '/' || n == 1))
+		return refuse("refusing -o %s: it is inside the work directory %s (give another "
+			      "--work-dir)", output, w->path);
+	return 0;
+}
+
 /* The directory exists: may this render use it, and from which frame? */
 static int existing(struct workdir *w, const struct render_opts *o, bool dry)
 {
@@ -123,6 +161,11 @@ static int existing(struct workdir *w, const struct render_opts *o, bool dry)
 		return refuse("work directory %s holds the plan of an earlier render: add --resume "
 			      "or remove it", w->path);
 	if (!e) {
+		e = fb_plan_dir_empty(w->fd);
+		if (e <= 0)
+			return e < 0 ? refuse("work directory %s: %s", w->path, strerror(-e))
+				     : refuse("work directory %s holds files but no plan: give an "
+					      "empty or new directory", w->path);
 		if (!dry && fb_plan_write(w->fd, w->render, why, sizeof(why)))
 			return fb_err(PROG, "work directory %s: %s", w->path, why), FB_EXIT_RUNTIME;
 		return 0;
@@ -159,12 +202,23 @@ int workdir_prepare(struct workdir *w, struct render_opts *o, const struct fb_ge
 	if (w_ < 0 || (size_t)w_ >= sizeof(w->path))
 		return refuse("the work directory's name is too long");
 	render_line(w, o, g);
+	code = output_inside(w, o->sink.output);
+	if (code)
+		return code;
 	if (dry && lstat(w->path, &st) < 0 && errno == ENOENT)
 		return 0; /* it would be made */
 	w->fd = fb_plan_dir_open(w->path, !dry, &made, why, sizeof(why));
 	if (w->fd < 0)
 		return refuse("%s", why);
-	code = existing(w, o, dry);
+	/* One render per directory: held until workdir_end (a second one
+	 * would remove the first's .part files and write the same names). */
+	if (flock(w->fd, LOCK_EX | LOCK_NB) < 0)
+		code = errno == EWOULDBLOCK ? refuse("work directory %s is in use by another render",
+						     w->path)
+					    : refuse("work directory %s: lock: %s", w->path,
+						     strerror(errno));
+	else
+		code = existing(w, o, dry);
 	if (code || dry) {
 		close(w->fd);
 		w->fd = -1;
@@ -212,8 +266,8 @@ void workdir_end(struct workdir *w, bool joined)
 
 	if (w->fd < 0)
 		return;
-	if (fb_plan_load(w->fd, NULL, false, PROG, &p, why, sizeof(why)) && joined)
-		fb_warn(PROG, "kept %s: %s", w->path, why);
+	if (fb_plan_load(w->fd, NULL, false, PROG, &p, why, sizeof(why)))
+		fb_warn(PROG, "kept %s: %s", w->path, why); /* nothing vouched for: nothing removed */
 	else if (!joined && p.nsegs)
 		fb_warn(PROG, "%zu of %" PRIu64 " segments kept in %s; run again with --resume",
 			p.nsegs, workdir_segments(w), w->path);

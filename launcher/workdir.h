@@ -44,7 +44,8 @@ int workdir_plan_check(const char *dir);
 uint64_t workdir_segments(const struct workdir *w);
 
 /*
- * The render is over.  JOINED: remove the segments, the plan and the
+ * The render is over.  A plan that cannot be read: keep the directory as it
+ * is (one line).  JOINED: remove the segments, the plan and the
  * directory.  Else keep the directory if it holds a finished segment
  * (one line: "N of M segments kept in DIR; run again with --resume"),
  * and remove it otherwise.  Closes W->fd.

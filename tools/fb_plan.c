@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +30,24 @@ int fb_plan_segment_name(char *buf, size_t len, uint64_t first, uint64_t end, co
 			 part ? ".part" : "", ext);
 
 	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
+}
+
+bool fb_plan_segment_parse(const char *name, const char *ext, uint64_t *first, uint64_t *end,
+			   bool *part)
+{
+	char want[64];
+	char *p;
+
+	if (strncmp(name, "seg-", 4) != 0 || name[4] < '0' || name[4] > '9')
+		return false;
+	*first = strtoull(name + 4, &p, 10);
+	if (*p != '-' || p[1] < '0' || p[1] > '9')
+		return false;
+	*end = strtoull(p + 1, &p, 10);
+	*part = strncmp(p, ".part.", 6) == 0;
+	/* The round trip: zero padding, no sign, no overflow, EXT exactly. */
+	return fb_plan_segment_name(want, sizeof(want), *first, *end, ext, *part) == 0 &&
+	       strcmp(want, name) == 0;
 }
 
 /* fsync FD and hash it from its start: its size, or -errno with WHY. */
@@ -156,6 +175,28 @@ int fb_plan_exists(int dir_fd)
 	return errno == ENOENT ? 0 : -errno;
 }
 
+int fb_plan_dir_empty(int dir_fd)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), e = 1;
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	if (!d) {
+		e = -errno;
+		if (fd >= 0)
+			close(fd);
+		return e;
+	}
+	errno = 0;
+	while (e == 1 && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			e = 0;
+	if (e == 1 && errno)
+		e = -errno;
+	closedir(d);
+	return e;
+}
+
 int fb_plan_write(int dir_fd, const char *render, char *why, size_t why_len)
 {
 	char text[FB_PLAN_LINE_MAX + 64];
@@ -177,10 +218,13 @@ int fb_plan_write(int dir_fd, const char *render, char *why, size_t why_len)
 	return e;
 }
 
-/* Remove every "seg-*" entry of DIR_FD but directories: segment files,
- * finished or not (a .part one of an ffmpeg stopped), none recorded. */
-static int remove_segments(int dir_fd)
+/* Remove every segment file of DIR_FD (extension EXT) but directories:
+ * finished or not (a .part one of an ffmpeg stopped), none recorded.  Only
+ * names exactly ours: a file that merely begins with "seg-" is not. */
+static int remove_segments(int dir_fd, const char *ext)
 {
+	uint64_t first, end;
+	bool part;
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), e = 0;
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *de;
@@ -192,7 +236,8 @@ static int remove_segments(int dir_fd)
 		return e;
 	}
 	while ((de = readdir(d)))
-		if (strncmp(de->d_name, "seg-", 4) == 0 && de->d_type != DT_DIR &&
+		if (fb_plan_segment_parse(de->d_name, ext, &first, &end, &part) &&
+		    de->d_type != DT_DIR &&
 		    unlinkat(dir_fd, de->d_name, 0) < 0 && errno != ENOENT)
 			e = -errno;
 	closedir(d);
@@ -211,7 +256,7 @@ int fb_plan_remove(int dir_fd, const char *path, const struct fb_plan *p, char *
 		if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
 			return FAIL(errno, "removing %s/%s: %s", path, name, strerror(errno));
 	}
-	e = remove_segments(dir_fd);
+	e = remove_segments(dir_fd, p->ext);
 	if (e)
 		return FAIL(-e, "removing the segments in %s: %s", path, strerror(-e));
 	if (unlinkat(dir_fd, FB_PLAN_FILE, 0) < 0 && errno != ENOENT)

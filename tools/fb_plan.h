@@ -55,6 +55,11 @@ struct fb_plan_seg {
 int fb_plan_segment_name(char *buf, size_t len, uint64_t first, uint64_t end, const char *ext,
 			 bool part);
 
+/* Is NAME exactly a segment's name of extension EXT, finished or .part (as
+ * fb_plan_segment_name writes it)?  Its frames into *FIRST, *END, *PART. */
+bool fb_plan_segment_parse(const char *name, const char *ext, uint64_t *first, uint64_t *end,
+			   bool *part);
+
 /*
  * Record a finished segment in the directory DIR_FD: fsync the file
  * seg-FIRST-END.part.EXT, hash it, rename it to seg-FIRST-END.EXT, fsync
@@ -80,6 +85,11 @@ int fb_plan_dir_open(const char *path, bool create, bool *made, char *why, size_
 
 /* Does DIR_FD hold an entry named "plan" (whatever it is)?  1, 0, or -errno. */
 int fb_plan_exists(int dir_fd);
+
+/* Does DIR_FD hold no entry at all (but . and ..)?  1, 0, or -errno.  A
+ * directory without a plan is only used empty: what is in it is not ours
+ * to remove at the end. */
+int fb_plan_dir_empty(int dir_fd);
 
 /*
  * A new plan in DIR_FD: FB_PLAN_MAGIC and RENDER (the render line, "render
@@ -111,9 +121,12 @@ struct fb_plan {
  * must equal the plan's render line, else the first KEY that differs is
  * named.  A segment is valid if its file is there, regular (O_NOFOLLOW),
  * ours, of BYTES bytes hashing to SHA256.
- * With REPAIR, every recorded segment that is not valid, every seg-*.EXT
- * the plan does not record and every *.part.* file is removed, each said in
- * one line (PROG: ...); without, nothing is changed.
+ * With REPAIR, every recorded segment that is not valid, every finished
+ * segment's name the plan does not record and every .part one is removed
+ * (names exactly as fb_plan_segment_name writes them: nothing else in the
+ * directory is ours), each said in one line (PROG: ...), and a torn last
+ * line is cut off, so that the next line appended starts a line of its
+ * own; without, nothing is changed.
  * 0 with *P filled (fb_plan_free), or -errno with WHY: -EINVAL for a plan
  * refused, -ENOMEM, or what the file system said.
  */
@@ -123,8 +136,8 @@ int fb_plan_load(int dir_fd, const char *render, bool repair, const char *prog,
 void fb_plan_free(struct fb_plan *p);
 
 /*
- * The render is over: remove P's segment files, every other seg-* file
- * (unfinished or unrecorded) and the plan from DIR_FD by name, then the
+ * The render is over: remove P's segment files, every other segment file
+ * (unfinished or unrecorded: fb_plan_segment_parse's names) and the plan from DIR_FD by name, then the
  * directory PATH itself.  0, or -errno with WHY (what is
  * left is kept: -ENOTEMPTY when the directory holds files not ours).
  */

@@ -65,6 +65,7 @@ static int read_plan(int dir_fd, char **text, size_t *len, char *why, size_t why
 	close(fd);
 	if (e) {
 		free(*text);
+		*text = NULL; /* the caller frees it too */
 		return FAIL(-e, "reading the plan: %s", strerror(-e));
 	}
 	(*text)[st.st_size] = '\0';
@@ -199,8 +200,9 @@ static int add(struct recs *rs, const struct rec *r)
 }
 
 /* Every line of TEXT: the magic, the render line (into P, compared with
- * RENDER), the segment lines into RS. */
-static int parse(char *text, size_t len, const char *render, struct fb_plan *p,
+ * RENDER), the segment lines into RS; *WHOLE: the bytes before a torn
+ * last line (LEN if none). */
+static int parse(char *text, size_t len, size_t *whole, const char *render, struct fb_plan *p,
 		 struct recs *rs, char *why, size_t why_len)
 {
 	size_t n = 0, pos = 0;
@@ -210,6 +212,7 @@ static int parse(char *text, size_t len, const char *render, struct fb_plan *p,
 	while (pos < len) {
 		char *nl = memchr(text + pos, '\n', len - pos), *line = text + pos;
 
+		*whole = pos;
 		if (!nl) /* torn by a crash in the middle of its write: ignored */
 			break;
 		*nl = '\0';
@@ -238,7 +241,32 @@ static int parse(char *text, size_t len, const char *render, struct fb_plan *p,
 		if (e)
 			return e;
 	}
+	*whole = pos;
 	return n < 2 ? FAIL(EINVAL, "no render line: not a plan") : 0;
+}
+
+/* A resume's repair of the plan itself: its torn last line cut off (at
+ * WHOLE bytes), or the next segment line appended would be glued onto it
+ * and the plan refused from then on. */
+static void cut_torn(int dir_fd, size_t whole, const char *prog)
+{
+	int fd = openat(dir_fd, FB_PLAN_FILE, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	const char *err = NULL;
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		err = strerror(errno);
+	else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		err = "not a regular file of ours";
+	else if (ftruncate(fd, (off_t)whole) < 0 || fsync(fd) < 0)
+		err = strerror(errno);
+	if (err)
+		fb_warn(prog, "cannot cut the plan's torn last line: %s", err);
+	else
+		fb_warn(prog, "the plan's last line was torn (%lld bytes): cut off",
+			(long long)st.st_size - (long long)whole);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* By first frame, then by line: the later line for a FIRST comes last. */
@@ -281,18 +309,13 @@ static void check_file(int dir_fd, const struct fb_plan *p, struct rec *r)
 	close(fd);
 }
 
-/* Is NAME (a directory entry) a segment of P's, finished or not?  Its
- * first frame into *FIRST for a finished one's name. */
+/* Is NAME (a directory entry) a segment file of P's, finished or not?
+ * Exactly the names fb_plan_segment_name writes: nothing else is ours. */
 static bool segment_like(const char *name, const struct fb_plan *p, bool *part, uint64_t *first)
 {
-	size_t n = strlen(name), e = strlen(p->ext);
+	uint64_t end;
 
-	*part = strstr(name, ".part.") != NULL;
-	if (strncmp(name, "seg-", 4) != 0 || n < e + 6 || name[n - e - 1] != '.' ||
-	    strcmp(name + n - e, p->ext) != 0)
-		return *part;
-	*first = strtoull(name + 4, NULL, 10);
-	return true;
+	return fb_plan_segment_parse(name, p->ext, first, &end, part);
 }
 
 /* The record for a finished segment's NAME, or NULL: RS is by first. */
@@ -392,18 +415,20 @@ int fb_plan_load(int dir_fd, const char *render, bool fix, const char *prog,
 {
 	struct recs rs = { 0 };
 	char *text = NULL;
-	size_t len = 0;
+	size_t len = 0, whole = 0;
 	int e;
 
 	memset(p, 0, sizeof(*p));
 	e = read_plan(dir_fd, &text, &len, why, why_len);
 	if (!e)
-		e = parse(text, len, render, p, &rs, why, why_len);
+		e = parse(text, len, &whole, render, p, &rs, why, why_len);
 	free(text);
 	if (!e && settle(dir_fd, p, &rs))
 		e = FAIL(ENOMEM, "checking the segments: %s", strerror(ENOMEM));
 	if (!e && fix)
 		repair(dir_fd, p, &rs, prog);
+	if (!e && fix && whole < len)
+		cut_torn(dir_fd, whole, prog);
 	free(rs.v);
 	if (e)
 		fb_plan_free(p);
