@@ -16,12 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ARGS 8 /* fb-stitch --log-level warning --frames R -o OUTPUT ... NULL */
+#define ARGS 10 /* fb-stitch --log-level warning --frames R [--chunk A:B] -o OUTPUT ... NULL */
 
 /* fb-stitch's argv: the options, then each segment's path in frame order
  * (one allocation: the pointers, then the strings). */
 static char **stitch_argv(const struct workdir *w, const struct fb_plan *p, const char *output,
-			  char *frames)
+			  char *frames, char *chunk)
 {
 	size_t each = strlen(w->path) + 64, n = 0;
 	char **argv = malloc((ARGS + p->prefix) * sizeof(char *) + p->prefix * each), *s;
@@ -34,6 +34,10 @@ static char **stitch_argv(const struct workdir *w, const struct fb_plan *p, cons
 	argv[n++] = "warning";
 	argv[n++] = "--frames";
 	argv[n++] = frames;
+	if (chunk) { /* a --range render: its segments make that chunk */
+		argv[n++] = "--chunk";
+		argv[n++] = chunk;
+	}
 	argv[n++] = "-o";
 	argv[n++] = (char *)output;
 	for (size_t i = 0; i < p->prefix; i++, s += each) {
@@ -73,7 +77,7 @@ static int spawn_stitch(struct join *j, const char *path, char **argv, char *cau
 int join_start(struct join *j, const char *bindir, const struct workdir *w, const char *output,
 	       char *cause, size_t len)
 {
-	char why[512], frames[24], path[PATH_MAX];
+	char why[512], frames[24], chunk[48], path[PATH_MAX];
 	struct fb_plan p;
 	char **argv;
 	int e;
@@ -84,16 +88,18 @@ int join_start(struct join *j, const char *bindir, const struct workdir *w, cons
 		snprintf(cause, len, "joining the segments failed: %s/plan: %s", w->path, why);
 		return -1;
 	}
-	if (p.start != w->frames) {
-		snprintf(cause, len, "joining the segments failed: %s holds frames 0..%" PRIu64
-			 " of %" PRIu64 " (a segment is missing or changed)", w->path, p.start,
-			 w->frames);
+	if (p.start != w->end) {
+		snprintf(cause, len, "joining the segments failed: %s holds frames %" PRIu64 "..%" PRIu64
+			 " of %" PRIu64 ":%" PRIu64 " (a segment is missing or changed)", w->path,
+			 w->first, p.start, w->first, w->end);
 		fb_plan_free(&p);
 		return -1;
 	}
 	snprintf(frames, sizeof(frames), "%" PRIu64, w->frames);
 	snprintf(path, sizeof(path), "%s/fb-stitch", bindir);
-	argv = stitch_argv(w, &p, output, frames);
+	snprintf(chunk, sizeof(chunk), "%" PRIu64 ":%" PRIu64, w->first, w->end);
+	argv = stitch_argv(w, &p, output, frames,
+			   w->first == 0 && w->end == w->frames ? NULL : chunk);
 	j->segments = p.prefix;
 	fb_plan_free(&p);
 	if (!argv) {

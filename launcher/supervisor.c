@@ -444,7 +444,7 @@ void supervise(struct render *r)
 	char cause[OUTCOME_CAUSE_MAX];
 	int timeout = STATUS_TICK_MS;
 
-	if (r->work && r->work->start >= r->work->frames) /* a resume with nothing to render */
+	if (r->work && r->work->start >= r->work->end) /* a resume with nothing to render */
 		timeout = to_join(r);
 	else if (children_start_broker(&r->ch, &r->ready_fd, cause, sizeof(cause))) {
 		outcome_set(&r->out, FB_EXIT_RUNTIME, OUTCOME_SAY, "%s", cause);

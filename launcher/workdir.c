@@ -60,8 +60,6 @@ static const char *unjoinable(const struct render_opts *o, char ext[FB_PLAN_EXT_
 		return "-o - (the join writes a file)";
 	if (o->sink.audio)
 		return "--audio (give the audio to fb-stitch)";
-	if (o->params.range_end)
-		return "--range (a chunk is one file already)";
 	if (!output_ext(o->sink.output, ext))
 		return "an -o without an extension such as .mp4 (the segments' container)";
 	return NULL;
@@ -72,7 +70,11 @@ static int segment_length(struct workdir *w, const struct render_opts *o, const 
 {
 	const char *why = unjoinable(o, w->ext);
 
-	w->frames = g->total_frames;
+	/* A --range A:B chunk writes the segments of A:B, and joins them into
+	 * the chunk (fb-stitch --chunk): what fb-farm's chunks do. */
+	w->first = g->chunk ? g->first_frame : 0;
+	w->end = w->first + g->total_frames;
+	w->frames = g->chunk ? g->render_frames : g->total_frames;
 	if (!o->segment) { /* the default: on for a long render that can be joined */
 		bool longish = g->total_frames * g->fps_den >= (uint64_t)DEFAULT_MIN_S * g->fps_num;
 
@@ -95,7 +97,7 @@ static int segment_length(struct workdir *w, const struct render_opts *o, const 
 /* The render line: what a resume must match, every value one token. */
 static void render_line(struct workdir *w, const struct render_opts *o, const struct fb_geom *g)
 {
-	char src[FB_SHA256_HEX], ff[FB_SHA256_HEX] = "default";
+	char src[FB_SHA256_HEX], ff[FB_SHA256_HEX] = "default", range[48] = "";
 	struct fb_sha256 s;
 
 	fb_sha256_buf(o->source, strlen(o->source), src);
@@ -105,11 +107,13 @@ static void render_line(struct workdir *w, const struct render_opts *o, const st
 			fb_sha256_update(&s, o->ff_opts[i], strlen(o->ff_opts[i]) + (i + 1 < o->n_ff_opts));
 		fb_sha256_hex(&s, ff);
 	}
+	if (g->chunk)
+		snprintf(range, sizeof(range), " range=%" PRIu64 ":%" PRIu64, w->first, w->end);
 	snprintf(w->render, sizeof(w->render),
-		 "render size=%ux%u pix_fmt=%s fps=%u/%u frames=%" PRIu64 " segment=%" PRIu64
+		 "render size=%ux%u pix_fmt=%s fps=%u/%u frames=%" PRIu64 "%s segment=%" PRIu64
 		 " format=%s sink=ffmpeg ext=%s source=%s ffmpeg=%s",
 		 g->width, g->height, fb_pixfmt_name(g->pix_fmt), g->fps_num, g->fps_den, w->frames,
-		 w->seg_frames, fb_frame_format_name(g->frame_format), w->ext, src, ff);
+		 range, w->seg_frames, fb_frame_format_name(g->frame_format), w->ext, src, ff);
 }
 
 /* PATH as it is or would be made: its directory resolved (symlinks, ..),
@@ -175,10 +179,10 @@ static int existing(struct workdir *w, const struct render_opts *o, bool dry)
 		return fb_err(PROG, "cannot resume from %s: %s", w->path, why),
 		       e == -ENOMEM ? FB_EXIT_RUNTIME : FB_EXIT_USAGE;
 	w->start = p.start;
-	if (p.start < w->frames)
+	if (p.start < w->end)
 		fb_info(PROG, "resuming: %zu of %" PRIu64 " segments kept in %s, frames %" PRIu64
 			"..%" PRIu64 " to render", p.prefix, workdir_segments(w), w->path, p.start,
-			w->frames - 1);
+			w->end - 1);
 	else
 		fb_info(PROG, "resuming: all %zu segments are in %s: joining them", p.prefix, w->path);
 	fb_plan_free(&p);
@@ -228,9 +232,9 @@ int workdir_prepare(struct workdir *w, struct render_opts *o, const struct fb_ge
 	}
 	o->seg_frames = w->seg_frames;
 	o->seg_dir = w->path;
-	if (w->start > 0 && w->start < w->frames) {
+	if (w->start > w->first && w->start < w->end) {
 		o->params.range_first = w->start;
-		o->params.range_end = w->frames;
+		o->params.range_end = w->end;
 	}
 	return 0;
 }
@@ -256,7 +260,7 @@ int workdir_plan_check(const char *dir)
 
 uint64_t workdir_segments(const struct workdir *w)
 {
-	return (w->frames + w->seg_frames - 1) / w->seg_frames;
+	return (w->end + w->seg_frames - 1) / w->seg_frames - w->first / w->seg_frames;
 }
 
 void workdir_end(struct workdir *w, bool joined)

@@ -101,10 +101,11 @@ int fb_plan_write(int dir_fd, const char *render, char *why, size_t why_len);
 /* A plan as fb_plan_load read and checked it. */
 struct fb_plan {
 	uint64_t frames, seg_frames; /* R and L: the render line's frames= and segment= */
+	uint64_t first, end; /* its range=A:B (a chunk's plan), else 0 and R */
 	char ext[FB_PLAN_EXT_MAX + 1]; /* its ext= */
 	struct fb_plan_seg *segs;    /* the valid segments, in frame order, one per FIRST */
 	size_t nsegs;
-	size_t prefix;  /* segs[0..prefix) run contiguously from frame 0 ... */
+	size_t prefix;  /* segs[0..prefix) run contiguously from FIRST ... */
 	uint64_t start; /* ... to this frame: where a resumed render starts */
 	size_t recorded; /* distinct segments the plan records (valid or not) */
 };

@@ -126,6 +126,14 @@ static int parse_render(const char *line, struct fb_plan *p, char *why, size_t w
 	if (render_value(line, "frames", v, sizeof(v)) || number(&s, 0, &p->frames) ||
 	    p->frames == 0)
 		return FAIL(EINVAL, "line 2: the render line has no valid frames=");
+	p->first = 0;
+	p->end = p->frames;
+	s = v;
+	if (render_value(line, "range", v, sizeof(v)) == 0 &&
+	    (number(&s, ':', &p->first) || number(&s, 0, &p->end) || p->first >= p->end ||
+	     p->end > p->frames))
+		return FAIL(EINVAL, "line 2: the render line's range= is not A:B within its frames");
+	p->start = p->first; /* where the contiguous prefix begins */
 	s = v;
 	if (render_value(line, "segment", v, sizeof(v)) || number(&s, 0, &p->seg_frames) ||
 	    p->seg_frames == 0)
@@ -164,6 +172,7 @@ static int parse_segment(const char *line, size_t n, const struct fb_plan *p, st
 			 char *why, size_t why_len)
 {
 	const char *s = line + 8;
+	uint64_t base;
 	size_t i;
 
 	if (strncmp(line, "segment ", 8) != 0 || number(&s, ' ', &r->s.first) ||
@@ -174,9 +183,12 @@ static int parse_segment(const char *line, size_t n, const struct fb_plan *p, st
 	if (i != 64 || s[64] != '\0')
 		return FAIL(EINVAL, "line %zu: the sha256 is not 64 lowercase hex digits", n);
 	r->s.sha256[64] = '\0';
-	if (r->s.first >= r->s.end || r->s.first >= p->frames || r->s.first % p->seg_frames ||
-	    r->s.end != (p->frames - r->s.first <= p->seg_frames ? p->frames
-								: r->s.first + p->seg_frames))
+	/* On the grid of multiples of L, cut at the range's ends (a chunk's
+	 * first and last segments may be shorter). */
+	base = r->s.first - r->s.first % p->seg_frames;
+	if (r->s.first >= r->s.end || r->s.first < p->first || r->s.first >= p->end ||
+	    (r->s.first != p->first && r->s.first != base) ||
+	    r->s.end != (p->end - base <= p->seg_frames ? p->end : base + p->seg_frames))
 		return FAIL(EINVAL, "line %zu: frames %" PRIu64 ":%" PRIu64 " are not a segment of "
 			    "%" PRIu64 " frames of the %" PRIu64 "-frame render", n, r->s.first,
 			    r->s.end, p->seg_frames, p->frames);

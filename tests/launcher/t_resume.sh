@@ -29,6 +29,7 @@ render_bg() {
 	shift
 	exec fb-render --size 64x48 --workers 2 --slots 4 --source "$RENDERER" -o "$out" "$@"
 }
+tag() { ffprobe -v error -show_entries format_tags=comment -of csv=p=0 "$1"; }
 md5s() { ffmpeg -v error -i "$1" -f framemd5 - | grep -v '^#'; }
 same_frames() { [ -n "$(md5s "$1")" ] && [ "$(md5s "$1")" = "$(md5s "$2")" ]; }
 rendered() { [ -f "$RENDER_LOG" ] && wc -l < "$RENDER_LOG" || echo 0; }
@@ -57,6 +58,33 @@ pts() { ffprobe -v error -select_streams v -show_entries packet=pts -of csv=p=0 
 check "--segment 25 (x264 mp4): 90 frames, the same pts as one output" \
 	'[ "$(pts "$TMP/seg.mp4" | wc -l)" = 90 ] && [ "$(pts "$TMP/seg.mp4")" = "$(pts "$TMP/one.mp4")" ]'
 
+# 2b. A --range chunk in segments (fb-farm's chunks): the segments of
+#     41:117 joined into that chunk (fb-stitch --chunk), equal to the chunk
+#     rendered as one file, tag and timestamps included; killed after its
+#     first segment and resumed, the same.
+for f in "mkv -c:v ffv1" "mp4 -c:v libx264 -qp 0"; do
+	set -- $f
+	ext=$1
+	shift
+	C=(--frames 130 --fps 29.97 --range 41:117)
+	RENDER_LOG='' render "$TMP/c1.$ext" "${C[@]}" --segment 0 -- "$@" 2> /dev/null
+	render "$TMP/cs.$ext" "${C[@]}" --segment 20 -- "$@" 2> "$TMP/cs.err"
+	rc=$?
+	check "--range 41:117 --segment 20 (.$ext): exit 0, 4 segments ($(tail -1 "$TMP/cs.err"))" \
+		'[ $rc -eq 0 ] && grep -q "4 segments" "$TMP/cs.err"'
+	check "--range 41:117 --segment 20 (.$ext): frames, pts and tag as the chunk in one file" \
+		'same_frames "$TMP/cs.$ext" "$TMP/c1.$ext" && [ "$(tag "$TMP/cs.$ext")" = "framebroker chunk 41:117/130" ]'
+	render_bg "$TMP/ck.$ext" "${C[@]}" --segment 20 --jitter-ms 20 -- "$@" 2> /dev/null &
+	rp=$!
+	wait_until 60 '[ "$(segments_in "$TMP/ck.$ext.fbsegments")" -ge 1 ] || ! alive $rp'
+	kill -9 $rp 2> /dev/null
+	wait $rp 2> /dev/null
+	render "$TMP/ck.$ext" "${C[@]}" --segment 20 --resume -- "$@" 2> "$TMP/ck.err"
+	rc=$?
+	check "--range 41:117, killed after a segment, --resume (.$ext): exit 0, the same chunk ($(grep resuming "$TMP/ck.err"))" \
+		'[ $rc -eq 0 ] && grep -q "resuming: [1-3] of 4 segments" "$TMP/ck.err" && same_frames "$TMP/ck.$ext" "$TMP/c1.$ext"'
+done
+
 # 3. ffmpeg killed twice during a render: in place, each costing a segment.
 rm -f "$RENDER_LOG"
 render_bg "$TMP/k.mkv" --frames 240 --segment 40 --jitter-ms 15 --progress "$TMP/k.progress" \
@@ -67,7 +95,7 @@ for _ in 1 2; do
 	wait_until 60 '[ -n "$(child "$(child $rp fb-encoder)" ffmpeg)" ] && [ "$(rendered)" -gt $((kills * 60 + 50)) ]' &&
 		kill -9 "$(child "$(child $rp fb-encoder)" ffmpeg)" 2> /dev/null && kills=$((kills + 1))
 done
-wait $rp
+wait $rp 2> /dev/null
 rc=$?
 check "ffmpeg SIGKILLed $kills times: the render goes on, exit 0 ($(tail -1 "$TMP/k.err"))" \
 	'[ $rc -eq 0 ] && [ $kills -eq 2 ]'
@@ -95,7 +123,7 @@ for _ in 1 2; do
 		kill -9 "$(child "$(child $rp fb-encoder)" ffmpeg)" 2> /dev/null && kills=$((kills + 1))
 	wait_until 60 '[ "$(grep -c "started again" "$TMP/b.err")" -ge $kills ] || ! alive $rp'
 done
-wait $rp
+wait $rp 2> /dev/null
 rc=$?
 check "ffmpeg killed twice with --max-restarts 1: exit 1 naming the budget ($(grep "max-restarts" "$TMP/b.err" | tail -1))" \
 	'[ $kills -eq 2 ] && [ $rc -eq 1 ] && grep -q "killed by signal 9.*1 restarts spent (--max-restarts)" "$TMP/b.err"'
@@ -157,7 +185,7 @@ while [ $runs -lt $((want * 2 + 3)) ]; do
 		# ffmpeg and a producer are survived in place: the same run goes on.
 		case $name in ffmpeg | producer) ;; *) break ;; esac
 	done
-	wait $rp
+	wait $rp 2> /dev/null
 	rc=$?
 	sed 's/^/#   /' "$TMP/loop.err" | grep -v "^#   fb-producer" | tail -2
 	[ $rc -eq 0 ] && break
