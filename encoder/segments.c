@@ -68,12 +68,13 @@ static int open_dir(const char *dir, char *why, size_t why_len)
 	return fd;
 }
 
-/* The end (ring index) of the segment that begins at ring index A. */
+/* The end (ring index) of the segment that begins at ring index A: the
+ * grid's rule (fb_plan_segment_end), in absolute frames. */
 static uint64_t segment_end(const struct fb_geom *g, uint64_t len, uint64_t a)
 {
-	uint64_t abs = g->first_frame + a, end = a + (len - abs % len);
+	const uint64_t first = g->first_frame;
 
-	return end < g->total_frames ? end : g->total_frames;
+	return fb_plan_segment_end(first + a, first, first + g->total_frames, len) - first;
 }
 
 /* The geometry ffmpeg is told for ring frames [A, B): a chunk of the

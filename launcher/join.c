@@ -99,7 +99,7 @@ int join_start(struct join *j, const char *bindir, const struct workdir *w, cons
 	snprintf(path, sizeof(path), "%s/fb-stitch", bindir);
 	snprintf(chunk, sizeof(chunk), "%" PRIu64 ":%" PRIu64, w->first, w->end);
 	argv = stitch_argv(w, &p, output, frames,
-			   w->first == 0 && w->end == w->frames ? NULL : chunk);
+			   w->chunk ? chunk : NULL);
 	j->segments = p.prefix;
 	fb_plan_free(&p);
 	if (!argv) {

@@ -72,6 +72,7 @@ static int segment_length(struct workdir *w, const struct render_opts *o, const 
 
 	/* A --range A:B chunk writes the segments of A:B, and joins them into
 	 * the chunk (fb-stitch --chunk): what fb-farm's chunks do. */
+	w->chunk = g->chunk;
 	w->first = g->chunk ? g->first_frame : 0;
 	w->end = w->first + g->total_frames;
 	w->frames = g->chunk ? g->render_frames : g->total_frames;
@@ -260,7 +261,16 @@ int workdir_plan_check(const char *dir)
 
 uint64_t workdir_segments(const struct workdir *w)
 {
-	return (w->end + w->seg_frames - 1) / w->seg_frames - w->first / w->seg_frames;
+	const uint64_t len = w->seg_frames, half = len / 2;
+	uint64_t n = (w->end + len - 1) / len - w->first / len; /* pieces of the grid */
+	uint64_t head = len - w->first % len, tail = w->end - (w->end - 1) / len * len;
+
+	/* less the short end pieces merged into a neighbour (fb_plan_segment_end) */
+	if (n > 1 && head < half)
+		n--;
+	if (n > 1 && tail < half)
+		n--;
+	return n;
 }
 
 void workdir_end(struct workdir *w, bool joined)

@@ -20,6 +20,7 @@ struct workdir {
 	char path[PATH_MAX];
 	uint64_t seg_frames, frames; /* L and R */
 	uint64_t first, end; /* the frames this render writes: its --range, or 0:R */
+	bool chunk;          /* a --range render: its join is that chunk (fb-stitch --chunk) */
 	uint64_t start;      /* the first frame left to render (a resume's) */
 	char ext[FB_PLAN_EXT_MAX + 1];
 	char render[FB_PLAN_LINE_MAX + 1];

@@ -23,6 +23,18 @@
 /* Fill WHY and evaluate to the negative errno E. */
 #define FAIL(e, ...) (snprintf(why, why_len, __VA_ARGS__), -(e))
 
+uint64_t fb_plan_segment_end(uint64_t first, uint64_t a, uint64_t b, uint64_t len)
+{
+	uint64_t half = len / 2, end;
+
+	end = len - first % len >= b - first ? b : first + (len - first % len);
+	if (first == a && end < b && end - first < half) /* a short first piece */
+		end = len >= b - end ? b : end + len;
+	if (end < b && b - end < half) /* a short last piece */
+		end = b;
+	return end;
+}
+
 int fb_plan_segment_name(char *buf, size_t len, uint64_t first, uint64_t end, const char *ext,
 			 bool part)
 {

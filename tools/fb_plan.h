@@ -52,6 +52,17 @@ struct fb_plan_seg {
 
 /* "seg-FIRST-END.EXT", or with PART "seg-FIRST-END.part.EXT", into BUF.
  * 0, or -ENAMETOOLONG. */
+/*
+ * The segment grid, one rule for the encoder that writes segments and the
+ * load that checks them: the segment that begins at FIRST (A ≤ FIRST < B)
+ * of a render writing frames A..B-1 ends at the next multiple of L, but a
+ * piece shorter than L/2 at either end of A:B is not a segment of its own:
+ * the first piece goes with the segment after it, the last with the one
+ * before.  (An x264 segment of a frame or two, beside flushing its encoder
+ * for nothing, makes ffprobe guess its rate from one gap.)
+ */
+uint64_t fb_plan_segment_end(uint64_t first, uint64_t a, uint64_t b, uint64_t len);
+
 int fb_plan_segment_name(char *buf, size_t len, uint64_t first, uint64_t end, const char *ext,
 			 bool part);
 

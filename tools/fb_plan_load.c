@@ -183,12 +183,12 @@ static int parse_segment(const char *line, size_t n, const struct fb_plan *p, st
 	if (i != 64 || s[64] != '\0')
 		return FAIL(EINVAL, "line %zu: the sha256 is not 64 lowercase hex digits", n);
 	r->s.sha256[64] = '\0';
-	/* On the grid of multiples of L, cut at the range's ends (a chunk's
-	 * first and last segments may be shorter). */
+	/* On the grid (fb_plan_segment_end): a segment begins at the range's
+	 * first frame or at a multiple of L. */
 	base = r->s.first - r->s.first % p->seg_frames;
 	if (r->s.first >= r->s.end || r->s.first < p->first || r->s.first >= p->end ||
 	    (r->s.first != p->first && r->s.first != base) ||
-	    r->s.end != (p->end - base <= p->seg_frames ? p->end : base + p->seg_frames))
+	    r->s.end != fb_plan_segment_end(r->s.first, p->first, p->end, p->seg_frames))
 		return FAIL(EINVAL, "line %zu: frames %" PRIu64 ":%" PRIu64 " are not a segment of "
 			    "%" PRIu64 " frames of the %" PRIu64 "-frame render", n, r->s.first,
 			    r->s.end, p->seg_frames, p->frames);

@@ -145,6 +145,30 @@ check "killed chunk: the kill happened (frame 20, chunk 1)" '[ -e "$KILL_MARK" ]
 check "killed chunk: output equals the whole render" '[ "$(fmd5 "$TMP/kill.mp4")" = "$(fmd5 "$TMP/rend.mp4")" ]'
 check "killed chunk: no part file left" '[ -z "$(ls -A "$TMP/kill.mp4.fbfarm" | grep part)" ]'
 unset KILL_AT KILL_MARK
+# The same with segments of 2 frames, the chunk's fb-render SIGKILLed by
+# the test once its first segment is recorded: the rerun goes on from its
+# last whole segment (fb-render --resume in the chunk's own work
+# directory), so it renders fewer frames than the chunk again — counted by
+# the renderer itself (RENDER_LOG).
+RENDER_LOG=$TMP/rendered.log fb-farm --local --chunks 4 --keep --segment 2 "${GEOM[@]}" "${REND[@]}" \
+	--jitter-ms 20 -o "$TMP/killseg.mp4" -- "${LOSSLESS[@]}" 2> "$TMP/farm.err" &
+fp=$!
+seg1=$TMP/killseg.mp4.fbfarm/chunk-00001.segments
+victim=
+wait_until 120 'grep -q "^segment " "$seg1/plan" 2> /dev/null' &&
+	victim=$(own_pids --match "fb-render .*--range 15:30" | head -1)
+[ -n "$victim" ] && kill -9 "$victim"
+wait $fp
+rc=$?
+n=$(wc -l < "$TMP/rendered.log")
+check "killed chunk, --segment 2: exit 0, the output equals the whole render" \
+	'[ -n "$victim" ] && [ $rc -eq 0 ] && [ "$(fmd5 "$TMP/killseg.mp4")" = "$(fmd5 "$TMP/rend.mp4")" ]'
+check "killed chunk, --segment 2: its rerun resumed from its segments ($(grep -o "resuming: [^,]*" "$TMP/killseg.mp4.fbfarm/logs/chunk-1.log"))" \
+	'grep -q "resuming: [1-9][0-9]* of [0-9]* segments kept" "$TMP/killseg.mp4.fbfarm/logs/chunk-1.log"'
+check "killed chunk, --segment 2: $n frames rendered for 60, fewer than a whole chunk again" \
+	'[ "$n" -ge 60 ] && [ "$n" -lt 75 ]'
+check "killed chunk, --segment 2: no segment directory left once joined" \
+	'[ -z "$(ls -A "$TMP/killseg.mp4.fbfarm" | grep segments)" ]'
 
 # ---- a chunk that always fails: exit 1 naming it, no output
 FAIL_AT=50 fb-farm --local --chunks 4 --retries 1 "${GEOM[@]}" "${REND[@]}" \
