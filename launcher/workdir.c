@@ -117,14 +117,15 @@ static void render_line(struct workdir *w, const struct render_opts *o, const st
 		 range, w->seg_frames, fb_frame_format_name(g->frame_format), w->ext, src, ff);
 }
 
-/* PATH as it is or would be made: its directory resolved (symlinks, ..),
- * the last component as given; false if the directory does not resolve. */
-static bool canonical(const char *path, char out[PATH_MAX])
+/* PATH resolved (FOLLOW), or as it would be made: its directory resolved
+ * (symlinks, ..), the last component as given; false if the directory does
+ * not resolve. */
+static bool canonical(const char *path, bool follow, char out[PATH_MAX])
 {
 	char dir[PATH_MAX], base[PATH_MAX], real[PATH_MAX];
 	int w;
 
-	if (realpath(path, out))
+	if (follow && realpath(path, out))
 		return true;
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
 		return false;
@@ -142,7 +143,9 @@ static int output_inside(const struct workdir *w, const char *output)
 	char wd[PATH_MAX], out[PATH_MAX];
 	size_t n;
 
-	if (!canonical(w->path, wd) || !canonical(output, out))
+	/* The work directory's own name is not followed: a symbolic link
+	 * there is refused as such when it is opened. */
+	if (!canonical(w->path, false, wd) || !canonical(output, true, out))
 		return 0; /* -o's directory was checked by the preflight */
 	n = strlen(wd);
 	if (strcmp(out, wd) == 0)

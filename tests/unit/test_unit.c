@@ -11,7 +11,7 @@ int main(void)
 {
 	int (*const groups[])(void) = {
 		fb_test_geometry, fb_test_params, fb_test_segment, fb_test_stats,
-		fb_test_ring, fb_test_corrupt, fb_test_library, fb_test_sink,
+		fb_test_ring, fb_test_rewind, fb_test_corrupt, fb_test_library, fb_test_sink,
 		fb_test_life,
 		fb_test_api, /* test_api.c: the 0.8 calls */
 		fb_test_view, fb_test_fault, fb_test_plan,

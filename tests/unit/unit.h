@@ -44,6 +44,7 @@ int fb_test_params(void);   /* test_params.c: the programs' option parsing */
 int fb_test_stats(void);    /* test_stats.c: fb-render's reads of the segment */
 int fb_test_segment(void);  /* test_segment.c: validation, attach, create */
 int fb_test_ring(void);     /* test_ring.c: the protocol */
+int fb_test_rewind(void);   /* test_rewind.c: the rewind, the segment grid */
 int fb_test_corrupt(void);  /* test_corrupt.c: the segment as hostile input */
 int fb_test_life(void);     /* test_life.c: life-cycle CAS, locks, registry */
 int fb_test_library(void);  /* test_library.c: the public API up to 0.7 */
