@@ -442,6 +442,9 @@ int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int g
 		return judge(s, why, why_len);
 	if (WIFEXITED(status))
 		snprintf(why, why_len, "ffmpeg exited with status %d", WEXITSTATUS(status));
+	else if (killed && !s->stopped)
+		snprintf(why, why_len, "ffmpeg had not exited %d s after its input ended: killed",
+			 (timeout_ms + 999) / 1000);
 	else
 		snprintf(why, why_len, "ffmpeg killed by signal %d", WTERMSIG(status));
 	if (WIFSIGNALED(status) && !killed)

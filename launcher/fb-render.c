@@ -163,7 +163,8 @@ int main(int argc, char **argv)
 	/* Joined: the segments go; else they stay if one is finished. */
 	workdir_end(&work, code == FB_EXIT_OK && r.joined);
 	if (r.joined)
-		snprintf(more, sizeof(more), ", %zu segments", r.join.segments);
+		snprintf(more, sizeof(more), ", %zu segment%s", r.join.segments,
+			 r.join.segments == 1 ? "" : "s");
 	if (r.joined && again)
 		snprintf(more + strlen(more), sizeof(more) - strlen(more),
 			 " (%u redone after ffmpeg died: %llu frames rendered again)", redone,

@@ -353,6 +353,8 @@ static void joined(struct render *r, int status)
 		return;
 	}
 	join_read(&r->join);
+	if (r->stopping) /* we ended it: the stop is the cause, and says itself */
+		return;
 	if (r->join.last[0])
 		outcome_set(&r->out, FB_EXIT_RUNTIME, OUTCOME_SAY, "joining the segments failed: %s",
 			    r->join.last);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,6 +63,15 @@ static const char *unjoinable(const struct render_opts *o, char ext[FB_PLAN_EXT_
 		return "--audio (give the audio to fb-stitch)";
 	if (!output_ext(o->sink.output, ext))
 		return "an -o without an extension such as .mp4 (the segments' container)";
+	/* The containers that keep a segment's chunk tag (fb-stitch checks
+	 * it; fb-farm's CONTAINERS), and no -f of the user's choosing
+	 * another muxer than the extension says. */
+	if (strcasecmp(ext, "mp4") && strcasecmp(ext, "mov") && strcasecmp(ext, "m4v") &&
+	    strcasecmp(ext, "mkv") && strcasecmp(ext, "webm"))
+		return "this -o container (segments are mp4, mov, m4v, mkv or webm)";
+	for (int i = 0; i < o->n_ff_opts; i++)
+		if (strcmp(o->ff_opts[i], "-f") == 0)
+			return "-f among the ffmpeg options (the container is -o's extension)";
 	return NULL;
 }
 

@@ -36,6 +36,9 @@ expect 2 "invalid --segment '0s'" "--segment 0s" -- --segment 0s -o a.mp4
 expect 2 "invalid --segment '-1'" "--segment -1" -- --segment -1 -o a.mp4
 expect 2 "cannot be joined with -o -" "--segment with -o -" -- --segment 10 -o -
 expect 2 "cannot be joined with --sink raw" "--segment with --sink raw" -- --segment 10 --sink raw -o a.raw
+expect 2 "cannot be joined with this -o container" "--segment into .out" -- --segment 10 -o a.out
+expect 2 "cannot be joined with -f among the ffmpeg options" "--segment with -f" \
+	-- --segment 10 -o a.mkv -- -f matroska
 expect 2 "cannot be joined with an -o without an extension" "--segment, -o without extension" \
 	-- --segment 10 -o noext
 gen_bytes 1000 audio > "$TMP/a.wav"
