@@ -453,6 +453,22 @@ int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int g
 	return -1;
 }
 
+void ffmpeg_sink_kill(struct ffmpeg_sink *s)
+{
+	pid_t r;
+
+	if (s->in_fd >= 0)
+		close(s->in_fd);
+	s->in_fd = -1;
+	kill(s->pid, SIGKILL);
+	do
+		r = waitpid(s->pid, NULL, 0);
+	while (r < 0 && errno == EINTR);
+	if (s->pid_fd >= 0)
+		close(s->pid_fd);
+	s->pid_fd = -1;
+}
+
 void ffmpeg_sink_free(struct ffmpeg_sink *s)
 {
 	if (s->err_fd >= 0)

@@ -93,6 +93,9 @@ int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int g
 /* Append ": " and ffmpeg's last error lines (see above) to WHY. */
 void ffmpeg_sink_quote(const struct ffmpeg_sink *s, char *why, size_t why_len);
 
+/* SIGKILL ffmpeg and reap it: one that is not wanted (no input given). */
+void ffmpeg_sink_kill(struct ffmpeg_sink *s);
+
 /* Close what finish left open (the memfds). */
 void ffmpeg_sink_free(struct ffmpeg_sink *s);
 

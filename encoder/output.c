@@ -367,3 +367,12 @@ void output_close(struct output *out)
 	out->marker = NULL;
 	sink_free(&out->k);
 }
+
+void output_abandon(struct output *out)
+{
+	if (out->ff.pid > 0) {
+		ffmpeg_sink_kill(&out->ff);
+		ffmpeg_sink_free(&out->ff);
+	}
+	output_close(out);
+}

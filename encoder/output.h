@@ -86,6 +86,10 @@ int output_finish_ffmpeg(struct output *out, const struct encoder_opts *o, int r
  * MS?  Left pending: every later wait sees it too. */
 bool output_stop_requested(int stop_fd, int ms);
 
+/* OUT's ffmpeg is not wanted (it was given no frame): killed, reaped,
+ * its file left for the next start to remove; then output_close. */
+void output_abandon(struct output *out);
+
 /* Close what OUT holds (not the frames: output_release_held). */
 void output_close(struct output *out);
 

@@ -26,6 +26,9 @@ struct seg_run {
 	int dir_fd;
 	char ext[FB_PLAN_EXT_MAX + 1];
 	uint32_t restarts;
+	struct output pre; /* the next segment's ffmpeg, started early (start_next) */
+	bool have_pre;
+	uint64_t pre_a;    /* its first frame (ring index) */
 };
 
 /* The extension of -o (ffmpeg picks the container by it), into EXT.
@@ -119,8 +122,63 @@ static int rewind_to(struct seg_run *r, uint64_t next, uint64_t a, char *why, si
 	return rc;
 }
 
+/* Start OUT, a new ffmpeg for segment [A, B) (ring indices), its .part
+ * file removed first.  0, -ECANCELED, -ENOTCONN (said), or -errno with
+ * WHY filled. */
+static int start_segment(struct seg_run *r, uint64_t a, uint64_t b, struct output *out,
+			 char *why, size_t why_len)
+{
+	const struct fb_geom *g = &r->seg->geom;
+	char name[NAME_MAX + 1], path[PATH_MAX];
+	struct fb_geom sg;
+	int rc;
+
+	*out = (struct output){ .fd = -1, .taken = a, .freed = a, .sunk = a };
+	if (fb_plan_segment_name(name, sizeof(name), g->first_frame + a, g->first_frame + b,
+				 r->ext, true) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", r->o->segment_dir, name) >= sizeof(path)) {
+		snprintf(why, why_len, "segment path too long in %s", r->o->segment_dir);
+		return -ENAMETOOLONG;
+	}
+	if (unlinkat(r->dir_fd, name, 0) < 0 && errno != ENOENT) {
+		rc = -errno;
+		snprintf(why, why_len, "removing %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	segment_geom(&sg, g, a, b);
+	rc = output_open(out, r->o, r->seg, &sg, path, r->stop_fd);
+	return rc ? (rc == -2 ? -ECANCELED : -ENOTCONN) : 0;
+}
+
+/* The next segment's ffmpeg, started early (r->pre), is not wanted. */
+static void drop_pre(struct seg_run *r)
+{
+	if (!r->have_pre)
+		return;
+	output_abandon(&r->pre);
+	r->have_pre = false;
+}
+
 /*
- * Write segment [A, B) (ring indices) with a new ffmpeg.  0 recorded;
+ * Start the ffmpeg of the segment after [A, B) while this one's finishes
+ * (x264 flushes its lookahead; the next one loads and waits for input):
+ * no frame of it is written before this one is verified, so a rewind
+ * still goes back to A at most.  Best effort: if it cannot start now, it
+ * is started again in turn, and fails there.
+ */
+static void start_next(struct seg_run *r, uint64_t b)
+{
+	char why[FB_REASON_MAX];
+
+	if (b >= r->seg->geom.total_frames || r->have_pre)
+		return;
+	r->pre_a = b;
+	r->have_pre = start_segment(r, b, segment_end(&r->seg->geom, r->o->segment_frames, b),
+				    &r->pre, why, sizeof(why)) == 0;
+}
+
+/*
+ * Write segment [A, B) (ring indices) with its ffmpeg.  0 recorded;
  * -ERESTART its ffmpeg was killed by a signal (OUT released, *NEXT the
  * first frame not taken); else -errno with WHY filled.
  */
@@ -128,34 +186,32 @@ static int one_segment(struct seg_run *r, uint64_t a, uint64_t b, uint64_t *next
 		       size_t why_len)
 {
 	const struct fb_geom *g = &r->seg->geom;
-	const uint64_t fa = g->first_frame + a, fb = g->first_frame + b;
-	char name[NAME_MAX + 1], path[PATH_MAX];
-	struct output out = { .fd = -1, .taken = a, .freed = a, .sunk = a };
 	bool hold = b == g->total_frames;
-	struct fb_geom sg;
+	struct output out;
 	int rc;
 
-	if (fb_plan_segment_name(name, sizeof(name), fa, fb, r->ext, true) ||
-	    (size_t)snprintf(path, sizeof(path), "%s/%s", r->o->segment_dir, name) >= sizeof(path)) {
-		snprintf(why, why_len, "segment path too long in %s", r->o->segment_dir);
-		return -ENAMETOOLONG;
+	if (r->have_pre && r->pre_a == a) {
+		out = r->pre;
+		r->have_pre = false;
+	} else {
+		drop_pre(r);
+		rc = start_segment(r, a, b, &out, why, why_len);
+		if (rc)
+			return rc;
 	}
-	if (unlinkat(r->dir_fd, name, 0) < 0 && errno != ENOENT) {
-		snprintf(why, why_len, "removing %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	segment_geom(&sg, g, a, b);
-	rc = output_open(&out, r->o, r->seg, &sg, path, r->stop_fd);
-	if (rc)
-		return rc == -2 ? -ECANCELED : -ENOTCONN;
 	rc = output_drain(r->seg, &out, b, hold, why, why_len);
 	if (rc == -EOWNERDEAD && output_stop_requested(r->stop_fd, 200))
 		rc = -EINTR;
+	if (rc == 0)
+		start_next(r, b);
 	rc = output_finish_ffmpeg(&out, r->o, rc, why, why_len);
 	if (rc == 0)
-		rc = fb_plan_record(r->dir_fd, fa, fb, r->ext, why, why_len);
+		rc = fb_plan_record(r->dir_fd, g->first_frame + a, g->first_frame + b, r->ext, why,
+				    why_len);
 	if (rc == 0 && hold && output_release_held(r->seg, &out))
 		rc = -ECANCELED;
+	if (rc)
+		drop_pre(r);
 	if (rc == -EIO && out.ff.signo) {
 		*next = out.taken;
 		rc = output_release_held(r->seg, &out) ? -ECANCELED : -ERESTART;
@@ -236,6 +292,7 @@ int segments_encode(struct fb_seg *seg, const struct encoder_opts *o, int stop_f
 		redo = false;
 		a = b;
 	}
+	drop_pre(&r);
 	*at = a;
 	close(r.dir_fd);
 	return rc;

@@ -171,5 +171,20 @@ pc
 check "the segment edited in place: not valid" '[ $rc -eq 0 ] && [ ! -s pc.out ]'
 rm -rf $D
 
+# 8. Stopped while fb-stitch joins: the stop is the cause (exit 130, no
+#    "joining the segments failed" line), nothing partial beside -o, the
+#    directory and its segments kept for --resume, no fb-stitch left.
+fb-render --size 320x240 --workers 2 --frames 400 --segment 5 -o j.mkv -- -c:v ffv1 2> j.err &
+p=$!
+wait_until 120 'ls -A | grep -q "^\.j\.fb-stitch-" || ! alive $p'
+kill -INT $p 2> /dev/null
+wait $p
+rc=$?
+check "SIGINT during the join: exit 130, the stop said, not a failed join ($(tail -1 j.err))" \
+	'[ $rc -eq 130 ] && ! grep -q "joining the segments failed" j.err'
+check "SIGINT during the join: no partial file, the segments kept, no fb-stitch left" \
+	'[ -z "$(ls -A | grep fb-stitch)" ] && [ "$(plan_segs j.mkv.fbsegments)" -eq 80 ] &&
+	 [ ! -e j.mkv ] && [ -z "$(own_procs --match fb-stitch)" ]'
+
 check_clean "segments attacked"
 finish
