@@ -46,7 +46,9 @@ done
 
 # SIGINT while a slow x264 preset is the bottleneck: the encoder is blocked
 # on ffmpeg's pipe when the stop comes; ffmpeg must still finish the file.
-fb-render --size 1280x720 --frames 3000 --workers 2 --name /$TID-slow -o "$TMP/slow.mp4" \
+# (100 s of video would be segmented by default; a stopped segmented render
+# keeps its segments for --resume instead: tests/launcher/t_resume.sh.)
+fb-render --size 1280x720 --frames 3000 --segment 0 --workers 2 --name /$TID-slow -o "$TMP/slow.mp4" \
 	-- -c:v libx264 -preset slow -pix_fmt yuv420p 2> "$TMP/err.slow" &
 RPID=$!
 # back-pressure: past x264's look-ahead, the encoder asleep on the full pipe
