@@ -36,6 +36,14 @@ rendered() { [ -f "$RENDER_LOG" ] && wc -l < "$RENDER_LOG" || echo 0; }
 # child PARENT COMM: the pid of PARENT's child named COMM, if one runs.
 child() { (cat /proc/"$1"/task/*/children 2> /dev/null | tr ' ' '\n' | while read -r p; do
 	[ -n "$p" ] && [ "$(cat /proc/"$p"/comm 2> /dev/null)" = "$2" ] && echo "$p"; done) | head -1; }
+# kill_ffmpeg PID: SIGKILL the ffmpeg writing PID's open segment (its
+# encoder's oldest ffmpeg: the next one may be started already); 0 if one
+# was killed.
+kill_ffmpeg() {
+	local ff
+	ff=$(child "$(child "$1" fb-encoder)" ffmpeg)
+	[ -n "$ff" ] && kill -9 "$ff" 2> /dev/null
+}
 segments_in() { if [ -f "$1/plan" ]; then awk '/^segment /{n++} END{print n+0}' "$1/plan"; else echo 0; fi; }
 
 # 1. Segments against one output: the same decoded frames and timestamps.
@@ -91,9 +99,10 @@ render_bg "$TMP/k.mkv" --frames 240 --segment 40 --jitter-ms 15 --progress "$TMP
 	-- -c:v ffv1 2> "$TMP/k.err" &
 rp=$!
 kills=0
-for _ in 1 2; do
-	wait_until 60 '[ -n "$(child "$(child $rp fb-encoder)" ffmpeg)" ] && [ "$(rendered)" -gt $((kills * 60 + 50)) ]' &&
-		kill -9 "$(child "$(child $rp fb-encoder)" ffmpeg)" 2> /dev/null && kills=$((kills + 1))
+while [ $kills -lt 2 ] && alive $rp; do
+	wait_until 60 '! alive $rp || [ "$(rendered)" -gt $((kills * 60 + 50)) ]'
+	alive $rp && kill_ffmpeg $rp && kills=$((kills + 1)) &&
+		wait_until 60 '[ "$(grep -c "started again" "$TMP/k.err")" -ge $kills ] || ! alive $rp'
 done
 wait $rp 2> /dev/null
 rc=$?
@@ -118,10 +127,10 @@ render_bg "$TMP/b.mkv" --frames 240 --segment 40 --jitter-ms 15 --max-restarts 1
 	-- -c:v ffv1 2> "$TMP/b.err" &
 rp=$!
 kills=0
-for _ in 1 2; do
-	wait_until 60 '[ -n "$(child "$(child $rp fb-encoder)" ffmpeg)" ] && grep -q "^segment " "$TMP/b.mkv.fbsegments/plan" 2> /dev/null' &&
-		kill -9 "$(child "$(child $rp fb-encoder)" ffmpeg)" 2> /dev/null && kills=$((kills + 1))
-	wait_until 60 '[ "$(grep -c "started again" "$TMP/b.err")" -ge $kills ] || ! alive $rp'
+wait_until 60 '! alive $rp || [ "$(segments_in "$TMP/b.mkv.fbsegments")" -ge 1 ]'
+while [ $kills -lt 2 ] && alive $rp; do
+	kill_ffmpeg $rp && kills=$((kills + 1)) &&
+		wait_until 60 '[ "$(grep -c "started again" "$TMP/b.err")" -ge $kills ] || ! alive $rp'
 done
 wait $rp 2> /dev/null
 rc=$?
@@ -131,13 +140,32 @@ check "past the budget: the finished segments kept for --resume" \
 	'[ "$(segments_in "$TMP/b.mkv.fbsegments")" -ge 1 ] && grep -q -- "--resume" "$TMP/b.err"'
 rm -rf "$TMP/b.mkv.fbsegments"
 
+# 3c. SIGINT mid-render: exit 130, the finished segments kept (one line),
+#     nothing at -o; --resume finishes it, equal to the render in one go.
+render_bg "$TMP/i.mkv" --frames 150 --segment 30 --jitter-ms 15 -- -c:v ffv1 2> "$TMP/i.err" &
+rp=$!
+wait_until 60 '[ "$(segments_in "$TMP/i.mkv.fbsegments")" -ge 1 ] || ! alive $rp'
+kill -INT $rp 2> /dev/null
+wait $rp 2> /dev/null
+rc=$?
+check "SIGINT mid-render: exit 130, segments kept, one line saying --resume, no -o ($(tail -1 "$TMP/i.err"))" \
+	'[ $rc -eq 130 ] && [ "$(segments_in "$TMP/i.mkv.fbsegments")" -ge 1 ] &&
+	 grep -q "run again with --resume" "$TMP/i.err" && [ ! -e "$TMP/i.mkv" ]'
+render "$TMP/i.mkv" --frames 150 --segment 30 --resume -- -c:v ffv1 2> "$TMP/i2.err"
+rc=$?
+RENDER_LOG='' render "$TMP/i1.mkv" --frames 150 --segment 0 -- -c:v ffv1 2> /dev/null
+check "SIGINT, then --resume: exit 0, equal to the render in one go" \
+	'[ $rc -eq 0 ] && same_frames "$TMP/i.mkv" "$TMP/i1.mkv"'
+
 # 4. ffmpeg refusing (an exit status, not a crash): the render ends at once,
 #    saying so; the segments before are kept and --resume finishes it.
 mkdir "$TMP/ff"
 cat > "$TMP/ff/ffmpeg" << EOF
 #!/usr/bin/env bash
-n=\$(cat "$TMP/ff/count" 2> /dev/null || echo 0); echo \$((n + 1)) > "$TMP/ff/count"
-[ "\$n" -eq 2 ] && { echo "[error] No space left on device" >&2; exit 1; }
+# The third segment's ffmpeg (its output, the last argument, names it).
+case "\${@: -1}" in
+*/seg-0000000060-0000000090.part.mkv) echo "[error] No space left on device" >&2; exit 1 ;;
+esac
 exec $(command -v ffmpeg) "\$@"
 EOF
 chmod +x "$TMP/ff/ffmpeg"
@@ -146,7 +174,7 @@ PATH="$TMP/ff:$PATH" render "$TMP/d.mkv" --frames 150 --segment 30 -- -c:v ffv1 
 rc=$?
 check "ffmpeg exits 1 in segment 3: exit 1, not restarted ($(grep -v '^fb-render: .* kept' "$TMP/d.err" | tail -1))" \
 	'[ $rc -eq 1 ] && grep -q "status 1.*not restarted" "$TMP/d.err" && ! grep -q "started again" "$TMP/d.err"'
-check "ffmpeg exits 1: 2 segments kept in the work directory, one line saying --resume" \
+check "ffmpeg exits 1: 2 segments kept in the work directory ($(segments_in "$TMP/d.mkv.fbsegments")), one line saying --resume ($(grep -c -- --resume "$TMP/d.err"))" \
 	'[ "$(segments_in "$TMP/d.mkv.fbsegments")" = 2 ] && grep -q -- "--resume" "$TMP/d.err"'
 render "$TMP/d.mkv" --frames 150 --segment 30 --resume -- -c:v ffv1 2> "$TMP/d2.err"
 rc=$?
@@ -176,7 +204,7 @@ while [ $runs -lt $((want * 2 + 3)) ]; do
 		0) victim=$rp name=fb-render ;;
 		1) victim=$(child $rp fb-broker) name=broker ;;
 		2) victim=$(child $rp fb-encoder) name=encoder ;;
-		3) victim=$(child "$(child $rp fb-encoder)" ffmpeg) name=ffmpeg ;;
+		3) victim=$(child "$(child $rp fb-encoder)" ffmpeg) name=ffmpeg ;; # the oldest: the open segment's
 		4) victim=$(child $rp fb-producer) name=producer ;;
 		esac
 		[ -n "$victim" ] && kill -9 "$victim" 2> /dev/null || continue
