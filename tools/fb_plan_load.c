@@ -399,7 +399,8 @@ static int settle(int dir_fd, struct fb_plan *p, struct recs *rs)
 {
 	size_t n = 0;
 
-	qsort(rs->v, rs->n, sizeof(*rs->v), by_first);
+	if (rs->n) /* no segment yet: rs->v is NULL, which qsort may not take */
+		qsort(rs->v, rs->n, sizeof(*rs->v), by_first);
 	for (size_t i = 0; i < rs->n; i++) {
 		if (n && rs->v[n - 1].s.first == rs->v[i].s.first)
 			n--; /* a later line for the same segment replaces it */
