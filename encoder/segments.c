@@ -14,7 +14,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define DRAIN_SLICE_MS 100
@@ -30,46 +29,6 @@ struct seg_run {
 	bool have_pre;
 	uint64_t pre_a;    /* its first frame (ring index) */
 };
-
-/* The extension of -o (ffmpeg picks the container by it), into EXT.
- * 0, or -EINVAL: none, or not plain letters and digits. */
-static int output_ext(const char *output, char *ext, size_t len)
-{
-	const char *base = strrchr(output, '/'), *dot;
-	size_t n;
-
-	dot = strrchr(base ? base + 1 : output, '.');
-	if (!dot || dot[1] == '\0')
-		return -EINVAL;
-	n = strlen(dot + 1);
-	if (n >= len)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!((dot[1 + i] >= 'a' && dot[1 + i] <= 'z') ||
-		      (dot[1 + i] >= 'A' && dot[1 + i] <= 'Z') || (dot[1 + i] >= '0' && dot[1 + i] <= '9')))
-			return -EINVAL;
-	memcpy(ext, dot + 1, n + 1);
-	return 0;
-}
-
-/* The work directory fb-render made: ours, a directory, no one else's to
- * write.  Its descriptor, or -1 with WHY filled. */
-static int open_dir(const char *dir, char *why, size_t why_len)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-
-	if (fd < 0) {
-		snprintf(why, why_len, "segment directory %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
-		snprintf(why, why_len, "segment directory %s is not ours alone", dir);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 /* The end (ring index) of the segment that begins at ring index A: the
  * grid's rule (fb_plan_segment_end), in absolute frames. */
@@ -249,16 +208,16 @@ int segments_encode(struct fb_seg *seg, const struct encoder_opts *o, int stop_f
 	struct seg_run r = { .seg = seg, .o = o, .stop_fd = stop_fd, .dir_fd = -1 };
 	const uint64_t total = seg->geom.total_frames;
 	uint64_t a = 0, b, next = 0;
-	bool redo = false;
+	bool redo = false, made;
 	int rc = 0;
 
 	*at = 0;
-	if (output_ext(o->output, r.ext, sizeof(r.ext))) {
+	if (!fb_plan_ext(o->output, r.ext)) {
 		snprintf(why, why_len, "-o %s has no container extension to name segments by",
 			 o->output);
 		return -EINVAL;
 	}
-	r.dir_fd = open_dir(o->segment_dir, why, why_len);
+	r.dir_fd = fb_plan_dir_open(o->segment_dir, false, &made, why, why_len);
 	if (r.dir_fd < 0)
 		return -EINVAL;
 	while (a < total) {

@@ -27,25 +27,6 @@
 #define DEFAULT_SEGMENT_S 10 /* the default segment: 10 s of video ... */
 #define DEFAULT_MIN_S 60     /* ... for a render of at least 60 s */
 
-/* OUTPUT's extension (what ffmpeg picks the container by) into EXT, or
- * false: none, or not 1..FB_PLAN_EXT_MAX letters and digits. */
-static bool output_ext(const char *output, char ext[FB_PLAN_EXT_MAX + 1])
-{
-	const char *base = strrchr(output, '/'), *dot;
-	size_t n;
-
-	base = base ? base + 1 : output;
-	dot = strrchr(base, '.');
-	if (!dot || dot == base)
-		return false;
-	n = strlen(dot + 1);
-	if (n == 0 || n > FB_PLAN_EXT_MAX ||
-	    strspn(dot + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != n)
-		return false;
-	memcpy(ext, dot + 1, n + 1);
-	return true;
-}
-
 /* Frames in S seconds at NUM/DEN fps, rounded up. */
 static uint64_t secs_to_frames(uint64_t s, uint32_t num, uint32_t den)
 {
@@ -61,7 +42,7 @@ static const char *unjoinable(const struct render_opts *o, char ext[FB_PLAN_EXT_
 		return "-o - (the join writes a file)";
 	if (o->sink.audio)
 		return "--audio (give the audio to fb-stitch)";
-	if (!output_ext(o->sink.output, ext))
+	if (!fb_plan_ext(o->sink.output, ext))
 		return "an -o without an extension such as .mp4 (the segments' container)";
 	/* The containers that keep a segment's chunk tag (fb-stitch checks
 	 * it; fb-farm's CONTAINERS), and no -f of the user's choosing

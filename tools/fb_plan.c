@@ -23,6 +23,23 @@
 /* Fill WHY and evaluate to the negative errno E. */
 #define FAIL(e, ...) (snprintf(why, why_len, __VA_ARGS__), -(e))
 
+bool fb_plan_ext(const char *output, char ext[FB_PLAN_EXT_MAX + 1])
+{
+	const char *base = strrchr(output, '/'), *dot;
+	size_t n;
+
+	base = base ? base + 1 : output;
+	dot = strrchr(base, '.');
+	if (!dot || dot == base)
+		return false;
+	n = strlen(dot + 1);
+	if (n == 0 || n > FB_PLAN_EXT_MAX ||
+	    strspn(dot + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != n)
+		return false;
+	memcpy(ext, dot + 1, n + 1);
+	return true;
+}
+
 uint64_t fb_plan_segment_end(uint64_t first, uint64_t a, uint64_t b, uint64_t len)
 {
 	uint64_t half = len / 2, end;
@@ -187,18 +204,27 @@ int fb_plan_exists(int dir_fd)
 	return errno == ENOENT ? 0 : -errno;
 }
 
+DIR *fb_plan_list(int dir_fd)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!d && fd >= 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
 int fb_plan_dir_empty(int dir_fd)
 {
-	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), e = 1;
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	DIR *d = fb_plan_list(dir_fd);
 	struct dirent *de;
+	int e = 1;
 
-	if (!d) {
-		e = -errno;
-		if (fd >= 0)
-			close(fd);
-		return e;
-	}
+	if (!d)
+		return -errno;
 	errno = 0;
 	while (e == 1 && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
@@ -237,16 +263,12 @@ static int remove_segments(int dir_fd, const char *ext)
 {
 	uint64_t first, end;
 	bool part;
-	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), e = 0;
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	DIR *d = fb_plan_list(dir_fd);
 	struct dirent *de;
+	int e = 0;
 
-	if (!d) {
-		e = -errno;
-		if (fd >= 0)
-			close(fd);
-		return e;
-	}
+	if (!d)
+		return -errno;
 	while ((de = readdir(d)))
 		if (fb_plan_segment_parse(de->d_name, ext, &first, &end, &part) &&
 		    de->d_type != DT_DIR &&

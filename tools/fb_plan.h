@@ -34,6 +34,7 @@
 #ifndef FB_PLAN_H
 #define FB_PLAN_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +63,16 @@ struct fb_plan_seg {
  * for nothing, makes ffprobe guess its rate from one gap.)
  */
 uint64_t fb_plan_segment_end(uint64_t first, uint64_t a, uint64_t b, uint64_t len);
+
+/* The entries of DIR_FD (its own descriptor kept): a DIR to readdir and
+ * closedir, or NULL with errno set.  The one listing of fb_plan.c and
+ * fb_plan_load.c. */
+DIR *fb_plan_list(int dir_fd);
+
+/* OUTPUT's extension (what ffmpeg picks the container by, and what the
+ * segments are named with) into EXT: false if none, or not
+ * 1..FB_PLAN_EXT_MAX letters and digits.  fb-render and fb-encoder alike. */
+bool fb_plan_ext(const char *output, char ext[FB_PLAN_EXT_MAX + 1]);
 
 int fb_plan_segment_name(char *buf, size_t len, uint64_t first, uint64_t end, const char *ext,
 			 bool part);

@@ -356,8 +356,7 @@ static struct rec *recorded(struct recs *rs, const struct fb_plan *p, const char
  * a .part one), one line each; and say which recorded ones are missing. */
 static void repair(int dir_fd, const struct fb_plan *p, struct recs *rs, const char *prog)
 {
-	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	DIR *d = fb_plan_list(dir_fd);
 	struct dirent *de;
 
 	for (size_t i = 0; i < rs->n; i++)
@@ -365,8 +364,6 @@ static void repair(int dir_fd, const struct fb_plan *p, struct recs *rs, const c
 			fb_warn(prog, "segment %" PRIu64 ":%" PRIu64 " is missing: rendered again",
 				rs->v[i].s.first, rs->v[i].s.end);
 	if (!d) {
-		if (fd >= 0)
-			close(fd);
 		fb_warn(prog, "cannot list the work directory: %s", strerror(errno));
 		return;
 	}
