@@ -7,7 +7,6 @@
 #include "fb_util.h"
 
 #include <errno.h>
-#include <stdio.h>
 
 /* Take the lock for a rewind step: 0 held, else -errno (as release). */
 static int lock_rewind(struct fb_seg *seg)
@@ -15,20 +14,6 @@ static int lock_rewind(struct fb_seg *seg)
 	int rc = fb_lock_take(seg);
 
 	return rc == -EPROTO ? -ECANCELED : rc; /* the cause is recorded in the segment */
-}
-
-/* With the lock held: abort for a broken invariant; releases the lock. */
-static int rewind_corrupt_unlock(struct fb_seg *seg, const char *what)
-{
-	char reason[FB_REASON_MAX];
-	bool first;
-
-	FB_ASSERT_LOCKED(seg);
-	snprintf(reason, sizeof(reason), "segment corrupt: %s", what);
-	first = fb_life_abort_first(seg, reason);
-	fb_lock_release(seg);
-	fb_life_wake_all(seg, fb_life_sleepers(seg->hdr));
-	return first ? -EPROTO : -ECANCELED;
 }
 
 int fb_ring_rewind_begin(struct fb_seg *seg)
@@ -75,7 +60,7 @@ int fb_ring_rewind_to(struct fb_seg *seg, uint64_t frame)
 	}
 	busy = in_flight_locked(seg);
 	if (busy < 0)
-		return rewind_corrupt_unlock(seg, "a slot is occupied with nothing in flight");
+		return fb_ring_corrupt_unlock(seg, "a slot is occupied with nothing in flight");
 	if (busy) {
 		fb_lock_release(seg);
 		return -EAGAIN;

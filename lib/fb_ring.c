@@ -24,9 +24,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* With the lock held: abort for a broken invariant and say which;
- * releases the lock, then wakes everyone. */
-static int corrupt_unlock(struct fb_seg *seg, const char *what)
+int fb_ring_corrupt_unlock(struct fb_seg *seg, const char *what)
 {
 	char reason[FB_REASON_MAX];
 	bool first;
@@ -177,7 +175,7 @@ static int lock_claim(struct fb_seg *seg, bool lost, struct claim_wait *w)
 	if (lost)
 		return broker_died_unlock(seg);
 	if (!counters_ok_locked(seg))
-		return corrupt_unlock(seg, "claim/encode counters out of range");
+		return fb_ring_corrupt_unlock(seg, "claim/encode counters out of range");
 	return 0;
 }
 
@@ -304,7 +302,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 		if (h->reissue_pending > 0 || !open) {
 			rc = claim_reissue_locked(seg, c, w.from);
 			if (rc < 0)
-				return corrupt_unlock(seg, "reissued slot holds a frame outside the window");
+				return fb_ring_corrupt_unlock(seg, "reissued slot holds a frame outside the window");
 			if (rc > 0)
 				break;
 		}
@@ -314,7 +312,7 @@ int fb_ring_claim(struct fb_seg *seg, struct fb_claim *c)
 		 * reissued (its producer dies) and nobody else is left. */
 		if (open) {
 			if (claim_next_locked(seg, f, c, w.from))
-				return corrupt_unlock(seg, "slot in the claim window is not empty");
+				return fb_ring_corrupt_unlock(seg, "slot in the claim window is not empty");
 			break;
 		}
 		rc = wait_space_unlock(seg, &w);
@@ -510,14 +508,14 @@ int fb_ring_acquire(struct fb_seg *seg, uint64_t frame, struct fb_frame_ref *out
 			return broker_died_unlock(seg);
 		bad = take_check_locked(seg, frame);
 		if (bad)
-			return corrupt_unlock(seg, bad);
+			return fb_ring_corrupt_unlock(seg, bad);
 		/* FRAME, then as many after it as are READY already: one lock
 		 * round trip and one sink call for a whole run of frames. */
 		while (n < max && frame + n < g->total_frames &&
 		       frame + n - h->next_encode < g->slot_count &&
 		       (ready = frame_ready_locked(seg, frame + n)) != 0) {
 			if (ready < 0)
-				return corrupt_unlock(seg, "published length does not fit the frame format");
+				return fb_ring_corrupt_unlock(seg, "published length does not fit the frame format");
 			take_frame_locked(seg, frame + n, &out[n]);
 			n++;
 		}
@@ -559,12 +557,12 @@ int fb_ring_release(struct fb_seg *seg, uint64_t frame, uint32_t n)
 	if (rc)
 		return rc;
 	if (h->next_encode != frame)
-		return corrupt_unlock(seg, "released slot was not being encoded");
+		return fb_ring_corrupt_unlock(seg, "released slot was not being encoded");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct fb_slot_meta *m = &h->slots[(frame + i) % g->slot_count];
 
 		if (m->state != FB_SLOT_ENCODING || m->frame != frame + i)
-			return corrupt_unlock(seg, "released slot was not being encoded");
+			return fb_ring_corrupt_unlock(seg, "released slot was not being encoded");
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		struct fb_slot_meta *m = &h->slots[(frame + i) % g->slot_count];

@@ -82,4 +82,10 @@ int fb_ring_acquire(struct fb_seg *seg, uint64_t frame, struct fb_frame_ref *out
  */
 int fb_ring_release(struct fb_seg *seg, uint64_t frame, uint32_t n);
 
+/* With the lock held: abort for a broken invariant and say which
+ * ("segment corrupt: WHAT"); releases the lock, then wakes everyone.
+ * -EPROTO (ours was the first abort) or -ECANCELED.  For the ring's own
+ * steps (fb_ring.c, fb_rewind.c). */
+int fb_ring_corrupt_unlock(struct fb_seg *seg, const char *what);
+
 #endif
