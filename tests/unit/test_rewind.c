@@ -10,17 +10,6 @@
 #include "fb_plan.h"
 #include "fb_rewind.h"
 
-/* A child's claim: its frame, 100 + rc, or 200 aborted. */
-static int child_claim(struct fb_seg *seg)
-{
-	struct fb_claim c;
-	int rc = fb_ring_claim(seg, &c);
-
-	if (rc == -ECANCELED)
-		return 200;
-	return rc == 1 ? (int)c.frame : 100 + rc;
-}
-
 static void test_rewind_drains_then_moves_back(void **state)
 {
 	struct fb_seg *seg = ((struct fixture *)*state)->seg;
@@ -39,7 +28,7 @@ static void test_rewind_drains_then_moves_back(void **state)
 	assert_int_equal(fb_ring_rewind_to(seg, 0), -EINVAL); /* not begun */
 	assert_int_equal(fb_ring_rewind_begin(seg), 0);
 	/* No fresh claim now (frame 4 would fit the window): the child waits. */
-	child = fork_child(child_claim, seg);
+	child = fork_child(claim_in_child, seg);
 	assert_int_equal(wait_child(child, 300), -1);
 	assert_int_equal(fb_ring_rewind_to(seg, 0), -EAGAIN); /* 2 and 3 in flight */
 	assert_int_equal(fb_ring_rewind_to(seg, 3), -EINVAL); /* ahead of next_encode */
@@ -81,11 +70,6 @@ static void test_rewind_then_every_frame(void **state)
 }
 
 /* Nobody is done while a rewind is begun, even with every frame out. */
-static int child_claim_quick(struct fb_seg *seg)
-{
-	return child_claim(seg);
-}
-
 static void test_nobody_done_during_rewind(void **state)
 {
 	struct fb_seg *seg = ((struct fixture *)*state)->seg;
@@ -96,7 +80,7 @@ static void test_nobody_done_during_rewind(void **state)
 		consume_one(seg, f);
 	}
 	assert_int_equal(fb_ring_rewind_begin(seg), 0);
-	child = fork_child(child_claim_quick, seg);
+	child = fork_child(claim_in_child, seg);
 	assert_int_equal(wait_child(child, 300), -1); /* not "done": it waits */
 	assert_int_equal(fb_ring_rewind_to(seg, 2), 0);
 	assert_int_equal(wait_child(child, 2000), 2);

@@ -7,16 +7,6 @@
  */
 #include "unit.h"
 
-static int child_claim(struct fb_seg *seg)
-{
-	struct fb_claim c;
-	int rc = fb_ring_claim(seg, &c);
-
-	if (rc == -ECANCELED)
-		return 200;
-	return rc == 1 ? (int)c.frame : 100 + rc;
-}
-
 static void test_window_blocks_then_wakes(void **state)
 {
 	struct fb_seg *seg = ((struct fixture *)*state)->seg;
@@ -25,7 +15,7 @@ static void test_window_blocks_then_wakes(void **state)
 	/* S = 3: frames 0..2 fill the window; frame 3 must wait for 0 to go. */
 	for (uint64_t f = 0; f < 3; f++)
 		assert_int_equal(produce_one(seg), f);
-	child = fork_child(child_claim, seg);
+	child = fork_child(claim_in_child, seg);
 	assert_int_equal(wait_child(child, 300), -1); /* blocked */
 	consume_one(seg, 0);
 	assert_int_equal(wait_child(child, 2000), 3); /* woke with frame 3 */
@@ -81,7 +71,7 @@ static void test_abort_wakes_blocked_producer(void **state)
 	pid_t child;
 
 	produce_one(seg); /* S = 1: the window is full */
-	child = fork_child(child_claim, seg);
+	child = fork_child(claim_in_child, seg);
 	assert_int_equal(wait_child(child, 300), -1);
 	fb_ring_abort(seg, "test abort");
 	assert_int_equal(wait_child(child, 2000), 200);

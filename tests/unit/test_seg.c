@@ -118,6 +118,18 @@ void survives(int (*fn)(struct fb_seg *), struct fb_seg *seg, int want)
 	assert_int_equal(WEXITSTATUS(st), want);
 }
 
+/* In a child: one claim, its frame as the exit code; 100 + rc, or 200
+ * aborted. */
+int claim_in_child(struct fb_seg *seg)
+{
+	struct fb_claim c;
+	int rc = fb_ring_claim(seg, &c);
+
+	if (rc == -ECANCELED)
+		return 200;
+	return rc == 1 ? (int)c.frame : 100 + rc;
+}
+
 /* After corruption: the claim fails with the cause, not a crash. */
 int claim_sees_corruption(struct fb_seg *seg, const char *want)
 {

@@ -46,6 +46,9 @@ int wait_child(pid_t pid, int ms);
  * with code WANT. */
 void survives(int (*fn)(struct fb_seg *), struct fb_seg *seg, int want);
 
+/* In a child: one claim; exits with its frame, 100 + rc, or 200 aborted. */
+int claim_in_child(struct fb_seg *seg);
+
 /* In a child after corruption: 0 if the claim fails with -EPROTO and the
  * recorded reason contains WANT, else 10 or 11. */
 int claim_sees_corruption(struct fb_seg *seg, const char *want);
