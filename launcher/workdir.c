@@ -274,12 +274,17 @@ void workdir_end(struct workdir *w, bool joined)
 
 	if (w->fd < 0)
 		return;
-	if (fb_plan_load(w->fd, NULL, false, PROG, &p, why, sizeof(why)))
+	/* Joined: the join's load checked every segment just now; hashing
+	 * them all again only to delete them would read the video twice. */
+	if (joined) {
+		if (fb_plan_remove(w->fd, w->path, w->ext, why, sizeof(why)))
+			fb_warn(PROG, "kept %s: %s", w->path, why);
+	} else if (fb_plan_load(w->fd, NULL, false, PROG, &p, why, sizeof(why)))
 		fb_warn(PROG, "kept %s: %s", w->path, why); /* nothing vouched for: nothing removed */
-	else if (!joined && p.nsegs)
+	else if (p.nsegs)
 		fb_warn(PROG, "%zu of %" PRIu64 " segments kept in %s; run again with --resume",
 			p.nsegs, workdir_segments(w), w->path);
-	else if (fb_plan_remove(w->fd, w->path, &p, why, sizeof(why)))
+	else if (fb_plan_remove(w->fd, w->path, w->ext, why, sizeof(why)))
 		fb_warn(PROG, "kept %s: %s", w->path, why);
 	fb_plan_free(&p);
 	close(w->fd);

@@ -278,19 +278,10 @@ static int remove_segments(int dir_fd, const char *ext)
 	return e;
 }
 
-int fb_plan_remove(int dir_fd, const char *path, const struct fb_plan *p, char *why,
-		   size_t why_len)
+int fb_plan_remove(int dir_fd, const char *path, const char *ext, char *why, size_t why_len)
 {
-	char name[64];
-	int e;
+	int e = remove_segments(dir_fd, ext);
 
-	for (size_t i = 0; i < p->nsegs; i++) {
-		fb_plan_segment_name(name, sizeof(name), p->segs[i].first, p->segs[i].end, p->ext,
-				     false);
-		if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
-			return FAIL(errno, "removing %s/%s: %s", path, name, strerror(errno));
-	}
-	e = remove_segments(dir_fd, p->ext);
 	if (e)
 		return FAIL(-e, "removing the segments in %s: %s", path, strerror(-e));
 	if (unlinkat(dir_fd, FB_PLAN_FILE, 0) < 0 && errno != ENOENT)

@@ -159,12 +159,13 @@ int fb_plan_load(int dir_fd, const char *render, bool repair, const char *prog,
 void fb_plan_free(struct fb_plan *p);
 
 /*
- * The render is over: remove P's segment files, every other segment file
- * (unfinished or unrecorded: fb_plan_segment_parse's names) and the plan from DIR_FD by name, then the
- * directory PATH itself.  0, or -errno with WHY (what is
- * left is kept: -ENOTEMPTY when the directory holds files not ours).
+ * The render is over: remove every segment file of extension EXT from
+ * DIR_FD, finished or not (by name: fb_plan_segment_parse's), and the plan,
+ * then the directory PATH itself.  Nothing is read or checked: the caller
+ * has (the join's load, or a load that found no finished segment).  0, or
+ * -errno with WHY (what is left is kept: -ENOTEMPTY when the directory
+ * holds files not ours).
  */
-int fb_plan_remove(int dir_fd, const char *path, const struct fb_plan *p, char *why,
-		   size_t why_len);
+int fb_plan_remove(int dir_fd, const char *path, const char *ext, char *why, size_t why_len);
 
 #endif

@@ -277,7 +277,7 @@ static void test_plan_round_trip(void **state)
 	assert_int_equal(p.start, 25);
 	assert_int_equal(p.segs[1].bytes, 300);
 	/* The join's cleanup: notes.txt is not ours, so the directory stays. */
-	assert_int_equal(fb_plan_remove(fd, d, &p, why, sizeof(why)), -ENOTEMPTY);
+	assert_int_equal(fb_plan_remove(fd, d, "mkv", why, sizeof(why)), -ENOTEMPTY);
 	assert_false(exists(d, FB_PLAN_FILE));
 	assert_false(exists(d, "seg-0000000000-0000000010.mkv"));
 	fb_plan_free(&p);
