@@ -17,8 +17,8 @@
  * chunks, whose output must be exactly frames A..B-1 of the source.  Half
  * of those through ffmpeg are segmented (--segment L, rawvideo in
  * Matroska, decoded back to raw frames for the check), and their chaos
- * also SIGKILLs the encoder's ffmpeg: each such death costs its segment,
- * rendered again in place (lib/fb_rewind.h).  A failure prints the render's seed and
+ * also SIGKILLs the encoder's ffmpeg (at most twice a segment): each such
+ * death costs its segment, rendered again in place (lib/fb_rewind.h).  A failure prints the render's seed and
  * parameters and plan seed; `--plan P` replays exactly that render.  The closing line reads
  * "stress: N passed, N failed".
  */
@@ -237,10 +237,63 @@ static int kill_ffmpeg(pid_t render)
 /* One render's files, name and the producers its chaos left stopped. */
 struct run {
 	char src[PATH_MAX], out[PATH_MAX], raw[PATH_MAX], log[PATH_MAX], name[64], range[48];
-	char seglen[16];
+	char seglen[16], plan[PATH_MAX + 32];
 	pid_t stopped[64];
 	size_t nstopped;
+	long kills_segment;   /* the finished-segment count at the last ffmpeg kill */
+	unsigned kills_in_it; /* ffmpeg kills since that count last moved */
 };
+
+/* Remove R's work directory (segments and plan), which a render that
+ * failed or was killed keeps for --resume: the next render is a new one. */
+static void remove_workdir(const struct run *r)
+{
+	char dir[PATH_MAX + 32];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s.fbsegments", r->out);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	rmdir(dir);
+}
+
+/* How many segments R's render has finished: its plan's segment lines. */
+static long segments_finished(const struct run *r)
+{
+	char line[256];
+	long n = 0;
+	FILE *f = fopen(r->plan, "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strncmp(line, "segment ", 8) == 0;
+	fclose(f);
+	return n;
+}
+
+/* SIGKILL R's ffmpeg, but at most twice in one segment: a killer quicker
+ * than a segment would starve any render (each death costs its segment),
+ * and what is tested is that a death costs no more.  1 if killed. */
+static int kill_ffmpeg_fairly(pid_t render, struct run *r)
+{
+	long done = segments_finished(r);
+
+	if (done != r->kills_segment) {
+		r->kills_segment = done;
+		r->kills_in_it = 0;
+	}
+	if (r->kills_in_it >= 2 || !kill_ffmpeg(render))
+		return 0;
+	r->kills_in_it++;
+	return 1;
+}
 
 /* Start fb-render (from BINDIR) on plan P as R says; its pid (it execs
  * with stderr into R->log), or -1. */
@@ -307,8 +360,11 @@ static int chaos_until_done(const struct plan *p, pid_t pid, uint64_t start, str
 	uint64_t deadline, next_chaos;
 	int status = 0;
 
-	/* Generous: frame count x slowest jitter, plus time for timeouts. */
+	/* Generous: frame count x slowest jitter, plus time for timeouts,
+	 * plus an ffmpeg started (and maybe killed twice) for each segment. */
 	deadline = start + 30000 + (uint64_t)p->frames * (p->jitter_ms + p->sink_jitter_ms + 2);
+	if (p->segment)
+		deadline += (uint64_t)(p->frames / p->segment + 1) * 1500;
 	next_chaos = start + (p->kill_every_ms ? p->kill_every_ms : UINT32_MAX);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		uint64_t now = now_ms();
@@ -323,7 +379,7 @@ static int chaos_until_done(const struct plan *p, pid_t pid, uint64_t start, str
 			size_t n = children_of(pid, "(fb-producer)", victims, 64);
 
 			if (p->segment && pick(&chaos, 0, 3) == 0) {
-				t->ffmpeg_kills += (unsigned long long)kill_ffmpeg(pid);
+				t->ffmpeg_kills += (unsigned long long)kill_ffmpeg_fairly(pid, r);
 			} else if (n > 0) {
 				pid_t v = victims[pick(&chaos, 0, (uint32_t)n - 1)];
 
@@ -400,6 +456,7 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 	snprintf(r.out, sizeof(r.out), "%s/out.%s", dir, p->segment ? "mkv" : "raw");
 	snprintf(r.raw, sizeof(r.raw), "%s/out.raw", dir);
 	snprintf(r.seglen, sizeof(r.seglen), "%u", p->segment);
+	snprintf(r.plan, sizeof(r.plan), "%s.fbsegments/plan", r.out);
 	snprintf(r.log, sizeof(r.log), "%s/render.log", dir);
 	snprintf(r.name, sizeof(r.name), "/fbstress-%d-%u", (int)getpid(), idx);
 	snprintf(r.range, sizeof(r.range), "%u:%u", p->range_first, p->range_end);
@@ -429,6 +486,7 @@ static int run_one(const struct plan *p, const char *bindir, const char *dir, un
 	unlink(r.out);
 	unlink(r.raw);
 	unlink(r.log);
+	remove_workdir(&r);
 	return ok;
 }
 
