@@ -240,19 +240,40 @@
 		now = target;
 	}
 
+	// A seeked video's frame: 'seeked' and readyState say it is decoded,
+	// not that the compositor has it — under load a capture right after
+	// can still show the frame before.  requestVideoFrameCallback fires
+	// once it is handed over; a video that is never composited (hidden)
+	// never fires it, so the wait is bounded, and a video that timed out
+	// once is not waited for again.
+	const PRESENT_MS = 500, unpresented = new WeakSet();
+	function waitPresented(m, then) {
+		if (typeof m.requestVideoFrameCallback !== 'function' || unpresented.has(m)) return true;
+		let over = false;
+		const end = (late) => { if (over) return; over = true; if (late) unpresented.add(m); then(); };
+		const id = m.requestVideoFrameCallback(() => end(false));
+		real.setTimeout(() => { m.cancelVideoFrameCallback(id); end(true); }, PRESENT_MS);
+		return false;
+	}
 	function seekMedia(m, t) {
 		return new Promise((resolve) => {
 			const evs = ['loadedmetadata', 'loadeddata', 'seeked', 'canplay', 'error', 'emptied'];
-			let set = false;
-			const done = () => { evs.forEach((e) => m.removeEventListener(e, check)); resolve(); };
+			let set = false, presented = true, over = false;
+			const done = () => { if (over) return; over = true; evs.forEach((e) => m.removeEventListener(e, check)); resolve(); };
 			const check = () => {
 				if (m.error || m.networkState === 3) return done(); // no source: nothing to wait for
 				if (m.readyState < 1) return undefined;
 				const d = m.duration;
 				let want = Math.max(0, t);
 				if (isFinite(d) && d > 0) want = m.loop ? want % d : Math.min(want, d);
-				if (!set && Math.abs(m.currentTime - want) > 1e-6) { set = true; m.currentTime = want; return undefined; }
-				if (!m.seeking && m.readyState >= 2) done();
+				if (!set && Math.abs(m.currentTime - want) > 1e-6) {
+					set = true;
+					// Asked before the seek: the frame may be handed over at once.
+					presented = waitPresented(m, () => { presented = true; check(); });
+					m.currentTime = want;
+					return undefined;
+				}
+				if (!m.seeking && m.readyState >= 2 && presented) done();
 				return undefined;
 			};
 			evs.forEach((e) => m.addEventListener(e, check));
