@@ -78,15 +78,22 @@ interleaved() {
 			END { w = 0; for (p in n) w++; print w " workers, " (skip ? "frames skipped" : "no skips"); exit !(w >= 2 && skip) }'
 }
 
+# Interleaving is the point, and a worker that opens its page late on a
+# loaded machine may find the other one done: such a render, if its
+# output is right, is run again, at most 3 times.
 for pg in $PAGES; do
-	FB_CHROME_DEBUG=1 fb-render --size ${W}x$H --frames $N --workers 2 --frame-format jpeg \
-		--source "attach:node $EX/worker.mjs $P/$pg.html" -o "$TMP/$pg.mp4" 2> "$TMP/err.$pg"
-	rc=$?
-	decoded "$TMP/$pg.mp4" > "$TMP/$pg.got"
 	expect $pg 0 $N > "$TMP/$pg.want"
+	for try in 1 2 3; do
+		FB_CHROME_DEBUG=1 fb-render --size ${W}x$H --frames $N --workers 2 --frame-format jpeg \
+			--source "attach:node $EX/worker.mjs $P/$pg.html" -o "$TMP/$pg.mp4" 2> "$TMP/err.$pg"
+		rc=$?
+		decoded "$TMP/$pg.mp4" > "$TMP/$pg.got"
+		il=$(interleaved "$TMP/err.$pg") && break
+		[ $rc -eq 0 ] && cmp -s "$TMP/$pg.want" "$TMP/$pg.got" || break
+		echo "# $pg.html, try $try: right, but not interleaved ($il): again"
+	done
 	check "$pg.html, 2 workers, $N frames: exit $rc, every frame shows its time ($(first_diff "$TMP/$pg.want" "$TMP/$pg.got"); $(grep '^fb-render' "$TMP/err.$pg" | tail -1))" \
 		'[ $rc -eq 0 ] && cmp -s "$TMP/$pg.want" "$TMP/$pg.got"'
-	il=$(interleaved "$TMP/err.$pg")
 	check "... the workers' frames interleaved ($il)" '[ "${il#* workers, }" = "frames skipped" ] && [ "${il%% *}" -ge 2 ]'
 done
 

@@ -8,15 +8,23 @@ frame F while PATH does not exist, it creates PATH and SIGKILLs fb-render
 FAIL_AT=F it always exits when asked for frame F (a chunk that cannot be
 rendered).  With RENDER_LOG=PATH it appends each frame index it is asked
 for to PATH (one line each, before drawing it): the work a render did,
-counted outside framebroker."""
+counted outside framebroker.  With HOLD_AT=F[,F...] and HOLD_MARK=PATH it stops
+once at each such frame, mid-chunk, for the test to act (look at the node,
+kill it): asked for frame F while PATH.F does not exist, it writes its host
+name to PATH.F and waits until PATH.go exists or it is killed (at most
+HOLD_SECONDS, default 600)."""
 import os
 import signal
+import socket
 import sys
+import time
 
 w, h = int(os.environ["FB_WIDTH"]), int(os.environ["FB_HEIGHT"])
 size = int(os.environ["FB_FRAME_BYTES"])
 kill_at, mark = os.environ.get("KILL_AT"), os.environ.get("KILL_MARK")
 fail_at = os.environ.get("FAIL_AT")
+holds = set(os.environ.get("HOLD_AT", "").split(",")) - {""}
+hold_mark = os.environ.get("HOLD_MARK")
 log = os.environ.get("RENDER_LOG")
 out = sys.stdout.buffer
 for line in sys.stdin:
@@ -32,6 +40,13 @@ for line in sys.stdin:
         with open(f"/proc/{os.getppid()}/stat") as f:
             render_pid = int(f.read().rsplit(")", 1)[1].split()[1])
         os.kill(render_pid, signal.SIGKILL)
+    if str(i) in holds and not os.path.exists(f"{hold_mark}.{i}"):
+        with open(f"{hold_mark}.{i}.tmp", "w") as f:
+            f.write(socket.gethostname() + "\n")
+        os.rename(f"{hold_mark}.{i}.tmp", f"{hold_mark}.{i}")
+        end = time.monotonic() + int(os.environ.get("HOLD_SECONDS", "600"))
+        while not os.path.exists(hold_mark + ".go") and time.monotonic() < end:
+            time.sleep(0.05)
     row = bytes((i * 7 + x * 3) & 255 for x in range(size // h))
     frame = b"".join(row[y % 251:] + row[: y % 251] for y in range(h))
     out.write(frame + bytes(size - len(frame)))
