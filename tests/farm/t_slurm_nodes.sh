@@ -137,6 +137,23 @@ check "a second farm of 4 chunks: exit $rc, output exact" \
 check "...its chunks ran on all 4 nodes, fbnode$node among them ($(task_nodes | tr '\n' ' '))" \
 	'[ "$(task_nodes | awk "{ print \$2 }" | sort -u | wc -l)" -eq 4 ]'
 
+# Slurm's own clock for that clean farm (1 s resolution): the scheduler's
+# latency and each chunk's time on its node, for docs/scale-out.md.
+stitch=$(sed -n 's/.*stitch job \([0-9]*\) .*/\1/p' "$TMP/again.err")
+epoch() { date -d "$1" +%s 2> /dev/null || echo 0; }
+times() { # JOB: "submit start end" in seconds since the epoch, one line a task
+	hub scontrol -o show job "$1" 2> /dev/null |
+		sed -n 's/.*SubmitTime=\([^ ]*\) .*StartTime=\([^ ]*\) EndTime=\([^ ]*\) .*/\1 \2 \3/p' |
+		while read -r a b c; do echo "$(epoch "$a") $(epoch "$b") $(epoch "$c")"; done
+}
+times "$array" > "$TMP/chunk.times"
+read -r st_submit st_start st_end <<< "$(times "$stitch")"
+echo "# figure: 4 chunks of 30 frames on 4 nodes: submitted to started" \
+	"$(awk '{ d = $2 - $1; if (d > m) m = d } END { print m + 0 }' "$TMP/chunk.times") s (the last)," \
+	"on their nodes $(awk '{ printf "%s%d", (NR > 1 ? "/" : ""), $3 - $2 }' "$TMP/chunk.times") s;" \
+	"last chunk's end to the stitch's start $((st_start - $(awk '$3 > m { m = $3 } END { print m }' "$TMP/chunk.times"))) s," \
+	"the stitch $((st_end - st_start)) s"
+
 check "no job left in the queue" '[ -z "$(hub squeue -h)" ]'
 nodes_stop
 check "no process of the cluster left (every namespace's processes gone)" \
