@@ -105,15 +105,21 @@ check "another render in the same work dir: exit 2, named" '[ $rc -eq 2 ] && gre
 # ---- fb-farm --run-chunk WORK: the chunk's index from an array runner
 noidx() { env -u SLURM_ARRAY_TASK_ID -u JOB_COMPLETION_INDEX -u AWS_BATCH_JOB_ARRAY_INDEX \
 	-u CLOUD_RUN_TASK_INDEX "$@"; }
-rm -f "$TMP/res.mp4.fbfarm/chunk-00001.mp4"
-noidx JOB_COMPLETION_INDEX=1 fb-farm --run-chunk "$TMP/res.mp4.fbfarm" > "$TMP/out" 2>&1
-rc=$?
-check "--run-chunk WORK, JOB_COMPLETION_INDEX=1 (a Kubernetes Indexed Job): renders chunk 1" \
-	'[ $rc -eq 0 ] && grep -q "chunk 1: frames 15:30 of $N" "$TMP/out" && [ -s "$TMP/res.mp4.fbfarm/chunk-00001.mp4" ]'
-for v in SLURM_ARRAY_TASK_ID AWS_BATCH_JOB_ARRAY_INDEX CLOUD_RUN_TASK_INDEX; do
-	noidx $v=2 fb-farm --run-chunk "$TMP/res.mp4.fbfarm" > "$TMP/out" 2>&1
+# Each engine's variable renders its chunk: the file made again, its frames
+# those of the whole render's range (ffmpeg's md5 of each decoded frame).
+md5s() { fmd5 "$1" | awk -F', *' '{ print $NF }'; }
+i=0
+for v in JOB_COMPLETION_INDEX SLURM_ARRAY_TASK_ID AWS_BATCH_JOB_ARRAY_INDEX CLOUD_RUN_TASK_INDEX; do
+	i=$(((i + 1) % 4)) # 1, 2, 3, 0
+	c=$TMP/res.mp4.fbfarm/chunk-0000$i.mp4
+	rm -f "$c"
+	noidx $v=$i fb-farm --run-chunk "$TMP/res.mp4.fbfarm" > "$TMP/out" 2>&1
 	rc=$?
-	check "--run-chunk WORK, $v=2: chunk 2 (already rendered)" '[ $rc -eq 0 ] && grep -q "chunk 2 (frames 30:45) already rendered" "$TMP/out"'
+	check "--run-chunk WORK, $v=$i: renders chunk $i (frames $((i * 15)):$((i * 15 + 15))), exactly" \
+		'[ $rc -eq 0 ] && grep -q "chunk $i: frames $((i * 15)):$((i * 15 + 15)) of $N" "$TMP/out" && [ "$(md5s "$c")" = "$(awk -F", *" "{ print \$NF }" "$TMP/whole.fmd5" | sed -n "$((i * 15 + 1)),$((i * 15 + 15))p")" ]'
+	noidx $v=$i fb-farm --run-chunk "$TMP/res.mp4.fbfarm" > "$TMP/out" 2>&1
+	rc=$?
+	check "...run again: chunk $i already rendered, left alone" '[ $rc -eq 0 ] && grep -q "chunk $i (frames .*) already rendered" "$TMP/out"'
 done
 noidx SLURM_ARRAY_TASK_ID=1 CLOUD_RUN_TASK_INDEX=2 fb-farm --run-chunk "$TMP/res.mp4.fbfarm" 2> "$TMP/err"
 rc=$?
