@@ -8,7 +8,10 @@ frame F while PATH does not exist, it creates PATH and SIGKILLs fb-render
 FAIL_AT=F it always exits when asked for frame F (a chunk that cannot be
 rendered).  With RENDER_LOG=PATH it appends each frame index it is asked
 for to PATH (one line each, before drawing it): the work a render did,
-counted outside framebroker."""
+counted outside framebroker.  With SHM_LOG=PATH it appends, on its first
+frame, one line of what it sees of /dev/shm, where its render's ring is:
+"HOSTNAME DEVICE SIZE NAME...", SIZE the file system's bytes (t_k8s.sh:
+each pod has its own, of the size its manifest gives)."""
 import os
 import signal
 import sys
@@ -18,9 +21,18 @@ size = int(os.environ["FB_FRAME_BYTES"])
 kill_at, mark = os.environ.get("KILL_AT"), os.environ.get("KILL_MARK")
 fail_at = os.environ.get("FAIL_AT")
 log = os.environ.get("RENDER_LOG")
+shm_log = os.environ.get("SHM_LOG")
 out = sys.stdout.buffer
 for line in sys.stdin:
     i = int(line)
+    if shm_log:
+        vfs = os.statvfs("/dev/shm")
+        seen = " ".join(sorted(os.listdir("/dev/shm")))
+        fd = os.open(shm_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(fd, f"{os.uname().nodename} {os.stat('/dev/shm').st_dev} "
+                     f"{vfs.f_blocks * vfs.f_frsize} {seen}\n".encode())
+        os.close(fd)
+        shm_log = None
     if log:
         fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.write(fd, b"%d\n" % i)
