@@ -84,12 +84,14 @@ CLAIM=$(get Job/fb-chunks $SPEC.volumes.0.persistentVolumeClaim.claimName)
 # The pods see the build tree at $TMP/src (read-only): it may lie under $MP.
 MADE_MP=
 [ -d "$MP" ] || { mkdir "$MP" && MADE_MP=$MP; }
-SAMPLER=
+SAMPLER= EMU_PID=
 mkdir "$TMP/src"
-# By the pids k8s_job.py recorded (unshare, and the namespace's init: killing
-# it ends every process of the pod), only while they are still ours.
+# The emulator first (it starts no pod more), then by the pids it recorded
+# (unshare, and the namespace's init: killing it ends every process of the
+# pod), only while they are still ours.
 k8s_cleanup() {
 	local u i
+	[ -z "$EMU_PID" ] || kill -9 "$EMU_PID" 2> /dev/null
 	[ -z "$SAMPLER" ] || kill "$SAMPLER" 2> /dev/null
 	for f in "$TMP"/pids.*; do
 		[ -f "$f" ] || continue
@@ -110,7 +112,12 @@ emulate() {
 	python3 "$EMU" run --job "$job" -f "$M/fb-farm.yaml" -f "$M/fb-stitch.yaml" \
 		--volume "$CLAIM=$TMP/vol.${name%%-*}" --bind "$ROOT=$TMP/src" --path "$TMP/src/bin:/usr/bin:/bin" \
 		--pass FB_TEST_TAG --pass FB_TEST_RUN --max-parallel 2 --logs "$TMP/logs.$name" \
-		--pids "$TMP/pids.$name" --result "$TMP/$name.json" "$@" > "$TMP/$name.out" 2>&1
+		--pids "$TMP/pids.$name" --result "$TMP/$name.json" "$@" > "$TMP/$name.out" 2>&1 &
+	EMU_PID=$!
+	wait $EMU_PID
+	local rc=$?
+	EMU_PID=
+	return $rc
 }
 res() { python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/$1.json" "$2"; }
 gone() { # every pod's init of job NAME has ended
@@ -130,7 +137,7 @@ fb-render $BASE --frames $N --source "exec:$ROOT/tests/farm/chunk_renderer.py" -
 check "reference: one fb-render of all $N frames" '[ "$(frames_md5 -i "$TMP/ref.mp4" | wc -l)" -eq $N ]'
 
 # What the host's /dev/shm holds while the pods render (none of their rings).
-(while :; do ls /dev/shm; sleep 0.05; done) > "$TMP/host-shm" 2> /dev/null &
+(while :; do echo "/ sample"; ls /dev/shm; sleep 0.05; done) > "$TMP/host-shm" 2> /dev/null &
 SAMPLER=$!
 emulate a-chunks fb-chunks "${CM[@]}" --completions $K
 rc=$?
@@ -156,7 +163,7 @@ check "each pod saw only its own ring there (no ring seen by two pods)" \
 	'[ "$(awk "NF != 4 || \$4 !~ /^fb-render-/ { print }" "$TMP/vol.a/shm.log")" = "" ] &&
 	 [ "$(awk "{ print \$1, \$4 }" "$TMP/vol.a/shm.log" | sort -u | cut -d" " -f2 | sort | uniq -d)" = "" ]'
 check "the host's /dev/shm never showed a pod's ring (sampled during the job)" \
-	'[ -s "$TMP/host-shm" ] && ! grep -qxFf <(awk "{ print \$4 }" "$TMP/vol.a/shm.log") "$TMP/host-shm"'
+	'grep -q "^/ sample$" "$TMP/host-shm" && ! grep -qxFf <(awk "{ print \$4 }" "$TMP/vol.a/shm.log") "$TMP/host-shm"'
 
 emulate a-stitch fb-stitch "${CM[@]}"
 rc=$?
