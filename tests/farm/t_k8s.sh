@@ -51,6 +51,12 @@ for bad in "--chunks 0" "--chunks 41" "--segment x" "--retries -1" "stray" "--ra
 	check "--prepare $bad: exit 2, one line, nothing made" \
 		'[ $rc -eq 2 ] && one_line "$P/err" && [ -z "$(ls -A "$P/empty")" ] && [ ! -s "$P/out" ]'
 done
+# Another --prepare caught between writing its plan and linking it.
+mkdir -m 700 "$P/racing" && echo '{"half": ' > "$P/racing/.plan.12345.tmp"
+fb-farm --prepare "${PREP[@]}" --work-dir "$P/racing" -o "$P/empty/o.mp4" > /dev/null 2>&1
+rc=$?
+check "--prepare beside another's temporary plan file: exit 0, its own plan placed" \
+	'[ $rc -eq 0 ] && grep -q "fb-farm plan 1" "$P/racing/plan" && [ -e "$P/racing/.plan.12345.tmp" ]'
 fb-farm --prepare "${PREP[@]}" --work-dir "$P/user" -o "$P/empty/o.mp4" 2> "$P/err"
 rc=$?
 check "--prepare into a user's non-empty dir: exit 2, one line, left as it was" \
