@@ -70,8 +70,11 @@ def find(docs, kind, name):
 
 
 def dig(obj, path):
-    for part in path.split("."):
-        obj = obj[int(part)] if isinstance(obj, list) else obj[part]
+    try:
+        for part in path.split("."):
+            obj = obj[int(part)] if isinstance(obj, list) else obj[part]
+    except (KeyError, IndexError, ValueError, TypeError):
+        fail(f"no {path} in the manifests")
     return obj
 
 
