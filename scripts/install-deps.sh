@@ -17,7 +17,7 @@ if [ ${#pkgs[@]} -eq 0 ]; then
 	all=1
 	pkgs=(ffmpeg libcmocka-dev python3 gcc clang make pkg-config procps valgrind spin libclang-rt-14-dev strace
 		tmux nodejs gnuplot-nox slurmctld slurmd slurm-client munge chromium python3-numpy python3-matplotlib
-		python3-pil python3-pytest python3-setuptools python3-pip python3-wheel chromium-headless-shell fonts-noto-color-emoji)
+		python3-pil python3-pytest python3-setuptools python3-pip python3-wheel chromium-headless-shell fonts-noto-color-emoji python3-yaml)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -12,7 +12,10 @@ counted outside framebroker.  With HOLD_AT=F[,F...] and HOLD_MARK=PATH it stops
 once at each such frame, mid-chunk, for the test to act (look at the node,
 kill it): asked for frame F while PATH.F does not exist, it writes its host
 name to PATH.F and waits until PATH.go exists or it is killed (at most
-HOLD_SECONDS, default 600)."""
+HOLD_SECONDS, default 600).  With SHM_LOG=PATH it appends, on its first
+frame, one line of what it sees of /dev/shm, where its render's ring is:
+"HOSTNAME DEVICE SIZE NAME...", SIZE the file system's bytes (t_k8s.sh:
+each pod has its own, of the size its manifest gives)."""
 import os
 import signal
 import socket
@@ -26,9 +29,18 @@ fail_at = os.environ.get("FAIL_AT")
 holds = set(os.environ.get("HOLD_AT", "").split(",")) - {""}
 hold_mark = os.environ.get("HOLD_MARK")
 log = os.environ.get("RENDER_LOG")
+shm_log = os.environ.get("SHM_LOG")
 out = sys.stdout.buffer
 for line in sys.stdin:
     i = int(line)
+    if shm_log:
+        vfs = os.statvfs("/dev/shm")
+        seen = " ".join(sorted(os.listdir("/dev/shm")))
+        fd = os.open(shm_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(fd, f"{os.uname().nodename} {os.stat('/dev/shm').st_dev} "
+                     f"{vfs.f_blocks * vfs.f_frsize} {seen}\n".encode())
+        os.close(fd)
+        shm_log = None
     if log:
         fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.write(fd, b"%d\n" % i)
