@@ -24,7 +24,8 @@
 #                              munged: nothing of the cluster is left
 # Processes are judged by their network namespace's identity
 # (/proc/PID/ns/net), so only this cluster's are ever signalled.
-# Needs root, unshare/nsenter (util-linux), ip (iproute2), Slurm, munge.
+# Needs root, unshare/nsenter (util-linux), ip (iproute2), Slurm, munge;
+# sourced after slurm_cluster.sh (slurm_munged, slurm_conf_base).
 
 NODES_NET=10.213.0
 
@@ -66,40 +67,20 @@ hub() { nsenter -t "$NODES_HUB" -n -- "$@"; }
 nodes_conf() {
 	local d=$1 n=$2 i mem
 	mem=$(awk '/MemTotal/ { print int($2 / 1024 / 8) }' /proc/meminfo)
+	slurm_conf_base "$d"
+	# Ports of the namespaces' own; a dead node noticed in seconds, not
+	# Slurm's default 5 minutes (docs/scale-out.md measures it).
 	cat <<CONF
 ClusterName=fbnodes
 SlurmctldHost=fbctl($NODES_NET.1)
 SlurmctldPort=6817
 SlurmdPort=6818
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-AuthInfo=socket=$d/munge/socket,cred_expire=5
-CredType=cred/munge
-StateSaveLocation=$d/state
 SlurmdSpoolDir=/tmp/slurmd.spool
-SlurmctldPidFile=$d/slurmctld.pid
 SlurmdPidFile=/tmp/slurmd.pid
-SlurmctldLogFile=$d/log/slurmctld.log
 SlurmdLogFile=$d/log/slurmd.%n.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/filetxt
-JobCompLoc=$d/log/jobcomp.log
-SwitchType=switch/none
-MpiDefault=none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-ReturnToService=2
+JobCompType=jobcomp/none
 SlurmdTimeout=6
 MessageTimeout=4
-SlurmdParameters=config_overrides
-MinJobAge=600
-SchedulerParameters=sched_interval=1
-JobRequeue=1
 CONF
 	# One CPU each: an array's tasks spread over the nodes.
 	for i in $(seq 1 "$n"); do
@@ -165,13 +146,8 @@ nodes_start() {
 	for p in "${path[@]}"; do
 		case "$p/" in "$ROOT"/*) ;; /tmp/*) [ -d "$p" ] && NODES_BINDS+=("$p") ;; esac
 	done
-	mkdir -p "$d/state" "$d/munge" "$d/log"
-	chmod 700 "$d/munge"
-	dd if=/dev/urandom of="$d/munge/munge.key" bs=1024 count=1 status=none
-	chmod 400 "$d/munge/munge.key"
-	munged --force --socket="$d/munge/socket" --key-file="$d/munge/munge.key" \
-		--pid-file="$d/munge/munged.pid" --log-file="$d/log/munged.log" \
-		--seed-file="$d/munge/seed" || { echo "munged failed: $(tail -2 "$d/log/munged.log")"; return 1; }
+	mkdir -p "$d/state"
+	slurm_munged "$d" || return 1
 	nodes_conf "$d" "$NODES_N" > "$d/slurm.conf"
 	export SLURM_CONF=$d/slurm.conf
 	NODES_HUB=$(holder --net --uts) || { echo "the hub's namespaces: unshare failed"; return 1; }

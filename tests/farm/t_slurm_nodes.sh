@@ -16,6 +16,7 @@
 # The time from the death to the requeue and to the end is printed as
 # "# figure" lines (docs/scale-out.md).  Root only; skips otherwise.
 . "$(dirname "$0")/../lib.sh"
+. "$ROOT/tests/farm/slurm_cluster.sh"
 . "$ROOT/tests/farm/slurm_nodes.sh"
 echo "# t_slurm_nodes.sh"
 
