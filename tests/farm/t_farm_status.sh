@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fb-farm --status: progress across the farm from the plan, the chunk files,
 # each chunk's run record (WORK/logs/chunk-0000I.runs) and its fb-render
-# --progress file (WORK/chunk-0000I.progress) — and the line fb-farm prints
+# --progress file (WORK/logs/chunk-0000I.progress) — and the line fb-farm prints
 # for a chunk it rendered again.  Expected values come from the test: the
 # frame ranges from N and K (i*N/K), the host from hostname(1), the kills
 # from the pids the test itself signalled.
@@ -80,26 +80,27 @@ check "a record larger than 1 MiB: exit 0, said so, no traceback" \
 # holding garbage around one whole block (frame 3 of 10).
 rm "$C/chunk-00000.mp4"
 echo "start time=$(date +%s) host=fbnode7 job=9_0 pid=4242 attempt=1" > "$C/logs/chunk-00000.runs"
-printf 'frame=9\nnonsense line\nframe=3\ntotal_frames=10\nprogress=continue\nframe=5\n\001\002\n' > "$C/chunk-00000.progress"
+printf 'frame=9\nnonsense line\nframe=3\ntotal_frames=10\nprogress=continue\nframe=5\n\001\002\n' > "$C/logs/chunk-00000.progress"
 status "$C"
 check "a start with no end: running on fbnode7 (job 9_0), 3 of 10 frames from the last whole block" \
 	'grep -q "^chunk 0 .*running on fbnode7 (job 9_0): 3 of 10 frames$" "$TMP/st.txt"'
 check "...'2 unreadable lines in chunk-00000.progress'" 'grep -q "2 unreadable lines in chunk-00000.progress" "$TMP/st.txt"'
-printf 'frame=7\ntotal_frames=11\nprogress=continue\n' > "$C/chunk-00000.progress"
+printf 'frame=7\ntotal_frames=11\nprogress=continue\n' > "$C/logs/chunk-00000.progress"
 status "$C"
 check "a progress block of another range (total_frames 11 for 10): not believed, 0 of 10" \
 	'grep -q "running on fbnode7 (job 9_0): 0 of 10 frames$" "$TMP/st.txt"'
-{ printf 'frame=4\ntotal_frames=10\nprogress=continue\n'; head -c 100000 /dev/zero | tr '\0' c; } > "$C/chunk-00000.progress"
+{ printf 'frame=4\ntotal_frames=10\nprogress=continue\n'; head -c 100000 /dev/zero | tr '\0' c; } > "$C/logs/chunk-00000.progress"
 status "$C"
-check "a huge progress line: one unreadable line, exit 0" '[ $? -eq 0 ] && grep -q "1 unreadable line in chunk-00000.progress" "$TMP/st.txt"'
+rc=$?
+check "a huge progress line: one unreadable line, exit 0" '[ $rc -eq 0 ] && grep -q "1 unreadable line in chunk-00000.progress" "$TMP/st.txt"'
 printf 'frame=8\ntotal_frames=10\nprogress=continue\n' > "$TMP/elsewhere"
-rm "$C/chunk-00000.progress" && ln -s "$TMP/elsewhere" "$C/chunk-00000.progress"
+rm "$C/logs/chunk-00000.progress" && ln -s "$TMP/elsewhere" "$C/logs/chunk-00000.progress"
 status "$C"
 check "a progress file that is a symlink: not followed (0 of 10, not 8), said so" \
 	'grep -q "running on fbnode7 (job 9_0): 0 of 10 frames" "$TMP/st.txt" && grep -q "chunk-00000.progress is a symbolic link: not followed" "$TMP/st.txt"'
-printf 'frame=8\ntotal_frames=10\nprogress=continue\n' > "$C/chunk-00000.progress.x" && rm "$C/chunk-00000.progress" &&
-	mv "$C/chunk-00000.progress.x" "$C/chunk-00000.progress"
-touch -d '2 minutes ago' "$C/chunk-00000.progress"
+printf 'frame=8\ntotal_frames=10\nprogress=continue\n' > "$C/logs/chunk-00000.progress.x" && rm "$C/logs/chunk-00000.progress" &&
+	mv "$C/logs/chunk-00000.progress.x" "$C/logs/chunk-00000.progress"
+touch -d '2 minutes ago' "$C/logs/chunk-00000.progress"
 status "$C"
 check "a progress file not updated for 2 minutes: 'stalled?'" \
 	'grep -q "running on fbnode7 (job 9_0): 8 of 10 frames, stalled? (no progress for 1[0-9][0-9] s)" "$TMP/st.txt" && grep -q "1 running (1 stalled?)" "$TMP/st.txt"'
@@ -115,11 +116,11 @@ rc=$?
 check "--run-chunk with its record a symlink: refused (exit 2), the target untouched, nothing rendered" \
 	'[ $rc -eq 2 ] && grep -q "chunk-00002.runs" "$TMP/err" && cmp -s "$TMP/runs.target" "$TMP/runs.orig" && [ ! -e "$C/chunk-00002.mp4" ]'
 printf 'precious\n' > "$TMP/prog.target"
-rm -f "$C/chunk-00000.progress" && ln -s "$TMP/prog.target" "$C/chunk-00000.progress"
+rm -f "$C/logs/chunk-00000.progress" && ln -s "$TMP/prog.target" "$C/logs/chunk-00000.progress"
 noidx fb-farm --run-chunk "$C" --index 0 > /dev/null 2>&1
 rc=$?
 check "--run-chunk with its progress file a symlink: rendered, the link replaced by a file, its target untouched" \
-	'[ $rc -eq 0 ] && [ -s "$C/chunk-00000.mp4" ] && [ ! -L "$C/chunk-00000.progress" ] && grep -q "^frame=10$" "$C/chunk-00000.progress" && [ "$(cat "$TMP/prog.target")" = precious ]'
+	'[ $rc -eq 0 ] && [ -s "$C/chunk-00000.mp4" ] && [ ! -L "$C/logs/chunk-00000.progress" ] && grep -q "^frame=10$" "$C/logs/chunk-00000.progress" && [ "$(cat "$TMP/prog.target")" = precious ]'
 rm -rf "$C" "$TMP/pend.fbfarm"
 
 # ---- the work directory is input: the same refusals as every fb-farm
@@ -187,29 +188,35 @@ rm -rf "$W"
 # ---- during a farm: a chunk paused mid-range is running with frames
 # 1..range-1; a --run-chunk killed outright (SIGKILL, no word) leaves a
 # start with no end, and the next fb-farm renders it again, saying so.
-FARM=(--local --chunks 2 --jobs 2 --retries 0 --frames 400 "${SMALL[@]}" --delay-ms 20 --keep -o "$TMP/live.mp4")
+FARM=(--local --chunks 2 --jobs 2 --retries 0 --frames 600 "${SMALL[@]}" --delay-ms 20 --keep -o "$TMP/live.mp4")
 W=$TMP/live.mp4.fbfarm
 noidx fb-farm "${FARM[@]}" 2> "$TMP/live.err" &
 farm=$!
-# frames of chunk 0 in the status (empty while it is not running)
-frames0() { fb-farm --status "$W" 2> /dev/null | sed -n 's/^chunk 0 .*running on [^:]*: \([0-9]*\) of 200 frames.*/\1/p'; }
-wait_until 60 '[ "$(frames0)" -ge 1 ] 2> /dev/null'
-r0=$(own_pids --match "fb-render .*--range 0:200" | head -1)
+# Chunk 1's fb-render stopped as soon as it exists (it must not finish
+# before its --run-chunk is killed); chunk 0's once its progress file
+# (read here by the test itself) shows a frame done.
+r1=
+wait_until 60 '[ -n "$(own_pids --match "fb-render .*--range 300:600")" ]' &&
+	r1=$(own_pids --match "fb-render .*--range 300:600" | head -1)
+[ -n "$r1" ] && kill -STOP "$r1"
+r0=
+wait_until 60 'grep -q "^frame=[1-9]" "$W/logs/chunk-00000.progress" 2> /dev/null' &&
+	r0=$(own_pids --match "fb-render .*--range 0:300" | head -1)
 [ -n "$r0" ] && kill -STOP "$r0"
-f=$(frames0)
-check "a farm paused mid-chunk: chunk 0 running on $HOST, $f of 200 frames (1..199)" \
-	'[ -n "$r0" ] && [ -n "$f" ] && [ "$f" -ge 1 ] && [ "$f" -le 199 ]'
+status "$W"
+f=$(sed -n 's/^chunk 0 .*running on [^:]*: \([0-9]*\) of 300 frames$/\1/p' "$TMP/st.txt")
+check "a farm paused mid-chunk: chunk 0 running on $HOST, $f of 300 frames (1..299)" \
+	'[ -n "$r0" ] && [ -n "$f" ] && [ "$f" -ge 1 ] && [ "$f" -le 299 ]'
+check "...chunk 1 running too, both counted: '2 running'" \
+	'grep -q "^chunk 1 .*running on $HOST: [0-9]* of 300 frames" "$TMP/st.txt" && grep -q "0 done, 2 running, 0 failed, 0 pending of 2" "$TMP/st.txt"'
 status_json "$W"
 check "...--json: chunk 0 running, not stalled, frames_done $f; totals count it" \
-	'js "$TMP/st.json" "d[\"chunks\"][0][\"state\"] == \"running\" and d[\"chunks\"][0][\"host\"] == \"$HOST\" and not d[\"chunks\"][0][\"stalled\"] and d[\"chunks\"][0][\"frames_done\"] == $f and d[\"frames_done\"] >= $f and d[\"chunks_running\"] >= 1"'
-touch -d '2 minutes ago' "$W/chunk-00000.progress"
+	'js "$TMP/st.json" "d[\"chunks\"][0][\"state\"] == \"running\" and d[\"chunks\"][0][\"host\"] == \"$HOST\" and not d[\"chunks\"][0][\"stalled\"] and d[\"chunks\"][0][\"frames_done\"] == $f and d[\"frames_done\"] >= $f and d[\"chunks_running\"] == 2 and d[\"eta_s\"] > 0"'
+touch -d '2 minutes ago' "$W/logs/chunk-00000.progress"
 status "$W"
-check "...its progress file 2 minutes old: 'stalled?'" 'grep -q "^chunk 0 .*running on $HOST: $f of 200 frames, stalled?" "$TMP/st.txt"'
-# chunk 1: its --run-chunk SIGKILLed (then its fb-render, so it cannot finish)
-wait_until 60 '[ -n "$(own_pids --match "fb-render .*--range 200:400")" ]'
-r1=$(own_pids --match "fb-render .*--range 200:400" | head -1)
+check "...its progress file 2 minutes old: 'stalled?'" 'grep -q "^chunk 0 .*running on $HOST: $f of 300 frames, stalled?" "$TMP/st.txt"'
+# chunk 1: its --run-chunk SIGKILLed, then its (stopped) fb-render
 c1=$(own_pids --match "fb-farm --run-chunk .* --index 1$" | head -1)
-[ -n "$r1" ] && kill -STOP "$r1"
 [ -n "$c1" ] && kill -KILL "$c1"
 [ -n "$r1" ] && kill -KILL "$r1"
 [ -n "$r0" ] && kill -CONT "$r0"
@@ -226,8 +233,8 @@ check "the same farm again: exit 0" '[ $rc -eq 0 ]'
 check "...'chunk 1 rendered again on $HOST: its run on $HOST ended without a word (the node or the process died)'" \
 	'grep -qx "fb-farm: chunk 1 rendered again on $HOST: its run on $HOST ended without a word (the node or the process died)" "$TMP/live.err" && [ "$(grep -c "rendered again" "$TMP/live.err")" -eq 1 ]'
 status "$W"
-check "...--status: all done, 400 of 400, chunk 1 requeued 'ended without a word'" \
-	'grep -q "2 done, 0 running, 0 failed, 0 pending of 2; 1 requeued" "$TMP/st.txt" && grep -q "frames *400 of 400" "$TMP/st.txt" && grep -q "^chunk 1 .*done; run 1 on $HOST ended without a word (the node or the process died) (2 runs)$" "$TMP/st.txt"'
+check "...--status: all done, 600 of 600, chunk 1 requeued 'ended without a word'" \
+	'grep -q "2 done, 0 running, 0 failed, 0 pending of 2; 1 requeued" "$TMP/st.txt" && grep -q "frames *600 of 600" "$TMP/st.txt" && grep -q "^chunk 1 .*done; run 1 on $HOST ended without a word (the node or the process died) (2 runs)$" "$TMP/st.txt"'
 status_json "$W"
 check "...--json: chunk 1's earlier run ended without a word (rc null)" \
 	'js "$TMP/st.json" "d[\"chunks\"][1][\"earlier_runs\"][0][\"rc\"] is None and \"without a word\" in d[\"chunks\"][1][\"earlier_runs\"][0][\"ended\"] and d[\"chunks_done\"] == 2"'
