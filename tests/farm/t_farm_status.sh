@@ -192,16 +192,19 @@ FARM=(--local --chunks 2 --jobs 2 --retries 0 --frames 600 "${SMALL[@]}" --delay
 W=$TMP/live.mp4.fbfarm
 noidx fb-farm "${FARM[@]}" 2> "$TMP/live.err" &
 farm=$!
-# Chunk 1's fb-render stopped as soon as it exists (it must not finish
-# before its --run-chunk is killed); chunk 0's once its progress file
-# (read here by the test itself) shows a frame done.
-r1=
-wait_until 60 '[ -n "$(own_pids --match "fb-render .*--range 300:600")" ]' &&
-	r1=$(own_pids --match "fb-render .*--range 300:600" | head -1)
-[ -n "$r1" ] && kill -STOP "$r1"
-r0=
-wait_until 60 'grep -q "^frame=[1-9]" "$W/logs/chunk-00000.progress" 2> /dev/null' &&
+# Both chunks' fb-render pids first (a scan of /proc takes a while under
+# load); chunk 1's stopped at once (it must not finish before its
+# --run-chunk is killed), chunk 0's as soon as its progress file (read
+# here by the test itself) shows a frame done.
+r0= r1=
+both() {
 	r0=$(own_pids --match "fb-render .*--range 0:300" | head -1)
+	r1=$(own_pids --match "fb-render .*--range 300:600" | head -1)
+	[ -n "$r0" ] && [ -n "$r1" ]
+}
+wait_until 60 both
+[ -n "$r1" ] && kill -STOP "$r1"
+wait_until 60 'grep -q "^frame=[1-9]" "$W/logs/chunk-00000.progress" 2> /dev/null'
 [ -n "$r0" ] && kill -STOP "$r0"
 status "$W"
 f=$(sed -n 's/^chunk 0 .*running on [^:]*: \([0-9]*\) of 300 frames$/\1/p' "$TMP/st.txt")
