@@ -196,7 +196,7 @@ farm=$!
 # load); chunk 1's stopped at once (it must not finish before its
 # --run-chunk is killed), chunk 0's as soon as its progress file (read
 # here by the test itself) shows a frame done.
-r0= r1=
+r0='' r1=''
 both() {
 	r0=$(own_pids --match "fb-render .*--range 0:300" | head -1)
 	r1=$(own_pids --match "fb-render .*--range 300:600" | head -1)
@@ -248,6 +248,91 @@ noidx fb-farm --local --chunks 2 --frames 10 "${SMALL[@]}" -o "$TMP/gone.mp4" 2>
 rc=$?
 check "a farm without --keep: exit 0, work directory (records, progress files) removed" \
 	'[ $rc -eq 0 ] && [ ! -e "$TMP/gone.mp4.fbfarm" ]'
+
+# ---- the redo line when fb-farm waits on Slurm: a fake Slurm (any machine)
+# that runs each array task here with the variables Slurm sets, reruns a
+# task that asked `scontrol requeue` (killing it, as Slurm does) with
+# SLURM_RESTART_COUNT + 1, and runs the stitch job once every task
+# COMPLETED.  Without --keep the stitch removes the run records before
+# fb-farm sees the job COMPLETED: the line must be there anyway.
+export FS=$TMP/fakeslurm # the fake scripts find their state by it
+mkdir -p "$FS/bin"
+cat > "$FS/bin/sbatch" << 'FAKE'
+#!/usr/bin/env bash
+# fake sbatch: --array=0-N or --dependency=afterok:ID; the script on stdin
+script=$(cat)
+id=$(($(cat "$FS/next" 2> /dev/null || echo 1)))
+echo $((id + 1)) > "$FS/next"
+array= dep=
+for a; do
+	case $a in --array=*) array=${a#--array=0-} ;; --dependency=afterok:*) dep=${a#*afterok:} ;; esac
+done
+if [ -n "$array" ]; then
+	for i in $(seq 0 "$array"); do
+		echo RUNNING > "$FS/$id.task.$i"
+		(
+			r=0
+			while :; do
+				SLURM_ARRAY_JOB_ID=$id SLURM_ARRAY_TASK_ID=$i SLURM_JOB_ID=$((id + 100 + i)) \
+					SLURM_RESTART_COUNT=$r sh -c "$script"
+				rc=$?
+				[ -e "$FS/requeue.${id}_$i" ] || break
+				rm "$FS/requeue.${id}_$i"
+				r=$((r + 1))
+			done
+			if [ $rc -eq 0 ]; then echo COMPLETED; else echo FAILED; fi > "$FS/$id.task.$i"
+		) > /dev/null 2>&1 &
+	done
+else
+	echo PENDING > "$FS/$id.job"
+	(
+		# the fake's own scheduling loop (not a test's wait): afterok DEP,
+		# given up (cancelled) after 10 minutes
+		n=0
+		while grep -qv COMPLETED "$FS/$dep".task.*; do
+			n=$((n + 1))
+			if grep -q FAILED "$FS/$dep".task.* || [ $n -gt 6000 ]; then
+				echo CANCELLED > "$FS/$id.job"
+				exit
+			fi
+			sleep 0.1
+		done
+		echo RUNNING > "$FS/$id.job"
+		if sh -c "$script"; then echo COMPLETED; else echo FAILED; fi > "$FS/$id.job"
+	) > /dev/null 2>&1 &
+fi
+echo "$id"
+FAKE
+cat > "$FS/bin/scontrol" << 'FAKE'
+#!/usr/bin/env bash
+# fake scontrol: ping, -o show job ID, requeue ID_TASK (kills the caller's task)
+case $1 in
+ping) echo "Slurmctld(primary) at fakectl is UP" ;;
+requeue) touch "$FS/requeue.$2" && kill -TERM $PPID ;;
+-o)
+	id=$4
+	if [ -e "$FS/$id.job" ]; then
+		echo "JobId=$id JobName=fb-stitch JobState=$(cat "$FS/$id.job")"
+	elif ls "$FS/$id".task.* > /dev/null 2>&1; then
+		for t in "$FS/$id".task.*; do echo "JobId=$id ArrayJobId=$id ArrayTaskId=${t##*.} JobState=$(cat "$t")"; done
+	else
+		echo "slurm_load_jobs error: Invalid job id specified" >&2
+		exit 1
+	fi
+	;;
+esac
+FAKE
+printf '#!/bin/sh\n:\n' > "$FS/bin/scancel"
+chmod +x "$FS/bin/"*
+rm -f "$TMP/killed2"
+PATH="$FS/bin:$PATH" KILL_AT=14 KILL_MARK=$TMP/killed2 noidx fb-farm --slurm --chunks 2 --frames 20 \
+	"${SMALL[@]}" "${REND[@]}" -o "$TMP/fake.mp4" 2> "$TMP/fake.err"
+rc=$?
+check "fake Slurm, chunk 1's fb-render SIGKILLed once: exit 0, requeued, output written, work dir removed" \
+	'[ $rc -eq 0 ] && [ -e "$TMP/killed2" ] && [ -s "$TMP/fake.mp4" ] && [ ! -e "$TMP/fake.mp4.fbfarm" ] && ls "$FS" | grep -q "^1.task.1$"'
+check "...'chunk 1 rendered again on $HOST: its run on $HOST (job 1_1) ended with fb-render exit 137', once" \
+	'grep -qx "fb-farm: chunk 1 rendered again on $HOST: its run on $HOST (job 1_1) ended with fb-render exit 137" "$TMP/fake.err" && [ "$(grep -c "rendered again" "$TMP/fake.err")" -eq 1 ]'
+grep -q "rendered again" "$TMP/fake.err" || sed 's/^/# stderr: /' "$TMP/fake.err"
 
 check_clean "t_farm_status"
 finish
