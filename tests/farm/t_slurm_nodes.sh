@@ -3,6 +3,7 @@
 # own network, hostname, /dev/shm and /tmp; only the cluster's directory
 # and the work directory shared), issue 25:
 #  * a 3-chunk farm lands on 3 different nodes (Slurm's record: scontrol),
+#    `fb-farm --status` names the same nodes from the work directory alone,
 #    each render sees only its own ring in its /dev/shm, none is in the
 #    machine's;
 #  * the node rendering chunk 1 dies mid-chunk (every process in its
@@ -10,7 +11,9 @@
 #    down, requeues the task on another node, the chunk resumes from its
 #    whole segments (frames rendered again counted by the renderer), the
 #    stitch job waiting on it completes, and the output equals one
-#    fb-render frame by frame and pts by pts;
+#    fb-render frame by frame and pts by pts; fb-farm and --status say
+#    chunk 1 was rendered again and that its run on the dead node "ended
+#    without a word";
 #  * the node comes back (new namespaces, slurmd again) and the next farm
 #    uses it.
 # The time from the death to the requeue and to the end is printed as
@@ -71,6 +74,14 @@ task_nodes() {
 check "the 3 chunks run on 3 different nodes, chunk 1 on fbnode$node ($(task_nodes | tr '\n' ' '))" \
 	'[ "$(task_nodes | awk "{ print \$2 }" | sort -u | grep -c fbnode)" -eq 3 ] && task_nodes | grep -qx "1 fbnode$node"'
 
+# fb-farm --status, from the work directory alone: every chunk running,
+# each on the node Slurm says.
+WORK=$SH/farm.mp4.fbfarm
+fb-farm --status "$WORK" > "$TMP/status" 2>&1
+st=$(sed -n 's/^chunk \([0-9]\) .*running on \(fbnode[0-9]\).*/\1 \2/p' "$TMP/status")
+check "fb-farm --status: 3 chunks running, each on its node ($(echo $st))" \
+	'[ "$st" = "$(task_nodes)" ] && grep -q "^chunks *0 done, 3 running, 0 failed, 0 pending of 3" "$TMP/status"'
+
 # Each node's /dev/shm: its own render's ring, nobody else's; the
 # machine's /dev/shm has none of them.
 rings=""
@@ -110,6 +121,12 @@ check "fb-farm: exit 0 after the node's death" '[ $rc -eq 0 ]'
 check "Slurm marked fbnode$node down" '[ -n "$t_down" ]'
 check "chunk 1 was requeued by Slurm and ran on another node ($(state1 | grep -o ' NodeList=[^ ]*'), $(state1 | grep -o 'Restarts=[0-9]*'))" \
 	'[ -n "$t_run" ] && state1 | grep -q "JobState=COMPLETED" && ! state1 | grep -q "NodeList=fbnode$node " && state1 | grep -q "Restarts=1"'
+survivor=$(state1 | sed -n 's/.* NodeList=\(fbnode[0-9]\) .*/\1/p')
+check "fb-farm says chunk 1 was rendered again on $survivor, and why ($(grep "rendered again" "$TMP/farm.err"))" \
+	'grep -q "chunk 1 rendered again on $survivor: its run on fbnode$node (job ${array}_1) ended without a word (the node or the process died)" "$TMP/farm.err"'
+fb-farm --status "$WORK" > "$TMP/status" 2>&1
+check "fb-farm --status after: 3 done, chunk 1 requeued, its run on fbnode$node ended without a word" \
+	'grep -q "^chunks *3 done, 0 running, 0 failed, 0 pending of 3; 1 requeued" "$TMP/status" && grep -q "^chunk 1 .*done; run 1 on fbnode$node (job ${array}_1) ended without a word" "$TMP/status"'
 check "the stitch job waiting on it completed" \
 	'hub scontrol -o show job "$stitch" | grep -q "JobState=COMPLETED"'
 check "the stitched output: every frame, pts and duration equal the single render's" \
@@ -122,7 +139,6 @@ el() { echo "scale=1; ($1 - $t0) / 1" | bc; }
 echo "# figure: every process of the node gone in $(el "$t_kill") s; Slurm marked it down at +$(el "$t_down") s," \
 	"requeued chunk 1 at +$(el "$t_req") s, running on another node at +$(el "$t_run") s;" \
 	"fb-farm done at +$(el "$t_end") s; chunk 1: $redone of its 40 frames rendered twice, $again asked for after the death"
-grep -i "rendered again\|requeue" "$TMP/farm.err" | sed 's/^/# fb-farm: /'
 
 # The node comes back (a reboot: new namespaces, an empty /dev/shm and
 # /tmp) and takes work again: 4 chunks on 4 one-CPU nodes.
