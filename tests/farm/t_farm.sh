@@ -152,18 +152,21 @@ check "killed chunk: output equals the whole render" '[ "$(fmd5 "$TMP/kill.mp4")
 check "killed chunk: no part file left" '[ -z "$(ls -A "$TMP/kill.mp4.fbfarm" | grep part)" ]'
 unset KILL_AT KILL_MARK
 # The same with segments of 2 frames, the chunk's fb-render SIGKILLed by
-# the test once its first segment is recorded: the rerun goes on from its
-# last whole segment (fb-render --resume in the chunk's own work
-# directory), so it renders fewer frames than the chunk again — counted by
-# the renderer itself (RENDER_LOG).
-RENDER_LOG=$TMP/rendered.log fb-farm --local --chunks 4 --keep --segment 2 "${GEOM[@]}" "${REND[@]}" \
-	--jitter-ms 20 -o "$TMP/killseg.mp4" -- "${LOSSLESS[@]}" 2> "$TMP/farm.err" &
+# the test once its first segment is recorded (the renderer holds chunk 1
+# at frame 20 until then: HOLD_AT, so a loaded machine cannot finish the
+# chunk first): the rerun goes on from its last whole segment (fb-render
+# --resume in the chunk's own work directory), so it renders fewer frames
+# than the chunk again — counted by the renderer itself (RENDER_LOG).
+RENDER_LOG=$TMP/rendered.log HOLD_AT=20 HOLD_MARK=$TMP/hold \
+	fb-farm --local --chunks 4 --keep --segment 2 "${GEOM[@]}" "${REND[@]}" \
+	-o "$TMP/killseg.mp4" -- "${LOSSLESS[@]}" 2> "$TMP/farm.err" &
 fp=$!
 seg1=$TMP/killseg.mp4.fbfarm/chunk-00001.segments
 victim=
-wait_until 120 'grep -q "^segment " "$seg1/plan" 2> /dev/null' &&
+wait_until 120 '[ -e "$TMP/hold.20" ] && grep -q "^segment " "$seg1/plan" 2> /dev/null' &&
 	victim=$(own_pids --match "fb-render .*--range 15:30" | head -1)
 [ -n "$victim" ] && kill -9 "$victim"
+touch "$TMP/hold.go" # a renderer the kill left holding lets go
 wait $fp
 rc=$?
 n=$(wc -l < "$TMP/rendered.log")
@@ -227,17 +230,19 @@ check "--local inside a Slurm job: the failed chunk fails (exit 1), scontrol nev
 	'[ $rc -eq 1 ] && [ ! -e "$TMP/scontrol.calls" ]'
 
 # ---- SIGTERM to fb-farm --local stops every chunk's whole tree
-fb-farm --local --chunks 2 --size 64x48 --frames 400 --delay-ms 20 -o "$TMP/term.mp4" 2> /dev/null &
+# (chunks of 2000 frames at 20 ms: minutes, so none ends before the
+# signal however loaded the machine)
+fb-farm --local --chunks 2 --size 64x48 --frames 4000 --delay-ms 20 -o "$TMP/term.mp4" 2> /dev/null &
 farm=$!
 two_chunks() { [ "$(own_pids --match "$BIN/fb-render .*--range" | wc -l)" -ge 2 ]; }
-wait_until 10 two_chunks
+wait_until 120 two_chunks
 check "SIGTERM: two chunk renders were running" two_chunks
 kill -TERM $farm
 wait $farm
 rc=$?
 check "SIGTERM: fb-farm exits 143" '[ $rc -eq 143 ]'
 none_left() { [ -z "$(own_pids --match "$BIN/fb-(render|farm)|fb-farm --run-chunk")" ]; }
-wait_until 5 none_left
+wait_until 30 none_left
 check "SIGTERM: no chunk render, fb-farm or ffmpeg left" none_left
 check "SIGTERM: no chunk renamed into place afterwards" '[ -z "$(ls "$TMP/term.mp4.fbfarm" | grep "^chunk-")" ]'
 
