@@ -44,7 +44,8 @@ fb-farm --prepare "${PREP[@]/40/41}" -o "$P/o.mp4" > "$P/out" 2> "$P/err"
 rc=$?
 check "--prepare of another render in that work dir: exit 2, one line, plan kept" \
 	'[ $rc -eq 2 ] && one_line "$P/err" && grep -q "plan of a different render" "$P/err" && cmp -s "$WK/plan" "$P/plan.copy" && [ ! -s "$P/out" ]'
-for bad in "--chunks 0" "--chunks 41" "--segment x" "--retries -1" "stray" "--range 1:2"; do
+for bad in "--chunks 0" "--chunks 41" "--segment x" "--retries -1" "stray" "--range 1:2" \
+	"--slurm" "--local" "--no-wait" "--jobs 2" "--partition p"; do
 	# shellcheck disable=SC2086
 	fb-farm --prepare "${PREP[@]}" $bad -o "$P/empty/o.mp4" > "$P/out" 2> "$P/err"
 	rc=$?
