@@ -227,7 +227,8 @@ int fb_plan_dir_empty(int dir_fd)
 		return -errno;
 	errno = 0;
 	while (e == 1 && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    strcmp(de->d_name, FB_PLAN_NEW) != 0)
 			e = 0;
 	if (e == 1 && errno)
 		e = -errno;
@@ -243,16 +244,28 @@ int fb_plan_write(int dir_fd, const char *render, char *why, size_t why_len)
 	if (w < 0 || (size_t)w >= sizeof(text) || strncmp(render, "render ", 7) != 0 ||
 	    strchr(render, '\n'))
 		return FAIL(EINVAL, "the render line is malformed or too long");
-	fd = openat(dir_fd, FB_PLAN_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	/* Written aside, then linked into place: a plan is whole or absent.
+	 * A disk that fills (or a kill) mid-write leaves no empty plan that
+	 * every later --resume would refuse.  A plan.new left by a killed
+	 * writer is ours (the caller holds the directory's lock). */
+	if (unlinkat(dir_fd, FB_PLAN_NEW, 0) < 0 && errno != ENOENT)
+		return FAIL(errno, "cannot remove a stale %s: %s", FB_PLAN_NEW, strerror(errno));
+	fd = openat(dir_fd, FB_PLAN_NEW, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    0600);
 	if (fd < 0)
 		return FAIL(errno, "cannot create the plan: %s", strerror(errno));
 	e = fb_write_all(fd, text, (size_t)w);
 	if (e)
 		e = FAIL(-e, "writing the plan: %s", strerror(-e));
-	else if (fsync(fd) < 0 || fsync(dir_fd) < 0)
+	else if (fsync(fd) < 0)
 		e = FAIL(errno, "fsync the plan: %s", strerror(errno));
 	close(fd);
+	/* link(2), not rename(2): it never replaces a plan already there. */
+	if (!e && linkat(dir_fd, FB_PLAN_NEW, dir_fd, FB_PLAN_FILE, 0) < 0)
+		e = FAIL(errno, "cannot place the plan: %s", strerror(errno));
+	unlinkat(dir_fd, FB_PLAN_NEW, 0); /* placed or failed: gone either way */
+	if (!e && fsync(dir_fd) < 0)
+		e = FAIL(errno, "fsync the work directory: %s", strerror(errno));
 	return e;
 }
 
@@ -286,6 +299,8 @@ int fb_plan_remove(int dir_fd, const char *path, const char *ext, char *why, siz
 		return FAIL(-e, "removing the segments in %s: %s", path, strerror(-e));
 	if (unlinkat(dir_fd, FB_PLAN_FILE, 0) < 0 && errno != ENOENT)
 		return FAIL(errno, "removing %s/plan: %s", path, strerror(errno));
+	if (unlinkat(dir_fd, FB_PLAN_NEW, 0) < 0 && errno != ENOENT)
+		return FAIL(errno, "removing %s/%s: %s", path, FB_PLAN_NEW, strerror(errno));
 	if (rmdir(path) < 0)
 		return FAIL(errno, "removing %s: %s", path,
 			    errno == ENOTEMPTY || errno == EEXIST ? "it holds files not ours"

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #define FB_PLAN_FILE "plan"
+#define FB_PLAN_NEW "plan.new" /* a plan being written, before it is linked as FB_PLAN_FILE */
 #define FB_PLAN_MAGIC "fb-segments 1"
 #define FB_PLAN_MAX_BYTES (1u << 24) /* a plan larger than this is refused */
 #define FB_PLAN_EXT_MAX 15
@@ -108,15 +109,16 @@ int fb_plan_dir_open(const char *path, bool create, bool *made, char *why, size_
 /* Does DIR_FD hold an entry named "plan" (whatever it is)?  1, 0, or -errno. */
 int fb_plan_exists(int dir_fd);
 
-/* Does DIR_FD hold no entry at all (but . and ..)?  1, 0, or -errno.  A
- * directory without a plan is only used empty: what is in it is not ours
- * to remove at the end. */
+/* Does DIR_FD hold no entry at all (but . and .., and a FB_PLAN_NEW a
+ * killed fb_plan_write left)?  1, 0, or -errno.  A directory without a
+ * plan is only used empty: what is in it is not ours to remove at the end. */
 int fb_plan_dir_empty(int dir_fd);
 
 /*
  * A new plan in DIR_FD: FB_PLAN_MAGIC and RENDER (the render line, "render
- * KEY=VALUE ...", no '\n') in one write to a file created exclusively
- * (O_EXCL, 0600), fsynced, then the directory fsynced.  0 or -errno, WHY.
+ * KEY=VALUE ...", no '\n') in one write to FB_PLAN_NEW created exclusively
+ * (O_EXCL, 0600), fsynced, linked as FB_PLAN_FILE (never replacing one),
+ * then the directory fsynced: whole or absent.  0 or -errno, WHY.
  */
 int fb_plan_write(int dir_fd, const char *render, char *why, size_t why_len);
 

@@ -5,7 +5,7 @@
 # once, a plan torn by a crash and then appended to, a plan spoiled while
 # the render runs, and the plan and segment files as hostile input
 # (--plan-check: FIFO, NUL, CR, oversize, symlinked, swapped or edited
-# segments).  Judges: the files the test planted (bytes it wrote), ffmpeg's
+# segments), a disk full as the plan is written.  Judges: the files the test planted (bytes it wrote), ffmpeg's
 # frame count of -o, exit codes and line counts.
 . "$(dirname "$0")/../lib.sh"
 command -v ffmpeg > /dev/null || skip "ffmpeg not installed"
@@ -185,6 +185,35 @@ check "SIGINT during the join: exit 130, the stop said, not a failed join ($(tai
 check "SIGINT during the join: no partial file, the segments kept, no fb-stitch left" \
 	'[ -z "$(ls -A | grep fb-stitch)" ] && [ "$(plan_segs j.mkv.fbsegments)" -eq 80 ] &&
 	 [ ! -e j.mkv ] && [ -z "$(own_procs --match fb-stitch)" ]'
+
+# A disk that fills as the plan is written (a full 4 MiB tmpfs, in a mount
+# namespace of the test's own, root only): exit 1, not 2 (a farm retries
+# it), the work directory it made gone, no plan left half written — and
+# with room again the same command renders (it was refused for good, "no
+# render line: not a plan", while an empty plan stayed).  A plan.new that
+# a killed writer left is no reason to refuse the directory either.
+if [ "$(id -u)" = 0 ] && unshare --mount true 2> /dev/null; then
+	mkdir full
+	unshare --mount --propagation private bash -c '
+		mount -t tmpfs -o size=4m,mode=0700 fbfull full || exit 99
+		head -c 8M /dev/zero > full/filler 2> /dev/null # to the last byte
+		fb-render "$@" -o full/o.mkv -- -c:v ffv1 2> err.full; echo $? > rc.full
+		ls -A full > left.full
+		rm full/filler
+		fb-render "$@" -o full/o.mkv -- -c:v ffv1 2> err.again; echo $? > rc.again
+		mkdir -m 0700 full/w && : > full/w/plan.new
+		fb-render "$@" --work-dir full/w -o full/p.mkv -- -c:v ffv1 2> err.new; echo $? > rc.new
+		ls -A full > left.after' fbfull "${SMALL[@]}"
+	check "disk full as the plan is written: exit 1, one line naming it ($(cat err.full))" \
+		'[ "$(cat rc.full)" = 1 ] && one_line err.full && grep -q "No space left on device" err.full'
+	check "...the work directory it made is gone" '[ "$(cat left.full)" = filler ]'
+	check "...with room again, the same command renders: exit 0 ($(tail -1 err.again))" \
+		'[ "$(cat rc.again)" = 0 ]'
+	check "a work directory holding only a killed writer's plan.new: taken, exit 0 ($(tail -1 err.new))" \
+		'[ "$(cat rc.new)" = 0 ] && [ "$(cat left.after | tr "\n" " ")" = "o.mkv p.mkv " ]'
+else
+	echo "# disk-full case skipped: needs root and mount namespaces"
+fi
 
 check_clean "segments attacked"
 finish
