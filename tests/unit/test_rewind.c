@@ -42,12 +42,14 @@ static void test_rewind_drains_then_moves_back(void **state)
 	assert_int_equal(fb_ring_release(seg, 3, 1), 0);
 	assert_int_equal(wait_child(child, 100), -1); /* still no fresh claim */
 	assert_int_equal(fb_ring_rewind_to(seg, 0), 0);
-	assert_int_equal(seg->hdr->next_claim, 0);
+	/* next_claim is not read here: the sleeper, woken by the rewind, may
+	 * already have claimed (CI, ASan at high load).  It was 4; 1 below is
+	 * the reset to 0 plus the sleeper's one claim. */
 	assert_int_equal(seg->hdr->next_encode, 0);
 	assert_int_equal(seg->hdr->rewind, 0);
 	assert_int_equal(seg->hdr->frames_rerendered, 4);
 	/* The sleeper is woken and gets frame 0 again. */
-	assert_int_equal(wait_child(child, 2000), 0);
+	assert_int_equal(wait_child(child, 30000), 0);
 	assert_int_equal(seg->hdr->next_claim, 1);
 }
 
@@ -83,7 +85,7 @@ static void test_nobody_done_during_rewind(void **state)
 	child = fork_child(claim_in_child, seg);
 	assert_int_equal(wait_child(child, 300), -1); /* not "done": it waits */
 	assert_int_equal(fb_ring_rewind_to(seg, 2), 0);
-	assert_int_equal(wait_child(child, 2000), 2);
+	assert_int_equal(wait_child(child, 30000), 2);
 }
 
 /* A slot left occupied with nothing in flight is corruption, said so. */

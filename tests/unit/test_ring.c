@@ -18,7 +18,7 @@ static void test_window_blocks_then_wakes(void **state)
 	child = fork_child(claim_in_child, seg);
 	assert_int_equal(wait_child(child, 300), -1); /* blocked */
 	consume_one(seg, 0);
-	assert_int_equal(wait_child(child, 2000), 3); /* woke with frame 3 */
+	assert_int_equal(wait_child(child, 30000), 3); /* woke with frame 3 */
 	assert_int_equal(seg->hdr->next_claim, 4);
 	assert_true(seg->hdr->next_claim - seg->hdr->next_encode <= 3);
 }
@@ -47,7 +47,7 @@ static void test_encoder_waits_for_order(void **state)
 	assert_int_equal(wait_child(child, 300), -1);
 	memset(c0.data, 0, seg->geom.frame_bytes);
 	assert_int_equal(fb_ring_publish(seg, &c0, seg->geom.frame_bytes), 0);
-	assert_int_equal(wait_child(child, 2000), 0);
+	assert_int_equal(wait_child(child, 30000), 0);
 }
 
 static void test_all_frames_then_none(void **state)
@@ -74,7 +74,7 @@ static void test_abort_wakes_blocked_producer(void **state)
 	child = fork_child(claim_in_child, seg);
 	assert_int_equal(wait_child(child, 300), -1);
 	fb_ring_abort(seg, "test abort");
-	assert_int_equal(wait_child(child, 2000), 200);
+	assert_int_equal(wait_child(child, 30000), 200);
 	assert_string_equal(seg->hdr->reason, "test abort");
 	fb_ring_abort(seg, "second abort");
 	assert_string_equal(seg->hdr->reason, "test abort"); /* first wins */

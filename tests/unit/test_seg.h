@@ -42,7 +42,7 @@ pid_t fork_child(int (*fn)(struct fb_seg *), struct fb_seg *seg);
 /* Wait for PID up to MS; returns its exit code, or -1 if it is still alive. */
 int wait_child(pid_t pid, int ms);
 
-/* Run FN in a child; it must exit (not die of a signal, not hang: 5 s)
+/* Run FN in a child; it must exit (not die of a signal, not hang: 30 s)
  * with code WANT. */
 void survives(int (*fn)(struct fb_seg *), struct fb_seg *seg, int want);
 
