@@ -92,27 +92,28 @@ check "random kills: output byte-identical" same_as_src "$TMP/r.raw" 1500
 check_clean "random kills"
 
 # --- a hung producer: SIGSTOP, frame reissued after --frame-timeout ------
-fb-render "${geo[@]}" --frames 200 --workers 2 --slots 3 --delay-ms 10 --frame-timeout 1 \
+# The producer that claims frame 50 stops itself holding it (FB_FAULT
+# ...:stop): a fixed point.  (It used to be a registered producer found by
+# fb-stat and SIGSTOPped by the test; under load that one could be between
+# frames, holding nothing to time out, or gone already.)
+FB_FAULT=producer:after-claim:50:stop FB_FAULT_ONCE=$TMP/fault.hang \
+	fb-render "${geo[@]}" --frames 200 --workers 2 --slots 3 --delay-ms 10 --frame-timeout 1 \
 	-o "$TMP/h.raw" --name /$TID-hang 2> "$TMP/err.hang" &
 rpid=$!
-wait_until 10 rendering /$TID-hang
-# A producer the broker knows (registered, in fb-stat's list): one stopped
-# before it registered is no one's to time out (it is ended only once the
-# render is over, below) — under load pgrep found such a one, and the
-# render it then waited for never ended (fixed: end_lingering).
-registered_producer() {
-	victim=$(fb-stat /$TID-hang --json 2> /dev/null | python3 -c 'import json, sys
-p = json.load(sys.stdin)["producers"]
-print(p[0]["pid"] if p else "")')
-	[ -n "$victim" ]
+victim=
+stopped_producer() {
+	local p
+	for p in $(own_pids --match "fb-producer"); do
+		[ "$(awk '{ print $3 }' "/proc/$p/stat" 2> /dev/null)" = T ] && victim=$p && return 0
+	done
+	return 1
 }
-wait_until 30 registered_producer
-kill -STOP "$victim"
+wait_until 60 stopped_producer
 wait $rpid
 rc=$?
 check "SIGSTOPped producer: exit 0 ($(tr '\n' '~' < "$TMP/err.hang"))" [ $rc -eq 0 ]
-check "SIGSTOPped producer: timeout logged with frame and pid" \
-	grep -q "frame [0-9]*: producer $victim held it over --frame-timeout 1s; killing it" "$TMP/err.hang"
+check "SIGSTOPped producer: timeout logged with frame and pid ($victim)" \
+	grep -q "frame 50: producer $victim held it over --frame-timeout 1s; killing it" "$TMP/err.hang"
 check "SIGSTOPped producer: output byte-identical" same_as_src "$TMP/h.raw" 200
 check_clean "hung producer"
 
@@ -198,21 +199,26 @@ fb-broker --name /$TID-last --size ${W}x${H} --pix-fmt $FMT --frames 20 --slots 
 bpid=$!
 fb-encoder --name /$TID-last --sink raw -o "$TMP/last.raw" 2>> "$TMP/err.last" &
 epid=$!
-fb-producer --name /$TID-last --source raw:"$TMP/src.raw" --delay-ms 50 2>> "$TMP/err.last" &
+# The first producer stops itself (FB_FAULT ...:stop) once it has
+# published frame 13, holding no frame, with frames left for it to take:
+# a fixed point, not a race against a loaded machine (it used to be
+# SIGSTOPped after 14 frames were seen, and under load it could have
+# rendered all 20 by then, leaving the hanging one alone: a hang).
+FB_FAULT=producer:after-publish:13:stop FB_FAULT_ONCE=$TMP/fault.last \
+	fb-producer --name /$TID-last --source raw:"$TMP/src.raw" --delay-ms 50 2>> "$TMP/err.last" &
 p1=$!
-wait_until 10 '[ "$(stat -c %s "$TMP/last.raw" 2> /dev/null || echo 0)" -ge $((14 * F)) ]'
-# The hanging producer must hold a frame before the first one runs out of
-# frames to take (under load it may start late): the first is stopped until
-# a slot is the hanging one's.
-kill -STOP $p1
+stopped() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2> /dev/null)" = T ]; }
+wait_until 60 stopped $p1
 fb-producer --name /$TID-last --source raw:"$TMP/src.raw" --delay-ms 30000 2>> "$TMP/err.last" &
 p2=$!
 holds() { # PID NAME: a slot of NAME is claimed by PID
 	fb-stat "$2" --json 2> /dev/null | python3 -c 'import json, sys
 sys.exit(not any(s["owner"] == int(sys.argv[1]) for s in json.load(sys.stdin)["slots"]))' "$1"
 }
-wait_until 30 holds $p2 /$TID-last
+wait_until 60 holds $p2 /$TID-last
 kill -CONT $p1
+# Bounded: a hang here is a failure, not a stuck suite.
+wait_until 120 "! kill -0 $epid 2> /dev/null" || kill -KILL $epid $p1 $p2 $bpid 2> /dev/null
 { wait $epid; } 2> /dev/null
 rc=$?
 check "hung last producer, no launcher: encoder completes ($(tr '\n' '~' < "$TMP/err.last"))" \
