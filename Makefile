@@ -61,7 +61,10 @@ OBJCOPY ?= objcopy
 
 SCRIPTS := $(BIN)/fb-stitch $(BIN)/fb-farm
 HTMLPROG := $(BIN)/fb-html
-PYMODS  := $(BIN)/fbfarm_common.py
+# fb-farm's modules, one concept each (each says at its top what for);
+# fbfarm_common.py is fb-stitch's too.
+PYMODS  := $(addprefix $(BIN)/,fbfarm_common.py fbfarm_plan.py fbfarm_workdir.py \
+		fbfarm_runs.py fbfarm_status.py fbfarm_chunk.py)
 CPROGS  := $(BIN)/fb-broker $(BIN)/fb-producer $(BIN)/fb-encoder $(BIN)/fb-render $(BIN)/fb-stat
 PROGS   := $(CPROGS) $(SCRIPTS) $(HTMLPROG)
 
@@ -81,9 +84,10 @@ $(STAMP): FORCE
 # absolute path (the system's, not whichever python3 PATH finds first: the
 # scripts run as root on cluster nodes), started -IB: isolated from
 # PYTHON* variables, the user's site-packages and the current directory,
-# and writing no bytecode next to the installed module.  Their shared
-# module, fbfarm_common.py, sits beside them in bin/ and is installed into
-# PREFIX/lib/framebroker, where they look for it next.
+# and writing no bytecode next to the installed modules.  Their modules
+# (PYMODS: fbfarm_common.py, which both share, and fb-farm's fbfarm_*.py)
+# sit beside them in bin/ and are installed into PREFIX/lib/framebroker,
+# where they look for them next.
 PYTHON  ?= /usr/bin/python3
 $(SCRIPTS): $(BIN)/%: scripts/%.in include/framebroker.h
 	@mkdir -p $(BIN)
