@@ -133,11 +133,12 @@ def read_input(dfd, name, what, notes, limit, tail=False):
         notes.append(f"{what} is a symbolic link: not followed, not read" if link
                      else f"{what} cannot be read: {e.strerror}")
         return None, None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # checked before fdopen: a directory there raises
+        os.close(fd)
+        notes.append(f"{what} is not a regular file: not read")
+        return None, None
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            notes.append(f"{what} is not a regular file: not read")
-            return None, None
         if st.st_uid != os.geteuid() or st.st_mode & 0o022:
             notes.append(f"{what} is not safe to read ({owner_mode(st)}): not read")
             return None, None
@@ -175,6 +176,10 @@ def read_runs(logs, i, notes):
         f = dict(re.findall(r" ([a-z]+)=(\S*)", m.group(2))) if m else {}
         try:
             t = float(f["time"])
+            # what --run-chunk writes: a pid of Linux's range, attempts from 1
+            if not (re.fullmatch(r"[1-9][0-9]{0,6}", f["pid"], re.ASCII) and
+                    re.fullmatch(r"[1-9][0-9]{0,5}", f["attempt"], re.ASCII)):
+                raise ValueError
             pid, attempt = int(f["pid"]), int(f["attempt"])
             if not (0 <= t < 1e11) or t != t:
                 raise ValueError
@@ -242,15 +247,27 @@ def run_where(run):
     return run["host"] + (f" (job {run['job']})" if run["job"] else "")
 
 
-def open_logs_ro(wfd):
+def open_logs_ro(wfd, notes=None):
     """The logs directory for reading (None if there is none yet, or it is
-    not a directory of ours: then no run is known)."""
+    not a directory of ours: then no run is known, and NOTES, if given,
+    says why)."""
     try:
         fd = os.open("logs", O_DIR, dir_fd=wfd)
-    except OSError:
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if notes is not None:
+            try:
+                link = stat.S_ISLNK(os.stat("logs", dir_fd=wfd, follow_symlinks=False).st_mode)
+            except OSError:
+                link = False
+            notes.append("logs is a symbolic link: not followed, no run record read" if link
+                         else f"logs cannot be read ({e.strerror}): no run record read")
         return None
     st = os.fstat(fd)
     if st.st_uid != os.geteuid() or st.st_mode & 0o022:
         os.close(fd)
+        if notes is not None:
+            notes.append(f"logs is not safe to read ({owner_mode(st)}): no run record read")
         return None
     return fd

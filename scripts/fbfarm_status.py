@@ -45,7 +45,7 @@ def chunk_status(plan, wfd, logs, i, now, notes):
 def farm_status(plan, wfd, work):
     now = time.time()
     notes = []
-    logs = open_logs_ro(wfd)
+    logs = open_logs_ro(wfd, notes)
     chunks, starts, ends = [], [], []
     try:
         for i in range(plan.k):
@@ -107,7 +107,7 @@ def show_status(s):
     pct = 100 * s["frames_done"] // s["frames_total"]
     eta = "unknown" if s["eta_s"] is None else clock(s["eta_s"])
     elapsed = "-" if s["elapsed_s"] is None else clock(s["elapsed_s"])
-    out = [f"work dir  {s['work_dir']}",
+    out = [f"work dir  {shown(s['work_dir'])}",
            f"chunks    {s['chunks_done']} done, {s['chunks_running']} running"
            + (f" ({s['chunks_stalled']} stalled?)" if s["chunks_stalled"] else "")
            + f", {s['chunks_failed']} failed, {s['chunks_pending']} pending of "
@@ -128,7 +128,10 @@ def status_main(argv):
     work, as_json, rest = None, False, list(argv)
     while rest:
         a = rest.pop(0)
-        if a == "--status" and rest and work is None:
+        if a == "--status" and work is None:
+            if not rest or rest[0].startswith("--"):
+                raise Fail(2, "--status needs the work directory (usage: fb-farm --status WORK "
+                              "[--json])")
             work = rest.pop(0)
         elif a == "--json":
             as_json = True

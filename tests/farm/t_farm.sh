@@ -184,9 +184,9 @@ FAIL_AT=50 fb-farm --local --chunks 4 --retries 1 "${GEOM[@]}" "${REND[@]}" \
 	-o "$TMP/fail.mp4" -- "${LOSSLESS[@]}" 2> "$TMP/err"
 rc=$?
 check "failing chunk: exit 1" '[ $rc -eq 1 ]'
-check "failing chunk: names chunk 3 (frames 45:60), the cause and its log" \
-	'grep -q "chunk 3 (frames 45:60) failed: fb-[a-z]*: .* (log: .*/logs/chunk-3.log)" "$TMP/err" && grep -q "renderer .* at frame 50" "$TMP/fail.mp4.fbfarm/logs/chunk-3.log"'
-grep -q "chunk 3 (frames 45:60) failed: fb-" "$TMP/err" || sed 's/^/# stderr: /' "$TMP/err"
+check "failing chunk: names chunk 3 (frames 45:60), its runs, the cause and its log" \
+	'grep -q "chunk 3 (frames 45:60) failed after 2 runs: fb-[a-z]*: .* (log: .*/logs/chunk-3.log)" "$TMP/err" && grep -q "renderer .* at frame 50" "$TMP/fail.mp4.fbfarm/logs/chunk-3.log"'
+grep -q "chunk 3 (frames 45:60) failed after 2 runs: fb-" "$TMP/err" || sed 's/^/# stderr: /' "$TMP/err"
 check "failing chunk: tried 1 + --retries 1 times" '[ $(grep -c "attempt" "$TMP/fail.mp4.fbfarm/logs/chunk-3.log") -eq 2 ]'
 
 check "failing chunk: no output" '[ ! -e "$TMP/fail.mp4" ]'

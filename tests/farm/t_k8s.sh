@@ -52,12 +52,23 @@ for bad in "--chunks 0" "--chunks 41" "--segment x" "--retries -1" "stray" "--ra
 	check "--prepare $bad: exit 2, one line, nothing made" \
 		'[ $rc -eq 2 ] && one_line "$P/err" && [ -z "$(ls -A "$P/empty")" ] && [ ! -s "$P/out" ]'
 done
-# Another --prepare caught between writing its plan and linking it.
-mkdir -m 700 "$P/racing" && echo '{"half": ' > "$P/racing/.plan.12345.tmp"
-fb-farm --prepare "${PREP[@]}" --work-dir "$P/racing" -o "$P/empty/o.mp4" > /dev/null 2>&1
+# Another --prepare caught between writing its plan and linking it: this
+# one waits for that plan (linked here 1 s later) and takes it.
+fb-farm --prepare "${PREP[@]}" --work-dir "$P/scratch" -o "$P/empty/o.mp4" > /dev/null 2>&1
+mkdir -m 700 "$P/racing" && cp "$P/scratch/plan" "$P/racing/.plan.12345.tmp"
+(sleep 1; ln "$P/racing/.plan.12345.tmp" "$P/racing/plan" && rm "$P/racing/.plan.12345.tmp") &
+fb-farm --prepare "${PREP[@]}" --work-dir "$P/racing" -o "$P/empty/o.mp4" > /dev/null 2> "$P/err"
 rc=$?
-check "--prepare beside another's temporary plan file: exit 0, its own plan placed" \
-	'[ $rc -eq 0 ] && grep -q "fb-farm plan 1" "$P/racing/plan" && [ -e "$P/racing/.plan.12345.tmp" ]'
+wait
+check "--prepare beside another's temporary plan file: waits, exit 0, that plan found ($(cat "$P/err"))" \
+	'[ $rc -eq 0 ] && grep -q "plan found in $P/racing" "$P/err" && cmp -s "$P/racing/plan" "$P/scratch/plan"'
+# A user's file that only looks like one: refused once no plan came (10 s),
+# left alone (the stitch would have removed it with the work directory).
+mkdir -m 700 "$P/looks" && echo mine > "$P/looks/.plan.7.tmp"
+fb-farm --prepare "${PREP[@]}" --work-dir "$P/looks" -o "$P/empty/o.mp4" > /dev/null 2> "$P/err"
+rc=$?
+check "--prepare into a dir holding only a user's .plan.7.tmp: exit 2, one line naming it, left alone" \
+	'[ $rc -eq 2 ] && one_line "$P/err" && grep -q "holds no fb-farm plan (.plan.7.tmp)" "$P/err" && [ "$(ls -A "$P/looks")" = .plan.7.tmp ] && [ "$(cat "$P/looks/.plan.7.tmp")" = mine ]'
 fb-farm --prepare "${PREP[@]}" --work-dir "$P/user" -o "$P/empty/o.mp4" 2> "$P/err"
 rc=$?
 check "--prepare into a user's non-empty dir: exit 2, one line, left as it was" \
