@@ -18,6 +18,7 @@ harness itself works (tests/build/t_bench_smoke.sh); its figures mean nothing,
 so it compares nothing.  `bench.py --check JSON DOC` compares a saved run
 with a document (the smoke test checks the check with a fabricated one).
 """
+import atexit
 import csv
 import json
 import os
@@ -46,6 +47,9 @@ TOLERANCE = float(os.environ.get("BENCH_TOLERANCE", "1.5"))
 CPUS = os.cpu_count() or 1
 REAL_FFMPEG = shutil.which("ffmpeg")
 TMP = tempfile.mkdtemp(prefix="fb-bench.")
+# Removed however the bench ends: --table and --check exit before main()
+# (and its finally) runs, and left one fb-bench.* directory each.
+atexit.register(shutil.rmtree, TMP, True)
 
 
 def q(full, quick):

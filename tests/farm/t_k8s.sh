@@ -124,12 +124,18 @@ k8s_cleanup() {
 }
 trap k8s_cleanup EXIT
 # emulate NAME JOB [k8s_job.py run options]: job JOB of the manifests as pods.
+# The pods' TMPDIR is the test's: a pod's fb-render SIGKILLed on purpose
+# leaves its private directory, and in the pod's pid namespace its pid (10)
+# belongs to a live process of the machine, so no later fb-render sweeps it
+# (a real container's /tmp goes with the container).
+mkdir -p "$TMP/podtmp"
+export TMPDIR=$TMP/podtmp
 emulate() {
 	local name=$1 job=$2
 	shift 2
 	python3 "$EMU" run --job "$job" -f "$M/fb-farm.yaml" -f "$M/fb-stitch.yaml" \
 		--volume "$CLAIM=$TMP/vol.${name%%-*}" --bind "$ROOT=$TMP/src" --path "$TMP/src/bin:/usr/bin:/bin" \
-		--pass FB_TEST_TAG --pass FB_TEST_RUN --max-parallel 2 --logs "$TMP/logs.$name" \
+		--pass FB_TEST_TAG --pass FB_TEST_RUN --pass TMPDIR --max-parallel 2 --logs "$TMP/logs.$name" \
 		--pids "$TMP/pids.$name" --result "$TMP/$name.json" "$@" > "$TMP/$name.out" 2>&1 &
 	EMU_PID=$!
 	wait $EMU_PID
