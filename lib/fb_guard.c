@@ -228,23 +228,22 @@ bool fb_guard_mutex_ok(const struct fb_seg *seg)
 #endif
 }
 
-const char *fb_guard_verify(struct fb_seg *seg, char *why, size_t len)
+/* The segment's size against its creation: a SIGBUS taken, or fstat's
+ * answer (at most every FB_GUARD_STAT_MS unless FORCE).  WHY filled and
+ * returned, or NULL. */
+static const char *size_changed(struct fb_seg *seg, struct fb_guard *g, bool force, char *why,
+				size_t len)
 {
-	struct fb_guard *g = seg->guard;
-	const struct fb_header *h = seg->hdr;
-	uint32_t state;
 	uint64_t now;
 	struct stat st;
 
-	if (!g)
-		return NULL;
 	if (g->tripped) {
 		snprintf(why, len, "segment %s truncated under the render (pid %d took SIGBUS at offset %llu)",
 			 seg->name, (int)getpid(), (unsigned long long)g->fault_off);
 		return why;
 	}
 	now = fb_now_ns();
-	if (now - g->checked_ns >= FB_GUARD_STAT_MS * 1000000ull || g->size_seen != g->size) {
+	if (force || now - g->checked_ns >= FB_GUARD_STAT_MS * 1000000ull || g->size_seen != g->size) {
 		g->checked_ns = now;
 		if (fstat(g->fd, &st) == 0 && (uint64_t)st.st_size != g->size)
 			g->size_seen = (uint64_t)st.st_size;
@@ -259,20 +258,44 @@ const char *fb_guard_verify(struct fb_seg *seg, char *why, size_t len)
 			 seg->name, (unsigned long long)g->size_seen, (unsigned long long)g->size);
 		return why;
 	}
+	return NULL;
+}
+
+/* A word found scribbled: but a truncation since the size was last looked
+ * at reads as zeros past the end (the guard's page after the SIGBUS the
+ * read itself took), so the size is looked at again first. */
+static const char *scribbled(struct fb_seg *seg, struct fb_guard *g, char *why, size_t len,
+			     const char *what)
+{
+	if (size_changed(seg, g, true, why, len))
+		return why;
+	snprintf(why, len, "%s", what);
+	return why;
+}
+
+const char *fb_guard_verify(struct fb_seg *seg, char *why, size_t len)
+{
+	struct fb_guard *g = seg->guard;
+	const struct fb_header *h = seg->hdr;
+	char what[64];
+	uint32_t state;
+
+	if (!g)
+		return NULL;
+	if (size_changed(seg, g, false, why, len))
+		return why;
 	state = atomic_load_explicit(&h->state, memory_order_relaxed);
 	if (state != FB_SEG_RUNNING && state != FB_SEG_DONE && state != FB_SEG_ABORTED) {
-		snprintf(why, len, "segment corrupt: life-cycle word is %#x", state);
-		return why;
+		snprintf(what, sizeof(what), "segment corrupt: life-cycle word is %#x", state);
+		return scribbled(seg, g, why, len, what);
 	}
-	if (!fb_guard_mutex_ok(seg)) {
-		snprintf(why, len, "segment corrupt: ring mutex scribbled (its kind word changed)");
-		return why;
-	}
+	if (!fb_guard_mutex_ok(seg))
+		return scribbled(seg, g, why, len,
+				 "segment corrupt: ring mutex scribbled (its kind word changed)");
 	if (!fb_guard_sem_ok(seg, &h->space) || !fb_guard_sem_ok(seg, &h->filled) ||
-	    !fb_guard_sem_ok(seg, &h->broker)) {
-		snprintf(why, len, "segment corrupt: a semaphore scribbled (its futex flags changed)");
-		return why;
-	}
+	    !fb_guard_sem_ok(seg, &h->broker))
+		return scribbled(seg, g, why, len,
+				 "segment corrupt: a semaphore scribbled (its futex flags changed)");
 	return NULL;
 }
 
