@@ -117,8 +117,8 @@ check "ffmpeg SIGKILLed: one warning per death, naming the signal and the segmen
 redone=$(($(rendered) - 240))
 RENDER_LOG='' render "$TMP/ref240.mkv" --frames 240 --segment 0 -- -c:v ffv1 2> /dev/null
 check "ffmpeg SIGKILLed: equal to the uninterrupted render" same_frames "$TMP/k.mkv" "$TMP/ref240.mkv"
-check "ffmpeg SIGKILLed: at most a segment and a ring redone per death ($redone frames)" \
-	'[ $redone -le $((2 * (40 + 4))) ]'
+check "ffmpeg SIGKILLed: at most a segment and two rings redone per death ($redone frames)" \
+	'[ $redone -le $((2 * (40 + 2 * 4))) ]'
 check "ffmpeg SIGKILLed: the closing line says how many frames were rendered again" \
 	'grep -q "2 redone after ffmpeg died: $redone frames rendered again" "$TMP/k.err"'
 last() { tac "$TMP/k.progress" | grep -m1 "^$1=" | cut -d= -f2; }
@@ -160,6 +160,39 @@ rc=$?
 RENDER_LOG='' render "$TMP/i1.mkv" --frames 150 --segment 0 -- -c:v ffv1 2> /dev/null
 check "SIGINT, then --resume: exit 0, equal to the render in one go" \
 	'[ $rc -eq 0 ] && same_frames "$TMP/i.mkv" "$TMP/i1.mkv"'
+
+# 3d. ffmpeg killed in its flush: segment 40:80's ffmpeg dies by SIGKILL
+#     after its input ended, while the next segment's ffmpeg is being fed
+#     its first frames (fb-encoder feeds it a ring of them as the last one
+#     finishes).  Those frames go back to the ring too: the rewind starts
+#     past them (the warning's "at frame N", N > 80), and the output is
+#     the uninterrupted render's.  The wrapper (a PATH ffmpeg) kills the
+#     real one first, so nothing is left writing.
+mkdir "$TMP/ffk"
+cat > "$TMP/ffk/ffmpeg" << EOF
+#!/usr/bin/env python3
+import os, shutil, signal, subprocess, sys
+p = subprocess.Popen(["$(command -v ffmpeg)"] + sys.argv[1:], stdin=subprocess.PIPE)
+shutil.copyfileobj(sys.stdin.buffer, p.stdin)
+if sys.argv[-1].endswith("/seg-0000000040-0000000080.part.mkv") and not os.path.exists("$TMP/ffk/done"):
+    open("$TMP/ffk/done", "w").close()
+    p.kill()
+    p.wait()
+    os.kill(os.getpid(), signal.SIGKILL)
+p.stdin.close()
+sys.exit(p.wait())
+EOF
+chmod +x "$TMP/ffk/ffmpeg"
+rm -f "$RENDER_LOG"
+PATH="$TMP/ffk:$PATH" render "$TMP/f.mkv" --frames 240 --segment 40 -- -c:v ffv1 2> "$TMP/f.err"
+rc=$?
+at=$(sed -n 's/.*segment 40:80, at frame \([0-9]*\).*started again.*/\1/p' "$TMP/f.err")
+redone=$(($(rendered) - 240))
+check "ffmpeg killed in its flush: exit 0, one restart, at frame ${at:-?} past the segment ($(tail -1 "$TMP/f.err"))" \
+	'[ $rc -eq 0 ] && [ -f "$TMP/ffk/done" ] && [ "$(grep -c "started again" "$TMP/f.err")" = 1 ] && [ "${at:-0}" -gt 80 ]'
+check "ffmpeg killed in its flush: equal to the uninterrupted render" same_frames "$TMP/f.mkv" "$TMP/ref240.mkv"
+check "ffmpeg killed in its flush: a segment and at most two rings redone ($redone frames)" \
+	'[ $redone -ge 40 ] && [ $redone -le $((40 + 2 * 4)) ]'
 
 # 4. ffmpeg refusing (an exit status, not a crash): the render ends at once,
 #    saying so; the segments before are kept and --resume finishes it.
@@ -229,7 +262,7 @@ check "kill and resume: done after $kills deaths, every role in turn ($(tail -1 
 RENDER_LOG='' render "$TMP/loopref.mp4" --frames "$frames" --segment "$L" 2> /dev/null
 check "kill and resume: the output's frames equal an uninterrupted segmented render's" \
 	'[ "$(md5s "$out")" = "$(md5s "$TMP/loopref.mp4")" ]'
-check "kill and resume: at most a segment and a ring redone per death ($redone frames for $kills)" \
-	'[ $redone -le $((kills * (L + 4 + 2))) ]'
+check "kill and resume: at most a segment and two rings redone per death ($redone frames for $kills)" \
+	'[ $redone -le $((kills * (L + 2 * 4 + 2))) ]'
 check_clean "segments and resume"
 finish
