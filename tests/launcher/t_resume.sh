@@ -9,7 +9,9 @@
 # (tests/farm/chunk_renderer.py) that logs every frame it renders, so the
 # work redone is counted by someone else than the code under test.
 # RESUME_KILLS (default 5: one of each role) is the number of deaths in the kill-and-resume
-# loop; the hand-run long version is RESUME_FRAMES=3000 RESUME_KILLS=25.
+# loop; the hand-run long version is RESUME_FRAMES=12000 RESUME_KILLS=100 (20 deaths
+# of each role; a kill waits for a new segment, so fewer frames can end the render
+# first: 6000 frames gave out after 81).
 . "$(dirname "$0")/../lib.sh"
 command -v ffmpeg > /dev/null || skip "ffmpeg not installed"
 command -v ffprobe > /dev/null || skip "ffprobe not installed"
