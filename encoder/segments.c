@@ -121,11 +121,11 @@ static void drop_pre(struct seg_run *r)
 }
 
 /*
- * Start the ffmpeg of the segment after [A, B) before this one ends, so
- * that it has loaded (x264's start-up, ~0.2 s on a busy 2-core machine)
- * by the time this one's input ends and feed_early gives it frames.  Best
- * effort: if it cannot start now, it is started again in turn, and fails
- * there.
+ * Start the ffmpeg of the segment after [A, B) while this one's finishes
+ * (x264 flushes its lookahead; the next one loads and waits for input):
+ * no frame of it is written before this one is verified, so a rewind
+ * still goes back to A at most.  Best effort: if it cannot start now, it
+ * is started again in turn, and fails there.
  */
 static void start_next(struct seg_run *r, uint64_t b)
 {
@@ -137,17 +137,6 @@ static void start_next(struct seg_run *r, uint64_t b)
 	r->pre_rc = 0;
 	r->have_pre = start_segment(r, b, segment_end(&r->seg->geom, r->o->segment_frames, b),
 				    &r->pre, why, sizeof(why)) == 0;
-}
-
-/* How many frames before the end of segment [A, B) the next one's ffmpeg
- * is started: two rings (a few tenths of a second at a test card's speed,
- * seconds at a browser's), at most half the segment — not at its start,
- * so that two x264s are not both held in memory for a whole segment. */
-static uint64_t start_lead(const struct seg_run *r, uint64_t a, uint64_t b)
-{
-	const uint64_t lead = 2 * (uint64_t)r->seg->geom.slot_count;
-
-	return lead < (b - a) / 2 ? lead : (b - a) / 2;
 }
 
 /*
@@ -200,15 +189,13 @@ static int one_segment(struct seg_run *r, uint64_t a, uint64_t b, uint64_t *next
 			return rc;
 	}
 	if (rc == 0)
-		rc = output_feed(r->seg, &out, b - start_lead(r, a, b), b, why, why_len);
-	if (rc == 0) {
-		start_next(r, b);
 		rc = output_drain(r->seg, &out, b, hold, why, why_len);
-	}
 	if (rc == -EOWNERDEAD && output_stop_requested(r->stop_fd, 200))
 		rc = -EINTR;
-	if (rc == 0)
+	if (rc == 0) {
+		start_next(r, b);
 		feed_early(r, &out, b);
+	}
 	rc = output_finish_ffmpeg(&out, r->o, rc, why, why_len);
 	if (rc == 0)
 		rc = fb_plan_record(r->dir_fd, g->first_frame + a, g->first_frame + b, r->ext, why,
@@ -218,10 +205,9 @@ static int one_segment(struct seg_run *r, uint64_t a, uint64_t b, uint64_t *next
 	if (rc == -EIO && out.ff.signo) {
 		*next = out.taken;
 		rc = output_release_held(r->seg, &out) ? -ECANCELED : -ERESTART;
-		/* The frames fed early to the next segment's ffmpeg (if it was:
-		 * a death mid-segment leaves it started but unfed) go back too:
+		/* The frames fed early to the next segment's ffmpeg go back too:
 		 * the ring is rewound from the first frame nobody took. */
-		if (rc == -ERESTART && r->have_pre && r->pre_a == b && r->pre.taken > b) {
+		if (rc == -ERESTART && r->have_pre && r->pre_a == b) {
 			*next = r->pre.taken;
 			if (output_release_held(r->seg, &r->pre))
 				rc = -ECANCELED;
