@@ -424,7 +424,9 @@ int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int g
 	s->decoded = -1;
 	s->stats_from = NULL;
 	s->stopped = false;
-	ffmpeg_sink_end_input(s);
+	if (s->in_fd >= 0)
+		close(s->in_fd);
+	s->in_fd = -1;
 	killed = exit_or_kill(s, timeout_ms, stop_fd, grace_ms);
 	do
 		r = waitpid(s->pid, &status, 0);
@@ -451,18 +453,13 @@ int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int g
 	return -1;
 }
 
-void ffmpeg_sink_end_input(struct ffmpeg_sink *s)
-{
-	if (s->in_fd >= 0)
-		close(s->in_fd);
-	s->in_fd = -1;
-}
-
 void ffmpeg_sink_kill(struct ffmpeg_sink *s)
 {
 	pid_t r;
 
-	ffmpeg_sink_end_input(s);
+	if (s->in_fd >= 0)
+		close(s->in_fd);
+	s->in_fd = -1;
 	kill(s->pid, SIGKILL);
 	do
 		r = waitpid(s->pid, NULL, 0);

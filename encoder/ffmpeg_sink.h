@@ -93,11 +93,6 @@ int ffmpeg_sink_finish(struct ffmpeg_sink *s, int timeout_ms, int stop_fd, int g
 /* Append ": " and ffmpeg's last error lines (see above) to WHY. */
 void ffmpeg_sink_quote(const struct ffmpeg_sink *s, char *why, size_t why_len);
 
-/* Close ffmpeg's stdin now (EOF after the last byte in the pipe): it
- * finishes its file while the caller does other work; ffmpeg_sink_finish
- * judges it later. */
-void ffmpeg_sink_end_input(struct ffmpeg_sink *s);
-
 /* SIGKILL ffmpeg and reap it: one that is not wanted (no input given). */
 void ffmpeg_sink_kill(struct ffmpeg_sink *s);
 

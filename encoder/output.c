@@ -237,10 +237,9 @@ static int release_done(struct fb_seg *seg, struct output *out, uint64_t keep, c
 	return 0;
 }
 
-/* Take the next frames (at most up to TO, in a span that ends at END) and
- * push them.  0 or -errno. */
-static int take_and_push(struct fb_seg *seg, struct output *out, uint64_t to, uint64_t end,
-			 char *why, size_t why_len)
+/* Take the next frames (at most up to TO) and push them.  0 or -errno. */
+static int take_and_push(struct fb_seg *seg, struct output *out, uint64_t to, char *why,
+			 size_t why_len)
 {
 	const uint32_t room = seg->geom.slot_count - (uint32_t)(out->taken - out->freed);
 	uint64_t want = to - out->taken < room ? to - out->taken : room;
@@ -255,8 +254,8 @@ static int take_and_push(struct fb_seg *seg, struct output *out, uint64_t to, ui
 	}
 	if (n < 0)
 		return acquire_error(seg, n, out->taken, why, why_len);
-	if (keep_last(out, seg, batch, n, end)) {
-		snprintf(why, why_len, "copying frame %llu: %s", (unsigned long long)(end - 1),
+	if (keep_last(out, seg, batch, n, to)) {
+		snprintf(why, why_len, "copying frame %llu: %s", (unsigned long long)(to - 1),
 			 strerror(ENOMEM));
 		return -ENOMEM;
 	}
@@ -273,15 +272,14 @@ static int take_and_push(struct fb_seg *seg, struct output *out, uint64_t to, ui
 }
 
 /*
- * Push ring frames [OUT->taken, TO) of a span that ends at END until their
- * bytes are out, releasing them (all but KEEP on).  The encoder holds
- * [freed, taken), at most one ring's worth.  It never sleeps on the ring
- * for long while it holds frames ffmpeg may finish reading (their slots
- * are what producers wait for).
+ * The encoder holds [freed, taken), at most one ring's worth.  It never
+ * sleeps on the ring for long while it holds frames ffmpeg may finish
+ * reading (their slots are what producers wait for).
  */
-static int push_span(struct fb_seg *seg, struct output *out, uint64_t to, uint64_t end,
-		     uint64_t keep, char *why, size_t why_len)
+int output_drain(struct fb_seg *seg, struct output *out, uint64_t to, bool hold_end, char *why,
+		 size_t why_len)
 {
+	const uint64_t keep = hold_end ? to - 1 : to;
 	int rc;
 
 	for (;;) {
@@ -289,32 +287,17 @@ static int push_span(struct fb_seg *seg, struct output *out, uint64_t to, uint64
 		if (rc)
 			return rc;
 		if (out->sunk >= to)
-			return 0;
+			break;
 		if (out->taken == to || out->taken - out->freed == seg->geom.slot_count) {
 			rc = sink_wait(&out->k);
 			if (rc)
 				return sink_error(seg, out, rc, out->freed, why, why_len);
 			continue;
 		}
-		rc = take_and_push(seg, out, to, end, why, why_len);
+		rc = take_and_push(seg, out, to, why, why_len);
 		if (rc)
 			return rc;
 	}
-}
-
-int output_feed(struct fb_seg *seg, struct output *out, uint64_t to, uint64_t end, char *why,
-		size_t why_len)
-{
-	return push_span(seg, out, to < end ? to : end, end, to < end ? to : end, why, why_len);
-}
-
-int output_drain(struct fb_seg *seg, struct output *out, uint64_t to, bool hold_end, char *why,
-		 size_t why_len)
-{
-	int rc = push_span(seg, out, to, to, hold_end ? to - 1 : to, why, why_len);
-
-	if (rc)
-		return rc;
 	/* No need to wait for ffmpeg to read it all: closing its stdin takes
 	 * nothing out of the pipe, EOF comes after the last byte. */
 	if (out->ff.pid > 0 && out->marker) {

@@ -71,15 +71,6 @@ int output_open(struct output *out, const struct encoder_opts *o, const struct f
 int output_drain(struct fb_seg *seg, struct output *out, uint64_t to, bool hold_end, char *why,
 		 size_t why_len);
 
-/*
- * The first part of a span that ends at END: push ring frames
- * [OUT->taken, TO) and release them once out, with no end marker (a later
- * output_drain to END goes on from there).  TO < END keeps the span's last
- * frame for output_drain's HOLD_END.  Returns as output_drain.
- */
-int output_feed(struct fb_seg *seg, struct output *out, uint64_t to, uint64_t end, char *why,
-		size_t why_len);
-
 /* Release every frame OUT holds (its sink is gone: nothing reads them). */
 int output_release_held(struct fb_seg *seg, struct output *out);
 

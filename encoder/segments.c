@@ -28,8 +28,6 @@ struct seg_run {
 	struct output pre; /* the next segment's ffmpeg, started early (start_next) */
 	bool have_pre;
 	uint64_t pre_a;    /* its first frame (ring index) */
-	int pre_rc;        /* its early feed's failure (feed_early), met in turn */
-	char pre_why[FB_REASON_MAX];
 };
 
 /* The end (ring index) of the segment that begins at ring index A: the
@@ -134,33 +132,8 @@ static void start_next(struct seg_run *r, uint64_t b)
 	if (b >= r->seg->geom.total_frames || r->have_pre)
 		return;
 	r->pre_a = b;
-	r->pre_rc = 0;
 	r->have_pre = start_segment(r, b, segment_end(&r->seg->geom, r->o->segment_frames, b),
 				    &r->pre, why, sizeof(why)) == 0;
-}
-
-/*
- * Segment [..., B) has all its frames; while its ffmpeg finishes the file
- * (x264 flushes its lookahead, ~0.16 s at 720p, docs/performance.md) the
- * next segment's, started early, is given up to a ring of its frames, so
- * the producers go on instead of waiting on a full ring.  The last segment
- * is judged after that: a death in its flush rewinds past these frames
- * too (one_segment), a segment and a ring at most, as the model allows
- * (EARLY, model/ring.pml).  Never the render's last frame: output_drain
- * holds it.  A failure here is met by the next segment's own drain.
- */
-static void feed_early(struct seg_run *r, struct output *out, uint64_t b)
-{
-	const struct fb_geom *g = &r->seg->geom;
-	const uint64_t end = segment_end(g, r->o->segment_frames, b);
-	uint64_t to = b + g->slot_count;
-
-	if (!r->have_pre || r->pre_a != b)
-		return;
-	ffmpeg_sink_end_input(&out->ff);
-	if (end == g->total_frames && to > end - 1)
-		to = end - 1;
-	r->pre_rc = output_feed(r->seg, &r->pre, to, end, r->pre_why, sizeof(r->pre_why));
 }
 
 /*
@@ -174,47 +147,34 @@ static int one_segment(struct seg_run *r, uint64_t a, uint64_t b, uint64_t *next
 	const struct fb_geom *g = &r->seg->geom;
 	bool hold = b == g->total_frames;
 	struct output out;
-	int rc = 0;
+	int rc;
 
 	if (r->have_pre && r->pre_a == a) {
 		out = r->pre;
 		r->have_pre = false;
-		rc = r->pre_rc;
-		if (rc)
-			snprintf(why, why_len, "%s", r->pre_why);
 	} else {
 		drop_pre(r);
 		rc = start_segment(r, a, b, &out, why, why_len);
 		if (rc)
 			return rc;
 	}
-	if (rc == 0)
-		rc = output_drain(r->seg, &out, b, hold, why, why_len);
+	rc = output_drain(r->seg, &out, b, hold, why, why_len);
 	if (rc == -EOWNERDEAD && output_stop_requested(r->stop_fd, 200))
 		rc = -EINTR;
-	if (rc == 0) {
+	if (rc == 0)
 		start_next(r, b);
-		feed_early(r, &out, b);
-	}
 	rc = output_finish_ffmpeg(&out, r->o, rc, why, why_len);
 	if (rc == 0)
 		rc = fb_plan_record(r->dir_fd, g->first_frame + a, g->first_frame + b, r->ext, why,
 				    why_len);
 	if (rc == 0 && hold && output_release_held(r->seg, &out))
 		rc = -ECANCELED;
+	if (rc)
+		drop_pre(r);
 	if (rc == -EIO && out.ff.signo) {
 		*next = out.taken;
 		rc = output_release_held(r->seg, &out) ? -ECANCELED : -ERESTART;
-		/* The frames fed early to the next segment's ffmpeg go back too:
-		 * the ring is rewound from the first frame nobody took. */
-		if (rc == -ERESTART && r->have_pre && r->pre_a == b) {
-			*next = r->pre.taken;
-			if (output_release_held(r->seg, &r->pre))
-				rc = -ECANCELED;
-		}
 	}
-	if (rc)
-		drop_pre(r);
 	output_close(&out);
 	return rc;
 }

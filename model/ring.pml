@@ -25,13 +25,10 @@
  *                     vmsplice sink frees a slot only once ffmpeg has read
  *                     it; the C releases a run of n under one lock, which
  *                     is n of these single releases back to back
- *   segments          fb-encoder's ffmpeg per segment of SEGLEN frames
- *                     (encoder/segments.c): while segment k's ffmpeg
- *                     finishes its file the encoder writes at most EARLY
- *                     frames of segment k+1 (feed_early: a ring of them in
- *                     the C), never the render's last, before k is verified
- *                     (its ffmpeg exited 0: `verified` moves on a segment);
- *                     it keeps the render's last frame until the last
+ *   segments          fb-encoder's ffmpeg per segment of SEGLEN frames: the
+ *                     encoder writes no frame of segment k+1 before segment
+ *                     k is verified (its ffmpeg exited 0: `verified` moves
+ *                     on); it keeps the render's last frame until the last
  *                     segment is verified, so no producer can exit before a
  *                     rewind
  *   rewind            ffmpeg killed by a signal while a segment is open (at
@@ -40,19 +37,14 @@
  *                     2. the encoder releases what it holds and acquires and
  *                        releases, discarding, every frame in flight, in
  *                        order, until next_encode == next_claim
- *                     3. fb_ring_rewind_to(seg, A), A = verified (the first
- *                        frame of the oldest segment not verified, the one
- *                        whose ffmpeg died or the one before it, still
- *                        finishing, whose frames those fed early follow):
- *                        under the lock, only if
+ *                     3. fb_ring_rewind_to(seg, A), A = verified (the open
+ *                        segment's first frame): under the lock, only if
  *                        rewind, next_encode == next_claim, reissue_pending
  *                        0 and every slot EMPTY (else -EAGAIN), next_claim =
  *                        next_encode = A, rewind = 0, every sleeper woken
  *                        (`rewinds` counts them: the producers' wait)
  *                     4. a new ffmpeg: the sink's output restarts at A, the
- *                        frames >= A written before are unwritten (every
- *                        ffmpeg not verified is gone: one_segment drops the
- *                        next one with the dead)
+ *                        frames >= A written before are unwritten
  *   broker            fb_ring_sweep (lib/fb_registry.c; broker/watch.c
  *                     broker_on_death): a CLAIMED slot whose owner is dead
  *                     becomes REISSUE
@@ -70,9 +62,7 @@
  * BUG_WINDOW (claims one frame beyond the window), BUG_NO_REISSUE_WAKE (a
  * producer asleep on a full window is not woken by a reissue) and
  * BUG_REWIND_NO_DRAIN (rewind_to moves the window back while slots are
- * still occupied) and BUG_REWIND_NEWEST (a death while the last segment
- * finishes rewinds only to the newest segment's first frame, past the
- * frames fed early: the last segment's are lost).
+ * still occupied).
  */
 #define S 2
 #define N 4
@@ -86,9 +76,6 @@
 #define MAXREWINDS 1    /* the main run has 0; its own run has 1 */
 #endif
 #define SEGLEN 2        /* segments [0,2) and [2,4) */
-#ifndef EARLY
-#define EARLY 1         /* frames of segment k+1 before k is verified */
-#endif
 #define NOBODY 0
 #define ENC 100
 #define BRK 101
@@ -249,8 +236,7 @@ proctype encoder()
 	do
 	:: !draining && next_encode == N -> break
 	:: t < N && t - next_encode < S &&
-	   (draining && t < next_claim || !draining && (t < verified + SEGLEN ||
-	    t < verified + SEGLEN + EARLY && t < N - 1)) ->
+	   (draining && t < next_claim || !draining && t < verified + SEGLEN) ->
 		LOCK(ENC);
 		assert(t >= next_encode);
 		assert(state[t % S] == EMPTY || frame[t % S] == t);
@@ -282,9 +268,8 @@ proctype encoder()
 		state[next_encode % S] = EMPTY; owner[next_encode % S] = NOBODY;
 		next_encode++;
 		UNLOCK()
-	:: !draining && emitted >= verified + SEGLEN ->
-		/* ffmpeg closed the segment, exited 0, verified */
-		verified = verified + SEGLEN
+	:: !draining && emitted == verified + SEGLEN ->
+		verified = emitted     /* ffmpeg closed the segment, exited 0, verified */
 	:: !draining && rewinds < MAXREWINDS && emitted > verified ->
 		/* ffmpeg killed by a signal in segment [verified, ..):
 		 * fb_ring_rewind_begin */
@@ -297,8 +282,8 @@ proctype encoder()
 #else
 	:: draining && t == next_encode && next_encode == next_claim ->
 #endif
-		/* fb_ring_rewind_to(seg, A): A = verified, the first frame
-		 * of the oldest segment not verified */
+		/* fb_ring_rewind_to(seg, A): A = verified, the open segment's
+		 * first frame */
 		LOCK(ENC);
 		if
 #ifdef BUG_REWIND_NO_DRAIN
@@ -307,23 +292,15 @@ proctype encoder()
 		:: rewind && next_encode == next_claim && pending == 0 && ALL_EMPTY ->
 #endif
 			d_step {
-				/* every ffmpeg not verified is gone: what they
-				 * were given is unwritten */
+				next_claim = verified; next_encode = verified;
+				rewind = false; rewinds++;
+				/* a new ffmpeg writes the segment again from A */
+				emitted = verified;
 				f = verified;
 				do
 				:: f < N -> written[f] = 0; f++
 				:: else -> break
 				od;
-#ifdef BUG_REWIND_NEWEST
-				if
-				:: emitted > verified + SEGLEN -> verified = verified + SEGLEN
-				:: else -> skip
-				fi;
-#endif
-				next_claim = verified; next_encode = verified;
-				rewind = false; rewinds++;
-				/* a new ffmpeg writes the segment again from A */
-				emitted = verified;
 				f = 0;
 				t = verified;
 				draining = false

@@ -60,6 +60,11 @@ check "--segment 30 (ffv1): every decoded frame and pts as without segments" \
 	same_frames "$TMP/seg.mkv" "$TMP/one.mkv"
 check "--segment 30: the work directory is gone after the join" '[ ! -e "$TMP/seg.mkv.fbsegments" ]'
 check "--segment 30: the closing line counts 3 segments (90:100 goes with 60:90)" 'grep -q "3 segments" "$TMP/seg.err"'
+# Segments shorter than the ring (4 slots).
+render "$TMP/short.mkv" --frames 100 --segment 3 -- -c:v ffv1 2> "$TMP/short.err"
+rc=$?
+check "--segment 3 (shorter than the ring): exit 0, the same frames and pts ($(tail -1 "$TMP/short.err"))" \
+	'[ $rc -eq 0 ] && same_frames "$TMP/short.mkv" "$TMP/one.mkv"'
 
 # 2. x264: the same frame count and timestamps (the bitstream differs).
 render "$TMP/one.mp4" --frames 90 --segment 0 2> /dev/null
@@ -119,8 +124,8 @@ check "ffmpeg SIGKILLed: one warning per death, naming the signal and the segmen
 redone=$(($(rendered) - 240))
 RENDER_LOG='' render "$TMP/ref240.mkv" --frames 240 --segment 0 -- -c:v ffv1 2> /dev/null
 check "ffmpeg SIGKILLed: equal to the uninterrupted render" same_frames "$TMP/k.mkv" "$TMP/ref240.mkv"
-check "ffmpeg SIGKILLed: at most a segment and two rings redone per death ($redone frames)" \
-	'[ $redone -le $((2 * (40 + 2 * 4))) ]'
+check "ffmpeg SIGKILLed: at most a segment and a ring redone per death ($redone frames)" \
+	'[ $redone -le $((2 * (40 + 4))) ]'
 check "ffmpeg SIGKILLed: the closing line says how many frames were rendered again" \
 	'grep -q "2 redone after ffmpeg died: $redone frames rendered again" "$TMP/k.err"'
 last() { tac "$TMP/k.progress" | grep -m1 "^$1=" | cut -d= -f2; }
@@ -163,38 +168,58 @@ RENDER_LOG='' render "$TMP/i1.mkv" --frames 150 --segment 0 -- -c:v ffv1 2> /dev
 check "SIGINT, then --resume: exit 0, equal to the render in one go" \
 	'[ $rc -eq 0 ] && same_frames "$TMP/i.mkv" "$TMP/i1.mkv"'
 
-# 3d. ffmpeg killed in its flush: segment 40:80's ffmpeg dies by SIGKILL
-#     after its input ended, while the next segment's ffmpeg is being fed
-#     its first frames (fb-encoder feeds it a ring of them as the last one
-#     finishes).  Those frames go back to the ring too: the rewind starts
-#     past them (the warning's "at frame N", N > 80), and the output is
-#     the uninterrupted render's.  The wrapper (a PATH ffmpeg) kills the
-#     real one first, so nothing is left writing.
+# 3d. ffmpeg killed at its segment's end.  A PATH ffmpeg wrapper SIGKILLs
+#     segment 40:80's ffmpeg once (the real one first, then itself, so
+#     nothing is left writing): after its input ended (every frame given:
+#     "at frame 80", the next segment's ffmpeg already started but given
+#     nothing), or after 36 frames (frames of 640x480, larger than
+#     ffmpeg's pipe, so the encoder is still writing the segment).  Each:
+#     the output is the uninterrupted render's, a segment and at most a
+#     ring redone.
 mkdir "$TMP/ffk"
 cat > "$TMP/ffk/ffmpeg" << EOF
 #!/usr/bin/env python3
-import os, shutil, signal, subprocess, sys
+import os, signal, subprocess, sys
+after = int(os.environ["KILL_AFTER"])  # bytes read, or -1: at the end of the input
 p = subprocess.Popen(["$(command -v ffmpeg)"] + sys.argv[1:], stdin=subprocess.PIPE)
-shutil.copyfileobj(sys.stdin.buffer, p.stdin)
-if sys.argv[-1].endswith("/seg-0000000040-0000000080.part.mkv") and not os.path.exists("$TMP/ffk/done"):
-    open("$TMP/ffk/done", "w").close()
-    p.kill()
-    p.wait()
-    os.kill(os.getpid(), signal.SIGKILL)
+armed = sys.argv[-1].endswith("/seg-0000000040-0000000080.part.mkv") and \\
+    not os.path.exists(os.environ["KILL_MARK"])
+n = 0
+while True:
+    b = os.read(0, 1 << 16 if not armed or after < 0 else min(1 << 16, after - n))
+    n += len(b)
+    if armed and (not b or n == after):
+        open(os.environ["KILL_MARK"], "w").close()
+        p.kill()
+        p.wait()
+        os.kill(os.getpid(), signal.SIGKILL)
+    if not b:
+        break
+    p.stdin.write(b)
 p.stdin.close()
 sys.exit(p.wait())
 EOF
 chmod +x "$TMP/ffk/ffmpeg"
-rm -f "$RENDER_LOG"
-PATH="$TMP/ffk:$PATH" render "$TMP/f.mkv" --frames 240 --segment 40 -- -c:v ffv1 2> "$TMP/f.err"
-rc=$?
-at=$(sed -n 's/.*segment 40:80, at frame \([0-9]*\).*started again.*/\1/p' "$TMP/f.err")
-redone=$(($(rendered) - 240))
-check "ffmpeg killed in its flush: exit 0, one restart, at frame ${at:-?} past the segment ($(tail -1 "$TMP/f.err"))" \
-	'[ $rc -eq 0 ] && [ -f "$TMP/ffk/done" ] && [ "$(grep -c "started again" "$TMP/f.err")" = 1 ] && [ "${at:-0}" -gt 80 ]'
-check "ffmpeg killed in its flush: equal to the uninterrupted render" same_frames "$TMP/f.mkv" "$TMP/ref240.mkv"
-check "ffmpeg killed in its flush: a segment and at most two rings redone ($redone frames)" \
-	'[ $redone -ge 40 ] && [ $redone -le $((40 + 2 * 4)) ]'
+RENDER_LOG='' render "$TMP/ref120.mkv" --size 640x480 --frames 120 --segment 0 -- -c:v ffv1 2> /dev/null
+for when in end 36; do
+	rm -f "$RENDER_LOG"
+	after=-1 what="after its input ended" past='[ "${at:-0}" = 80 ]' n=240 size=64x48 ref=ref240
+	if [ $when != end ]; then
+		after=$((when * 640 * 480 * 4)) what="after $when frames" n=120 size=640x480 ref=ref120
+		past='[ "${at:-0}" -ge 76 ] && [ "${at:-0}" -le 80 ]'
+	fi
+	KILL_AFTER=$after KILL_MARK=$TMP/ffk/done.$when PATH="$TMP/ffk:$PATH" \
+		render "$TMP/f.mkv" --size $size --frames $n --segment 40 -- -c:v ffv1 2> "$TMP/f.err"
+	rc=$?
+	at=$(sed -n 's/.*segment 40:80, at frame \([0-9]*\).*started again.*/\1/p' "$TMP/f.err")
+	redone=$(($(rendered) - n))
+	check "ffmpeg killed $what: exit 0, one restart, at frame ${at:-?} ($(tail -1 "$TMP/f.err"))" \
+		'[ $rc -eq 0 ] && [ -f "$TMP/ffk/done.$when" ] && [ "$(grep -c "started again" "$TMP/f.err")" = 1 ] && eval "$past"'
+	check "ffmpeg killed $what: equal to the uninterrupted render" same_frames "$TMP/f.mkv" "$TMP/$ref.mkv"
+	check "ffmpeg killed $what: a segment and at most a ring redone ($redone frames)" \
+		'[ $redone -ge 36 ] && [ $redone -le $((40 + 4)) ]'
+	rm -f "$TMP/f.mkv"
+done
 
 # 4. ffmpeg refusing (an exit status, not a crash): the render ends at once,
 #    saying so; the segments before are kept and --resume finishes it.
@@ -264,7 +289,7 @@ check "kill and resume: done after $kills deaths, every role in turn ($(tail -1 
 RENDER_LOG='' render "$TMP/loopref.mp4" --frames "$frames" --segment "$L" 2> /dev/null
 check "kill and resume: the output's frames equal an uninterrupted segmented render's" \
 	'[ "$(md5s "$out")" = "$(md5s "$TMP/loopref.mp4")" ]'
-check "kill and resume: at most a segment and two rings redone per death ($redone frames for $kills)" \
-	'[ $redone -le $((kills * (L + 2 * 4 + 2))) ]'
+check "kill and resume: at most a segment and a ring redone per death ($redone frames for $kills)" \
+	'[ $redone -le $((kills * (L + 4 + 2))) ]'
 check_clean "segments and resume"
 finish
