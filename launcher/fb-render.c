@@ -112,8 +112,10 @@ static int setup(struct render *r, struct fb_tmpdir *tmp, const char *tmp_base)
 	if (code) {
 		children_free(&r->ch);
 		close(r->sfd);
+		return code;
 	}
-	return code;
+	fb_tmpdir_sweep(tmp_base, PROG); /* what renders that died left */
+	return 0;
 }
 
 int main(int argc, char **argv)

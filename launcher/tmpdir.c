@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Directories this deep below the top are moved up to the top and emptied
@@ -59,8 +61,11 @@ int fb_tmpdir_make(struct fb_tmpdir *t, const char *base, const char *prog)
 		return env ? FB_EXIT_USAGE : FB_EXIT_RUNTIME;
 	}
 	t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	/* 0700 whatever the umask (mkdtemp applies it). */
-	if (t->fd < 0 || fchmod(t->fd, 0700) < 0 || setenv("FB_TMPDIR", t->path, 1) < 0) {
+	/* 0700 whatever the umask (mkdtemp applies it).  The lock says "in
+	 * use" to fb_tmpdir_sweep until this process dies, whatever its pid
+	 * namespace (a file system that has no flock: no sweep either). */
+	if (t->fd < 0 || fchmod(t->fd, 0700) < 0 || setenv("FB_TMPDIR", t->path, 1) < 0 ||
+	    (flock(t->fd, LOCK_EX | LOCK_NB) < 0 && errno != ENOLCK && errno != EOPNOTSUPP)) {
 		fb_err(prog, "cannot set up %s: %s", t->path, strerror(errno));
 		if (t->fd >= 0)
 			close(t->fd);
@@ -247,13 +252,14 @@ static void empty_dir(struct walk *w, int dfd, unsigned depth)
 	closedir(d);
 }
 
-void fb_tmpdir_remove(struct fb_tmpdir *t, const char *prog)
+/* Remove T's tree; the first failure, as errno, or 0. */
+static int remove_tree(struct fb_tmpdir *t)
 {
 	struct walk w = { .top = t->fd };
 	struct stat top, now;
 
 	if (t->fd < 0)
-		return;
+		return 0;
 	/* Through the descriptor: a child that renamed the directory, or put
 	 * a symlink at its name, cannot point this anywhere else. */
 	if (fstat(t->fd, &top) < 0 || look(t->fd, "", AT_EMPTY_PATH, &w.at) < 0 ||
@@ -285,11 +291,77 @@ void fb_tmpdir_remove(struct fb_tmpdir *t, const char *prog)
 		else if (unlinkat(AT_FDCWD, t->path, AT_REMOVEDIR) < 0)
 			note(&w, errno);
 	}
-	if (w.err)
-		fb_warn(prog, "could not remove FB_TMPDIR %s: %s", t->path,
-			w.err == ESTALE ? "it was moved or replaced"
-			: w.err == EBUSY ? "its entries kept changing while it was removed"
-			: w.err == EXDEV ? "something is mounted in it" : strerror(w.err));
 	close(t->fd);
 	t->fd = -1;
+	return w.err;
+}
+
+void fb_tmpdir_remove(struct fb_tmpdir *t, const char *prog)
+{
+	int err;
+
+	if (t->fd < 0)
+		return;
+	err = remove_tree(t);
+	if (err)
+		fb_warn(prog, "could not remove FB_TMPDIR %s: %s", t->path,
+			err == ESTALE ? "it was moved or replaced"
+			: err == EBUSY ? "its entries kept changing while it was removed"
+			: err == EXDEV ? "something is mounted in it" : strerror(err));
+}
+
+/* Is NAME one of ours by its form, fb-render-PID-XXXXXX (mkdtemp's six)? */
+static bool render_dir_name(const char *name)
+{
+	const char *p = name + strlen("fb-render-");
+	size_t digits = strspn(p, "0123456789"), tail;
+
+	if (strncmp(name, "fb-render-", strlen("fb-render-")) != 0 || digits == 0 || digits > 10 ||
+	    p[digits] != '-')
+		return false;
+	p += digits + 1;
+	tail = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+	return tail == 6 && p[tail] == '\0';
+}
+
+void fb_tmpdir_sweep(const char *base, const char *prog)
+{
+	int bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	time_t now = time(NULL);
+	unsigned removed = 0;
+	DIR *d;
+	struct dirent *e;
+
+	if (bfd < 0 || !(d = fdopendir(bfd))) {
+		if (bfd >= 0)
+			close(bfd);
+		return; /* best effort: the render needs none of this */
+	}
+	while ((e = readdir(d)) != NULL && removed < FB_TMPDIR_SWEEP_MAX) {
+		struct fb_tmpdir t = { .fd = -1 };
+		struct stat st;
+
+		if (!render_dir_name(e->d_name) ||
+		    fstatat(bfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+		    st.st_uid != geteuid() || (st.st_mode & 07777) != 0700 ||
+		    now - st.st_mtime < FB_TMPDIR_SWEEP_AGE_S)
+			continue;
+		t.fd = openat(bfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (t.fd < 0)
+			continue;
+		/* Unlocked: its fb-render is dead (the lock went with it).
+		 * Held while it is removed, against a second sweeper. */
+		if (flock(t.fd, LOCK_EX | LOCK_NB) < 0 ||
+		    (size_t)snprintf(t.path, sizeof(t.path), "%s/%s", base, e->d_name) >=
+			    sizeof(t.path)) {
+			close(t.fd);
+			continue;
+		}
+		if (remove_tree(&t) == 0) {
+			removed++;
+			fb_debug(prog, "removed %s/%s, left by an fb-render that died", base,
+				 e->d_name);
+		}
+	}
+	closedir(d);
 }

@@ -32,4 +32,18 @@ int fb_tmpdir_make(struct fb_tmpdir *t, const char *base, const char *prog);
  * failure is one warning, never a changed exit code.  Idempotent. */
 void fb_tmpdir_remove(struct fb_tmpdir *t, const char *prog);
 
+/*
+ * Remove what renders that died (SIGKILL, a crash: nothing of theirs could
+ * clean up) left in BASE: directories named fb-render-PID-XXXXXX, ours,
+ * 0700, not changed for FB_TMPDIR_SWEEP_AGE_S, and not locked — every
+ * fb-render holds an flock on its own until it dies, which, unlike its
+ * pid, means the same in every pid namespace sharing BASE (a container's
+ * pid 10 is some other process here).  The age covers the instant between
+ * mkdtemp and the lock.  At most FB_TMPDIR_SWEEP_MAX per call; silent
+ * (--log-level debug names each).
+ */
+#define FB_TMPDIR_SWEEP_AGE_S 60
+#define FB_TMPDIR_SWEEP_MAX 64
+void fb_tmpdir_sweep(const char *base, const char *prog);
+
 #endif

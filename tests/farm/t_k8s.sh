@@ -125,9 +125,8 @@ k8s_cleanup() {
 trap k8s_cleanup EXIT
 # emulate NAME JOB [k8s_job.py run options]: job JOB of the manifests as pods.
 # The pods' TMPDIR is the test's: a pod's fb-render SIGKILLed on purpose
-# leaves its private directory, and in the pod's pid namespace its pid (10)
-# belongs to a live process of the machine, so no later fb-render sweeps it
-# (a real container's /tmp goes with the container).
+# leaves its private directory, which a later fb-render sweeps only once it
+# is a minute old (a real container's /tmp goes with the container).
 mkdir -p "$TMP/podtmp"
 export TMPDIR=$TMP/podtmp
 emulate() {

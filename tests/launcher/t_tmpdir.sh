@@ -316,5 +316,63 @@ done
 check "a directory and a hard link to a file outside swapped during the removal, $run runs: the file outside untouched (mode $(stat -c %a "$TMP/victim"); lost at run ${lost:-none}), the directory left $left times" \
 	'[ $run -gt 0 ] && [ -z "$lost" ] && [ $left -eq 0 ]'
 
+# What a render that died left: fb-render SIGKILLed leaves its directory
+# (nothing of it could clean up).  The next render removes it once it is a
+# minute old (the test ages it with touch) and unlocked, and nothing else:
+# not a live render's (its lock held, however old), not a fresh one, not a
+# symlink, a file, a 0755 directory, another user's, or a name of another
+# form.
+mkdir "$TMP/tmp4" "$TMP/target"
+echo kept > "$TMP/target/f"
+T4=$TMP/tmp4
+died() { # a render SIGKILLed once its directory exists; prints the directory
+	local before rp d
+	before=$(ls "$T4")
+	TMPDIR=$T4 fb-render --size 32x24 --frames 2000 --workers 1 --delay-ms 20 --sink raw \
+		-o /dev/null --name /$TID-died 2> /dev/null &
+	rp=$!
+	wait_until 30 '[ "$(ls "$T4" | grep -vxF "$before" | grep -c ^fb-render-)" = 1 ]'
+	kill -9 $rp
+	wait $rp 2> /dev/null
+	ls -d "$T4"/fb-render-* | grep -vxF "$(printf '%s\n' "$before" | sed "s|^|$T4/|")"
+}
+old=$(died)
+fresh=$(died)
+wait_until 30 '! [ -e /dev/shm/$TID-died ]'
+TMPDIR=$T4 fb-render --size 32x24 --frames 3000 --workers 1 --delay-ms 20 --sink raw \
+	-o /dev/null --name /$TID-live 2> "$TMP/err.live" &
+lp=$!
+wait_until 30 '[ "$(ls -d "$T4"/fb-render-$lp-* 2> /dev/null | wc -l)" = 1 ]'
+live=$(ls -d "$T4"/fb-render-$lp-* 2> /dev/null)
+ln -s "$TMP/target" "$T4/fb-render-99999-AAAAAA"
+echo file > "$T4/fb-render-99998-BBBBBB"
+mkdir -m 0755 "$T4/fb-render-99997-CCCCCC" && touch "$T4/fb-render-99997-CCCCCC/f"
+mkdir -m 0700 "$T4/fb-render-x-DDDDDD" "$T4/fb-render-99996-EEEEEEE" "$T4/fb-render-99995-FFFFFF"
+others=(fb-render-99999-AAAAAA fb-render-99998-BBBBBB fb-render-99997-CCCCCC fb-render-x-DDDDDD
+	fb-render-99996-EEEEEEE)
+if [ "$(id -u)" = 0 ]; then
+	chown nobody "$T4/fb-render-99995-FFFFFF"
+	others+=(fb-render-99995-FFFFFF)
+fi
+for d in "$old" "$live" "${others[@]/#/$T4/}"; do touch -h -d '2 minutes ago' "$d"; done
+TMPDIR=$T4 fb-render --size 32x24 --frames 3 --workers 1 --sink raw -o /dev/null --name /$TID-sweep \
+	--log-level debug 2> "$TMP/err.sweep"
+rc=$?
+check "a render after one SIGKILLed: exit $rc, the dead one's directory a minute old removed ($(grep -c 'left by an fb-render' "$TMP/err.sweep") named)" \
+	'[ $rc -eq 0 ] && [ -n "$old" ] && [ ! -e "$old" ] && grep -q "removed $old, left by an fb-render that died" "$TMP/err.sweep"'
+check "...a dead one's under a minute old kept" '[ -n "$fresh" ] && [ -d "$fresh" ]'
+check "...a live render's, two minutes old, kept (its lock held); that render goes on" \
+	'[ -n "$live" ] && [ -d "$live" ] && alive $lp'
+kept=0
+for d in "${others[@]}"; do [ -e "$T4/$d" ] || [ -L "$T4/$d" ] && kept=$((kept + 1)); done
+check "...a symlink, a file, a 0755 directory, another user's, other names: all ${#others[@]} kept, the symlink's target too" \
+	'[ $kept = ${#others[@]} ] && [ "$(cat "$TMP/target/f")" = kept ] && [ -f "$T4/fb-render-99997-CCCCCC/f" ]'
+kill -TERM $lp
+wait $lp 2> /dev/null
+rc=$?
+check "...the live render, SIGTERMed: exit 143, its own directory removed by itself" \
+	'[ $rc -eq 143 ] && [ ! -e "$live" ]'
+rm -rf "$fresh"
+
 check_clean "t_tmpdir"
 finish
