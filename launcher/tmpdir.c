@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,18 +311,28 @@ void fb_tmpdir_remove(struct fb_tmpdir *t, const char *prog)
 			: err == EXDEV ? "something is mounted in it" : strerror(err));
 }
 
-/* Is NAME one of ours by its form, fb-render-PID-XXXXXX (mkdtemp's six)? */
-static bool render_dir_name(const char *name)
+/* Is NAME one of ours by its form, fb-render-PID-XXXXXX (mkdtemp's six)?
+ * Its PID into *PID. */
+static bool render_dir_name(const char *name, long *pid)
 {
 	const char *p = name + strlen("fb-render-");
 	size_t digits = strspn(p, "0123456789"), tail;
 
-	if (strncmp(name, "fb-render-", strlen("fb-render-")) != 0 || digits == 0 || digits > 10 ||
+	if (strncmp(name, "fb-render-", strlen("fb-render-")) != 0 || digits == 0 || digits > 9 ||
 	    p[digits] != '-')
 		return false;
+	*pid = strtol(p, NULL, 10);
 	p += digits + 1;
 	tail = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
 	return tail == 6 && p[tail] == '\0';
+}
+
+/* Does PID name a process here?  (Not proof of a live render: pids are
+ * reused, and mean nothing across pid namespaces — but an fb-render of
+ * before the lock, alive in ours, is left alone.) */
+static bool pid_alive(long pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
 void fb_tmpdir_sweep(const char *base, const char *prog)
@@ -340,8 +351,9 @@ void fb_tmpdir_sweep(const char *base, const char *prog)
 	while ((e = readdir(d)) != NULL && removed < FB_TMPDIR_SWEEP_MAX) {
 		struct fb_tmpdir t = { .fd = -1 };
 		struct stat st;
+		long pid;
 
-		if (!render_dir_name(e->d_name) ||
+		if (!render_dir_name(e->d_name, &pid) || pid_alive(pid) ||
 		    fstatat(bfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
 		    st.st_uid != geteuid() || (st.st_mode & 07777) != 0700 ||
 		    now - st.st_mtime < FB_TMPDIR_SWEEP_AGE_S)

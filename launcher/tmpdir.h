@@ -39,7 +39,8 @@ void fb_tmpdir_remove(struct fb_tmpdir *t, const char *prog);
  * fb-render holds an flock on its own until it dies, which, unlike its
  * pid, means the same in every pid namespace sharing BASE (a container's
  * pid 10 is some other process here).  The age covers the instant between
- * mkdtemp and the lock.  At most FB_TMPDIR_SWEEP_MAX per call; silent
+ * mkdtemp and the lock; a PID alive here is skipped too (an fb-render of
+ * before the lock takes none).  At most FB_TMPDIR_SWEEP_MAX per call; silent
  * (--log-level debug names each).
  */
 #define FB_TMPDIR_SWEEP_AGE_S 60

@@ -319,7 +319,9 @@ check "a directory and a hard link to a file outside swapped during the removal,
 # What a render that died left: fb-render SIGKILLed leaves its directory
 # (nothing of it could clean up).  The next render removes it once it is a
 # minute old (the test ages it with touch) and unlocked, and nothing else:
-# not a live render's (its lock held, however old), not a fresh one, not a
+# not a live render's (its lock held, however old), not one whose name's
+# pid is dead here but whose lock is held (as a render's in another pid
+# namespace sharing /tmp: flock(1) holds it), not a fresh one, not a
 # symlink, a file, a 0755 directory, another user's, or a name of another
 # form.
 mkdir "$TMP/tmp4" "$TMP/target"
@@ -348,13 +350,22 @@ ln -s "$TMP/target" "$T4/fb-render-99999-AAAAAA"
 echo file > "$T4/fb-render-99998-BBBBBB"
 mkdir -m 0755 "$T4/fb-render-99997-CCCCCC" && touch "$T4/fb-render-99997-CCCCCC/f"
 mkdir -m 0700 "$T4/fb-render-x-DDDDDD" "$T4/fb-render-99996-EEEEEEE" "$T4/fb-render-99995-FFFFFF"
+sh -c 'exit 0' &
+gone=$!
+wait $gone
+mkdir -m 0700 "$T4/fb-render-$gone-GGGGGG"
+flock "$T4/fb-render-$gone-GGGGGG" sleep 600 &
+fp=$!
+wait_until 30 '! flock -n "$T4/fb-render-$gone-GGGGGG" true'
 others=(fb-render-99999-AAAAAA fb-render-99998-BBBBBB fb-render-99997-CCCCCC fb-render-x-DDDDDD
 	fb-render-99996-EEEEEEE)
 if [ "$(id -u)" = 0 ]; then
 	chown nobody "$T4/fb-render-99995-FFFFFF"
 	others+=(fb-render-99995-FFFFFF)
 fi
-for d in "$old" "$live" "${others[@]/#/$T4/}"; do touch -h -d '2 minutes ago' "$d"; done
+for d in "$old" "$live" "$T4/fb-render-$gone-GGGGGG" "${others[@]/#/$T4/}"; do
+	touch -h -d '2 minutes ago' "$d"
+done
 TMPDIR=$T4 fb-render --size 32x24 --frames 3 --workers 1 --sink raw -o /dev/null --name /$TID-sweep \
 	--log-level debug 2> "$TMP/err.sweep"
 rc=$?
@@ -363,6 +374,10 @@ check "a render after one SIGKILLed: exit $rc, the dead one's directory a minute
 check "...a dead one's under a minute old kept" '[ -n "$fresh" ] && [ -d "$fresh" ]'
 check "...a live render's, two minutes old, kept (its lock held); that render goes on" \
 	'[ -n "$live" ] && [ -d "$live" ] && alive $lp'
+check "...one locked by another process, its name's pid dead here, kept" \
+	'! kill -0 $gone 2> /dev/null && [ -d "$T4/fb-render-$gone-GGGGGG" ]'
+kill $fp 2> /dev/null
+wait $fp 2> /dev/null
 kept=0
 for d in "${others[@]}"; do [ -e "$T4/$d" ] || [ -L "$T4/$d" ] && kept=$((kept + 1)); done
 check "...a symlink, a file, a 0755 directory, another user's, other names: all ${#others[@]} kept, the symlink's target too" \
