@@ -350,7 +350,7 @@ void fb_tmpdir_sweep(const char *base, const char *prog)
 	}
 	while ((e = readdir(d)) != NULL && removed < FB_TMPDIR_SWEEP_MAX) {
 		struct fb_tmpdir t = { .fd = -1 };
-		struct stat st;
+		struct stat st, now_st;
 		long pid;
 
 		if (!render_dir_name(e->d_name, &pid) || pid_alive(pid) ||
@@ -361,9 +361,12 @@ void fb_tmpdir_sweep(const char *base, const char *prog)
 		t.fd = openat(bfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (t.fd < 0)
 			continue;
-		/* Unlocked: its fb-render is dead (the lock went with it).
-		 * Held while it is removed, against a second sweeper. */
-		if (flock(t.fd, LOCK_EX | LOCK_NB) < 0 ||
+		/* The very directory looked at (in a $TMPDIR without the sticky
+		 * bit another user could swap the name in between).  Unlocked:
+		 * its fb-render is dead (the lock went with it).  Held while it
+		 * is removed, against a second sweeper. */
+		if (fstat(t.fd, &now_st) < 0 || now_st.st_dev != st.st_dev ||
+		    now_st.st_ino != st.st_ino || flock(t.fd, LOCK_EX | LOCK_NB) < 0 ||
 		    (size_t)snprintf(t.path, sizeof(t.path), "%s/%s", base, e->d_name) >=
 			    sizeof(t.path)) {
 			close(t.fd);
