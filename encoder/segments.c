@@ -5,6 +5,7 @@
  * render's first frame: a resumed render is a chunk of the whole.
  */
 #include "segments.h"
+#include "fb_fault.h"
 #include "fb_plan.h"
 #include "fb_rewind.h"
 #include "fb_util.h"
@@ -172,8 +173,18 @@ static int one_segment(struct seg_run *r, uint64_t a, uint64_t b, uint64_t *next
 	if (rc)
 		drop_pre(r);
 	if (rc == -EIO && out.ff.signo) {
+		/* The rewind begins before the frames still held go back
+		 * (model/ring.pml: the last frame is released only once its
+		 * segment is verified, or while draining): released first, the
+		 * last segment's frames would show the producers a finished
+		 * ring (next_encode == total, no rewind), and they would leave
+		 * for good before restart_segment takes the frames back. */
 		*next = out.taken;
-		rc = output_release_held(r->seg, &out) ? -ECANCELED : -ERESTART;
+		if (fb_ring_rewind_begin(r->seg) || output_release_held(r->seg, &out))
+			rc = -ECANCELED;
+		else
+			rc = -ERESTART;
+		fb_fault_point(r->seg->fault, FB_STEP_FFMPEG_DIED, a);
 	}
 	output_close(&out);
 	return rc;

@@ -34,6 +34,7 @@ static const struct {
 	{ "after-publish", FB_ROLE_PRODUCER, FB_STEP_AFTER_PUBLISH },
 	{ "after-acquire", FB_ROLE_ENCODER, FB_STEP_AFTER_ACQUIRE },
 	{ "after-write", FB_ROLE_ENCODER, FB_STEP_AFTER_WRITE },
+	{ "ffmpeg-died", FB_ROLE_ENCODER, FB_STEP_FFMPEG_DIED },
 };
 
 /* What FB_FAULT's value SPEC says: *ROLE, *STEP, *FRAME, *SIG.  0 or

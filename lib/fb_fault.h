@@ -38,6 +38,10 @@
  *             after-publish  published
  *   encoder   after-acquire  frame taken for writing, nothing written
  *             after-write    written to the sink, slot not yet released
+ *             ffmpeg-died    (segmented) FRAME is the first of the segment whose
+ *                            ffmpeg was killed: the rewind begun and the
+ *                            frames ffmpeg held given back, the window not
+ *                            yet moved back (encoder/segments.c)
  *
  * The library (lib/framebroker.c, lib/fb_ring.c) marks every producer step
  * but mid-render, so fb-producer and any library producer die at the same
@@ -59,6 +63,7 @@ enum fb_fault_step {
 	FB_STEP_AFTER_PUBLISH,
 	FB_STEP_AFTER_ACQUIRE,
 	FB_STEP_AFTER_WRITE,
+	FB_STEP_FFMPEG_DIED,
 };
 
 /* An armed fault (fb_fault.c); a process holds at most one, in its segment

@@ -62,7 +62,9 @@
  * BUG_WINDOW (claims one frame beyond the window), BUG_NO_REISSUE_WAKE (a
  * producer asleep on a full window is not woken by a reissue) and
  * BUG_REWIND_NO_DRAIN (rewind_to moves the window back while slots are
- * still occupied).
+ * still occupied) and BUG_RELEASE_BEFORE_REWIND (ffmpeg's held frames given
+ * back before rewind_begin: the last one lets the producers exit "all
+ * out", and the segment rewound to is never rendered).
  */
 #define S 2
 #define N 4
@@ -273,6 +275,18 @@ proctype encoder()
 	:: !draining && rewinds < MAXREWINDS && emitted > verified ->
 		/* ffmpeg killed by a signal in segment [verified, ..):
 		 * fb_ring_rewind_begin */
+#ifdef BUG_RELEASE_BEFORE_REWIND
+		/* the frames ffmpeg held given back first (encoder/segments.c
+		 * had this order) */
+		do
+		:: t > next_encode ->
+			LOCK(ENC);
+			state[next_encode % S] = EMPTY; owner[next_encode % S] = NOBODY;
+			next_encode++;
+			UNLOCK()
+		:: else -> break
+		od;
+#endif
 		LOCK(ENC);
 		rewind = true;
 		UNLOCK();

@@ -52,5 +52,6 @@ must_pass rewind " with rewind" -DMAXREWINDS=1 -DMAXDEATHS=1
 must_fail BUG_WINDOW -DMAXREWINDS=0
 must_fail BUG_NO_REISSUE_WAKE -DMAXREWINDS=0
 must_fail BUG_REWIND_NO_DRAIN -DMAXREWINDS=1 -DMAXDEATHS=1
+must_fail BUG_RELEASE_BEFORE_REWIND -DMAXREWINDS=1 -DMAXDEATHS=0
 echo "model: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

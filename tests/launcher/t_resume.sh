@@ -182,7 +182,7 @@ cat > "$TMP/ffk/ffmpeg" << EOF
 import os, signal, subprocess, sys
 after = int(os.environ["KILL_AFTER"])  # bytes read, or -1: at the end of the input
 p = subprocess.Popen(["$(command -v ffmpeg)"] + sys.argv[1:], stdin=subprocess.PIPE)
-armed = sys.argv[-1].endswith("/seg-0000000040-0000000080.part.mkv") and \\
+armed = sys.argv[-1].endswith(os.environ.get("KILL_SEG", "/seg-0000000040-0000000080.part.mkv")) and \\
     not os.path.exists(os.environ["KILL_MARK"])
 n = 0
 while True:
@@ -201,6 +201,7 @@ sys.exit(p.wait())
 EOF
 chmod +x "$TMP/ffk/ffmpeg"
 RENDER_LOG='' render "$TMP/ref120.mkv" --size 640x480 --frames 120 --segment 0 -- -c:v ffv1 2> /dev/null
+RENDER_LOG='' render "$TMP/ref120l.mkv" --frames 120 --segment 0 -- -c:v ffv1 2> /dev/null
 for when in end 36; do
 	rm -f "$RENDER_LOG"
 	after=-1 what="after its input ended" past='[ "${at:-0}" = 80 ]' n=240 size=64x48 ref=ref240
@@ -220,6 +221,40 @@ for when in end 36; do
 		'[ $redone -ge 36 ] && [ $redone -le $((40 + 4)) ]'
 	rm -f "$TMP/f.mkv"
 done
+
+# 3e. The last segment's ffmpeg killed after its input ended.  The
+#     encoder holds the render's last frames until their segment is
+#     verified; on ffmpeg's death it must shut fresh claims (the rewind's
+#     first step) before it gives them back, or the producers see every
+#     frame emitted, exit 0 for good, and the segment it rewinds to is
+#     never rendered (a stress run hung so).  FB_FAULT stops the encoder
+#     right after it gave them back; the producers are given the time to
+#     leave (each gone or asleep), then it goes on.
+rm -f "$RENDER_LOG"
+KILL_AFTER=-1 KILL_SEG=/seg-0000000080-0000000120.part.mkv KILL_MARK=$TMP/ffk/done.last \
+	FB_FAULT=encoder:ffmpeg-died:80:stop FB_FAULT_ONCE=$TMP/fault.last PATH="$TMP/ffk:$PATH" \
+	render_bg "$TMP/l.mkv" --frames 120 --segment 40 -- -c:v ffv1 2> "$TMP/l.err" &
+pid=$!
+enc_stopped() { local e; e=$(child $pid fb-encoder) && [ -n "$e" ] && [ "$(sed 's/.*) //' /proc/"$e"/stat | cut -c1)" = T ]; }
+producers_still() { # every fb-producer of the render gone or asleep
+	local p
+	for p in $(cat /proc/$pid/task/*/children 2> /dev/null); do
+		[ "$(cat /proc/"$p"/comm 2> /dev/null)" != fb-producer ] || sleeping "$p" || return 1
+	done
+}
+wait_until 60 enc_stopped
+stopped=$?
+wait_until 10 producers_still
+kill -CONT "$(child $pid fb-encoder)" 2> /dev/null
+wait_until 60 "! alive $pid" || kill -9 $pid 2> /dev/null
+wait $pid
+rc=$?
+check "last segment's ffmpeg killed after its input ended: the encoder stopped there (fault fired)" \
+	'[ $stopped -eq 0 ] && [ -f "$TMP/fault.last" ] && [ -f "$TMP/ffk/done.last" ]'
+check "...then exit 0, one restart, at frame 120 ($(tail -1 "$TMP/l.err"))" \
+	'[ $rc -eq 0 ] && [ "$(grep -c "segment 80:120, at frame 120.*started again" "$TMP/l.err")" = 1 ]'
+check "...equal to the uninterrupted render" same_frames "$TMP/l.mkv" "$TMP/ref120l.mkv"
+rm -f "$TMP/l.mkv"
 
 # 4. ffmpeg refusing (an exit status, not a crash): the render ends at once,
 #    saying so; the segments before are kept and --resume finishes it.

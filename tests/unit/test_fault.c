@@ -112,10 +112,14 @@ static void test_fault_parse(void **state)
 	env("encoder:after-write:3:stop", m);
 	assert_int_equal(from_env(FB_ROLE_ENCODER, &armed), 0);
 	assert_true(armed);
+	env("encoder:ffmpeg-died:80:stop", m);
+	assert_int_equal(from_env(FB_ROLE_ENCODER, &armed), 0);
+	assert_true(armed);
 
 	static const char *const bad[] = {
 		"producer", "producer:after-claim", "producer:nowhere:1", "producer:after-claim:-1",
 		"producer:after-claim:x", "producer:after-claim:1:halt", "producer:after-write:1",
+		"producer:ffmpeg-died:1",
 		"encoder:after-claim:1", "painter:after-claim:1",
 		/* no role but producer and encoder has a step: these name none */
 		"broker:typo:x", "broker:anything:1", "render:after-claim:1", "broker:after-claim:1",
