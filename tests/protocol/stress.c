@@ -234,6 +234,57 @@ static int kill_ffmpeg(pid_t render)
 	return kill(ff[0], SIGKILL) == 0;
 }
 
+/* PID's line in a hung render's tree: pid, comm, state and wait channel. */
+static void print_proc(FILE *f, pid_t pid, const char *indent)
+{
+	char path[64], stat[512] = "", wchan[64] = "?", *comm_end;
+	FILE *in;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((in = fopen(path, "re"))) {
+		if (!fgets(stat, sizeof(stat), in))
+			stat[0] = '\0';
+		fclose(in);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+	if ((in = fopen(path, "re"))) {
+		if (!fgets(wchan, sizeof(wchan), in))
+			snprintf(wchan, sizeof(wchan), "?");
+		fclose(in);
+	}
+	comm_end = strrchr(stat, ')');
+	if (comm_end && comm_end[1] == ' ') {
+		comm_end[1] = '\0';
+		fprintf(f, "%s%s state %c, waiting in %s\n", indent, stat, comm_end[2], wchan);
+	}
+}
+
+/* A hung render's tree, appended to its log before it is killed:
+ * fb-render's children and theirs (the encoder's ffmpeg, a producer's
+ * renderer), each with its state — whether any producer was left, and
+ * who waits on what. */
+static void log_tree(pid_t render, const char *log)
+{
+	FILE *f = fopen(log, "ae");
+	pid_t kids[64], grand[16];
+	size_t n;
+
+	if (!f)
+		return;
+	n = children_of(render, "", kids, 64);
+	fprintf(f, "stress: hung past its deadline; fb-render (%d) and its %zu children:\n",
+		(int)render, n);
+	print_proc(f, render, "  ");
+	for (size_t i = 0; i < n; i++) {
+		size_t m = children_of(kids[i], "", grand, 16);
+
+		print_proc(f, kids[i], "    ");
+		for (size_t j = 0; j < m; j++)
+			print_proc(f, grand[j], "      ");
+	}
+	fclose(f);
+}
+
 /* One render's files, name and the producers its chaos left stopped. */
 struct run {
 	char src[PATH_MAX], out[PATH_MAX], raw[PATH_MAX], log[PATH_MAX], name[64], range[48];
@@ -343,7 +394,7 @@ static pid_t start_render(const struct plan *p, const char *bindir, const struct
 		argv[n++] = "rawvideo";
 	}
 	argv[n] = NULL;
-	fd = open(r->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(r->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		dup2(fd, STDERR_FILENO);
 	execv(render, argv);
@@ -370,6 +421,7 @@ static int chaos_until_done(const struct plan *p, pid_t pid, uint64_t start, str
 		uint64_t now = now_ms();
 
 		if (now > deadline) {
+			log_tree(pid, r->log);
 			kill(pid, SIGKILL); /* its children get PDEATHSIG */
 			waitpid(pid, &status, 0);
 			return -1;
@@ -418,7 +470,7 @@ static void report_failure(const struct plan *p, unsigned idx, const struct run 
 	       status == -2 ? "ffmpeg could not decode the joined output" :
 	       status != 0 ? "exit status non-zero" :
 	       left ? "segment left in /dev/shm" : "output differs");
-	snprintf(cmd, sizeof(cmd), "tail -5 %s | sed 's/^/    /'", r->log);
+	snprintf(cmd, sizeof(cmd), "tail -%d %s | sed 's/^/    /'", status == -1 ? 40 : 5, r->log);
 	fflush(stdout);
 	if (system(cmd) < 0)
 		perror("system");
