@@ -101,19 +101,23 @@ for f in "mkv -c:v ffv1" "mp4 -c:v libx264 -qp 0"; do
 done
 
 # 3. ffmpeg killed twice during a render: in place, each costing a segment.
-# The second death waits for a segment finished after the first: two
-# deaths in one segment (a loaded machine's late first kill) redo that
-# segment once, and the counts below are per segment.
+# The second death waits until the segment the first one hit (as its
+# warning names it) is in the plan: two deaths in one segment redo that
+# segment once, and the counts below are per segment.  (Counting plan
+# lines is not enough: killed between one segment's ffmpeg exit and its
+# plan line, the first death hits the next segment's ffmpeg, started
+# early, and that segment is still open when the count moves.)
 rm -f "$RENDER_LOG"
 render_bg "$TMP/k.mkv" --frames 240 --segment 40 --jitter-ms 15 --progress "$TMP/k.progress" \
 	-- -c:v ffv1 2> "$TMP/k.err" &
 rp=$!
-kills=0 seen=-1
+kills=0 hit=
 while [ $kills -lt 2 ] && alive $rp; do
-	wait_until 60 '! alive $rp || { [ "$(rendered)" -gt $((kills * 60 + 50)) ] && [ "$(segments_in "$TMP/k.mkv.fbsegments")" -gt $seen ]; }'
-	seen=$(segments_in "$TMP/k.mkv.fbsegments")
+	wait_until 60 '! alive $rp || { [ "$(rendered)" -gt $((kills * 60 + 50)) ] &&
+		{ [ -z "$hit" ] || grep -q "^segment $hit " "$TMP/k.mkv.fbsegments/plan" 2> /dev/null; }; }'
 	alive $rp && kill_ffmpeg $rp && kills=$((kills + 1)) &&
 		wait_until 60 '[ "$(grep -c "started again" "$TMP/k.err")" -ge $kills ] || ! alive $rp'
+	hit=$(sed -n 's/.* in segment \([0-9]*\):\([0-9]*\), at frame.*started again.*/\1 \2/p' "$TMP/k.err" | tail -1)
 done
 wait $rp 2> /dev/null
 rc=$?
